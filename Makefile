@@ -1,0 +1,157 @@
+# otelshim — one entry point: make, make test, make bench, make demo.
+#
+# Two shared objects come out of the build:
+#   build/libotelshim.so          what LD_PRELOAD loads: the hooks, the ring
+#                                 and the exporter thread; links libc only,
+#                                 so every process start stays cheap.
+#   build/otelshim-exporter.so    OTLP encoding and transport (protobuf-c,
+#                                 libcurl, zlib); dlopen()ed by the exporter
+#                                 thread when the first span is recorded.
+
+CC       ?= cc
+CLANG    ?= clang
+BUILD    := build
+VERSION  := 0.1.0
+
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 \
+            -Wno-unused-parameter
+CFLAGS   ?= -O2 -g
+CPPFLAGS += -D_GNU_SOURCE -DOTELSHIM_VERSION=\"$(VERSION)\" \
+            -Ishim -Iexporter -I$(BUILD)/proto
+ALLFLAGS  = $(CPPFLAGS) $(WARN) $(CFLAGS) -std=gnu11 -fPIC \
+            -fvisibility=hidden -pthread
+
+# Sources.  exporter/ files split by which object they run in: the ring,
+# the config and the batch loop are part of the preloaded library; the rest
+# (encoding, transport, resource) only exists in the dlopen()ed module.
+CORE_EXPORTER := exporter/ring.c exporter/config.c exporter/batch.c
+CORE_SRCS     := $(wildcard shim/*.c) $(CORE_EXPORTER)
+MODULE_SRCS   := $(filter-out $(CORE_EXPORTER),$(wildcard exporter/*.c))
+PROTOS        := $(wildcard proto/*.proto)
+PROTO_C       := $(patsubst proto/%.proto,$(BUILD)/proto/%.pb-c.c,$(PROTOS))
+PROTO_H       := $(PROTO_C:.c=.h)
+
+# Files that define interposed libc symbols: never linked into test programs.
+HOOK_SRCS     := shim/preload.c shim/net.c shim/exec.c shim/pq.c shim/sqlite.c
+
+LIB      := $(BUILD)/libotelshim.so
+MODULE   := $(BUILD)/otelshim-exporter.so
+
+.PHONY: all deps test unit integration fuzz fuzz-smoke bench demo clean \
+        install dist sanitize-unit
+all: $(LIB) $(MODULE)
+
+# ---------------------------------------------------------------- build
+
+$(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: proto/%.proto
+	@mkdir -p $(BUILD)/proto
+	protoc-c --proto_path=proto --c_out=$(BUILD)/proto $<
+
+$(BUILD)/obj/%.o: %.c $(PROTO_H) $(wildcard shim/*.h exporter/*.h) shim/hooks.def
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/proto/%.o: $(BUILD)/proto/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLFLAGS) -c -o $@ $<
+
+# The version script exports exactly the interposed names (hooks.def) and
+# the optional library hooks listed by their modules in shim/exports.list.
+$(BUILD)/libotelshim.map: shim/hooks.def shim/exports.list
+	@mkdir -p $(BUILD)
+	{ echo '{ global:'; \
+	  sed -n 's/^HOOK([^,]*, *\([A-Za-z0-9_]*\),.*/  \1;/p' shim/hooks.def; \
+	  grep -v '^#' shim/exports.list | sed '/^$$/d; s/.*/  &;/'; \
+	  echo 'local: *; };'; } > $@
+
+CORE_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
+MODULE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(MODULE_SRCS)) \
+               $(patsubst $(BUILD)/proto/%.c,$(BUILD)/obj/proto/%.o,$(PROTO_C))
+
+$(LIB): $(CORE_OBJS) $(BUILD)/libotelshim.map
+	$(CC) -shared -pthread -Wl,--version-script=$(BUILD)/libotelshim.map \
+	  -Wl,-z,now -Wl,-z,relro -o $@ $(CORE_OBJS) -ldl
+
+$(MODULE): $(MODULE_OBJS)
+	$(CC) -shared -pthread -Wl,-z,relro -Wl,--exclude-libs,ALL \
+	  -Wl,--version-script=exporter/module.map -o $@ $(MODULE_OBJS) \
+	  $$(pkg-config --libs libprotobuf-c libcurl zlib)
+
+# ---------------------------------------------------------------- tests
+
+# make test: install what is missing (tools/install-deps.sh), build, then
+# unit tests (also under ASan+UBSan, ring under TSan), short fuzz runs and
+# the integration tests on real programs.
+test: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) unit SANITIZE=address,undefined
+	$(MAKE) unit SANITIZE=thread UNIT_ONLY=test_ring
+	$(MAKE) fuzz-smoke
+	$(MAKE) integration
+
+deps:
+	tools/install-deps.sh
+
+# Unit tests (Check) and fuzz targets name the sources they link in a line
+# of their top comment, " * links: shim/http.c shim/log.c", so each builds
+# on its own.  Files that define interposed symbols are never linked into
+# them, so the test programs themselves are not traced.
+SANITIZE  ?=
+comma     := ,
+UNITDIR   := $(BUILD)/unit$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
+UNIT_CFLAGS := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer \
+               -fno-sanitize-recover=all)
+UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+UNIT_ONLY ?= $(UNIT_TESTS)
+UNIT_LIBS := $$(pkg-config --libs check libprotobuf-c libcurl zlib) \
+             -lpg_query -lm -ldl
+links_of   = $(filter-out $(HOOK_SRCS),$(shell sed -n 's|^ \* links: ||p' $(1)))
+
+$(UNITDIR)/obj/%.o: %.c $(PROTO_H) $(wildcard shim/*.h exporter/*.h tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DUNITTEST -Itests/unit $(WARN) -O1 -g -std=gnu11 \
+	  -pthread $(UNIT_CFLAGS) -c -o $@ $<
+
+.SECONDEXPANSION:
+$(UNITDIR)/test_%: $(UNITDIR)/obj/tests/unit/test_%.o \
+    $$(patsubst %.c,$(UNITDIR)/obj/%.o,$$(call links_of,tests/unit/test_$$*.c))
+	$(CC) -pthread $(UNIT_CFLAGS) -o $@ $^ $(UNIT_LIBS)
+
+unit: $(addprefix $(UNITDIR)/,$(UNIT_ONLY))
+	@set -e; for t in $(UNIT_ONLY); do \
+	  echo "== unit $$t$(if $(SANITIZE), [$(SANITIZE)])"; \
+	  CK_FORK=yes $(UNITDIR)/$$t; done
+
+# Fuzz targets: tests/fuzz/fuzz_<name>.c, a libFuzzer entry point over one
+# parser, with a seed corpus in tests/fuzz/corpus/<name>/.
+FUZZDIR      := $(BUILD)/fuzz
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 15
+
+$(FUZZDIR)/fuzz_%: tests/fuzz/fuzz_%.c $$(call links_of,tests/fuzz/fuzz_$$*.c) \
+    $(wildcard shim/*.h exporter/*.h) $(PROTO_H)
+	@mkdir -p $(FUZZDIR)
+	$(CLANG) $(CPPFLAGS) -DUNITTEST -g -O1 \
+	  -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c,$^) \
+	  -pthread -ldl -lm
+
+fuzz-smoke: $(addprefix $(FUZZDIR)/,$(FUZZ_TARGETS))
+	@set -e; for f in $(FUZZ_TARGETS); do \
+	  name=$${f#fuzz_}; mkdir -p $(FUZZDIR)/corpus-$$name; \
+	  echo "== fuzz $$f ($(FUZZ_SECONDS)s)"; \
+	  $(FUZZDIR)/$$f -max_total_time=$(FUZZ_SECONDS) \
+	    $(FUZZDIR)/corpus-$$name tests/fuzz/corpus/$$name > \
+	    $(FUZZDIR)/$$f.log 2>&1 || { tail -n 40 $(FUZZDIR)/$$f.log; exit 1; }; \
+	  tail -n 1 $(FUZZDIR)/$$f.log; done
+
+fuzz:
+	$(MAKE) fuzz-smoke FUZZ_SECONDS=300
+
+integration: all
+	python3 tests/integration/run.py
+
+clean:
+	rm -rf $(BUILD)
+
+SHELL := /bin/bash

@@ -1,0 +1,303 @@
+/*
+ * The batch loop (see batch.h).  Application threads only push to the ring
+ * and, once per full batch, wake the exporter thread with a futex: no lock
+ * is ever shared with them.  The exporter thread blocks every signal, marks
+ * itself as ours so the hooks ignore its calls, and loads the exporter
+ * module (libcurl, protobuf-c) only now, so that a process that records no
+ * span never pays for them.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "ring.h"
+
+static struct batch_host host;
+static struct ring *_Atomic ring;
+static _Atomic int started;             /* the thread was created */
+static _Atomic uint32_t wake_word;      /* bumped to wake the thread */
+static _Atomic uint32_t done_word;      /* 1 once the thread has stopped */
+static _Atomic int stop_requested;
+static _Atomic uint64_t stop_deadline;  /* CLOCK_MONOTONIC ns, 0 = none */
+static _Atomic uint64_t recorded;
+static _Atomic int shut_down;
+static struct exporter_counters counters;
+static const struct exporter_ops *ops;
+static void *exporter;
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void futex_wake(_Atomic uint32_t *w)
+{
+	syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* Sleeps while *w == val, at most timeout_ns (0 = no limit). */
+static void futex_wait(_Atomic uint32_t *w, uint32_t val, uint64_t timeout_ns)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)(timeout_ns / 1000000000ULL),
+		.tv_nsec = (long)(timeout_ns % 1000000000ULL),
+	};
+
+	syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, val,
+		timeout_ns ? &ts : NULL, NULL, 0);
+}
+
+static void wake_exporter(void)
+{
+	atomic_fetch_add_explicit(&wake_word, 1, memory_order_release);
+	futex_wake(&wake_word);
+}
+
+void batch_init(const struct batch_host *h)
+{
+	host = *h;
+}
+
+static void host_log(enum config_log_level lvl, const char *msg);
+static void at_exit_flush(void);
+
+static void host_log(enum config_log_level lvl, const char *msg)
+{
+	if (host.log)
+		host.log(lvl, msg);
+}
+
+/* Loads otelshim-exporter.so from the directory this library was loaded
+ * from.  Returns its ops or NULL (logged once). */
+static const struct exporter_ops *load_module(void)
+{
+	const struct exporter_ops *(*entry)(void);
+	char path[PATH_MAX];
+	const char *slash;
+	Dl_info info;
+	void *h;
+
+	if (!dladdr((void *)batch_submit, &info) || !info.dli_fname)
+		return NULL;
+	slash = strrchr(info.dli_fname, '/');
+	snprintf(path, sizeof(path), "%.*s%s%s",
+		 slash ? (int)(slash - info.dli_fname) : 0, info.dli_fname,
+		 slash ? "/" : "", EXPORTER_MODULE_NAME);
+	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		host_log(CONFIG_LOG_ERROR, dlerror());
+		return NULL;
+	}
+	entry = (const struct exporter_ops *(*)(void))dlsym(h, EXPORTER_ENTRY);
+	if (!entry || entry()->abi_version != EXPORTER_ABI_VERSION) {
+		host_log(CONFIG_LOG_ERROR, "exporter module does not match "
+			 "this library; spans are dropped");
+		return NULL;
+	}
+	return entry();
+}
+
+/* Pops and exports batches until the ring holds less than `min` spans. */
+static void drain(struct ring *r, struct span *buf, size_t batch_max,
+		  size_t min, uint64_t deadline)
+{
+	const struct config *cfg = host.cfg;
+
+	while (ring_count(r) >= min && ring_count(r) > 0) {
+		size_t n = ring_pop(r, buf, batch_max);
+		uint64_t dl = deadline;
+
+		if (n == 0)
+			break;
+		if (!dl)
+			dl = cfg->bsp_export_timeout_ms ?
+			     mono_ns() + cfg->bsp_export_timeout_ms *
+			     1000000ULL : UINT64_MAX;
+		if (exporter)
+			ops->export_spans(exporter, buf, n, dl);
+		else
+			__atomic_fetch_add(&counters.spans_failed, n,
+					   __ATOMIC_RELAXED);
+		if (deadline && mono_ns() >= deadline)
+			break;
+	}
+}
+
+static void *exporter_main(void *arg)
+{
+	const struct config *cfg = host.cfg;
+	uint64_t delay = (uint64_t)cfg->bsp_schedule_delay_ms * 1000000ULL;
+	size_t batch_max = cfg->bsp_max_export_batch_size;
+	struct ring *r = arg;
+	struct span *buf;
+	uint64_t next;
+
+	if (host.enter_own_thread)
+		host.enter_own_thread();
+	buf = malloc(batch_max * sizeof(*buf));
+	if (!ops)
+		ops = load_module();
+	if (ops && buf) {
+		struct exporter_host eh = {
+			.cfg = host.cfg,
+			.counters = &counters,
+			.log = host_log,
+			.argv = host.argv,
+			.own_fd = host.own_fd,
+		};
+
+		exporter = ops->create(&eh);
+	}
+	/* Registered after the module initialised libcurl and its TLS
+	 * library, so this handler runs before their exit-time cleanup. */
+	atexit(at_exit_flush);
+	if (!buf)
+		goto out;
+	next = mono_ns() + delay;
+	for (;;) {
+		uint32_t seen = atomic_load_explicit(&wake_word,
+						     memory_order_acquire);
+		uint64_t now = mono_ns();
+
+		if (atomic_load(&stop_requested)) {
+			drain(r, buf, batch_max, 1,
+			      atomic_load(&stop_deadline));
+			break;
+		}
+		if (ring_count(r) >= batch_max) {
+			drain(r, buf, batch_max, batch_max, 0);
+			continue;
+		}
+		if (now >= next) {
+			drain(r, buf, batch_max, 1, 0);
+			next = mono_ns() + delay;
+			continue;
+		}
+		futex_wait(&wake_word, seen, next - now);
+	}
+out:
+	free(buf);
+	atomic_store(&done_word, 1);
+	futex_wake(&done_word);
+	return NULL;
+}
+
+/* Creates the ring and the thread, once per process.  Every signal is
+ * blocked while the thread is created so it starts with them blocked. */
+static struct ring *start_exporter(void)
+{
+	int expect = 0;
+	struct ring *r;
+	sigset_t all, old;
+	pthread_attr_t attr;
+	pthread_t tid;
+
+	if (!atomic_compare_exchange_strong(&started, &expect, 1))
+		return atomic_load_explicit(&ring, memory_order_acquire);
+	r = ring_create(host.cfg->bsp_max_queue_size);
+	if (!r)
+		return NULL;
+	atomic_store(&done_word, 0);
+	atomic_store_explicit(&ring, r, memory_order_release);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&tid, &attr, exporter_main, r) != 0)
+		atomic_store(&done_word, 1);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
+
+void batch_submit(const struct span *s)
+{
+	struct ring *r = atomic_load_explicit(&ring, memory_order_acquire);
+	size_t queued;
+
+	atomic_fetch_add_explicit(&recorded, 1, memory_order_relaxed);
+	if (!r)
+		r = start_exporter();
+	if (!r || atomic_load_explicit(&shut_down, memory_order_relaxed))
+		return;
+	queued = ring_push(r, s);
+	if (queued == host.cfg->bsp_max_export_batch_size)
+		wake_exporter();
+}
+
+static void at_exit_flush(void)
+{
+	batch_shutdown();
+}
+
+void batch_shutdown(void)
+{
+	const struct config *cfg = host.cfg;
+	uint64_t timeout, deadline = 0;
+	int expect = 0;
+
+	if (!cfg || !atomic_load(&started))
+		return;
+	if (!atomic_compare_exchange_strong(&shut_down, &expect, 1))
+		return;
+	timeout = (uint64_t)cfg->bsp_export_timeout_ms * 1000000ULL;
+	if (timeout)
+		deadline = mono_ns() + timeout;
+	atomic_store(&stop_deadline, deadline);
+	atomic_store(&stop_requested, 1);
+	wake_exporter();
+	while (!atomic_load(&done_word)) {
+		uint64_t now = mono_ns();
+
+		if (deadline && now >= deadline)
+			break;
+		futex_wait(&done_word, 0, deadline ? deadline - now : 0);
+	}
+}
+
+void batch_after_fork_child(void)
+{
+	struct ring *r = atomic_load(&ring);
+
+	/* The child is single-threaded here: plain resets are safe.  The
+	 * parent's exporter handle is forgotten, never cleaned up: that could
+	 * close a connection the parent still uses. */
+	exporter = NULL;
+	memset(&counters, 0, sizeof(counters));
+	atomic_store(&recorded, 0);
+	atomic_store(&stop_requested, 0);
+	atomic_store(&shut_down, 0);
+	atomic_store(&done_word, 0);
+	/* Drop the inherited spans; the next span starts our own thread. */
+	atomic_store(&ring, NULL);
+	atomic_store(&started, 0);
+	ring_destroy(r);
+}
+
+void batch_get_stats(struct batch_stats *st)
+{
+	struct ring *r = atomic_load(&ring);
+
+	memset(st, 0, sizeof(*st));
+	st->recorded = atomic_load(&recorded);
+	if (r) {
+		st->dropped_queue = ring_dropped(r);
+		st->queued = ring_count(r);
+	}
+	st->thread_running = atomic_load(&started) && !atomic_load(&done_word);
+	st->exp = counters;
+}

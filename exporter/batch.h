@@ -1,0 +1,55 @@
+/*
+ * The exporter thread's side of the library: it owns the ring, starts the
+ * exporter thread when the first span arrives, batches spans by count and
+ * time, loads the exporter module and flushes at exit within
+ * OTEL_BSP_EXPORT_TIMEOUT.  See exporter.h for the module it drives.
+ */
+#ifndef OTELSHIM_BATCH_H
+#define OTELSHIM_BATCH_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "exporter.h"
+#include "span.h"
+
+struct batch_host {
+	const struct config *cfg;
+	char *const *argv;
+	/* Run first on the exporter thread: marks it as ours for the hooks. */
+	void (*enter_own_thread)(void);
+	/* The module's sockets: never traced. */
+	void (*own_fd)(int fd, int owned);
+	/* Self-log, one line, filtered by level. */
+	void (*log)(enum config_log_level lvl, const char *msg);
+};
+
+/* Stores the host; starts nothing.  From the library constructor. */
+void batch_init(const struct batch_host *host);
+
+/*
+ * Queues a finished, sampled span.  The first call creates the ring and the
+ * exporter thread.  Never blocks: a full ring drops the span (counted).
+ */
+void batch_submit(const struct span *s);
+
+/*
+ * Exports what is queued and stops the exporter thread, waiting at most
+ * OTEL_BSP_EXPORT_TIMEOUT.  Idempotent; from atexit and the destructor.
+ */
+void batch_shutdown(void);
+
+/* In a forked child: forget the parent's spans, thread and exporter. */
+void batch_after_fork_child(void);
+
+struct batch_stats {
+	uint64_t recorded;          /* spans handed to batch_submit */
+	uint64_t dropped_queue;     /* ring full */
+	uint64_t queued;            /* in the ring now */
+	int thread_running;
+	struct exporter_counters exp;
+};
+
+void batch_get_stats(struct batch_stats *st);
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * Configuration: the OTEL_* and OTELSHIM_* environment, read once when the
+ * library loads into one struct that never changes afterwards.  Parsing
+ * follows the OpenTelemetry environment-variable rules: an empty variable is
+ * unset, an invalid value is warned about once (prefix "otelshim:") and the
+ * default is used instead.
+ */
+#ifndef OTELSHIM_CONFIG_H
+#define OTELSHIM_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum config_exporter {
+	CONFIG_EXPORTER_OTLP = 0,
+	CONFIG_EXPORTER_CONSOLE,
+	CONFIG_EXPORTER_NONE,
+};
+
+enum config_sampler {
+	CONFIG_SAMPLER_ALWAYS_ON = 0,
+	CONFIG_SAMPLER_ALWAYS_OFF,
+	CONFIG_SAMPLER_TRACEIDRATIO,
+	CONFIG_SAMPLER_PARENTBASED_ALWAYS_ON,
+	CONFIG_SAMPLER_PARENTBASED_ALWAYS_OFF,
+	CONFIG_SAMPLER_PARENTBASED_TRACEIDRATIO,
+};
+
+enum config_protocol {
+	CONFIG_PROTOCOL_HTTP_PROTOBUF = 0,
+	CONFIG_PROTOCOL_HTTP_JSON,
+};
+
+enum config_log_level {
+	CONFIG_LOG_NONE = 0,    /* OTEL_LOG_LEVEL=none/off */
+	CONFIG_LOG_ERROR,
+	CONFIG_LOG_WARN,
+	CONFIG_LOG_INFO,        /* the spec default */
+	CONFIG_LOG_DEBUG,
+};
+
+#define CONFIG_MAX_HEADERS 16
+#define CONFIG_MAX_RESOURCE_ATTRS 32
+
+struct config_kv {
+	const char *key;
+	const char *value;
+};
+
+/*
+ * Every string points into storage owned by the config (config_load copies
+ * what it keeps), so the struct stays valid after the environment changes.
+ */
+struct config {
+	int sdk_disabled;                       /* OTEL_SDK_DISABLED */
+	const char *service_name;               /* NULL: unset */
+	struct config_kv resource_attrs[CONFIG_MAX_RESOURCE_ATTRS];
+	size_t n_resource_attrs;                /* OTEL_RESOURCE_ATTRIBUTES */
+
+	enum config_exporter exporter;          /* OTEL_TRACES_EXPORTER */
+	enum config_sampler sampler;            /* OTEL_TRACES_SAMPLER */
+	double sampler_ratio;                   /* OTEL_TRACES_SAMPLER_ARG */
+	int propagate_tracecontext;             /* OTEL_PROPAGATORS */
+
+	uint32_t bsp_schedule_delay_ms;         /* OTEL_BSP_SCHEDULE_DELAY */
+	uint32_t bsp_export_timeout_ms;         /* 0 = no limit */
+	uint32_t bsp_max_queue_size;
+	uint32_t bsp_max_export_batch_size;     /* <= queue size */
+
+	/* OTEL_EXPORTER_OTLP[_TRACES]_*; the TRACES form wins. */
+	const char *endpoint;                   /* full URL incl. /v1/traces */
+	struct config_kv headers[CONFIG_MAX_HEADERS];
+	size_t n_headers;
+	uint32_t otlp_timeout_ms;               /* 0 = no limit */
+	int gzip;                               /* COMPRESSION=gzip */
+	enum config_protocol protocol;
+	const char *certificate;                /* PEM file paths or NULL */
+	const char *client_key;
+	const char *client_certificate;
+
+	uint32_t attr_value_length_limit;       /* 0 = no limit */
+	uint32_t span_attr_count_limit;         /* default 128 */
+	enum config_log_level log_level;
+
+	/* OTELSHIM_* */
+	const char *console_file;   /* OTELSHIM_CONSOLE_FILE: console/file
+				       exporter output, NULL = stderr */
+};
+
+/*
+ * Reads the configuration from envp (a NULL-terminated "K=V" array, so
+ * tests need not touch the real environment) into *cfg.  Warnings go through
+ * warn(msg) — one call per problem, each message a complete line without
+ * the trailing newline.  Never fails: every problem falls back to the
+ * default.  The strings cfg keeps are allocated once and never freed.
+ */
+void config_load(struct config *cfg, char *const *envp,
+		 void (*warn)(const char *msg));
+
+/* Name of a log level for messages; "info" etc. */
+const char *config_log_level_name(enum config_log_level lvl);
+
+#endif

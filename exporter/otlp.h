@@ -1,0 +1,54 @@
+/*
+ * Span records -> OTLP.  Two encodings of one ExportTraceServiceRequest:
+ * protobuf (protobuf-c, for OTLP/HTTP) and OTLP/JSON (for the console and
+ * file exporters and OTLP/HTTP JSON).  Runs on the exporter thread only.
+ * Invalid UTF-8 in any string is repaired (U+FFFD) before it is encoded, and
+ * string values are cut to cfg->attr_value_length_limit.
+ */
+#ifndef OTELSHIM_OTLP_H
+#define OTELSHIM_OTLP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "resource.h"
+#include "span.h"
+
+/* Renders a record's captured stack (SPAN_ATTR_STACK) as text into
+ * (buf, cap); returns the length written.  NULL: stacks are left out. */
+typedef size_t (*otlp_stack_fn)(const struct span *s, char *buf, size_t cap);
+
+struct otlp_encoder {
+	const struct config *cfg;
+	const struct resource *res;
+	otlp_stack_fn render_stack;     /* may be NULL */
+};
+
+/*
+ * Encodes n spans as one ExportTraceServiceRequest in protobuf.  On
+ * success *out is a malloc()ed buffer of *len bytes that the caller frees;
+ * returns 0, or -ENOMEM.
+ */
+int otlp_encode_protobuf(const struct otlp_encoder *enc,
+			 const struct span *spans, size_t n,
+			 uint8_t **out, size_t *len);
+
+/*
+ * The same request as OTLP/JSON (hex ids, integer enums, lowerCamelCase
+ * keys, 64-bit integers as strings), one object, no trailing newline.
+ * Same ownership and return values as otlp_encode_protobuf.
+ */
+int otlp_encode_json(const struct otlp_encoder *enc,
+		     const struct span *spans, size_t n,
+		     char **out, size_t *len);
+
+/*
+ * Parses an ExportTraceServiceResponse body.  Sets *rejected to
+ * partial_success.rejected_spans and copies error_message into (msg, cap).
+ * Returns 0, or -EINVAL if the body is not a valid response.
+ */
+int otlp_decode_response(const uint8_t *body, size_t len, int64_t *rejected,
+			 char *msg, size_t cap);
+
+#endif

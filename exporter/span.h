@@ -1,0 +1,105 @@
+/*
+ * The span record: the one type the application side (shim/) and the
+ * exporter side (exporter/) share.  A record is fixed-size and holds every
+ * string inline in a small pool, so filling one never allocates and copying
+ * one into the ring is a memcpy.  Strings that do not fit are truncated.
+ *
+ * Attribute keys and event names are pointers to string literals in the
+ * shim: they stay valid for the life of the process (and across fork).
+ */
+#ifndef OTELSHIM_SPAN_H
+#define OTELSHIM_SPAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SPAN_MAX_ATTRS       20
+#define SPAN_MAX_EVENTS      2
+#define SPAN_MAX_EVENT_ATTRS 3
+#define SPAN_STRPOOL         1280
+#define SPAN_STACK_MAX       24
+
+/* OTLP SpanKind and StatusCode values (reference/otel.md §1). */
+enum span_kind {
+	SPAN_KIND_INTERNAL = 1,
+	SPAN_KIND_SERVER = 2,
+	SPAN_KIND_CLIENT = 3,
+	SPAN_KIND_PRODUCER = 4,
+	SPAN_KIND_CONSUMER = 5,
+};
+
+enum span_status {
+	SPAN_STATUS_UNSET = 0,
+	SPAN_STATUS_OK = 1,
+	SPAN_STATUS_ERROR = 2,
+};
+
+enum span_attr_type {
+	SPAN_ATTR_STRING = 1,
+	SPAN_ATTR_INT,
+	SPAN_ATTR_DOUBLE,
+	SPAN_ATTR_BOOL,
+	/* The value is the record's captured stack (span.stack), rendered as
+	 * text by the exporter, which symbolises it off the hot path. */
+	SPAN_ATTR_STACK,
+};
+
+/* A string stored in the record's pool: bytes [off, off + len). */
+struct span_str {
+	uint16_t off;
+	uint16_t len;
+};
+
+struct span_attr {
+	const char *key;
+	uint8_t type;           /* enum span_attr_type */
+	union {
+		struct span_str s;
+		int64_t i;
+		double d;
+		int b;
+	} v;
+};
+
+struct span_event {
+	uint64_t time_ns;
+	const char *name;
+	uint8_t nattrs;
+	struct span_attr attrs[SPAN_MAX_EVENT_ATTRS];
+};
+
+/* W3C trace flags bit: sampled. */
+#define SPAN_FLAG_SAMPLED 0x01
+
+struct span {
+	uint8_t trace_id[16];
+	uint8_t span_id[8];
+	uint8_t parent_span_id[8];      /* all zero: a root span */
+	uint8_t trace_flags;            /* W3C flags, SPAN_FLAG_SAMPLED */
+	uint8_t parent_is_remote;       /* 1: parent came from another process */
+	uint8_t kind;                   /* enum span_kind */
+	uint8_t status;                 /* enum span_status */
+	uint8_t nattrs;
+	uint8_t nevents;
+	uint8_t stack_depth;            /* valid entries in stack[] */
+	uint8_t truncated;              /* some string did not fit the pool */
+	uint16_t dropped_attrs;         /* attributes that found no slot */
+	uint16_t pool_used;
+	uint64_t start_ns;              /* CLOCK_REALTIME, ns since the epoch */
+	uint64_t end_ns;
+	struct span_str name;
+	struct span_str status_message; /* only with SPAN_STATUS_ERROR */
+	struct span_str trace_state;    /* W3C tracestate, may be empty */
+	struct span_attr attrs[SPAN_MAX_ATTRS];
+	struct span_event events[SPAN_MAX_EVENTS];
+	uintptr_t stack[SPAN_STACK_MAX];  /* return addresses, innermost first */
+	char pool[SPAN_STRPOOL];
+};
+
+/* Bytes of a pooled string (not NUL-terminated). */
+static inline const char *span_str_ptr(const struct span *s, struct span_str r)
+{
+	return s->pool + r.off;
+}
+
+#endif

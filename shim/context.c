@@ -1,0 +1,285 @@
+/*
+ * Trace context: ids, sampling, the active span per thread and the process's
+ * remote parent (see context.h).  Ids come from a per-thread xoshiro256**
+ * generator seeded from getrandom(2): no lock and no system call per id.  A
+ * fork bumps a generation counter so that a child reseeds before its first
+ * id instead of repeating its parent's sequence.
+ */
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "context.h"
+#include "propagate.h"
+#include "record.h"
+
+#define TLS __attribute__((tls_model("initial-exec"))) __thread
+
+static const struct config *ctx_cfg;
+
+/* The remote parent from TRACEPARENT, if valid. */
+static int remote_valid;
+static struct ctx_remote remote_parent;
+static char remote_state[512];
+
+static _Atomic unsigned fork_generation = 1;
+
+struct rng {
+	uint64_t s[4];
+	unsigned generation;
+};
+
+static TLS struct rng thread_rng;
+static TLS struct span *thread_active;
+
+static uint64_t rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t splitmix(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	return z ^ (z >> 31);
+}
+
+static void rng_seed(struct rng *r)
+{
+	uint64_t seed[4] = { 0 };
+	long got = syscall(SYS_getrandom, seed, sizeof(seed), 0x1 /*NONBLOCK*/);
+
+	if (got != (long)sizeof(seed)) {
+		/* No entropy yet (early boot): mix what differs anyway. */
+		struct timespec ts;
+		uint64_t x;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
+		    ((uint64_t)getpid() << 16) ^ (uint64_t)(uintptr_t)r;
+		for (int i = 0; i < 4; i++)
+			seed[i] ^= splitmix(&x);
+	}
+	memcpy(r->s, seed, sizeof(r->s));
+	if (!(r->s[0] | r->s[1] | r->s[2] | r->s[3]))
+		r->s[0] = 1;
+	r->generation = atomic_load_explicit(&fork_generation,
+					     memory_order_relaxed);
+}
+
+static uint64_t rng_next(void)
+{
+	struct rng *r = &thread_rng;
+	uint64_t *s = r->s;
+	uint64_t result, t;
+
+	if (r->generation != atomic_load_explicit(&fork_generation,
+						  memory_order_relaxed))
+		rng_seed(r);
+	result = rotl(s[1] * 5, 7) * 9;
+	t = s[1] << 17;
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl(s[3], 45);
+	return result;
+}
+
+void ctx_random(uint8_t *buf, size_t n)
+{
+	while (n > 0) {
+		uint64_t x = rng_next();
+		size_t k = n < 8 ? n : 8;
+
+		memcpy(buf, &x, k);
+		buf += k;
+		n -= k;
+	}
+}
+
+static int all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+uint64_t ctx_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static const char *env_value(char *const *envp, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (; envp && *envp; envp++)
+		if (!strncmp(*envp, name, n) && (*envp)[n] == '=')
+			return *envp + n + 1;
+	return NULL;
+}
+
+void ctx_init(const struct config *cfg, char *const *envp)
+{
+	const char *tp = env_value(envp, "TRACEPARENT");
+	const char *ts = env_value(envp, "TRACESTATE");
+	struct propagate_ctx pc;
+	int len;
+
+	ctx_cfg = cfg;
+	if (!cfg->propagate_tracecontext || !tp)
+		return;
+	if (propagate_parse_traceparent(tp, strlen(tp), &pc) != 0)
+		return;  /* invalid: ignore it and tracestate (W3C) */
+	memcpy(remote_parent.trace_id, pc.trace_id, 16);
+	memcpy(remote_parent.span_id, pc.span_id, 8);
+	remote_parent.flags = pc.flags;
+	if (ts) {
+		len = propagate_check_tracestate(ts, strlen(ts), remote_state,
+						 sizeof(remote_state));
+		if (len > 0) {
+			remote_parent.trace_state = remote_state;
+			remote_parent.trace_state_len = (size_t)len;
+		}
+	}
+	remote_valid = 1;
+}
+
+void ctx_after_fork_child(void)
+{
+	atomic_fetch_add_explicit(&fork_generation, 1, memory_order_relaxed);
+}
+
+int ctx_should_sample(enum config_sampler sampler, double ratio,
+		      const uint8_t trace_id[16], int parent,
+		      int parent_sampled)
+{
+	uint64_t x = 0;
+
+	switch (sampler) {
+	case CONFIG_SAMPLER_ALWAYS_ON:
+		return 1;
+	case CONFIG_SAMPLER_ALWAYS_OFF:
+		return 0;
+	case CONFIG_SAMPLER_PARENTBASED_ALWAYS_ON:
+		return parent ? parent_sampled : 1;
+	case CONFIG_SAMPLER_PARENTBASED_ALWAYS_OFF:
+		return parent ? parent_sampled : 0;
+	case CONFIG_SAMPLER_PARENTBASED_TRACEIDRATIO:
+		if (parent)
+			return parent_sampled;
+		/* a root uses the ratio */
+		__attribute__((fallthrough));
+	case CONFIG_SAMPLER_TRACEIDRATIO:
+		if (ratio >= 1.0)
+			return 1;
+		if (!(ratio > 0.0))
+			return 0;
+		/* Deterministic on the trace id: the last 8 bytes, big-endian,
+		 * below ratio * 2^64.  A higher ratio samples a superset. */
+		for (int i = 8; i < 16; i++)
+			x = (x << 8) | trace_id[i];
+		return x < (uint64_t)(ratio * 18446744073709551616.0);
+	}
+	return 1;
+}
+
+struct span *ctx_start(enum span_kind kind, const struct ctx_remote *remote)
+{
+	struct span *s = rec_alloc();
+	const struct span *local = thread_active;
+	int parent = 0, parent_sampled = 0;
+
+	if (!s)
+		return NULL;
+	s->kind = (uint8_t)kind;
+	if (!remote && !local && remote_valid)
+		remote = &remote_parent;
+	if (remote) {
+		memcpy(s->trace_id, remote->trace_id, 16);
+		memcpy(s->parent_span_id, remote->span_id, 8);
+		s->parent_is_remote = 1;
+		parent = 2;
+		parent_sampled = remote->flags & SPAN_FLAG_SAMPLED;
+		/* The random-trace-id flag travels with the trace id. */
+		s->trace_flags = remote->flags & 0x02;
+		if (remote->trace_state_len)
+			s->trace_state = rec_str(s, remote->trace_state,
+						 remote->trace_state_len);
+	} else if (local) {
+		memcpy(s->trace_id, local->trace_id, 16);
+		memcpy(s->parent_span_id, local->span_id, 8);
+		parent = 1;
+		parent_sampled = local->trace_flags & SPAN_FLAG_SAMPLED;
+		s->trace_flags = local->trace_flags & 0x02;
+		if (local->trace_state.len)
+			s->trace_state = rec_str(s,
+				span_str_ptr(local, local->trace_state),
+				local->trace_state.len);
+	} else {
+		do
+			ctx_random(s->trace_id, 16);
+		while (all_zero(s->trace_id, 16));
+	}
+	do
+		ctx_random(s->span_id, 8);
+	while (all_zero(s->span_id, 8));
+	if (ctx_should_sample(ctx_cfg->sampler, ctx_cfg->sampler_ratio,
+			      s->trace_id, parent, parent_sampled))
+		s->trace_flags |= SPAN_FLAG_SAMPLED;
+	s->start_ns = ctx_now_ns();
+	return s;
+}
+
+void ctx_end(struct span *s)
+{
+	if (!s)
+		return;
+	if (!s->end_ns)
+		s->end_ns = ctx_now_ns();
+	if (s->end_ns < s->start_ns)
+		s->end_ns = s->start_ns;
+	if (thread_active == s)
+		thread_active = NULL;
+	if (s->trace_flags & SPAN_FLAG_SAMPLED)
+		batch_submit(s);
+	rec_free(s);
+}
+
+void ctx_discard(struct span *s)
+{
+	if (thread_active == s)
+		thread_active = NULL;
+	rec_free(s);
+}
+
+void ctx_set_active(struct span *s)
+{
+	thread_active = s;
+}
+
+struct span *ctx_active(void)
+{
+	return thread_active;
+}
+
+size_t ctx_traceparent(const struct span *s, char *buf, size_t cap)
+{
+	struct propagate_ctx pc;
+
+	memcpy(pc.trace_id, s->trace_id, 16);
+	memcpy(pc.span_id, s->span_id, 8);
+	pc.flags = s->trace_flags & (SPAN_FLAG_SAMPLED | 0x02);
+	return propagate_format_traceparent(&pc, buf, cap);
+}

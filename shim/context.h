@@ -1,0 +1,71 @@
+/*
+ * Trace context on application threads: span and trace ids, the sampling
+ * decision, which span is active on this thread, and the remote parent the
+ * process was started with (TRACEPARENT/TRACESTATE, the OpenTelemetry
+ * environment carrier).  Spans are started and ended here; ending one hands
+ * it to the exporter side.
+ */
+#ifndef OTELSHIM_CONTEXT_H
+#define OTELSHIM_CONTEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "span.h"
+
+/* A parent given explicitly, e.g. from an incoming traceparent header. */
+struct ctx_remote {
+	uint8_t trace_id[16];
+	uint8_t span_id[8];
+	uint8_t flags;
+	const char *trace_state;        /* validated, may be NULL */
+	size_t trace_state_len;
+};
+
+/*
+ * Reads the sampler settings and the environment carrier from envp.  Called
+ * once from the library constructor; cfg must outlive the process.
+ */
+void ctx_init(const struct config *cfg, char *const *envp);
+
+/* In a forked child: ids must not repeat the parent's. */
+void ctx_after_fork_child(void);
+
+/*
+ * Starts a span of `kind` now.  Its parent is `remote` if given, else the
+ * span active on this thread, else the process's remote parent, else none.
+ * Returns NULL when no record is free.  An unsampled span is still returned
+ * (its ids propagate) but ctx_end() does not export it.
+ */
+struct span *ctx_start(enum span_kind kind, const struct ctx_remote *remote);
+
+/* Ends the span now (or at its end_ns if already set) and hands it over. */
+void ctx_end(struct span *s);
+
+/* Gives the record back without exporting it. */
+void ctx_discard(struct span *s);
+
+/* The span that is the parent of spans this thread starts; NULL clears. */
+void ctx_set_active(struct span *s);
+struct span *ctx_active(void);
+
+/* Formats the context a child of s should continue as a W3C traceparent
+ * into buf (cap >= 56); returns the length (55). */
+size_t ctx_traceparent(const struct span *s, char *buf, size_t cap);
+
+/* ns since the epoch (CLOCK_REALTIME). */
+uint64_t ctx_now_ns(void);
+
+/*
+ * The sampling decision (reference/otel.md §4), pure for tests.  parent is
+ * 0 (none), 1 (local) or 2 (remote); parent_sampled its flag.
+ */
+int ctx_should_sample(enum config_sampler sampler, double ratio,
+		      const uint8_t trace_id[16], int parent,
+		      int parent_sampled);
+
+/* Fills buf with n random bytes from this thread's generator. */
+void ctx_random(uint8_t *buf, size_t n);
+
+#endif

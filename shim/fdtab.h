@@ -1,0 +1,50 @@
+/*
+ * Per-file-descriptor state, indexed by descriptor number.  The table is a
+ * lazily mapped array, so a process pays in memory only for the pages its
+ * descriptor numbers touch.  Descriptors at or above FDTAB_MAX are never
+ * traced.  Entries are written by the thread that is using the descriptor;
+ * a descriptor used by several threads at once gets best-effort tracing.
+ */
+#ifndef OTELSHIM_FDTAB_H
+#define OTELSHIM_FDTAB_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define FDTAB_MAX 65536
+
+enum fd_kind {
+	FD_UNKNOWN = 0,         /* never seen: not created through our hooks */
+	FD_OTHER,               /* not a stream socket: never look again */
+	FD_OWN,                 /* the exporter's own socket */
+	FD_TCP,                 /* AF_INET/AF_INET6 stream socket */
+	FD_UNIX,                /* AF_UNIX stream socket */
+};
+
+enum fd_state {
+	FD_IDLE = 0,
+	FD_CONNECTING,          /* non-blocking connect() under way */
+};
+
+struct fd_entry {
+	uint8_t kind;           /* enum fd_kind */
+	uint8_t state;          /* enum fd_state */
+	uint16_t peer_len;      /* bytes of peer in use */
+	uint32_t conn;          /* protocol state index, 0 = none */
+	uint64_t connect_start_ns;
+	struct sockaddr_storage peer;   /* connect() target */
+};
+
+/* Maps the table; 0 or -1. */
+int fdtab_init(void);
+
+/* The entry for fd, or NULL if fd is out of range. */
+struct fd_entry *fdtab_get(int fd);
+
+/* Forgets everything about fd (close, or a new object under its number). */
+void fdtab_forget(int fd);
+
+/* Marks fd as the exporter's own (owned=1) or forgets it (owned=0). */
+void fdtab_own(int fd, int owned);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * Self-logging with write(2) from a stack buffer: see log.h.  The write is
+ * a raw system call, so our own messages never pass through our own hooks
+ * and this file needs nothing resolved first.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static enum config_log_level log_level = CONFIG_LOG_INFO;
+
+void log_set_level(enum config_log_level lvl)
+{
+	log_level = lvl;
+}
+
+static void log_write(const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = syscall(SYS_write, STDERR_FILENO, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+void log_msg(enum config_log_level lvl, const char *fmt, ...)
+{
+	char buf[512];
+	int saved = errno;
+	va_list ap;
+	int n;
+
+	if (lvl > log_level || lvl == CONFIG_LOG_NONE)
+		goto out;
+	n = snprintf(buf, sizeof(buf), "otelshim: ");
+	va_start(ap, fmt);
+	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(buf) - 2)
+		n = (int)sizeof(buf) - 2;
+	buf[n++] = '\n';
+	log_write(buf, (size_t)n);
+out:
+	errno = saved;
+}
+
+void log_warn_line(const char *msg)
+{
+	log_msg(CONFIG_LOG_WARN, "%s", msg);
+}
+
+void log_line(enum config_log_level lvl, const char *msg)
+{
+	log_msg(lvl, "%s", msg);
+}

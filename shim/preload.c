@@ -1,0 +1,153 @@
+/*
+ * The library's life: resolving the real libc functions listed in
+ * hooks.def, reading the configuration once, and the process events that
+ * matter to tracing — fork (a child drops inherited spans and gets fresh
+ * ids) and exit (flush within OTEL_BSP_EXPORT_TIMEOUT).  A secure-execution
+ * (setuid) process, an invalid symbol table or OTEL_SDK_DISABLED leaves the
+ * library inert: every hook then just calls the real function.
+ */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/auxv.h>
+
+#include "batch.h"
+#include "context.h"
+#include "fdtab.h"
+#include "log.h"
+#include "preload.h"
+
+#define HOOK(ret, name, params, args) ret (*real_##name) params;
+#include "hooks.def"
+#undef HOOK
+
+PRELOAD_TLS int preload_guard;
+int preload_tracing;
+
+static struct config config;
+static char *const *saved_argv;
+extern char **environ;
+
+enum { INIT_NONE, INIT_RUNNING, INIT_DONE };
+static _Atomic int init_state = INIT_NONE;
+
+static int resolve_all(void)
+{
+	int ok = 1;
+
+#define HOOK(ret, name, params, args)                                   \
+	if (!real_##name) {                                             \
+		real_##name = (ret (*) params)dlsym(RTLD_NEXT, #name);  \
+		if (!real_##name)                                       \
+			ok = 0;                                         \
+	}
+#include "hooks.def"
+#undef HOOK
+	return ok;
+}
+
+/* Warnings from config_load are held until OTEL_LOG_LEVEL is known, so
+ * that OTEL_LOG_LEVEL=none silences them too. */
+#define HELD_MAX 16
+static char held[HELD_MAX][200];
+static int nheld;
+
+static void hold_warning(const char *msg)
+{
+	if (nheld < HELD_MAX)
+		snprintf(held[nheld++], sizeof(held[0]), "%s", msg);
+}
+
+static void enter_own_thread(void)
+{
+	preload_guard = 1;
+}
+
+static void child_after_fork(void)
+{
+	ctx_after_fork_child();
+	batch_after_fork_child();
+}
+
+static void at_unload(void)
+{
+	batch_shutdown();
+}
+
+static void init(void)
+{
+	struct batch_host host;
+
+	if (!resolve_all())
+		return;  /* stay inert: a hook without its real function */
+	if (getauxval(AT_SECURE))
+		return;  /* setuid and friends: never touch them */
+	config_load(&config, environ, hold_warning);
+	log_set_level(config.log_level);
+	for (int i = 0; i < nheld; i++)
+		log_msg(CONFIG_LOG_WARN, "%s", held[i]);
+	if (config.sdk_disabled || config.exporter == CONFIG_EXPORTER_NONE)
+		return;
+	if (fdtab_init() != 0)
+		return;
+	ctx_init(&config, environ);
+	host = (struct batch_host){
+		.cfg = &config,
+		.argv = saved_argv,
+		.enter_own_thread = enter_own_thread,
+		.own_fd = fdtab_own,
+		.log = log_line,
+	};
+	batch_init(&host);
+	pthread_atfork(NULL, NULL, child_after_fork);
+	preload_tracing = 1;
+}
+
+int preload_enter(void)
+{
+	int st = atomic_load_explicit(&init_state, memory_order_acquire);
+
+	if (__builtin_expect(st != INIT_DONE, 0)) {
+		int expect = INIT_NONE;
+
+		if (atomic_compare_exchange_strong(&init_state, &expect,
+						   INIT_RUNNING)) {
+			init();
+			atomic_store_explicit(&init_state, INIT_DONE,
+					      memory_order_release);
+		} else {
+			/* Being initialised (maybe by this very thread,
+			 * deeper in the stack): resolve only, don't trace. */
+			resolve_all();
+			return 0;
+		}
+	}
+	return preload_tracing && !preload_guard;
+}
+
+const struct config *preload_config(void)
+{
+	return &config;
+}
+
+char *const *preload_argv(void)
+{
+	return saved_argv;
+}
+
+/* glibc passes argc, argv and envp to ELF constructors. */
+__attribute__((constructor)) static void preload_ctor(int argc, char **argv,
+						      char **envp)
+{
+	(void)argc;
+	(void)envp;
+	saved_argv = argv;
+	preload_enter();
+}
+
+__attribute__((destructor)) static void preload_dtor(void)
+{
+	at_unload();
+}

@@ -1,0 +1,46 @@
+/*
+ * What every hook needs from the library core: the real libc functions
+ * (generated from hooks.def), whether tracing is on, and the per-thread
+ * guard that keeps our own threads and our own calls out of the hooks.
+ */
+#ifndef OTELSHIM_PRELOAD_H
+#define OTELSHIM_PRELOAD_H
+
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "config.h"
+
+#define HOOK(ret, name, params, args) extern ret (*real_##name) params;
+#include "hooks.def"
+#undef HOOK
+
+/* Marks an interposed function: exported (the version script names it too),
+ * everything else in the library stays hidden. */
+#define HOOK_API __attribute__((visibility("default")))
+
+#define PRELOAD_TLS __attribute__((tls_model("initial-exec"))) __thread
+
+/* Non-zero on threads that belong to otelshim (the exporter thread). */
+extern PRELOAD_TLS int preload_guard;
+
+/* 1 once the library is initialised and tracing is on; never changes after
+ * that except in an inert process, where it stays 0. */
+extern int preload_tracing;
+
+/*
+ * Makes sure the real functions are resolved and the library initialised
+ * (a hook can run before our constructor, from another library's), then
+ * says whether this call should be traced: 1 if tracing is on and this is
+ * not one of our own threads.  Cheap after the first call.
+ */
+int preload_enter(void);
+
+const struct config *preload_config(void);
+
+/* The process's argv, as the dynamic loader gave it to constructors. */
+char *const *preload_argv(void);
+
+#endif
