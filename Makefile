@@ -107,6 +107,7 @@ UNIT_ONLY ?= $(UNIT_TESTS)
 UNIT_LIBS := $$(pkg-config --libs check libprotobuf-c libcurl zlib) \
              -lpg_query -lm -ldl
 links_of   = $(filter-out $(HOOK_SRCS),$(shell sed -n 's|^ \* links: ||p' $(1)))
+unit_objs  = $(patsubst %.c,$(UNITDIR)/obj/%.o,$(call links_of,$(1)))
 
 $(UNITDIR)/obj/%.o: %.c $(PROTO_H) $(wildcard shim/*.h exporter/*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
@@ -115,7 +116,7 @@ $(UNITDIR)/obj/%.o: %.c $(PROTO_H) $(wildcard shim/*.h exporter/*.h tests/unit/*
 
 .SECONDEXPANSION:
 $(UNITDIR)/test_%: $(UNITDIR)/obj/tests/unit/test_%.o \
-    $$(patsubst %.c,$(UNITDIR)/obj/%.o,$$(call links_of,tests/unit/test_$$*.c))
+    $$(call unit_objs,tests/unit/test_$$*.c)
 	$(CC) -pthread $(UNIT_CFLAGS) -o $@ $^ $(UNIT_LIBS)
 
 unit: $(addprefix $(UNITDIR)/,$(UNIT_ONLY))
@@ -155,3 +156,4 @@ clean:
 	rm -rf $(BUILD)
 
 SHELL := /bin/bash
+.SECONDARY:

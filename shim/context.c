@@ -138,6 +138,8 @@ void ctx_init(const struct config *cfg, char *const *envp)
 	int len;
 
 	ctx_cfg = cfg;
+	remote_valid = 0;
+	memset(&remote_parent, 0, sizeof(remote_parent));
 	if (!cfg->propagate_tracecontext || !tp)
 		return;
 	if (propagate_parse_traceparent(tp, strlen(tp), &pc) != 0)

@@ -1,0 +1,291 @@
+/*
+ * Trace context: the sampler (ratio bounds, determinism, parent-based
+ * cases), the environment carrier (TRACEPARENT/TRACESTATE), parent choice
+ * and id generation.  batch_submit is replaced by a recorder here, which is
+ * the one seam between context.c and the exporter side.
+ * links: shim/context.c shim/record.c shim/propagate.c
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "context.h"
+#include "record.h"
+
+static struct span submitted[8];
+static int nsubmitted;
+
+void batch_submit(const struct span *s)
+{
+	if (nsubmitted < 8)
+		submitted[nsubmitted] = *s;
+	nsubmitted++;
+}
+
+static struct config cfg_with(enum config_sampler sampler, double ratio)
+{
+	struct config c;
+
+	memset(&c, 0, sizeof(c));
+	c.sampler = sampler;
+	c.sampler_ratio = ratio;
+	c.propagate_tracecontext = 1;
+	return c;
+}
+
+static void id_with_low(uint8_t id[16], uint64_t low)
+{
+	memset(id, 0xab, 8);
+	for (int i = 15; i >= 8; i--, low >>= 8)
+		id[i] = (uint8_t)low;
+}
+
+START_TEST(sampler_fixed)
+{
+	uint8_t id[16];
+
+	id_with_low(id, 1);
+	ck_assert(ctx_should_sample(CONFIG_SAMPLER_ALWAYS_ON, 0, id, 0, 0));
+	ck_assert(!ctx_should_sample(CONFIG_SAMPLER_ALWAYS_OFF, 1, id, 2, 1));
+	/* Parent-based: no parent uses the root sampler, else the parent. */
+	ck_assert(ctx_should_sample(CONFIG_SAMPLER_PARENTBASED_ALWAYS_ON, 0,
+				    id, 0, 0));
+	ck_assert(!ctx_should_sample(CONFIG_SAMPLER_PARENTBASED_ALWAYS_ON, 0,
+				     id, 2, 0));
+	ck_assert(!ctx_should_sample(CONFIG_SAMPLER_PARENTBASED_ALWAYS_ON, 0,
+				     id, 1, 0));
+	ck_assert(ctx_should_sample(CONFIG_SAMPLER_PARENTBASED_ALWAYS_OFF, 0,
+				    id, 2, 1));
+	ck_assert(!ctx_should_sample(CONFIG_SAMPLER_PARENTBASED_ALWAYS_OFF, 0,
+				     id, 0, 0));
+}
+END_TEST
+
+START_TEST(sampler_ratio_bounds)
+{
+	uint8_t id[16];
+
+	id_with_low(id, 0);
+	ck_assert(!ctx_should_sample(CONFIG_SAMPLER_TRACEIDRATIO, 0.0, id,
+				     0, 0));
+	id_with_low(id, UINT64_MAX);
+	ck_assert(ctx_should_sample(CONFIG_SAMPLER_TRACEIDRATIO, 1.0, id,
+				    0, 0));
+	ck_assert(!ctx_should_sample(CONFIG_SAMPLER_TRACEIDRATIO,
+				     0.999999, id, 0, 0));
+	/* Exactly at the bound: 0.5 * 2^64 = 2^63. */
+	id_with_low(id, (uint64_t)1 << 63);
+	ck_assert(!ctx_should_sample(CONFIG_SAMPLER_TRACEIDRATIO, 0.5, id,
+				     0, 0));
+	id_with_low(id, ((uint64_t)1 << 63) - 1);
+	ck_assert(ctx_should_sample(CONFIG_SAMPLER_TRACEIDRATIO, 0.5, id,
+				    0, 0));
+	/* The ratio sampler ignores the parent's flag... */
+	ck_assert(ctx_should_sample(CONFIG_SAMPLER_TRACEIDRATIO, 0.5, id,
+				    2, 0));
+	/* ...the parent-based one follows it. */
+	id_with_low(id, 0);
+	ck_assert(!ctx_should_sample(CONFIG_SAMPLER_PARENTBASED_TRACEIDRATIO,
+				     0.5, id, 2, 0));
+	ck_assert(ctx_should_sample(CONFIG_SAMPLER_PARENTBASED_TRACEIDRATIO,
+				    0.5, id, 0, 0));
+}
+END_TEST
+
+START_TEST(sampler_ratio_statistics)
+{
+	struct config c = cfg_with(CONFIG_SAMPLER_ALWAYS_ON, 1);
+	int hits25 = 0, subset = 1;
+
+	ctx_init(&c, NULL);
+	for (int i = 0; i < 20000; i++) {
+		uint8_t id[16];
+		int lo, hi;
+
+		ctx_random(id, 16);
+		lo = ctx_should_sample(CONFIG_SAMPLER_TRACEIDRATIO, 0.25, id,
+				       0, 0);
+		hi = ctx_should_sample(CONFIG_SAMPLER_TRACEIDRATIO, 0.5, id,
+				       0, 0);
+		hits25 += lo;
+		if (lo && !hi)
+			subset = 0;
+	}
+	/* 25% of 20000 = 5000; 5 sigma is about 300. */
+	ck_assert_int_gt(hits25, 4700);
+	ck_assert_int_lt(hits25, 5300);
+	ck_assert(subset);
+}
+END_TEST
+
+START_TEST(env_carrier_parent)
+{
+	struct config c = cfg_with(CONFIG_SAMPLER_PARENTBASED_ALWAYS_ON, 1);
+	char *env[] = {
+		"PATH=/bin",
+		"TRACEPARENT=00-0af7651916cd43dd8448eb211c80319c-"
+		"b7ad6b7169203331-01",
+		"TRACESTATE=congo=t61rcWkgMzE, rojo=00f067aa0ba902b7",
+		NULL,
+	};
+	struct span *s;
+
+	ctx_init(&c, env);
+	s = ctx_start(SPAN_KIND_CLIENT, NULL);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(s->trace_id[0], 0x0a);
+	ck_assert_uint_eq(s->trace_id[15], 0x9c);
+	ck_assert_uint_eq(s->parent_span_id[0], 0xb7);
+	ck_assert_uint_eq(s->parent_span_id[7], 0x31);
+	ck_assert_int_eq(s->parent_is_remote, 1);
+	ck_assert(s->trace_flags & SPAN_FLAG_SAMPLED);
+	ck_assert_int_eq(s->trace_state.len,
+			 strlen("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"));
+	ck_assert(!memcmp(span_str_ptr(s, s->trace_state),
+			  "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7",
+			  s->trace_state.len));
+
+	/* A child of an active span is local and inherits the trace. */
+	ctx_set_active(s);
+	struct span *child = ctx_start(SPAN_KIND_CLIENT, NULL);
+	ck_assert(!memcmp(child->trace_id, s->trace_id, 16));
+	ck_assert(!memcmp(child->parent_span_id, s->span_id, 8));
+	ck_assert_int_eq(child->parent_is_remote, 0);
+
+	char tp[64];
+	ck_assert_uint_eq(ctx_traceparent(child, tp, sizeof(tp)), 55);
+	ck_assert(!strncmp(tp, "00-0af7651916cd43dd8448eb211c80319c-", 36));
+	ck_assert(!strcmp(tp + 53, "01"));
+
+	nsubmitted = 0;
+	ctx_end(child);
+	ctx_end(s);
+	ck_assert_int_eq(nsubmitted, 2);
+	ck_assert_ptr_null(ctx_active());
+	ck_assert_uint_eq(rec_in_flight(), 0);
+	ck_assert(submitted[0].end_ns >= submitted[0].start_ns);
+}
+END_TEST
+
+START_TEST(env_carrier_unsampled_and_invalid)
+{
+	struct config c = cfg_with(CONFIG_SAMPLER_PARENTBASED_ALWAYS_ON, 1);
+	char *unsampled[] = {
+		"TRACEPARENT=00-0af7651916cd43dd8448eb211c80319c-"
+		"b7ad6b7169203331-00", NULL,
+	};
+	char *invalid[] = {
+		"TRACEPARENT=00-0AF7651916CD43DD8448EB211C80319C-"
+		"b7ad6b7169203331-01",
+		"TRACESTATE=a=b", NULL,
+	};
+	struct span *s;
+
+	ctx_init(&c, unsampled);
+	s = ctx_start(SPAN_KIND_SERVER, NULL);
+	ck_assert(!(s->trace_flags & SPAN_FLAG_SAMPLED));
+	nsubmitted = 0;
+	ctx_end(s);
+	ck_assert_int_eq(nsubmitted, 0);  /* unsampled: not exported */
+
+	/* Uppercase hex is invalid: a new trace, tracestate ignored. */
+	struct config c2 = cfg_with(CONFIG_SAMPLER_PARENTBASED_ALWAYS_ON, 1);
+	ctx_init(&c2, invalid);
+	s = ctx_start(SPAN_KIND_SERVER, NULL);
+	ck_assert_int_eq(s->parent_is_remote, 0);
+	ck_assert_uint_eq(s->trace_state.len, 0);
+	ck_assert(s->trace_flags & SPAN_FLAG_SAMPLED);
+	ctx_discard(s);
+}
+END_TEST
+
+START_TEST(ids_random_and_fork_reseed)
+{
+	struct config c = cfg_with(CONFIG_SAMPLER_ALWAYS_ON, 1);
+	uint8_t a[16], b[16];
+
+	ctx_init(&c, NULL);
+	ctx_random(a, 16);
+	ctx_random(b, 16);
+	ck_assert(memcmp(a, b, 16) != 0);
+	struct span *s1 = ctx_start(SPAN_KIND_INTERNAL, NULL);
+	struct span *s2 = ctx_start(SPAN_KIND_INTERNAL, NULL);
+	ck_assert(memcmp(s1->trace_id, s2->trace_id, 16) != 0);
+	ck_assert(memcmp(s1->span_id, s2->span_id, 8) != 0);
+	ck_assert_ptr_null(NULL);
+	ctx_discard(s1);
+	ctx_discard(s2);
+	/* After a fork the generator reseeds: the next ids differ from
+	 * what the same generator state would have produced. */
+	ctx_after_fork_child();
+	ctx_random(a, 16);
+	ck_assert(memcmp(a, b, 16) != 0);
+}
+END_TEST
+
+START_TEST(record_pool_exhaustion)
+{
+	static struct span *held[RECORD_POOL_SIZE];
+	struct config c = cfg_with(CONFIG_SAMPLER_ALWAYS_ON, 1);
+
+	ctx_init(&c, NULL);
+	for (int i = 0; i < RECORD_POOL_SIZE; i++) {
+		held[i] = ctx_start(SPAN_KIND_INTERNAL, NULL);
+		ck_assert_ptr_nonnull(held[i]);
+	}
+	ck_assert_ptr_null(ctx_start(SPAN_KIND_INTERNAL, NULL));
+	for (int i = 0; i < RECORD_POOL_SIZE; i++)
+		ctx_discard(held[i]);
+	ck_assert_uint_eq(rec_in_flight(), 0);
+}
+END_TEST
+
+START_TEST(record_strings_truncate)
+{
+	struct config c = cfg_with(CONFIG_SAMPLER_ALWAYS_ON, 1);
+	static char big[4096];
+	struct span *s;
+
+	ctx_init(&c, NULL);
+	s = ctx_start(SPAN_KIND_INTERNAL, NULL);
+	memset(big, 'x', sizeof(big));
+	/* A multi-byte character straddling the cut is not split. */
+	memcpy(big + SPAN_STRPOOL - 5, "\xc3\xa9\xc3\xa9\xc3\xa9", 6);
+	rec_name(s, "n", 1);
+	rec_attr_str(s, "db.query.text", big, sizeof(big));
+	ck_assert(s->truncated);
+	const struct span_attr *a = rec_find_attr(s, "db.query.text");
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_lt(a->v.s.len, SPAN_STRPOOL);
+	ck_assert_uint_ne(((unsigned char)span_str_ptr(s, a->v.s)
+			   [a->v.s.len - 1] & 0xC0), 0xC0);
+	rec_attr_int(s, "k", 1);
+	rec_attr_int(s, "k", 2);  /* same key: replaced, not repeated */
+	ck_assert_int_eq(rec_find_attr(s, "k")->v.i, 2);
+	ctx_discard(s);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("context");
+	TCase *tc = tcase_create("context");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, sampler_fixed);
+	tcase_add_test(tc, sampler_ratio_bounds);
+	tcase_add_test(tc, sampler_ratio_statistics);
+	tcase_add_test(tc, env_carrier_parent);
+	tcase_add_test(tc, env_carrier_unsampled_and_invalid);
+	tcase_add_test(tc, ids_random_and_fork_reseed);
+	tcase_add_test(tc, record_pool_exhaustion);
+	tcase_add_test(tc, record_strings_truncate);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,186 @@
+/*
+ * The ring: order, capacity, drop counting, reset, and several producer
+ * threads racing one consumer (also run under ThreadSanitizer).
+ * links: exporter/ring.c
+ */
+#include <check.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ring.h"
+
+static struct span make(uint64_t n)
+{
+	struct span s;
+
+	memset(&s, 0, sizeof(s));
+	s.start_ns = n;
+	memcpy(s.pool, &n, sizeof(n));
+	return s;
+}
+
+START_TEST(fifo_and_capacity)
+{
+	struct ring *r = ring_create(4);
+	struct span out[8];
+
+	ck_assert_ptr_nonnull(r);
+	for (uint64_t i = 1; i <= 4; i++) {
+		struct span s = make(i);
+
+		ck_assert_uint_eq(ring_push(r, &s), i);
+	}
+	struct span extra = make(99);
+	ck_assert_uint_eq(ring_push(r, &extra), 0);
+	ck_assert_uint_eq(ring_dropped(r), 1);
+	ck_assert_uint_eq(ring_count(r), 4);
+	ck_assert_uint_eq(ring_pop(r, out, 3), 3);
+	for (int i = 0; i < 3; i++)
+		ck_assert_uint_eq(out[i].start_ns, (uint64_t)i + 1);
+	/* Wrap around: two more fit now. */
+	for (uint64_t i = 5; i <= 7; i++) {
+		struct span s = make(i);
+
+		ck_assert_uint_ne(ring_push(r, &s), 0);
+	}
+	ck_assert_uint_eq(ring_pop(r, out, 8), 4);
+	ck_assert_uint_eq(out[0].start_ns, 4);
+	ck_assert_uint_eq(out[3].start_ns, 7);
+	ck_assert_uint_eq(ring_pop(r, out, 8), 0);
+	ring_destroy(r);
+}
+END_TEST
+
+START_TEST(odd_capacity_and_reset)
+{
+	struct ring *r = ring_create(3);
+	struct span out[4];
+
+	for (uint64_t lap = 0; lap < 10; lap++) {
+		for (uint64_t i = 0; i < 3; i++) {
+			struct span s = make(lap * 3 + i);
+
+			ck_assert_uint_ne(ring_push(r, &s), 0);
+		}
+		ck_assert_uint_eq(ring_pop(r, out, 4), 3);
+		ck_assert_uint_eq(out[2].start_ns, lap * 3 + 2);
+	}
+	struct span s = make(1);
+	ring_push(r, &s);
+	ring_push(r, &s);
+	ring_push(r, &s);
+	ring_push(r, &s);
+	ck_assert_uint_eq(ring_dropped(r), 1);
+	ring_reset(r);
+	ck_assert_uint_eq(ring_count(r), 0);
+	ck_assert_uint_eq(ring_dropped(r), 0);
+	ck_assert_uint_eq(ring_pop(r, out, 4), 0);
+	ring_destroy(r);
+}
+END_TEST
+
+START_TEST(zero_capacity_refused)
+{
+	ck_assert_ptr_null(ring_create(0));
+}
+END_TEST
+
+#define PRODUCERS 4
+#define PER_PRODUCER 20000
+
+struct mp {
+	struct ring *r;
+	int id;
+	uint64_t pushed;
+};
+
+static void *producer(void *arg)
+{
+	struct mp *p = arg;
+
+	for (uint64_t i = 0; i < PER_PRODUCER; i++) {
+		struct span s = make(((uint64_t)p->id << 32) | i);
+
+		if (ring_push(p->r, &s))
+			p->pushed++;
+	}
+	return NULL;
+}
+
+START_TEST(many_producers)
+{
+	struct ring *r = ring_create(256);
+	struct mp ps[PRODUCERS];
+	pthread_t th[PRODUCERS];
+	uint64_t last[PRODUCERS], got = 0, pushed = 0;
+	struct span *out = malloc(64 * sizeof(*out));
+	int running = PRODUCERS, joined[PRODUCERS] = { 0 };
+
+	for (int i = 0; i < PRODUCERS; i++) {
+		ps[i] = (struct mp){ .r = r, .id = i };
+		last[i] = UINT64_MAX;
+		pthread_create(&th[i], NULL, producer, &ps[i]);
+	}
+	for (;;) {
+		size_t n = ring_pop(r, out, 64);
+
+		for (size_t k = 0; k < n; k++) {
+			uint64_t v = out[k].start_ns, pool;
+			int id = (int)(v >> 32);
+			uint64_t seq = v & 0xffffffffu;
+
+			/* Each producer's spans arrive in order, intact. */
+			memcpy(&pool, out[k].pool, sizeof(pool));
+			ck_assert_uint_eq(pool, v);
+			ck_assert_int_lt(id, PRODUCERS);
+			ck_assert(last[id] == UINT64_MAX || seq > last[id]);
+			last[id] = seq;
+		}
+		got += n;
+		if (n == 0 && running == 0 && ring_count(r) == 0)
+			break;
+		if (n == 0 && running > 0) {
+			running = 0;
+			for (int i = 0; i < PRODUCERS; i++) {
+				if (!joined[i] &&
+				    pthread_tryjoin_np(th[i], NULL) == 0)
+					joined[i] = 1;
+				running += !joined[i];
+			}
+		}
+	}
+	for (int i = 0; i < PRODUCERS; i++) {
+		if (!joined[i])
+			pthread_join(th[i], NULL);
+		pushed += ps[i].pushed;
+	}
+	got += ring_pop(r, out, 64);
+	/* Nothing lost silently: every push is either popped or counted. */
+	ck_assert_uint_eq(got, pushed);
+	ck_assert_uint_eq(pushed + ring_dropped(r),
+			  (uint64_t)PRODUCERS * PER_PRODUCER);
+	free(out);
+	ring_destroy(r);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("ring");
+	TCase *tc = tcase_create("ring");
+	SRunner *sr;
+	int failed;
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, fifo_and_capacity);
+	tcase_add_test(tc, odd_capacity_and_reset);
+	tcase_add_test(tc, zero_capacity_refused);
+	tcase_add_test(tc, many_producers);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
