@@ -171,23 +171,29 @@ static void *exporter_main(void *arg)
 	for (;;) {
 		uint32_t seen = atomic_load_explicit(&wake_word,
 						     memory_order_acquire);
-		uint64_t now = mono_ns();
+		size_t queued = ring_count(r);
+		uint64_t now;
 
 		if (atomic_load(&stop_requested)) {
 			drain(r, buf, batch_max, 1,
 			      atomic_load(&stop_deadline));
 			break;
 		}
-		if (ring_count(r) >= batch_max) {
+		if (queued >= batch_max) {
 			drain(r, buf, batch_max, batch_max, 0);
 			continue;
 		}
-		if (now >= next) {
+		now = mono_ns();
+		if (queued > 0 && (delay == 0 || now >= next)) {
 			drain(r, buf, batch_max, 1, 0);
 			next = mono_ns() + delay;
 			continue;
 		}
-		futex_wait(&wake_word, seen, next - now);
+		if (now >= next)
+			next = now + delay;
+		/* With no schedule delay, producers wake us for every span
+		 * that finds the ring empty, so no timeout is needed. */
+		futex_wait(&wake_word, seen, delay ? next - now : 0);
 	}
 out:
 	free(buf);
@@ -227,6 +233,8 @@ static struct ring *start_exporter(void)
 void batch_submit(const struct span *s)
 {
 	struct ring *r = atomic_load_explicit(&ring, memory_order_acquire);
+	size_t wake_every = host.cfg->bsp_schedule_delay_ms ?
+			    host.cfg->bsp_max_export_batch_size : 1;
 	size_t queued;
 
 	atomic_fetch_add_explicit(&recorded, 1, memory_order_relaxed);
@@ -235,7 +243,9 @@ void batch_submit(const struct span *s)
 	if (!r || atomic_load_explicit(&shut_down, memory_order_relaxed))
 		return;
 	queued = ring_push(r, s);
-	if (queued == host.cfg->bsp_max_export_batch_size)
+	/* Wake the exporter once per full batch (or, with a zero schedule
+	 * delay, whenever the ring was empty): one futex call, rarely. */
+	if (queued && queued % wake_every == 0)
 		wake_exporter();
 }
 

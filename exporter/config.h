@@ -92,7 +92,9 @@ struct config {
  * tests need not touch the real environment) into *cfg.  Warnings go through
  * warn(msg) — one call per problem, each message a complete line without
  * the trailing newline.  Never fails: every problem falls back to the
- * default.  The strings cfg keeps are allocated once and never freed.
+ * default.  OTEL_LOG_LEVEL is read first: below "warn", warn() is never
+ * called.  The strings cfg keeps are allocated once and never freed (unit
+ * test builds free them on the next call, so tests do not leak).
  */
 void config_load(struct config *cfg, char *const *envp,
 		 void (*warn)(const char *msg));
