@@ -9,7 +9,6 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/auxv.h>
 
@@ -48,18 +47,6 @@ static int resolve_all(void)
 	return ok;
 }
 
-/* Warnings from config_load are held until OTEL_LOG_LEVEL is known, so
- * that OTEL_LOG_LEVEL=none silences them too. */
-#define HELD_MAX 16
-static char held[HELD_MAX][200];
-static int nheld;
-
-static void hold_warning(const char *msg)
-{
-	if (nheld < HELD_MAX)
-		snprintf(held[nheld++], sizeof(held[0]), "%s", msg);
-}
-
 static void enter_own_thread(void)
 {
 	preload_guard = 1;
@@ -84,10 +71,9 @@ static void init(void)
 		return;  /* stay inert: a hook without its real function */
 	if (getauxval(AT_SECURE))
 		return;  /* setuid and friends: never touch them */
-	config_load(&config, environ, hold_warning);
+	/* config_load itself honours OTEL_LOG_LEVEL for its warnings. */
+	config_load(&config, environ, log_warn_line);
 	log_set_level(config.log_level);
-	for (int i = 0; i < nheld; i++)
-		log_msg(CONFIG_LOG_WARN, "%s", held[i]);
 	if (config.sdk_disabled || config.exporter == CONFIG_EXPORTER_NONE)
 		return;
 	if (fdtab_init() != 0)
