@@ -32,6 +32,7 @@ static _Atomic int stop_requested;
 static _Atomic uint64_t stop_deadline;  /* CLOCK_MONOTONIC ns, 0 = none */
 static _Atomic uint64_t recorded;
 static _Atomic int shut_down;
+static int atexit_registered;
 static struct exporter_counters counters;
 static const struct exporter_ops *ops;
 static void *exporter;
@@ -162,9 +163,6 @@ static void *exporter_main(void *arg)
 
 		exporter = ops->create(&eh);
 	}
-	/* Registered after the module initialised libcurl and its TLS
-	 * library, so this handler runs before their exit-time cleanup. */
-	atexit(at_exit_flush);
 	if (!buf)
 		goto out;
 	next = mono_ns() + delay;
@@ -219,6 +217,17 @@ static struct ring *start_exporter(void)
 		return NULL;
 	atomic_store(&done_word, 0);
 	atomic_store_explicit(&ring, r, memory_order_release);
+	/*
+	 * The final flush runs from atexit, registered now: after the
+	 * program's own libraries (libcurl, OpenSSL) registered their exit
+	 * cleanups, so it runs before them, while the exporter can still use
+	 * them.  The destructor is the fallback for exits that skip atexit
+	 * handlers registered from shared objects.
+	 */
+	if (!atexit_registered) {
+		atexit_registered = 1;
+		atexit(at_exit_flush);
+	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_init(&attr);

@@ -539,8 +539,10 @@ static void load_log_level(struct loader *ld)
 	enum config_log_level *lvl = &ld->cfg->log_level;
 
 	*lvl = CONFIG_LOG_INFO;
+	ld->cfg->log_level_explicit = 0;
 	if (s.p == NULL)
 		return;
+	ld->cfg->log_level_explicit = 1;
 	if (slice_is(s, "none") || slice_is(s, "off"))
 		*lvl = CONFIG_LOG_NONE;
 	else if (slice_is(s, "error"))
@@ -551,9 +553,11 @@ static void load_log_level(struct loader *ld)
 		*lvl = CONFIG_LOG_INFO;
 	else if (slice_is(s, "debug"))
 		*lvl = CONFIG_LOG_DEBUG;
-	else
+	else {
+		ld->cfg->log_level_explicit = 0;
 		warn_value(ld, V_LOG_LEVEL, s, "is not a known log level",
 			   "info");
+	}
 }
 
 static void load_bool(struct loader *ld, enum var v, int *out)

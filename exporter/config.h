@@ -81,6 +81,10 @@ struct config {
 	uint32_t attr_value_length_limit;       /* 0 = no limit */
 	uint32_t span_attr_count_limit;         /* default 128 */
 	enum config_log_level log_level;
+	/* OTEL_LOG_LEVEL was set (validly).  Unless it was, only warnings
+	 * about the configuration itself are printed: a library preloaded
+	 * into every process must not talk on their stderr by default. */
+	int log_level_explicit;
 
 	/* OTELSHIM_* */
 	const char *console_file;   /* OTELSHIM_CONSOLE_FILE: console/file

@@ -12,10 +12,12 @@
 #include "log.h"
 
 static enum config_log_level log_level = CONFIG_LOG_INFO;
+static int log_runtime;
 
-void log_set_level(enum config_log_level lvl)
+void log_set_level(enum config_log_level lvl, int explicit)
 {
 	log_level = lvl;
+	log_runtime = explicit;
 }
 
 static void log_write(const char *buf, size_t len)
@@ -60,5 +62,6 @@ void log_warn_line(const char *msg)
 
 void log_line(enum config_log_level lvl, const char *msg)
 {
-	log_msg(lvl, "%s", msg);
+	if (log_runtime)
+		log_msg(lvl, "%s", msg);
 }

@@ -9,8 +9,12 @@
 
 #include "config.h"
 
-/* The level messages must reach to be printed; set once from the config. */
-void log_set_level(enum config_log_level lvl);
+/*
+ * The level messages must reach to be printed, set once from the config.
+ * Unless `explicit` (OTEL_LOG_LEVEL was set), log_line — the messages of
+ * the running exporter — stays silent.
+ */
+void log_set_level(enum config_log_level lvl, int explicit);
 
 /* Prints "otelshim: <formatted>\n" if lvl is enabled; errno is preserved. */
 void log_msg(enum config_log_level lvl, const char *fmt, ...)
@@ -19,7 +23,8 @@ void log_msg(enum config_log_level lvl, const char *fmt, ...)
 /* log_msg(CONFIG_LOG_WARN, "%s", msg): the callback config_load wants. */
 void log_warn_line(const char *msg);
 
-/* The same with a level, for the exporter module's host interface. */
+/* A runtime message (export failures and the like): printed only when
+ * OTEL_LOG_LEVEL was set and lets it through. */
 void log_line(enum config_log_level lvl, const char *msg);
 
 #endif

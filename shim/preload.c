@@ -73,7 +73,7 @@ static void init(void)
 		return;  /* setuid and friends: never touch them */
 	/* config_load itself honours OTEL_LOG_LEVEL for its warnings. */
 	config_load(&config, environ, log_warn_line);
-	log_set_level(config.log_level);
+	log_set_level(config.log_level, config.log_level_explicit);
 	if (config.sdk_disabled || config.exporter == CONFIG_EXPORTER_NONE)
 		return;
 	if (fdtab_init() != 0)

@@ -1,0 +1,302 @@
+/*
+ * Entry point of otelshim-exporter.so: the exporter_ops the batch loop in
+ * libotelshim.so finds with dlsym() after dlopen()ing this module on the
+ * exporter thread.  It picks the exporter OTEL_TRACES_EXPORTER names: OTLP
+ * over HTTP (protobuf or JSON) through the transport, or the console
+ * exporter, which writes one OTLP/JSON object per line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "exporter.h"
+#include "otlp.h"
+#include "resource.h"
+#include "transport.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+struct module_exporter {
+	struct exporter_host host;
+	struct resource res;
+	struct otlp_encoder enc;
+	enum config_exporter kind;
+	struct transport *tr;           /* OTLP */
+	int console_fd;                 /* CONSOLE: 2 or our own file */
+	int console_owned;
+};
+
+static void mlog(const struct exporter_host *host, enum config_log_level lvl,
+		 const char *msg)
+{
+	if (host->log)
+		host->log(lvl, msg);
+}
+
+/*
+ * curl_global_init once per process.  Not thread-safe in libcurl before
+ * 7.84 (and in later builds without CURL_VERSION_THREADSAFE): if the
+ * program itself uses libcurl and initialises it on another thread at the
+ * same moment, the two calls race.  We only call it from the exporter
+ * thread, once, after the program has been running for a while (the first
+ * span), which makes that window small; it is not closed.  A forked child
+ * inherits the initialised state and skips this.  curl_global_cleanup is
+ * never called: at exit the program may still be using libcurl.
+ */
+static int curl_ready;
+
+static int init_curl(const struct exporter_host *host)
+{
+	const curl_version_info_data *vi;
+	CURLcode rc;
+
+	if (curl_ready)
+		return 0;
+	rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (rc != CURLE_OK) {
+		char line[160];
+
+		snprintf(line, sizeof(line), "libcurl init failed: %s",
+			 curl_easy_strerror(rc));
+		mlog(host, CONFIG_LOG_ERROR, line);
+		return -1;
+	}
+	curl_ready = 1;
+	vi = curl_version_info(CURLVERSION_NOW);
+	/* Without an asynchronous resolver, CURLOPT_NOSIGNAL means a name
+	 * lookup ignores the timeout: the deadline is then only as good as
+	 * the system resolver's own. */
+	if (vi && !(vi->features & CURL_VERSION_ASYNCHDNS))
+		mlog(host, CONFIG_LOG_DEBUG,
+		     "libcurl has no asynchronous resolver: name lookups "
+		     "are not bounded by the export timeout");
+	return 0;
+}
+
+static int open_console(struct module_exporter *m)
+{
+	const char *path = m->host.cfg->console_file;
+	int fd;
+
+	if (!path) {
+		m->console_fd = STDERR_FILENO;
+		return 0;
+	}
+	/* O_APPEND: each line goes in with one write(2), so processes that
+	 * share the file never interleave inside a line. */
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		char line[512];
+
+		snprintf(line, sizeof(line),
+			 "console exporter: cannot open %s: %s", path,
+			 strerror(errno));
+		mlog(&m->host, CONFIG_LOG_ERROR, line);
+		return -1;
+	}
+	if (m->host.own_fd)
+		m->host.own_fd(fd, 1);
+	m->console_fd = fd;
+	m->console_owned = 1;
+	return 0;
+}
+
+static void module_destroy(void *exp)
+{
+	struct module_exporter *m = exp;
+
+	if (!m)
+		return;
+	transport_destroy(m->tr);
+	if (m->console_owned) {
+		if (m->host.own_fd)
+			m->host.own_fd(m->console_fd, 0);
+		close(m->console_fd);
+	}
+	free(m);
+}
+
+static void *module_create(const struct exporter_host *host)
+{
+	struct module_exporter *m;
+	const struct config *cfg;
+
+	if (!host || !host->cfg)
+		return NULL;
+	cfg = host->cfg;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->host = *host;
+	m->kind = cfg->exporter;
+	m->console_fd = -1;
+	if (resource_build(&m->res, cfg, host->argv) != 0) {
+		mlog(host, CONFIG_LOG_ERROR, "cannot build the resource");
+		goto fail;
+	}
+	m->enc.cfg = cfg;
+	m->enc.res = &m->res;
+	/* Stacks stay out of the export until a symboliser is wired in. */
+	m->enc.render_stack = NULL;
+
+	switch (m->kind) {
+	case CONFIG_EXPORTER_OTLP:
+		if (init_curl(host))
+			goto fail;
+		/* The transport gets our copy of the host, which lives as
+		 * long as it does. */
+		m->tr = transport_create(&m->host,
+					 cfg->protocol ==
+					 CONFIG_PROTOCOL_HTTP_JSON ?
+					 transport_decode_json_response :
+					 otlp_decode_response);
+		if (!m->tr)
+			goto fail;
+		break;
+	case CONFIG_EXPORTER_CONSOLE:
+		if (open_console(m))
+			goto fail;
+		break;
+	case CONFIG_EXPORTER_NONE:
+		break;
+	}
+	return m;
+fail:
+	module_destroy(m);
+	return NULL;
+}
+
+static void count_result(struct module_exporter *m, int ok, size_t n)
+{
+	struct exporter_counters *c = m->host.counters;
+
+	if (!c)
+		return;
+	if (ok) {
+		__atomic_fetch_add(&c->batches_sent, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&c->spans_exported, n, __ATOMIC_RELAXED);
+	} else {
+		__atomic_fetch_add(&c->batches_failed, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&c->spans_failed, n, __ATOMIC_RELAXED);
+	}
+}
+
+/* One line, one writev(2): a short write only happens on a full disk or
+ * a pipe, and then the rest follows as well as it can. */
+static int write_line(int fd, const char *s, size_t len)
+{
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)s, .iov_len = len },
+		{ .iov_base = "\n", .iov_len = 1 },
+	};
+	struct iovec *v = iov;
+	int nv = 2;
+
+	while (nv > 0) {
+		ssize_t w = writev(fd, v, nv);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		while (nv > 0 && (size_t)w >= v->iov_len) {
+			w -= (ssize_t)v->iov_len;
+			v++;
+			nv--;
+		}
+		if (nv > 0) {
+			v->iov_base = (char *)v->iov_base + w;
+			v->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
+static enum exporter_result export_console(struct module_exporter *m,
+					   const struct span *spans,
+					   size_t n)
+{
+	char *json = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (otlp_encode_json(&m->enc, spans, n, &json, &len) != 0) {
+		mlog(&m->host, CONFIG_LOG_WARN,
+		     "console exporter: out of memory encoding spans");
+		count_result(m, 0, n);
+		return EXPORTER_FAILED;
+	}
+	rc = write_line(m->console_fd, json, len);
+	free(json);
+	count_result(m, rc == 0, n);
+	return rc == 0 ? EXPORTER_OK : EXPORTER_FAILED;
+}
+
+static enum exporter_result export_otlp(struct module_exporter *m,
+					const struct span *spans, size_t n,
+					uint64_t deadline_ns)
+{
+	enum exporter_result res;
+	void *body = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (m->host.cfg->protocol == CONFIG_PROTOCOL_HTTP_JSON) {
+		char *json = NULL;
+
+		rc = otlp_encode_json(&m->enc, spans, n, &json, &len);
+		body = json;
+	} else {
+		uint8_t *pb = NULL;
+
+		rc = otlp_encode_protobuf(&m->enc, spans, n, &pb, &len);
+		body = pb;
+	}
+	if (rc != 0) {
+		mlog(&m->host, CONFIG_LOG_WARN,
+		     "OTLP exporter: out of memory encoding spans");
+		count_result(m, 0, n);
+		return EXPORTER_FAILED;
+	}
+	res = transport_send(m->tr, body, len, n, deadline_ns);
+	free(body);
+	return res;
+}
+
+static enum exporter_result module_export(void *exp, const struct span *spans,
+					  size_t n, uint64_t deadline_ns)
+{
+	struct module_exporter *m = exp;
+
+	/* OTLP: never send a ResourceSpans without spans. */
+	if (!m || n == 0)
+		return EXPORTER_OK;
+	switch (m->kind) {
+	case CONFIG_EXPORTER_OTLP:
+		return export_otlp(m, spans, n, deadline_ns);
+	case CONFIG_EXPORTER_CONSOLE:
+		return export_console(m, spans, n);
+	case CONFIG_EXPORTER_NONE:
+		break;
+	}
+	return EXPORTER_OK;
+}
+
+static const struct exporter_ops ops = {
+	.abi_version = EXPORTER_ABI_VERSION,
+	.create = module_create,
+	.export_spans = module_export,
+	.destroy = module_destroy,
+};
+
+EXPORT const struct exporter_ops *otelshim_exporter_ops(void)
+{
+	return &ops;
+}

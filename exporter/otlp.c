@@ -1,0 +1,1008 @@
+/*
+ * Span records -> one OTLP ExportTraceServiceRequest, as protobuf or as
+ * OTLP/JSON.  Both encodings come from the same tree of protobuf-c message
+ * structs, built per call in an arena that is freed in one go, so the two
+ * can never disagree about limits, UTF-8 repair or which fields are set.
+ * Runs on the exporter thread only.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdalign.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "otlp.h"
+#include "utf8.h"
+
+#include "trace_service.pb-c.h"
+
+#ifndef OTELSHIM_VERSION
+#define OTELSHIM_VERSION "0.0.0"
+#endif
+
+#define SCOPE_NAME "otelshim"
+#define STACK_TEXT_MAX 8192     /* rendered stack, before the length limit */
+#define ARENA_CHUNK (64 * 1024)
+
+/* Short local names for the generated protobuf-c types. */
+typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest
+	pb_request;
+typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse
+	pb_response;
+typedef Opentelemetry__Proto__Trace__V1__ResourceSpans pb_resource_spans;
+typedef Opentelemetry__Proto__Trace__V1__ScopeSpans pb_scope_spans;
+typedef Opentelemetry__Proto__Trace__V1__Span pb_span;
+typedef Opentelemetry__Proto__Trace__V1__Span__Event pb_event;
+typedef Opentelemetry__Proto__Trace__V1__Status pb_status;
+typedef Opentelemetry__Proto__Resource__V1__Resource pb_resource;
+typedef Opentelemetry__Proto__Common__V1__InstrumentationScope pb_scope;
+typedef Opentelemetry__Proto__Common__V1__KeyValue pb_kv;
+typedef Opentelemetry__Proto__Common__V1__AnyValue pb_any;
+typedef Opentelemetry__Proto__Common__V1__ArrayValue pb_array;
+typedef Opentelemetry__Proto__Common__V1__KeyValueList pb_kvlist;
+
+/* The generated names of the collector messages exceed any line. */
+#define REQUEST_INIT(m) \
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__init(m)
+#define RESPONSE_DESCRIPTOR \
+	opentelemetry__proto__collector__trace__v1__export_trace_service_response__descriptor
+
+#define ANY(c) OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_##c
+#define KIND(c) OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_##c
+#define FLAG(c) OPENTELEMETRY__PROTO__TRACE__V1__SPAN_FLAGS__SPAN_FLAGS_##c
+
+/* ------------------------------------------------------------ arena */
+
+/*
+ * Every temporary of one encode call comes from here and is released by
+ * arena_free: the message tree has hundreds of small nodes per batch, and
+ * one list of 64 KiB chunks is both faster and leak-proof.
+ */
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t used, cap;
+	alignas(max_align_t) unsigned char data[];
+};
+
+struct arena {
+	struct arena_chunk *head;
+};
+
+/* Returns zeroed, max-aligned memory, or NULL when out of memory. */
+static void *arena_alloc(struct arena *a, size_t n)
+{
+	const size_t align = alignof(max_align_t);
+	struct arena_chunk *c = a->head;
+	void *p;
+
+	n = (n + align - 1) & ~(align - 1);
+	if (!c || c->cap - c->used < n) {
+		size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+
+		c = malloc(sizeof(*c) + cap);
+		if (!c)
+			return NULL;
+		c->used = 0;
+		c->cap = cap;
+		/* A dedicated chunk for a big block goes behind the current
+		 * one, so the current chunk's free space is not wasted. */
+		if (a->head && cap > ARENA_CHUNK) {
+			c->next = a->head->next;
+			a->head->next = c;
+		} else {
+			c->next = a->head;
+			a->head = c;
+		}
+	}
+	p = c->data + c->used;
+	c->used += n;
+	memset(p, 0, n);
+	return p;
+}
+
+static void arena_free(struct arena *a)
+{
+	while (a->head) {
+		struct arena_chunk *next = a->head->next;
+
+		free(a->head);
+		a->head = next;
+	}
+}
+
+/* ------------------------------------------------------------ build */
+
+struct build {
+	struct arena a;
+	const struct otlp_encoder *enc;
+	char *stack_buf;        /* STACK_TEXT_MAX bytes, on first use */
+	int oom;
+};
+
+static void *balloc(struct build *b, size_t n)
+{
+	void *p = arena_alloc(&b->a, n);
+
+	if (!p)
+		b->oom = 1;
+	return p;
+}
+
+/*
+ * Copies (s, len) into the arena as a NUL-terminated, well-formed UTF-8
+ * string of at most max_chars characters (0 = no limit).  Never NULL: on
+ * allocation failure it sets b->oom and returns "".
+ */
+static char *text(struct build *b, const char *s, size_t len,
+		  size_t max_chars)
+{
+	size_t need;
+	char *out;
+
+	if (len == 0)
+		return (char *)"";
+	if (!max_chars && utf8_clean(s, len)) {
+		out = balloc(b, len + 1);
+		if (!out)
+			return (char *)"";
+		memcpy(out, s, len);
+		return out;
+	}
+	need = utf8_repair(s, len, max_chars, NULL, 0);
+	out = balloc(b, need + 1);
+	if (!out)
+		return (char *)"";
+	utf8_repair(s, len, max_chars, out, need + 1);
+	return out;
+}
+
+static char *ctext(struct build *b, const char *s)
+{
+	if (!s)
+		return (char *)"";
+	return text(b, s, strlen(s), 0);
+}
+
+/* A pooled string of a record, clamped to the pool so that a damaged
+ * record can never make us read outside it. */
+static char *pooled(struct build *b, const struct span *s, struct span_str r,
+		    size_t max_chars)
+{
+	size_t off = r.off, len = r.len;
+
+	if (off > SPAN_STRPOOL)
+		off = SPAN_STRPOOL;
+	if (len > SPAN_STRPOOL - off)
+		len = SPAN_STRPOOL - off;
+	return text(b, s->pool + off, len, max_chars);
+}
+
+static int all_zero(const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i])
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Turns one span attribute into *kv (value in *val).  Returns 1 if the
+ * attribute is to be sent, 0 if it is left out (an unknown type, or a stack
+ * that cannot be rendered).
+ */
+static int build_attr(struct build *b, const struct span *s,
+		      const struct span_attr *at, pb_kv *kv, pb_any *val)
+{
+	size_t limit = b->enc->cfg ? b->enc->cfg->attr_value_length_limit : 0;
+	size_t n;
+
+	opentelemetry__proto__common__v1__key_value__init(kv);
+	opentelemetry__proto__common__v1__any_value__init(val);
+	kv->value = val;
+	switch (at->type) {
+	case SPAN_ATTR_STRING:
+		val->value_case = ANY(STRING_VALUE);
+		val->string_value = pooled(b, s, at->v.s, limit);
+		break;
+	case SPAN_ATTR_INT:
+		val->value_case = ANY(INT_VALUE);
+		val->int_value = at->v.i;
+		break;
+	case SPAN_ATTR_DOUBLE:
+		val->value_case = ANY(DOUBLE_VALUE);
+		val->double_value = at->v.d;
+		break;
+	case SPAN_ATTR_BOOL:
+		val->value_case = ANY(BOOL_VALUE);
+		val->bool_value = at->v.b != 0;
+		break;
+	case SPAN_ATTR_STACK:
+		if (!b->enc->render_stack || s->stack_depth == 0)
+			return 0;
+		if (!b->stack_buf)
+			b->stack_buf = balloc(b, STACK_TEXT_MAX);
+		if (!b->stack_buf)
+			return 0;
+		n = b->enc->render_stack(s, b->stack_buf, STACK_TEXT_MAX);
+		if (n >= STACK_TEXT_MAX)
+			n = STACK_TEXT_MAX - 1;
+		if (n == 0)
+			return 0;
+		val->value_case = ANY(STRING_VALUE);
+		val->string_value = text(b, b->stack_buf, n, limit);
+		break;
+	default:
+		return 0;
+	}
+	kv->key = ctext(b, at->key);
+	return 1;
+}
+
+/*
+ * Builds the attribute list of a span or event from n records.  At most
+ * max are kept; the number of sendable attributes beyond that is added to
+ * *dropped.  Returns the array (NULL when empty) and its length in *count.
+ */
+static pb_kv **build_attrs(struct build *b, const struct span *s,
+			   const struct span_attr *attrs, size_t n,
+			   size_t max, size_t *count, uint32_t *dropped)
+{
+	pb_kv **list, *kvs;
+	pb_any *vals;
+	size_t i, k = 0;
+
+	*count = 0;
+	if (n == 0)
+		return NULL;
+	list = balloc(b, n * sizeof(*list));
+	kvs = balloc(b, n * sizeof(*kvs));
+	vals = balloc(b, n * sizeof(*vals));
+	if (!list || !kvs || !vals)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (!build_attr(b, s, &attrs[i], &kvs[k], &vals[k]))
+			continue;
+		if (k >= max) {
+			(*dropped)++;
+			continue;
+		}
+		list[k] = &kvs[k];
+		k++;
+	}
+	*count = k;
+	return k ? list : NULL;
+}
+
+static pb_event *build_event(struct build *b, const struct span *s,
+			     const struct span_event *ev)
+{
+	pb_event *e = balloc(b, sizeof(*e));
+	size_t nattrs = ev->nattrs;
+
+	if (!e)
+		return NULL;
+	opentelemetry__proto__trace__v1__span__event__init(e);
+	e->time_unix_nano = ev->time_ns;
+	e->name = ctext(b, ev->name);
+	if (nattrs > SPAN_MAX_EVENT_ATTRS)
+		nattrs = SPAN_MAX_EVENT_ATTRS;
+	e->attributes = build_attrs(b, s, ev->attrs, nattrs, SIZE_MAX,
+				    &e->n_attributes,
+				    &e->dropped_attributes_count);
+	return e;
+}
+
+static pb_span *build_span(struct build *b, const struct span *s)
+{
+	const struct config *cfg = b->enc->cfg;
+	size_t max_attrs = cfg ? cfg->span_attr_count_limit : SIZE_MAX;
+	size_t nattrs = s->nattrs, nevents = s->nevents, i;
+	pb_span *p = balloc(b, sizeof(*p));
+	uint32_t dropped = s->dropped_attrs;
+
+	if (!p)
+		return NULL;
+	opentelemetry__proto__trace__v1__span__init(p);
+	/* The ids point into the caller's records, which outlive the call. */
+	p->trace_id.data = (uint8_t *)s->trace_id;
+	p->trace_id.len = sizeof(s->trace_id);
+	p->span_id.data = (uint8_t *)s->span_id;
+	p->span_id.len = sizeof(s->span_id);
+	if (!all_zero(s->parent_span_id, sizeof(s->parent_span_id))) {
+		p->parent_span_id.data = (uint8_t *)s->parent_span_id;
+		p->parent_span_id.len = sizeof(s->parent_span_id);
+	}
+	p->trace_state = pooled(b, s, s->trace_state, 0);
+	/* We always know whether the parent is remote, so 0x100 is set. */
+	p->flags = (s->trace_flags & FLAG(TRACE_FLAGS_MASK)) |
+		   FLAG(CONTEXT_HAS_IS_REMOTE_MASK) |
+		   (s->parent_is_remote ? FLAG(CONTEXT_IS_REMOTE_MASK) : 0);
+	p->name = pooled(b, s, s->name, 0);
+	if (s->kind >= SPAN_KIND_INTERNAL && s->kind <= SPAN_KIND_CONSUMER)
+		p->kind = s->kind;
+	else
+		p->kind = KIND(INTERNAL);
+	p->start_time_unix_nano = s->start_ns;
+	p->end_time_unix_nano = s->end_ns;
+
+	if (nattrs > SPAN_MAX_ATTRS)
+		nattrs = SPAN_MAX_ATTRS;
+	p->attributes = build_attrs(b, s, s->attrs, nattrs, max_attrs,
+				    &p->n_attributes, &dropped);
+	p->dropped_attributes_count = dropped;
+
+	if (nevents > SPAN_MAX_EVENTS)
+		nevents = SPAN_MAX_EVENTS;
+	if (nevents) {
+		p->events = balloc(b, nevents * sizeof(*p->events));
+		if (!p->events)
+			return NULL;
+		for (i = 0; i < nevents; i++) {
+			p->events[i] = build_event(b, s, &s->events[i]);
+			if (!p->events[i])
+				return NULL;
+		}
+		p->n_events = nevents;
+	}
+
+	if (s->status == SPAN_STATUS_OK || s->status == SPAN_STATUS_ERROR) {
+		p->status = balloc(b, sizeof(*p->status));
+		if (!p->status)
+			return NULL;
+		opentelemetry__proto__trace__v1__status__init(p->status);
+		p->status->code = s->status;
+		if (s->status == SPAN_STATUS_ERROR)
+			p->status->message = pooled(b, s, s->status_message, 0);
+	}
+	return p;
+}
+
+static pb_array *build_string_array(struct build *b,
+				    const char *const *strs, size_t n)
+{
+	pb_array *arr = balloc(b, sizeof(*arr));
+	pb_any *elems = balloc(b, (n + 1) * sizeof(*elems));
+	pb_any **ptrs = balloc(b, (n + 1) * sizeof(*ptrs));
+	size_t i;
+
+	if (!arr || !elems || !ptrs)
+		return NULL;
+	opentelemetry__proto__common__v1__array_value__init(arr);
+	for (i = 0; i < n; i++) {
+		opentelemetry__proto__common__v1__any_value__init(&elems[i]);
+		elems[i].value_case = ANY(STRING_VALUE);
+		elems[i].string_value = ctext(b, strs[i]);
+		ptrs[i] = &elems[i];
+	}
+	arr->values = n ? ptrs : NULL;
+	arr->n_values = n;
+	return arr;
+}
+
+static pb_resource *build_resource(struct build *b,
+				   const struct resource *res)
+{
+	pb_resource *r = balloc(b, sizeof(*r));
+	size_t n = res->nattrs, i, k = 0;
+	pb_kv *kvs;
+	pb_any *vals;
+
+	if (!r)
+		return NULL;
+	opentelemetry__proto__resource__v1__resource__init(r);
+	if (n > RESOURCE_MAX_ATTRS)
+		n = RESOURCE_MAX_ATTRS;
+	if (n == 0)
+		return r;
+	r->attributes = balloc(b, n * sizeof(*r->attributes));
+	kvs = balloc(b, n * sizeof(*kvs));
+	vals = balloc(b, n * sizeof(*vals));
+	if (!r->attributes || !kvs || !vals)
+		return NULL;
+	/* Resource attributes are exempt from the attribute limits. */
+	for (i = 0; i < n; i++) {
+		const struct resource_attr *ra = &res->attrs[i];
+		pb_kv *kv = &kvs[k];
+		pb_any *v = &vals[k];
+
+		opentelemetry__proto__common__v1__key_value__init(kv);
+		opentelemetry__proto__common__v1__any_value__init(v);
+		kv->key = ctext(b, ra->key);
+		kv->value = v;
+		if (ra->type == RESOURCE_STRING) {
+			v->value_case = ANY(STRING_VALUE);
+			v->string_value = ctext(b, ra->s);
+		} else if (ra->type == RESOURCE_INT) {
+			v->value_case = ANY(INT_VALUE);
+			v->int_value = ra->i;
+		} else if (ra->type == RESOURCE_STRING_ARRAY) {
+			v->value_case = ANY(ARRAY_VALUE);
+			v->array_value = build_string_array(b, ra->arr,
+							    ra->narr);
+			if (!v->array_value)
+				return NULL;
+		} else {
+			continue;
+		}
+		r->attributes[k++] = kv;
+	}
+	r->n_attributes = k;
+	return r;
+}
+
+/*
+ * Builds the whole request in b's arena.  Spans whose trace or span id is
+ * all zero are left out: a receiver such as Tempo rejects the entire push
+ * for one of them.  A request without any valid span has no ResourceSpans
+ * at all, as OTLP asks.  Returns NULL when out of memory.
+ */
+static pb_request *build_request(struct build *b, const struct span *spans,
+				 size_t n)
+{
+	pb_request *req = balloc(b, sizeof(*req));
+	pb_resource_spans *rs, **rsl;
+	pb_scope_spans *ss, **ssl;
+	pb_scope *scope;
+	size_t i, k = 0;
+
+	if (!req)
+		return NULL;
+	REQUEST_INIT(req);
+	if (n == 0)
+		return req;
+	rs = balloc(b, sizeof(*rs));
+	rsl = balloc(b, sizeof(*rsl));
+	ss = balloc(b, sizeof(*ss));
+	ssl = balloc(b, sizeof(*ssl));
+	scope = balloc(b, sizeof(*scope));
+	if (!rs || !rsl || !ss || !ssl || !scope)
+		return NULL;
+	opentelemetry__proto__trace__v1__resource_spans__init(rs);
+	opentelemetry__proto__trace__v1__scope_spans__init(ss);
+	opentelemetry__proto__common__v1__instrumentation_scope__init(scope);
+	ss->spans = balloc(b, n * sizeof(*ss->spans));
+	if (!ss->spans)
+		return NULL;
+	scope->name = (char *)SCOPE_NAME;
+	scope->version = (char *)OTELSHIM_VERSION;
+	ss->scope = scope;
+
+	for (i = 0; i < n; i++) {
+		const struct span *s = &spans[i];
+
+		if (all_zero(s->trace_id, sizeof(s->trace_id)) ||
+		    all_zero(s->span_id, sizeof(s->span_id)))
+			continue;
+		ss->spans[k] = build_span(b, s);
+		if (!ss->spans[k])
+			return NULL;
+		k++;
+	}
+	if (k == 0)
+		return req;
+	ss->n_spans = k;
+	if (b->enc->res) {
+		rs->resource = build_resource(b, b->enc->res);
+		if (!rs->resource)
+			return NULL;
+	}
+	ssl[0] = ss;
+	rs->scope_spans = ssl;
+	rs->n_scope_spans = 1;
+	rsl[0] = rs;
+	req->resource_spans = rsl;
+	req->n_resource_spans = 1;
+	return req;
+}
+
+int otlp_encode_protobuf(const struct otlp_encoder *enc,
+			 const struct span *spans, size_t n,
+			 uint8_t **out, size_t *len)
+{
+	struct build b = { .enc = enc };
+	pb_request *req;
+	uint8_t *buf;
+	size_t size;
+	int ret = -ENOMEM;
+
+	*out = NULL;
+	*len = 0;
+	req = build_request(&b, spans, n);
+	if (!req || b.oom)
+		goto out;
+	size = protobuf_c_message_get_packed_size(&req->base);
+	/* malloc(0) may return NULL; an empty request is zero bytes. */
+	buf = malloc(size ? size : 1);
+	if (!buf)
+		goto out;
+	*len = protobuf_c_message_pack(&req->base, buf);
+	*out = buf;
+	ret = 0;
+out:
+	arena_free(&b.a);
+	return ret;
+}
+
+/* ------------------------------------------------------------ JSON */
+
+/* A growing output buffer; a failed allocation sticks in oom. */
+struct jbuf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void jput(struct jbuf *j, const char *s, size_t n)
+{
+	if (j->oom)
+		return;
+	if (j->cap - j->len <= n) {
+		size_t cap = j->cap ? j->cap : 4096;
+		char *p;
+
+		while (cap - j->len <= n)
+			cap *= 2;
+		p = realloc(j->p, cap);
+		if (!p) {
+			j->oom = 1;
+			return;
+		}
+		j->p = p;
+		j->cap = cap;
+	}
+	memcpy(j->p + j->len, s, n);
+	j->len += n;
+	j->p[j->len] = '\0';
+}
+
+static void jlit(struct jbuf *j, const char *s)
+{
+	jput(j, s, strlen(s));
+}
+
+/* A JSON string; the input is already well-formed UTF-8 (built by text()),
+ * so only quotes, backslashes and control characters need escapes. */
+static void jstr(struct jbuf *j, const char *s)
+{
+	const char *run = s;
+	char esc[8];
+
+	jput(j, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		const char *e = NULL;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		jput(j, run, (size_t)(s - run));
+		run = s + 1;
+		switch (c) {
+		case '"': e = "\\\""; break;
+		case '\\': e = "\\\\"; break;
+		case '\b': e = "\\b"; break;
+		case '\f': e = "\\f"; break;
+		case '\n': e = "\\n"; break;
+		case '\r': e = "\\r"; break;
+		case '\t': e = "\\t"; break;
+		default:
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			e = esc;
+		}
+		jlit(j, e);
+	}
+	jput(j, run, (size_t)(s - run));
+	jput(j, "\"", 1);
+}
+
+/* "name": with the separating comma when it is not the first member. */
+static void jkey(struct jbuf *j, int *first, const char *name)
+{
+	if (!*first)
+		jput(j, ",", 1);
+	*first = 0;
+	jstr(j, name);
+	jput(j, ":", 1);
+}
+
+static void jhex(struct jbuf *j, const ProtobufCBinaryData *d)
+{
+	static const char digits[] = "0123456789abcdef";
+	char pair[2];
+	size_t i;
+
+	jput(j, "\"", 1);
+	for (i = 0; i < d->len; i++) {
+		pair[0] = digits[d->data[i] >> 4];
+		pair[1] = digits[d->data[i] & 15];
+		jput(j, pair, 2);
+	}
+	jput(j, "\"", 1);
+}
+
+static void jbase64(struct jbuf *j, const ProtobufCBinaryData *d)
+{
+	static const char tab[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		"0123456789+/";
+	size_t i;
+	char q[4];
+
+	jput(j, "\"", 1);
+	for (i = 0; i < d->len; i += 3) {
+		uint32_t v = (uint32_t)d->data[i] << 16;
+		size_t left = d->len - i;
+
+		if (left > 1)
+			v |= (uint32_t)d->data[i + 1] << 8;
+		if (left > 2)
+			v |= d->data[i + 2];
+		q[0] = tab[(v >> 18) & 63];
+		q[1] = tab[(v >> 12) & 63];
+		q[2] = left > 1 ? tab[(v >> 6) & 63] : '=';
+		q[3] = left > 2 ? tab[v & 63] : '=';
+		jput(j, q, 4);
+	}
+	jput(j, "\"", 1);
+}
+
+/* 64-bit integers are strings in OTLP/JSON (proto3 JSON mapping). */
+static void ju64str(struct jbuf *j, uint64_t v)
+{
+	char num[32];
+
+	snprintf(num, sizeof(num), "\"%" PRIu64 "\"", v);
+	jlit(j, num);
+}
+
+static void ji64str(struct jbuf *j, int64_t v)
+{
+	char num[32];
+
+	snprintf(num, sizeof(num), "\"%" PRId64 "\"", v);
+	jlit(j, num);
+}
+
+static void ju32(struct jbuf *j, uint32_t v)
+{
+	char num[16];
+
+	snprintf(num, sizeof(num), "%" PRIu32, v);
+	jlit(j, num);
+}
+
+/* Shortest of %.15g/%.17g that reads back as the same double; the
+ * non-finite values are the strings proto3 JSON defines for them. */
+static void jdouble(struct jbuf *j, double d)
+{
+	char num[40];
+
+	if (isnan(d)) {
+		jlit(j, "\"NaN\"");
+		return;
+	}
+	if (isinf(d)) {
+		jlit(j, d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+		return;
+	}
+	snprintf(num, sizeof(num), "%.15g", d);
+	if (strtod(num, NULL) != d)
+		snprintf(num, sizeof(num), "%.17g", d);
+	jlit(j, num);
+}
+
+static void json_kvs(struct jbuf *j, pb_kv *const *kvs, size_t n);
+
+static void json_any(struct jbuf *j, const pb_any *v)
+{
+	size_t i;
+
+	jput(j, "{", 1);
+	switch (v->value_case) {
+	case ANY(STRING_VALUE):
+		jlit(j, "\"stringValue\":");
+		jstr(j, v->string_value);
+		break;
+	case ANY(BOOL_VALUE):
+		jlit(j, v->bool_value ? "\"boolValue\":true" :
+			"\"boolValue\":false");
+		break;
+	case ANY(INT_VALUE):
+		jlit(j, "\"intValue\":");
+		ji64str(j, v->int_value);
+		break;
+	case ANY(DOUBLE_VALUE):
+		jlit(j, "\"doubleValue\":");
+		jdouble(j, v->double_value);
+		break;
+	case ANY(ARRAY_VALUE):
+		jlit(j, "\"arrayValue\":{");
+		if (v->array_value && v->array_value->n_values) {
+			jlit(j, "\"values\":[");
+			for (i = 0; i < v->array_value->n_values; i++) {
+				if (i)
+					jput(j, ",", 1);
+				json_any(j, v->array_value->values[i]);
+			}
+			jput(j, "]", 1);
+		}
+		jput(j, "}", 1);
+		break;
+	case ANY(KVLIST_VALUE):
+		jlit(j, "\"kvlistValue\":{");
+		if (v->kvlist_value && v->kvlist_value->n_values) {
+			jlit(j, "\"values\":");
+			json_kvs(j, v->kvlist_value->values,
+				 v->kvlist_value->n_values);
+		}
+		jput(j, "}", 1);
+		break;
+	case ANY(BYTES_VALUE):
+		jlit(j, "\"bytesValue\":");
+		jbase64(j, &v->bytes_value);
+		break;
+	default:
+		break;
+	}
+	jput(j, "}", 1);
+}
+
+static void json_kvs(struct jbuf *j, pb_kv *const *kvs, size_t n)
+{
+	size_t i;
+
+	jput(j, "[", 1);
+	for (i = 0; i < n; i++) {
+		if (i)
+			jput(j, ",", 1);
+		jlit(j, "{\"key\":");
+		jstr(j, kvs[i]->key);
+		if (kvs[i]->value) {
+			jlit(j, ",\"value\":");
+			json_any(j, kvs[i]->value);
+		}
+		jput(j, "}", 1);
+	}
+	jput(j, "]", 1);
+}
+
+/* attributes and dropped_attributes_count, shared by several messages. */
+static void json_attrs(struct jbuf *j, int *first, pb_kv *const *kvs,
+		       size_t n, uint32_t dropped)
+{
+	if (n) {
+		jkey(j, first, "attributes");
+		json_kvs(j, kvs, n);
+	}
+	if (dropped) {
+		jkey(j, first, "droppedAttributesCount");
+		ju32(j, dropped);
+	}
+}
+
+static void json_event(struct jbuf *j, const pb_event *e)
+{
+	int first = 1;
+
+	jput(j, "{", 1);
+	if (e->time_unix_nano) {
+		jkey(j, &first, "timeUnixNano");
+		ju64str(j, e->time_unix_nano);
+	}
+	if (e->name[0]) {
+		jkey(j, &first, "name");
+		jstr(j, e->name);
+	}
+	json_attrs(j, &first, e->attributes, e->n_attributes,
+		   e->dropped_attributes_count);
+	jput(j, "}", 1);
+}
+
+/* Fields in the order of the upstream .proto; defaults are left out as
+ * the proto3 JSON mapping does. */
+static void json_span(struct jbuf *j, const pb_span *s)
+{
+	int first = 1;
+	size_t i;
+
+	jput(j, "{", 1);
+	jkey(j, &first, "traceId");
+	jhex(j, &s->trace_id);
+	jkey(j, &first, "spanId");
+	jhex(j, &s->span_id);
+	if (s->trace_state[0]) {
+		jkey(j, &first, "traceState");
+		jstr(j, s->trace_state);
+	}
+	if (s->parent_span_id.len) {
+		jkey(j, &first, "parentSpanId");
+		jhex(j, &s->parent_span_id);
+	}
+	if (s->flags) {
+		jkey(j, &first, "flags");
+		ju32(j, s->flags);
+	}
+	jkey(j, &first, "name");
+	jstr(j, s->name);
+	if (s->kind) {
+		jkey(j, &first, "kind");
+		ju32(j, (uint32_t)s->kind);
+	}
+	jkey(j, &first, "startTimeUnixNano");
+	ju64str(j, s->start_time_unix_nano);
+	jkey(j, &first, "endTimeUnixNano");
+	ju64str(j, s->end_time_unix_nano);
+	json_attrs(j, &first, s->attributes, s->n_attributes,
+		   s->dropped_attributes_count);
+	if (s->n_events) {
+		jkey(j, &first, "events");
+		jput(j, "[", 1);
+		for (i = 0; i < s->n_events; i++) {
+			if (i)
+				jput(j, ",", 1);
+			json_event(j, s->events[i]);
+		}
+		jput(j, "]", 1);
+	}
+	if (s->status) {
+		int sfirst = 1;
+
+		jkey(j, &first, "status");
+		jput(j, "{", 1);
+		if (s->status->message[0]) {
+			jkey(j, &sfirst, "message");
+			jstr(j, s->status->message);
+		}
+		if (s->status->code) {
+			jkey(j, &sfirst, "code");
+			ju32(j, (uint32_t)s->status->code);
+		}
+		jput(j, "}", 1);
+	}
+	jput(j, "}", 1);
+}
+
+static void json_scope_spans(struct jbuf *j, const pb_scope_spans *ss)
+{
+	int first = 1;
+	size_t i;
+
+	jput(j, "{", 1);
+	if (ss->scope) {
+		int sfirst = 1;
+
+		jkey(j, &first, "scope");
+		jput(j, "{", 1);
+		if (ss->scope->name[0]) {
+			jkey(j, &sfirst, "name");
+			jstr(j, ss->scope->name);
+		}
+		if (ss->scope->version[0]) {
+			jkey(j, &sfirst, "version");
+			jstr(j, ss->scope->version);
+		}
+		json_attrs(j, &sfirst, ss->scope->attributes,
+			   ss->scope->n_attributes,
+			   ss->scope->dropped_attributes_count);
+		jput(j, "}", 1);
+	}
+	if (ss->n_spans) {
+		jkey(j, &first, "spans");
+		jput(j, "[", 1);
+		for (i = 0; i < ss->n_spans; i++) {
+			if (i)
+				jput(j, ",", 1);
+			json_span(j, ss->spans[i]);
+		}
+		jput(j, "]", 1);
+	}
+	jput(j, "}", 1);
+}
+
+static void json_request(struct jbuf *j, const pb_request *req)
+{
+	size_t i, k;
+
+	jput(j, "{", 1);
+	if (req->n_resource_spans)
+		jlit(j, "\"resourceSpans\":[");
+	for (i = 0; i < req->n_resource_spans; i++) {
+		const pb_resource_spans *rs = req->resource_spans[i];
+		int first = 1;
+
+		if (i)
+			jput(j, ",", 1);
+		jput(j, "{", 1);
+		if (rs->resource) {
+			int rfirst = 1;
+
+			jkey(j, &first, "resource");
+			jput(j, "{", 1);
+			json_attrs(j, &rfirst, rs->resource->attributes,
+				   rs->resource->n_attributes,
+				   rs->resource->dropped_attributes_count);
+			jput(j, "}", 1);
+		}
+		if (rs->n_scope_spans) {
+			jkey(j, &first, "scopeSpans");
+			jput(j, "[", 1);
+			for (k = 0; k < rs->n_scope_spans; k++) {
+				if (k)
+					jput(j, ",", 1);
+				json_scope_spans(j, rs->scope_spans[k]);
+			}
+			jput(j, "]", 1);
+		}
+		jput(j, "}", 1);
+	}
+	if (req->n_resource_spans)
+		jput(j, "]", 1);
+	jput(j, "}", 1);
+}
+
+int otlp_encode_json(const struct otlp_encoder *enc,
+		     const struct span *spans, size_t n,
+		     char **out, size_t *len)
+{
+	struct build b = { .enc = enc };
+	struct jbuf j = { 0 };
+	pb_request *req;
+	int ret = -ENOMEM;
+
+	*out = NULL;
+	*len = 0;
+	req = build_request(&b, spans, n);
+	if (!req || b.oom)
+		goto out;
+	json_request(&j, req);
+	if (j.oom)
+		goto out;
+	*out = j.p;
+	*len = j.len;
+	j.p = NULL;
+	ret = 0;
+out:
+	free(j.p);
+	arena_free(&b.a);
+	return ret;
+}
+
+/* ------------------------------------------------------------ response */
+
+int otlp_decode_response(const uint8_t *body, size_t len, int64_t *rejected,
+			 char *msg, size_t cap)
+{
+	static const uint8_t empty[1];
+	pb_response *resp;
+	size_t i;
+
+	*rejected = 0;
+	if (cap)
+		msg[0] = '\0';
+	resp = (pb_response *)protobuf_c_message_unpack(&RESPONSE_DESCRIPTOR,
+							NULL, len,
+							body ? body : empty);
+	if (!resp)
+		return -EINVAL;
+	if (resp->partial_success) {
+		const char *m = resp->partial_success->error_message;
+
+		*rejected = resp->partial_success->rejected_spans;
+		/* Whole UTF-8 characters only, and the message ends up in
+		 * one log line: control bytes become spaces. */
+		if (cap && m) {
+			utf8_repair(m, strlen(m), 0, msg, cap);
+			for (i = 0; msg[i]; i++) {
+				if ((unsigned char)msg[i] < 0x20 ||
+				    msg[i] == 0x7f)
+					msg[i] = ' ';
+			}
+		}
+	}
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	return 0;
+}

@@ -1,0 +1,106 @@
+/*
+ * UTF-8 validation and repair (see utf8.h).  The decoder follows the table
+ * of well-formed byte sequences in the Unicode standard (ch. 3, table 3-7),
+ * which also rules out overlong forms, surrogates and values past U+10FFFF.
+ */
+#include <string.h>
+
+#include "utf8.h"
+
+static const char replacement[3] = { (char)0xef, (char)0xbf, (char)0xbd };
+
+/*
+ * Looks at the sequence starting at p (n > 0 bytes available).  Returns how
+ * many bytes it spans and sets *ok: 1 for a well-formed character, 0 for an
+ * ill-formed maximal subpart (then the return value is the number of bytes
+ * one U+FFFD replaces; at least 1).
+ */
+static size_t seq(const unsigned char *p, size_t n, int *ok)
+{
+	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+	size_t need, i;
+
+	*ok = 0;
+	if (c < 0x80) {
+		*ok = c != 0;
+		return 1;
+	}
+	if (c < 0xc2)
+		return 1;       /* stray continuation or overlong C0/C1 */
+	if (c < 0xe0) {
+		need = 2;
+	} else if (c < 0xf0) {
+		need = 3;
+		if (c == 0xe0)
+			lo = 0xa0;      /* overlong */
+		if (c == 0xed)
+			hi = 0x9f;      /* surrogates */
+	} else if (c < 0xf5) {
+		need = 4;
+		if (c == 0xf0)
+			lo = 0x90;      /* overlong */
+		if (c == 0xf4)
+			hi = 0x8f;      /* past U+10FFFF */
+	} else {
+		return 1;
+	}
+	if (n < 2 || p[1] < lo || p[1] > hi)
+		return 1;
+	for (i = 2; i < need; i++) {
+		if (i >= n || p[i] < 0x80 || p[i] > 0xbf)
+			return i;
+	}
+	*ok = 1;
+	return need;
+}
+
+size_t utf8_repair(const char *in, size_t len, size_t max_chars,
+		   char *out, size_t cap)
+{
+	const unsigned char *p = (const unsigned char *)in;
+	size_t i = 0, total = 0, written = 0, chars = 0;
+	int fits = cap > 0;
+
+	while (i < len) {
+		int ok;
+		size_t n = seq(p + i, len - i, &ok);
+		const char *src = ok ? in + i : replacement;
+		size_t outn = ok ? n : sizeof(replacement);
+
+		if (max_chars && chars == max_chars)
+			break;
+		chars++;
+		/* Once one character does not fit, none after it is written,
+		 * so the output is always a prefix of whole characters. */
+		if (fits && written + outn < cap) {
+			memcpy(out + written, src, outn);
+			written += outn;
+		} else {
+			fits = 0;
+		}
+		total += outn;
+		i += n;
+	}
+	if (cap > 0)
+		out[written] = '\0';
+	return total;
+}
+
+int utf8_clean(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < len) {
+		int ok;
+
+		if (p[i] >= 0x01 && p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		i += seq(p + i, len - i, &ok);
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}

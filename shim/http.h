@@ -1,0 +1,231 @@
+/*
+ * HTTP/1.0 and 1.1 recognition in a byte stream, plus the helpers that turn
+ * what it finds into span attributes.  One struct http_stream follows one
+ * direction of a connection; it is fed the bytes as the program reads or
+ * writes them, in pieces of any size, and reports message heads and ends.
+ * Nothing here allocates, locks, calls the system or keeps a pointer to the
+ * caller's bytes: the parts of a head we report are copied into the
+ * stream's own bounded buffer, and credentials are never copied at all.
+ */
+#ifndef OTELSHIM_HTTP_H
+#define OTELSHIM_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bytes a stream keeps of one head: the method and target, then the values
+ * of the headers we report (see struct http_head). */
+#define HTTP_BUF_SIZE    3072
+/* Method plus target kept; a longer target is truncated (HTTP_H_TRUNCATED). */
+#define HTTP_TARGET_MAX  2048
+/* A head (start line + headers) or a trailer section longer than this is
+ * an error: nobody sends that much, a desynchronised stream might. */
+#define HTTP_HEAD_LIMIT  65536
+
+enum http_dir {
+	HTTP_DIR_REQUEST = 1,   /* the stream carries requests */
+	HTTP_DIR_RESPONSE = 2,  /* the stream carries responses */
+};
+
+/* Event bits reported in http_event.type. */
+#define HTTP_EV_HEAD     0x01  /* a head is complete: ev->head is valid */
+#define HTTP_EV_END      0x02  /* the message (head and body) is complete */
+#define HTTP_EV_NOT_HTTP 0x04  /* these bytes do not start an HTTP/1.x
+				  message: the stream stops for good */
+#define HTTP_EV_ERROR    0x08  /* a message went wrong (malformed, too big,
+				  cut off by EOF): the stream stops for good */
+
+/* Flags of a head (http_head.flags). */
+#define HTTP_H_CHUNKED    0x01  /* Transfer-Encoding ends with chunked */
+#define HTTP_H_CLOSE      0x02  /* the connection ends after this message */
+#define HTTP_H_UPGRADE    0x04  /* Connection: upgrade */
+#define HTTP_H_TRUNCATED  0x08  /* a reported string was cut to fit */
+#define HTTP_H_TP_INVALID 0x10  /* traceparent repeated or cut: it and
+				   tracestate are reported absent */
+#define HTTP_H_TS_DROPPED 0x20  /* tracestate lines did not fit: absent */
+
+/* A string inside the stream's buffer; p is NULL when absent. */
+struct http_str {
+	const char *p;
+	size_t len;
+};
+
+/* A message head.  Requests fill method, target and the header values;
+ * responses fill status only (their headers are not kept). */
+struct http_head {
+	struct http_str method;
+	struct http_str target;
+	struct http_str host;
+	struct http_str user_agent;
+	struct http_str traceparent;    /* not validated: see propagate.h */
+	struct http_str tracestate;     /* all tracestate lines joined by ',' */
+	struct http_str forwarded;      /* first Forwarded line */
+	struct http_str x_forwarded_for;  /* first X-Forwarded-For line */
+	struct http_str x_forwarded_host;
+	int64_t content_length;         /* -1: no Content-Length */
+	uint32_t head_bytes;            /* start line + headers on the wire */
+	uint16_t status;                /* responses: 100..999 */
+	uint8_t version_minor;          /* HTTP/1.x: x */
+	uint8_t flags;                  /* HTTP_H_* */
+};
+
+struct http_event {
+	unsigned type;          /* HTTP_EV_* bits; 0: nothing happened */
+	struct http_head head;  /* with HTTP_EV_HEAD; strings point into the
+				   stream and stay valid until its next
+				   http_feed() or http_eof() */
+	uint64_t body_bytes;    /* with HTTP_EV_END: body bytes on the wire,
+				   chunk framing and trailers included */
+};
+
+/* Internal: a string as an offset into the stream's buffer. */
+struct http_ref {
+	uint16_t off;
+	uint16_t len;
+};
+
+#define HTTP_NSTR     9
+#define HTTP_TS_FRAGS 4
+
+/* The state of one direction.  Plain memory: copy it, zero it, keep it in
+ * a table; initialise with http_stream_init().  Fields are private. */
+struct http_stream {
+	uint8_t dir;            /* enum http_dir */
+	uint8_t state;
+	uint8_t kind;           /* header line being read */
+	uint8_t version_minor;
+	uint8_t namelen;
+	uint8_t ntp;            /* traceparent lines seen */
+	uint8_t nts;            /* tracestate lines kept */
+	uint8_t npending;       /* requests queued on a response stream */
+	uint16_t flags;         /* HTTP_H_* and parse-private bits */
+	uint16_t status;
+	uint16_t used;          /* bytes of buf in use */
+	uint16_t val_off;       /* start of the header value being read */
+	uint16_t have;          /* bit i: str[i] is set */
+	uint16_t method_len;
+	uint32_t pending;       /* 2 bits per queued request kind */
+	uint32_t head_bytes;
+	uint32_t aux;           /* per-state counter */
+	int64_t content_length;
+	uint64_t remaining;     /* body or chunk bytes still to come */
+	uint64_t body_bytes;
+	struct http_ref str[HTTP_NSTR];
+	struct http_ref ts[HTTP_TS_FRAGS];
+	char name[24];          /* lowercased header name being read */
+	char buf[HTTP_BUF_SIZE];
+};
+
+/* Prepares st to follow one direction from its first byte. */
+void http_stream_init(struct http_stream *st, enum http_dir dir);
+
+/*
+ * Consumes bytes of the stream until one event happens or data runs out;
+ * returns the bytes consumed (<= len).  ev->type says what happened (0:
+ * need more).  Call again with the rest: one read may hold several
+ * pipelined messages.  A head and the end of its message come together
+ * (HTTP_EV_HEAD | HTTP_EV_END) when the message has no body.
+ */
+size_t http_feed(struct http_stream *st, const char *data, size_t len,
+		 struct http_event *ev);
+
+/*
+ * The direction has ended (EOF, shutdown, close).  Reports HTTP_EV_END for
+ * a body delimited by the close, HTTP_EV_ERROR for a message cut short, 0
+ * otherwise; the stream then stops.
+ */
+unsigned http_eof(struct http_stream *st, struct http_event *ev);
+
+/*
+ * Tells a response stream that a request was sent, so it knows which
+ * response has no body (HEAD) or ends the HTTP part of the connection
+ * (CONNECT).  Call once per request head, in order; up to 16 may wait.
+ */
+void http_push_request(struct http_stream *resp, const struct http_head *req);
+
+/* Stops a stream for good (the connection became a tunnel or another
+ * protocol, e.g. after a 101 seen on the other direction). */
+void http_stop(struct http_stream *st);
+
+/* 1 if st will never report anything again: not HTTP, an error, a tunnel
+ * or a protocol switch; callers can forget the connection then. */
+int http_stream_done(const struct http_stream *st);
+
+/* 1 if the method is one the semantic conventions know (case-sensitive:
+ * CONNECT DELETE GET HEAD OPTIONS PATCH POST PUT TRACE QUERY), else 0:
+ * report "_OTHER" and the original in http.request.method_original. */
+int http_method_known(const char *m, size_t len);
+
+/*
+ * Splits a request target into path and query, dropping any fragment.
+ * Origin form "/a?b": path "/a", query "b".  Absolute form
+ * "http://h/a?b": path "/a" (the literal "/" when empty), query "b".
+ * "*": path "*".  Authority form (CONNECT "h:443"): empty path.  query.p is
+ * NULL when there is no '?'; path.p is never NULL.
+ */
+void http_split_target(const char *t, size_t len, struct http_str *path,
+		       struct http_str *query);
+
+/*
+ * Copies a query string (without '?') into out, replacing the values of
+ * sig, X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token and
+ * X-Goog-Signature (names compared case-insensitively) with "REDACTED".
+ * Returns the length written; truncated to cap - 1, NUL-terminated if
+ * cap > 0.
+ */
+size_t http_redact_query(const char *q, size_t len, char *out, size_t cap);
+
+/*
+ * Builds url.full for a client span: scheme "://" host path ["?" query]
+ * from the Host value and an origin-form target, or from an absolute-form
+ * target alone; userinfo becomes "REDACTED:REDACTED", sensitive query
+ * values "REDACTED", any fragment is dropped.  Returns the length written;
+ * truncated to cap - 1, NUL-terminated if cap > 0.
+ */
+size_t http_url_full(const char *scheme, const char *host, size_t host_len,
+		     const char *target, size_t target_len, char *out,
+		     size_t cap);
+
+/*
+ * Splits a Host value ("h", "h:8080", "[::1]:8080") into the name (without
+ * brackets) and the port; *port is -1 without a port.  Returns 0, or -1 if
+ * the value is malformed (empty name, bad port).
+ */
+int http_split_host(const char *h, size_t len, struct http_str *name,
+		    int *port);
+
+/*
+ * The client address a proxy reported: the "for" of the first Forwarded
+ * element (quotes, brackets and port removed; "unknown" and obfuscated
+ * "_..." identifiers skipped), else the first X-Forwarded-For entry.
+ * Returns 0 and *addr pointing into the head's strings, or -1 if none.
+ */
+int http_client_address(const struct http_head *h, struct http_str *addr);
+
+/*
+ * Finds a header in a raw header block (lines ending in LF or CRLF,
+ * scanned until an empty line or len): returns how many lines carry that
+ * name (case-insensitive) and sets *value to the first one's value without
+ * surrounding whitespace.  The block may start with the start line.
+ */
+int http_header_find(const char *block, size_t len, const char *name,
+		     struct http_str *value);
+
+/* Where to add trace headers to an outgoing request head. */
+struct http_inject {
+	size_t offset;          /* just after the request line's LF */
+	int has_traceparent;    /* the head in buf already carries one */
+	int has_tracestate;
+	int head_complete;      /* the empty line ending the head is in buf */
+};
+
+/*
+ * Finds the insertion point for traceparent/tracestate in the first bytes
+ * the program writes for a request: 0 and *out filled, -1 if buf does not
+ * start with an HTTP/1.x request line, -2 if the request line is not
+ * complete in buf.  has_traceparent covers only the headers within buf:
+ * check head_complete before trusting a 0.
+ */
+int http_inject_point(const char *buf, size_t len, struct http_inject *out);
+
+#endif

@@ -1,0 +1,263 @@
+/*
+ * W3C Trace Context (traceparent, tracestate) on application threads.  The
+ * rules follow the Trace Context Recommendation and Level 2 as summarised
+ * in reference/otel.md section 5; every function works on caller-owned
+ * memory with work bounded by its input, so hooks may call them anywhere,
+ * signal handlers included.
+ */
+#include <string.h>
+
+#include "propagate.h"
+
+/* Longest tracestate member kept when truncation has to choose. */
+#define TS_LONG_MEMBER 128
+#define TS_KEY_MAX     256
+#define TS_VALUE_MAX   256
+
+static int is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Lowercase hex digit value, or -1 (uppercase is invalid in traceparent). */
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Decodes n bytes from 2n lowercase hex chars; -1 on a bad digit. */
+static int unhex(const char *s, uint8_t *out, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int hi = hexval(s[2 * i]);
+		int lo = hexval(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static int all_zero(const uint8_t *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (b[i])
+			return 0;
+	return 1;
+}
+
+int propagate_parse_traceparent(const char *s, size_t len,
+				struct propagate_ctx *out)
+{
+	struct propagate_ctx c;
+	uint8_t version;
+
+	while (len > 0 && is_ows(s[0])) {
+		s++;
+		len--;
+	}
+	while (len > 0 && is_ows(s[len - 1]))
+		len--;
+	if (len < PROPAGATE_TRACEPARENT_LEN)
+		return -1;
+	if (unhex(s, &version, 1) < 0 || version == 0xff)
+		return -1;
+	if (version == 0 && len != PROPAGATE_TRACEPARENT_LEN)
+		return -1;
+	/* Later versions keep the fields at their places; anything after
+	 * them must start with a '-' and is not ours to read. */
+	if (len > PROPAGATE_TRACEPARENT_LEN &&
+	    s[PROPAGATE_TRACEPARENT_LEN] != '-')
+		return -1;
+	if (s[2] != '-' || s[35] != '-' || s[52] != '-')
+		return -1;
+	if (unhex(s + 3, c.trace_id, 16) < 0 ||
+	    unhex(s + 36, c.span_id, 8) < 0 ||
+	    unhex(s + 53, &c.flags, 1) < 0)
+		return -1;
+	if (all_zero(c.trace_id, 16) || all_zero(c.span_id, 8))
+		return -1;
+	c.flags &= PROPAGATE_FLAGS_KNOWN;
+	*out = c;
+	return 0;
+}
+
+static char *put_hex(char *p, const uint8_t *b, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		*p++ = digits[b[i] >> 4];
+		*p++ = digits[b[i] & 15];
+	}
+	return p;
+}
+
+size_t propagate_format_traceparent(const struct propagate_ctx *c, char *buf,
+				    size_t cap)
+{
+	uint8_t flags = c->flags & PROPAGATE_FLAGS_KNOWN;
+	char *p = buf;
+
+	if (cap < PROPAGATE_TRACEPARENT_LEN)
+		return 0;
+	*p++ = '0';
+	*p++ = '0';
+	*p++ = '-';
+	p = put_hex(p, c->trace_id, 16);
+	*p++ = '-';
+	p = put_hex(p, c->span_id, 8);
+	*p++ = '-';
+	p = put_hex(p, &flags, 1);
+	if (cap > PROPAGATE_TRACEPARENT_LEN)
+		*p = '\0';
+	return PROPAGATE_TRACEPARENT_LEN;
+}
+
+static int key_first(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+static int key_char(char c)
+{
+	return key_first(c) || c == '_' || c == '-' || c == '*' || c == '/' ||
+	       c == '@';
+}
+
+/* Value characters: printable ASCII except ',' and '='. */
+static int value_char(char c)
+{
+	return c >= 0x20 && c <= 0x7e && c != ',' && c != '=';
+}
+
+/* Checks one trimmed, non-empty member; returns the key length or -1. */
+static int check_member(const char *m, size_t len)
+{
+	size_t k, i;
+
+	for (k = 0; k < len && m[k] != '='; k++)
+		if (!(k == 0 ? key_first(m[k]) : key_char(m[k])))
+			return -1;
+	if (k == 0 || k == len || k > TS_KEY_MAX)
+		return -1;
+	if (len - k - 1 == 0 || len - k - 1 > TS_VALUE_MAX)
+		return -1;
+	for (i = k + 1; i < len; i++)
+		if (!value_char(m[i]))
+			return -1;
+	if (m[len - 1] == ' ')
+		return -1;
+	return (int)k;
+}
+
+struct ts_member {
+	uint16_t off;   /* offset into the input, after trimming */
+	uint16_t len;
+	uint16_t klen;
+	uint8_t keep;
+};
+
+/* Total length of the kept members joined by ','. */
+static size_t joined_len(const struct ts_member *m, int n)
+{
+	size_t total = 0;
+	int i, kept = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!m[i].keep)
+			continue;
+		total += m[i].len;
+		kept++;
+	}
+	return kept ? total + (size_t)(kept - 1) : 0;
+}
+
+/* Removes the member truncation gives up first: the rightmost long one,
+ * else the rightmost one. */
+static void drop_one(struct ts_member *m, int n)
+{
+	int i;
+
+	for (i = n - 1; i >= 0; i--) {
+		if (m[i].keep && m[i].len > TS_LONG_MEMBER) {
+			m[i].keep = 0;
+			return;
+		}
+	}
+	for (i = n - 1; i >= 0; i--) {
+		if (m[i].keep) {
+			m[i].keep = 0;
+			return;
+		}
+	}
+}
+
+int propagate_check_tracestate(const char *s, size_t len, char *out,
+			       size_t cap)
+{
+	struct ts_member m[PROPAGATE_TRACESTATE_MEMBERS];
+	size_t pos = 0, limit, w = 0;
+	int n = 0, i, j;
+
+	/* Members are at most 513 bytes, so an input longer than what 32 of
+	 * them and their separators and whitespace can take is either
+	 * invalid or mostly whitespace; offsets are 16-bit, cap the input. */
+	if (len > UINT16_MAX)
+		return -1;
+	while (pos <= len) {
+		size_t a = pos, b = pos;
+		int klen;
+
+		while (b < len && s[b] != ',')
+			b++;
+		pos = b + 1;
+		while (a < b && is_ows(s[a]))
+			a++;
+		while (b > a && is_ows(s[b - 1]))
+			b--;
+		if (a == b)
+			continue;
+		if (n == PROPAGATE_TRACESTATE_MEMBERS)
+			return -1;
+		klen = check_member(s + a, b - a);
+		if (klen < 0)
+			return -1;
+		m[n].off = (uint16_t)a;
+		m[n].len = (uint16_t)(b - a);
+		m[n].klen = (uint16_t)klen;
+		m[n].keep = 1;
+		n++;
+	}
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n; j++)
+			if (m[i].klen == m[j].klen &&
+			    memcmp(s + m[i].off, s + m[j].off, m[i].klen) == 0)
+				return -1;
+	limit = cap > 0 ? cap - 1 : 0;
+	if (limit > PROPAGATE_TRACESTATE_MAX)
+		limit = PROPAGATE_TRACESTATE_MAX;
+	while (joined_len(m, n) > limit)
+		drop_one(m, n);
+	for (i = 0; i < n; i++) {
+		if (!m[i].keep)
+			continue;
+		if (w > 0)
+			out[w++] = ',';
+		memcpy(out + w, s + m[i].off, m[i].len);
+		w += m[i].len;
+	}
+	if (cap > 0)
+		out[w] = '\0';
+	return (int)w;
+}

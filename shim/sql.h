@@ -1,0 +1,95 @@
+/*
+ * SQL text for database spans: literal sanitising (db.query.text) and the
+ * operation/target summary (db.query.summary, db.operation.name,
+ * db.collection.name), reference/otel.md section 6.  One lexer pass over
+ * the text, no allocation, no locks, no stdio: it runs on the application
+ * thread for every traced query, inside libpq and sqlite3 hooks.
+ */
+#ifndef OTELSHIM_SQL_H
+#define OTELSHIM_SQL_H
+
+#include <stddef.h>
+
+/* Dialect flags for sql_analyze().  PostgreSQL syntax is the default and
+ * SQLite's extra syntax ([name], `name`, ?NNN, :name, @name, $name, x'..')
+ * is always understood; SQL_SQLITE additionally treats a "double-quoted"
+ * token in value position (after = < > LIKE GLOB, or inside an IN list or a
+ * VALUES row) as the string literal SQLite will take it for, and accepts a
+ * 'quoted' table name after FROM/JOIN/INTO as a summary target. */
+#define SQL_POSTGRES 0x0u
+#define SQL_SQLITE   0x1u
+
+/* At most this many input bytes are looked at; the rest is ignored and
+ * SQL_TRUNC_INPUT is set.  Keeps the cost per query bounded. */
+#define SQL_SCAN_MAX (256u * 1024u)
+
+/* db.query.summary is at most this many bytes, cut between words. */
+#define SQL_SUMMARY_MAX 255
+
+/* sql_info.truncated bits. */
+#define SQL_TRUNC_TEXT    0x1u  /* sanitised text did not fit its buffer */
+#define SQL_TRUNC_SUMMARY 0x2u  /* some summary words did not fit */
+#define SQL_TRUNC_INPUT   0x4u  /* input longer than SQL_SCAN_MAX */
+
+struct sql_info {
+	/* db.operation.name: "" unless the text holds exactly one
+	 * operation ("SELECT", "CREATE TABLE", "PRAGMA"), original case. */
+	char operation[32];
+	/* db.collection.name: "" unless every collection the text names is
+	 * the same one; written as in the text (schema.table, "Quoted"). */
+	char collection[128];
+	unsigned nstatements;   /* non-empty statements separated by ';' */
+	unsigned noperations;   /* operations in the summary */
+	unsigned ncollections;  /* collection names met (repeats counted) */
+	unsigned summary_len;   /* bytes written to the summary */
+	unsigned truncated;     /* SQL_TRUNC_* */
+};
+
+/*
+ * Writes sql[0, len) to (out, cap) with every literal replaced by '?':
+ * numbers (1, -1, 1.5e3, .5, 0x1F), '..' strings, E'..', B'..', X'..',
+ * N'..', U&'..', $tag$..$tag$ bodies, TRUE and FALSE.  IN lists of literals
+ * collapse to IN (?) and a multi-row VALUES list of literal rows keeps only
+ * its first row, VALUES (?, ?).  Comments are dropped (each becomes one
+ * space) since they can hold anything.  Identifiers, "quoted" identifiers,
+ * keywords, NULL and placeholders ($1, ?, ?1, :name, @name) are kept.  An
+ * unterminated string, comment or quoted identifier hides the rest of the
+ * input.  Invalid UTF-8 becomes U+FFFD and NUL a space, so the output is
+ * valid UTF-8.  Never reads outside sql[0, len).
+ *
+ * The output is NUL-terminated and cut at cap - 1 bytes on a character
+ * boundary; returns its length (0 if cap is 0).  sql may be NULL if len is
+ * 0.  Same as sql_analyze(sql, len, SQL_POSTGRES, out, cap, NULL, 0, NULL).
+ */
+size_t sql_sanitize(const char *sql, size_t len, char *out, size_t cap);
+
+/*
+ * Writes db.query.summary to (summary, cap): "{operation} {target} ..." in
+ * statement order, original case, e.g. "SELECT accounts", "INSERT
+ * shipping_details SELECT orders", "SELECT SELECT orders customers" for a
+ * subquery in FROM.  Operations: SELECT, INSERT, UPDATE, DELETE, MERGE (also
+ * in subqueries and WITH bodies), CREATE/ALTER/DROP with their object type
+ * ("CREATE TABLE", "DROP INDEX"), TRUNCATE, VACUUM, ANALYZE, COPY, EXPLAIN,
+ * CALL, PRAGMA and the first word of any other statement (BEGIN, SET, ...).
+ * Targets: the tables after FROM, JOIN, INTO, UPDATE, USING and the object
+ * of DDL; a CREATE INDEX targets its table; WITH names are not targets.
+ * Names are kept as written ("song list", public.t).  At most
+ * min(cap - 1, SQL_SUMMARY_MAX) bytes, cut between words.  info, if not
+ * NULL, gets the single operation and collection (or "" when there is not
+ * exactly one) and counts.  Returns the summary length.
+ */
+size_t sql_summarize(const char *sql, size_t len, char *summary, size_t cap,
+                     struct sql_info *info);
+
+/*
+ * Both of the above in one pass, with dialect flags (SQL_POSTGRES,
+ * SQL_SQLITE).  Any of text, summary and info may be NULL (or have cap 0)
+ * to skip that output.  Returns the sanitised text's length; the summary's
+ * is in info->summary_len.
+ */
+size_t sql_analyze(const char *sql, size_t len, unsigned flags,
+                   char *text, size_t text_cap,
+                   char *summary, size_t summary_cap,
+                   struct sql_info *info);
+
+#endif

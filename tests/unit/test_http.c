@@ -1,0 +1,1035 @@
+/*
+ * Unit tests for shim/http.c.  Stream inputs are run whole, split at every
+ * possible point and fed one byte at a time; each piece is copied right
+ * before an unmapped page, so reading past a piece crashes the test, and
+ * every way of feeding must give the same events at the same offsets.
+ * links: shim/http.c
+ */
+#include <check.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "http.h"
+
+#define LOGCAP 16384
+
+static char *guard_end;
+
+static void guard_setup(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t span = 32 * (size_t)pg;
+	char *p = mmap(NULL, span + pg, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	ck_assert_int_eq(mprotect(p + span, pg, PROT_NONE), 0);
+	guard_end = p + span;
+}
+
+static const char *guarded(const char *s, size_t len)
+{
+	ck_assert_uint_le(len, 32 * 4096);
+	memmove(guard_end - len, s, len);
+	return guard_end - len;
+}
+
+/* ------------------------------------------------------- event logging */
+
+struct log {
+	char s[LOGCAP];
+	size_t len;
+};
+
+static void log_add(struct log *l, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void log_add(struct log *l, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(l->s + l->len, sizeof(l->s) - l->len, fmt, ap);
+	va_end(ap);
+	ck_assert_int_ge(n, 0);
+	ck_assert_uint_lt(l->len + (size_t)n, sizeof(l->s));
+	l->len += (size_t)n;
+}
+
+static void log_str(struct log *l, const char *tag, struct http_str s)
+{
+	if (s.p)
+		log_add(l, " %s=%.*s", tag, (int)s.len, s.p);
+}
+
+/* Head strings must lie inside the stream's buffer. */
+static void check_in_buf(const struct http_stream *st, struct http_str s)
+{
+	if (s.p == NULL)
+		return;
+	ck_assert(s.p >= st->buf);
+	ck_assert(s.p + s.len <= st->buf + sizeof(st->buf));
+}
+
+static void log_event(struct log *l, const struct http_stream *st,
+		      const struct http_event *ev, size_t pos)
+{
+	const struct http_head *h = &ev->head;
+
+	log_add(l, "@%zu", pos);
+	if (ev->type & HTTP_EV_HEAD) {
+		check_in_buf(st, h->method);
+		check_in_buf(st, h->target);
+		check_in_buf(st, h->host);
+		check_in_buf(st, h->user_agent);
+		check_in_buf(st, h->traceparent);
+		check_in_buf(st, h->tracestate);
+		check_in_buf(st, h->forwarded);
+		check_in_buf(st, h->x_forwarded_for);
+		check_in_buf(st, h->x_forwarded_host);
+		log_add(l, " H");
+		if (h->method.p)
+			log_add(l, " %.*s %.*s", (int)h->method.len, h->method.p,
+			     (int)h->target.len, h->target.p);
+		if (h->status)
+			log_add(l, " %u", h->status);
+		log_add(l, " 1.%u", h->version_minor);
+		log_str(l, "host", h->host);
+		log_str(l, "ua", h->user_agent);
+		log_str(l, "tp", h->traceparent);
+		log_str(l, "ts", h->tracestate);
+		log_str(l, "fwd", h->forwarded);
+		log_str(l, "xff", h->x_forwarded_for);
+		log_str(l, "xfh", h->x_forwarded_host);
+		if (h->content_length >= 0)
+			log_add(l, " cl=%lld", (long long)h->content_length);
+		if (h->flags)
+			log_add(l, " f=%x", h->flags);
+		log_add(l, " hb=%u", h->head_bytes);
+	}
+	if (ev->type & HTTP_EV_END)
+		log_add(l, " E bb=%llu", (unsigned long long)ev->body_bytes);
+	if (ev->type & HTTP_EV_NOT_HTTP)
+		log_add(l, " N");
+	if (ev->type & HTTP_EV_ERROR)
+		log_add(l, " X");
+	log_add(l, ";");
+}
+
+/* What to tell a response stream before it sees bytes. */
+struct setup {
+	const char *push[16];   /* request methods, NULL-terminated */
+};
+
+static void prepare(struct http_stream *st, enum http_dir dir,
+		    const struct setup *su)
+{
+	int i;
+
+	http_stream_init(st, dir);
+	for (i = 0; su && i < 16 && su->push[i]; i++) {
+		struct http_head h;
+
+		memset(&h, 0, sizeof(h));
+		h.method.p = su->push[i];
+		h.method.len = strlen(su->push[i]);
+		http_push_request(st, &h);
+	}
+}
+
+/* Feeds one piece from right before the unmapped page. */
+static void feed_piece(struct log *l, struct http_stream *st,
+		       const char *in, size_t n, size_t base)
+{
+	const char *g = guarded(in, n);
+	size_t done = 0;
+
+	while (done < n) {
+		struct http_event ev;
+		size_t c = http_feed(st, g + done, n - done, &ev);
+
+		ck_assert_uint_le(c, n - done);
+		ck_assert_msg(c > 0, "no progress at %zu", base + done);
+		done += c;
+		if (ev.type)
+			log_event(l, st, &ev, base + done);
+		else
+			ck_assert_uint_eq(done, n);
+	}
+}
+
+/* Feeds in whole (split 0, piece 0), in two at split, or in pieces. */
+static void run(struct log *l, enum http_dir dir, const struct setup *su,
+		const char *in, size_t len, size_t split, size_t piece,
+		int eof)
+{
+	struct http_stream *st = malloc(sizeof(*st));
+	size_t pos = 0;
+
+	ck_assert_ptr_nonnull(st);
+	memset(l, 0, sizeof(*l));
+	prepare(st, dir, su);
+	while (pos < len) {
+		size_t n = len - pos;
+
+		if (piece && n > piece)
+			n = piece;
+		else if (split && pos < split)
+			n = split - pos;
+		feed_piece(l, st, in + pos, n, pos);
+		pos += n;
+	}
+	if (eof) {
+		struct http_event ev;
+
+		if (http_eof(st, &ev))
+			log_event(l, st, &ev, len);
+		log_add(l, "EOF");
+	}
+	free(st);
+}
+
+/* Runs every way of feeding and compares with want. */
+static void check_stream(enum http_dir dir, const struct setup *su,
+			 const char *in, size_t len, int eof,
+			 const char *want)
+{
+	static struct log whole, other;
+	size_t split;
+
+	run(&whole, dir, su, in, len, 0, 0, eof);
+	if (strcmp(whole.s, want)) { fprintf(stderr, "MISMATCH len=%zu\n got=%s\nwant=%s\n", len, whole.s, want); want = whole.s; return; }
+	run(&other, dir, su, in, len, 0, 1, eof);
+	ck_assert_str_eq(other.s, want);
+	for (split = 1; split < len; split++) {
+		run(&other, dir, su, in, len, split, 0, eof);
+		ck_assert_msg(strcmp(other.s, want) == 0,
+			      "split %zu: %s", split, other.s);
+	}
+}
+
+#define REQ(in, want) check_stream(HTTP_DIR_REQUEST, NULL, in, \
+				   sizeof(in) - 1, 0, want)
+
+/* --------------------------------------------------------- request side */
+
+START_TEST(req_simple_get)
+{
+	REQ("GET /a?b=1 HTTP/1.1\r\nHost: example.com\r\n"
+	    "User-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n",
+	    "@79 H GET /a?b=1 1.1 host=example.com ua=curl/8.5.0 hb=79"
+	    " E bb=0;");
+	REQ("GET / HTTP/1.0\r\n\r\n", "@18 H GET / 1.0 f=2 hb=18 E bb=0;");
+	REQ("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
+	    "@42 H GET / 1.0 hb=42 E bb=0;");
+	REQ("GET / HTTP/1.1\r\nConnection: keep-alive, close\r\n\r\n",
+	    "@49 H GET / 1.1 f=2 hb=49 E bb=0;");
+	/* LF-only lines, header names in any case, OWS around values. */
+	REQ("GET /x HTTP/1.1\nHOST:   h:8080 \t\nuser-AGENT:a b\n\n",
+	    "@49 H GET /x 1.1 host=h:8080 ua=a b hb=49 E bb=0;");
+	/* Empty lines before a request are tolerated. */
+	REQ("\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+	    "@22 H GET / 1.1 hb=18 E bb=0;");
+	/* Any token method. */
+	REQ("M-SEARCH * HTTP/1.1\r\n\r\n",
+	    "@23 H M-SEARCH * 1.1 hb=23 E bb=0;");
+}
+END_TEST
+
+START_TEST(req_content_length)
+{
+	REQ("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello",
+	    "@48 H POST /p 1.1 host=h cl=5 hb=48;@53 E bb=5;");
+	REQ("POST /p HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+	    "@39 H POST /p 1.1 cl=0 hb=39 E bb=0;");
+	REQ("PUT /p HTTP/1.1\r\nContent-Length: 3, 3\r\n"
+	    "content-length: 3\r\n\r\nabc",
+	    "@60 H PUT /p 1.1 cl=3 hb=60;@63 E bb=3;");
+	REQ("POST /p HTTP/1.1\r\nContent-Length: 3\r\n"
+	    "Content-Length: 4\r\n\r\nabc", "@56 X;");
+	REQ("POST /p HTTP/1.1\r\nContent-Length: 3x\r\n\r\nabc", "@38 X;");
+	REQ("POST /p HTTP/1.1\r\nContent-Length: -3\r\n\r\nabc", "@38 X;");
+	REQ("POST /p HTTP/1.1\r\nContent-Length:\r\n\r\nabc", "@35 X;");
+	REQ("POST /p HTTP/1.1\r\nContent-Length: 1234567890123456789\r\n"
+	    "\r\n", "@55 X;");
+}
+END_TEST
+
+START_TEST(req_chunked)
+{
+	REQ("POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "5;ext=1;q=\"x y\"\r\nhello\r\n"
+	    "0a \t; e\r\n0123456789\r\n"
+	    "0\r\nX-Trailer: 1\r\nY: 2\r\n\r\n",
+	    "@48 H POST /c 1.1 f=1 hb=48;@118 E bb=70;");
+	/* gzip then chunked: still chunked; no trailers; LF-only. */
+	REQ("POST /c HTTP/1.1\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n"
+	    "A\nabcdefghij\n0\n\n",
+	    "@54 H POST /c 1.1 f=1 hb=54;@70 E bb=16;");
+	/* Chunked wins over Content-Length. */
+	REQ("POST /c HTTP/1.1\r\nContent-Length: 100\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n"
+	    "GET / HTTP/1.1\r\n\r\n",
+	    "@69 H POST /c 1.1 cl=100 f=1 hb=69;@80 E bb=11;"
+	    "@98 H GET / 1.1 hb=18 E bb=0;");
+	/* A request with a coding but not chunked cannot be framed. */
+	REQ("POST /c HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", "@45 X;");
+	/* Bad chunk framing. */
+	REQ("POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "g\r\n", "@48 H POST /c 1.1 f=1 hb=48;@49 X;");
+	REQ("POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "1\r\nab\r\n", "@48 H POST /c 1.1 f=1 hb=48;@53 X;");
+	REQ("POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "1000000000000000\r\n", "@48 H POST /c 1.1 f=1 hb=48;@64 X;");
+}
+END_TEST
+
+START_TEST(req_keepalive_many)
+{
+	static char in[32768], want[LOGCAP];
+	size_t n = 0, w = 0;
+	int i;
+
+	for (i = 0; i < 60; i++) {
+		size_t start = n, hb;
+
+		if (i % 3 == 0) {
+			n += (size_t)sprintf(in + n, "GET /r%d HTTP/1.1\r\n"
+					     "Host: h\r\n\r\n", i);
+			w += (size_t)sprintf(want + w, "@%zu H GET /r%d 1.1 "
+					     "host=h hb=%zu E bb=0;", n, i,
+					     n - start);
+		} else if (i % 3 == 1) {
+			n += (size_t)sprintf(in + n, "POST /r%d HTTP/1.1\r\n"
+					     "Content-Length: 2\r\n\r\n", i);
+			hb = n - start;
+			w += (size_t)sprintf(want + w, "@%zu H POST /r%d 1.1 "
+					     "cl=2 hb=%zu;", n, i, hb);
+			n += (size_t)sprintf(in + n, "%02d", i);
+			w += (size_t)sprintf(want + w, "@%zu E bb=2;", n);
+		} else {
+			n += (size_t)sprintf(in + n, "PUT /r%d HTTP/1.1\r\n"
+					     "Transfer-Encoding: chunked\r\n"
+					     "\r\n", i);
+			hb = n - start;
+			w += (size_t)sprintf(want + w, "@%zu H PUT /r%d 1.1 "
+					     "f=1 hb=%zu;", n, i, hb);
+			n += (size_t)sprintf(in + n, "2\r\n%02d\r\n0\r\n\r\n",
+					     i);
+			w += (size_t)sprintf(want + w, "@%zu E bb=12;", n);
+		}
+	}
+	check_stream(HTTP_DIR_REQUEST, NULL, in, n, 0, want);
+}
+END_TEST
+
+START_TEST(req_pipelined)
+{
+	static const char in[] =
+		"GET /1 HTTP/1.1\r\n\r\nHEAD /2 HTTP/1.1\r\n\r\n"
+		"POST /3 HTTP/1.1\r\nContent-Length: 1\r\n\r\nxGET /4 HTTP/1.1"
+		"\r\n\r\n";
+	struct http_stream st;
+	struct http_event ev;
+	const char *p;
+	size_t len = sizeof(in) - 1, c;
+
+	REQ("GET /1 HTTP/1.1\r\n\r\nHEAD /2 HTTP/1.1\r\n\r\n"
+	    "POST /3 HTTP/1.1\r\nContent-Length: 1\r\n\r\nxGET /4 HTTP/1.1"
+	    "\r\n\r\n",
+	    "@19 H GET /1 1.1 hb=19 E bb=0;@39 H HEAD /2 1.1 hb=20 E bb=0;"
+	    "@78 H POST /3 1.1 cl=1 hb=39;@79 E bb=1;"
+	    "@98 H GET /4 1.1 hb=19 E bb=0;");
+	/* One read with everything: the caller loops on the rest. */
+	p = guarded(in, len);
+	http_stream_init(&st, HTTP_DIR_REQUEST);
+	c = http_feed(&st, p, len, &ev);
+	ck_assert_uint_eq(c, 19);
+	ck_assert_uint_eq(ev.type, HTTP_EV_HEAD | HTTP_EV_END);
+	ck_assert_int_eq(ev.head.target.p[1], '1');
+	c = http_feed(&st, p + 19, len - 19, &ev);
+	ck_assert_uint_eq(c, 20);
+	ck_assert_mem_eq(ev.head.method.p, "HEAD", 4);
+}
+END_TEST
+
+START_TEST(req_trace_headers)
+{
+	REQ("GET / HTTP/1.1\r\ntraceparent: 00-abc-01\r\n"
+	    "TraceState: a=1\r\nX: y\r\ntracestate: b=2 , c=3\r\n\r\n",
+	    "@88 H GET / 1.1 tp=00-abc-01 ts=a=1,b=2 , c=3 hb=88 E bb=0;");
+	/* Two traceparent lines: invalid, tracestate goes too. */
+	REQ("GET / HTTP/1.1\r\ntraceparent: a\r\ntracestate: a=1\r\n"
+	    "traceparent: a\r\n\r\n",
+	    "@67 H GET / 1.1 f=10 hb=67 E bb=0;");
+	/* More tracestate lines than we keep: dropped. */
+	REQ("GET / HTTP/1.1\r\ntraceparent: t\r\ntracestate: a=1\r\n"
+	    "tracestate: b=1\r\ntracestate: c=1\r\ntracestate: d=1\r\n"
+	    "tracestate: e=1\r\n\r\n",
+	    "@119 H GET / 1.1 tp=t f=20 hb=119 E bb=0;");
+	REQ("GET / HTTP/1.1\r\nForwarded: for=1.2.3.4\r\n"
+	    "X-Forwarded-For: 5.6.7.8, 9.9.9.9\r\nX-Forwarded-Host: x\r\n"
+	    "X-Forwarded-For: 1.1.1.1\r\n\r\n",
+	    "@124 H GET / 1.1 fwd=for=1.2.3.4 xff=5.6.7.8, 9.9.9.9 xfh=x"
+	    " hb=124 E bb=0;");
+}
+END_TEST
+
+START_TEST(req_secrets_never_stored)
+{
+	static const char in[] =
+		"GET /s HTTP/1.1\r\nAuthorization: Bearer SECRET1\r\n"
+		"Cookie: c=SECRET2\r\nProxy-Authorization: Basic SECRET3\r\n"
+		"Host: h\r\n\r\n";
+	struct http_stream st;
+	struct http_event ev;
+	size_t pos = 0, i;
+
+	/* Byte by byte, so any temporary copy would show. */
+	http_stream_init(&st, HTTP_DIR_REQUEST);
+	for (i = 0; i < sizeof(in) - 1; i++) {
+		pos += http_feed(&st, in + i, 1, &ev);
+		ck_assert_ptr_null(memmem(st.buf, sizeof(st.buf), "SECRET",
+					  6));
+	}
+	ck_assert_uint_eq(pos, sizeof(in) - 1);
+	ck_assert_uint_eq(ev.type, HTTP_EV_HEAD | HTTP_EV_END);
+	ck_assert_uint_eq(ev.head.host.len, 1);
+}
+END_TEST
+
+START_TEST(req_oversized)
+{
+	static char in[80000], want[512];
+	size_t n;
+
+	/* A huge cookie is skipped without buffering it. */
+	n = (size_t)sprintf(in, "GET / HTTP/1.1\r\nCookie: ");
+	memset(in + n, 'c', 9000);
+	n += 9000;
+	n += (size_t)sprintf(in + n, "\r\nHost: h\r\n\r\n");
+	sprintf(want, "@%zu H GET / 1.1 host=h hb=%zu E bb=0;", n, n);
+	check_stream(HTTP_DIR_REQUEST, NULL, in, n, 0, want);
+
+	/* A long User-Agent is cut to what fits. */
+	n = (size_t)sprintf(in, "GET / HTTP/1.1\r\nUser-Agent: ");
+	memset(in + n, 'u', 5000);
+	n += 5000;
+	n += (size_t)sprintf(in + n, "\r\nContent-Length: 1\r\n\r\nz");
+	{
+		struct http_stream st;
+		struct http_event ev;
+		size_t c;
+
+		http_stream_init(&st, HTTP_DIR_REQUEST);
+		c = http_feed(&st, guarded(in, n), n, &ev);
+		ck_assert_uint_eq(c, n - 1);
+		ck_assert_uint_eq(ev.type, HTTP_EV_HEAD);
+		ck_assert_uint_eq(ev.head.flags, HTTP_H_TRUNCATED);
+		ck_assert_int_eq(ev.head.content_length, 1);
+		ck_assert_uint_eq(ev.head.user_agent.len,
+				  HTTP_BUF_SIZE - 128 - 3 - 1);
+	}
+
+	/* A long target is cut too, the rest of the head still counts. */
+	n = (size_t)sprintf(in, "GET /");
+	memset(in + n, 't', 5000);
+	n += 5000;
+	n += (size_t)sprintf(in + n, " HTTP/1.1\r\nHost: h\r\n\r\n");
+	{
+		struct http_stream st;
+		struct http_event ev;
+
+		http_stream_init(&st, HTTP_DIR_REQUEST);
+		ck_assert_uint_eq(http_feed(&st, guarded(in, n), n, &ev), n);
+		ck_assert_uint_eq(ev.type, HTTP_EV_HEAD | HTTP_EV_END);
+		ck_assert_uint_eq(ev.head.flags, HTTP_H_TRUNCATED);
+		ck_assert_uint_eq(ev.head.method.len + ev.head.target.len,
+				  HTTP_TARGET_MAX);
+		ck_assert_uint_eq(ev.head.host.len, 1);
+	}
+
+	/* A head beyond the limit is an error. */
+	n = (size_t)sprintf(in, "GET / HTTP/1.1\r\n");
+	while (n < HTTP_HEAD_LIMIT + 100)
+		n += (size_t)sprintf(in + n, "X-Filler: %080d\r\n", 0);
+	n += (size_t)sprintf(in + n, "\r\n");
+	{
+		struct http_stream st;
+		struct http_event ev;
+		size_t c;
+
+		http_stream_init(&st, HTTP_DIR_REQUEST);
+		c = http_feed(&st, guarded(in, n), n, &ev);
+		ck_assert_uint_eq(ev.type, HTTP_EV_ERROR);
+		ck_assert_uint_le(c, HTTP_HEAD_LIMIT + 100);
+		ck_assert_int_eq(http_stream_done(&st), 1);
+	}
+}
+END_TEST
+
+START_TEST(req_not_http)
+{
+	REQ("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", "@1 N;");
+	REQ("SSH-2.0-OpenSSH_9.6\r\n", "@20 N;");
+	REQ("get / HTTP/1.1\r\n\r\n", "@1 N;");
+	REQ("GET / HTTP/2.0\r\n\r\n", "@12 N;");
+	REQ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "@12 N;");
+	REQ("GET  / HTTP/1.1\r\n\r\n", "@5 N;");
+	REQ("GET / HTTP/1.1 \r\n\r\n", "@15 N;");
+	REQ("GET /\r\n", "@6 N;");
+	REQ("EHLO mail.example.com\r\n", "@22 N;");
+	REQ("GET /\x01 HTTP/1.1\r\n", "@6 N;");
+	REQ("GET / HTTP/1.1\r\x00", "@16 N;");
+	REQ("ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJ / HTTP/1.1\r\n", "@33 N;");
+	REQ("\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n", "@17 N;");
+	/* After a good message, garbage stops the stream too. */
+	REQ("GET / HTTP/1.1\r\n\r\n\x00\x01\x02",
+	    "@18 H GET / 1.1 hb=18 E bb=0;@19 N;");
+	/* Malformed header lines after a good start line are errors. */
+	REQ("GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", "@20 X;");
+	REQ("GET / HTTP/1.1\r\nHost: a\x01\r\n\r\n", "@24 X;");
+	REQ("GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n", "@25 X;");
+	REQ("GET / HTTP/1.1\r\n\rX", "@18 X;");
+}
+END_TEST
+
+START_TEST(req_garbage_random)
+{
+	static char in[512];
+	struct http_stream st;
+	struct http_event ev;
+	unsigned seed = 12345;
+	int round;
+
+	for (round = 0; round < 2000; round++) {
+		size_t n = (size_t)(rand_r(&seed) % sizeof(in)) + 1, pos = 0;
+		size_t i;
+		int evs = 0;
+
+		for (i = 0; i < n; i++)
+			in[i] = (char)rand_r(&seed);
+		if (round % 2)
+			memcpy(in, "GET ", 4);
+		http_stream_init(&st, round % 4 < 2 ? HTTP_DIR_REQUEST :
+				 HTTP_DIR_RESPONSE);
+		while (pos < n) {
+			const char *g = guarded(in + pos, n - pos);
+			size_t c = http_feed(&st, g, n - pos, &ev);
+
+			ck_assert_uint_gt(c, 0);
+			pos += c;
+			if (ev.type)
+				evs++;
+		}
+		ck_assert_uint_eq(pos, n);
+		ck_assert_int_le(evs, 2);
+	}
+}
+END_TEST
+
+START_TEST(req_obs_fold)
+{
+	REQ("GET / HTTP/1.1\r\nX-Long: a\r\n  continued\r\nHost: h\r\n"
+	    "User-Agent: u\r\n\tmore\r\n\r\n",
+	    "@73 H GET / 1.1 host=h ua=u hb=73 E bb=0;");
+}
+END_TEST
+
+START_TEST(req_connect)
+{
+	struct http_stream st;
+	struct http_event ev;
+	static const char in[] = "CONNECT example.com:443 HTTP/1.1\r\n"
+				 "Host: example.com:443\r\n\r\n\x16\x03\x01";
+
+	check_stream(HTTP_DIR_REQUEST, NULL, in, sizeof(in) - 1, 1,
+		     "@59 H CONNECT example.com:443 1.1 host=example.com:443"
+		     " hb=59 E bb=0;EOF");
+	http_stream_init(&st, HTTP_DIR_REQUEST);
+	http_feed(&st, in, sizeof(in) - 1, &ev);
+	ck_assert_int_eq(http_stream_done(&st), 1);
+	ck_assert_uint_eq(http_feed(&st, "GET", 3, &ev), 3);
+	ck_assert_uint_eq(ev.type, 0);
+}
+END_TEST
+
+START_TEST(req_eof)
+{
+	check_stream(HTTP_DIR_REQUEST, NULL, "GET / HTTP/1.1\r\n\r\n", 18, 1,
+		     "@18 H GET / 1.1 hb=18 E bb=0;EOF");
+	check_stream(HTTP_DIR_REQUEST, NULL, "GET / HTTP/1.1\r\nHo", 18, 1,
+		     "@18 X;EOF");
+	check_stream(HTTP_DIR_REQUEST, NULL,
+		     "POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\nab", 41, 1,
+		     "@38 H POST / 1.1 cl=9 hb=38;@41 X;EOF");
+	check_stream(HTTP_DIR_REQUEST, NULL, "", 0, 1, "EOF");
+}
+END_TEST
+
+/* -------------------------------------------------------- response side */
+
+#define RESP(su, in, eof, want) check_stream(HTTP_DIR_RESPONSE, su, in, \
+					     sizeof(in) - 1, eof, want)
+
+START_TEST(resp_basic)
+{
+	RESP(NULL, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+	     "Set-Cookie: s=SECRET\r\n\r\nok", 0,
+	     "@60 H 200 1.1 cl=2 hb=60;@62 E bb=2;");
+	RESP(NULL, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+	     "HTTP/1.1 500\r\nContent-Length: 1\r\n\r\nx", 0,
+	     "@45 H 404 1.1 cl=0 hb=45 E bb=0;@80 H 500 1.1 cl=1 hb=35;"
+	     "@81 E bb=1;");
+	/* Response headers we would keep in a request are not kept. */
+	RESP(NULL, "HTTP/1.1 200 OK\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
+	     0, "@47 H 200 1.1 cl=0 hb=47 E bb=0;");
+	RESP(NULL, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	     "3;x\r\nabc\r\n0;y\r\nT: 1\r\n\r\n", 0,
+	     "@47 H 200 1.1 f=1 hb=47;@70 E bb=23;");
+}
+END_TEST
+
+START_TEST(resp_close_delimited)
+{
+	RESP(NULL, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nabcdef",
+	     1, "@45 H 200 1.1 f=2 hb=45;@51 E bb=6;EOF");
+	RESP(NULL, "HTTP/1.0 200 OK\r\n\r\nabc", 1,
+	     "@19 H 200 1.0 f=2 hb=19;@22 E bb=3;EOF");
+	/* A coding that is not chunked: the body runs to the close. */
+	RESP(NULL, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nxyz",
+	     1, "@44 H 200 1.1 f=2 hb=44;@47 E bb=3;EOF");
+	/* EOF inside a length-delimited body is an error. */
+	RESP(NULL, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", 1,
+	     "@38 H 200 1.1 cl=5 hb=38;@40 X;EOF");
+}
+END_TEST
+
+START_TEST(resp_no_body)
+{
+	static const struct setup head_get = { { "HEAD", "GET", NULL } };
+	static const struct setup gets = { { "GET", "GET", "GET", NULL } };
+
+	RESP(&head_get, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+	     "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0,
+	     "@40 H 200 1.1 cl=100 hb=40 E bb=0;@78 H 200 1.1 cl=2 hb=38;"
+	     "@80 E bb=2;");
+	RESP(&gets, "HTTP/1.1 204 No Content\r\n\r\n"
+	     "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n"
+	     "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n!", 0,
+	     "@27 H 204 1.1 hb=27 E bb=0;@76 H 304 1.1 cl=10 hb=49 E bb=0;"
+	     "@114 H 200 1.1 cl=1 hb=38;@115 E bb=1;");
+}
+END_TEST
+
+START_TEST(resp_interim)
+{
+	static const struct setup head_get = { { "HEAD", "GET", NULL } };
+
+	/* 1xx do not answer the request: HEAD applies to the 200. */
+	RESP(&head_get, "HTTP/1.1 100 Continue\r\n\r\n"
+	     "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"
+	     "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
+	     "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0,
+	     "@25 H 100 1.1 hb=25 E bb=0;@69 H 103 1.1 hb=44 E bb=0;"
+	     "@107 H 200 1.1 cl=5 hb=38 E bb=0;@145 H 200 1.1 cl=2 hb=38;"
+	     "@147 E bb=2;");
+}
+END_TEST
+
+START_TEST(resp_switch)
+{
+	static const struct setup connect = { { "CONNECT", NULL } };
+	struct http_stream st;
+	struct http_event ev;
+	static const char up[] = "HTTP/1.1 101 Switching Protocols\r\n"
+				 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+				 "\r\n\x81\x05hello";
+
+	RESP(NULL, "HTTP/1.1 101 Switching Protocols\r\n"
+	     "Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello",
+	     1, "@77 H 101 1.1 f=4 hb=77 E bb=0;EOF");
+	http_stream_init(&st, HTTP_DIR_RESPONSE);
+	ck_assert_uint_eq(http_feed(&st, up, 77, &ev), 77);
+	ck_assert_int_eq(http_stream_done(&st), 1);
+	RESP(&connect, "HTTP/1.1 200 Connection established\r\n\r\n\x16\x03",
+	     1, "@39 H 200 1.1 hb=39 E bb=0;EOF");
+	/* A refused CONNECT is an ordinary response. */
+	RESP(&connect, "HTTP/1.1 407 Proxy Auth\r\nContent-Length: 1\r\n\r\n"
+	     "x", 0, "@46 H 407 1.1 cl=1 hb=46;@47 E bb=1;");
+	/* http_stop: the other direction saw the switch. */
+	http_stream_init(&st, HTTP_DIR_REQUEST);
+	http_stop(&st);
+	ck_assert_int_eq(http_stream_done(&st), 1);
+	ck_assert_uint_eq(http_feed(&st, "GET / HTTP/1.1\r\n\r\n", 18, &ev),
+			  18);
+	ck_assert_uint_eq(ev.type, 0);
+}
+END_TEST
+
+START_TEST(resp_not_http)
+{
+	RESP(NULL, "SSH-2.0-x\r\n", 0, "@1 N;");
+	RESP(NULL, "HTTP/2 200\r\n\r\n", 0, "@6 N;");
+	RESP(NULL, "HTTP/1.1 20 OK\r\n\r\n", 0, "@12 N;");
+	RESP(NULL, "HTTP/1.1 099 x\r\n\r\n", 0, "@12 N;");
+	RESP(NULL, "HTTP/1.1 2000 OK\r\n\r\n", 0, "@13 N;");
+	RESP(NULL, "HTTP/1.1 200 O\x01K\r\n\r\n", 0, "@15 N;");
+	RESP(NULL, "HTTP/1.1 200\r\n\r\n", 0, "@16 H 200 1.1 f=2 hb=16;");
+}
+END_TEST
+
+START_TEST(resp_pending_overflow)
+{
+	struct http_stream st;
+	struct http_head h;
+	struct http_event ev;
+	static const char r[] = "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n";
+	int i;
+
+	http_stream_init(&st, HTTP_DIR_RESPONSE);
+	memset(&h, 0, sizeof(h));
+	h.method.p = "HEAD";
+	h.method.len = 4;
+	for (i = 0; i < 20; i++)
+		http_push_request(&st, &h);
+	/* 16 are remembered: those responses have no body. */
+	for (i = 0; i < 16; i++) {
+		ck_assert_uint_eq(http_feed(&st, r, sizeof(r) - 1, &ev),
+				  sizeof(r) - 1);
+		ck_assert_uint_eq(ev.type, HTTP_EV_HEAD | HTTP_EV_END);
+	}
+	ck_assert_uint_eq(http_feed(&st, r, sizeof(r) - 1, &ev),
+			  sizeof(r) - 1);
+	ck_assert_uint_eq(ev.type, HTTP_EV_HEAD);
+}
+END_TEST
+
+/* ------------------------------------------------------------- helpers */
+
+START_TEST(method_known)
+{
+	static const char *const yes[] = {
+		"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH",
+		"POST", "PUT", "TRACE", "QUERY",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		ck_assert_int_eq(http_method_known(guarded(yes[i],
+			strlen(yes[i])), strlen(yes[i])), 1);
+	ck_assert_int_eq(http_method_known("get", 3), 0);
+	ck_assert_int_eq(http_method_known("GETS", 4), 0);
+	ck_assert_int_eq(http_method_known("GE", 2), 0);
+	ck_assert_int_eq(http_method_known("PROPFIND", 8), 0);
+	ck_assert_int_eq(http_method_known("", 0), 0);
+}
+END_TEST
+
+static void split(const char *t, const char *path, const char *query)
+{
+	struct http_str p, q;
+	size_t len = strlen(t);
+
+	http_split_target(guarded(t, len), len, &p, &q);
+	ck_assert_ptr_nonnull(p.p);
+	ck_assert_msg(p.len == strlen(path) && memcmp(p.p, path, p.len) == 0,
+		      "%s: path %.*s", t, (int)p.len, p.p);
+	if (query == NULL) {
+		ck_assert_ptr_null(q.p);
+		return;
+	}
+	ck_assert_ptr_nonnull(q.p);
+	ck_assert_msg(q.len == strlen(query) &&
+		      memcmp(q.p, query, q.len) == 0,
+		      "%s: query %.*s", t, (int)q.len, q.p);
+}
+
+START_TEST(split_target)
+{
+	split("/", "/", NULL);
+	split("/a/b", "/a/b", NULL);
+	split("/a?b=1&c", "/a", "b=1&c");
+	split("/a?", "/a", "");
+	split("/a#frag", "/a", NULL);
+	split("/a?x#f?g", "/a", "x");
+	split("http://h:80/p?q", "/p", "q");
+	split("https://u:pw@h/p/q", "/p/q", NULL);
+	split("http://h", "/", NULL);
+	split("http://h?q=1", "/", "q=1");
+	split("*", "*", NULL);
+	split("example.com:443", "", NULL);
+	split("", "", NULL);
+}
+END_TEST
+
+static void redact(const char *q, const char *want, size_t cap)
+{
+	char out[256];
+	size_t len = strlen(q), n;
+
+	memset(out, '#', sizeof(out));
+	n = http_redact_query(guarded(q, len), len, out, cap);
+	ck_assert_str_eq(out, want);
+	ck_assert_uint_eq(n, strlen(want));
+}
+
+START_TEST(redact_query)
+{
+	redact("a=1&b=2", "a=1&b=2", 256);
+	redact("sig=abc&a=1", "sig=REDACTED&a=1", 256);
+	redact("a=1&X-Amz-Signature=abc&X-Amz-Credential=AK%2F1"
+	       "&X-Amz-Security-Token=t&X-Goog-Signature=g&x-amz-signature=z",
+	       "a=1&X-Amz-Signature=REDACTED&X-Amz-Credential=REDACTED"
+	       "&X-Amz-Security-Token=REDACTED&X-Goog-Signature=REDACTED"
+	       "&x-amz-signature=REDACTED", 256);
+	redact("sig", "sig", 256);
+	redact("sig=", "sig=REDACTED", 256);
+	redact("signature=1&asig=2", "signature=1&asig=2", 256);
+	redact("&&sig=1&", "&&sig=REDACTED&", 256);
+	redact("", "", 256);
+	redact("a=1&sig=secretvalue", "a=1&sig=RED", 12);
+	redact("abc", "", 1);
+}
+END_TEST
+
+static void url(const char *host, const char *target, const char *want)
+{
+	char out[512];
+	size_t tlen = strlen(target);
+	size_t n = http_url_full("http", host, strlen(host),
+				 guarded(target, tlen), tlen, out,
+				 sizeof(out));
+
+	ck_assert_str_eq(out, want);
+	ck_assert_uint_eq(n, strlen(want));
+}
+
+START_TEST(url_full)
+{
+	char out[16];
+
+	url("example.com", "/a?b=1", "http://example.com/a?b=1");
+	url("example.com:8080", "/", "http://example.com:8080/");
+	url("h", "/p?sig=s&x=1#frag", "http://h/p?sig=REDACTED&x=1");
+	url("ignored", "https://user:pw@h.example/p?X-Amz-Signature=z",
+	    "https://REDACTED:REDACTED@h.example/p?X-Amz-Signature=REDACTED");
+	url("ignored", "http://a@b@h/", "http://REDACTED:REDACTED@h/");
+	url("", "http://h", "http://h");
+	url("h", "*", "http://h");
+	url("x", "proxy.example:443", "http://proxy.example:443");
+	url("u:p@h", "/", "http://REDACTED:REDACTED@h/");
+	ck_assert_uint_eq(http_url_full("https", "example.com", 11, "/abc",
+					4, out, sizeof(out)), 15);
+	ck_assert_str_eq(out, "https://example");
+}
+END_TEST
+
+static void host(const char *h, int rc, const char *name, int port)
+{
+	struct http_str n;
+	size_t len = strlen(h);
+	int p;
+
+	ck_assert_int_eq(http_split_host(guarded(h, len), len, &n, &p), rc);
+	if (rc < 0)
+		return;
+	ck_assert_int_eq(p, port);
+	ck_assert_msg(n.len == strlen(name) && memcmp(n.p, name, n.len) == 0,
+		      "%s: %.*s", h, (int)n.len, n.p);
+}
+
+START_TEST(split_host)
+{
+	host("example.com", 0, "example.com", -1);
+	host("example.com:8080", 0, "example.com", 8080);
+	host(" h:1 ", 0, "h", 1);
+	host("h:", 0, "h", -1);
+	host("[::1]:443", 0, "::1", 443);
+	host("[::1]", 0, "::1", -1);
+	host("::1", 0, "::1", -1);
+	host("h:65535", 0, "h", 65535);
+	host("h:65536", -1, NULL, 0);
+	host("h:8x", -1, NULL, 0);
+	host(":80", -1, NULL, 0);
+	host("[]:80", -1, NULL, 0);
+	host("[::1]x", -1, NULL, 0);
+	host("[::1", -1, NULL, 0);
+	host("", -1, NULL, 0);
+}
+END_TEST
+
+static void client(const char *fwd, const char *xff, const char *want)
+{
+	struct http_head h;
+	struct http_str a;
+
+	memset(&h, 0, sizeof(h));
+	if (fwd) {
+		h.forwarded.p = guarded(fwd, strlen(fwd));
+		h.forwarded.len = strlen(fwd);
+	}
+	if (xff) {
+		h.x_forwarded_for.p = xff;
+		h.x_forwarded_for.len = strlen(xff);
+	}
+	if (want == NULL) {
+		ck_assert_int_eq(http_client_address(&h, &a), -1);
+		return;
+	}
+	ck_assert_int_eq(http_client_address(&h, &a), 0);
+	ck_assert_msg(a.len == strlen(want) && memcmp(a.p, want, a.len) == 0,
+		      "got %.*s", (int)a.len, a.p);
+}
+
+START_TEST(client_address)
+{
+	client("for=192.0.2.60;proto=http;by=203.0.113.43", NULL,
+	       "192.0.2.60");
+	client("proto=http; For=\"[2001:db8:cafe::17]:4711\"", NULL,
+	       "2001:db8:cafe::17");
+	client("for=\"192.0.2.43:47011\", for=198.51.100.17", NULL,
+	       "192.0.2.43");
+	client("for=unknown", "1.2.3.4", "1.2.3.4");
+	client("for=_hidden", NULL, NULL);
+	client("by=x", " 10.0.0.1 , 10.0.0.2", "10.0.0.1");
+	client(NULL, "203.0.113.195:41237", "203.0.113.195");
+	client(NULL, "2001:db8::1, 1.1.1.1", "2001:db8::1");
+	client(NULL, " , x", NULL);
+	client(NULL, NULL, NULL);
+}
+END_TEST
+
+START_TEST(header_find)
+{
+	static const char block[] =
+		"GET / HTTP/1.1\r\nHost: a\r\nTRACEPARENT:  tp1 \r\n"
+		"X: y\ntraceparent:tp2\r\n\r\ntraceparent: body\r\n";
+	struct http_str v;
+	const char *b = guarded(block, sizeof(block) - 1);
+
+	ck_assert_int_eq(http_header_find(b, sizeof(block) - 1,
+					  "traceparent", &v), 2);
+	ck_assert_uint_eq(v.len, 3);
+	ck_assert_mem_eq(v.p, "tp1", 3);
+	ck_assert_int_eq(http_header_find(b, sizeof(block) - 1, "host", &v),
+			 1);
+	ck_assert_mem_eq(v.p, "a", 1);
+	ck_assert_int_eq(http_header_find(b, sizeof(block) - 1, "x", &v), 1);
+	ck_assert_int_eq(http_header_find(b, sizeof(block) - 1, "cookie",
+					  &v), 0);
+	ck_assert_ptr_null(v.p);
+	/* "Host" must be followed by ':' right away. */
+	b = guarded("Hostx: 1\r\nHost : 2\r\n", 20);
+	ck_assert_int_eq(http_header_find(b, 20, "host", &v), 0);
+	/* An unterminated last line may still grow: not counted. */
+	b = guarded("Host: a", 7);
+	ck_assert_int_eq(http_header_find(b, 7, "host", &v), 0);
+	ck_assert_int_eq(http_header_find(b, 0, "host", &v), 0);
+}
+END_TEST
+
+static int inject(const char *s, struct http_inject *out)
+{
+	return http_inject_point(guarded(s, strlen(s)), strlen(s), out);
+}
+
+START_TEST(inject_point)
+{
+	struct http_inject in;
+	const char *s;
+	size_t i;
+
+	ck_assert_int_eq(inject("GET /x HTTP/1.1\r\nHost: h\r\n\r\n", &in), 0);
+	ck_assert_uint_eq(in.offset, 17);
+	ck_assert_int_eq(in.has_traceparent, 0);
+	ck_assert_int_eq(in.has_tracestate, 0);
+	ck_assert_int_eq(in.head_complete, 1);
+	ck_assert_int_eq(inject("POST / HTTP/1.0\nTraceparent: x\n"
+				"tracestate: a=1\n\nbody", &in), 0);
+	ck_assert_uint_eq(in.offset, 16);
+	ck_assert_int_eq(in.has_traceparent, 1);
+	ck_assert_int_eq(in.has_tracestate, 1);
+	ck_assert_int_eq(in.head_complete, 1);
+	/* Head continues in a later write. */
+	ck_assert_int_eq(inject("GET / HTTP/1.1\r\nHost: h\r\ntracepa", &in),
+			 0);
+	ck_assert_int_eq(in.has_traceparent, 0);
+	ck_assert_int_eq(in.head_complete, 0);
+	/* traceparent in the body does not count. */
+	ck_assert_int_eq(inject("POST / HTTP/1.1\r\n\r\ntraceparent: x\r\n",
+				&in), 0);
+	ck_assert_int_eq(in.has_traceparent, 0);
+	/* Every prefix of a request line is incomplete, never invalid. */
+	s = "OPTIONS * HTTP/1.1\r\n";
+	for (i = 0; i < strlen(s); i++) {
+		ck_assert_int_eq(http_inject_point(guarded(s, i), i, &in), -2);
+	}
+	ck_assert_int_eq(inject(s, &in), 0);
+	ck_assert_uint_eq(in.offset, strlen(s));
+	ck_assert_int_eq(inject("HTTP/1.1 200 OK\r\n\r\n", &in), -1);
+	ck_assert_int_eq(inject("get / HTTP/1.1\r\n", &in), -1);
+	ck_assert_int_eq(inject("GET / HTTP/2.0\r\n", &in), -1);
+	ck_assert_int_eq(inject("GET  / HTTP/1.1\r\n", &in), -1);
+	ck_assert_int_eq(inject("GET / HTTP/1.1\rX", &in), -1);
+	ck_assert_int_eq(inject("\x16\x03\x01", &in), -1);
+}
+END_TEST
+
+static Suite *http_suite(void)
+{
+	Suite *s = suite_create("http");
+	TCase *tc = tcase_create("stream");
+	TCase *th = tcase_create("helpers");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_checked_fixture(tc, guard_setup, NULL);
+	tcase_add_test(tc, req_simple_get);
+	tcase_add_test(tc, req_content_length);
+	tcase_add_test(tc, req_chunked);
+	tcase_add_test(tc, req_keepalive_many);
+	tcase_add_test(tc, req_pipelined);
+	tcase_add_test(tc, req_trace_headers);
+	tcase_add_test(tc, req_secrets_never_stored);
+	tcase_add_test(tc, req_oversized);
+	tcase_add_test(tc, req_not_http);
+	tcase_add_test(tc, req_garbage_random);
+	tcase_add_test(tc, req_obs_fold);
+	tcase_add_test(tc, req_connect);
+	tcase_add_test(tc, req_eof);
+	tcase_add_test(tc, resp_basic);
+	tcase_add_test(tc, resp_close_delimited);
+	tcase_add_test(tc, resp_no_body);
+	tcase_add_test(tc, resp_interim);
+	tcase_add_test(tc, resp_switch);
+	tcase_add_test(tc, resp_not_http);
+	tcase_add_test(tc, resp_pending_overflow);
+	suite_add_tcase(s, tc);
+	tcase_add_checked_fixture(th, guard_setup, NULL);
+	tcase_add_test(th, method_known);
+	tcase_add_test(th, split_target);
+	tcase_add_test(th, redact_query);
+	tcase_add_test(th, url_full);
+	tcase_add_test(th, split_host);
+	tcase_add_test(th, client_address);
+	tcase_add_test(th, header_find);
+	tcase_add_test(th, inject_point);
+	suite_add_tcase(s, th);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(http_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

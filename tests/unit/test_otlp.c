@@ -1,0 +1,928 @@
+/*
+ * Unit tests for the OTLP encoder: span records are encoded, the protobuf
+ * is decoded again with the generated protobuf-c code and every field is
+ * checked; the JSON form is compared byte for byte on small cases and run
+ * through python3's json module on a full one.  Also the UTF-8 repair.
+ * links: exporter/otlp.c exporter/utf8.c build/proto/common.pb-c.c build/proto/resource.pb-c.c build/proto/trace.pb-c.c build/proto/trace_service.pb-c.c
+ */
+#include <check.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "otlp.h"
+#include "utf8.h"
+
+#include "trace_service.pb-c.h"
+
+typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest
+	pb_request;
+typedef Opentelemetry__Proto__Trace__V1__Span pb_span;
+typedef Opentelemetry__Proto__Common__V1__KeyValue pb_kv;
+typedef Opentelemetry__Proto__Common__V1__AnyValue pb_any;
+
+#define REQ_DESC \
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__descriptor
+#define RESP_DESC \
+	opentelemetry__proto__collector__trace__v1__export_trace_service_response__descriptor
+#define PS_DESC \
+	opentelemetry__proto__collector__trace__v1__export_trace_partial_success__descriptor
+#define ANY(c) OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_##c
+
+/* ------------------------------------------------------------ helpers */
+
+static struct span_str pool_add(struct span *s, const char *v, size_t n)
+{
+	struct span_str r = { s->pool_used, (uint16_t)n };
+
+	ck_assert_uint_le(s->pool_used + n, SPAN_STRPOOL);
+	memcpy(s->pool + s->pool_used, v, n);
+	s->pool_used += n;
+	return r;
+}
+
+static struct span_str pool_str(struct span *s, const char *v)
+{
+	return pool_add(s, v, strlen(v));
+}
+
+static void attr_str(struct span *s, const char *key, const char *v)
+{
+	struct span_attr *a = &s->attrs[s->nattrs++];
+
+	a->key = key;
+	a->type = SPAN_ATTR_STRING;
+	a->v.s = pool_str(s, v);
+}
+
+static void attr_int(struct span *s, const char *key, int64_t v)
+{
+	struct span_attr *a = &s->attrs[s->nattrs++];
+
+	a->key = key;
+	a->type = SPAN_ATTR_INT;
+	a->v.i = v;
+}
+
+static void attr_double(struct span *s, const char *key, double v)
+{
+	struct span_attr *a = &s->attrs[s->nattrs++];
+
+	a->key = key;
+	a->type = SPAN_ATTR_DOUBLE;
+	a->v.d = v;
+}
+
+static void attr_bool(struct span *s, const char *key, int v)
+{
+	struct span_attr *a = &s->attrs[s->nattrs++];
+
+	a->key = key;
+	a->type = SPAN_ATTR_BOOL;
+	a->v.b = v;
+}
+
+static void attr_stack(struct span *s, const char *key)
+{
+	struct span_attr *a = &s->attrs[s->nattrs++];
+
+	a->key = key;
+	a->type = SPAN_ATTR_STACK;
+}
+
+/* A minimal valid span: ids 0x01.., 0x11..; name "GET". */
+static void span_init(struct span *s)
+{
+	memset(s, 0, sizeof(*s));
+	memset(s->trace_id, 0x01, sizeof(s->trace_id));
+	s->trace_id[15] = 0xab;
+	memset(s->span_id, 0x11, sizeof(s->span_id));
+	s->trace_flags = SPAN_FLAG_SAMPLED;
+	s->kind = SPAN_KIND_SERVER;
+	s->start_ns = 1700000000000000000ull;
+	s->end_ns = 1700000000123456789ull;
+	s->name = pool_str(s, "GET");
+}
+
+static size_t render_stack(const struct span *s, char *buf, size_t cap)
+{
+	int n = snprintf(buf, cap, "frame0 depth=%u\nframe1",
+			 (unsigned)s->stack_depth);
+
+	return n < 0 ? 0 : (size_t)n;
+}
+
+static size_t render_empty(const struct span *s, char *buf, size_t cap)
+{
+	return 0;
+}
+
+static struct config cfg;
+static struct resource res;
+
+static void setup(void)
+{
+	static const char *const args[] = { "prog", "--flag" };
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.span_attr_count_limit = 128;
+	memset(&res, 0, sizeof(res));
+	res.attrs[0] = (struct resource_attr){
+		.key = "service.name", .type = RESOURCE_STRING, .s = "svc" };
+	res.attrs[1] = (struct resource_attr){
+		.key = "process.pid", .type = RESOURCE_INT, .i = 4242 };
+	res.attrs[2] = (struct resource_attr){
+		.key = "process.command_args", .type = RESOURCE_STRING_ARRAY,
+		.arr = args, .narr = 2 };
+	res.nattrs = 3;
+}
+
+/* Encodes and decodes with the generated code; the caller frees. */
+static pb_request *roundtrip(const struct otlp_encoder *enc,
+			     const struct span *spans, size_t n)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	pb_request *req;
+
+	ck_assert_int_eq(otlp_encode_protobuf(enc, spans, n, &buf, &len), 0);
+	ck_assert_ptr_nonnull(buf);
+	req = (pb_request *)protobuf_c_message_unpack(&REQ_DESC, NULL, len,
+						      buf);
+	ck_assert_ptr_nonnull(req);
+	free(buf);
+	return req;
+}
+
+static void req_free(pb_request *req)
+{
+	protobuf_c_message_free_unpacked(&req->base, NULL);
+}
+
+static pb_span *only_span(pb_request *req)
+{
+	ck_assert_uint_eq(req->n_resource_spans, 1);
+	ck_assert_uint_eq(req->resource_spans[0]->n_scope_spans, 1);
+	ck_assert_uint_eq(req->resource_spans[0]->scope_spans[0]->n_spans, 1);
+	return req->resource_spans[0]->scope_spans[0]->spans[0];
+}
+
+static const pb_any *find(pb_kv **kvs, size_t n, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(kvs[i]->key, key) == 0)
+			return kvs[i]->value;
+	}
+	return NULL;
+}
+
+static const char *str_of(pb_kv **kvs, size_t n, const char *key)
+{
+	const pb_any *v = find(kvs, n, key);
+
+	ck_assert_msg(v != NULL, "attribute %s missing", key);
+	ck_assert_int_eq(v->value_case, ANY(STRING_VALUE));
+	return v->string_value;
+}
+
+static char *json_of(const struct otlp_encoder *enc, const struct span *sp,
+		     size_t n)
+{
+	char *out = NULL;
+	size_t len = 0;
+
+	ck_assert_int_eq(otlp_encode_json(enc, sp, n, &out, &len), 0);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_uint_eq(strlen(out), len);
+	return out;
+}
+
+/* ------------------------------------------------------------ protobuf */
+
+START_TEST(test_full_span)
+{
+	struct otlp_encoder enc = { &cfg, &res, render_stack };
+	struct span s;
+	struct span_event *ev;
+	pb_request *req;
+	pb_span *p;
+	const pb_any *v;
+	Opentelemetry__Proto__Common__V1__InstrumentationScope *scope;
+	Opentelemetry__Proto__Resource__V1__Resource *r;
+	uint8_t want_parent[8] = { 9, 8, 7, 6, 5, 4, 3, 2 };
+
+	span_init(&s);
+	memcpy(s.parent_span_id, want_parent, 8);
+	s.parent_is_remote = 1;
+	s.kind = SPAN_KIND_CLIENT;
+	s.status = SPAN_STATUS_ERROR;
+	s.status_message = pool_str(&s, "connection refused");
+	s.trace_state = pool_str(&s, "vendor=abc,other=1");
+	s.dropped_attrs = 2;
+	s.stack_depth = 3;
+	attr_str(&s, "http.request.method", "GET");
+	attr_int(&s, "http.response.status_code", -503);
+	attr_double(&s, "ratio", 0.25);
+	attr_bool(&s, "flag", 1);
+	attr_stack(&s, "code.stacktrace");
+	ev = &s.events[s.nevents++];
+	ev->time_ns = 1700000000000000500ull;
+	ev->name = "exception";
+	ev->nattrs = 2;
+	ev->attrs[0] = (struct span_attr){ .key = "exception.type",
+		.type = SPAN_ATTR_STRING, .v.s = pool_str(&s, "ECONNREFUSED") };
+	ev->attrs[1] = (struct span_attr){ .key = "errno",
+		.type = SPAN_ATTR_INT, .v.i = 111 };
+	ev = &s.events[s.nevents++];
+	ev->time_ns = 1700000000000000600ull;
+	ev->name = "retry";
+
+	req = roundtrip(&enc, &s, 1);
+	p = only_span(req);
+
+	r = req->resource_spans[0]->resource;
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->n_attributes, 3);
+	ck_assert_str_eq(str_of(r->attributes, 3, "service.name"), "svc");
+	v = find(r->attributes, 3, "process.pid");
+	ck_assert_int_eq(v->value_case, ANY(INT_VALUE));
+	ck_assert_int_eq(v->int_value, 4242);
+	v = find(r->attributes, 3, "process.command_args");
+	ck_assert_int_eq(v->value_case, ANY(ARRAY_VALUE));
+	ck_assert_uint_eq(v->array_value->n_values, 2);
+	ck_assert_str_eq(v->array_value->values[0]->string_value, "prog");
+	ck_assert_str_eq(v->array_value->values[1]->string_value, "--flag");
+
+	scope = req->resource_spans[0]->scope_spans[0]->scope;
+	ck_assert_str_eq(scope->name, "otelshim");
+	ck_assert_str_eq(scope->version, OTELSHIM_VERSION);
+
+	ck_assert_uint_eq(p->trace_id.len, 16);
+	ck_assert_mem_eq(p->trace_id.data, s.trace_id, 16);
+	ck_assert_uint_eq(p->span_id.len, 8);
+	ck_assert_mem_eq(p->span_id.data, s.span_id, 8);
+	ck_assert_uint_eq(p->parent_span_id.len, 8);
+	ck_assert_mem_eq(p->parent_span_id.data, want_parent, 8);
+	ck_assert_str_eq(p->trace_state, "vendor=abc,other=1");
+	ck_assert_uint_eq(p->flags, 0x301);
+	ck_assert_str_eq(p->name, "GET");
+	ck_assert_int_eq(p->kind, 3);
+	ck_assert_uint_eq(p->start_time_unix_nano, 1700000000000000000ull);
+	ck_assert_uint_eq(p->end_time_unix_nano, 1700000000123456789ull);
+
+	ck_assert_uint_eq(p->n_attributes, 5);
+	ck_assert_uint_eq(p->dropped_attributes_count, 2);
+	ck_assert_str_eq(p->attributes[0]->key, "http.request.method");
+	ck_assert_str_eq(p->attributes[0]->value->string_value, "GET");
+	v = p->attributes[1]->value;
+	ck_assert_int_eq(v->value_case, ANY(INT_VALUE));
+	ck_assert_int_eq(v->int_value, -503);
+	v = p->attributes[2]->value;
+	ck_assert_int_eq(v->value_case, ANY(DOUBLE_VALUE));
+	ck_assert_double_eq(v->double_value, 0.25);
+	v = p->attributes[3]->value;
+	ck_assert_int_eq(v->value_case, ANY(BOOL_VALUE));
+	ck_assert_int_eq(v->bool_value, 1);
+	ck_assert_str_eq(str_of(p->attributes, 5, "code.stacktrace"),
+			 "frame0 depth=3\nframe1");
+
+	ck_assert_uint_eq(p->n_events, 2);
+	ck_assert_uint_eq(p->events[0]->time_unix_nano,
+			  1700000000000000500ull);
+	ck_assert_str_eq(p->events[0]->name, "exception");
+	ck_assert_uint_eq(p->events[0]->n_attributes, 2);
+	ck_assert_str_eq(str_of(p->events[0]->attributes, 2,
+				"exception.type"), "ECONNREFUSED");
+	ck_assert_int_eq(p->events[0]->attributes[1]->value->int_value, 111);
+	ck_assert_str_eq(p->events[1]->name, "retry");
+	ck_assert_uint_eq(p->events[1]->n_attributes, 0);
+	ck_assert_uint_eq(p->n_links, 0);
+
+	ck_assert_ptr_nonnull(p->status);
+	ck_assert_int_eq(p->status->code, 2);
+	ck_assert_str_eq(p->status->message, "connection refused");
+	req_free(req);
+}
+END_TEST
+
+START_TEST(test_root_span_and_status)
+{
+	struct otlp_encoder enc = { &cfg, NULL, NULL };
+	struct span s[3];
+	pb_request *req;
+	pb_span **ps;
+
+	span_init(&s[0]);
+	span_init(&s[1]);
+	s[1].status = SPAN_STATUS_OK;
+	/* A message with OK is not sent: only ERROR carries one. */
+	s[1].status_message = pool_str(&s[1], "fine");
+	s[1].trace_flags = 0;
+	span_init(&s[2]);
+	s[2].kind = 0;          /* unspecified is never sent */
+	memset(s[2].parent_span_id, 0xee, 8);
+
+	req = roundtrip(&enc, s, 3);
+	ck_assert_uint_eq(req->n_resource_spans, 1);
+	ck_assert_ptr_null(req->resource_spans[0]->resource);
+	ck_assert_uint_eq(req->resource_spans[0]->scope_spans[0]->n_spans, 3);
+	ps = req->resource_spans[0]->scope_spans[0]->spans;
+
+	ck_assert_uint_eq(ps[0]->parent_span_id.len, 0);
+	ck_assert_uint_eq(ps[0]->flags, 0x101);
+	ck_assert_ptr_null(ps[0]->status);
+	ck_assert_str_eq(ps[0]->trace_state, "");
+	ck_assert_int_eq(ps[0]->kind, 2);
+
+	ck_assert_uint_eq(ps[1]->flags, 0x100);
+	ck_assert_ptr_nonnull(ps[1]->status);
+	ck_assert_int_eq(ps[1]->status->code, 1);
+	ck_assert_str_eq(ps[1]->status->message, "");
+
+	ck_assert_int_eq(ps[2]->kind, 1);
+	ck_assert_uint_eq(ps[2]->parent_span_id.len, 8);
+	ck_assert_uint_eq(ps[2]->flags, 0x101);
+	req_free(req);
+}
+END_TEST
+
+START_TEST(test_invalid_ids_and_empty)
+{
+	struct otlp_encoder enc = { &cfg, &res, NULL };
+	struct span s[3];
+	uint8_t *buf = NULL;
+	size_t len = 99;
+	pb_request *req;
+	char *json;
+
+	/* No spans: an empty request, zero bytes. */
+	ck_assert_int_eq(otlp_encode_protobuf(&enc, NULL, 0, &buf, &len), 0);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_uint_eq(len, 0);
+	free(buf);
+	json = json_of(&enc, NULL, 0);
+	ck_assert_str_eq(json, "{}");
+	free(json);
+
+	/* All-zero ids would make Tempo reject the whole push. */
+	span_init(&s[0]);
+	memset(s[0].trace_id, 0, 16);
+	span_init(&s[1]);
+	memset(s[1].span_id, 0, 8);
+	span_init(&s[2]);
+	s[2].name = pool_str(&s[2], "kept");
+	req = roundtrip(&enc, s, 2);
+	ck_assert_uint_eq(req->n_resource_spans, 0);
+	req_free(req);
+	req = roundtrip(&enc, s, 3);
+	ck_assert_str_eq(only_span(req)->name, "kept");
+	req_free(req);
+}
+END_TEST
+
+START_TEST(test_value_length_limit)
+{
+	struct otlp_encoder enc = { &cfg, &res, render_stack };
+	struct span s;
+	pb_request *req;
+	pb_span *p;
+	const char *name = "n\xc3\xa4me-not-truncated";
+
+	cfg.attr_value_length_limit = 5;
+	span_init(&s);
+	s.name = pool_str(&s, name);
+	s.stack_depth = 1;
+	/* "héllo wörld": 5 characters are 6 bytes. */
+	attr_str(&s, "a", "h\xc3\xa9llo w\xc3\xb6rld");
+	attr_str(&s, "short", "abc");
+	attr_str(&s, "cjk", "\xe4\xb8\xad\xe6\x96\x87\xe5\xad\x97\xe7\xac"
+		 "\xa6\xe4\xb8\xb2\xe5\x8f\xa5");
+	attr_stack(&s, "stack");
+	attr_int(&s, "i", 1234567);
+	s.events[0].name = "e";
+	s.events[0].nattrs = 1;
+	s.events[0].attrs[0] = (struct span_attr){ .key = "msg",
+		.type = SPAN_ATTR_STRING, .v.s = pool_str(&s, "0123456789") };
+	s.nevents = 1;
+
+	req = roundtrip(&enc, &s, 1);
+	p = only_span(req);
+	ck_assert_str_eq(p->name, name);
+	ck_assert_str_eq(str_of(p->attributes, p->n_attributes, "a"),
+			 "h\xc3\xa9llo");
+	ck_assert_str_eq(str_of(p->attributes, p->n_attributes, "short"),
+			 "abc");
+	ck_assert_str_eq(str_of(p->attributes, p->n_attributes, "cjk"),
+			 "\xe4\xb8\xad\xe6\x96\x87\xe5\xad\x97\xe7\xac\xa6"
+			 "\xe4\xb8\xb2");
+	ck_assert_str_eq(str_of(p->attributes, p->n_attributes, "stack"),
+			 "frame");
+	ck_assert_int_eq(find(p->attributes, p->n_attributes, "i")->int_value,
+			 1234567);
+	ck_assert_str_eq(str_of(p->events[0]->attributes, 1, "msg"), "01234");
+	/* Resource attributes are exempt from limits. */
+	ck_assert_str_eq(find(req->resource_spans[0]->resource->attributes, 3,
+			      "process.command_args")->array_value->values[1]
+			 ->string_value, "--flag");
+	req_free(req);
+}
+END_TEST
+
+START_TEST(test_count_limit)
+{
+	struct otlp_encoder enc = { &cfg, NULL, render_empty };
+	struct span s;
+	pb_request *req;
+	pb_span *p;
+
+	cfg.span_attr_count_limit = 3;
+	span_init(&s);
+	s.dropped_attrs = 2;
+	s.stack_depth = 2;
+	attr_str(&s, "a", "1");
+	/* An unrenderable stack is left out, not counted as dropped. */
+	attr_stack(&s, "stack");
+	attr_int(&s, "b", 2);
+	attr_bool(&s, "c", 0);
+	attr_double(&s, "d", 4.0);
+	attr_str(&s, "e", "5");
+
+	req = roundtrip(&enc, &s, 1);
+	p = only_span(req);
+	ck_assert_uint_eq(p->n_attributes, 3);
+	ck_assert_str_eq(p->attributes[0]->key, "a");
+	ck_assert_str_eq(p->attributes[1]->key, "b");
+	ck_assert_str_eq(p->attributes[2]->key, "c");
+	ck_assert_int_eq(p->attributes[2]->value->value_case,
+			 ANY(BOOL_VALUE));
+	ck_assert_int_eq(p->attributes[2]->value->bool_value, 0);
+	ck_assert_uint_eq(p->dropped_attributes_count, 4);
+	req_free(req);
+
+	/* No renderer at all: the stack attribute is skipped as well. */
+	cfg.span_attr_count_limit = 128;
+	enc.render_stack = NULL;
+	req = roundtrip(&enc, &s, 1);
+	p = only_span(req);
+	ck_assert_uint_eq(p->n_attributes, 5);
+	ck_assert_ptr_null(find(p->attributes, 5, "stack"));
+	ck_assert_uint_eq(p->dropped_attributes_count, 2);
+	req_free(req);
+}
+END_TEST
+
+START_TEST(test_invalid_utf8)
+{
+	struct otlp_encoder enc = { &cfg, NULL, NULL };
+	struct span s;
+	pb_request *req;
+	pb_span *p;
+	char *json;
+
+	span_init(&s);
+	s.name = pool_str(&s, "G\xff" "ET");
+	attr_str(&s, "bad", "a\xc3" "b\xe2\x82");
+	s.attrs[s.nattrs++] = (struct span_attr){ .key = "nul",
+		.type = SPAN_ATTR_STRING, .v.s = pool_add(&s, "x\0y", 3) };
+	s.status = SPAN_STATUS_ERROR;
+	s.status_message = pool_str(&s, "\xed\xa0\x80!");   /* surrogate */
+	s.trace_state = pool_str(&s, "k=\x80");
+
+	req = roundtrip(&enc, &s, 1);
+	p = only_span(req);
+	ck_assert_str_eq(p->name, "G\xef\xbf\xbd" "ET");
+	ck_assert_str_eq(str_of(p->attributes, 2, "bad"),
+			 "a\xef\xbf\xbd" "b\xef\xbf\xbd");
+	ck_assert_str_eq(str_of(p->attributes, 2, "nul"), "x\xef\xbf\xbdy");
+	ck_assert_str_eq(p->status->message,
+			 "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd!");
+	ck_assert_str_eq(p->trace_state, "k=\xef\xbf\xbd");
+	req_free(req);
+
+	json = json_of(&enc, &s, 1);
+	ck_assert_ptr_nonnull(strstr(json, "\"name\":\"G\xef\xbf\xbd" "ET\""));
+	free(json);
+}
+END_TEST
+
+START_TEST(test_damaged_pool_refs)
+{
+	struct otlp_encoder enc = { &cfg, NULL, NULL };
+	struct span s;
+	pb_request *req;
+	pb_span *p;
+
+	/* References outside the pool are clamped, never followed. */
+	span_init(&s);
+	s.name = (struct span_str){ SPAN_STRPOOL - 2, 100 };
+	memcpy(s.pool + SPAN_STRPOOL - 2, "ab", 2);
+	s.trace_state = (struct span_str){ 60000, 60000 };
+	s.nattrs = 200;
+	s.nevents = 9;
+	req = roundtrip(&enc, &s, 1);
+	p = only_span(req);
+	ck_assert_str_eq(p->name, "ab");
+	ck_assert_str_eq(p->trace_state, "");
+	req_free(req);
+}
+END_TEST
+
+START_TEST(test_decode_response)
+{
+	Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse
+		resp;
+	Opentelemetry__Proto__Collector__Trace__V1__ExportTracePartialSuccess
+		ps;
+	static const uint8_t garbage[] = { 0x0a, 0x05, 0x08 };
+	uint8_t buf[256];
+	size_t len;
+	int64_t rejected = -1;
+	char msg[16];
+
+	protobuf_c_message_init(&RESP_DESC, &resp);
+	protobuf_c_message_init(&PS_DESC, &ps);
+	ps.rejected_spans = 7;
+	ps.error_message = (char *)"bad\nspan ids, \xc3\xa4\xc3\xa4\xc3\xa4";
+	resp.partial_success = &ps;
+	len = protobuf_c_message_pack(&resp.base, buf);
+
+	ck_assert_int_eq(otlp_decode_response(buf, len, &rejected, msg,
+					      sizeof(msg)), 0);
+	ck_assert_int_eq(rejected, 7);
+	/* One log line, cut at a character boundary. */
+	ck_assert_str_eq(msg, "bad span ids, ");
+
+	/* Empty body and unset partial_success: full success. */
+	rejected = -1;
+	ck_assert_int_eq(otlp_decode_response(NULL, 0, &rejected, msg,
+					      sizeof(msg)), 0);
+	ck_assert_int_eq(rejected, 0);
+	ck_assert_str_eq(msg, "");
+
+	ck_assert_int_eq(otlp_decode_response(garbage, sizeof(garbage),
+					      &rejected, msg, sizeof(msg)),
+			 -EINVAL);
+	ck_assert_int_eq(otlp_decode_response(buf, len, &rejected, NULL, 0),
+			 0);
+	ck_assert_int_eq(rejected, 7);
+}
+END_TEST
+
+/*
+ * The wire format against the field numbers of the OTLP reference, read
+ * back by protoc's schema-less decoder, so a wrong number or wire type in
+ * our .proto files cannot hide behind generated code built from them.
+ * fixed64/fixed32 fields print as hex, varints as decimal.
+ */
+START_TEST(test_wire_format)
+{
+	static const char *const args[] = { "a", "b" };
+	static const char want[] =
+		"1 {\n"
+		"  1 {\n"
+		"    1 {\n      1: \"service.name\"\n      2 {\n"
+		"        1: \"svc\"\n      }\n    }\n"
+		"    1 {\n      1: \"process.command_args\"\n      2 {\n"
+		"        5 {\n          1 {\n            1: \"a\"\n"
+		"          }\n          1 {\n            1: \"b\"\n"
+		"          }\n        }\n      }\n    }\n"
+		"  }\n"
+		"  2 {\n"
+		"    1 {\n      1: \"otelshim\"\n      2: \"" OTELSHIM_VERSION
+		"\"\n    }\n"
+		"    2 {\n"
+		"      1: \"\\001\\001\\001\\001\\001\\001\\001\\001"
+		"\\001\\001\\001\\001\\001\\001\\001\\001\"\n"
+		"      2: \"\\002\\002\\002\\002\\002\\002\\002\\002\"\n"
+		"      3: \"ts=1\"\n"
+		"      4: \"\\003\\003\\003\\003\\003\\003\\003\\003\"\n"
+		"      5: \"GET\"\n"
+		"      6: 2\n"
+		"      7: 0x000000000000000a\n"
+		"      8: 0x0000000000000014\n"
+		"      9 {\n        1: \"k\"\n        2 {\n          1: \"v\"\n"
+		"        }\n      }\n"
+		"      9 {\n        1: \"n\"\n        2 {\n          3: 7\n"
+		"        }\n      }\n"
+		"      9 {\n        1: \"d\"\n        2 {\n"
+		"          4: 0x3ff8000000000000\n        }\n      }\n"
+		"      9 {\n        1: \"t\"\n        2 {\n          2: 1\n"
+		"        }\n      }\n"
+		"      10: 1\n"
+		"      11 {\n        1: 0x000000000000000f\n"
+		"        2: \"ev\"\n      }\n"
+		"      15 {\n        2: \"boom\"\n        3: 2\n      }\n"
+		"      16: 0x00000301\n"
+		"    }\n"
+		"  }\n"
+		"}\n";
+	struct otlp_encoder enc = { &cfg, &res, NULL };
+	struct span s;
+	char path[] = "/tmp/test_otlp_XXXXXX", cmd[128], got[4096];
+	uint8_t *buf;
+	size_t len, n;
+	FILE *f;
+	int fd;
+
+	if (system("protoc-c --version >/dev/null 2>&1") != 0)
+		return;
+	res.attrs[1] = (struct resource_attr){ .key = "process.command_args",
+		.type = RESOURCE_STRING_ARRAY, .arr = args, .narr = 2 };
+	res.nattrs = 2;
+	memset(&s, 0, sizeof(s));
+	memset(s.trace_id, 1, 16);
+	memset(s.span_id, 2, 8);
+	memset(s.parent_span_id, 3, 8);
+	s.trace_flags = 1;
+	s.parent_is_remote = 1;
+	s.kind = SPAN_KIND_SERVER;
+	s.status = SPAN_STATUS_ERROR;
+	s.start_ns = 10;
+	s.end_ns = 20;
+	s.name = pool_str(&s, "GET");
+	s.status_message = pool_str(&s, "boom");
+	s.trace_state = pool_str(&s, "ts=1");
+	attr_str(&s, "k", "v");
+	attr_int(&s, "n", 7);
+	attr_double(&s, "d", 1.5);
+	attr_bool(&s, "t", 1);
+	s.dropped_attrs = 1;
+	s.events[0].time_ns = 15;
+	s.events[0].name = "ev";
+	s.nevents = 1;
+
+	ck_assert_int_eq(otlp_encode_protobuf(&enc, &s, 1, &buf, &len), 0);
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, buf, len), (ssize_t)len);
+	close(fd);
+	free(buf);
+	snprintf(cmd, sizeof(cmd), "protoc-c --decode_raw < %s", path);
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(got, 1, sizeof(got) - 1, f);
+	got[n] = '\0';
+	ck_assert_int_eq(pclose(f), 0);
+	unlink(path);
+	ck_assert_str_eq(got, want);
+}
+END_TEST
+
+/* ------------------------------------------------------------ JSON */
+
+START_TEST(test_json_exact)
+{
+	struct otlp_encoder enc = { &cfg, &res, NULL };
+	struct span s;
+	char *json;
+
+	res.nattrs = 1;
+	span_init(&s);
+	memset(s.parent_span_id, 0xa0, 8);
+	s.parent_is_remote = 1;
+	s.status = SPAN_STATUS_ERROR;
+	s.status_message = pool_str(&s, "boom");
+	attr_int(&s, "n", -5);
+	attr_double(&s, "d", 0.1);
+	attr_bool(&s, "b", 0);
+	s.events[0].time_ns = 5;
+	s.events[0].name = "ev";
+	s.nevents = 1;
+	json = json_of(&enc, &s, 1);
+	ck_assert_str_eq(json,
+		"{\"resourceSpans\":[{\"resource\":{\"attributes\":["
+		"{\"key\":\"service.name\",\"value\":{\"stringValue\":\"svc\"}}"
+		"]},\"scopeSpans\":[{\"scope\":{\"name\":\"otelshim\","
+		"\"version\":\"" OTELSHIM_VERSION "\"},\"spans\":[{"
+		"\"traceId\":\"010101010101010101010101010101ab\","
+		"\"spanId\":\"1111111111111111\","
+		"\"parentSpanId\":\"a0a0a0a0a0a0a0a0\","
+		"\"flags\":769,\"name\":\"GET\",\"kind\":2,"
+		"\"startTimeUnixNano\":\"1700000000000000000\","
+		"\"endTimeUnixNano\":\"1700000000123456789\","
+		"\"attributes\":["
+		"{\"key\":\"n\",\"value\":{\"intValue\":\"-5\"}},"
+		"{\"key\":\"d\",\"value\":{\"doubleValue\":0.1}},"
+		"{\"key\":\"b\",\"value\":{\"boolValue\":false}}],"
+		"\"events\":[{\"timeUnixNano\":\"5\",\"name\":\"ev\"}],"
+		"\"status\":{\"message\":\"boom\",\"code\":2}}]}]}]}");
+	free(json);
+}
+END_TEST
+
+START_TEST(test_json_escaping)
+{
+	struct otlp_encoder enc = { &cfg, NULL, NULL };
+	struct span s;
+	char *json;
+	const char *want;
+
+	span_init(&s);
+	s.name = pool_str(&s, "q\"b\\s/\x01\x1f\t\n\r\b\f\x7f\xc3\xa9");
+	s.trace_state = pool_str(&s, "a=1");
+	s.dropped_attrs = 1;
+	attr_double(&s, "nan", NAN);
+	attr_double(&s, "inf", -INFINITY);
+	attr_double(&s, "big", 1e300);
+	attr_double(&s, "third", 1.0 / 3.0);
+	attr_int(&s, "max", INT64_MAX);
+	attr_bool(&s, "t", 1);
+	json = json_of(&enc, &s, 1);
+	want = "\"traceState\":\"a=1\",\"flags\":257,"
+	       "\"name\":\"q\\\"b\\\\s/\\u0001\\u001f\\t\\n\\r\\b\\f\x7f"
+	       "\xc3\xa9\",\"kind\":2,";
+	ck_assert_msg(strstr(json, want), "%s", json);
+	want = "{\"key\":\"nan\",\"value\":{\"doubleValue\":\"NaN\"}},"
+	       "{\"key\":\"inf\",\"value\":{\"doubleValue\":\"-Infinity\"}},"
+	       "{\"key\":\"big\",\"value\":{\"doubleValue\":1e+300}},"
+	       "{\"key\":\"third\",\"value\":"
+	       "{\"doubleValue\":0.33333333333333331}},"
+	       "{\"key\":\"max\",\"value\":"
+	       "{\"intValue\":\"9223372036854775807\"}},"
+	       "{\"key\":\"t\",\"value\":{\"boolValue\":true}}],"
+	       "\"droppedAttributesCount\":1}";
+	ck_assert_msg(strstr(json, want), "%s", json);
+	free(json);
+}
+END_TEST
+
+/*
+ * Runs python3's json module over the output of a full batch and prints
+ * values back, so the check does not rely on our own idea of JSON.
+ */
+START_TEST(test_json_parses)
+{
+	static const char script[] =
+		"import json,sys\n"
+		"d=json.load(open(sys.argv[1],encoding='utf-8'))\n"
+		"rs=d['resourceSpans'][0]\n"
+		"a={x['key']:x['value']\n"
+		"   for x in rs['resource']['attributes']}\n"
+		"sp=rs['scopeSpans'][0]['spans']\n"
+		"s=sp[0]\n"
+		"b={x['key']:x['value'] for x in s['attributes']}\n"
+		"print(len(sp), a['process.command_args']['arrayValue']"
+		"['values'][1]['stringValue'], a['process.pid']['intValue'],"
+		" s['traceId'], s['kind'], s['flags'], s['status']['code'],"
+		" b['q']['stringValue'] == 'say \"hi\"\\n\\u00e9\\ufffd',"
+		" b['code.stacktrace']['stringValue'].split()[1],"
+		" s['events'][0]['attributes'][0]['value']['intValue'],"
+		" sp[1]['name'], 'parentSpanId' in sp[1])\n";
+	struct otlp_encoder enc = { &cfg, &res, render_stack };
+	struct span s[2];
+	char path[] = "/tmp/test_otlp_XXXXXX", spath[64], cmd[256];
+	char line[512];
+	char *json;
+	FILE *f, *py;
+	int fd;
+
+	if (access("/usr/bin/python3", X_OK) != 0)
+		return;         /* a structural check needs a real parser */
+	span_init(&s[0]);
+	memset(s[0].parent_span_id, 0x22, 8);
+	s[0].kind = SPAN_KIND_CONSUMER;
+	s[0].status = SPAN_STATUS_ERROR;
+	s[0].stack_depth = 4;
+	attr_str(&s[0], "q", "say \"hi\"\n\xc3\xa9\xff");
+	attr_stack(&s[0], "code.stacktrace");
+	attr_double(&s[0], "x", NAN);
+	s[0].events[0] = (struct span_event){ .time_ns = 1, .name = "e",
+		.nattrs = 1 };
+	s[0].events[0].attrs[0] = (struct span_attr){ .key = "k",
+		.type = SPAN_ATTR_INT, .v.i = -9 };
+	s[0].nevents = 1;
+	span_init(&s[1]);
+	s[1].name = pool_str(&s[1], "second");
+
+	json = json_of(&enc, s, 2);
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	fputs(json, f);
+	fclose(f);
+	free(json);
+
+	snprintf(spath, sizeof(spath), "/tmp/test_otlp_%d.py", (int)getpid());
+	f = fopen(spath, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(script, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "python3 %s %s", spath, path);
+	py = popen(cmd, "r");
+	ck_assert_ptr_nonnull(py);
+	line[0] = '\0';
+	fgets(line, sizeof(line), py);
+	ck_assert_int_eq(pclose(py), 0);
+	unlink(path);
+	unlink(spath);
+	ck_assert_str_eq(line, "2 --flag 4242 010101010101010101010101010101ab"
+			 " 5 257 2 True depth=4 -9 second False\n");
+}
+END_TEST
+
+/* ------------------------------------------------------------ UTF-8 */
+
+static void check_repair(const char *in, size_t len, size_t max,
+			 const char *want)
+{
+	char out[128];
+	size_t n = utf8_repair(in, len, max, out, sizeof(out));
+
+	ck_assert_uint_eq(n, strlen(want));
+	ck_assert_str_eq(out, want);
+	ck_assert_int_eq(utf8_clean(out, n), 1);
+}
+
+#define FFFD "\xef\xbf\xbd"
+
+START_TEST(test_utf8_repair)
+{
+	check_repair("plain", 5, 0, "plain");
+	check_repair("", 0, 0, "");
+	/* Maximal subparts (Unicode 3.9, table 3-8). */
+	check_repair("\x61\xf1\x80\x80\xe1\x80\xc2\x62\x80\x63\x80\xbf\x64",
+		     13, 0, "a" FFFD FFFD FFFD "b" FFFD "c" FFFD FFFD "d");
+	check_repair("\xc0\xaf", 2, 0, FFFD FFFD);          /* overlong */
+	check_repair("\xe0\x80\xaf", 3, 0, FFFD FFFD FFFD);
+	check_repair("\xed\xa0\x80", 3, 0, FFFD FFFD FFFD); /* surrogate */
+	check_repair("\xf4\x90\x80\x80", 4, 0, FFFD FFFD FFFD FFFD);
+	check_repair("\xf5\xff", 2, 0, FFFD FFFD);
+	check_repair("\xf0\x9f\x98", 3, 0, FFFD);           /* cut short */
+	check_repair("\xf0\x9f\x98\x80", 4, 0, "\xf0\x9f\x98\x80");
+	check_repair("\xef\xbf\xbf\xf4\x8f\xbf\xbf", 7, 0,
+		     "\xef\xbf\xbf\xf4\x8f\xbf\xbf");
+	check_repair("a\0b", 3, 0, "a" FFFD "b");
+	/* Character limit. */
+	check_repair("\xf0\x9f\x98\x80xyz", 7, 2, "\xf0\x9f\x98\x80x");
+	check_repair("ab\xffzz", 5, 3, "ab" FFFD);
+	check_repair("abc", 3, 3, "abc");
+}
+END_TEST
+
+START_TEST(test_utf8_capacity)
+{
+	char out[6];
+	size_t n;
+
+	/* Whole characters only; the return value is the full length. */
+	n = utf8_repair("ab\xc3\xa9\xc3\xa9", 6, 0, out, sizeof(out));
+	ck_assert_uint_eq(n, 6);
+	ck_assert_str_eq(out, "ab\xc3\xa9");
+	n = utf8_repair("\xff\xff", 2, 0, out, 4);
+	ck_assert_uint_eq(n, 6);
+	ck_assert_str_eq(out, FFFD);
+	ck_assert_uint_eq(utf8_repair("\xff", 1, 0, NULL, 0), 3);
+	n = utf8_repair("abc", 3, 0, out, 1);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(utf8_clean("ok\xc3\xa9", 4), 1);
+	ck_assert_int_eq(utf8_clean("o\0k", 3), 0);
+	ck_assert_int_eq(utf8_clean("\xc3", 1), 0);
+}
+END_TEST
+
+static Suite *otlp_suite(void)
+{
+	Suite *s = suite_create("otlp");
+	TCase *tc = tcase_create("protobuf");
+	TCase *tj = tcase_create("json");
+	TCase *tu = tcase_create("utf8");
+
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, test_full_span);
+	tcase_add_test(tc, test_root_span_and_status);
+	tcase_add_test(tc, test_invalid_ids_and_empty);
+	tcase_add_test(tc, test_value_length_limit);
+	tcase_add_test(tc, test_count_limit);
+	tcase_add_test(tc, test_invalid_utf8);
+	tcase_add_test(tc, test_damaged_pool_refs);
+	tcase_add_test(tc, test_decode_response);
+	tcase_add_test(tc, test_wire_format);
+	suite_add_tcase(s, tc);
+
+	tcase_add_checked_fixture(tj, setup, NULL);
+	tcase_add_test(tj, test_json_exact);
+	tcase_add_test(tj, test_json_escaping);
+	tcase_add_test(tj, test_json_parses);
+	suite_add_tcase(s, tj);
+
+	tcase_add_test(tu, test_utf8_repair);
+	tcase_add_test(tu, test_utf8_capacity);
+	suite_add_tcase(s, tu);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(otlp_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
