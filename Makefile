@@ -55,13 +55,15 @@ $(BUILD)/obj/proto/%.o: $(BUILD)/proto/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLFLAGS) -c -o $@ $<
 
-# The version script exports exactly the interposed names (hooks.def) and
-# the optional library hooks listed by their modules in shim/exports.list.
-$(BUILD)/libotelshim.map: shim/hooks.def shim/exports.list
+# The version script exports exactly the interposed names: the libc hooks
+# in hooks.def and the library hooks (libpq, sqlite3) each module lists in
+# its shim/<module>.exports, one name per line.
+EXPORT_LISTS := $(wildcard shim/*.exports)
+$(BUILD)/libotelshim.map: shim/hooks.def $(EXPORT_LISTS)
 	@mkdir -p $(BUILD)
 	{ echo '{ global:'; \
 	  sed -n 's/^HOOK([^,]*, *\([A-Za-z0-9_]*\),.*/  \1;/p' shim/hooks.def; \
-	  grep -v '^#' shim/exports.list | sed '/^$$/d; s/.*/  &;/'; \
+	  cat /dev/null $(EXPORT_LISTS) | sed '/^#/d; /^$$/d; s/.*/  &;/'; \
 	  echo 'local: *; };'; } > $@
 
 CORE_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))

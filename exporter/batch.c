@@ -37,6 +37,15 @@ static struct exporter_counters counters;
 static const struct exporter_ops *ops;
 static void *exporter;
 
+/*
+ * Held by the exporter thread while it loads and creates the exporter, and
+ * by a forking thread around fork(): a child forked in the middle of a
+ * dlopen() inherits the dynamic loader half-way through and cannot load
+ * anything (glibc may even abort it).  Loading happens once per process,
+ * so fork() waits a few milliseconds at most, once.
+ */
+static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -150,6 +159,7 @@ static void *exporter_main(void *arg)
 	if (host.enter_own_thread)
 		host.enter_own_thread();
 	buf = malloc(batch_max * sizeof(*buf));
+	pthread_mutex_lock(&load_lock);
 	if (!ops)
 		ops = load_module();
 	if (ops && buf) {
@@ -163,6 +173,7 @@ static void *exporter_main(void *arg)
 
 		exporter = ops->create(&eh);
 	}
+	pthread_mutex_unlock(&load_lock);
 	if (!buf)
 		goto out;
 	next = mono_ns() + delay;
@@ -288,10 +299,21 @@ void batch_shutdown(void)
 	}
 }
 
+void batch_before_fork(void)
+{
+	pthread_mutex_lock(&load_lock);
+}
+
+void batch_after_fork_parent(void)
+{
+	pthread_mutex_unlock(&load_lock);
+}
+
 void batch_after_fork_child(void)
 {
 	struct ring *r = atomic_load(&ring);
 
+	pthread_mutex_unlock(&load_lock);
 	/* The child is single-threaded here: plain resets are safe.  The
 	 * parent's exporter handle is forgotten, never cleaned up: that could
 	 * close a connection the parent still uses. */

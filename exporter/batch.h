@@ -39,7 +39,10 @@ void batch_submit(const struct span *s);
  */
 void batch_shutdown(void);
 
-/* In a forked child: forget the parent's spans, thread and exporter. */
+/* pthread_atfork handlers.  The child forgets the parent's spans, thread
+ * and exporter. */
+void batch_before_fork(void);
+void batch_after_fork_parent(void);
 void batch_after_fork_child(void);
 
 struct batch_stats {

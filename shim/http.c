@@ -592,7 +592,8 @@ static unsigned step(struct http_stream *st, unsigned char c,
 	switch (st->state) {
 	case S_START:
 		if (c == '\r' || c == '\n') {
-			if (++st->aux > LEADING_EMPTY_MAX)
+			st->aux++;
+			if (st->aux > LEADING_EMPTY_MAX)
 				return fail(st, HTTP_EV_NOT_HTTP);
 			return 0;
 		}
@@ -913,10 +914,11 @@ size_t http_feed(struct http_stream *st, const char *data, size_t len,
 			p += n;
 			break;
 		default:
-			if (st->state >= S_BODY_CL) {
+			if (st->state >= S_BODY_CL)
 				st->body_bytes++;
-			} else if (st->state != S_START &&
-				   ++st->head_bytes > HTTP_HEAD_LIMIT) {
+			else if (st->state != S_START)
+				st->head_bytes++;
+			if (st->head_bytes > HTTP_HEAD_LIMIT) {
 				what = fail_here(st);
 				p++;
 				break;
@@ -1302,11 +1304,12 @@ static int scan_headers(const char *block, size_t len, size_t pos,
 		if (n <= nlen || line[nlen] != ':' ||
 		    !eq_nocase(line, nlen, name, nlen))
 			continue;
-		if (count++ == 0 && value) {
+		if (count == 0 && value) {
 			value->p = line + nlen + 1;
 			value->len = n - nlen - 1;
 			trim(&value->p, &value->len);
 		}
+		count++;
 	}
 	return count;
 }

@@ -87,7 +87,8 @@ static void init(void)
 		.log = log_line,
 	};
 	batch_init(&host);
-	pthread_atfork(NULL, NULL, child_after_fork);
+	pthread_atfork(batch_before_fork, batch_after_fork_parent,
+		       child_after_fork);
 	preload_tracing = 1;
 }
 
@@ -111,6 +112,11 @@ int preload_enter(void)
 		}
 	}
 	return preload_tracing && !preload_guard;
+}
+
+void *preload_next(const char *name)
+{
+	return dlsym(RTLD_NEXT, name);
 }
 
 const struct config *preload_config(void)

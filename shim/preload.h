@@ -40,6 +40,15 @@ int preload_enter(void);
 
 const struct config *preload_config(void);
 
+/*
+ * The next definition of a library function we interpose (libpq, sqlite3):
+ * dlsym(RTLD_NEXT).  NULL while the library is not loaded; callers must not
+ * cache a NULL, since the program may dlopen() the library later.  Caching
+ * a found pointer is fine: libraries we hook are never unloaded under us
+ * while the program still calls into them.
+ */
+void *preload_next(const char *name);
+
 /* The process's argv, as the dynamic loader gave it to constructors. */
 char *const *preload_argv(void);
 

@@ -55,7 +55,8 @@ size_t propagate_format_traceparent(const struct propagate_ctx *c, char *buf,
  * members longer than 128 characters first (rightmost first), then from the
  * right.  Returns the length written (NUL-terminated when cap > 0; 0 means
  * empty, so omit the header), or -1 if the value is invalid (bad key or
- * value, duplicate key, more than 32 members): drop tracestate then.
+ * value, duplicate key, more than 32 members, an input over 64 KiB): drop
+ * tracestate then.  s and out must not overlap.
  */
 int propagate_check_tracestate(const char *s, size_t len, char *out,
 			       size_t cap);

@@ -236,7 +236,12 @@ static uint8_t kw_lookup(const char *s, size_t n)
 	up[n] = 0;
 	while (lo <= hi) {
 		int mid = (lo + hi) / 2;
-		int r = strcmp(up, kwtab[mid].name);
+		const char *k = kwtab[mid].name;
+		int r;
+
+		for (i = 0; up[i] != 0 && up[i] == k[i]; i++)
+			;
+		r = (uint8_t)up[i] - (uint8_t)k[i];
 
 		if (r == 0)
 			return (uint8_t)mid;
@@ -503,7 +508,8 @@ static const char *lex(const char *p, const char *end, struct tok *t)
 		}
 		/* fall through */
 	case '@':
-		if (end - p >= 2 && (IS(p[1], C_CONT) || (uint8_t)p[1] >= 0x80)) {
+		if (end - p >= 2 &&
+		    (IS(p[1], C_CONT) || (uint8_t)p[1] >= 0x80)) {
 			p++;
 			while (p < end && (IS(*p, C_CONT) ||
 			                   (uint8_t)*p >= 0x80))
@@ -633,19 +639,20 @@ static void putc1(struct san *o, char c)
 	o->n++;
 }
 
-/* Copies name bytes, replacing invalid UTF-8 by U+FFFD. */
+/* Copies name bytes, replacing invalid UTF-8 and NUL by U+FFFD. */
 static void put_utf8(struct san *o, const char *s, size_t n)
 {
 	const char *end = s + n, *run = s;
 
 	while (s < end) {
-		size_t l;
+		size_t l = 0;
 
-		if ((uint8_t)*s < 0x80) {
+		if ((uint8_t)*s < 0x80 && *s != 0) {
 			s++;
 			continue;
 		}
-		l = utf8_seq(s, end);
+		if (*s != 0)
+			l = utf8_seq(s, end);
 		if (l) {
 			s += l;
 			continue;
@@ -793,8 +800,8 @@ static void san_token(struct san *o, const struct tok *t)
 		putc1(o, '?');
 	} else if (t->kind == TK_BAD) {
 		put(o, "\xef\xbf\xbd", 3);
-	} else if (t->kind == TK_QIDENT) {
-		put_utf8(o, t->s, t->n);
+	} else if (t->kind == TK_QIDENT || t->kind == TK_PARAM) {
+		put_utf8(o, t->s, t->n);        /* may hold any byte */
 	} else {
 		if ((c == '-' || c == '+') && t->n == 1 && sign_context(o)) {
 			sign = 1;
@@ -807,9 +814,8 @@ static void san_token(struct san *o, const struct tok *t)
 	/* Parentheses open and close runs. */
 	if (c == '(') {
 		o->depth++;
-		if (o->lst) {
-			/* cannot happen: a '(' ends the run above */
-		} else if (o->pkind == TK_WORD && o->pkw == KW_IN) {
+		/* No run is open here: a '(' inside one ended it above. */
+		if (o->pkind == TK_WORD && o->pkw == KW_IN) {
 			o->lst = 'I';
 		} else if (o->vals_depth == o->depth - 1 && o->vals_expect) {
 			o->lst = 'V';
@@ -855,7 +861,7 @@ static void san_token(struct san *o, const struct tok *t)
 /* Can more input still change what the buffer holds? */
 static int san_done(const struct san *o)
 {
-	return o->n >= o->lim && !o->lst && o->vals_depth < 0 && !o->sign;
+	return o->n > o->lim && !o->lst && o->vals_depth < 0 && !o->sign;
 }
 
 /* NUL-terminates, dropping a character the limit cut in two. */
@@ -1023,9 +1029,10 @@ static void tg_commit(struct sum *m)
 	for (i = 0; i < (size_t)m->ncte; i++)
 		if (same_name(s, n, m->cte_s[i], m->cte_n[i]))
 			return;
-	/* Quoted names may hold bytes that are not UTF-8. */
+	/* Quoted names may hold NULs and bytes that are not UTF-8. */
 	for (i = 0; i < n && tn < sizeof(tmp) - 3; ) {
-		size_t l = (uint8_t)s[i] < 0x80 ? 1 : utf8_seq(s + i, s + n);
+		size_t l = s[i] == 0 ? 0 : (uint8_t)s[i] < 0x80 ? 1
+		                                : utf8_seq(s + i, s + n);
 
 		if (l == 0) {
 			memcpy(tmp + tn, "\xef\xbf\xbd", 3);
@@ -1519,7 +1526,6 @@ size_t sql_analyze(const char *sql, size_t len, unsigned flags,
 				/* The buffer is final: stop sanitising. */
 				ret = san_finish(&o, &trunc);
 				do_text = 0;
-				text = NULL;
 			}
 		}
 		if (do_sum)

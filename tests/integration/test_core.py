@@ -242,9 +242,11 @@ class Lifecycle(unittest.TestCase):
                                open(os.path.join(os.path.dirname(__file__),
                                                  "../../shim/hooks.def")).read(),
                                re.M))
-        extra = [l.strip() for l in open(os.path.join(
-            os.path.dirname(__file__), "../../shim/exports.list"))
-            if l.strip() and not l.startswith("#")]
+        import glob
+        extra = [l.strip()
+                 for f in glob.glob(os.path.join(os.path.dirname(__file__),
+                                                 "../../shim/*.exports"))
+                 for l in open(f) if l.strip() and not l.startswith("#")]
         self.assertTrue(names)
         self.assertEqual(names - hooks - set(extra), set())
 

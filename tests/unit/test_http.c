@@ -33,7 +33,8 @@ static void guard_setup(void)
 
 static const char *guarded(const char *s, size_t len)
 {
-	ck_assert_uint_le(len, 32 * 4096);
+	if (len > 32 * 4096)
+		ck_abort_msg("input too long");
 	memmove(guard_end - len, s, len);
 	return guard_end - len;
 }
@@ -56,8 +57,8 @@ static void log_add(struct log *l, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(l->s + l->len, sizeof(l->s) - l->len, fmt, ap);
 	va_end(ap);
-	ck_assert_int_ge(n, 0);
-	ck_assert_uint_lt(l->len + (size_t)n, sizeof(l->s));
+	if (n < 0 || l->len + (size_t)n >= sizeof(l->s))
+		ck_abort_msg("event log overflow");
 	l->len += (size_t)n;
 }
 
@@ -72,8 +73,8 @@ static void check_in_buf(const struct http_stream *st, struct http_str s)
 {
 	if (s.p == NULL)
 		return;
-	ck_assert(s.p >= st->buf);
-	ck_assert(s.p + s.len <= st->buf + sizeof(st->buf));
+	if (s.p < st->buf || s.p + s.len > st->buf + sizeof(st->buf))
+		ck_abort_msg("head string outside the stream buffer");
 }
 
 static void log_event(struct log *l, const struct http_stream *st,
@@ -94,8 +95,9 @@ static void log_event(struct log *l, const struct http_stream *st,
 		check_in_buf(st, h->x_forwarded_host);
 		log_add(l, " H");
 		if (h->method.p)
-			log_add(l, " %.*s %.*s", (int)h->method.len, h->method.p,
-			     (int)h->target.len, h->target.p);
+			log_add(l, " %.*s %.*s", (int)h->method.len,
+				h->method.p, (int)h->target.len,
+				h->target.p);
 		if (h->status)
 			log_add(l, " %u", h->status);
 		log_add(l, " 1.%u", h->version_minor);
@@ -153,13 +155,17 @@ static void feed_piece(struct log *l, struct http_stream *st,
 		struct http_event ev;
 		size_t c = http_feed(st, g + done, n - done, &ev);
 
-		ck_assert_uint_le(c, n - done);
-		ck_assert_msg(c > 0, "no progress at %zu", base + done);
+		/* Plain checks: Check records every passing assertion,
+		 * which would dominate the run time here. */
+		if (c == 0 || c > n - done)
+			ck_abort_msg("consumed %zu of %zu at %zu", c,
+				     n - done, base + done);
 		done += c;
 		if (ev.type)
 			log_event(l, st, &ev, base + done);
-		else
-			ck_assert_uint_eq(done, n);
+		else if (done != n)
+			ck_abort_msg("stopped without event at %zu",
+				     base + done);
 	}
 }
 
@@ -171,8 +177,10 @@ static void run(struct log *l, enum http_dir dir, const struct setup *su,
 	struct http_stream *st = malloc(sizeof(*st));
 	size_t pos = 0;
 
-	ck_assert_ptr_nonnull(st);
-	memset(l, 0, sizeof(*l));
+	if (st == NULL)
+		ck_abort_msg("malloc");
+	l->len = 0;
+	l->s[0] = '\0';
 	prepare(st, dir, su);
 	while (pos < len) {
 		size_t n = len - pos;
@@ -203,13 +211,13 @@ static void check_stream(enum http_dir dir, const struct setup *su,
 	size_t split;
 
 	run(&whole, dir, su, in, len, 0, 0, eof);
-	if (strcmp(whole.s, want)) { fprintf(stderr, "MISMATCH len=%zu\n got=%s\nwant=%s\n", len, whole.s, want); want = whole.s; return; }
+	ck_assert_str_eq(whole.s, want);
 	run(&other, dir, su, in, len, 0, 1, eof);
 	ck_assert_str_eq(other.s, want);
 	for (split = 1; split < len; split++) {
 		run(&other, dir, su, in, len, split, 0, eof);
-		ck_assert_msg(strcmp(other.s, want) == 0,
-			      "split %zu: %s", split, other.s);
+		if (strcmp(other.s, want) != 0)
+			ck_abort_msg("split %zu: %s", split, other.s);
 	}
 }
 
@@ -410,8 +418,8 @@ START_TEST(req_oversized)
 
 	/* A huge cookie is skipped without buffering it. */
 	n = (size_t)sprintf(in, "GET / HTTP/1.1\r\nCookie: ");
-	memset(in + n, 'c', 9000);
-	n += 9000;
+	memset(in + n, 'c', 5000);
+	n += 5000;
 	n += (size_t)sprintf(in + n, "\r\nHost: h\r\n\r\n");
 	sprintf(want, "@%zu H GET / 1.1 host=h hb=%zu E bb=0;", n, n);
 	check_stream(HTTP_DIR_REQUEST, NULL, in, n, 0, want);
@@ -522,7 +530,8 @@ START_TEST(req_garbage_random)
 			const char *g = guarded(in + pos, n - pos);
 			size_t c = http_feed(&st, g, n - pos, &ev);
 
-			ck_assert_uint_gt(c, 0);
+			if (c == 0)
+				ck_abort_msg("no progress");
 			pos += c;
 			if (ev.type)
 				evs++;

@@ -1,0 +1,1 @@
+UPDATE pgbench_accounts SET abalance = abalance + -4213 WHERE aid = 86597;

@@ -1,0 +1,1 @@
+INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (7, 1, 86597, -4213, CURRENT_TIMESTAMP);

@@ -1,0 +1,1 @@
+SELECT * FROM t WHERE id IN (1, 2, 3) AND x IN (SELECT y FROM u WHERE z IN (4, -5))

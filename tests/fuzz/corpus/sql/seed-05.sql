@@ -1,0 +1,1 @@
+SELECT '1'::int, E'it\'s', B'1010', X'ff', U&'d\0061t' UESCAPE '!', $$x$$, $t$ a $$ b $t$, 1.5e-3, .5, 0x1F

@@ -1,0 +1,1 @@
+PRAGMA main.table_info(users); INSERT OR REPLACE INTO kv VALUES (?1, :name, @v, $x)

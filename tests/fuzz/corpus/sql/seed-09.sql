@@ -1,0 +1,2 @@
+SELECT * FROM `order` WHERE [my col] = "bob" -- c
+/* a /* b */ c */

@@ -1,0 +1,1 @@
+EXPLAIN (ANALYZE) SELECT extract(year FROM ts) FROM "Public"."Users" u, generate_series(1,2) g

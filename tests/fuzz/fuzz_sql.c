@@ -1,0 +1,234 @@
+/*
+ * Fuzz target for the SQL sanitiser and summariser.  Raw input: output is
+ * NUL-terminated within its buffer, valid UTF-8, a prefix of the untruncated
+ * output, and sanitising it again changes nothing.  The same bytes also
+ * drive a statement generator that puts a marker inside every literal and
+ * comment it writes: the marker must never reach the text or the summary.
+ * links: shim/sql.c
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sql.h"
+
+#define MARK "QZXJ"
+
+static void check(int ok)
+{
+	if (!ok)
+		abort();
+}
+
+static int valid_utf8(const char *s, size_t n)
+{
+	const uint8_t *p = (const uint8_t *)s, *end = p + n;
+
+	while (p < end) {
+		size_t l, i;
+		uint32_t cp;
+
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		if (*p >= 0xc2 && *p <= 0xdf)
+			l = 2, cp = *p & 0x1f;
+		else if (*p >= 0xe0 && *p <= 0xef)
+			l = 3, cp = *p & 0x0f;
+		else if (*p >= 0xf0 && *p <= 0xf4)
+			l = 4, cp = *p & 0x07;
+		else
+			return 0;
+		if ((size_t)(end - p) < l)
+			return 0;
+		for (i = 1; i < l; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (p[i] & 0x3f);
+		}
+		if ((l == 3 &&
+		     (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (l == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+			return 0;
+		p += l;
+	}
+	return 1;
+}
+
+static void raw(const uint8_t *data, size_t size, unsigned flags)
+{
+	static char full[3 * 4096 + 16], part[3 * 4096 + 16];
+	static char again[3 * 4096 + 16];
+	char sum[300];
+	struct sql_info info;
+	size_t n, m, cap;
+
+	n = sql_analyze((const char *)data, size, flags, full, sizeof(full),
+	                sum, sizeof(sum), &info);
+	check(n < sizeof(full) && full[n] == 0 && strlen(full) == n);
+	check(valid_utf8(full, n));
+	check(info.summary_len <= SQL_SUMMARY_MAX);
+	check(strlen(sum) == info.summary_len);
+	check(valid_utf8(sum, info.summary_len));
+	check(memchr(info.operation, 0, sizeof(info.operation)) != NULL);
+	check(memchr(info.collection, 0, sizeof(info.collection)) != NULL);
+	check(info.noperations != 1 || info.nstatements >= 1);
+	check(!(info.truncated & SQL_TRUNC_TEXT));
+
+	/* Idempotent. */
+	m = sql_analyze(full, n, flags, again, sizeof(again), NULL, 0, NULL);
+	check(m == n && memcmp(again, full, n) == 0);
+
+	/* A smaller buffer holds a prefix, cut on a character boundary. */
+	cap = size > 0 ? (size_t)data[0] % (n + 2) + 1 : 1;
+	memset(part, 0x55, cap + 1);
+	m = sql_analyze((const char *)data, size, flags, part, cap, NULL, 0,
+	                &info);
+	check(m < cap && part[m] == 0 && memcmp(part, full, m) == 0);
+	check(valid_utf8(part, m));
+	check(part[cap] == 0x55 || cap > sizeof(part) - 2);
+	check(m == n || (info.truncated & SQL_TRUNC_TEXT));
+	check(m == n || m + 3 >= cap - 1);
+}
+
+/* ------------------------------------------------ marker statements */
+
+struct gen {
+	const uint8_t *p, *end;
+	char out[8192];
+	size_t n;
+};
+
+static unsigned take(struct gen *g, unsigned mod)
+{
+	if (g->p >= g->end)
+		return 0;
+	return *g->p++ % mod;
+}
+
+static void emit(struct gen *g, const char *s, size_t n)
+{
+	if (g->n + n < sizeof(g->out)) {
+		memcpy(g->out + g->n, s, n);
+		g->n += n;
+	}
+}
+
+static void emits(struct gen *g, const char *s)
+{
+	emit(g, s, strlen(s));
+}
+
+/* Literal or comment content: the marker plus fuzz bytes, with what would
+ * end the construct escaped or replaced by bad. */
+static void content(struct gen *g, int kind)
+{
+	unsigned i, n = take(g, 16);
+
+	emits(g, MARK);
+	for (i = 0; i < n && g->p < g->end; i++) {
+		char c = (char)*g->p++;
+
+		switch (kind) {
+		case 'q':               /* '...' */
+			if (c == '\'')
+				emit(g, "''", 2);
+			else
+				emit(g, &c, 1);
+			break;
+		case 'e':               /* E'...' */
+			if (c == '\'' || c == '\\')
+				emit(g, "\\", 1);
+			emit(g, &c, 1);
+			break;
+		case '$':               /* $m$...$m$ */
+			emit(g, c == '$' ? "_" : &c, 1);
+			break;
+		case 'c':               /* block comment */
+			emit(g, c == '*' || c == '/' ? "_" : &c, 1);
+			break;
+		default:                /* line comment */
+			emit(g, c == '\n' || c == '\r' ? "_" : &c, 1);
+			break;
+		}
+	}
+}
+
+static void marker(const uint8_t *data, size_t size)
+{
+	static const char *const frag[] = {
+		"SELECT ", "FROM t ", "WHERE a = ", ", ", " IN (", ") ",
+		"INSERT INTO u VALUES (", "UPDATE v SET b = ", ";", " AND ",
+		"(", ")", "::text ", "- ", "+ ", " x1 ", "\"Q\" ", "$1 ", "? ",
+		"CREATE TABLE w AS ", "WITH c AS (", "JOIN d ON ", "\n",
+		"E", "U&", "[k] ", "`k` ", "PRAGMA ", "= ", "LIKE ",
+	};
+	struct gen g;
+	char text[3 * sizeof(g.out)], sum[300];
+	int i;
+
+	g.p = data;
+	g.end = data + size;
+	g.n = 0;
+	for (i = 0; i < 64 && g.p < g.end; i++) {
+		switch (take(&g, 10)) {
+		case 0:
+			emits(&g, " '");
+			content(&g, 'q');
+			emits(&g, "' ");
+			break;
+		case 1:
+			emits(&g, " E'");
+			content(&g, 'e');
+			emits(&g, "' ");
+			break;
+		case 2:
+			emits(&g, " $m$");
+			content(&g, '$');
+			emits(&g, "$m$ ");
+			break;
+		case 3:
+			emits(&g, " /*");
+			content(&g, 'c');
+			emits(&g, "*/ ");
+			break;
+		case 4:
+			emits(&g, " --");
+			content(&g, 'l');
+			emits(&g, "\n");
+			break;
+		case 5:
+			emits(&g, " X'");
+			emits(&g, MARK);
+			emits(&g, "' ");
+			break;
+		default:
+			emits(&g, frag[take(&g, sizeof(frag) / sizeof(*frag))]);
+			break;
+		}
+	}
+	/* Also unterminated at the end. */
+	if (take(&g, 2)) {
+		emits(&g, " '");
+		content(&g, 'q');
+	}
+	sql_analyze(g.out, g.n, SQL_POSTGRES, text, sizeof(text), sum,
+	            sizeof(sum), NULL);
+	check(strstr(text, MARK) == NULL);
+	check(strstr(sum, MARK) == NULL);
+	sql_analyze(g.out, g.n, SQL_SQLITE, text, sizeof(text), sum,
+	            sizeof(sum), NULL);
+	check(strstr(text, MARK) == NULL);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size > 4096)
+		return 0;
+	raw(data, size, SQL_POSTGRES);
+	raw(data, size, SQL_SQLITE);
+	marker(data, size);
+	return 0;
+}
