@@ -38,8 +38,18 @@ LIB      := $(BUILD)/libotelshim.so
 MODULE   := $(BUILD)/otelshim-exporter.so
 
 .PHONY: all deps test unit integration fuzz fuzz-smoke bench demo clean \
-        install dist sanitize-unit
-all: $(LIB) $(MODULE)
+        install dist examples
+all: $(LIB) $(MODULE) examples
+
+# Small real programs the tests and the demo trace: examples/<name>.c is
+# built into build/examples/<name>, linked with libpq and libsqlite3.
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+examples: $(EXAMPLES)
+
+$(BUILD)/examples/%: examples/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g -fno-omit-frame-pointer $(WARN) -std=gnu11 -pthread -o $@ $< \
+	  $$(pkg-config --cflags --libs libpq sqlite3)
 
 # ---------------------------------------------------------------- build
 
