@@ -147,7 +147,7 @@ $(FUZZDIR)/fuzz_%: tests/fuzz/fuzz_%.c $$(call links_of,tests/fuzz/fuzz_$$*.c) \
 	@mkdir -p $(FUZZDIR)
 	$(CLANG) $(CPPFLAGS) -DUNITTEST -g -O1 \
 	  -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c,$^) \
-	  -pthread -ldl -lm
+	  -pthread -ldl -lm $$(pkg-config --libs libcurl zlib libprotobuf-c)
 
 fuzz-smoke: $(addprefix $(FUZZDIR)/,$(FUZZ_TARGETS))
 	@set -e; for f in $(FUZZ_TARGETS); do \

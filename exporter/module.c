@@ -5,6 +5,7 @@
  * over HTTP (protobuf or JSON) through the transport, or the console
  * exporter, which writes one OTLP/JSON object per line.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -51,6 +52,28 @@ static void mlog(const struct exporter_host *host, enum config_log_level lvl,
  */
 static int curl_ready;
 
+/*
+ * OpenSSL 3 registers an atexit() cleanup the first time it initialises.
+ * When that first time is ours (the program does not use OpenSSL itself),
+ * the cleanup is registered after the library's final-flush handler and so
+ * runs before it, pulling TLS from under the last export.  Initialising
+ * OpenSSL first without that handler avoids it; when the program has
+ * already initialised OpenSSL, this call changes nothing.
+ */
+static void openssl_without_atexit(void)
+{
+	int (*init)(uint64_t opts, const void *settings);
+	void *h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_NOLOAD);
+
+	if (!h)
+		return;
+	init = (int (*)(uint64_t, const void *))dlsym(h,
+						      "OPENSSL_init_crypto");
+	if (init)
+		init(0x00080000ULL /* OPENSSL_INIT_NO_ATEXIT */, NULL);
+	dlclose(h);
+}
+
 static int init_curl(const struct exporter_host *host)
 {
 	const curl_version_info_data *vi;
@@ -58,6 +81,7 @@ static int init_curl(const struct exporter_host *host)
 
 	if (curl_ready)
 		return 0;
+	openssl_without_atexit();
 	rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (rc != CURLE_OK) {
 		char line[160];
