@@ -39,7 +39,13 @@ MODULE   := $(BUILD)/otelshim-exporter.so
 
 .PHONY: all deps test unit integration fuzz fuzz-smoke bench demo clean \
         install dist examples
-all: $(LIB) $(MODULE) examples
+all: $(LIB) $(MODULE) $(BUILD)/otelshim examples
+
+# The otelshim command (tools/): run, view, doctor.
+TOOL_SRCS := $(wildcard tools/*.c)
+$(BUILD)/otelshim: $(TOOL_SRCS) $(wildcard tools/*.h)
+	@mkdir -p $(BUILD)
+	$(CC) -D_GNU_SOURCE $(WARN) -O2 -g -std=gnu11 -o $@ $(TOOL_SRCS)
 
 # Small real programs the tests and the demo trace: examples/<name>.c is
 # built into build/examples/<name>, linked with libpq and libsqlite3.
@@ -48,7 +54,8 @@ examples: $(EXAMPLES)
 
 $(BUILD)/examples/%: examples/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -O1 -g -fno-omit-frame-pointer $(WARN) -std=gnu11 -pthread -o $@ $< \
+	$(CC) -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer $(WARN) -std=gnu11 \
+	  -pthread -o $@ $< \
 	  $$(pkg-config --cflags --libs libpq sqlite3)
 
 # ---------------------------------------------------------------- build
@@ -163,6 +170,11 @@ fuzz:
 
 integration: all
 	python3 tests/integration/run.py
+
+# The main job: trace the example service end to end and show the traces.
+demo: deps
+	$(MAKE) all
+	tools/demo.sh
 
 clean:
 	rm -rf $(BUILD)
