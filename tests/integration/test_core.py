@@ -299,6 +299,23 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(r.returncode, 7)
         self.assertLess(time.monotonic() - t0, 2.0)
 
+    def test_503_is_retried_and_delivered_once(self):
+        with Sink(fail_first=2, status=503, retry_after=0) as sink:
+            curl_refused(sink, OTEL_BSP_EXPORT_TIMEOUT=10000)
+            spans = sink.wait_for_spans(1)
+            time.sleep(0.3)
+            self.assertEqual(len(sink.spans()), 1)
+            statuses = [r["status_returned"] for r in sink.requests()]
+        self.assertEqual(statuses, [503, 503, 200])
+
+    def test_400_is_not_retried(self):
+        with Sink(status=400) as sink:
+            curl_refused(sink, OTEL_BSP_EXPORT_TIMEOUT=5000)
+            sink.wait_for_requests(1)
+            time.sleep(0.5)
+            self.assertEqual(len(sink.requests()), 1)
+            self.assertEqual(sink.spans(), [])
+
     def test_existing_ld_preload_is_kept(self):
         with Sink() as sink:
             env = traced_env(sink)
