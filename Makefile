@@ -24,7 +24,8 @@ ALLFLAGS  = $(CPPFLAGS) $(WARN) $(CFLAGS) -std=gnu11 -fPIC \
 # Sources.  exporter/ files split by which object they run in: the ring,
 # the config and the batch loop are part of the preloaded library; the rest
 # (encoding, transport, resource) only exists in the dlopen()ed module.
-CORE_EXPORTER := exporter/ring.c exporter/config.c exporter/batch.c
+CORE_EXPORTER := exporter/ring.c exporter/config.c exporter/batch.c \
+                 exporter/status.c
 CORE_SRCS     := $(wildcard shim/*.c) $(CORE_EXPORTER)
 MODULE_SRCS   := $(filter-out $(CORE_EXPORTER),$(wildcard exporter/*.c))
 PROTOS        := $(wildcard proto/*.proto)

@@ -22,6 +22,7 @@
 
 #include "batch.h"
 #include "ring.h"
+#include "status.h"
 
 static struct batch_host host;
 static struct ring *_Atomic ring;
@@ -31,6 +32,9 @@ static _Atomic uint32_t done_word;      /* 1 once the thread has stopped */
 static _Atomic int stop_requested;
 static _Atomic uint64_t stop_deadline;  /* CLOCK_MONOTONIC ns, 0 = none */
 static _Atomic uint64_t recorded;
+static _Atomic uint64_t dropped_early;  /* no record free: never queued */
+static struct status_report last_report; /* exporter thread only */
+static uint64_t last_loss_ns;           /* exporter thread only */
 static _Atomic int shut_down;
 static int atexit_registered;
 static struct exporter_counters counters;
@@ -147,6 +151,53 @@ static void drain(struct ring *r, struct span *buf, size_t batch_max,
 	}
 }
 
+static void fill_report(struct status_report *r)
+{
+	struct ring *q = atomic_load(&ring);
+
+	memset(r, 0, sizeof(*r));
+	r->pid = getpid();
+	r->recorded = atomic_load(&recorded) + atomic_load(&dropped_early);
+	r->dropped_queue = atomic_load(&dropped_early) +
+			   (q ? ring_dropped(q) : 0);
+	r->queued = q ? ring_count(q) : 0;
+	r->exported = __atomic_load_n(&counters.spans_exported,
+				      __ATOMIC_RELAXED);
+	r->dropped_export = __atomic_load_n(&counters.spans_failed,
+					    __ATOMIC_RELAXED);
+	r->rejected = __atomic_load_n(&counters.spans_rejected,
+				      __ATOMIC_RELAXED);
+	r->batches_retried = __atomic_load_n(&counters.batches_retried,
+					     __ATOMIC_RELAXED);
+	r->breaker_state = __atomic_load_n(&counters.breaker_state,
+					   __ATOMIC_RELAXED);
+	r->breaker_opens = __atomic_load_n(&counters.breaker_opens,
+					   __ATOMIC_RELAXED);
+}
+
+/* Rewrites this process's status file (OTELSHIM_STATUS_DIR). */
+static void report_status(void)
+{
+	struct status_report now;
+	struct timespec ts;
+	char json[512];
+	size_t len;
+
+	if (!host.cfg->status_dir)
+		return;
+	fill_report(&now);
+	if (status_lost_since(&now, &last_report))
+		last_loss_ns = mono_ns();
+	clock_gettime(CLOCK_REALTIME, &ts);
+	len = status_format_json(&now, status_health(&now, last_loss_ns &&
+				 mono_ns() - last_loss_ns < STATUS_DEGRADED_NS),
+				 (uint64_t)ts.tv_sec * 1000 +
+				 (uint64_t)ts.tv_nsec / 1000000, json,
+				 sizeof(json));
+	status_write_file(host.cfg->status_dir, now.pid, json, len);
+	last_report = now;
+}
+
 static void *exporter_main(void *arg)
 {
 	const struct config *cfg = host.cfg;
@@ -176,6 +227,9 @@ static void *exporter_main(void *arg)
 	pthread_mutex_unlock(&load_lock);
 	if (!buf)
 		goto out;
+	memset(&last_report, 0, sizeof(last_report));
+	last_loss_ns = 0;
+	report_status();
 	next = mono_ns() + delay;
 	for (;;) {
 		uint32_t seen = atomic_load_explicit(&wake_word,
@@ -190,21 +244,27 @@ static void *exporter_main(void *arg)
 		}
 		if (queued >= batch_max) {
 			drain(r, buf, batch_max, batch_max, 0);
+			report_status();
 			continue;
 		}
 		now = mono_ns();
 		if (queued > 0 && (delay == 0 || now >= next)) {
 			drain(r, buf, batch_max, 1, 0);
+			report_status();
 			next = mono_ns() + delay;
 			continue;
 		}
-		if (now >= next)
+		if (now >= next) {
+			report_status();
 			next = now + delay;
+		}
 		/* With no schedule delay, producers wake us for every span
 		 * that finds the ring empty, so no timeout is needed. */
 		futex_wait(&wake_word, seen, delay ? next - now : 0);
 	}
 out:
+	if (host.cfg->status_dir)
+		status_remove_file(host.cfg->status_dir, getpid());
 	free(buf);
 	atomic_store(&done_word, 1);
 	futex_wake(&done_word);
@@ -248,6 +308,11 @@ static struct ring *start_exporter(void)
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return r;
+}
+
+void batch_note_dropped(void)
+{
+	atomic_fetch_add_explicit(&dropped_early, 1, memory_order_relaxed);
 }
 
 void batch_submit(const struct span *s)
@@ -297,6 +362,14 @@ void batch_shutdown(void)
 			break;
 		futex_wait(&done_word, 0, deadline ? deadline - now : 0);
 	}
+	if (cfg->log_level >= CONFIG_LOG_INFO) {
+		struct status_report r;
+		char line[400];
+
+		fill_report(&r);
+		status_format_summary(&r, line, sizeof(line));
+		host_log(CONFIG_LOG_INFO, line);
+	}
 }
 
 void batch_before_fork(void)
@@ -320,6 +393,7 @@ void batch_after_fork_child(void)
 	exporter = NULL;
 	memset(&counters, 0, sizeof(counters));
 	atomic_store(&recorded, 0);
+	atomic_store(&dropped_early, 0);
 	atomic_store(&stop_requested, 0);
 	atomic_store(&shut_down, 0);
 	atomic_store(&done_word, 0);

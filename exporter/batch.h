@@ -33,6 +33,9 @@ void batch_init(const struct batch_host *host);
  */
 void batch_submit(const struct span *s);
 
+/* Counts a span that could not even be recorded (no free record). */
+void batch_note_dropped(void);
+
 /*
  * Exports what is queued and stops the exporter thread, waiting at most
  * OTEL_BSP_EXPORT_TIMEOUT.  Idempotent; from atexit and the destructor.

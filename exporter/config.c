@@ -46,6 +46,7 @@ enum var {
 	V_LOG_LEVEL,
 	V_CONFIG_FILE,
 	V_SHIM_CONSOLE_FILE,
+	V_SHIM_STATUS_DIR,
 	V_COUNT
 };
 
@@ -86,6 +87,7 @@ static const char *const var_names[V_COUNT] = {
 	[V_LOG_LEVEL] = "OTEL_LOG_LEVEL",
 	[V_CONFIG_FILE] = "OTEL_CONFIG_FILE",
 	[V_SHIM_CONSOLE_FILE] = "OTELSHIM_CONSOLE_FILE",
+	[V_SHIM_STATUS_DIR] = "OTELSHIM_STATUS_DIR",
 };
 
 #define DEFAULT_ENDPOINT "http://localhost:4318/v1/traces"
@@ -1212,6 +1214,7 @@ void config_load(struct config *cfg, char *const *envp,
 	load_otlp(&ld);
 	load_limits(&ld);
 	cfg->console_file = load_string(&ld, V_SHIM_CONSOLE_FILE);
+	cfg->status_dir = load_string(&ld, V_SHIM_STATUS_DIR);
 }
 
 const char *config_log_level_name(enum config_log_level lvl)

@@ -89,6 +89,8 @@ struct config {
 	/* OTELSHIM_* */
 	const char *console_file;   /* OTELSHIM_CONSOLE_FILE: console/file
 				       exporter output, NULL = stderr */
+	const char *status_dir;     /* OTELSHIM_STATUS_DIR: where each process
+				       keeps otelshim-<pid>.json, or NULL */
 };
 
 /*

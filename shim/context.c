@@ -203,8 +203,10 @@ struct span *ctx_start(enum span_kind kind, const struct ctx_remote *remote)
 	const struct span *local = thread_active;
 	int parent = 0, parent_sampled = 0;
 
-	if (!s)
+	if (!s) {
+		batch_note_dropped();
 		return NULL;
+	}
 	s->kind = (uint8_t)kind;
 	if (!remote && !local && remote_valid)
 		remote = &remote_parent;

@@ -5,10 +5,12 @@
  *   otelshim run [--service NAME] [--endpoint URL] [--file PATH] -- CMD...
  *   otelshim view FILE
  *   otelshim doctor [CMD]
+ *   otelshim status [DIR]
  *
  * The library is looked for next to this executable (the build tree and
  * the portable bundle keep them together), then in ../lib/otelshim.
  */
+#include <dirent.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "view.h"
 
 #define LIB_NAME "libotelshim.so"
@@ -31,7 +34,8 @@ static void usage(FILE *f)
 		"usage: otelshim run [--service NAME] [--endpoint URL] "
 		"[--file PATH] -- CMD [ARGS...]\n"
 		"       otelshim view FILE\n"
-		"       otelshim doctor [CMD]\n");
+		"       otelshim doctor [CMD]\n"
+		"       otelshim status [DIR]   (default $OTELSHIM_STATUS_DIR)\n");
 }
 
 /* The library beside /proc/self/exe, or in ../lib/otelshim. */
@@ -251,6 +255,68 @@ static int doctor_main(int argc, char **argv)
 	return 0;
 }
 
+/* One line per traced process from its status file in dir. */
+static int status_main(int argc, char **argv)
+{
+	const char *dir = argc > 0 ? argv[0] : getenv("OTELSHIM_STATUS_DIR");
+	struct json_arena *a;
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	if (!dir || !*dir) {
+		fprintf(stderr, "otelshim status: no DIR given and "
+			"OTELSHIM_STATUS_DIR is not set\n");
+		return 2;
+	}
+	d = opendir(dir);
+	if (!d) {
+		fprintf(stderr, "otelshim status: %s: %s\n", dir,
+			strerror(errno));
+		return 1;
+	}
+	a = json_arena_new();
+	printf("%-8s %-10s %-9s %9s %9s %9s %9s %7s\n", "PID", "HEALTH",
+	       "BREAKER", "RECORDED", "EXPORTED", "DROPPED", "FAILED",
+	       "QUEUED");
+	while ((de = readdir(d))) {
+		char path[PATH_MAX], buf[2048];
+		const struct json *j, *sp;
+		ssize_t len;
+		int fd;
+
+		if (strncmp(de->d_name, "otelshim-", 9) ||
+		    !strstr(de->d_name, ".json"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		j = json_parse(a, buf, (size_t)len);
+		sp = json_get(j, "spans");
+		if (!j || !sp)
+			continue;
+		printf("%-8s %-10s %-9s %9s %9s %9s %9s %7s\n",
+		       json_str(j, "pid", "?"), json_str(j, "health", "?"),
+		       json_str(j, "breaker", "?"),
+		       json_str(sp, "recorded", "?"),
+		       json_str(sp, "exported", "?"),
+		       json_str(sp, "dropped_queue_full", "?"),
+		       json_str(sp, "dropped_export_failed", "?"),
+		       json_str(sp, "queued", "?"));
+		n++;
+	}
+	closedir(d);
+	json_arena_free(a);
+	if (!n)
+		printf("(no traced process is reporting in %s)\n", dir);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -263,6 +329,8 @@ int main(int argc, char **argv)
 		return view_main(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "doctor"))
 		return doctor_main(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "status"))
+		return status_main(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage(stdout);
 		return 0;

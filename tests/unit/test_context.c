@@ -16,6 +16,13 @@
 static struct span submitted[8];
 static int nsubmitted;
 
+static int ndropped;
+
+void batch_note_dropped(void)
+{
+	ndropped++;
+}
+
 void batch_submit(const struct span *s)
 {
 	if (nsubmitted < 8)
@@ -234,7 +241,9 @@ START_TEST(record_pool_exhaustion)
 		held[i] = ctx_start(SPAN_KIND_INTERNAL, NULL);
 		ck_assert_ptr_nonnull(held[i]);
 	}
+	ndropped = 0;
 	ck_assert_ptr_null(ctx_start(SPAN_KIND_INTERNAL, NULL));
+	ck_assert_int_eq(ndropped, 1);
 	for (int i = 0; i < RECORD_POOL_SIZE; i++)
 		ctx_discard(held[i]);
 	ck_assert_uint_eq(rec_in_flight(), 0);

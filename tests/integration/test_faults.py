@@ -1,0 +1,168 @@
+"""The program is never hurt by its backend: a dead, hanging, slow,
+refusing or untrusted endpoint changes neither the program's results nor
+its exit time beyond OTEL_BSP_EXPORT_TIMEOUT, memory stays bounded, and
+each process reports its own health."""
+
+import glob
+import json
+import os
+import ssl
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import unittest
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+from harness import Sink, free_port, run_traced, traced_env, Background
+
+REFUSE = ["curl", "-sS", "http://127.0.0.1:1/"]
+
+
+def timed(cmd, sink=None, **env):
+    t0 = time.monotonic()
+    r = run_traced(cmd, sink, **env)
+    return r, time.monotonic() - t0
+
+
+class BackendFaults(unittest.TestCase):
+    def test_unresolvable_endpoint(self):
+        r, took = timed(REFUSE, None,
+                        OTEL_EXPORTER_OTLP_ENDPOINT="http://no-such-host.invalid:4318",
+                        OTEL_BSP_EXPORT_TIMEOUT=1500)
+        self.assertEqual(r.returncode, 7)
+        self.assertNotIn("otelshim", r.stderr)
+        self.assertLess(took, 1.5 + 1.0)
+
+    def test_slow_receiver_still_gets_spans(self):
+        with Sink(delay_ms=700) as sink:
+            r, took = timed(REFUSE, sink, OTEL_BSP_EXPORT_TIMEOUT=5000)
+            self.assertEqual(r.returncode, 7)
+            self.assertEqual(len(sink.wait_for_spans(1)), 1)
+
+    def test_429_with_retry_after(self):
+        with Sink(fail_first=1, status=429, retry_after=1) as sink:
+            t0 = time.monotonic()
+            timed(REFUSE, sink, OTEL_BSP_EXPORT_TIMEOUT=8000)
+            sink.wait_for_spans(1)
+            self.assertEqual([q["status_returned"] for q in sink.requests()],
+                             [429, 200])
+
+    def test_tls_endpoint_with_untrusted_certificate(self):
+        """https verifies certificates by default: a self-signed server
+        gets nothing, and the program neither notices nor waits."""
+        with tempfile.TemporaryDirectory() as d:
+            key, cert = os.path.join(d, "k.pem"), os.path.join(d, "c.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                            "-nodes", "-keyout", key, "-out", cert, "-days",
+                            "1", "-subj", "/CN=127.0.0.1"], check=True,
+                           capture_output=True)
+            hits = []
+
+            class H(BaseHTTPRequestHandler):
+                def do_POST(self):
+                    hits.append(self.path)
+                    self.send_response(200)
+                    self.end_headers()
+
+                def log_message(self, *a):
+                    pass
+
+            srv = HTTPServer(("127.0.0.1", 0), H)
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(cert, key)
+            srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+            th = threading.Thread(target=srv.serve_forever, daemon=True)
+            th.start()
+            try:
+                ep = "https://127.0.0.1:%d" % srv.server_address[1]
+                r, took = timed(REFUSE, None, OTEL_EXPORTER_OTLP_ENDPOINT=ep,
+                                OTEL_BSP_EXPORT_TIMEOUT=2000)
+                self.assertEqual(r.returncode, 7)
+                self.assertLess(took, 3.0)
+                self.assertEqual(hits, [])
+                # Trusting the certificate explicitly makes it work.
+                r, took = timed(REFUSE, None, OTEL_EXPORTER_OTLP_ENDPOINT=ep,
+                                OTEL_EXPORTER_OTLP_CERTIFICATE=cert,
+                                OTEL_BSP_EXPORT_TIMEOUT=4000)
+                self.assertEqual(hits, ["/v1/traces"])
+            finally:
+                srv.shutdown()
+
+
+class SelfReport(unittest.TestCase):
+    PROG = textwrap.dedent("""
+        import glob, os, socket, sys, time
+        for _ in range(int(sys.argv[1])):
+            try:
+                socket.create_connection(("127.0.0.1", 1))
+            except OSError:
+                pass
+        time.sleep(float(sys.argv[2]))
+        path = os.path.join(os.environ["OTELSHIM_STATUS_DIR"],
+                            "otelshim-%d.json" % os.getpid())
+        print(open(path).read())
+    """)
+
+    def test_status_file_while_running_gone_after(self):
+        with Sink() as sink, tempfile.TemporaryDirectory() as d:
+            r = run_traced([sys.executable, "-c", self.PROG, "3", "0.8"],
+                           sink, OTELSHIM_STATUS_DIR=d)
+            st = json.loads(r.stdout)
+            self.assertEqual(st["health"], "healthy")
+            self.assertEqual(st["breaker"], "closed")
+            self.assertEqual(st["spans"]["recorded"], 3)
+            self.assertEqual(st["spans"]["exported"], 3)
+            self.assertEqual(glob.glob(os.path.join(d, "*")), [])
+
+    def test_status_degraded_when_exports_fail(self):
+        with Sink(status=400) as sink, tempfile.TemporaryDirectory() as d:
+            r = run_traced([sys.executable, "-c", self.PROG, "2", "0.8"],
+                           sink, OTELSHIM_STATUS_DIR=d)
+            st = json.loads(r.stdout)
+        self.assertEqual(st["health"], "degraded")
+        self.assertEqual(st["spans"]["dropped_export_failed"], 2)
+
+    def test_summary_at_exit_only_when_asked(self):
+        with Sink() as sink:
+            r = run_traced(REFUSE, sink)
+            self.assertNotIn("otelshim", r.stderr)
+            r = run_traced(REFUSE, sink, OTEL_LOG_LEVEL="info")
+        self.assertRegex(r.stderr, r"otelshim: pid \d+: spans recorded 1, "
+                                   r"exported 1, dropped \(queue full\) 0")
+
+
+class Memory(unittest.TestCase):
+    def test_rss_plateaus_under_a_dead_backend(self):
+        prog = textwrap.dedent("""
+            import socket, sys, time
+            samples = []
+            end = time.monotonic() + 6
+            while time.monotonic() < end:
+                for _ in range(300):
+                    try:
+                        socket.create_connection(("127.0.0.1", 1))
+                    except OSError:
+                        pass
+                rss = [l for l in open("/proc/self/status")
+                       if l.startswith("VmRSS")][0].split()[1]
+                samples.append(int(rss))
+                time.sleep(0.05)
+            print(" ".join(map(str, samples)))
+        """)
+        r = run_traced([sys.executable, "-c", prog], None,
+                       OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9",
+                       OTEL_BSP_EXPORT_TIMEOUT=300, OTEL_BSP_SCHEDULE_DELAY=100,
+                       timeout=60)
+        kb = [int(x) for x in r.stdout.split()]
+        self.assertGreater(len(kb), 20)
+        half = len(kb) // 2
+        # Once the ring has wrapped, memory stops growing: the second half
+        # of the run adds well under a ring's worth (2048 x ~2.2 KiB).
+        self.assertLess(max(kb[half:]) - max(kb[:half]), 1024, kb)
+
+
+if __name__ == "__main__":
+    unittest.main()
