@@ -125,27 +125,59 @@ static const struct exporter_ops *load_module(void)
 	return entry();
 }
 
-/* Pops and exports batches until the ring holds less than `min` spans. */
+/* Spans at the front of the batch buffer that the exporter could not send
+ * for a passing reason (EXPORTER_RETRY_LATER): offered again before any
+ * new ones, so an outage the ring can hold loses nothing.  Exporter
+ * thread only. */
+static size_t pending;
+
+/*
+ * Exports buf[0..n).  Returns 1 when they are done with (sent, or lost and
+ * counted), 0 when they stay pending.  `last_chance`: at exit, nothing can
+ * stay pending any more.
+ */
+static int export_batch(struct span *buf, size_t n, uint64_t deadline,
+			int last_chance)
+{
+	enum exporter_result res = EXPORTER_FAILED;
+
+	if (exporter)
+		res = ops->export_spans(exporter, buf, n, deadline);
+	if (res == EXPORTER_RETRY_LATER && !last_chance) {
+		pending = n;
+		return 0;
+	}
+	if (res != EXPORTER_OK && (res == EXPORTER_RETRY_LATER || !exporter))
+		__atomic_fetch_add(&counters.spans_failed, n,
+				   __ATOMIC_RELAXED);
+	pending = 0;
+	return 1;
+}
+
+/* Exports the pending spans, then batches from the ring while it holds
+ * at least `min` spans.  Stops early when the backend asks to wait. */
 static void drain(struct ring *r, struct span *buf, size_t batch_max,
-		  size_t min, uint64_t deadline)
+		  size_t min, uint64_t deadline, int last_chance)
 {
 	const struct config *cfg = host.cfg;
 
-	while (ring_count(r) >= min && ring_count(r) > 0) {
-		size_t n = ring_pop(r, buf, batch_max);
+	for (;;) {
 		uint64_t dl = deadline;
+		size_t n = pending;
 
-		if (n == 0)
-			break;
+		if (!n) {
+			if (ring_count(r) < min || ring_count(r) == 0)
+				break;
+			n = ring_pop(r, buf, batch_max);
+			if (n == 0)
+				break;
+		}
 		if (!dl)
 			dl = cfg->bsp_export_timeout_ms ?
 			     mono_ns() + cfg->bsp_export_timeout_ms *
 			     1000000ULL : UINT64_MAX;
-		if (exporter)
-			ops->export_spans(exporter, buf, n, dl);
-		else
-			__atomic_fetch_add(&counters.spans_failed, n,
-					   __ATOMIC_RELAXED);
+		if (!export_batch(buf, n, dl, last_chance))
+			break;
 		if (deadline && mono_ns() >= deadline)
 			break;
 	}
@@ -239,28 +271,34 @@ static void *exporter_main(void *arg)
 
 		if (atomic_load(&stop_requested)) {
 			drain(r, buf, batch_max, 1,
-			      atomic_load(&stop_deadline));
+			      atomic_load(&stop_deadline), 1);
 			break;
 		}
-		if (queued >= batch_max) {
-			drain(r, buf, batch_max, batch_max, 0);
+		if (queued >= batch_max && !pending) {
+			drain(r, buf, batch_max, batch_max, 0, 0);
 			report_status();
 			continue;
 		}
 		now = mono_ns();
-		if (queued > 0 && (delay == 0 || now >= next)) {
-			drain(r, buf, batch_max, 1, 0);
+		if ((queued > 0 || pending) &&
+		    ((delay == 0 && !pending) || now >= next)) {
+			drain(r, buf, batch_max, 1, 0, 0);
 			report_status();
-			next = mono_ns() + delay;
+			/* Spans kept through an outage are offered again
+			 * once per schedule delay (at least a second). */
+			next = mono_ns() + (pending && delay < 1000000000ULL ?
+					    1000000000ULL : delay);
 			continue;
 		}
-		if (now >= next) {
+		if (now >= next && !pending) {
 			report_status();
 			next = now + delay;
 		}
-		/* With no schedule delay, producers wake us for every span
-		 * that finds the ring empty, so no timeout is needed. */
-		futex_wait(&wake_word, seen, delay ? next - now : 0);
+		/* With no schedule delay and nothing pending, producers
+		 * wake us for every span that finds the ring empty, so no
+		 * timeout is needed. */
+		futex_wait(&wake_word, seen,
+			   next > now ? next - now : 0);
 	}
 out:
 	if (host.cfg->status_dir)
@@ -391,6 +429,7 @@ void batch_after_fork_child(void)
 	 * parent's exporter handle is forgotten, never cleaned up: that could
 	 * close a connection the parent still uses. */
 	exporter = NULL;
+	pending = 0;
 	memset(&counters, 0, sizeof(counters));
 	atomic_store(&recorded, 0);
 	atomic_store(&dropped_early, 0);

@@ -37,6 +37,10 @@ struct exporter_counters {
 enum exporter_result {
 	EXPORTER_OK = 0,
 	EXPORTER_FAILED = -1,          /* spans are lost; counted */
+	/* Not sent for a reason that passes (backend down, overloaded,
+	 * breaker open): not counted as lost; the caller keeps the spans
+	 * and offers them again later. */
+	EXPORTER_RETRY_LATER = -2,
 };
 
 /* What the library gives the module. */

@@ -1254,6 +1254,17 @@ static enum exporter_result fail_batch(struct transport *t, size_t nspans)
 	return EXPORTER_FAILED;
 }
 
+/* A transient failure: the caller keeps the spans for a later try, so
+ * only the batch attempt is counted, not lost spans. */
+static enum exporter_result defer_batch(struct transport *t)
+{
+	struct exporter_counters *c = t->host.counters;
+
+	if (c)
+		count(t, &c->batches_failed, 1);
+	return EXPORTER_RETRY_LATER;
+}
+
 /* Compresses into t->zbuf when asked; returns the body to send. */
 static int prepare_body(struct transport *t, const void *body, size_t len,
 			const void **out, size_t *out_len)
@@ -1292,7 +1303,7 @@ enum exporter_result transport_send(struct transport *t, const void *body,
 	size_t plen;
 	unsigned attempts = 0, max_attempts;
 	uint64_t now = mono_ns();
-	int ok = 0, opened, content_refused;
+	int ok = 0, opened, content_refused, retryable = 0;
 
 	if (len > TRANSPORT_MAX_REQUEST) {
 		if (first_time(t, INT_MIN))
@@ -1303,7 +1314,7 @@ enum exporter_result transport_send(struct transport *t, const void *body,
 	}
 	if (!transport_breaker_allow(&t->br, now)) {
 		publish_breaker(t);
-		return fail_batch(t, nspans);
+		return defer_batch(t);
 	}
 	max_attempts = t->br.state == TRANSPORT_BREAKER_HALF_OPEN ?
 		       1 : TRANSPORT_MAX_ATTEMPTS;
@@ -1320,7 +1331,6 @@ enum exporter_result transport_send(struct transport *t, const void *body,
 		long tmo = transport_attempt_timeout_ms(t->cfg->otlp_timeout_ms,
 							now, deadline_ns);
 		uint64_t hint = UINT64_MAX, wait;
-		int retryable;
 
 		if (tmo < 0)
 			break;
@@ -1366,7 +1376,7 @@ enum exporter_result transport_send(struct transport *t, const void *body,
 		if (t->br.state == TRANSPORT_BREAKER_HALF_OPEN)
 			t->br.state = TRANSPORT_BREAKER_OPEN;
 		publish_breaker(t);
-		return fail_batch(t, nspans);
+		return defer_batch(t);
 	}
 	if (ok) {
 		int was_open = t->br.state != TRANSPORT_BREAKER_CLOSED;
@@ -1394,5 +1404,7 @@ enum exporter_result transport_send(struct transport *t, const void *body,
 						  1000000000ull));
 	}
 	publish_breaker(t);
-	return fail_batch(t, nspans);
+	/* A backend that is down or overloaded will be back: keep the
+	 * spans.  One that refused what we sent will refuse it again. */
+	return retryable ? defer_batch(t) : fail_batch(t, nspans);
 }

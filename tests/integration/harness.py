@@ -142,11 +142,12 @@ class Sink:
 
     def __init__(self, status=None, retry_after=None, delay_ms=None,
                  hang=False, fail_first=None, max_bytes=None,
-                 start_timeout=15.0):
+                 start_timeout=15.0, port=0):
         self.options = dict(status=status, retry_after=retry_after,
                             delay_ms=delay_ms, hang=hang,
                             fail_first=fail_first, max_bytes=max_bytes)
         self.start_timeout = start_timeout
+        self.want_port = port
         self.proc = None
         self.port = None
         self.endpoint = None
@@ -156,7 +157,7 @@ class Sink:
 
     def _argv(self):
         o = self.options
-        argv = [node_binary(), str(SINK_JS), "--port", "0",
+        argv = [node_binary(), str(SINK_JS), "--port", str(self.want_port),
                 "--out", str(self.out)]
         flags = [("status", "--status"), ("retry_after", "--retry-after"),
                  ("delay_ms", "--delay-ms"), ("fail_first", "--fail-first"),

@@ -92,6 +92,39 @@ class BackendFaults(unittest.TestCase):
                 srv.shutdown()
 
 
+class Outage(unittest.TestCase):
+    def test_outage_the_ring_can_hold_loses_nothing(self):
+        """The backend is down while the program records 40 spans, then
+        comes back: every span arrives, exactly once."""
+        prog = textwrap.dedent("""
+            import socket, time
+            for _ in range(40):
+                try:
+                    socket.create_connection(("127.0.0.1", 1))
+                except OSError:
+                    pass
+                time.sleep(0.03)
+            time.sleep(4)
+        """)
+        port = free_port()
+        env = traced_env(None,
+                         OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:%d" % port,
+                         OTEL_BSP_EXPORT_TIMEOUT=1000)
+        proc = subprocess.Popen([sys.executable, "-c", prog], env=env)
+        try:
+            time.sleep(2.0)
+            with Sink(port=port) as sink:
+                spans = sink.wait_for_spans(40, timeout=15)
+                proc.wait(timeout=30)
+                time.sleep(0.3)
+                spans = sink.spans()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        self.assertEqual(len(spans), 40)
+        self.assertEqual(len({s["span_id"] for s in spans}), 40)
+
+
 class SelfReport(unittest.TestCase):
     PROG = textwrap.dedent("""
         import glob, os, socket, sys, time

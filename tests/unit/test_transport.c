@@ -850,7 +850,7 @@ START_TEST(dead_peer_bounded_by_deadline)
 	ck_assert_ptr_nonnull(t);
 	t0 = now_ns();
 	ck_assert_int_eq(transport_send(t, "abc", 3, 2, t0 + 600 * MS),
-			 EXPORTER_FAILED);
+			 EXPORTER_RETRY_LATER);
 	dt = now_ns() - t0;
 	ck_assert_uint_ge(dt, 500 * MS);
 	ck_assert_uint_lt(dt, 850 * MS);
@@ -858,7 +858,7 @@ START_TEST(dead_peer_bounded_by_deadline)
 	srv_stop(&s);
 	ck_assert_int_eq(s.nreqs, 1);
 	ck_assert_uint_eq(counters.batches_failed, 1);
-	ck_assert_uint_eq(counters.spans_failed, 2);
+	ck_assert_uint_eq(counters.spans_failed, 0)  /* kept by the caller */;
 	ck_assert_int_eq(logs_containing("OTLP export failed"), 1);
 	srv_free(&s);
 }
@@ -879,7 +879,7 @@ START_TEST(dead_peer_attempt_timeout_retries)
 	ck_assert_ptr_nonnull(t);
 	t0 = now_ns();
 	ck_assert_int_eq(transport_send(t, "abc", 3, 1, t0 + 2500 * MS),
-			 EXPORTER_FAILED);
+			 EXPORTER_RETRY_LATER);
 	dt = now_ns() - t0;
 	ck_assert_uint_lt(dt, 2750 * MS);
 	transport_destroy(t);
@@ -1033,7 +1033,7 @@ START_TEST(breaker_fails_fast_without_network)
 				  TRANSPORT_BREAKER_CLOSED);
 		ck_assert_int_eq(transport_send(t, "abc", 3, 1,
 						now_ns() + 150 * MS),
-				 EXPORTER_FAILED);
+				 EXPORTER_RETRY_LATER);
 	}
 	ck_assert_uint_eq(counters.breaker_state, TRANSPORT_BREAKER_OPEN);
 	ck_assert_uint_eq(counters.breaker_opens, 1);
@@ -1046,13 +1046,13 @@ START_TEST(breaker_fails_fast_without_network)
 	for (i = 0; i < 3; i++)
 		ck_assert_int_eq(transport_send(t, "abc", 3, 2,
 						now_ns() + 5 * NS),
-				 EXPORTER_FAILED);
+				 EXPORTER_RETRY_LATER);
 	ck_assert_uint_lt(now_ns() - t0, 50 * MS);
 	ck_assert_int_eq(fds_opened, opened);   /* no connection tried */
 	ck_assert_uint_eq(counters.batches_failed,
 			  TRANSPORT_BREAKER_THRESHOLD + 3);
-	ck_assert_uint_eq(counters.spans_failed,
-			  TRANSPORT_BREAKER_THRESHOLD + 6);
+	ck_assert_uint_eq(counters.spans_failed, 0);
+	/* Transient failures: the caller keeps the spans, none counted lost. */
 	transport_destroy(t);
 	ck_assert_int_eq(fds_opened, fds_closed);
 }
@@ -1065,7 +1065,7 @@ static void open_breaker(struct transport *t)
 	for (i = 0; i < TRANSPORT_BREAKER_THRESHOLD; i++)
 		ck_assert_int_eq(transport_send(t, "abc", 3, 1,
 						now_ns() + 150 * MS),
-				 EXPORTER_FAILED);
+				 EXPORTER_RETRY_LATER);
 	ck_assert_uint_eq(counters.breaker_state, TRANSPORT_BREAKER_OPEN);
 }
 
@@ -1084,7 +1084,7 @@ START_TEST(breaker_trial_is_one_attempt)
 	 * backoff is at most 1 s), the trial must not. */
 	t0 = now_ns();
 	ck_assert_int_eq(transport_send(t, "abc", 3, 1, now_ns() + 3 * NS),
-			 EXPORTER_FAILED);
+			 EXPORTER_RETRY_LATER);
 	ck_assert_uint_lt(now_ns() - t0, 500 * MS);
 	ck_assert_uint_eq(counters.batches_retried, retried);
 	ck_assert_uint_eq(counters.breaker_state, TRANSPORT_BREAKER_OPEN);
@@ -1111,7 +1111,7 @@ START_TEST(breaker_closes_when_backend_returns)
 	srv_start_on(&s, port);
 	/* Still open: fails without reaching the server. */
 	ck_assert_int_eq(transport_send(t, "abc", 3, 1, now_ns() + 3 * NS),
-			 EXPORTER_FAILED);
+			 EXPORTER_RETRY_LATER);
 	usleep(5100 * 1000);
 	ck_assert_int_eq(transport_send(t, "abc", 3, 4, now_ns() + 3 * NS),
 			 EXPORTER_OK);
@@ -1136,11 +1136,11 @@ START_TEST(past_deadline_sends_nothing)
 	ck_assert_ptr_nonnull(t);
 	now = now_ns();
 	ck_assert_int_eq(transport_send(t, "abc", 3, 3, now - 1),
-			 EXPORTER_FAILED);
+			 EXPORTER_RETRY_LATER);
 	ck_assert_int_eq(transport_send(t, "abc", 3, 3, now + 10 * MS),
-			 EXPORTER_FAILED);
+			 EXPORTER_RETRY_LATER);
 	ck_assert_int_eq(fds_opened, 0);
-	ck_assert_uint_eq(counters.spans_failed, 6);
+	ck_assert_uint_eq(counters.spans_failed, 0);
 	transport_destroy(t);
 }
 END_TEST
