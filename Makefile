@@ -172,6 +172,22 @@ fuzz:
 integration: all
 	python3 tests/integration/run.py
 
+# Benchmarks: shim-on against shim-off, same run (bench/run.sh).
+bench: deps
+	$(MAKE) all
+	bench/run.sh
+
+# dist/otelshim/: the library, the module, the command and every non-glibc
+# library they need, found through $$ORIGIN (tools/dist.sh).
+dist: all
+	tools/dist.sh
+
+PREFIX ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/otelshim
+	install -m 755 $(LIB) $(MODULE) $(DESTDIR)$(PREFIX)/lib/otelshim/
+	install -m 755 $(BUILD)/otelshim $(DESTDIR)$(PREFIX)/bin/
+
 # The main job: trace the example service end to end and show the traces.
 demo: deps
 	$(MAKE) all

@@ -34,7 +34,7 @@ void fdtab_forget(int fd)
 	struct fd_entry *e = fdtab_get(fd);
 
 	/* Untouched entries stay untouched: no page is dirtied for them. */
-	if (e && (e->kind || e->state || e->conn))
+	if (e && (e->kind || e->state || e->proto || e->conn))
 		memset(e, 0, offsetof(struct fd_entry, peer));
 }
 

@@ -26,13 +26,22 @@ enum fd_state {
 	FD_CONNECTING,          /* non-blocking connect() under way */
 };
 
+/* What the bytes of a stream socket turned out to be. */
+enum fd_proto {
+	FD_PROTO_UNKNOWN = 0,   /* no byte seen yet (or being recognised) */
+	FD_PROTO_HTTP,          /* followed by httpconn.c, conn is set */
+	FD_PROTO_NONE,          /* not traced: never look at its bytes again */
+};
+
 struct fd_entry {
 	uint8_t kind;           /* enum fd_kind */
 	uint8_t state;          /* enum fd_state */
+	uint8_t proto;          /* enum fd_proto */
+	uint8_t accepted;       /* 1: came from accept(): we are the server */
 	uint16_t peer_len;      /* bytes of peer in use */
-	uint32_t conn;          /* protocol state index, 0 = none */
+	uint16_t conn;          /* connection state index + 1, 0 = none */
 	uint64_t connect_start_ns;
-	struct sockaddr_storage peer;   /* connect() target */
+	struct sockaddr_storage peer;   /* connect() target, accept() peer */
 };
 
 /* Maps the table; 0 or -1. */

@@ -931,6 +931,43 @@ size_t http_feed(struct http_stream *st, const char *data, size_t len,
 	return (size_t)(p - data);
 }
 
+int http_stream_idle(const struct http_stream *st)
+{
+	return st->state == S_START;
+}
+
+uint64_t http_skip(struct http_stream *st, uint64_t n, struct http_event *ev)
+{
+	uint64_t k = n;
+
+	ev->type = 0;
+	ev->body_bytes = 0;
+	switch (st->state) {
+	case S_BODY_CL:
+	case S_CHUNK_DATA:
+		if (k > st->remaining)
+			k = st->remaining;
+		st->remaining -= k;
+		st->body_bytes += k;
+		if (st->remaining > 0)
+			break;
+		if (st->state == S_BODY_CL)
+			ev->type = end_message(st, ev);
+		else
+			st->state = S_CHUNK_DATA_CR;
+		break;
+	case S_BODY_CLOSE:
+		st->body_bytes += k;
+		break;
+	case S_OFF:
+	case S_DEAD:
+		break;
+	default:
+		k = 0;
+	}
+	return k;
+}
+
 unsigned http_eof(struct http_stream *st, struct http_event *ev)
 {
 	unsigned what = 0;

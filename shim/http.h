@@ -143,6 +143,27 @@ unsigned http_eof(struct http_stream *st, struct http_event *ev);
  */
 void http_push_request(struct http_stream *resp, const struct http_head *req);
 
+/*
+ * 1 if the next byte fed starts a new message: nothing of a message but
+ * empty lines has been seen since the stream began or the last message
+ * ended.  Lets a
+ * caller time a message from its first byte and know where a request
+ * starts (to add trace headers to it).
+ */
+int http_stream_idle(const struct http_stream *st);
+
+/*
+ * Accounts for n bytes that went by without the caller seeing them
+ * (sendfile(2): the body comes from a file).  Only body bytes whose
+ * framing is already known can be skipped: Content-Length and chunk data
+ * up to the end of the current chunk, a close-delimited body, or a
+ * stopped stream.  Returns the bytes accounted for (<= n; 0 when the
+ * stream expects framing or a head next: the caller should then stop the
+ * stream, its position is lost).  ev reports HTTP_EV_END as http_feed()
+ * would.
+ */
+uint64_t http_skip(struct http_stream *st, uint64_t n, struct http_event *ev);
+
 /* Stops a stream for good (the connection became a tunnel or another
  * protocol, e.g. after a 101 seen on the other direction). */
 void http_stop(struct http_stream *st);

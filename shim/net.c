@@ -2,13 +2,20 @@
  * libc socket and descriptor hooks.  Each hook is a thin libc-named
  * trampoline: it calls the real function, keeps its result and errno, and
  * lets the descriptor table decide whether anything happened that tracing
- * cares about.  A descriptor that is not a stream socket costs one table
- * lookup and a branch.
+ * cares about.  A descriptor that is not a stream socket, or whose bytes
+ * turned out not to be HTTP, costs one table lookup and a branch.
  *
  * What is traced here: outbound connections that fail, immediately or —
  * for non-blocking sockets — later, as seen through getsockopt(SO_ERROR),
- * a second connect() or the first I/O.  Successful connections get no span
- * of their own.
+ * a second connect() or the first I/O; and HTTP/1.x on stream sockets,
+ * whose bytes go to httpconn.c (server and client spans, trace headers).
+ * Successful connections get no span of their own.
+ *
+ * Stream sockets are known from socket(), connect() and accept(); a
+ * descriptor we never saw created (inherited across exec, socketpair())
+ * is not traced, so that reading a regular file never costs a system call
+ * of ours.  A descriptor made by dup() is not traced either: two numbers
+ * on one connection would follow its bytes twice.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,6 +26,7 @@
 
 #include "context.h"
 #include "fdtab.h"
+#include "httpconn.h"
 #include "preload.h"
 #include "record.h"
 
@@ -144,8 +152,7 @@ static void io_outcome(struct fd_entry *e, ssize_t ret, int err)
 	}
 }
 
-/* The entry of a stream socket with a pending connect, else NULL: the
- * whole cost of the I/O hooks for every other descriptor. */
+/* The entry of a stream socket with a pending connect, else NULL. */
 static inline struct fd_entry *pending(int fd)
 {
 	struct fd_entry *e;
@@ -154,6 +161,112 @@ static inline struct fd_entry *pending(int fd)
 		return NULL;
 	e = fdtab_get(fd);
 	return e && e->state == FD_CONNECTING ? e : NULL;
+}
+
+/* The entry of a stream socket whose I/O we look at (a pending connect,
+ * or bytes that may be HTTP), else NULL: the whole cost of the I/O hooks
+ * for every other descriptor. */
+static inline struct fd_entry *watched(int fd)
+{
+	struct fd_entry *e;
+
+	if (!preload_enter())
+		return NULL;
+	e = fdtab_get(fd);
+	if (!e || e->kind < FD_TCP)
+		return NULL;
+	if (e->proto == FD_PROTO_NONE && e->state != FD_CONNECTING)
+		return NULL;
+	return e;
+}
+
+/* Forgets fd, ending what its connection state still holds. */
+static void forget(struct fd_entry *e, int fd)
+{
+	if (e->conn)
+		hc_close(e);
+	fdtab_forget(fd);
+}
+
+static int propagating(void)
+{
+	return preload_config()->propagate_tracecontext;
+}
+
+/* After a read-type call on a watched descriptor; keeps errno. */
+static void after_read(struct fd_entry *e, const struct iovec *iov, int n,
+		       ssize_t ret, int flags)
+{
+	int err = errno;
+
+	if (e->state == FD_CONNECTING)
+		io_outcome(e, ret, err);
+	if (e->proto != FD_PROTO_NONE && !(flags & (MSG_PEEK | MSG_ERRQUEUE)))
+		hc_after_read(e, iov, n, ret, err, propagating());
+	errno = err;
+}
+
+/* How a write reaches the kernel: the program's own call where the bytes
+ * pass unchanged, one writev/sendmsg when trace headers are added. */
+enum { W_WRITE, W_SEND };
+
+struct wr {
+	int fd;
+	int mode;
+	int flags;
+	const struct sockaddr *addr;
+	socklen_t alen;
+	const struct msghdr *msg;       /* sendmsg: name and control */
+	int calls;
+};
+
+static ssize_t wr_write(void *arg, const struct iovec *iov, int n)
+{
+	struct wr *w = arg;
+	struct msghdr m;
+	ssize_t r;
+
+	if (w->mode == W_WRITE) {
+		r = n == 1 ? real_write(w->fd, iov[0].iov_base, iov[0].iov_len)
+			   : real_writev(w->fd, iov, n);
+	} else if (n == 1 && !w->msg && !w->addr) {
+		r = real_send(w->fd, iov[0].iov_base, iov[0].iov_len,
+			      w->flags);
+	} else {
+		memset(&m, 0, sizeof(m));
+		m.msg_iov = (struct iovec *)iov;
+		m.msg_iovlen = (size_t)n;
+		m.msg_name = (void *)w->addr;
+		m.msg_namelen = w->addr ? w->alen : 0;
+		if (w->msg && w->calls == 0) {
+			/* Ancillary data goes with the first call only. */
+			m.msg_control = w->msg->msg_control;
+			m.msg_controllen = w->msg->msg_controllen;
+		}
+		r = real_sendmsg(w->fd, &m, w->flags);
+	}
+	if (r >= 0)
+		w->calls++;
+	return r;
+}
+
+/* A write-type call on a watched descriptor. */
+static ssize_t do_write(struct fd_entry *e, const struct iovec *iov, int n,
+			struct wr *w)
+{
+	struct hc_writer hw = { wr_write, w };
+	ssize_t ret;
+	int err;
+
+	if (e->proto == FD_PROTO_NONE || (w->flags & MSG_OOB))
+		ret = wr_write(w, iov, n);
+	else
+		ret = hc_write(e, iov, n, &hw, propagating());
+	err = errno;
+	if (e->state == FD_CONNECTING)
+		io_outcome(e, ret, err);
+	errno = err;
+	return ret;
 }
 
 HOOK_API int socket(int domain, int type, int protocol)
@@ -166,7 +279,7 @@ HOOK_API int socket(int domain, int type, int protocol)
 	fd = real_socket(domain, type, protocol);
 	e = fdtab_get(fd);
 	if (e) {
-		fdtab_forget(fd);
+		forget(e, fd);
 		e->kind = (uint8_t)kind_of(domain, type);
 	}
 	return fd;
@@ -197,12 +310,14 @@ HOOK_API int connect(int fd, const struct sockaddr *addr, socklen_t len)
 			connect_failed(e, err);
 		goto out;
 	}
-	if (ret == 0 || !addr)
+	if (!addr)
 		goto out;
 	if (len > sizeof(e->peer))
 		len = sizeof(e->peer);
 	memcpy(&e->peer, addr, len);
 	e->peer_len = (uint16_t)len;
+	if (ret == 0)
+		goto out;
 	e->connect_start_ns = start;
 	if (err == EINPROGRESS || err == EINTR ||
 	    (err == EAGAIN && e->kind == FD_UNIX))
@@ -233,42 +348,273 @@ HOOK_API int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 
 HOOK_API int close(int fd)
 {
-	if (preload_enter())
-		fdtab_forget(fd);
+	struct fd_entry *e;
+
+	if (preload_enter() && (e = fdtab_get(fd)) != NULL) {
+		int err = errno;
+
+		forget(e, fd);
+		errno = err;
+	}
 	return real_close(fd);
 }
 
-/* The I/O hooks: only a pending connect makes them look at the result. */
-#define IO_HOOK(ret_t, name, params, args)                  \
-	HOOK_API ret_t name params                          \
-	{                                                   \
-		struct fd_entry *e = pending(fd);           \
-		ret_t ret = real_##name args;               \
-		int err = errno;                            \
-		if (e) {                                    \
-			io_outcome(e, (ssize_t)ret, err);   \
-			errno = err;                        \
-		}                                           \
-		return ret;                                 \
+HOOK_API int shutdown(int fd, int how)
+{
+	struct fd_entry *e = watched(fd);
+	int ret = real_shutdown(fd, how);
+	int err = errno;
+
+	if (e && ret == 0 && e->conn) {
+		hc_shutdown(e, how);
+		errno = err;
+	}
+	return ret;
+}
+
+/* A new descriptor from accept(): a stream socket of the listener's
+ * family, and we are its server side. */
+static int accepted(int lfd, int fd, const struct sockaddr_storage *ss,
+		    socklen_t sl, struct sockaddr *addr, socklen_t *len)
+{
+	struct fd_entry *l = fdtab_get(lfd), *e = fdtab_get(fd);
+	int err = errno;
+
+	if (addr && len) {
+		memcpy(addr, ss, *len < sl ? *len : sl);
+		*len = sl;
+	}
+	if (!e)
+		goto out;
+	forget(e, fd);
+	if (l && (l->kind == FD_OTHER || l->kind == FD_OWN))
+		goto out;
+	if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6)
+		e->kind = FD_TCP;
+	else if (ss->ss_family == AF_UNIX)
+		e->kind = FD_UNIX;
+	else
+		goto out;
+	e->accepted = 1;
+	if (sl > sizeof(e->peer))
+		sl = sizeof(e->peer);
+	memcpy(&e->peer, ss, sl);
+	e->peer_len = (uint16_t)sl;
+out:
+	errno = err;
+	return fd;
+}
+
+HOOK_API int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int nfd;
+
+	if (!preload_enter())
+		return real_accept(fd, addr, len);
+	/* Our own buffer: the peer is needed even when the program passes
+	 * none, and asking later would cost a system call. */
+	nfd = real_accept(fd, (struct sockaddr *)&ss, &sl);
+	if (nfd < 0)
+		return nfd;
+	return accepted(fd, nfd, &ss, sl, addr, len);
+}
+
+HOOK_API int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int nfd;
+
+	if (!preload_enter())
+		return real_accept4(fd, addr, len, flags);
+	nfd = real_accept4(fd, (struct sockaddr *)&ss, &sl, flags);
+	if (nfd < 0)
+		return nfd;
+	return accepted(fd, nfd, &ss, sl, addr, len);
+}
+
+/* fd2 now names what fd names: it keeps the kind, never the connection
+ * state (see the top of the file). */
+static void duplicated(int fd, int fd2)
+{
+	struct fd_entry *e = fdtab_get(fd), *e2 = fdtab_get(fd2);
+	int err = errno;
+
+	if (!e2 || fd == fd2)
+		goto out;
+	forget(e2, fd2);
+	if (!e || e->kind == FD_UNKNOWN)
+		goto out;
+	e2->kind = e->kind == FD_OWN ? FD_OTHER : e->kind;
+	e2->proto = FD_PROTO_NONE;
+out:
+	errno = err;
+}
+
+HOOK_API int dup(int fd)
+{
+	int ret = real_dup(fd);
+
+	if (ret >= 0 && preload_enter())
+		duplicated(fd, ret);
+	return ret;
+}
+
+HOOK_API int dup2(int fd, int fd2)
+{
+	int ret = real_dup2(fd, fd2);
+
+	if (ret >= 0 && preload_enter())
+		duplicated(fd, ret);
+	return ret;
+}
+
+HOOK_API int dup3(int fd, int fd2, int flags)
+{
+	int ret = real_dup3(fd, fd2, flags);
+
+	if (ret >= 0 && preload_enter())
+		duplicated(fd, ret);
+	return ret;
+}
+
+/* sendfile: the body bytes come from a file, we only count them. */
+#define SENDFILE_HOOK(name, off_t_)                                         \
+	HOOK_API ssize_t name(int out, int in, off_t_ *off, size_t n)       \
+	{                                                                   \
+		struct fd_entry *e = watched(out);                          \
+		struct wr w = { .fd = out, .mode = W_WRITE };               \
+		struct hc_writer hw = { wr_write, &w };                     \
+		ssize_t ret;                                                \
+		int err;                                                    \
+									    \
+		if (!e)                                                     \
+			return real_##name(out, in, off, n);                \
+		if (e->proto != FD_PROTO_NONE &&                            \
+		    hc_before_sendfile(e, &hw) < 0)                         \
+			return -1;                                          \
+		ret = real_##name(out, in, off, n);                         \
+		err = errno;                                                \
+		if (e->state == FD_CONNECTING)                              \
+			io_outcome(e, ret, err);                            \
+		if (e->proto != FD_PROTO_NONE)                              \
+			hc_after_sendfile(e, ret, err);                     \
+		errno = err;                                                \
+		return ret;                                                 \
 	}
 
-IO_HOOK(ssize_t, read, (int fd, void *buf, size_t n), (fd, buf, n))
-IO_HOOK(ssize_t, write, (int fd, const void *buf, size_t n), (fd, buf, n))
-IO_HOOK(ssize_t, recv, (int fd, void *buf, size_t n, int flags),
-	(fd, buf, n, flags))
-IO_HOOK(ssize_t, send, (int fd, const void *buf, size_t n, int flags),
-	(fd, buf, n, flags))
-IO_HOOK(ssize_t, recvfrom, (int fd, void *buf, size_t n, int flags,
-			    struct sockaddr *addr, socklen_t *alen),
-	(fd, buf, n, flags, addr, alen))
-IO_HOOK(ssize_t, sendto, (int fd, const void *buf, size_t n, int flags,
-			  const struct sockaddr *addr, socklen_t alen),
-	(fd, buf, n, flags, addr, alen))
-IO_HOOK(ssize_t, readv, (int fd, const struct iovec *iov, int n),
-	(fd, iov, n))
-IO_HOOK(ssize_t, writev, (int fd, const struct iovec *iov, int n),
-	(fd, iov, n))
-IO_HOOK(ssize_t, recvmsg, (int fd, struct msghdr *msg, int flags),
-	(fd, msg, flags))
-IO_HOOK(ssize_t, sendmsg, (int fd, const struct msghdr *msg, int flags),
-	(fd, msg, flags))
+SENDFILE_HOOK(sendfile, off_t)
+SENDFILE_HOOK(sendfile64, off64_t)
+
+/* The read hooks: the bytes read, seen after the real call. */
+#define READ_HOOK(name, params, args, buf, flags)                   \
+	HOOK_API ssize_t name params                                \
+	{                                                           \
+		struct fd_entry *e = watched(fd);                   \
+		ssize_t ret = real_##name args;                     \
+		struct iovec v;                                     \
+									    \
+		if (e) {                                            \
+			v.iov_base = (buf);                         \
+			v.iov_len = ret > 0 ? (size_t)ret : 0;      \
+			after_read(e, &v, 1, ret, (flags));         \
+		}                                                   \
+		return ret;                                         \
+	}
+
+READ_HOOK(read, (int fd, void *buf, size_t n), (fd, buf, n), buf, 0)
+READ_HOOK(__read_chk, (int fd, void *buf, size_t n, size_t cap),
+	  (fd, buf, n, cap), buf, 0)
+READ_HOOK(recv, (int fd, void *buf, size_t n, int flags),
+	  (fd, buf, n, flags), buf, flags)
+READ_HOOK(__recv_chk, (int fd, void *buf, size_t n, size_t cap, int flags),
+	  (fd, buf, n, cap, flags), buf, flags)
+READ_HOOK(recvfrom, (int fd, void *buf, size_t n, int flags,
+		     struct sockaddr *addr, socklen_t *alen),
+	  (fd, buf, n, flags, addr, alen), buf, flags)
+READ_HOOK(__recvfrom_chk, (int fd, void *buf, size_t n, size_t cap,
+			   int flags, struct sockaddr *addr, socklen_t *alen),
+	  (fd, buf, n, cap, flags, addr, alen), buf, flags)
+
+HOOK_API ssize_t readv(int fd, const struct iovec *iov, int n)
+{
+	struct fd_entry *e = watched(fd);
+	ssize_t ret = real_readv(fd, iov, n);
+
+	if (e)
+		after_read(e, iov, n, ret, 0);
+	return ret;
+}
+
+HOOK_API ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	struct fd_entry *e = watched(fd);
+	ssize_t ret = real_recvmsg(fd, msg, flags);
+
+	if (e)
+		after_read(e, msg->msg_iov, (int)msg->msg_iovlen, ret, flags);
+	return ret;
+}
+
+HOOK_API ssize_t write(int fd, const void *buf, size_t n)
+{
+	struct fd_entry *e = watched(fd);
+	struct iovec v = { (void *)buf, n };
+	struct wr w = { .fd = fd, .mode = W_WRITE };
+
+	if (!e)
+		return real_write(fd, buf, n);
+	return do_write(e, &v, 1, &w);
+}
+
+HOOK_API ssize_t writev(int fd, const struct iovec *iov, int n)
+{
+	struct fd_entry *e = watched(fd);
+	struct wr w = { .fd = fd, .mode = W_WRITE };
+
+	if (!e || n < 0)
+		return real_writev(fd, iov, n);
+	return do_write(e, iov, n, &w);
+}
+
+HOOK_API ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+	struct fd_entry *e = watched(fd);
+	struct iovec v = { (void *)buf, n };
+	struct wr w = { .fd = fd, .mode = W_SEND, .flags = flags };
+
+	if (!e)
+		return real_send(fd, buf, n, flags);
+	return do_write(e, &v, 1, &w);
+}
+
+HOOK_API ssize_t sendto(int fd, const void *buf, size_t n, int flags,
+			const struct sockaddr *addr, socklen_t alen)
+{
+	struct fd_entry *e = watched(fd);
+	struct iovec v = { (void *)buf, n };
+	struct wr w = { .fd = fd, .mode = W_SEND, .flags = flags,
+			.addr = addr, .alen = alen };
+
+	if (!e)
+		return real_sendto(fd, buf, n, flags, addr, alen);
+	if (!addr) {
+		w.addr = NULL;
+		w.alen = 0;
+	}
+	return do_write(e, &v, 1, &w);
+}
+
+HOOK_API ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	struct fd_entry *e = watched(fd);
+	struct wr w = { .fd = fd, .mode = W_SEND, .flags = flags, .msg = msg };
+
+	if (!e || msg->msg_iovlen > 1024)
+		return real_sendmsg(fd, msg, flags);
+	w.addr = msg->msg_name;
+	w.alen = msg->msg_namelen;
+	return do_write(e, msg->msg_iov, (int)msg->msg_iovlen, &w);
+}

@@ -990,6 +990,47 @@ START_TEST(inject_point)
 }
 END_TEST
 
+START_TEST(skip_body_bytes)
+{
+	/* sendfile: the head is seen, the body only counted. */
+	static const char head[] =
+		"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n";
+	static const char chunked[] =
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n";
+	struct http_stream st;
+	struct http_event ev;
+	size_t n;
+
+	http_stream_init(&st, HTTP_DIR_RESPONSE);
+	ck_assert(http_stream_idle(&st));
+	n = http_feed(&st, head, 5, &ev);
+	ck_assert_uint_eq(n, 5);
+	ck_assert(!http_stream_idle(&st));
+	/* A head cannot be skipped. */
+	ck_assert_uint_eq(http_skip(&st, 3, &ev), 0);
+	n = http_feed(&st, head + 5, sizeof(head) - 6, &ev);
+	ck_assert_uint_eq(ev.type, HTTP_EV_HEAD);
+	ck_assert_uint_eq(http_skip(&st, 4, &ev), 4);
+	ck_assert_uint_eq(ev.type, 0);
+	ck_assert_uint_eq(http_skip(&st, 100, &ev), 6);
+	ck_assert_uint_eq(ev.type, HTTP_EV_END);
+	ck_assert_uint_eq(ev.body_bytes, 10);
+	ck_assert(http_stream_idle(&st));
+
+	/* Chunk data up to the end of the chunk, then framing again. */
+	http_stream_init(&st, HTTP_DIR_RESPONSE);
+	n = http_feed(&st, chunked, sizeof(chunked) - 1, &ev);
+	ck_assert_uint_eq(ev.type, HTTP_EV_HEAD);
+	if (n < sizeof(chunked) - 1)
+		http_feed(&st, chunked + n, sizeof(chunked) - 1 - n, &ev);
+	ck_assert_uint_eq(http_skip(&st, 9, &ev), 5);
+	ck_assert_uint_eq(http_skip(&st, 4, &ev), 0);
+	n = http_feed(&st, "\r\n0\r\n\r\n", 7, &ev);
+	ck_assert_uint_eq(n, 7);
+	ck_assert_uint_eq(ev.type, HTTP_EV_END);
+}
+END_TEST
+
 static Suite *http_suite(void)
 {
 	Suite *s = suite_create("http");
@@ -1018,6 +1059,7 @@ static Suite *http_suite(void)
 	tcase_add_test(tc, resp_switch);
 	tcase_add_test(tc, resp_not_http);
 	tcase_add_test(tc, resp_pending_overflow);
+	tcase_add_test(tc, skip_body_bytes);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(th, guard_setup, NULL);
 	tcase_add_test(th, method_known);
