@@ -1,0 +1,154 @@
+"""Programs that do awkward things to the processes and threads we live
+in: _exit, SIGTERM, many threads, daemonising double forks, vfork and
+posix_spawn children, shell pipelines.  Each keeps working unchanged, and
+its spans arrive as far as the promise goes (see README, Reliability)."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import unittest
+
+from harness import Sink, run_traced, traced_env
+
+REFUSED = textwrap.dedent("""
+    import socket
+    def refused():
+        try:
+            socket.create_connection(("127.0.0.1", 1))
+        except OSError:
+            pass
+""")
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def py(body):
+    return [sys.executable, "-c", REFUSED + textwrap.dedent(body)]
+
+
+class Awkward(unittest.TestCase):
+    def test_underscore_exit_after_the_schedule_delay(self):
+        """_exit skips every exit handler: what the exporter sent before
+        (one schedule delay) is all that arrives."""
+        with Sink() as sink:
+            r = run_traced(py("""
+                import os, time
+                refused()
+                time.sleep(0.8)
+                os._exit(3)
+            """), sink)
+            self.assertEqual(r.returncode, 3)
+            self.assertEqual(len(sink.wait_for_spans(1)), 1)
+
+    def test_sigterm_keeps_what_was_exported(self):
+        with Sink() as sink:
+            p = subprocess.Popen(py("""
+                import time
+                refused()
+                time.sleep(30)
+            """), env=traced_env(sink))
+            time.sleep(1.0)
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(timeout=10), -signal.SIGTERM)
+            self.assertEqual(len(sink.wait_for_spans(1)), 1)
+
+    def test_64_threads_at_once(self):
+        with Sink() as sink:
+            r = run_traced(py("""
+                import threading
+                def work():
+                    for _ in range(10):
+                        refused()
+                ts = [threading.Thread(target=work) for _ in range(64)]
+                for t in ts: t.start()
+                for t in ts: t.join()
+            """), sink)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            spans = sink.wait_for_spans(640, timeout=20)
+        self.assertEqual(len({s["span_id"] for s in spans}), 640)
+
+    def test_daemonising_double_fork(self):
+        with Sink() as sink:
+            r = run_traced(py("""
+                import os, sys, time
+                if os.fork() == 0:
+                    os.setsid()
+                    if os.fork() == 0:
+                        refused()      # the daemon
+                        sys.exit(0)
+                    os._exit(0)
+                time.sleep(0.1)
+            """), sink)
+            self.assertEqual(r.returncode, 0)
+            spans = sink.wait_for_spans(1)
+        self.assertEqual(len(spans), 1)
+
+    def test_vfork_and_posix_spawn_children(self):
+        """Python starts children with vfork or posix_spawn; both paths go
+        through our exec hooks inside a child sharing our memory."""
+        with Sink() as sink:
+            r = run_traced(py("""
+                import os, subprocess
+                refused()
+                subprocess.run(["curl", "-s", "http://127.0.0.1:1/"])
+                pid = os.posix_spawnp("curl", ["curl", "-s",
+                                      "http://127.0.0.1:1/"], os.environ)
+                os.waitpid(pid, 0)
+                refused()
+            """), sink)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            spans = sink.wait_for_spans(4)
+        pids = {s["resource"]["process.pid"] for s in spans}
+        self.assertEqual(len(pids), 3)
+
+    def test_shell_pipeline_shares_one_trace(self):
+        with Sink() as sink:
+            r = run_traced("curl -s http://127.0.0.1:1/ | cat; "
+                           "curl -s http://127.0.0.1:1/ 2>&1 | "
+                           "sh -c 'cat; curl -s http://127.0.0.1:1/'",
+                           sink,
+                           TRACEPARENT="00-%s-00f067aa0ba902b7-01" % TRACE_ID)
+            spans = sink.wait_for_spans(3)
+        self.assertEqual({s["trace_id"] for s in spans}, {TRACE_ID})
+        self.assertEqual({s["parent_span_id"] for s in spans},
+                         {"00f067aa0ba902b7"})
+
+    def test_program_blocking_every_signal(self):
+        with Sink() as sink:
+            r = run_traced(py("""
+                import signal
+                signal.pthread_sigmask(signal.SIG_BLOCK,
+                                       range(1, signal.NSIG))
+                refused()
+            """), sink)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(len(sink.wait_for_spans(1)), 1)
+
+    def test_signal_handler_doing_io(self):
+        """A signal handler that connects (and so records spans) every
+        2 ms while the main thread keeps connecting too."""
+        with Sink() as sink:
+            r = run_traced(py("""
+                import signal, time
+                "x".encode("idna")      # no codec import inside a handler
+                signal.signal(signal.SIGALRM, lambda *a: refused())
+                signal.setitimer(signal.ITIMER_REAL, 0.002, 0.002)
+                end = time.monotonic() + 1.0
+                n = 0
+                while time.monotonic() < end:
+                    refused()
+                    n += 1
+                signal.signal(signal.SIGALRM, signal.SIG_IGN)
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                print(n)
+            """), sink, OTEL_BSP_MAX_QUEUE_SIZE=100000,
+                OTEL_BSP_MAX_EXPORT_BATCH_SIZE=2048)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertGreater(int(r.stdout), 10)
+
+
+if __name__ == "__main__":
+    unittest.main()
