@@ -27,7 +27,8 @@ ALLFLAGS  = $(CPPFLAGS) $(WARN) $(CFLAGS) -std=gnu11 -fPIC \
 CORE_EXPORTER := exporter/ring.c exporter/config.c exporter/batch.c \
                  exporter/status.c
 CORE_SRCS     := $(wildcard shim/*.c) $(CORE_EXPORTER)
-MODULE_SRCS   := $(filter-out $(CORE_EXPORTER),$(wildcard exporter/*.c))
+MODULE_SRCS   := $(filter-out $(CORE_EXPORTER),$(wildcard exporter/*.c)) \
+                 shim/sql.c
 PROTOS        := $(wildcard proto/*.proto)
 PROTO_C       := $(patsubst proto/%.proto,$(BUILD)/proto/%.pb-c.c,$(PROTOS))
 PROTO_H       := $(PROTO_C:.c=.h)

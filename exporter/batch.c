@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -37,6 +38,7 @@ static struct status_report last_report; /* exporter thread only */
 static uint64_t last_loss_ns;           /* exporter thread only */
 static _Atomic int shut_down;
 static int atexit_registered;
+static _Atomic int start_failed;        /* the ring could not be created */
 static struct exporter_counters counters;
 static const struct exporter_ops *ops;
 static void *exporter;
@@ -313,17 +315,30 @@ out:
  * blocked while the thread is created so it starts with them blocked. */
 static struct ring *start_exporter(void)
 {
+	static __thread int starting;  /* this thread is creating the ring */
 	int expect = 0;
 	struct ring *r;
 	sigset_t all, old;
 	pthread_attr_t attr;
 	pthread_t tid;
 
-	if (!atomic_compare_exchange_strong(&started, &expect, 1))
+	if (!atomic_compare_exchange_strong(&started, &expect, 1)) {
+		/* Another thread is creating the ring (an mmap: microseconds);
+		 * wait for it rather than lose this span.  A signal handler
+		 * interrupting the creating thread itself must not wait. */
+		while (!starting && !atomic_load(&start_failed) &&
+		       !(r = atomic_load_explicit(&ring,
+						  memory_order_acquire)))
+			sched_yield();
 		return atomic_load_explicit(&ring, memory_order_acquire);
+	}
+	starting = 1;
 	r = ring_create(host.cfg->bsp_max_queue_size);
-	if (!r)
+	starting = 0;
+	if (!r) {
+		atomic_store(&start_failed, 1);
 		return NULL;
+	}
 	atomic_store(&done_word, 0);
 	atomic_store_explicit(&ring, r, memory_order_release);
 	/*
@@ -360,10 +375,17 @@ void batch_submit(const struct span *s)
 			    host.cfg->bsp_max_export_batch_size : 1;
 	size_t queued;
 
-	atomic_fetch_add_explicit(&recorded, 1, memory_order_relaxed);
 	if (!r)
 		r = start_exporter();
-	if (!r || atomic_load_explicit(&shut_down, memory_order_relaxed))
+	if (!r) {
+		/* Counted with the spans that found no record: recorded and
+		 * dropped at once. */
+		atomic_fetch_add_explicit(&dropped_early, 1,
+					  memory_order_relaxed);
+		return;
+	}
+	atomic_fetch_add_explicit(&recorded, 1, memory_order_relaxed);
+	if (atomic_load_explicit(&shut_down, memory_order_relaxed))
 		return;
 	queued = ring_push(r, s);
 	/* Wake the exporter once per full batch (or, with a zero schedule
@@ -439,6 +461,7 @@ void batch_after_fork_child(void)
 	/* Drop the inherited spans; the next span starts our own thread. */
 	atomic_store(&ring, NULL);
 	atomic_store(&started, 0);
+	atomic_store(&start_failed, 0);
 	ring_destroy(r);
 }
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "resource.h"
+#include "sql.h"
 #include "resource_parse.h"
 
 #ifndef OTELSHIM_VERSION
@@ -332,6 +333,32 @@ static int is_sep(char c)
 	       c == '\t';
 }
 
+/* Whether an argument is SQL: psql -c "...", sqlite3 db "...", or text
+ * starting with a statement keyword.  Its literals are then sanitised as
+ * in db.query.text, since a command line is no less private. */
+static int looks_like_sql(const char *arg, const char *prev)
+{
+	static const char *const kw[] = {
+		"select", "insert", "update", "delete", "with", "create",
+		"drop", "alter", "copy", "merge", "values", "call", "do",
+		"grant", "set", "truncate", "explain", NULL,
+	};
+
+	if (prev && (!strcmp(prev, "-c") || !strcmp(prev, "--command") ||
+		     !strcmp(prev, "-cmd")))
+		return 1;
+	while (*arg == ' ' || *arg == '\t' || *arg == '\n' || *arg == '(')
+		arg++;
+	for (int i = 0; kw[i]; i++) {
+		size_t n = strlen(kw[i]);
+
+		if (!strncasecmp(arg, kw[i], n) &&
+		    (arg[n] == ' ' || arg[n] == '\t' || arg[n] == '\n'))
+			return 1;
+	}
+	return 0;
+}
+
 size_t resource_redact_arg(const char *arg, const char *prev, char *out,
 			   size_t cap)
 {
@@ -342,6 +369,8 @@ size_t resource_redact_arg(const char *arg, const char *prev, char *out,
 
 	if (cap)
 		out[0] = '\0';
+	if (cap && looks_like_sql(arg, prev))
+		return sql_sanitize(arg, n, out, cap);
 	/* "--password secret": the value is the next argument. */
 	if (prev && prev[0] == '-' && !strchr(prev, '=') &&
 	    secret_name(prev, strlen(prev))) {

@@ -3,7 +3,7 @@
  * mountinfo samples of docker, containerd, cri-o and podman, host.arch
  * names, redaction of secrets in command arguments, and the assembled
  * resource (service.name precedence, OTEL_RESOURCE_ATTRIBUTES overrides).
- * links: exporter/resource.c
+ * links: exporter/resource.c shim/sql.c
  */
 #include <check.h>
 #include <ctype.h>
@@ -383,6 +383,22 @@ START_TEST(test_user_attributes)
 }
 END_TEST
 
+START_TEST(sql_arguments_sanitised)
+{
+	char out[256];
+
+	resource_redact_arg("SELECT * FROM t WHERE pw = 'hunter2'", "-c", out,
+			    sizeof(out));
+	ck_assert_ptr_null(strstr(out, "hunter2"));
+	ck_assert_ptr_nonnull(strstr(out, "?"));
+	resource_redact_arg("insert into t values (4242, 'x')", "db.sqlite",
+			    out, sizeof(out));
+	ck_assert_ptr_null(strstr(out, "4242"));
+	resource_redact_arg("selection.txt", NULL, out, sizeof(out));
+	ck_assert_str_eq(out, "selection.txt");
+}
+END_TEST
+
 static Suite *resource_suite(void)
 {
 	Suite *s = suite_create("resource");
@@ -395,6 +411,7 @@ static Suite *resource_suite(void)
 	tcase_add_test(tp, test_mountinfo);
 	tcase_add_test(tp, test_arch);
 	tcase_add_test(tp, test_redact);
+	tcase_add_test(tp, sql_arguments_sanitised);
 	suite_add_tcase(s, tp);
 
 	tcase_add_test(tb, test_build_detected);
