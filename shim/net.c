@@ -553,7 +553,7 @@ HOOK_API ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	struct fd_entry *e = watched(fd);
 	ssize_t ret = real_recvmsg(fd, msg, flags);
 
-	if (e)
+	if (e && msg)
 		after_read(e, msg->msg_iov, (int)msg->msg_iovlen, ret, flags);
 	return ret;
 }
@@ -564,7 +564,7 @@ HOOK_API ssize_t write(int fd, const void *buf, size_t n)
 	struct iovec v = { (void *)buf, n };
 	struct wr w = { .fd = fd, .mode = W_WRITE };
 
-	if (!e)
+	if (!e || !buf)
 		return real_write(fd, buf, n);
 	return do_write(e, &v, 1, &w);
 }
@@ -574,7 +574,7 @@ HOOK_API ssize_t writev(int fd, const struct iovec *iov, int n)
 	struct fd_entry *e = watched(fd);
 	struct wr w = { .fd = fd, .mode = W_WRITE };
 
-	if (!e || n < 0)
+	if (!e || !iov || n <= 0 || n > 1024)
 		return real_writev(fd, iov, n);
 	return do_write(e, iov, n, &w);
 }
@@ -585,7 +585,7 @@ HOOK_API ssize_t send(int fd, const void *buf, size_t n, int flags)
 	struct iovec v = { (void *)buf, n };
 	struct wr w = { .fd = fd, .mode = W_SEND, .flags = flags };
 
-	if (!e)
+	if (!e || !buf)
 		return real_send(fd, buf, n, flags);
 	return do_write(e, &v, 1, &w);
 }
@@ -598,7 +598,7 @@ HOOK_API ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 	struct wr w = { .fd = fd, .mode = W_SEND, .flags = flags,
 			.addr = addr, .alen = alen };
 
-	if (!e)
+	if (!e || !buf)
 		return real_sendto(fd, buf, n, flags, addr, alen);
 	if (!addr) {
 		w.addr = NULL;
@@ -612,7 +612,7 @@ HOOK_API ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	struct fd_entry *e = watched(fd);
 	struct wr w = { .fd = fd, .mode = W_SEND, .flags = flags, .msg = msg };
 
-	if (!e || msg->msg_iovlen > 1024)
+	if (!e || !msg || !msg->msg_iov || msg->msg_iovlen > 1024)
 		return real_sendmsg(fd, msg, flags);
 	w.addr = msg->msg_name;
 	w.alen = msg->msg_namelen;

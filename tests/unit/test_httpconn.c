@@ -1,0 +1,497 @@
+/*
+ * Unit tests for shim/httpconn.c: trace headers added to requests with
+ * exact byte counts under every way a socket can take a write (a writer
+ * that takes a few bytes per call, or none), server and client spans from
+ * the bytes of a connection, and connections that are not HTTP.
+ * batch_submit is replaced by a recorder of ended spans.
+ * links: shim/httpconn.c shim/http.c shim/context.c shim/record.c shim/propagate.c
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "context.h"
+#include "httpconn.h"
+#include "record.h"
+
+#define MAXSPANS 64
+
+static struct span submitted[MAXSPANS];
+static int nsubmitted;
+
+void batch_submit(const struct span *s)
+{
+	if (nsubmitted < MAXSPANS)
+		submitted[nsubmitted] = *s;
+	nsubmitted++;
+}
+
+void batch_note_dropped(void)
+{
+}
+
+static struct config cfg;
+
+static void setup(void)
+{
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.sampler = CONFIG_SAMPLER_PARENTBASED_ALWAYS_ON;
+	cfg.sampler_ratio = 1.0;
+	cfg.propagate_tracecontext = 1;
+	ctx_init(&cfg, NULL);
+	ctx_set_active(NULL);
+	nsubmitted = 0;
+}
+
+/* A socket that takes steps[i] bytes on call i (0: EAGAIN, after the last
+ * step: everything). */
+struct fake {
+	char wire[1 << 16];
+	size_t len;
+	const size_t *steps;
+	size_t nsteps, call;
+	int writes;
+};
+
+static ssize_t fake_write(void *arg, const struct iovec *iov, int n)
+{
+	struct fake *f = arg;
+	size_t cap = (size_t)-1, got = 0;
+
+	f->writes++;
+	if (f->call < f->nsteps) {
+		cap = f->steps[f->call++];
+		if (cap == 0) {
+			errno = EAGAIN;
+			return -1;
+		}
+	}
+	for (int i = 0; i < n && got < cap; i++) {
+		size_t k = iov[i].iov_len;
+
+		if (k > cap - got)
+			k = cap - got;
+		ck_assert_uint_le(f->len + k, sizeof(f->wire));
+		memcpy(f->wire + f->len, iov[i].iov_base, k);
+		f->len += k;
+		got += k;
+	}
+	return (ssize_t)got;
+}
+
+/* Writes all of buf as a program would: retry on EAGAIN, continue after
+ * partial writes, in pieces of at most piece bytes (0: all at once),
+ * split into two iovecs at split when split > 0.  Checks every count. */
+static void program_write(struct fd_entry *e, struct fake *f,
+			  const char *buf, size_t len, size_t piece,
+			  size_t split, int propagate)
+{
+	struct hc_writer w = { fake_write, f };
+	size_t done = 0;
+	int spins = 0;
+
+	while (done < len) {
+		size_t want = len - done;
+		struct iovec v[2];
+		int n = 1;
+		ssize_t r;
+
+		if (piece && want > piece)
+			want = piece;
+		v[0].iov_base = (char *)buf + done;
+		v[0].iov_len = want;
+		if (split > done && split < done + want) {
+			v[0].iov_len = split - done;
+			v[1].iov_base = (char *)buf + split;
+			v[1].iov_len = want - v[0].iov_len;
+			n = 2;
+		}
+		errno = 0;
+		r = hc_write(e, v, n, &w, propagate);
+		if (r < 0) {
+			ck_assert_int_eq(errno, EAGAIN);
+			ck_assert_int_lt(++spins, 100000);
+			continue;
+		}
+		ck_assert_int_gt(r, 0);
+		ck_assert_uint_le((size_t)r, want);
+		done += (size_t)r;
+	}
+}
+
+static void program_read(struct fd_entry *e, const char *buf, size_t len,
+			 size_t piece)
+{
+	for (size_t done = 0; done < len;) {
+		size_t k = len - done;
+		struct iovec v;
+
+		if (piece && k > piece)
+			k = piece;
+		v.iov_base = (char *)buf + done;
+		v.iov_len = k;
+		hc_after_read(e, &v, 1, (ssize_t)k, 0, 1);
+		done += k;
+	}
+}
+
+static const char *attr_str(const struct span *s, const char *key,
+			    char *buf, size_t cap)
+{
+	for (int i = 0; i < s->nattrs; i++) {
+		const struct span_attr *a = &s->attrs[i];
+
+		if (strcmp(a->key, key) != 0)
+			continue;
+		if (a->type == SPAN_ATTR_INT) {
+			snprintf(buf, cap, "%lld", (long long)a->v.i);
+			return buf;
+		}
+		snprintf(buf, cap, "%.*s", (int)a->v.s.len,
+			 span_str_ptr(s, a->v.s));
+		return buf;
+	}
+	return NULL;
+}
+
+static void hex(const uint8_t *p, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", p[i]);
+}
+
+static const char REQ[] =
+	"POST /upload?x=1 HTTP/1.1\r\nHost: example.com:8080\r\n"
+	"Content-Length: 10\r\n\r\n0123456789";
+static const char RESP[] =
+	"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok";
+
+/* What the wire must carry: REQ with one traceparent of span s after the
+ * request line. */
+static size_t expected_wire(const struct span *s, char *out, size_t cap)
+{
+	const char *line_end = strstr(REQ, "\r\n") + 2;
+	char tp[56];
+	size_t k = (size_t)(line_end - REQ);
+
+	ctx_traceparent(s, tp, sizeof(tp));
+	return (size_t)snprintf(out, cap, "%.*straceparent: %s\r\n%s", (int)k,
+				REQ, tp, line_end);
+}
+
+/* One request written with the socket taking steps[], the response read:
+ * exactly the expected bytes on the wire and one CLIENT span. */
+static void client_roundtrip(const size_t *steps, size_t nsteps,
+			     size_t piece, size_t split)
+{
+	struct fd_entry e;
+	struct fake *f = calloc(1, sizeof(*f));
+	char want[512], buf[64];
+	size_t wlen;
+
+	memset(&e, 0, sizeof(e));
+	e.kind = FD_TCP;
+	f->steps = steps;
+	f->nsteps = nsteps;
+	nsubmitted = 0;
+	program_write(&e, f, REQ, sizeof(REQ) - 1, piece, split, 1);
+	program_read(&e, RESP, sizeof(RESP) - 1, 0);
+	ck_assert_int_eq(nsubmitted, 1);
+	wlen = expected_wire(&submitted[0], want, sizeof(want));
+	ck_assert_uint_eq(f->len, wlen);
+	ck_assert_msg(memcmp(f->wire, want, wlen) == 0, "wire: %.*s",
+		      (int)f->len, f->wire);
+	ck_assert_int_eq(submitted[0].kind, SPAN_KIND_CLIENT);
+	ck_assert_str_eq(attr_str(&submitted[0], "http.response.status_code",
+				  buf, sizeof(buf)), "201");
+	ck_assert_str_eq(attr_str(&submitted[0], "url.full", buf,
+				  sizeof(buf)),
+			 "http://example.com:8080/upload?x=1");
+	hc_close(&e);
+	ck_assert_uint_eq(hc_in_use(), 0);
+	free(f);
+}
+
+START_TEST(inject_whole_write)
+{
+	client_roundtrip(NULL, 0, 0, 0);
+}
+END_TEST
+
+START_TEST(inject_every_first_cut)
+{
+	/* The socket takes k bytes, then nothing, then everything: the cut
+	 * falls before, inside and after our header. */
+	for (size_t k = 1; k < 200; k++) {
+		size_t steps[2] = { k, 0 };
+
+		client_roundtrip(steps, 2, 0, 0);
+	}
+}
+END_TEST
+
+START_TEST(inject_trickle)
+{
+	/* One byte per call, EAGAIN in between. */
+	size_t steps[400];
+
+	for (size_t i = 0; i < 400; i++)
+		steps[i] = i % 2 ? 0 : 1;
+	client_roundtrip(steps, 400, 0, 0);
+}
+END_TEST
+
+START_TEST(inject_writev_pieces)
+{
+	/* The request line split across iovecs, written in pieces. */
+	size_t steps[] = { 3, 0, 40, 5, 0, 7 };
+
+	for (size_t split = 1; split < 30; split++)
+		client_roundtrip(steps, 6, 0, split);
+	client_roundtrip(steps, 6, 50, 10);
+}
+END_TEST
+
+START_TEST(no_inject_when_line_cut)
+{
+	/* The program writes 5 bytes at a time: the request line is never
+	 * whole in one write, so nothing is added, and the span still is. */
+	struct fd_entry e;
+	struct fake *f = calloc(1, sizeof(*f));
+
+	memset(&e, 0, sizeof(e));
+	e.kind = FD_TCP;
+	program_write(&e, f, REQ, sizeof(REQ) - 1, 5, 0, 1);
+	ck_assert_uint_eq(f->len, sizeof(REQ) - 1);
+	ck_assert(memcmp(f->wire, REQ, f->len) == 0);
+	program_read(&e, RESP, sizeof(RESP) - 1, 1);
+	ck_assert_int_eq(nsubmitted, 1);
+	hc_close(&e);
+	free(f);
+}
+END_TEST
+
+START_TEST(no_inject_when_disabled)
+{
+	struct fd_entry e;
+	struct fake *f = calloc(1, sizeof(*f));
+
+	memset(&e, 0, sizeof(e));
+	e.kind = FD_TCP;
+	program_write(&e, f, REQ, sizeof(REQ) - 1, 0, 0, 0);
+	ck_assert_uint_eq(f->len, sizeof(REQ) - 1);
+	ck_assert(memcmp(f->wire, REQ, f->len) == 0);
+	hc_close(&e);
+	/* Closed before the response: a failed span. */
+	ck_assert_int_eq(nsubmitted, 1);
+	ck_assert_int_eq(submitted[0].status, SPAN_STATUS_ERROR);
+	free(f);
+}
+END_TEST
+
+START_TEST(existing_traceparent_kept_or_rewritten)
+{
+	static const char other[] =
+		"GET / HTTP/1.1\r\nHost: h\r\ntraceparent: "
+		"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+		"\r\n\r\n";
+	struct ctx_remote rem;
+	struct fd_entry e;
+	struct fake *f = calloc(1, sizeof(*f));
+	struct span *server;
+	char req[256], tp[56];
+	size_t steps[] = { 60, 0, 3, 0, 1 };
+
+	/* Another trace's header: left alone, nothing added. */
+	memset(&e, 0, sizeof(e));
+	e.kind = FD_TCP;
+	program_write(&e, f, other, sizeof(other) - 1, 0, 0, 1);
+	ck_assert_uint_eq(f->len, sizeof(other) - 1);
+	ck_assert(memcmp(f->wire, other, f->len) == 0);
+	hc_close(&e);
+
+	/* A proxy forwarding its caller's header while handling a request
+	 * of that trace: the parent-id becomes our client span's. */
+	memset(&rem, 0, sizeof(rem));
+	memcpy(rem.trace_id, "\x0a\xf7\x65\x19\x16\xcd\x43\xdd\x84\x48\xeb"
+	       "\x21\x1c\x80\x31\x9c", 16);
+	memcpy(rem.span_id, "\xb7\xad\x6b\x71\x69\x20\x33\x31", 8);
+	rem.flags = 1;
+	server = ctx_start(SPAN_KIND_SERVER, &rem);
+	ctx_set_active(server);
+	memset(f, 0, sizeof(*f));
+	f->steps = steps;
+	f->nsteps = 5;
+	memset(&e, 0, sizeof(e));
+	e.kind = FD_TCP;
+	nsubmitted = 0;
+	program_write(&e, f, other, sizeof(other) - 1, 0, 0, 1);
+	hc_close(&e);
+	ck_assert_int_eq(nsubmitted, 1);
+	ctx_traceparent(&submitted[0], tp, sizeof(tp));
+	snprintf(req, sizeof(req),
+		 "GET / HTTP/1.1\r\nHost: h\r\ntraceparent: %s\r\n\r\n", tp);
+	ck_assert_uint_eq(f->len, strlen(req));
+	ck_assert_msg(memcmp(f->wire, req, f->len) == 0, "%.*s",
+		      (int)f->len, f->wire);
+	ctx_end(server);
+	free(f);
+}
+END_TEST
+
+START_TEST(server_span_from_pieces)
+{
+	static const char req[] =
+		"GET /a/b?token=1&sig=secret HTTP/1.1\r\n"
+		"Host: svc.local:9000\r\nUser-Agent: ua/1\r\n"
+		"X-Forwarded-For: 10.1.2.3, 10.0.0.1\r\n"
+		"traceparent: "
+		"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n"
+		"\r\n";
+	static const char resp[] =
+		"HTTP/1.1 503 Busy\r\nTransfer-Encoding: chunked\r\n\r\n"
+		"3\r\nabc\r\n0\r\n\r\n";
+	struct fd_entry e;
+	struct fake *f = calloc(1, sizeof(*f));
+	char buf[128], tid[33], pid[17];
+	const struct span *s;
+
+	memset(&e, 0, sizeof(e));
+	e.kind = FD_TCP;
+	e.accepted = 1;
+	for (int round = 0; round < 3; round++) {
+		nsubmitted = 0;
+		program_read(&e, req, sizeof(req) - 1, 1);
+		ck_assert_ptr_nonnull(ctx_active());
+		program_write(&e, f, resp, sizeof(resp) - 1, 7, 0, 1);
+		ck_assert_ptr_null(ctx_active());
+		ck_assert_int_eq(nsubmitted, 1);
+		s = &submitted[0];
+		ck_assert_int_eq(s->kind, SPAN_KIND_SERVER);
+		hex(s->trace_id, 16, tid);
+		hex(s->parent_span_id, 8, pid);
+		ck_assert_str_eq(tid, "0af7651916cd43dd8448eb211c80319c");
+		ck_assert_str_eq(pid, "b7ad6b7169203331");
+		ck_assert_str_eq(attr_str(s, "url.path", buf, sizeof(buf)),
+				 "/a/b");
+		ck_assert_str_eq(attr_str(s, "url.query", buf, sizeof(buf)),
+				 "token=1&sig=REDACTED");
+		ck_assert_str_eq(attr_str(s, "server.address", buf,
+					  sizeof(buf)), "svc.local");
+		ck_assert_str_eq(attr_str(s, "server.port", buf, sizeof(buf)),
+				 "9000");
+		ck_assert_str_eq(attr_str(s, "client.address", buf,
+					  sizeof(buf)), "10.1.2.3");
+		ck_assert_str_eq(attr_str(s, "user_agent.original", buf,
+					  sizeof(buf)), "ua/1");
+		ck_assert_str_eq(attr_str(s, "error.type", buf, sizeof(buf)),
+				 "503");
+		ck_assert_int_eq(s->status, SPAN_STATUS_ERROR);
+	}
+	/* The server's bytes were never changed. */
+	ck_assert_uint_eq(f->len, 3 * (sizeof(resp) - 1));
+	hc_close(&e);
+	ck_assert_uint_eq(hc_in_use(), 0);
+	free(f);
+}
+END_TEST
+
+START_TEST(server_sendfile_body)
+{
+	static const char req[] = "GET /f HTTP/1.1\r\nHost: h\r\n\r\n";
+	static const char head[] =
+		"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n";
+	struct fd_entry e;
+	struct fake *f = calloc(1, sizeof(*f));
+	struct hc_writer w = { fake_write, f };
+
+	memset(&e, 0, sizeof(e));
+	e.kind = FD_TCP;
+	program_read(&e, req, sizeof(req) - 1, 0);
+	program_write(&e, f, head, sizeof(head) - 1, 0, 0, 1);
+	ck_assert_int_eq(hc_before_sendfile(&e, &w), 0);
+	hc_after_sendfile(&e, 60000, 0);
+	ck_assert_int_eq(nsubmitted, 0);
+	hc_after_sendfile(&e, 40000, 0);
+	ck_assert_int_eq(nsubmitted, 1);
+	hc_close(&e);
+	free(f);
+}
+END_TEST
+
+START_TEST(not_http_is_released)
+{
+	static const char bin[] = "\x00\x01\x02\x03 binary GET / HTTP/1.1";
+	struct fd_entry e;
+	struct fake *f = calloc(1, sizeof(*f));
+
+	memset(&e, 0, sizeof(e));
+	e.kind = FD_TCP;
+	program_write(&e, f, bin, sizeof(bin) - 1, 0, 0, 1);
+	ck_assert_int_eq(e.proto, FD_PROTO_NONE);
+	ck_assert_uint_eq(e.conn, 0);
+	ck_assert_uint_eq(hc_in_use(), 0);
+	ck_assert(memcmp(f->wire, bin, sizeof(bin) - 1) == 0);
+	ck_assert_int_eq(nsubmitted, 0);
+	free(f);
+}
+END_TEST
+
+START_TEST(pipelined_keepalive)
+{
+	static const char two[] =
+		"GET /1 HTTP/1.1\r\nHost: h\r\n\r\n"
+		"HEAD /2 HTTP/1.1\r\nHost: h\r\n\r\n";
+	static const char resp[] =
+		"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"
+		"HTTP/1.1 404 No\r\nContent-Length: 9\r\n\r\n";
+	struct fd_entry e;
+	struct fake *f = calloc(1, sizeof(*f));
+
+	memset(&e, 0, sizeof(e));
+	e.kind = FD_TCP;
+	program_read(&e, two, sizeof(two) - 1, 0);
+	program_write(&e, f, resp, sizeof(resp) - 1, 0, 0, 1);
+	ck_assert_int_eq(nsubmitted, 2);
+	ck_assert_int_eq(submitted[0].status, SPAN_STATUS_UNSET);
+	ck_assert_int_eq(submitted[1].status, SPAN_STATUS_UNSET);
+	hc_close(&e);
+	free(f);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("httpconn");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, inject_whole_write);
+	tcase_add_test(tc, inject_every_first_cut);
+	tcase_add_test(tc, inject_trickle);
+	tcase_add_test(tc, inject_writev_pieces);
+	tcase_add_test(tc, no_inject_when_line_cut);
+	tcase_add_test(tc, no_inject_when_disabled);
+	tcase_add_test(tc, existing_traceparent_kept_or_rewritten);
+	tcase_add_test(tc, server_span_from_pieces);
+	tcase_add_test(tc, server_sendfile_body);
+	tcase_add_test(tc, not_http_is_released);
+	tcase_add_test(tc, pipelined_keepalive);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
