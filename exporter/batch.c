@@ -31,6 +31,8 @@ static _Atomic int started;             /* the thread was created */
 static _Atomic uint32_t wake_word;      /* bumped to wake the thread */
 static _Atomic uint32_t done_word;      /* 1 once the thread has stopped */
 static _Atomic int stop_requested;
+static _Atomic uint32_t flush_req;      /* bumped by a crashing thread */
+static _Atomic uint32_t flush_done;     /* the last request served */
 static _Atomic uint64_t stop_deadline;  /* CLOCK_MONOTONIC ns, 0 = none */
 static _Atomic uint64_t recorded;
 static _Atomic uint64_t dropped_early;  /* no record free: never queued */
@@ -271,6 +273,16 @@ static void *exporter_main(void *arg)
 		size_t queued = ring_count(r);
 		uint64_t now;
 
+		uint32_t want = atomic_load(&flush_req);
+
+		if (want != atomic_load(&flush_done)) {
+			/* A thread is dying of a signal: send everything
+			 * now, nothing stays pending. */
+			drain(r, buf, batch_max, 1, 0, 1);
+			atomic_store(&flush_done, want);
+			futex_wake(&flush_done);
+			continue;
+		}
 		if (atomic_load(&stop_requested)) {
 			drain(r, buf, batch_max, 1,
 			      atomic_load(&stop_deadline), 1);
@@ -392,6 +404,29 @@ void batch_submit(const struct span *s)
 	 * delay, whenever the ring was empty): one futex call, rarely. */
 	if (queued && queued % wake_every == 0)
 		wake_exporter();
+}
+
+int batch_flush_from_signal(uint64_t timeout_ns)
+{
+	uint64_t deadline;
+	uint32_t want;
+
+	if (!atomic_load(&started) || atomic_load(&done_word))
+		return -ESRCH;
+	want = atomic_fetch_add(&flush_req, 1) + 1;
+	wake_exporter();
+	deadline = mono_ns() + timeout_ns;
+	for (;;) {
+		uint32_t done = atomic_load(&flush_done);
+		uint64_t now;
+
+		if ((int32_t)(done - want) >= 0)
+			return 0;
+		now = mono_ns();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		futex_wait(&flush_done, done, deadline - now);
+	}
 }
 
 static void at_exit_flush(void)

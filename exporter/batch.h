@@ -33,6 +33,14 @@ void batch_init(const struct batch_host *host);
  */
 void batch_submit(const struct span *s);
 
+/*
+ * From a fatal-signal handler (async-signal-safe: atomics, clock_gettime
+ * and futex only): asks the exporter thread to send everything queued now
+ * and waits until it has, at most timeout_ns.  Never starts the thread.
+ * Returns 0, -ETIMEDOUT, or -ESRCH when no exporter thread runs.
+ */
+int batch_flush_from_signal(uint64_t timeout_ns);
+
 /* Counts a span that could not even be recorded (no free record). */
 void batch_note_dropped(void);
 

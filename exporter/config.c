@@ -47,6 +47,8 @@ enum var {
 	V_CONFIG_FILE,
 	V_SHIM_CONSOLE_FILE,
 	V_SHIM_STATUS_DIR,
+	V_SHIM_STACK_THRESHOLD_MS,
+	V_SHIM_CRASH_HANDLER,
 	V_COUNT
 };
 
@@ -88,6 +90,8 @@ static const char *const var_names[V_COUNT] = {
 	[V_CONFIG_FILE] = "OTEL_CONFIG_FILE",
 	[V_SHIM_CONSOLE_FILE] = "OTELSHIM_CONSOLE_FILE",
 	[V_SHIM_STATUS_DIR] = "OTELSHIM_STATUS_DIR",
+	[V_SHIM_STACK_THRESHOLD_MS] = "OTELSHIM_STACK_THRESHOLD_MS",
+	[V_SHIM_CRASH_HANDLER] = "OTELSHIM_CRASH_HANDLER",
 };
 
 #define DEFAULT_ENDPOINT "http://localhost:4318/v1/traces"
@@ -97,6 +101,9 @@ static const char *const var_names[V_COUNT] = {
 #define DEFAULT_MAX_EXPORT_BATCH 512
 #define DEFAULT_OTLP_TIMEOUT_MS 10000
 #define DEFAULT_ATTR_COUNT_LIMIT 128
+/* Slow enough to be worth a look, rare enough that capturing the stack
+ * (a few microseconds) is noise: see README, OTELSHIM_STACK_THRESHOLD_MS. */
+#define DEFAULT_STACK_THRESHOLD_MS 100
 /* A span record is about 2 KiB; a larger queue is a typo, not a wish. */
 #define MAX_QUEUE_SIZE (1u << 20)
 
@@ -597,6 +604,34 @@ static void load_service_name(struct loader *ld)
 		name = NULL;
 	}
 	ld->cfg->service_name = name;
+}
+
+/*
+ * OTELSHIM_STACK_THRESHOLD_MS: milliseconds, or "off" / "-1" for never.
+ * OTELSHIM_CRASH_HANDLER: a boolean that defaults to true.
+ */
+static void load_stacks(struct loader *ld)
+{
+	struct slice s = get(ld, V_SHIM_STACK_THRESHOLD_MS);
+	uint32_t ms = DEFAULT_STACK_THRESHOLD_MS;
+
+	ld->cfg->stack_threshold_ms = DEFAULT_STACK_THRESHOLD_MS;
+	if (s.p != NULL && (slice_is(s, "off") || slice_is(s, "-1")))
+		ld->cfg->stack_threshold_ms = -1;
+	else if (read_u32(ld, V_SHIM_STACK_THRESHOLD_MS,
+			  "is not a number of milliseconds or off",
+			  INT32_MAX, &ms))
+		ld->cfg->stack_threshold_ms = (int32_t)ms;
+
+	ld->cfg->crash_handler = 1;
+	s = get(ld, V_SHIM_CRASH_HANDLER);
+	if (s.p == NULL || slice_is(s, "true"))
+		return;
+	if (slice_is(s, "false"))
+		ld->cfg->crash_handler = 0;
+	else
+		warn_value(ld, V_SHIM_CRASH_HANDLER, s, "is not true or false",
+			   "true");
 }
 
 /*
@@ -1150,7 +1185,7 @@ static size_t arena_need(const struct loader *ld)
 		V_OTLP_CERTIFICATE, V_OTLP_TRACES_CERTIFICATE,
 		V_OTLP_CLIENT_KEY, V_OTLP_TRACES_CLIENT_KEY,
 		V_OTLP_CLIENT_CERTIFICATE, V_OTLP_TRACES_CLIENT_CERTIFICATE,
-		V_SHIM_CONSOLE_FILE,
+		V_SHIM_CONSOLE_FILE, V_SHIM_STATUS_DIR,
 	};
 	size_t i, need = 0;
 
@@ -1215,6 +1250,7 @@ void config_load(struct config *cfg, char *const *envp,
 	load_limits(&ld);
 	cfg->console_file = load_string(&ld, V_SHIM_CONSOLE_FILE);
 	cfg->status_dir = load_string(&ld, V_SHIM_STATUS_DIR);
+	load_stacks(&ld);
 }
 
 const char *config_log_level_name(enum config_log_level lvl)

@@ -91,6 +91,10 @@ struct config {
 				       exporter output, NULL = stderr */
 	const char *status_dir;     /* OTELSHIM_STATUS_DIR: where each process
 				       keeps otelshim-<pid>.json, or NULL */
+	/* OTELSHIM_STACK_THRESHOLD_MS: client spans lasting at least this
+	 * long carry their call stack; 0 = every one, -1 ("off") = none. */
+	int32_t stack_threshold_ms;
+	int crash_handler;          /* OTELSHIM_CRASH_HANDLER, default true */
 };
 
 /*

@@ -19,6 +19,7 @@
 #include "exporter.h"
 #include "otlp.h"
 #include "resource.h"
+#include "symbolize.h"
 #include "transport.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -166,8 +167,9 @@ static void *module_create(const struct exporter_host *host)
 	}
 	m->enc.cfg = cfg;
 	m->enc.res = &m->res;
-	/* Stacks stay out of the export until a symboliser is wired in. */
-	m->enc.render_stack = NULL;
+	/* Captured stacks are symbolised here, off the hot path. */
+	m->enc.render_stack = symbolize_render_stack;
+	m->enc.code_site = symbolize_code_site;
 
 	switch (m->kind) {
 	case CONFIG_EXPORTER_OTLP:

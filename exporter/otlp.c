@@ -297,6 +297,72 @@ static pb_event *build_event(struct build *b, const struct span *s,
 	return e;
 }
 
+/* A span that sends its captured stack also names the frame the stack
+ * is attributed to (enc->code_site): code.function.name, code.file.path
+ * and code.line.number, each only when known. */
+static void add_code_site(struct build *b, const struct span *s, pb_span *p,
+			  size_t max_attrs, uint32_t *dropped)
+{
+	size_t limit = b->enc->cfg ? b->enc->cfg->attr_value_length_limit : 0;
+	struct otlp_code_site site;
+	pb_kv **list, *kvs;
+	pb_any *vals;
+	size_t i, k = 0, n = p->n_attributes;
+	int has_stack = 0;
+
+	if (!b->enc->code_site || s->stack_depth == 0)
+		return;
+	for (i = 0; i < s->nattrs && i < SPAN_MAX_ATTRS; i++)
+		if (s->attrs[i].type == SPAN_ATTR_STACK)
+			has_stack = 1;
+	memset(&site, 0, sizeof(site));
+	if (!has_stack || !b->enc->code_site(s, &site))
+		return;
+	site.function[sizeof(site.function) - 1] = '\0';
+	site.file[sizeof(site.file) - 1] = '\0';
+	list = balloc(b, (n + 3) * sizeof(*list));
+	kvs = balloc(b, 3 * sizeof(*kvs));
+	vals = balloc(b, 3 * sizeof(*vals));
+	if (!list || !kvs || !vals)
+		return;
+	for (i = 0; i < n; i++)
+		list[i] = p->attributes[i];
+	for (i = 0; i < 3; i++) {
+		opentelemetry__proto__common__v1__key_value__init(&kvs[i]);
+		opentelemetry__proto__common__v1__any_value__init(&vals[i]);
+		kvs[i].value = &vals[i];
+	}
+	if (site.function[0]) {
+		kvs[k].key = (char *)"code.function.name";
+		vals[k].value_case = ANY(STRING_VALUE);
+		vals[k].string_value = text(b, site.function,
+					    strlen(site.function), limit);
+		k++;
+	}
+	if (site.file[0]) {
+		kvs[k].key = (char *)"code.file.path";
+		vals[k].value_case = ANY(STRING_VALUE);
+		vals[k].string_value = text(b, site.file, strlen(site.file),
+					    limit);
+		k++;
+	}
+	if (site.line > 0) {
+		kvs[k].key = (char *)"code.line.number";
+		vals[k].value_case = ANY(INT_VALUE);
+		vals[k].int_value = site.line;
+		k++;
+	}
+	for (i = 0; i < k; i++) {
+		if (n >= max_attrs) {
+			(*dropped)++;
+			continue;
+		}
+		list[n++] = &kvs[i];
+	}
+	p->attributes = list;
+	p->n_attributes = n;
+}
+
 static pb_span *build_span(struct build *b, const struct span *s)
 {
 	const struct config *cfg = b->enc->cfg;
@@ -334,6 +400,7 @@ static pb_span *build_span(struct build *b, const struct span *s)
 		nattrs = SPAN_MAX_ATTRS;
 	p->attributes = build_attrs(b, s, s->attrs, nattrs, max_attrs,
 				    &p->n_attributes, &dropped);
+	add_code_site(b, s, p, max_attrs, &dropped);
 	p->dropped_attributes_count = dropped;
 
 	if (nevents > SPAN_MAX_EVENTS)

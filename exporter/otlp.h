@@ -19,10 +19,24 @@
  * (buf, cap); returns the length written.  NULL: stacks are left out. */
 typedef size_t (*otlp_stack_fn)(const struct span *s, char *buf, size_t cap);
 
+/* Where in the program a captured stack points: the code.* attributes. */
+struct otlp_code_site {
+	char function[256];             /* code.function.name, "" unknown */
+	char file[512];                 /* code.file.path, "" unknown */
+	int64_t line;                   /* code.line.number, 0 unknown */
+};
+
+/* Fills *site for a record whose captured stack is sent as an attribute
+ * (SPAN_ATTR_STACK on the span); returns 1 if there is a site to name.
+ * NULL: no code.* attributes. */
+typedef int (*otlp_site_fn)(const struct span *s,
+			    struct otlp_code_site *site);
+
 struct otlp_encoder {
 	const struct config *cfg;
 	const struct resource *res;
 	otlp_stack_fn render_stack;     /* may be NULL */
+	otlp_site_fn code_site;         /* may be NULL */
 };
 
 /*

@@ -39,6 +39,7 @@
 #include "httpconn.h"
 #include "propagate.h"
 #include "record.h"
+#include "stack.h"
 
 #define HC_QUEUE    16
 #define HC_HDR_MAX  (13 + PROPAGATE_TRACEPARENT_LEN + 2 + \
@@ -229,6 +230,8 @@ static void end_span(struct span *s, unsigned status, const char *err)
 			      status_text(status, code, sizeof(code)));
 		rec_status(s, SPAN_STATUS_ERROR, NULL, 0);
 	}
+	if (client)
+		stack_capture_if_slow(s);
 	ctx_end(s);
 }
 

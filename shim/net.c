@@ -29,6 +29,7 @@
 #include "httpconn.h"
 #include "preload.h"
 #include "record.h"
+#include "stack.h"
 
 static enum fd_kind kind_of(int domain, int type)
 {
@@ -120,6 +121,7 @@ static void connect_failed(struct fd_entry *e, int err)
 	}
 	rec_attr_cstr(s, "error.type", name ? name : "_OTHER");
 	rec_status(s, SPAN_STATUS_ERROR, desc, desc ? strlen(desc) : 0);
+	stack_capture_if_slow(s);
 	ctx_end(s);
 }
 

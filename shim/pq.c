@@ -30,6 +30,7 @@
 #include "preload.h"
 #include "record.h"
 #include "sql.h"
+#include "stack.h"
 
 /* libpq 17 calls: declared here so the hooks build against older headers
  * too (a repeated compatible declaration is harmless). */
@@ -642,6 +643,7 @@ static void entry_end(struct pq_entry *e)
 	}
 	if (e->has_rows)
 		rec_attr_int(s, "db.response.returned_rows", e->rows);
+	stack_capture_if_slow(s);
 	ctx_end(s);
 }
 

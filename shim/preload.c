@@ -14,9 +14,11 @@
 
 #include "batch.h"
 #include "context.h"
+#include "crash.h"
 #include "fdtab.h"
 #include "log.h"
 #include "preload.h"
+#include "stack.h"
 
 #define HOOK(ret, name, params, args) ret (*real_##name) params;
 #include "hooks.def"
@@ -50,6 +52,10 @@ static int resolve_all(void)
 static void enter_own_thread(void)
 {
 	preload_guard = 1;
+	/* Off the application threads: load the unwinder, then take over
+	 * the fatal signals the program left at their default. */
+	stack_start(&config);
+	crash_install(&config);
 }
 
 static void child_after_fork(void)

@@ -37,6 +37,7 @@
 #include "record.h"
 #include "sql.h"
 #include "sqlite_util.h"
+#include "stack.h"
 
 /* ------------------------------------------------------ real functions */
 
@@ -403,6 +404,7 @@ static void exec_end(struct sq_slot *sl, struct span *s, int rc)
 						     memory_order_relaxed));
 	span_fill(s, in, (int64_t)atomic_load_explicit(&sl->rows,
 			memory_order_relaxed), rc, msg);
+	stack_capture_if_slow(s);
 	ctx_end(s);
 }
 
@@ -464,6 +466,7 @@ static void span_unprepared(sqlite3 *db, const char *sql, size_t len,
 		return;
 	s->start_ns = start;
 	span_fill(s, &in, rows, rc, msg);
+	stack_capture_if_slow(s);
 	ctx_end(s);
 }
 

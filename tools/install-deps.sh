@@ -11,10 +11,11 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
 	build-essential pkg-config clang libclang-rt-14-dev
 	libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev
-	libunwind-dev check zlib1g-dev libpq-dev libsqlite3-dev
+	libunwind-dev libdw-dev check zlib1g-dev libpq-dev libsqlite3-dev
 	libhttp-parser-dev libpg-query-dev
 	curl ca-certificates python3 sqlite3 postgresql nginx-light wrk
 	nodejs procps valgrind
+	patchelf debootstrap python3-yaml
 )
 
 # A nodesource nodejs bundles npm; Debian's nodejs needs the npm package.

@@ -752,6 +752,10 @@ START_TEST(test_console_file_and_config_file)
 	LOAD("OTELSHIM_CONSOLE_FILE=/tmp/spans.txt");
 	ck_assert_str_eq(cfg.console_file, "/tmp/spans.txt");
 	ck_assert_int_eq(n_warn, 0);
+	/* Alone, too: every kept string needs its room in the arena. */
+	LOAD("OTELSHIM_STATUS_DIR=/run/otelshim");
+	ck_assert_str_eq(cfg.status_dir, "/run/otelshim");
+	ck_assert_ptr_null(cfg.console_file);
 	LOAD("OTEL_CONFIG_FILE=/etc/otel.yaml");
 	ck_assert_int_eq(n_warn, 1);
 	ck_assert(starts_with(warnings[0], "OTEL_CONFIG_FILE "));

@@ -206,7 +206,7 @@ static char *json_of(const struct otlp_encoder *enc, const struct span *sp,
 
 START_TEST(test_full_span)
 {
-	struct otlp_encoder enc = { &cfg, &res, render_stack };
+	struct otlp_encoder enc = { &cfg, &res, render_stack, NULL };
 	struct span s;
 	struct span_event *ev;
 	pb_request *req;
@@ -312,7 +312,7 @@ END_TEST
 
 START_TEST(test_root_span_and_status)
 {
-	struct otlp_encoder enc = { &cfg, NULL, NULL };
+	struct otlp_encoder enc = { &cfg, NULL, NULL, NULL };
 	struct span s[3];
 	pb_request *req;
 	pb_span **ps;
@@ -353,7 +353,7 @@ END_TEST
 
 START_TEST(test_invalid_ids_and_empty)
 {
-	struct otlp_encoder enc = { &cfg, &res, NULL };
+	struct otlp_encoder enc = { &cfg, &res, NULL, NULL };
 	struct span s[3];
 	uint8_t *buf = NULL;
 	size_t len = 99;
@@ -387,7 +387,7 @@ END_TEST
 
 START_TEST(test_value_length_limit)
 {
-	struct otlp_encoder enc = { &cfg, &res, render_stack };
+	struct otlp_encoder enc = { &cfg, &res, render_stack, NULL };
 	struct span s;
 	pb_request *req;
 	pb_span *p;
@@ -435,7 +435,7 @@ END_TEST
 
 START_TEST(test_count_limit)
 {
-	struct otlp_encoder enc = { &cfg, NULL, render_empty };
+	struct otlp_encoder enc = { &cfg, NULL, render_empty, NULL };
 	struct span s;
 	pb_request *req;
 	pb_span *p;
@@ -478,7 +478,7 @@ END_TEST
 
 START_TEST(test_invalid_utf8)
 {
-	struct otlp_encoder enc = { &cfg, NULL, NULL };
+	struct otlp_encoder enc = { &cfg, NULL, NULL, NULL };
 	struct span s;
 	pb_request *req;
 	pb_span *p;
@@ -512,7 +512,7 @@ END_TEST
 
 START_TEST(test_damaged_pool_refs)
 {
-	struct otlp_encoder enc = { &cfg, NULL, NULL };
+	struct otlp_encoder enc = { &cfg, NULL, NULL, NULL };
 	struct span s;
 	pb_request *req;
 	pb_span *p;
@@ -621,7 +621,7 @@ START_TEST(test_wire_format)
 		"    }\n"
 		"  }\n"
 		"}\n";
-	struct otlp_encoder enc = { &cfg, &res, NULL };
+	struct otlp_encoder enc = { &cfg, &res, NULL, NULL };
 	struct span s;
 	char path[] = "/tmp/test_otlp_XXXXXX", cmd[128], got[4096];
 	uint8_t *buf;
@@ -677,7 +677,7 @@ END_TEST
 
 START_TEST(test_json_exact)
 {
-	struct otlp_encoder enc = { &cfg, &res, NULL };
+	struct otlp_encoder enc = { &cfg, &res, NULL, NULL };
 	struct span s;
 	char *json;
 
@@ -717,7 +717,7 @@ END_TEST
 
 START_TEST(test_json_escaping)
 {
-	struct otlp_encoder enc = { &cfg, NULL, NULL };
+	struct otlp_encoder enc = { &cfg, NULL, NULL, NULL };
 	struct span s;
 	char *json;
 	const char *want;
@@ -773,7 +773,7 @@ START_TEST(test_json_parses)
 		" b['code.stacktrace']['stringValue'].split()[1],"
 		" s['events'][0]['attributes'][0]['value']['intValue'],"
 		" sp[1]['name'], 'parentSpanId' in sp[1])\n";
-	struct otlp_encoder enc = { &cfg, &res, render_stack };
+	struct otlp_encoder enc = { &cfg, &res, render_stack, NULL };
 	struct span s[2];
 	char path[] = "/tmp/test_otlp_XXXXXX", spath[64], cmd[256];
 	char line[512];
