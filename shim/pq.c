@@ -132,7 +132,7 @@ static void *pq_sym(void *_Atomic *slot, const char *name)
 	void *p = atomic_load_explicit(slot, memory_order_relaxed);
 
 	if (!p) {
-		p = preload_next(name);
+		p = preload_next_in(name, "libpq");
 		if (p)
 			atomic_store_explicit(slot, p, memory_order_relaxed);
 	}

@@ -7,6 +7,7 @@
  * library inert: every hook then just calls the real function.
  */
 #include <dlfcn.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -123,6 +124,57 @@ int preload_enter(void)
 void *preload_next(const char *name)
 {
 	return dlsym(RTLD_NEXT, name);
+}
+
+/* Paths of loaded objects whose file name starts with a prefix. */
+struct candidates {
+	const char *prefix;
+	char path[8][512];
+	int n;
+};
+
+static int collect(struct dl_phdr_info *info, size_t size, void *data)
+{
+	struct candidates *c = data;
+	const char *name = info->dlpi_name;
+	const char *base;
+
+	(void)size;
+	if (!name || !*name || c->n == 8 || strlen(name) >= 512)
+		return 0;
+	base = strrchr(name, '/');
+	base = base ? base + 1 : name;
+	if (!strncmp(base, c->prefix, strlen(c->prefix)))
+		memcpy(c->path[c->n++], name, strlen(name) + 1);
+	return 0;
+}
+
+void *preload_next_in(const char *name, const char *lib_prefix)
+{
+	struct candidates c = { .prefix = lib_prefix, .n = 0 };
+	void *p = dlsym(RTLD_NEXT, name);
+	Dl_info self, di;
+
+	if (p || !dladdr((void *)preload_next_in, &self))
+		return p;
+	/* A library dlopen()ed with local scope (python's _sqlite3 or
+	 * psycopg2 bring libsqlite3 and libpq that way) is invisible to
+	 * RTLD_NEXT, yet the module's calls bind to our global hooks.  Ask
+	 * each such object through a handle of its own.  Slow, but only
+	 * until found. */
+	dl_iterate_phdr(collect, &c);
+	for (int i = 0; i < c.n && !p; i++) {
+		void *h = dlopen(c.path[i], RTLD_LAZY | RTLD_NOLOAD);
+
+		if (!h)
+			continue;
+		p = dlsym(h, name);
+		if (p && dladdr(p, &di) && di.dli_fbase == self.dli_fbase)
+			p = NULL;  /* ourselves: never call that */
+		/* Still loaded afterwards: it was before our dlopen. */
+		dlclose(h);
+	}
+	return p;
 }
 
 const struct config *preload_config(void)

@@ -49,6 +49,10 @@ const struct config *preload_config(void);
  */
 void *preload_next(const char *name);
 
+/* preload_next, then the loaded objects whose file name starts with
+ * lib_prefix ("libpq"), for libraries loaded with local scope. */
+void *preload_next_in(const char *name, const char *lib_prefix);
+
 /* The process's argv, as the dynamic loader gave it to constructors. */
 char *const *preload_argv(void);
 

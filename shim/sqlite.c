@@ -95,65 +95,10 @@ typedef const char *sql_fn(sqlite3_stmt *);
 typedef const char *db_filename_fn(sqlite3 *, const char *);
 typedef const char *errmsg_fn(sqlite3 *);
 
-/* Names of loaded objects that may hold libsqlite3's functions. */
-struct sq_candidates {
-	char path[8][512];
-	int n;
-};
-
-static int collect_sqlite(struct dl_phdr_info *info, size_t size,
-			  void *data)
-{
-	struct sq_candidates *c = data;
-	const char *name = info->dlpi_name;
-	const char *base;
-
-	if (!name || !*name || c->n == 8)
-		return 0;
-	base = strrchr(name, '/');
-	base = base ? base + 1 : name;
-	if (strncmp(base, "libsqlite3", 10) || strlen(name) >= 512)
-		return 0;
-	memcpy(c->path[c->n++], name, strlen(name) + 1);
-	return 0;
-}
-
-/*
- * dlsym(RTLD_NEXT) only sees the global scope.  A program that dlopen()s
- * a module linking libsqlite3 (python's _sqlite3) gets a libsqlite3 with
- * local scope: the module's references still bind to our hooks, which
- * are global, but RTLD_NEXT cannot find the real functions.  Look them up
- * in each loaded libsqlite3 through a handle of its own, which searches
- * that object and its dependencies only.  Slow, but only until found.
- */
-static void *find_local(const char *name)
-{
-	struct sq_candidates c = { .n = 0 };
-	Dl_info self, di;
-	void *h, *p = NULL;
-
-	if (!dladdr((void *)find_local, &self))
-		return NULL;
-	dl_iterate_phdr(collect_sqlite, &c);
-	for (int i = 0; i < c.n && !p; i++) {
-		h = dlopen(c.path[i], RTLD_LAZY | RTLD_NOLOAD);
-		if (!h)
-			continue;
-		p = dlsym(h, name);
-		if (p && dladdr(p, &di) && di.dli_fbase == self.dli_fbase)
-			p = NULL;  /* ourselves: never call that */
-		/* The object stays loaded: it was before the dlopen. */
-		dlclose(h);
-	}
-	return p;
-}
-
 static __attribute__((noinline)) void *fn_resolve(enum sq_fn f)
 {
-	void *p = preload_next(fn_names[f]);
+	void *p = preload_next_in(fn_names[f], "libsqlite3");
 
-	if (!p)
-		p = find_local(fn_names[f]);
 	if (p)
 		atomic_store_explicit(&fns[f], p, memory_order_relaxed);
 	return p;

@@ -15,7 +15,7 @@ PACKAGES=(
 	libhttp-parser-dev libpg-query-dev
 	curl ca-certificates python3 sqlite3 postgresql nginx-light wrk
 	nodejs procps valgrind
-	patchelf debootstrap python3-yaml
+	patchelf debootstrap python3-yaml python3-psycopg2
 )
 
 # A nodesource nodejs bundles npm; Debian's nodejs needs the npm package.
