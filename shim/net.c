@@ -348,6 +348,13 @@ HOOK_API int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 	return ret;
 }
 
+/*
+ * The exporter's own sockets are not the program's to close: a program
+ * that closes every descriptor (a daemon's close loop) would otherwise
+ * free a number libcurl still writes to, and the program's next open()
+ * would receive our HTTP.  Closing one "succeeds" without closing it.
+ * The exporter thread itself never gets here (preload_enter() is 0).
+ */
 HOOK_API int close(int fd)
 {
 	struct fd_entry *e;
@@ -355,10 +362,54 @@ HOOK_API int close(int fd)
 	if (preload_enter() && (e = fdtab_get(fd)) != NULL) {
 		int err = errno;
 
+		if (e->kind == FD_OWN)
+			return 0;
 		forget(e, fd);
 		errno = err;
 	}
 	return real_close(fd);
+}
+
+/*
+ * close_range(2) (glibc 2.34+), used by close loops and by Python's
+ * os.closerange: the same rule as close(), so the range is closed in
+ * pieces around the exporter's sockets.  Resolved on first use rather than
+ * from hooks.def, so older C libraries still load the shim.
+ */
+HOOK_API int close_range(unsigned int first, unsigned int last, int flags)
+{
+	static int (*real)(unsigned int, unsigned int, int);
+	unsigned int from = first, end;
+	int ret = 0;
+
+	if (!real)
+		real = (int (*)(unsigned int, unsigned int, int))
+			preload_next("close_range");
+	if (!real) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (!preload_enter())
+		return real(first, last, flags);
+	end = last < FDTAB_MAX - 1 ? last : FDTAB_MAX - 1;
+	for (unsigned int fd = first; fd <= end && fd >= first; fd++) {
+		struct fd_entry *e = fdtab_get((int)fd);
+
+		if (!e || !(e->kind || e->conn))
+			continue;
+		if (e->kind == FD_OWN) {
+			if (fd > from && (ret = real(from, fd - 1, flags)) != 0)
+				return ret;
+			from = fd + 1;
+			continue;
+		}
+		/* CLOSE_RANGE_CLOEXEC only marks descriptors. */
+		if (!(flags & 4 /* CLOSE_RANGE_CLOEXEC */))
+			forget(e, (int)fd);
+	}
+	if (from > last || from < first)
+		return 0;
+	return real(from, last, flags);
 }
 
 HOOK_API int shutdown(int fd, int how)

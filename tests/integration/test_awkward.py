@@ -116,6 +116,37 @@ class Awkward(unittest.TestCase):
         self.assertEqual({s["parent_span_id"] for s in spans},
                          {"00f067aa0ba902b7"})
 
+    def test_programs_that_close_every_descriptor(self):
+        """A close loop and close_range (os.closerange) between spans: the
+        exporter keeps its socket, later spans still arrive, and files the
+        program opens afterwards receive only what it writes."""
+        with Sink() as sink:
+            r = run_traced(py("""
+                import os, time
+                refused()
+                time.sleep(0.5)          # the exporter is connected now
+                for fd in range(3, 1024):
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+                refused()
+                time.sleep(0.5)
+                os.closerange(3, 65536)
+                files = [os.open("/dev/null", os.O_WRONLY) for _ in range(8)]
+                path = "/tmp/otelshim-closeall-%d" % os.getpid()
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+                refused()
+                time.sleep(0.6)          # one more export
+                os.write(fd, b"mine")
+                print(open(path, "rb").read().decode("latin-1"))
+                os.unlink(path)
+            """), sink)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout.strip(), "mine")
+            spans = sink.wait_for_spans(3)
+        self.assertEqual(len(spans), 3)
+
     def test_program_blocking_every_signal(self):
         with Sink() as sink:
             r = run_traced(py("""
