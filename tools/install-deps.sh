@@ -16,6 +16,7 @@ PACKAGES=(
 	curl ca-certificates python3 sqlite3 postgresql nginx-light wrk
 	nodejs procps valgrind
 	patchelf debootstrap python3-yaml python3-psycopg2
+	python3-fastapi python3-uvicorn python3-sqlalchemy
 )
 
 # A nodesource nodejs bundles npm; Debian's nodejs needs the npm package.
