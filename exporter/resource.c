@@ -294,10 +294,14 @@ static int secret_name(const char *s, size_t n)
 {
 	static const char *const words[] = {
 		"password", "passwd", "pwd", "secret", "token", "apikey",
-		"api_key", "api-key", "credential", "auth", NULL
+		"api_key", "api-key", "credential", "auth", "signature",
+		"cookie", "session", NULL
 	};
 	size_t i, k;
 
+	/* The semantic conventions' signed-URL parameter. */
+	if (n == 3 && strncasecmp(s, "sig", 3) == 0)
+		return 1;
 	for (k = 0; words[k]; k++) {
 		size_t wl = strlen(words[k]);
 
@@ -382,6 +386,14 @@ size_t resource_redact_arg(const char *arg, const char *prev, char *out,
 	if (prev && colon && (strcmp(prev, "-u") == 0 ||
 			      strcmp(prev, "--user") == 0)) {
 		put(&o, arg, (size_t)(colon - arg) + 1);
+		put(&o, red, sizeof(red) - 1);
+		return o.len;
+	}
+	/* A header given on the command line: "Authorization: Bearer x". */
+	if (colon && colon > arg && colon[1] == ' ' &&
+	    strcspn(arg, " \t") > (size_t)(colon - arg) &&
+	    secret_name(arg, (size_t)(colon - arg))) {
+		put(&o, arg, (size_t)(colon - arg) + 2);
 		put(&o, red, sizeof(red) - 1);
 		return o.len;
 	}

@@ -396,6 +396,17 @@ START_TEST(sql_arguments_sanitised)
 	ck_assert_ptr_null(strstr(out, "4242"));
 	resource_redact_arg("selection.txt", NULL, out, sizeof(out));
 	ck_assert_str_eq(out, "selection.txt");
+	resource_redact_arg("Authorization: Bearer abc", "-H", out,
+			    sizeof(out));
+	ck_assert_str_eq(out, "Authorization: REDACTED");
+	resource_redact_arg("Cookie: sid=abc", "-H", out, sizeof(out));
+	ck_assert_str_eq(out, "Cookie: REDACTED");
+	resource_redact_arg("Accept: text/html", "-H", out, sizeof(out));
+	ck_assert_str_eq(out, "Accept: text/html");
+	resource_redact_arg("http://h/p?sig=abc&X-Amz-Signature=def&q=1", NULL,
+			    out, sizeof(out));
+	ck_assert_str_eq(out, "http://h/p?sig=REDACTED&X-Amz-Signature=REDACTED"
+			 "&q=1");
 }
 END_TEST
 

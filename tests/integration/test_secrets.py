@@ -1,0 +1,109 @@
+"""Secrets never leave the process.  Credentials planted everywhere a
+traced program can carry them — request headers, response cookies, URL
+user info, signed-URL parameters, SQL literals, bound parameters, libpq
+passwords — are searched for in every byte the receiver got, spans and
+resource alike."""
+
+import os
+import sys
+import tempfile
+import textwrap
+import unittest
+
+from harness import (KIND_SERVER, Background, Sink, find_spans, free_port,
+                     run_traced, wait_for_port)
+from pgserver import PgServer, need_postgres
+
+SECRETS = ["Sx1Bearer", "Sx2Cookie", "Sx3Proxy", "Sx4UrlPw", "Sx5Sig",
+           "Sx6AmzSig", "Sx7SetCookie", "Sx8Literal", "Sx9Bound",
+           "Sx10PgPw", "Sx11Sqlite"]
+
+
+def script(d, text):
+    """The program goes in a file: a secret in `python3 -c` source would be
+    on the command line, which the resource reports (sanitised, but not
+    every string in a program's source can be told from a secret)."""
+    path = os.path.join(d, "prog.py")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def everything(sink):
+    """All the receiver wrote: spans (with resources) and request logs."""
+    text = ""
+    for path in (sink.out, str(sink.out) + ".requests"):
+        if os.path.exists(path):
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text += f.read()
+    return text
+
+
+class Secrets(unittest.TestCase):
+    def test_http_headers_urls_and_cookies(self):
+        server = textwrap.dedent("""
+            import sys
+            from http.server import BaseHTTPRequestHandler, HTTPServer
+            class H(BaseHTTPRequestHandler):
+                protocol_version = "HTTP/1.1"
+                def do_GET(self):
+                    self.send_response(200)
+                    self.send_header("Set-Cookie", "sid=Sx7SetCookie")
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                def log_message(self, *a):
+                    pass
+            HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+        """)
+        port = free_port()
+        with Sink() as sink, tempfile.TemporaryDirectory() as d:
+            with Background([sys.executable, script(d, server), port],
+                            sink):
+                wait_for_port(port)
+                url = ("http://user:Sx4UrlPw@127.0.0.1:%d/p?sig=Sx5Sig&"
+                       "X-Amz-Signature=Sx6AmzSig&q=visible" % port)
+                r = run_traced(["curl", "-s", "-H",
+                                "Authorization: Bearer Sx1Bearer", "-H",
+                                "Cookie: sid=Sx2Cookie", "-H",
+                                "Proxy-Authorization: Basic Sx3Proxy", url],
+                               sink)
+                self.assertEqual(r.stdout, "ok")
+                spans = sink.wait_for_spans(
+                    lambda ss: find_spans(ss, kind=KIND_SERVER) and
+                    len(ss) >= 2)
+            text = everything(sink)
+        self.assertIn("q=visible", text)      # the search can find things
+        for s in SECRETS[:7]:
+            self.assertNotIn(s, text)
+
+    def test_sql_literals_bound_values_and_passwords(self):
+        need_postgres()
+        prog = textwrap.dedent("""
+            import sqlite3, sys
+            db = sqlite3.connect(":memory:")
+            db.execute("CREATE TABLE t (v TEXT)")
+            db.execute("INSERT INTO t VALUES ('Sx11Sqlite')")
+            db.execute("INSERT INTO t VALUES (?)", ("Sx9Bound",))
+            db.commit()
+        """)
+        with Sink() as sink:
+            with tempfile.TemporaryDirectory() as d:
+                r = run_traced(["/usr/bin/python3", script(d, prog)], sink)
+                self.assertEqual(r.returncode, 0, r.stderr)
+            with PgServer(password="Sx10PgPw") as pg:
+                r = run_traced(["psql", pg.dsn(), "-v", "ON_ERROR_STOP=1",
+                                "-c", "SELECT 'Sx8Literal' AS x"], sink)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                sink.wait_for_spans(
+                    lambda ss: find_spans(ss, name="SELECT") or
+                    any(s["resource"].get("process.executable.name") ==
+                        "psql" for s in ss))
+            text = everything(sink)
+        self.assertIn("INSERT t", text)
+        for s in SECRETS[7:]:
+            self.assertNotIn(s, text)
+
+
+if __name__ == "__main__":
+    unittest.main()
