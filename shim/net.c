@@ -359,7 +359,8 @@ HOOK_API int close(int fd)
 {
 	struct fd_entry *e;
 
-	if (preload_enter() && (e = fdtab_get(fd)) != NULL) {
+	if (preload_enter() && (e = fdtab_get(fd)) != NULL &&
+	    (e->kind || e->conn) && !preload_in_shared_child()) {
 		int err = errno;
 
 		if (e->kind == FD_OWN)
@@ -389,7 +390,7 @@ HOOK_API int close_range(unsigned int first, unsigned int last, int flags)
 		errno = ENOSYS;
 		return -1;
 	}
-	if (!preload_enter())
+	if (!preload_enter() || preload_in_shared_child())
 		return real(first, last, flags);
 	end = last < FDTAB_MAX - 1 ? last : FDTAB_MAX - 1;
 	for (unsigned int fd = first; fd <= end && fd >= first; fd++) {
@@ -519,7 +520,7 @@ HOOK_API int dup2(int fd, int fd2)
 {
 	int ret = real_dup2(fd, fd2);
 
-	if (ret >= 0 && preload_enter())
+	if (ret >= 0 && preload_enter() && !preload_in_shared_child())
 		duplicated(fd, ret);
 	return ret;
 }
@@ -528,7 +529,7 @@ HOOK_API int dup3(int fd, int fd2, int flags)
 {
 	int ret = real_dup3(fd, fd2, flags);
 
-	if (ret >= 0 && preload_enter())
+	if (ret >= 0 && preload_enter() && !preload_in_shared_child())
 		duplicated(fd, ret);
 	return ret;
 }

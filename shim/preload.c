@@ -12,6 +12,8 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "batch.h"
 #include "context.h"
@@ -59,8 +61,18 @@ static void enter_own_thread(void)
 	crash_install(&config);
 }
 
+/* This process's pid, kept current across fork(): a vfork() child (or a
+ * raw clone) runs without our fork handlers and so sees another one. */
+static pid_t own_pid;
+
+int preload_in_shared_child(void)
+{
+	return (pid_t)syscall(SYS_getpid) != own_pid;
+}
+
 static void child_after_fork(void)
 {
+	own_pid = (pid_t)syscall(SYS_getpid);
 	ctx_after_fork_child();
 	batch_after_fork_child();
 }
@@ -94,6 +106,7 @@ static void init(void)
 		.log = log_line,
 	};
 	batch_init(&host);
+	own_pid = (pid_t)syscall(SYS_getpid);
 	pthread_atfork(batch_before_fork, batch_after_fork_parent,
 		       child_after_fork);
 	preload_tracing = 1;

@@ -41,6 +41,16 @@ int preload_enter(void);
 const struct config *preload_config(void);
 
 /*
+ * 1 in a child that shares our memory without being a fork() of ours: a
+ * vfork() or posix_spawn() child between its start and its exec.  Hooks
+ * that would change shared state (the descriptor table, connection state)
+ * must pass straight through there: the state is the parent's.  Costs a
+ * getpid system call, so only for calls that are system calls of their
+ * own and rare (close, dup2).
+ */
+int preload_in_shared_child(void);
+
+/*
  * The next definition of a library function we interpose (libpq, sqlite3):
  * dlsym(RTLD_NEXT).  NULL while the library is not loaded; callers must not
  * cache a NULL, since the program may dlopen() the library later.  Caching
