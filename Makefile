@@ -101,13 +101,14 @@ $(MODULE): $(MODULE_OBJS)
 # ---------------------------------------------------------------- tests
 
 # make test: install what is missing (tools/install-deps.sh), build, then
-# unit tests (also under ASan+UBSan, ring under TSan), short fuzz runs and
+# unit tests (also under ASan+UBSan; ring, batch loop and transport under
+# TSan), short fuzz runs and
 # the integration tests on real programs.
 test: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) unit SANITIZE=address,undefined
-	$(MAKE) unit SANITIZE=thread UNIT_ONLY=test_ring
+	$(MAKE) unit SANITIZE=thread UNIT_ONLY="test_ring test_batch test_transport"
 	$(MAKE) fuzz-smoke
 	$(MAKE) integration
 
