@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "json.h"
@@ -152,11 +153,64 @@ static int which(const char *cmd, char *out, size_t cap)
 	return -1;
 }
 
+/* Maps a virtual address to a file offset through the PT_LOAD headers. */
+static off_t vaddr_to_offset(int fd, const Elf64_Ehdr *eh, Elf64_Addr va)
+{
+	for (int i = 0; i < eh->e_phnum; i++) {
+		Elf64_Phdr ph;
+
+		if (pread(fd, &ph, sizeof(ph), (off_t)(eh->e_phoff +
+			  (Elf64_Off)i * eh->e_phentsize)) != sizeof(ph))
+			break;
+		if (ph.p_type == PT_LOAD && va >= ph.p_vaddr &&
+		    va < ph.p_vaddr + ph.p_filesz)
+			return (off_t)(ph.p_offset + (va - ph.p_vaddr));
+	}
+	return -1;
+}
+
+/* Says whether the program links libpq or libsqlite3 (DT_NEEDED): those
+ * calls become database spans.  A program that loads them later with
+ * dlopen (Python, for one) is traced all the same. */
+static void doctor_needed(int fd, const Elf64_Ehdr *eh, const Elf64_Phdr *dyn)
+{
+	Elf64_Dyn d;
+	Elf64_Addr strtab = 0;
+	off_t stroff;
+	int pq = 0, sq = 0;
+
+	for (Elf64_Xword k = 0; k * sizeof(d) < dyn->p_filesz; k++) {
+		if (pread(fd, &d, sizeof(d), (off_t)(dyn->p_offset +
+			  k * sizeof(d))) != sizeof(d) || d.d_tag == DT_NULL)
+			break;
+		if (d.d_tag == DT_STRTAB)
+			strtab = d.d_un.d_ptr;
+	}
+	stroff = strtab ? vaddr_to_offset(fd, eh, strtab) : -1;
+	for (Elf64_Xword k = 0; stroff >= 0 && k * sizeof(d) < dyn->p_filesz;
+	     k++) {
+		char name[64] = "";
+
+		if (pread(fd, &d, sizeof(d), (off_t)(dyn->p_offset +
+			  k * sizeof(d))) != sizeof(d) || d.d_tag == DT_NULL)
+			break;
+		if (d.d_tag != DT_NEEDED ||
+		    pread(fd, name, sizeof(name) - 1,
+			  stroff + (off_t)d.d_un.d_val) <= 0)
+			continue;
+		pq |= !strncmp(name, "libpq.so", 8);
+		sq |= !strncmp(name, "libsqlite3.so", 13);
+	}
+	printf("[info] links libpq: %s; links libsqlite3: %s (HTTP is "
+	       "traced either way)\n", pq ? "yes" : "no", sq ? "yes" : "no");
+}
+
 /* What the ELF file says about being preloadable. */
 static void doctor_binary(const char *cmd)
 {
 	char path[PATH_MAX], interp[256] = "";
 	Elf64_Ehdr eh;
+	Elf64_Phdr dyn = { 0 };
 	struct stat st;
 	int fd, dynamic = 0;
 
@@ -179,12 +233,16 @@ static void doctor_binary(const char *cmd)
 		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff +
 			  (Elf64_Off)i * eh.e_phentsize)) != sizeof(ph))
 			break;
-		if (ph.p_type == PT_DYNAMIC)
+		if (ph.p_type == PT_DYNAMIC) {
 			dynamic = 1;
+			dyn = ph;
+		}
 		if (ph.p_type == PT_INTERP && ph.p_filesz < sizeof(interp))
 			pread(fd, interp, ph.p_filesz, (off_t)ph.p_offset);
 	}
 	fstat(fd, &st);
+	if (dynamic && interp[0] && eh.e_ident[EI_CLASS] == ELFCLASS64)
+		doctor_needed(fd, &eh, &dyn);
 	close(fd);
 	if (!dynamic || !interp[0])
 		printf("[FAIL] %s is statically linked: LD_PRELOAD cannot "
@@ -198,6 +256,42 @@ static void doctor_binary(const char *cmd)
 	if (st.st_mode & (S_ISUID | S_ISGID))
 		printf("[FAIL] %s is setuid/setgid: such programs are never "
 		       "traced\n", path);
+}
+
+/* POSTs an empty ExportTraceServiceRequest (OTLP allows it; a receiver
+ * answers 200) and reports the status line. */
+static void doctor_probe_otlp(int fd, const char *ep, const char *host,
+			      const char *port)
+{
+	const char *path = strchr(strstr(ep, "://") + 3, '/');
+	const char *traces = getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+	char target[512], req[1024], resp[256] = "";
+	struct timeval tv = { .tv_sec = 3 };
+	int status = 0, n;
+
+	/* As the library builds it: a full traces URL is used as is, a base
+	 * gets v1/traces appended. */
+	if (traces && *traces)
+		snprintf(target, sizeof(target), "%s", path ? path : "/");
+	else
+		snprintf(target, sizeof(target), "%s%sv1/traces",
+			 path ? path : "/",
+			 path && path[strlen(path) - 1] == '/' ? "" : "/");
+	n = snprintf(req, sizeof(req),
+		     "POST %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: "
+		     "application/x-protobuf\r\nContent-Length: 0\r\n"
+		     "Connection: close\r\n\r\n", target, host, port);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (n > 0 && n < (int)sizeof(req) && write(fd, req, (size_t)n) == n &&
+	    read(fd, resp, sizeof(resp) - 1) > 0)
+		sscanf(resp, "HTTP/%*s %d", &status);
+	if (status == 200)
+		printf("[ ok ] endpoint %s accepts OTLP/HTTP (an empty export "
+		       "request got 200)\n", ep);
+	else
+		printf("[FAIL] endpoint %s accepts connections but answered an "
+		       "empty OTLP export with %d (wrong path or not an OTLP "
+		       "receiver?)\n", ep, status);
 }
 
 static void doctor_endpoint(void)
@@ -227,12 +321,18 @@ static void doctor_endpoint(void)
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 		ok = 1;
+	freeaddrinfo(ai);
+	if (!ok) {
+		printf("[FAIL] endpoint %s: nothing accepts connections at "
+		       "%s:%s\n", ep, host, port);
+	} else if (strncmp(ep, "http://", 7)) {
+		printf("[ ok ] endpoint %s accepts connections (TLS: not "
+		       "probed further)\n", ep);
+	} else {
+		doctor_probe_otlp(fd, ep, host, port);
+	}
 	if (fd >= 0)
 		close(fd);
-	freeaddrinfo(ai);
-	printf(ok ? "[ ok ] endpoint %s accepts connections\n"
-		  : "[FAIL] endpoint %s: nothing accepts connections at "
-		    "%s:%s\n", ep, host, port);
 }
 
 static int doctor_main(int argc, char **argv)
