@@ -298,6 +298,10 @@ static void *exporter_main(void *arg)
 		    ((delay == 0 && !pending) || now >= next)) {
 			drain(r, buf, batch_max, 1, 0, 0);
 			report_status();
+			/* Drained: hold no descriptor until the next export. */
+			if (!pending && ring_count(r) == 0 && exporter &&
+			    ops->idle)
+				ops->idle(exporter);
 			/* Spans kept through an outage are offered again
 			 * once per schedule delay (at least a second). */
 			next = mono_ns() + (pending && delay < 1000000000ULL ?

@@ -74,6 +74,12 @@ struct exporter_ops {
 	enum exporter_result (*export_spans)(void *exp, const struct span *spans,
 					     size_t n, uint64_t deadline_ns);
 	void (*destroy)(void *exp);
+	/*
+	 * Nothing is queued: let go of descriptors (the backend connection,
+	 * the output file) until the next export, so the program can use
+	 * every descriptor its limit allows.  May be NULL.
+	 */
+	void (*idle)(void *exp);
 };
 
 /* The module's one exported symbol. */

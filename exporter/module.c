@@ -132,6 +132,25 @@ static int open_console(struct module_exporter *m)
 	return 0;
 }
 
+/* Between exports the module holds no descriptor: see exporter_ops.idle.
+ * The console file is opened again for the next batch. */
+static void module_idle(void *exp)
+{
+	struct module_exporter *m = exp;
+
+	if (!m)
+		return;
+	if (m->tr)
+		transport_idle(m->tr);
+	if (m->console_owned) {
+		if (m->host.own_fd)
+			m->host.own_fd(m->console_fd, 0);
+		close(m->console_fd);
+		m->console_fd = -1;
+		m->console_owned = 0;
+	}
+}
+
 static void module_destroy(void *exp)
 {
 	struct module_exporter *m = exp;
@@ -259,6 +278,11 @@ static enum exporter_result export_console(struct module_exporter *m,
 		count_result(m, 0, n);
 		return EXPORTER_FAILED;
 	}
+	if (m->console_fd < 0 && open_console(m) != 0) {
+		free(json);
+		count_result(m, 0, n);
+		return EXPORTER_FAILED;
+	}
 	rc = write_line(m->console_fd, json, len);
 	free(json);
 	count_result(m, rc == 0, n);
@@ -320,6 +344,7 @@ static const struct exporter_ops ops = {
 	.create = module_create,
 	.export_spans = module_export,
 	.destroy = module_destroy,
+	.idle = module_idle,
 };
 
 EXPORT const struct exporter_ops *otelshim_exporter_ops(void)

@@ -1143,6 +1143,16 @@ void transport_destroy(struct transport *t)
 	free(t);
 }
 
+void transport_idle(struct transport *t)
+{
+	/* Cleaning the handle up closes its connections (through our
+	 * close-socket callback); setup_handle() builds a new one. */
+	if (t && t->curl) {
+		curl_easy_cleanup(t->curl);
+		t->curl = NULL;
+	}
+}
+
 /* What one attempt came to. */
 struct attempt {
 	CURLcode rc;
@@ -1305,6 +1315,13 @@ enum exporter_result transport_send(struct transport *t, const void *body,
 	uint64_t now = mono_ns();
 	int ok = 0, opened, content_refused, retryable = 0;
 
+	if (!t->curl) {
+		t->curl = curl_easy_init();
+		if (!t->curl || setup_handle(t)) {
+			transport_idle(t);
+			return defer_batch(t);
+		}
+	}
 	if (len > TRANSPORT_MAX_REQUEST) {
 		if (first_time(t, INT_MIN))
 			tlog(t, CONFIG_LOG_WARN,

@@ -66,6 +66,9 @@ enum exporter_result transport_send(struct transport *t, const void *body,
 /* Frees the handle; its connections are closed (and un-owned). */
 void transport_destroy(struct transport *t);
 
+/* Closes the connection to the backend; the next send reconnects. */
+void transport_idle(struct transport *t);
+
 /* ---------------------------------------------------- pure decisions */
 
 /* 1 for the HTTP statuses OTLP/HTTP allows retrying: 429, 502, 503, 504. */

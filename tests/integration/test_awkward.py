@@ -147,6 +147,36 @@ class Awkward(unittest.TestCase):
             spans = sink.wait_for_spans(3)
         self.assertEqual(len(spans), 3)
 
+    def test_descriptor_exhaustion_comes_no_sooner(self):
+        """Between exports the exporter holds no descriptor: a program
+        that opens files until EMFILE gets exactly as many with the shim
+        as without.  (Call-site stacks and the crash handler load
+        libunwind, which keeps a pipe of its own: two descriptors; they
+        are off here, and the README says so.)"""
+        prog = py("""
+            import os, resource, time
+            resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+            refused()
+            time.sleep(0.8)              # exported, then idle
+            fds = []
+            try:
+                while True:
+                    fds.append(os.open("/dev/null", os.O_RDONLY))
+            except OSError:
+                pass
+            print(len(fds))
+            for fd in fds:
+                os.close(fd)
+            refused()                    # and spans still go out after
+        """)
+        plain = subprocess.run(prog, capture_output=True, text=True)
+        with Sink() as sink:
+            r = run_traced(prog, sink, OTELSHIM_STACK_THRESHOLD_MS="off",
+                           OTELSHIM_CRASH_HANDLER="false")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(len(sink.wait_for_spans(2)), 2)
+        self.assertEqual(int(r.stdout), int(plain.stdout))
+
     def test_program_blocking_every_signal(self):
         with Sink() as sink:
             r = run_traced(py("""
