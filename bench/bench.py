@@ -1,0 +1,650 @@
+"""The benchmark driver behind `make bench` (bench/run.sh builds the C
+programs first): every workload runs with the shim preloaded and without,
+interleaved round by round in one run, and the medians, their min-max and
+the shim/plain ratios go to a table on the terminal and to
+build/bench/results.json, one top-level key per ratio or figure.
+
+Spans go to bench/sink.c, a discard-only OTLP/HTTP receiver on loopback,
+so that decoding them is not what gets measured.  Standard library only,
+plus tests/integration/pgserver.py for the PostgreSQL server.
+
+Environment: BENCH_ROUNDS (default 5), BENCH_SECONDS (wrk -d and pgbench
+-T, default 5), BENCH_ONLY (comma-separated workload names: floor, start,
+http, pgbench, sqlite, exporter, memory).
+"""
+
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "build"
+BIN = BUILD / "bench"
+LIB = BUILD / "libotelshim.so"
+MODULE = BUILD / "otelshim-exporter.so"
+NODE_DIR = ROOT / "bench" / "node"
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+ONLY = [w for w in os.environ.get("BENCH_ONLY", "").split(",") if w]
+
+SUMMARY_RE = re.compile(
+    r"spans recorded (\d+), exported (\d+), dropped \(queue full\) (\d+), "
+    r"dropped \(export failed\) (\d+)")
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+# ------------------------------------------------------------ environment
+
+def clean_env():
+    """The caller's environment without anything that would trace or
+    redirect the benchmark programs."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("OTEL_", "OTELSHIM_"))
+            and k not in ("LD_PRELOAD", "TRACEPARENT", "TRACESTATE")}
+
+
+class Sink:
+    """bench/sink.c on a free loopback port, optionally pinned to cpus."""
+
+    def __init__(self, cpus=None):
+        argv = [str(BIN / "sink"), "0"]
+        if cpus is not None:
+            argv = ["taskset", "-c", cpus] + argv
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                                     env=clean_env(), text=True)
+        self.port = int(self.proc.stdout.readline())
+        self.endpoint = "http://127.0.0.1:%d" % self.port
+
+    def stats(self):
+        with urllib.request.urlopen(self.endpoint + "/stats",
+                                    timeout=5) as r:
+            text = r.read().decode()
+        return {k: int(v) for k, v in
+                (line.split() for line in text.splitlines())}
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def shim_env(endpoint, service, extra=None):
+    env = clean_env()
+    env["LD_PRELOAD"] = str(LIB)
+    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
+    env["OTEL_SERVICE_NAME"] = service
+    env.update(extra or {})
+    return env
+
+
+def run(argv, env, timeout=600, **kw):
+    r = subprocess.run(argv, env=env, capture_output=True, text=True,
+                       errors="replace", timeout=timeout, **kw)
+    if r.returncode != 0:
+        raise RuntimeError("%s failed (%d):\n%s%s" % (
+            " ".join(map(str, argv)), r.returncode, r.stdout, r.stderr))
+    return r
+
+
+def keyvals(text):
+    """'name value' lines -> {name: float}."""
+    out = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            try:
+                out[parts[0]] = float(parts[1])
+            except ValueError:
+                pass
+    return out
+
+
+def summary_counts(stderr):
+    """The shim's exit summary (OTEL_LOG_LEVEL=info) -> counters."""
+    m = SUMMARY_RE.search(stderr)
+    if not m:
+        return None
+    return dict(zip(("recorded", "exported", "dropped_queue_full",
+                     "dropped_export_failed"), map(int, m.groups())))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ------------------------------------------------------------ statistics
+
+def summ(values):
+    return {"median": statistics.median(values), "min": min(values),
+            "max": max(values), "n": len(values)}
+
+
+def interleave(variants, rounds=ROUNDS):
+    """variants: [(name, fn)], fn() -> {metric: value}.  Runs each variant
+    once per round, rotating the order every round so that neither side
+    always goes first; returns {name: {metric: [values]}}."""
+    out = {name: {} for name, _ in variants}
+    for r in range(rounds):
+        k = r % len(variants)
+        for name, fn in variants[k:] + variants[:k]:
+            for metric, v in fn().items():
+                out[name].setdefault(metric, []).append(v)
+    return out
+
+
+ROWS = []
+RESULTS = {}
+EXTRA = {}
+FAILED = {}
+
+
+def fmt(v, unit):
+    if v is None:
+        return "-"
+    if unit == "ns":
+        return "%.1f ns" % v
+    if unit == "us":
+        return "%.0f us" % v
+    if unit == "ms":
+        return "%.2f ms" % v
+    if unit == "s":
+        return "%.3f s" % v
+    if unit == "MiB":
+        return "%.1f MiB" % v
+    if unit in ("req/s", "tps", "spans/s"):
+        return "%.0f %s" % (v, unit)
+    return "%.3g %s" % (v, unit)
+
+
+def fmt_summ(s, unit):
+    if s is None:
+        return "-"
+    return "%s [%s-%s]" % (fmt(s["median"], unit),
+                           fmt(s["min"], unit).split()[0],
+                           fmt(s["max"], unit).split()[0])
+
+
+def row(key, workload, unit, plain, shim, value, target, met, note=""):
+    """One line of the table; value is the ratio or figure under key."""
+    ROWS.append({"key": key, "workload": workload, "unit": unit,
+                 "plain": plain, "shim": shim, "value": value,
+                 "target": target, "met": met, "note": note})
+    RESULTS[key] = value
+
+
+# ------------------------------------------------------------ workloads
+
+def bench_floor():
+    argv = ["taskset", "-c", "1", BIN / "floor", "1000000"]
+    res = interleave([
+        ("plain", lambda: keyvals(run(argv, clean_env()).stdout)),
+        ("shim", lambda: keyvals(run(argv, shim_env(
+            "http://127.0.0.1:1", "bench-floor")).stdout)),
+    ], rounds=max(ROUNDS, 7))
+    for metric, label in (("write_ns", "write() to /dev/null"),
+                          ("sendrecv_ns", "send/recv, socketpair")):
+        p, s = summ(res["plain"][metric]), summ(res["shim"][metric])
+        added = s["median"] - p["median"]
+        row("floor.%s_added_ns" % metric.split("_")[0],
+            "hook floor: " + label, "ns", p, s, round(added, 1),
+            "<= 10 ns added", added <= 10)
+
+
+def bench_start():
+    """spawn alternates plain and shim runs itself (see bench/spawn.c); a
+    round is one spawn call of 300 runs of each kind."""
+    n = "300"
+    env = clean_env()
+    env["OTELSHIM_BENCH_PRELOAD"] = str(LIB)
+    for key, label, cmd in (("true", "/bin/true", ["/bin/true"]),
+                            ("ls", "ls /", ["/bin/ls", "/"])):
+        res = interleave([("both", lambda: keyvals(
+            run([BIN / "spawn", n] + cmd, env).stdout))],
+            rounds=max(ROUNDS, 7))
+        p = summ(res["both"]["plain_us"])
+        s = summ(res["both"]["shim_us"])
+        ratio = s["median"] / p["median"]
+        row("start.%s_ratio" % key, "process start: " + label, "us", p, s,
+            round(ratio, 3), "<= 1.15x", ratio <= 1.15)
+
+
+def status_counts(status_dir, pid):
+    try:
+        with open(os.path.join(status_dir, "otelshim-%d.json" % pid)) as f:
+            return json.load(f).get("spans")
+    except (OSError, ValueError):
+        return None
+
+
+def wrk(port, seconds):
+    r = run(["wrk", "-t2", "-c4", "-d%ds" % seconds, "--latency",
+             "http://127.0.0.1:%d/" % port], clean_env(),
+            timeout=seconds + 60)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", r.stdout).group(1))
+    m = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", r.stdout)
+    scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
+    total = int(re.search(r"(\d+) requests in", r.stdout).group(1))
+    return {"rps": rps, "p99_ms": float(m.group(1)) * scale,
+            "requests": total}
+
+
+def http_server(argv, env, cwd=None):
+    """Starts a server that prints its port; returns (proc, port)."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, env=env, cwd=cwd,
+                            text=True, start_new_session=True)
+    line = proc.stdout.readline()
+    if not line.strip():
+        proc.kill()
+        raise RuntimeError("%s did not start" % argv)
+    return proc, int(line)
+
+
+def stop_server(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        pass
+
+
+def bench_http(sink):
+    status_dir = tempfile.mkdtemp(prefix="otelshim-bench-status-")
+    traced = {}
+
+    def variant(name, argv, env, cwd=None):
+        def fn():
+            proc, port = http_server(argv, env, cwd)
+            try:
+                wrk(port, 1)                    # warm-up, not measured
+                before = status_counts(status_dir, proc.pid)
+                res = wrk(port, SECONDS)
+                time.sleep(0.3)
+                after = status_counts(status_dir, proc.pid)
+            finally:
+                stop_server(proc)
+            if after is not None:
+                t = traced.setdefault(name, {"requests": 0, "recorded": 0,
+                                             "dropped_queue_full": 0})
+                t["requests"] += res["requests"]
+                for k in ("recorded", "dropped_queue_full"):
+                    t[k] += after[k] - (before or {}).get(k, 0)
+            return {"rps": res["rps"], "p99_ms": res["p99_ms"]}
+        return fn
+
+    shim_extra = {"OTELSHIM_STATUS_DIR": status_dir}
+    node = shutil.which("node")
+    sdk_env = clean_env()
+    sdk_env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = \
+        sink.endpoint + "/v1/traces"
+    sdk_env["OTEL_SERVICE_NAME"] = "bench-node-otel-sdk"
+    groups = [
+        ("c", "C server (bench/httpd.c)", [
+            ("plain", [str(BIN / "httpd"), "0"], clean_env(), None),
+            ("shim", [str(BIN / "httpd"), "0"],
+             shim_env(sink.endpoint, "bench-httpd", shim_extra), None),
+        ]),
+        ("node", "node http hello-world", [
+            ("plain", [node, "server.js", "0"], clean_env(), NODE_DIR),
+            ("shim", [node, "server.js", "0"],
+             shim_env(sink.endpoint, "bench-node", shim_extra), NODE_DIR),
+            ("otelsdk", [node, "--require", "./otel-sdk.js", "server.js",
+                         "0"], sdk_env, NODE_DIR),
+        ]),
+    ]
+    for gkey, glabel, vs in groups:
+        res = interleave([(n, variant(gkey + "." + n, a, e, c))
+                          for n, a, e, c in vs])
+        p_rps, p_p99 = summ(res["plain"]["rps"]), summ(res["plain"]["p99_ms"])
+        for vname, vlabel, key in (("shim", "otelshim", gkey),
+                                   ("otelsdk", "OpenTelemetry JS SDK",
+                                    gkey + "_otelsdk")):
+            if vname not in res:
+                continue
+            s_rps = summ(res[vname]["rps"])
+            s_p99 = summ(res[vname]["p99_ms"])
+            r_rps = s_rps["median"] / p_rps["median"]
+            r_p99 = s_p99["median"] / p_p99["median"]
+            note = ""
+            t = traced.get(gkey + "." + vname)
+            if t:
+                note = ("%d requests, %d spans recorded, %d dropped "
+                        "(queue full)" % (t["requests"], t["recorded"],
+                                          t["dropped_queue_full"]))
+                EXTRA["http.%s.spans" % key] = t
+            ours = vname == "shim"
+            row("http.%s.rps_ratio" % key,
+                "HTTP %s, %s: throughput" % (glabel, vlabel), "req/s",
+                p_rps, s_rps, round(r_rps, 3),
+                ">= 0.95" if ours else "report (about 0.27)",
+                r_rps >= 0.95 if ours else None, note)
+            row("http.%s.p99_ratio" % key,
+                "HTTP %s, %s: p99 latency" % (glabel, vlabel), "ms",
+                p_p99, s_p99, round(r_p99, 3),
+                "<= 1.10x" if ours else "report",
+                r_p99 <= 1.10 if ours else None)
+    shutil.rmtree(status_dir, ignore_errors=True)
+
+
+def bench_pgbench(sink):
+    import pgserver
+    pgbench = pgserver.pg_bin("pgbench")
+    try:
+        pgserver.need_postgres()
+    except Exception as e:      # unittest.SkipTest
+        log("pgbench: skipped: %s" % e)
+        return
+    with pgserver.PgServer() as pg:
+        pg.createdb("bench")
+        base = clean_env()
+        base.update(pg.env("bench", unix=False))
+        run([pgbench, "-i", "-s", "1", "-q"], base, timeout=300)
+        counts = {}
+        for mode in ("simple", "prepared"):
+            argv = [pgbench, "-S", "-M", mode, "-c4", "-j2",
+                    "-T%d" % SECONDS, "-n"]
+            senv = dict(base)
+            senv.update(shim_env(sink.endpoint, "bench-pgbench",
+                                 {"OTEL_LOG_LEVEL": "info"}))
+
+            def plain():
+                r = run(argv, base, timeout=SECONDS + 120)
+                return {"tps": tps_of(r.stdout)}
+
+            def shim():
+                r = run(argv, senv, timeout=SECONDS + 120)
+                c = summary_counts(r.stderr)
+                if c:
+                    acc = counts.setdefault(mode, dict.fromkeys(c, 0))
+                    for k, v in c.items():
+                        acc[k] += v
+                return {"tps": tps_of(r.stdout)}
+
+            res = interleave([("plain", plain), ("shim", shim)])
+            p, s = summ(res["plain"]["tps"]), summ(res["shim"]["tps"])
+            ratio = s["median"] / p["median"]
+            c = counts.get(mode)
+            note = ""
+            if c:
+                note = ("spans recorded %d, exported %d, dropped %d"
+                        % (c["recorded"], c["exported"],
+                           c["dropped_queue_full"] +
+                           c["dropped_export_failed"]))
+                EXTRA["pgbench.%s.spans" % mode] = c
+            row("pgbench.%s.tps_ratio" % mode,
+                "pgbench -S -M %s -c4 -j2 -T%d" % (mode, SECONDS), "tps",
+                p, s, round(ratio, 3), ">= 0.95", ratio >= 0.95, note)
+
+
+def tps_of(out):
+    m = re.search(r"tps = ([\d.]+) \(without initial connection time\)",
+                  out)
+    if not m:
+        m = re.search(r"tps = ([\d.]+)", out)
+    return float(m.group(1))
+
+
+def bench_sqlite(sink):
+    sqlite3 = shutil.which("sqlite3")
+    if not sqlite3:
+        log("sqlite: skipped: no sqlite3")
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="otelshim-bench-sqlite-"))
+    script = tmp / "script.sql"
+    n = 100000
+    with open(script, "w") as f:
+        f.write("BEGIN;\nCREATE TABLE t (id INTEGER PRIMARY KEY, "
+                "name TEXT, qty INTEGER);\n")
+        for i in range(n - 3):
+            f.write("INSERT INTO t (name, qty) VALUES ('item%d', %d);\n"
+                    % (i, i % 97))
+        f.write("COMMIT;\n")
+    db = tmp / "bench.db"
+    counts = []
+
+    def once(env):
+        db.unlink(missing_ok=True)
+        with open(script) as f:
+            t0 = time.perf_counter()
+            r = subprocess.run([sqlite3, str(db)], stdin=f, env=env,
+                               capture_output=True, text=True,
+                               errors="replace", timeout=600)
+            dt = time.perf_counter() - t0
+        if r.returncode != 0:
+            raise RuntimeError("sqlite3 failed: " + r.stderr)
+        return dt, r.stderr
+
+    def plain():
+        return {"s": once(clean_env())[0]}
+
+    def shim():
+        dt, err = once(shim_env(sink.endpoint, "bench-sqlite3",
+                                {"OTEL_LOG_LEVEL": "info"}))
+        c = summary_counts(err)
+        if c:
+            counts.append(c)
+        return {"s": dt}
+
+    res = interleave([("plain", plain), ("shim", shim)])
+    p, s = summ(res["plain"]["s"]), summ(res["shim"]["s"])
+    ratio = p["median"] / s["median"]
+    note = ""
+    if counts:
+        c = counts[-1]
+        note = ("per run: %d spans recorded, %d exported, %d dropped "
+                "(queue full), %d dropped (export failed)"
+                % (c["recorded"], c["exported"], c["dropped_queue_full"],
+                   c["dropped_export_failed"]))
+        EXTRA["sqlite.spans"] = c
+        RESULTS["sqlite.spans_exported"] = c["exported"]
+        RESULTS["sqlite.spans_dropped"] = (c["dropped_queue_full"] +
+                                           c["dropped_export_failed"])
+    row("sqlite.throughput_ratio",
+        "sqlite3 CLI, %d statements in one transaction" % n, "s", p, s,
+        round(ratio, 3), ">= 0.90", ratio >= 0.90, note)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def bench_exporter():
+    sink = Sink(cpus="1")
+    try:
+        env = clean_env()
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = sink.endpoint
+        res = interleave([("shim", lambda: keyvals(run(
+            [BIN / "exptput", MODULE, "2"], env).stdout))])
+    finally:
+        sink.stop()
+    s = summ(res["shim"]["spans_per_s"])
+    row("exporter.spans_per_s",
+        "exporter: encode + send, one core, batches of 512", "spans/s",
+        None, s, round(s["median"]), ">= 500000 spans/s",
+        s["median"] >= 500000)
+
+
+def bench_memory(sink):
+    secs = "3"
+
+    def hwm(env):
+        return keyvals(run([BIN / "spanload", secs], env).stdout)["hwm_kib"]
+
+    res = interleave([
+        ("plain", lambda: {"mib": hwm(clean_env()) / 1024}),
+        ("shim", lambda: {"mib": hwm(shim_env(sink.endpoint,
+                                              "bench-memory")) / 1024}),
+    ])
+    p, s = summ(res["plain"]["mib"]), summ(res["shim"]["mib"])
+    added = s["median"] - p["median"]
+    row("memory.rss_added_mib",
+        "memory: peak RSS added, spans recorded nonstop, queue 2048",
+        "MiB", p, s, round(added, 2), "<= 8 MiB", added <= 8)
+
+    # A dead backend: an endpoint nobody listens on.  RSS is sampled once a
+    # second; growth is the last sample minus the one at 2 s.  The time the
+    # program then takes to exit (the final flush) is reported beside it.
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))
+        dead = "http://127.0.0.1:%d" % hole.getsockname()[1]
+        growth, exit_s = [], []
+        for _ in range(2):
+            t0 = time.monotonic()
+            out = run([BIN / "spanload", "10"],
+                      shim_env(dead, "bench-memory-dead")).stdout
+            exit_s.append(time.monotonic() - t0 - 10)
+            rss = [int(line.split()[2]) for line in out.splitlines()
+                   if line.startswith("rss_kib ")]
+            growth.append((rss[-1] - rss[1]) / 1024)
+    g = summ(growth)
+    EXTRA["memory.dead_backend_exit_s"] = exit_s
+    row("memory.dead_backend_growth_mib",
+        "memory: RSS growth from 2 s to 10 s, dead backend", "MiB", None,
+        g, round(g["max"], 2), "flat (<= 1 MiB)", g["max"] <= 1,
+        "the program then took %.1f s [%.1f-%.1f] to exit (final flush "
+        "against the dead endpoint)" % (statistics.median(exit_s),
+                                        min(exit_s), max(exit_s)))
+
+
+# ------------------------------------------------------------ report
+
+def machine():
+    info = {"kernel": platform.release(), "cpus": os.cpu_count()}
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal"):
+                info["mem_mib"] = int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    for name, argv in (("node", ["node", "--version"]),
+                       ("wrk", ["wrk", "--version"]),
+                       ("sqlite3", ["sqlite3", "--version"]),
+                       ("pgbench", ["/usr/lib/postgresql/15/bin/pgbench",
+                                    "--version"])):
+        try:
+            r = subprocess.run(argv, capture_output=True, text=True)
+            info[name] = (r.stdout or r.stderr).strip().splitlines()[0]
+        except (OSError, IndexError):
+            pass
+    return info
+
+
+def table():
+    lines = []
+    head = ("workload", "plain median [min-max]", "shim median [min-max]",
+            "ratio / figure", "target", "met")
+    rows = [head]
+    for r in ROWS:
+        met = {True: "yes", False: "NO", None: "-"}[r["met"]]
+        rows.append((r["workload"], fmt_summ(r["plain"], r["unit"]),
+                     fmt_summ(r["shim"], r["unit"]), str(r["value"]),
+                     r["target"], met))
+    widths = [max(len(x[i]) for x in rows) for i in range(len(head))]
+    for i, x in enumerate(rows):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(x, widths))
+                     .rstrip())
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    notes = [(r["workload"], r["note"]) for r in ROWS if r["note"]]
+    if notes:
+        lines.append("")
+        lines += ["%s: %s" % n for n in notes]
+    return "\n".join(lines)
+
+
+def markdown():
+    """The same table in Markdown, for BENCHMARKS.md."""
+    out = ["| workload | plain median [min–max] | shim median [min–max] "
+           "| ratio / figure | target | met |",
+           "|---|---|---|---|---|---|"]
+    for r in ROWS:
+        met = {True: "yes", False: "**no**", None: "–"}[r["met"]]
+        out.append("| %s | %s | %s | %s | %s | %s |" % (
+            r["workload"], fmt_summ(r["plain"], r["unit"]),
+            fmt_summ(r["shim"], r["unit"]), r["value"], r["target"], met))
+    notes = [(r["workload"], r["note"]) for r in ROWS if r["note"]]
+    if notes:
+        out.append("")
+        out += ["- %s: %s" % n for n in notes]
+    return "\n".join(out) + "\n"
+
+
+def main():
+    for p in ("floor", "spawn", "sink", "httpd", "exptput", "spanload"):
+        if not (BIN / p).exists():
+            sys.exit("bench: %s is not built (run bench/run.sh)" % (BIN / p))
+    t0 = time.monotonic()
+    load_before = os.getloadavg()
+    sink = Sink()
+    steps = [("floor", bench_floor, False), ("start", bench_start, False),
+             ("http", bench_http, True), ("pgbench", bench_pgbench, True),
+             ("sqlite", bench_sqlite, True),
+             ("exporter", bench_exporter, False),
+             ("memory", bench_memory, True)]
+    try:
+        for name, fn, needs_sink in steps:
+            if ONLY and name not in ONLY:
+                continue
+            t = time.monotonic()
+            log("== bench %s" % name)
+            try:
+                fn(sink) if needs_sink else fn()
+            except Exception as e:      # one workload failing is reported
+                FAILED[name] = str(e)
+                log("bench %s FAILED: %s" % (name, e))
+            log("   %.0f s" % (time.monotonic() - t))
+        sink_stats = sink.stats()
+    finally:
+        sink.stop()
+    wall = time.monotonic() - t0
+    out = dict(RESULTS)
+    out["meta"] = {"rounds": ROUNDS, "seconds": SECONDS,
+                   "wall_s": round(wall), "machine": machine(),
+                   "sink": "bench/sink.c (discard-only OTLP/HTTP)",
+                   "sink_received": sink_stats,
+                   # Anything else running on the machine skews the rows.
+                   "loadavg_before": load_before,
+                   "loadavg_after": os.getloadavg(),
+                   "time": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                         time.gmtime())}
+    out["rows"] = ROWS
+    out["details"] = EXTRA
+    out["failed"] = FAILED
+    BIN.mkdir(parents=True, exist_ok=True)
+    with open(BIN / "results.json", "w") as f:
+        json.dump(out, f, indent=1)
+    with open(BIN / "results.md", "w") as f:
+        f.write(markdown())
+    log("")
+    log(table())
+    log("")
+    for name, err in FAILED.items():
+        log("FAILED: %s: %s" % (name, err.splitlines()[0] if err else ""))
+    log("rounds %d, wrk -d%ds / pgbench -T%d, %.0f s; results in %s"
+        % (ROUNDS, SECONDS, SECONDS, wall, BIN / "results.json"))
+    if FAILED:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# make bench: builds the benchmark programs in bench/ into build/bench/,
+# installs the OpenTelemetry JS SDK the node comparison needs (npm ci, the
+# versions pinned in bench/node/package-lock.json), then runs the driver,
+# bench/bench.py.  Expects `make all` to have run.  BENCH_ROUNDS,
+# BENCH_SECONDS and BENCH_ONLY are passed through (see bench/bench.py).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+CC=${CC:-cc}
+WARN=(-Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2
+	-Wno-unused-parameter)
+OUT=build/bench
+mkdir -p "$OUT"
+
+for lib in build/libotelshim.so build/otelshim-exporter.so; do
+	if [ ! -f "$lib" ]; then
+		echo "bench: $lib is missing; run make all first" >&2
+		exit 1
+	fi
+done
+
+build() {   # build NAME [extra sources and flags]
+	local name=$1
+	shift
+	if [ "bench/$name.c" -nt "$OUT/$name" ] || [ ! -x "$OUT/$name" ] ||
+		[ "$#" -gt 0 ]; then
+		"$CC" -D_GNU_SOURCE "${WARN[@]}" -O2 -g -std=gnu11 -pthread \
+			-o "$OUT/$name" "bench/$name.c" "$@"
+	fi
+}
+
+build sink
+build httpd
+build floor
+build spawn
+build spanload
+build exptput -Iexporter -Ishim exporter/config.c -ldl
+
+if [ ! -d bench/node/node_modules ] ||
+	[ bench/node/package-lock.json -nt bench/node/node_modules ]; then
+	echo "bench: npm ci in bench/node"
+	(cd bench/node && npm ci --no-audit --no-fund --loglevel=error)
+	touch bench/node/node_modules
+fi
+
+exec python3 bench/bench.py
