@@ -3,6 +3,7 @@
  * of well-formed byte sequences in the Unicode standard (ch. 3, table 3-7),
  * which also rules out overlong forms, surrogates and values past U+10FFFF.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "utf8.h"
@@ -91,6 +92,18 @@ int utf8_clean(const char *s, size_t len)
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0;
 
+	/* Most strings are plain ASCII: eight bytes at a time while no byte
+	 * has its high bit set and none is NUL (which we also replace). */
+	while (i + 8 <= len) {
+		uint64_t w;
+
+		memcpy(&w, p + i, 8);
+		if ((w & 0x8080808080808080ULL) ||
+		    ((w - 0x0101010101010101ULL) & ~w &
+		     0x8080808080808080ULL))
+			break;
+		i += 8;
+	}
 	while (i < len) {
 		int ok;
 

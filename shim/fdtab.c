@@ -8,7 +8,7 @@
 
 #include "fdtab.h"
 
-static struct fd_entry *table;
+struct fd_entry *fdtab_table;
 
 int fdtab_init(void)
 {
@@ -18,15 +18,8 @@ int fdtab_init(void)
 
 	if (m == MAP_FAILED)
 		return -1;
-	table = m;
+	fdtab_table = m;
 	return 0;
-}
-
-struct fd_entry *fdtab_get(int fd)
-{
-	if (!table || fd < 0 || fd >= FDTAB_MAX)
-		return NULL;
-	return &table[fd];
 }
 
 void fdtab_forget(int fd)

@@ -47,8 +47,16 @@ struct fd_entry {
 /* Maps the table; 0 or -1. */
 int fdtab_init(void);
 
-/* The entry for fd, or NULL if fd is out of range. */
-struct fd_entry *fdtab_get(int fd);
+/* The entry for fd, or NULL if fd is out of range (or the table is not
+ * mapped yet).  Inline: it is the whole cost of most hooks. */
+extern struct fd_entry *fdtab_table;
+
+static inline struct fd_entry *fdtab_get(int fd)
+{
+	if (__builtin_expect(!fdtab_table, 0) || (unsigned)fd >= FDTAB_MAX)
+		return NULL;
+	return &fdtab_table[fd];
+}
 
 /* Forgets everything about fd (close, or a new object under its number). */
 void fdtab_forget(int fd);

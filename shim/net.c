@@ -170,16 +170,21 @@ static inline struct fd_entry *pending(int fd)
  * for every other descriptor. */
 static inline struct fd_entry *watched(int fd)
 {
-	struct fd_entry *e;
+	struct fd_entry *e = fdtab_get(fd);
 
-	if (!preload_enter())
+	/* The table exists only once the library is initialised (and so
+	 * the real functions resolved); before that, initialise. */
+	if (__builtin_expect(!e, 0)) {
+		preload_enter();
 		return NULL;
-	e = fdtab_get(fd);
-	if (!e || e->kind < FD_TCP)
+	}
+	if (e->kind < FD_TCP)
 		return NULL;
 	if (e->proto == FD_PROTO_NONE && e->state != FD_CONNECTING)
 		return NULL;
-	return e;
+	/* Only now the thread check: our own threads never get here with
+	 * anything to trace, but must pass through when they do. */
+	return preload_enter() ? e : NULL;
 }
 
 /* Forgets fd, ending what its connection state still holds. */
