@@ -444,8 +444,22 @@ def bench_sqlite(sink):
             counts.append(c)
         return {"s": dt}
 
-    res = interleave([("plain", plain), ("shim", shim)])
+    def stacks():
+        # The same with a call-site stack taken for every statement's span
+        # (OTELSHIM_STACK_THRESHOLD_MS=0): the cost of one capture.
+        return {"s": once(shim_env(sink.endpoint, "bench-sqlite3",
+                                   {"OTELSHIM_STACK_THRESHOLD_MS": "0"}))[0]}
+
+    res = interleave([("plain", plain), ("shim", shim), ("stacks", stacks)])
     p, s = summ(res["plain"]["s"]), summ(res["shim"]["s"])
+    k = summ(res["stacks"]["s"])
+    per_stack_ns = (k["median"] - s["median"]) / n * 1e9
+    row("stack.capture_ns_per_span",
+        "call-site stack on every span (sqlite3 run, threshold 0)", "s", s,
+        k, round(per_stack_ns, 1), "report", True,
+        "added per span against the same run without stacks (stack taken "
+        "with libunwind on the application thread, symbolised by the "
+        "exporter)")
     ratio = p["median"] / s["median"]
     note = ""
     if counts:

@@ -145,12 +145,14 @@ class DockerfileTest(unittest.TestCase):
         self.fail("no stage %s in %s" % (name, DOCKERFILE))
 
     def test_stages(self):
-        self.assertEqual(self.names, ["build", "app", "demo", "otelshim"])
+        self.assertEqual(self.names,
+                         ["build", "app", "demo", "shop", "otelshim"])
         self.assertTrue(self.stage("build")["base"].startswith("debian:"))
         self.assertTrue(self.stage("app")["base"].startswith("debian:"))
         self.assertIn("slim", self.stage("app")["base"])
         self.assertEqual(self.stage("demo")["base"], "app")
         self.assertRegex(self.stage("otelshim")["base"], r"^busybox:\d")
+        self.assertIn("slim", self.stage("shop")["base"])
 
     def test_copy_sources_exist_and_are_in_the_context(self):
         patterns = ignore_patterns()
@@ -184,6 +186,20 @@ class DockerfileTest(unittest.TestCase):
                             for r in runs), runs)
         self.assertTrue(any("docker/build-bundle.sh build /otelshim" in r
                             for r in runs), runs)
+
+    def test_shop_stage_injects_the_bundle(self):
+        steps = self.stage("shop")["steps"]
+        copies = [copy_parts(a) for i, a in steps if i == "COPY"]
+        self.assertIn(("build", ["/otelshim"], "/otelshim"), copies)
+        self.assertIn((None, ["examples/fastapi_shop/"], "/app/"), copies)
+        env = {}
+        for i, a in steps:
+            if i == "ENV":
+                env.update(env_pairs(a))
+        self.assertEqual(env.get("LD_PRELOAD"), "/otelshim/libotelshim.so")
+        # Nothing runs after the preload is set: build steps untraced.
+        kinds = [i for i, _ in steps]
+        self.assertNotIn("RUN", kinds[kinds.index("ENV"):])
 
     def test_demo_stage_injects_the_bundle(self):
         steps = self.stage("demo")["steps"]

@@ -167,6 +167,55 @@ class SelfReport(unittest.TestCase):
                                    r"exported 1, dropped \(queue full\) 0")
 
 
+class HostileInput(unittest.TestCase):
+    SERVER = textwrap.dedent("""
+        import sys
+        from http.server import BaseHTTPRequestHandler, HTTPServer
+        class H(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            def log_message(self, *a):
+                pass
+        HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+    """)
+
+    def test_invalid_utf8_is_repaired_and_limits_cut(self):
+        """Raw bytes that are not UTF-8 in a request path come out as
+        valid UTF-8 (Tempo rejects anything else), and
+        OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT cuts long values."""
+        import socket
+        port = free_port()
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "spans.jsonl")
+            env = dict(OTEL_TRACES_EXPORTER="console",
+                       OTELSHIM_CONSOLE_FILE=out,
+                       OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT=12)
+            with Background([sys.executable, "-c", self.SERVER, port], None,
+                            **env) as srv:
+                from harness import wait_for_port
+                wait_for_port(port)
+                with socket.create_connection(("127.0.0.1", port)) as c:
+                    c.sendall(b"GET /caf\xe9-\xff\xfe-longer-than-twelve"
+                              b" HTTP/1.1\r\nHost: x\r\n\r\n")
+                    c.recv(1000)
+                for _ in range(50):          # one schedule delay or so
+                    if os.path.exists(out) and open(out, "rb").read(
+                            ).endswith(b"\n"):
+                        break
+                    time.sleep(0.1)
+            with open(out, "rb") as f:
+                raw = f.read()
+        text = raw.decode("utf-8")          # strict: must be valid
+        req = json.loads(text.splitlines()[0])
+        span = req["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+        attrs = {a["key"]: a["value"] for a in span["attributes"]}
+        path = attrs["url.path"]["stringValue"]
+        self.assertTrue(path.startswith("/caf\ufffd-\ufffd"), path)
+        self.assertLessEqual(len(path), 12)
+
+
 class Memory(unittest.TestCase):
     def test_rss_plateaus_under_a_dead_backend(self):
         prog = textwrap.dedent("""
