@@ -1129,11 +1129,15 @@ untraced:
 	return res;
 }
 
-/* Describe calls get no span (nothing executes); they are only kept in
- * step with the connection. */
-HOOK_API PGresult *PQdescribePrepared(PGconn *conn, const char *stmt)
+/*
+ * Describe and close calls get no span (nothing executes); they only keep
+ * the connection's state in step, and closing a prepared statement drops
+ * what we remembered of it.
+ */
+static PGresult *untraced_call(PGconn *conn, const char *name,
+			       PGresult *(*real)(PGconn *, const char *),
+			       int forget_stmt)
 {
-	PGresult *(*real)(PGconn *, const char *) = REAL(PQdescribePrepared);
 	struct pq_conn *c;
 	PGresult *res;
 
@@ -1141,45 +1145,26 @@ HOOK_API PGresult *PQdescribePrepared(PGconn *conn, const char *stmt)
 		return NULL;
 	c = traced(conn);
 	if (c)
-		KEEP_ERRNO(settle(c));
+		KEEP_ERRNO(settle(c); if (forget_stmt) stmt_forget(c, name));
 	pq_depth++;
-	res = real(conn, stmt);
+	res = real(conn, name);
 	pq_depth--;
 	return res;
+}
+
+HOOK_API PGresult *PQdescribePrepared(PGconn *conn, const char *stmt)
+{
+	return untraced_call(conn, stmt, REAL(PQdescribePrepared), 0);
 }
 
 HOOK_API PGresult *PQdescribePortal(PGconn *conn, const char *portal)
 {
-	PGresult *(*real)(PGconn *, const char *) = REAL(PQdescribePortal);
-	struct pq_conn *c;
-	PGresult *res;
-
-	if (!real)
-		return NULL;
-	c = traced(conn);
-	if (c)
-		KEEP_ERRNO(settle(c));
-	pq_depth++;
-	res = real(conn, portal);
-	pq_depth--;
-	return res;
+	return untraced_call(conn, portal, REAL(PQdescribePortal), 0);
 }
 
 HOOK_API PGresult *PQclosePrepared(PGconn *conn, const char *stmt)
 {
-	PGresult *(*real)(PGconn *, const char *) = REAL(PQclosePrepared);
-	struct pq_conn *c;
-	PGresult *res;
-
-	if (!real)
-		return NULL;
-	c = traced(conn);
-	if (c)
-		KEEP_ERRNO(settle(c); stmt_forget(c, stmt));
-	pq_depth++;
-	res = real(conn, stmt);
-	pq_depth--;
-	return res;
+	return untraced_call(conn, stmt, REAL(PQclosePrepared), 1);
 }
 
 /* Ends a COPY whose final result PQendcopy read for the program. */
