@@ -7,6 +7,7 @@
  * runs.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "batch.h"
 #include "context.h"
 #include "crash.h"
+#include "preload.h"
 #include "record.h"
 #include "stack.h"
 
@@ -29,6 +31,39 @@ static const int fatal[NFATAL] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
 static uint64_t flush_ns = (uint64_t)CRASH_FLUSH_MS * 1000000ULL;
 static _Atomic int crashing;
 static int installed;
+
+/*
+ * For each fatal signal our handler stands in for: whether it is
+ * installed, and the action the program believes is installed.  When the
+ * program sets its own action later (sigaction or signal, hooked in
+ * sig.c), ours stays in place and records it here instead; the handler
+ * reports, then hands the signal to that action.  So the program sees
+ * exactly its own handlers, and we still see the crash.
+ */
+static _Atomic int standing_in[NFATAL];
+static struct sigaction program_action[NFATAL];
+
+static int fatal_index(int sig)
+{
+	for (int i = 0; i < NFATAL; i++)
+		if (fatal[i] == sig)
+			return i;
+	return -1;
+}
+
+int crash_chain_action(int sig, const struct sigaction *act,
+		       struct sigaction *old)
+{
+	int i = fatal_index(sig);
+
+	if (i < 0 || !atomic_load(&standing_in[i]))
+		return 0;
+	if (old)
+		*old = program_action[i];
+	if (act)
+		program_action[i] = *act;
+	return 1;
+}
 
 size_t crash_signal_name(int sig, char *buf, size_t cap)
 {
@@ -205,7 +240,7 @@ static void die_by(int sig)
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
 	sigemptyset(&dfl.sa_mask);
-	sigaction(sig, &dfl, NULL);
+	real_sigaction(sig, &dfl, NULL);
 	raise(sig);
 }
 
@@ -216,10 +251,55 @@ static void die_by(int sig)
  * for SIG_DFL.  Only the first crashing thread reports; another one that
  * crashes meanwhile waits for it rather than killing the process early.
  */
+/*
+ * The program installed its own action after us: report (its handler may
+ * recover, so the latch is released again), then run that action as the
+ * kernel would have.  SIG_IGN ignores a signal sent by kill/raise; a fault
+ * cannot be ignored, so the kernel's rule applies: the default action.
+ */
+static void hand_over(int i, int sig, siginfo_t *si, void *uctx)
+{
+	struct sigaction pa = program_action[i];
+	sigset_t old;
+
+	if (pa.sa_handler == SIG_IGN && si && si->si_code <= 0)
+		return;
+	if (atomic_exchange(&crashing, 1) == 0) {
+		record_crash(sig, si, uctx);
+		crash_flush(flush_ns);
+	}
+	atomic_store(&crashing, 0);
+	if (pa.sa_handler == SIG_DFL || pa.sa_handler == SIG_IGN) {
+		die_by(sig);
+		return;
+	}
+	if (pa.sa_flags & SA_RESETHAND) {
+		memset(&program_action[i], 0, sizeof(program_action[i]));
+		program_action[i].sa_handler = SIG_DFL;
+	}
+	/* Its mask instead of ours (which blocks everything). */
+	if (!(pa.sa_flags & SA_NODEFER))
+		sigaddset(&pa.sa_mask, sig);
+	pthread_sigmask(SIG_SETMASK, &pa.sa_mask, &old);
+	if (pa.sa_flags & SA_SIGINFO)
+		pa.sa_sigaction(sig, si, uctx);
+	else
+		pa.sa_handler(sig);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 static void crash_handler(int sig, siginfo_t *si, void *uctx)
 {
 	int saved = errno;
+	int i = fatal_index(sig);
+	struct sigaction pa = i >= 0 ? program_action[i] : (struct sigaction){0};
 
+	if (i >= 0 && ((pa.sa_flags & SA_SIGINFO) ||
+		       pa.sa_handler != SIG_DFL)) {
+		hand_over(i, sig, si, uctx);
+		errno = saved;
+		return;
+	}
 	if (atomic_exchange(&crashing, 1) == 0) {
 		record_crash(sig, si, uctx);
 		crash_flush(flush_ns);
@@ -247,13 +327,19 @@ void crash_install(const struct config *cfg)
 	ours.sa_flags = SA_SIGINFO | SA_ONSTACK;
 	sigfillset(&ours.sa_mask);
 	for (int i = 0; i < NFATAL; i++) {
-		if (sigaction(fatal[i], NULL, &cur) != 0 ||
+		if (real_sigaction(fatal[i], NULL, &cur) != 0 ||
 		    (cur.sa_flags & SA_SIGINFO) || cur.sa_handler != SIG_DFL)
 			continue;
-		if (sigaction(fatal[i], &ours, &old) != 0)
+		program_action[i] = cur;
+		atomic_store(&standing_in[i], 1);
+		if (real_sigaction(fatal[i], &ours, &old) != 0) {
+			atomic_store(&standing_in[i], 0);
 			continue;
+		}
 		/* The program installed a handler in between: put it back. */
-		if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL)
-			sigaction(fatal[i], &old, NULL);
+		if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) {
+			atomic_store(&standing_in[i], 0);
+			real_sigaction(fatal[i], &old, NULL);
+		}
 	}
 }

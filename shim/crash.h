@@ -9,6 +9,8 @@
 #ifndef OTELSHIM_CRASH_H
 #define OTELSHIM_CRASH_H
 
+#include <signal.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,5 +41,14 @@ int crash_flush(uint64_t timeout_ns);
  * Async-signal-safe; an unknown number gives "SIG<n>".
  */
 size_t crash_signal_name(int sig, char *buf, size_t cap);
+
+/*
+ * For the sigaction/signal hooks: when our handler stands in for sig,
+ * records act as the program's action (and returns the previous one in
+ * old) without touching the real one, and returns 1; else 0 and the
+ * caller does the real call.
+ */
+int crash_chain_action(int sig, const struct sigaction *act,
+		       struct sigaction *old);
 
 #endif

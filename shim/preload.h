@@ -6,6 +6,7 @@
 #ifndef OTELSHIM_PRELOAD_H
 #define OTELSHIM_PRELOAD_H
 
+#include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/types.h>

@@ -256,3 +256,24 @@ class Crash(unittest.TestCase, StackAssertions):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ChainedHandler(unittest.TestCase):
+    """A program that sets its own SIGSEGV handler after ours is in
+    place: its handler runs (and sees itself installed), its exit status
+    is its own, and the crash still flushes the queued spans — which only
+    our handler can have done, since the program leaves with _exit and
+    the schedule delay is long."""
+
+    def test_program_handler_installed_later_is_chained(self):
+        from harness import BUILD, Sink, run_traced
+        prog = BUILD / "examples" / "crash_chain"
+        for how in ("sigaction", "signal"):
+            with Sink() as sink:
+                r = run_traced([prog, how], sink,
+                               OTEL_BSP_SCHEDULE_DELAY=30000)
+                self.assertEqual(r.returncode, 42, r.stderr)
+                self.assertIn("sees its own handler: yes", r.stdout)
+                self.assertIn("handled by the program", r.stdout)
+                spans = sink.wait_for_spans(2)
+            self.assertEqual([s["name"] for s in spans], ["connect"] * 2)
