@@ -125,6 +125,44 @@ class Outage(unittest.TestCase):
         self.assertEqual(len({s["span_id"] for s in spans}), 40)
 
 
+class Breaker(unittest.TestCase):
+    def test_backs_off_after_repeated_failures_and_recovers(self):
+        """Five failed exports in a row open the circuit breaker: the
+        receiver hears nothing for the cool-down (5 s) instead of a retry
+        every second, then one trial succeeds and every span arrives."""
+        prog = textwrap.dedent("""
+            import socket, time
+            for _ in range(100):
+                try:
+                    socket.create_connection(("127.0.0.1", 1))
+                except OSError:
+                    pass
+                time.sleep(0.1)
+            time.sleep(5)
+        """)
+        # Retry-After (1 s) longer than what is left of the export timeout
+        # (300 ms): each failed batch is one request, never retried inside.
+        with Sink(fail_first=5, status=503, retry_after=1) as sink:
+            p = subprocess.Popen([sys.executable, "-c", prog],
+                                 env=traced_env(sink,
+                                                OTEL_BSP_SCHEDULE_DELAY=100,
+                                                OTEL_BSP_EXPORT_TIMEOUT=300))
+            seen, arrivals = 0, []
+            t0 = time.monotonic()
+            while p.poll() is None and time.monotonic() - t0 < 30:
+                n = len(sink.requests())
+                arrivals += [time.monotonic() - t0] * (n - seen)
+                seen = n
+                time.sleep(0.05)
+            spans = sink.wait_for_spans(100, timeout=10)
+            statuses = [q["status_returned"] for q in sink.requests()]
+        self.assertEqual(statuses[:5], [503] * 5)
+        self.assertEqual(statuses[5], 200)
+        # The pause after the fifth failure: the breaker's cool-down.
+        self.assertGreater(arrivals[5] - arrivals[4], 4.0, arrivals)
+        self.assertEqual(len({s["span_id"] for s in spans}), 100)
+
+
 class SelfReport(unittest.TestCase):
     PROG = textwrap.dedent("""
         import glob, os, socket, sys, time
