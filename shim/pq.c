@@ -796,6 +796,14 @@ static void send_done(struct pq_conn *c, PGconn *conn, struct pq_entry *e,
 
 /* ------------------------------------------------------------ connect */
 
+/* After a connect call (not one libpq made itself): follow conn. */
+static PGconn *connected(PGconn *conn)
+{
+	if (pq_depth == 0 && preload_enter())
+		KEEP_ERRNO(conn_new(conn));
+	return conn;
+}
+
 HOOK_API PGconn *PQconnectdb(const char *conninfo)
 {
 	PGconn *(*real)(const char *) = REAL(PQconnectdb);
@@ -806,9 +814,7 @@ HOOK_API PGconn *PQconnectdb(const char *conninfo)
 	pq_depth++;
 	conn = real(conninfo);
 	pq_depth--;
-	if (pq_depth == 0 && preload_enter())
-		KEEP_ERRNO(conn_new(conn));
-	return conn;
+	return connected(conn);
 }
 
 HOOK_API PGconn *PQconnectdbParams(const char *const *keywords,
@@ -824,9 +830,7 @@ HOOK_API PGconn *PQconnectdbParams(const char *const *keywords,
 	pq_depth++;
 	conn = real(keywords, values, expand_dbname);
 	pq_depth--;
-	if (pq_depth == 0 && preload_enter())
-		KEEP_ERRNO(conn_new(conn));
-	return conn;
+	return connected(conn);
 }
 
 HOOK_API PGconn *PQsetdbLogin(const char *pghost, const char *pgport,
@@ -844,9 +848,7 @@ HOOK_API PGconn *PQsetdbLogin(const char *pghost, const char *pgport,
 	pq_depth++;
 	conn = real(pghost, pgport, pgoptions, pgtty, dbName, login, pwd);
 	pq_depth--;
-	if (pq_depth == 0 && preload_enter())
-		KEEP_ERRNO(conn_new(conn));
-	return conn;
+	return connected(conn);
 }
 
 HOOK_API PGconn *PQconnectStart(const char *conninfo)
@@ -859,9 +861,7 @@ HOOK_API PGconn *PQconnectStart(const char *conninfo)
 	pq_depth++;
 	conn = real(conninfo);
 	pq_depth--;
-	if (pq_depth == 0 && preload_enter())
-		KEEP_ERRNO(conn_new(conn));
-	return conn;
+	return connected(conn);
 }
 
 HOOK_API PGconn *PQconnectStartParams(const char *const *keywords,
@@ -877,9 +877,7 @@ HOOK_API PGconn *PQconnectStartParams(const char *const *keywords,
 	pq_depth++;
 	conn = real(keywords, values, expand_dbname);
 	pq_depth--;
-	if (pq_depth == 0 && preload_enter())
-		KEEP_ERRNO(conn_new(conn));
-	return conn;
+	return connected(conn);
 }
 
 /* Connection info is read at the first span; once a (re)connection
