@@ -582,6 +582,18 @@ static void store(struct http_stream *st, unsigned char c, size_t limit)
 		st->flags |= F_LINE_TRUNC;
 }
 
+/* CR (then LF) or a bare LF ends the start line; 1 if c did. */
+static int end_of_start_line(struct http_stream *st, unsigned char c)
+{
+	if (c == '\r')
+		st->state = S_LINE_LF;
+	else if (c == '\n')
+		st->state = S_HSTART;
+	else
+		return 0;
+	return 1;
+}
+
 /* One byte of a state that needs byte-level attention; returns events. */
 static unsigned step(struct http_stream *st, unsigned char c,
 		     struct http_event *ev)
@@ -659,14 +671,8 @@ static unsigned step(struct http_stream *st, unsigned char c,
 			st->state = S_STATUS;
 			return 0;
 		}
-		if (c == '\r') {
-			st->state = S_LINE_LF;
+		if (end_of_start_line(st, c))
 			return 0;
-		}
-		if (c == '\n') {
-			st->state = S_HSTART;
-			return 0;
-		}
 		return fail(st, HTTP_EV_NOT_HTTP);
 	case S_STATUS:
 		if (st->aux < 3) {
@@ -682,24 +688,12 @@ static unsigned step(struct http_stream *st, unsigned char c,
 			st->state = S_REASON;
 			return 0;
 		}
-		if (c == '\r') {
-			st->state = S_LINE_LF;
+		if (end_of_start_line(st, c))
 			return 0;
-		}
-		if (c == '\n') {
-			st->state = S_HSTART;
-			return 0;
-		}
 		return fail(st, HTTP_EV_NOT_HTTP);
 	case S_REASON:
-		if (c == '\r') {
-			st->state = S_LINE_LF;
+		if (end_of_start_line(st, c))
 			return 0;
-		}
-		if (c == '\n') {
-			st->state = S_HSTART;
-			return 0;
-		}
 		if (c != '\t' && (c < 0x20 || c == 0x7f))
 			return fail(st, HTTP_EV_NOT_HTTP);
 		return 0;
