@@ -298,8 +298,9 @@ static void *exporter_main(void *arg)
 		    ((delay == 0 && !pending) || now >= next)) {
 			drain(r, buf, batch_max, 1, 0, 0);
 			report_status();
-			/* Drained: hold no descriptor until the next export. */
-			if (!pending && ring_count(r) == 0 && exporter &&
+			/* Drained, or the backend failed and the next try is
+			 * a second away: hold no descriptor until then. */
+			if ((pending || ring_count(r) == 0) && exporter &&
 			    ops->idle)
 				ops->idle(exporter);
 			/* Spans kept through an outage are offered again

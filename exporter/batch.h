@@ -18,8 +18,8 @@ struct batch_host {
 	char *const *argv;
 	/* Run first on the exporter thread: marks it as ours for the hooks. */
 	void (*enter_own_thread)(void);
-	/* The module's sockets: never traced. */
-	void (*own_fd)(int fd, int owned);
+	/* The module's descriptors: see exporter_host.own_fd. */
+	int (*own_fd)(int fd, int owned);
 	/* Self-log, one line, filtered by level. */
 	void (*log)(enum config_log_level lvl, const char *msg);
 };

@@ -16,7 +16,7 @@
 #include "config.h"
 #include "span.h"
 
-#define EXPORTER_ABI_VERSION 1
+#define EXPORTER_ABI_VERSION 2
 #define EXPORTER_MODULE_NAME "otelshim-exporter.so"
 #define EXPORTER_ENTRY "otelshim_exporter_ops"
 
@@ -52,10 +52,13 @@ struct exporter_host {
 	void (*log)(enum config_log_level level, const char *msg);
 	/* argv of the process, for process.command_args; may be NULL. */
 	char *const *argv;
-	/* Marks fd as the exporter's own (owned = 1, right after it is
-	 * created) or no longer (owned = 0, right before it is closed), so
-	 * the hooks never trace it.  May be NULL. */
-	void (*own_fd)(int fd, int owned);
+	/* Takes fd as the exporter's own (owned = 1, right after it is
+	 * created) or no longer (owned = 0, right before it is closed): the
+	 * hooks never trace it.  Taking it may move it to another number,
+	 * out of the range the program's descriptor limit allows it (so the
+	 * program never meets EMFILE sooner): the return value is the
+	 * descriptor to use from then on.  May be NULL. */
+	int (*own_fd)(int fd, int owned);
 };
 
 struct exporter_ops {

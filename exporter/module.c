@@ -126,7 +126,7 @@ static int open_console(struct module_exporter *m)
 		return -1;
 	}
 	if (m->host.own_fd)
-		m->host.own_fd(fd, 1);
+		fd = m->host.own_fd(fd, 1);
 	m->console_fd = fd;
 	m->console_owned = 1;
 	return 0;

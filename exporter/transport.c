@@ -880,7 +880,7 @@ static curl_socket_t open_socket(void *arg, curlsocktype purpose,
 	if (fd < 0)
 		return CURL_SOCKET_BAD;
 	if (t->host.own_fd)
-		t->host.own_fd(fd, 1);
+		fd = t->host.own_fd(fd, 1);
 	return fd;
 }
 

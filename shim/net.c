@@ -27,6 +27,7 @@
 #include "context.h"
 #include "fdtab.h"
 #include "httpconn.h"
+#include "ownfd.h"
 #include "preload.h"
 #include "record.h"
 #include "stack.h"
@@ -358,12 +359,17 @@ HOOK_API int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
  * that closes every descriptor (a daemon's close loop) would otherwise
  * free a number libcurl still writes to, and the program's next open()
  * would receive our HTTP.  Closing one "succeeds" without closing it.
- * The exporter thread itself never gets here (preload_enter() is 0).
+ * On our own threads a close is the library letting go of its own.
  */
 HOOK_API int close(int fd)
 {
 	struct fd_entry *e;
 
+	if (__builtin_expect(preload_guard, 0)) {
+		/* One of ours, closed by the library that made it. */
+		ownfd_release(fd);
+		return real_close(fd);
+	}
 	if (preload_enter() && (e = fdtab_get(fd)) != NULL &&
 	    (e->kind || e->conn) && !preload_in_shared_child()) {
 		int err = errno;

@@ -20,6 +20,7 @@
 #include "crash.h"
 #include "fdtab.h"
 #include "log.h"
+#include "ownfd.h"
 #include "preload.h"
 #include "stack.h"
 
@@ -102,7 +103,7 @@ static void init(void)
 		.cfg = &config,
 		.argv = saved_argv,
 		.enter_own_thread = enter_own_thread,
-		.own_fd = fdtab_own,
+		.own_fd = ownfd_host,
 		.log = log_line,
 	};
 	batch_init(&host);

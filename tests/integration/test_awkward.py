@@ -147,35 +147,61 @@ class Awkward(unittest.TestCase):
             spans = sink.wait_for_spans(3)
         self.assertEqual(len(spans), 3)
 
-    def test_descriptor_exhaustion_comes_no_sooner(self):
-        """Between exports the exporter holds no descriptor: a program
-        that opens files until EMFILE gets exactly as many with the shim
-        as without.  (Call-site stacks and the crash handler load
-        libunwind, which keeps a pipe of its own: two descriptors; they
-        are off here, and the README says so.)"""
-        prog = py("""
-            import os, resource, time
-            resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
-            refused()
-            time.sleep(0.8)              # exported, then idle
-            fds = []
-            try:
-                while True:
-                    fds.append(os.open("/dev/null", os.O_RDONLY))
-            except OSError:
-                pass
-            print(len(fds))
-            for fd in fds:
-                os.close(fd)
-            refused()                    # and spans still go out after
-        """)
+    # Opens files until EMFILE; prints how many it got and the limit it
+    # sees afterwards.  Spans before (so the exporter, the crash handler
+    # and libunwind are all up) and after (they still go out).
+    EXHAUST = """
+        import os, resource, sys, time
+        soft, hard = int(sys.argv[1]), int(sys.argv[2])
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        refused()
+        time.sleep(float(sys.argv[3]))
+        fds = []
+        try:
+            while True:
+                fds.append(os.open("/dev/null", os.O_RDONLY))
+        except OSError:
+            pass
+        print(len(fds), *resource.getrlimit(resource.RLIMIT_NOFILE))
+        for fd in fds:
+            os.close(fd)
+        refused()
+    """
+
+    def exhaust(self, soft, hard, nap, sink, **env):
+        prog = py(self.EXHAUST) + [str(soft), str(hard), str(nap)]
         plain = subprocess.run(prog, capture_output=True, text=True)
+        self.assertEqual(plain.returncode, 0, plain.stderr)
+        r = run_traced(prog, sink, **env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.split(), plain.stdout.split())
+        self.assertEqual(r.stdout.split()[1:], [str(soft), str(hard)])
+
+    def test_descriptor_exhaustion_comes_no_sooner(self):
+        """Everything the shim keeps open (libunwind's pipe, the backend
+        connection, libcurl's socket pair) is numbered above the soft
+        limit: a program that opens files until EMFILE gets exactly as
+        many with the shim as without, and sees its limit unchanged."""
         with Sink() as sink:
-            r = run_traced(prog, sink, OTELSHIM_STACK_THRESHOLD_MS="off",
-                           OTELSHIM_CRASH_HANDLER="false")
-            self.assertEqual(r.returncode, 0, r.stderr)
+            self.exhaust(64, 4096, 0.8, sink)
             self.assertEqual(len(sink.wait_for_spans(2)), 2)
-        self.assertEqual(int(r.stdout), int(plain.stdout))
+
+    def test_descriptor_exhaustion_during_an_outage(self):
+        """With the backend down the exporter keeps retrying; still not
+        one descriptor sooner."""
+        with Sink() as sink:
+            pass
+        self.exhaust(64, 4096, 1.5, sink, OTEL_BSP_EXPORT_TIMEOUT=2000)
+
+    def test_descriptor_exhaustion_at_the_hard_limit(self):
+        """A soft limit equal to the hard one leaves no number above it.
+        Between exports the exporter holds no descriptor; libunwind's pipe
+        (call-site stacks, crash handler) is the one exception, so they
+        are off here, as the README says."""
+        with Sink() as sink:
+            self.exhaust(64, 64, 0.8, sink, OTELSHIM_STACK_THRESHOLD_MS="off",
+                         OTELSHIM_CRASH_HANDLER="false")
+            self.assertEqual(len(sink.wait_for_spans(2)), 2)
 
     def test_program_blocking_every_signal(self):
         with Sink() as sink:

@@ -42,13 +42,14 @@ static void host_log(enum config_log_level lvl, const char *msg)
 			 msg);
 }
 
-static void host_own_fd(int fd, int owned)
+static int host_own_fd(int fd, int owned)
 {
 	ck_assert_int_ge(fd, 0);
 	if (owned)
 		fds_opened++;
 	else
 		fds_closed++;
+	return fd;
 }
 
 static struct exporter_host host = {
