@@ -78,9 +78,10 @@ struct exporter_ops {
 					     size_t n, uint64_t deadline_ns);
 	void (*destroy)(void *exp);
 	/*
-	 * Nothing is queued: let go of descriptors (the backend connection,
-	 * the output file) until the next export, so the program can use
-	 * every descriptor its limit allows.  May be NULL.
+	 * No export is due soon (the queue drained, or a failed batch waits
+	 * a second for its next try): let go of descriptors (the backend
+	 * connection, the output file) and of memory kept for the next
+	 * batch until then.  May be NULL.
 	 */
 	void (*idle)(void *exp);
 };

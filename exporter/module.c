@@ -142,6 +142,7 @@ static void module_idle(void *exp)
 		return;
 	if (m->tr)
 		transport_idle(m->tr);
+	otlp_release(&m->enc);
 	if (m->console_owned) {
 		if (m->host.own_fd)
 			m->host.own_fd(m->console_fd, 0);
@@ -158,6 +159,7 @@ static void module_destroy(void *exp)
 	if (!m)
 		return;
 	transport_destroy(m->tr);
+	otlp_release(&m->enc);
 	if (m->console_owned) {
 		if (m->host.own_fd)
 			m->host.own_fd(m->console_fd, 0);
@@ -294,17 +296,16 @@ static enum exporter_result export_otlp(struct module_exporter *m,
 					uint64_t deadline_ns)
 {
 	enum exporter_result res;
-	void *body = NULL;
+	const void *body = NULL;
+	char *json = NULL;
 	size_t len = 0;
 	int rc;
 
 	if (m->host.cfg->protocol == CONFIG_PROTOCOL_HTTP_JSON) {
-		char *json = NULL;
-
 		rc = otlp_encode_json(&m->enc, spans, n, &json, &len);
 		body = json;
 	} else {
-		uint8_t *pb = NULL;
+		const uint8_t *pb = NULL;
 
 		rc = otlp_encode_protobuf(&m->enc, spans, n, &pb, &len);
 		body = pb;
@@ -316,7 +317,7 @@ static enum exporter_result export_otlp(struct module_exporter *m,
 		return EXPORTER_FAILED;
 	}
 	res = transport_send(m->tr, body, len, n, deadline_ns);
-	free(body);
+	free(json);
 	return res;
 }
 

@@ -14,9 +14,8 @@
 #include <string.h>
 
 #include "otlp.h"
+#include "otlp_pack.h"
 #include "utf8.h"
-
-#include "trace_service.pb-c.h"
 
 #ifndef OTELSHIM_VERSION
 #define OTELSHIM_VERSION "0.0.0"
@@ -26,66 +25,66 @@
 #define STACK_TEXT_MAX 8192     /* rendered stack, before the length limit */
 #define ARENA_CHUNK (64 * 1024)
 
-/* Short local names for the generated protobuf-c types. */
-typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest
-	pb_request;
-typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse
-	pb_response;
-typedef Opentelemetry__Proto__Trace__V1__ResourceSpans pb_resource_spans;
-typedef Opentelemetry__Proto__Trace__V1__ScopeSpans pb_scope_spans;
-typedef Opentelemetry__Proto__Trace__V1__Span pb_span;
-typedef Opentelemetry__Proto__Trace__V1__Span__Event pb_event;
-typedef Opentelemetry__Proto__Trace__V1__Status pb_status;
-typedef Opentelemetry__Proto__Resource__V1__Resource pb_resource;
-typedef Opentelemetry__Proto__Common__V1__InstrumentationScope pb_scope;
-typedef Opentelemetry__Proto__Common__V1__KeyValue pb_kv;
-typedef Opentelemetry__Proto__Common__V1__AnyValue pb_any;
-typedef Opentelemetry__Proto__Common__V1__ArrayValue pb_array;
-typedef Opentelemetry__Proto__Common__V1__KeyValueList pb_kvlist;
-
 /* The generated names of the collector messages exceed any line. */
 #define REQUEST_INIT(m) \
 	opentelemetry__proto__collector__trace__v1__export_trace_service_request__init(m)
 #define RESPONSE_DESCRIPTOR \
 	opentelemetry__proto__collector__trace__v1__export_trace_service_response__descriptor
 
-#define ANY(c) OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_##c
+#define ANY(c) ANY_CASE(c)
 #define KIND(c) OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_##c
 #define FLAG(c) OPENTELEMETRY__PROTO__TRACE__V1__SPAN_FLAGS__SPAN_FLAGS_##c
 
 /* ------------------------------------------------------------ arena */
 
 /*
- * Every temporary of one encode call comes from here and is released by
- * arena_free: the message tree has hundreds of small nodes per batch, and
- * one list of 64 KiB chunks is both faster and leak-proof.
+ * Every temporary of one encode call comes from here and goes back in one
+ * go: the message tree has hundreds of small nodes per batch, and a list
+ * of 64 KiB chunks is both faster and leak-proof.  Chunks of the usual
+ * size are kept by the encoder for the next call (see otlp_release).
  */
-struct arena_chunk {
-	struct arena_chunk *next;
+struct otlp_arena_chunk {
+	struct otlp_arena_chunk *next;
 	size_t used, cap;
 	alignas(max_align_t) unsigned char data[];
 };
 
 struct arena {
-	struct arena_chunk *head;
+	struct otlp_arena_chunk *head;
+	struct otlp_arena_chunk *spare;         /* reused before malloc */
 };
+
+static struct otlp_arena_chunk *new_chunk(struct arena *a, size_t cap)
+{
+	struct otlp_arena_chunk *c;
+
+	if (cap == ARENA_CHUNK && a->spare) {
+		c = a->spare;
+		a->spare = c->next;
+	} else {
+		c = malloc(sizeof(*c) + cap);
+		if (!c)
+			return NULL;
+		c->cap = cap;
+	}
+	c->used = 0;
+	return c;
+}
 
 /* Returns zeroed, max-aligned memory, or NULL when out of memory. */
 static void *arena_alloc(struct arena *a, size_t n)
 {
 	const size_t align = alignof(max_align_t);
-	struct arena_chunk *c = a->head;
+	struct otlp_arena_chunk *c = a->head;
 	void *p;
 
 	n = (n + align - 1) & ~(align - 1);
 	if (!c || c->cap - c->used < n) {
 		size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
 
-		c = malloc(sizeof(*c) + cap);
+		c = new_chunk(a, cap);
 		if (!c)
 			return NULL;
-		c->used = 0;
-		c->cap = cap;
 		/* A dedicated chunk for a big block goes behind the current
 		 * one, so the current chunk's free space is not wasted. */
 		if (a->head && cap > ARENA_CHUNK) {
@@ -102,14 +101,44 @@ static void *arena_alloc(struct arena *a, size_t n)
 	return p;
 }
 
-static void arena_free(struct arena *a)
+static void free_chunks(struct otlp_arena_chunk *c)
 {
-	while (a->head) {
-		struct arena_chunk *next = a->head->next;
+	while (c) {
+		struct otlp_arena_chunk *next = c->next;
 
-		free(a->head);
-		a->head = next;
+		free(c);
+		c = next;
 	}
+}
+
+/* Ends a call: chunks of the usual size go back to the encoder. */
+static void arena_done(struct arena *a, struct otlp_encoder *enc)
+{
+	struct otlp_arena_chunk *c = a->head;
+
+	while (c) {
+		struct otlp_arena_chunk *next = c->next;
+
+		if (c->cap == ARENA_CHUNK) {
+			c->next = a->spare;
+			a->spare = c;
+		} else {
+			free(c);
+		}
+		c = next;
+	}
+	a->head = NULL;
+	enc->spare = a->spare;
+	a->spare = NULL;
+}
+
+void otlp_release(struct otlp_encoder *enc)
+{
+	free_chunks(enc->spare);
+	enc->spare = NULL;
+	free(enc->pb_buf);
+	enc->pb_buf = NULL;
+	enc->pb_cap = 0;
 }
 
 /* ------------------------------------------------------------ build */
@@ -567,31 +596,20 @@ static pb_request *build_request(struct build *b, const struct span *spans,
 	return req;
 }
 
-int otlp_encode_protobuf(const struct otlp_encoder *enc,
-			 const struct span *spans, size_t n,
-			 uint8_t **out, size_t *len)
+int otlp_encode_protobuf(struct otlp_encoder *enc, const struct span *spans,
+			 size_t n, const uint8_t **out, size_t *len)
 {
-	struct build b = { .enc = enc };
+	struct build b = { .enc = enc, .a.spare = enc->spare };
 	pb_request *req;
-	uint8_t *buf;
-	size_t size;
 	int ret = -ENOMEM;
 
 	*out = NULL;
 	*len = 0;
 	req = build_request(&b, spans, n);
-	if (!req || b.oom)
-		goto out;
-	size = protobuf_c_message_get_packed_size(&req->base);
-	/* malloc(0) may return NULL; an empty request is zero bytes. */
-	buf = malloc(size ? size : 1);
-	if (!buf)
-		goto out;
-	*len = protobuf_c_message_pack(&req->base, buf);
-	*out = buf;
-	ret = 0;
-out:
-	arena_free(&b.a);
+	if (req && !b.oom &&
+	    otlp_pack_request(req, &enc->pb_buf, &enc->pb_cap, out, len) == 0)
+		ret = 0;
+	arena_done(&b.a, enc);
 	return ret;
 }
 
@@ -1011,11 +1029,10 @@ static void json_request(struct jbuf *j, const pb_request *req)
 	jput(j, "}", 1);
 }
 
-int otlp_encode_json(const struct otlp_encoder *enc,
-		     const struct span *spans, size_t n,
-		     char **out, size_t *len)
+int otlp_encode_json(struct otlp_encoder *enc, const struct span *spans,
+		     size_t n, char **out, size_t *len)
 {
-	struct build b = { .enc = enc };
+	struct build b = { .enc = enc, .a.spare = enc->spare };
 	struct jbuf j = { 0 };
 	pb_request *req;
 	int ret = -ENOMEM;
@@ -1034,7 +1051,7 @@ int otlp_encode_json(const struct otlp_encoder *enc,
 	ret = 0;
 out:
 	free(j.p);
-	arena_free(&b.a);
+	arena_done(&b.a, enc);
 	return ret;
 }
 

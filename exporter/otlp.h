@@ -32,30 +32,41 @@ struct otlp_code_site {
 typedef int (*otlp_site_fn)(const struct span *s,
 			    struct otlp_code_site *site);
 
+struct otlp_arena_chunk;
+
 struct otlp_encoder {
 	const struct config *cfg;
 	const struct resource *res;
 	otlp_stack_fn render_stack;     /* may be NULL */
 	otlp_site_fn code_site;         /* may be NULL */
+	/* Memory kept from one call to the next, so a busy exporter does not
+	 * hand pages back to the kernel and fault them in again for every
+	 * batch; otlp_release() lets go of it.  Zero-initialise. */
+	struct otlp_arena_chunk *spare;
+	uint8_t *pb_buf;
+	size_t pb_cap;
 };
 
 /*
  * Encodes n spans as one ExportTraceServiceRequest in protobuf.  On
- * success *out is a malloc()ed buffer of *len bytes that the caller frees;
- * returns 0, or -ENOMEM.
+ * success *out points to *len bytes the encoder owns, good until its next
+ * call or otlp_release(); returns 0, or -ENOMEM.
  */
-int otlp_encode_protobuf(const struct otlp_encoder *enc,
-			 const struct span *spans, size_t n,
-			 uint8_t **out, size_t *len);
+int otlp_encode_protobuf(struct otlp_encoder *enc, const struct span *spans,
+			 size_t n, const uint8_t **out, size_t *len);
 
 /*
  * The same request as OTLP/JSON (hex ids, integer enums, lowerCamelCase
  * keys, 64-bit integers as strings), one object, no trailing newline.
- * Same ownership and return values as otlp_encode_protobuf.
+ * On success *out is a malloc()ed buffer of *len bytes that the caller
+ * frees; returns 0, or -ENOMEM.
  */
-int otlp_encode_json(const struct otlp_encoder *enc,
-		     const struct span *spans, size_t n,
-		     char **out, size_t *len);
+int otlp_encode_json(struct otlp_encoder *enc, const struct span *spans,
+		     size_t n, char **out, size_t *len);
+
+/* Frees the memory the encoder keeps between calls (the last protobuf
+ * output included); the encoder stays usable. */
+void otlp_release(struct otlp_encoder *enc);
 
 /*
  * Parses an ExportTraceServiceResponse body.  Sets *rejected to
