@@ -3,10 +3,11 @@
  * hooks.def, reading the configuration once, and the process events that
  * matter to tracing — fork (a child drops inherited spans and gets fresh
  * ids) and exit (flush within OTEL_BSP_EXPORT_TIMEOUT).  A secure-execution
- * (setuid) process, an invalid symbol table or OTEL_SDK_DISABLED leaves the
- * library inert: every hook then just calls the real function.
+ * (setuid) process or OTEL_SDK_DISABLED leaves the library inert: every
+ * hook then just calls the real function.
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,7 +25,30 @@
 #include "preload.h"
 #include "stack.h"
 
-#define HOOK(ret, name, params, args) ret (*real_##name) params;
+/*
+ * Each real_* starts out at a stub that looks the real function up with
+ * dlsym(RTLD_NEXT) on its first call, stores it and calls it: a lookup
+ * costs about half a microsecond, and a short process (ls, a shell
+ * pipeline's tools) calls few of the hooks, so resolving every one at
+ * start-up was a tenth of the cost of preloading us.  The exporter thread
+ * resolves the rest once the process has shown it lives long enough to
+ * trace something (resolve_all).  A name the C library lacks fails its
+ * call with ENOSYS.
+ */
+#define HOOK(ret, name, params, args)                                   \
+	static ret first_##name params;                                 \
+	ret (*real_##name) params = first_##name;                       \
+	static ret first_##name params                                  \
+	{                                                               \
+		ret (*f) params = (ret (*) params)dlsym(RTLD_NEXT, #name); \
+									\
+		if (!f) {                                               \
+			errno = ENOSYS;                                 \
+			return (ret)-1;                                 \
+		}                                                       \
+		__atomic_store_n(&real_##name, f, __ATOMIC_RELAXED);    \
+		return f args;                                          \
+	}
 #include "hooks.def"
 #undef HOOK
 
@@ -38,24 +62,27 @@ extern char **environ;
 enum { INIT_NONE, INIT_RUNNING, INIT_DONE };
 static _Atomic int init_state = INIT_NONE;
 
-static int resolve_all(void)
+/* Resolves every hook not called yet, so none has to look itself up later
+ * (from a signal handler, say). */
+static void resolve_all(void)
 {
-	int ok = 1;
-
 #define HOOK(ret, name, params, args)                                   \
-	if (!real_##name) {                                             \
-		real_##name = (ret (*) params)dlsym(RTLD_NEXT, #name);  \
-		if (!real_##name)                                       \
-			ok = 0;                                         \
+	if (__atomic_load_n(&real_##name, __ATOMIC_RELAXED) ==          \
+	    first_##name) {                                             \
+		ret (*f) params = (ret (*) params)dlsym(RTLD_NEXT, #name); \
+									\
+		if (f)                                                  \
+			__atomic_store_n(&real_##name, f,               \
+					 __ATOMIC_RELAXED);             \
 	}
 #include "hooks.def"
 #undef HOOK
-	return ok;
 }
 
 static void enter_own_thread(void)
 {
 	preload_guard = 1;
+	resolve_all();
 	/* Off the application threads: load the unwinder, then take over
 	 * the fatal signals the program left at their default. */
 	stack_start(&config);
@@ -87,8 +114,6 @@ static void init(void)
 {
 	struct batch_host host;
 
-	if (!resolve_all())
-		return;  /* stay inert: a hook without its real function */
 	if (getauxval(AT_SECURE))
 		return;  /* setuid and friends: never touch them */
 	/* config_load itself honours OTEL_LOG_LEVEL for its warnings. */
@@ -127,8 +152,7 @@ int preload_enter(void)
 					      memory_order_release);
 		} else {
 			/* Being initialised (maybe by this very thread,
-			 * deeper in the stack): resolve only, don't trace. */
-			resolve_all();
+			 * deeper in the stack): don't trace. */
 			return 0;
 		}
 	}
