@@ -1,9 +1,10 @@
 /*
  * Span records -> one OTLP ExportTraceServiceRequest, as protobuf or as
  * OTLP/JSON.  Both encodings come from the same tree of protobuf-c message
- * structs, built per call in an arena that is freed in one go, so the two
- * can never disagree about limits, UTF-8 repair or which fields are set.
- * Runs on the exporter thread only.
+ * structs, built per call in an arena that is emptied in one go, so the
+ * two can never disagree about limits, UTF-8 repair or which fields are
+ * set.  The protobuf bytes are written by otlp_pack.c.  Runs on the
+ * exporter thread only.
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -1,6 +1,6 @@
 /*
  * Span records -> OTLP.  Two encodings of one ExportTraceServiceRequest:
- * protobuf (protobuf-c, for OTLP/HTTP) and OTLP/JSON (for the console and
+ * protobuf (for OTLP/HTTP) and OTLP/JSON (for the console and
  * file exporters and OTLP/HTTP JSON).  Runs on the exporter thread only.
  * Invalid UTF-8 in any string is repaired (U+FFFD) before it is encoded, and
  * string values are cut to cfg->attr_value_length_limit.

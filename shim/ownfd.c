@@ -11,9 +11,10 @@
  *    the soft limit costs the program none of the numbers it may use.  The
  *    kernel only hands out such numbers below the soft limit, so the limit
  *    is raised for the length of one fcntl(F_DUPFD) and put back.  Where
- *    the soft limit already equals the hard one (or is past the descriptor
- *    table) the descriptor stays where it is: a program with that much
- *    room is not counting two descriptors.
+ *    the soft limit already equals the hard one there is no number above
+ *    it, and the descriptor stays where it is (the README says so); past
+ *    the descriptor table's 65536 entries it stays too: a program with
+ *    that much room is not counting a few descriptors.
  *
  * The pipe and socket-pair hooks exist for the descriptors libraries
  * create on our threads; on the program's threads they only call through.

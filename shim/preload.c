@@ -30,7 +30,8 @@
  * dlsym(RTLD_NEXT) on its first call, stores it and calls it: a lookup
  * costs about half a microsecond, and a short process (ls, a shell
  * pipeline's tools) calls few of the hooks, so resolving every one at
- * start-up was a tenth of the cost of preloading us.  The exporter thread
+ * start-up was a measurable part of what preloading us costs such a
+ * process (BENCHMARKS.md, process start).  The exporter thread
  * resolves the rest once the process has shown it lives long enough to
  * trace something (resolve_all).  A name the C library lacks fails its
  * call with ENOSYS.
