@@ -94,14 +94,38 @@ static void put_tag(struct writer *w, unsigned field, unsigned wire)
 	put_varint(w, (uint64_t)field << 3 | wire);
 }
 
-/* Since the writer goes backwards, each helper writes the value, then
- * what precedes it on the wire. */
-static void field_varint(struct writer *w, unsigned field, uint64_t v)
+/* The n low bytes of v, least significant first (fixed32, fixed64). */
+static void put_le(struct writer *w, uint64_t v, size_t n)
 {
-	if (!v)
-		return;
+	uint8_t le[8];
+
+	for (size_t i = 0; i < n; i++)
+		le[i] = (uint8_t)(v >> (8 * i));
+	put(w, le, n);
+}
+
+/*
+ * Since the writer goes backwards, each helper writes the value, then
+ * what precedes it on the wire.  The *_field helpers always write (a
+ * oneof member is sent even at its default); the field_* ones leave a
+ * field at its default out, as proto3 does.
+ */
+static void varint_field(struct writer *w, unsigned field, uint64_t v)
+{
 	put_varint(w, v);
 	put_tag(w, field, WIRE_VARINT);
+}
+
+static void fixed64_field(struct writer *w, unsigned field, uint64_t v)
+{
+	put_le(w, v, 8);
+	put_tag(w, field, WIRE_I64);
+}
+
+static void field_varint(struct writer *w, unsigned field, uint64_t v)
+{
+	if (v)
+		varint_field(w, field, v);
 }
 
 /* int32 and enums: negative values go out sign-extended to 64 bits. */
@@ -112,25 +136,15 @@ static void field_int32(struct writer *w, unsigned field, int32_t v)
 
 static void field_fixed64(struct writer *w, unsigned field, uint64_t v)
 {
-	uint8_t le[8];
-
-	if (!v)
-		return;
-	for (int i = 0; i < 8; i++)
-		le[i] = (uint8_t)(v >> (8 * i));
-	put(w, le, 8);
-	put_tag(w, field, WIRE_I64);
+	if (v)
+		fixed64_field(w, field, v);
 }
 
 static void field_fixed32(struct writer *w, unsigned field, uint32_t v)
 {
-	uint8_t le[4];
-
 	if (!v)
 		return;
-	for (int i = 0; i < 4; i++)
-		le[i] = (uint8_t)(v >> (8 * i));
-	put(w, le, 4);
+	put_le(w, v, 4);
 	put_tag(w, field, WIRE_I32);
 }
 
@@ -163,12 +177,12 @@ static void end_message(struct writer *w, unsigned field, size_t mark)
 	put_tag(w, field, WIRE_LEN);
 }
 
-static void kv(struct writer *w, unsigned field, const pb_kv *m);
+static void kvs(struct writer *w, unsigned field, pb_kv *const *list,
+		size_t n);
 
 static void any(struct writer *w, unsigned field, const pb_any *m)
 {
 	size_t mark = w->used, i;
-	uint8_t le[8];
 	uint64_t bits;
 
 	switch (m->value_case) {
@@ -177,19 +191,14 @@ static void any(struct writer *w, unsigned field, const pb_any *m)
 			  m->string_value ? strlen(m->string_value) : 0);
 		break;
 	case ANY_CASE(BOOL_VALUE):
-		put_varint(w, m->bool_value != 0);
-		put_tag(w, 2, WIRE_VARINT);
+		varint_field(w, 2, m->bool_value != 0);
 		break;
 	case ANY_CASE(INT_VALUE):
-		put_varint(w, (uint64_t)m->int_value);
-		put_tag(w, 3, WIRE_VARINT);
+		varint_field(w, 3, (uint64_t)m->int_value);
 		break;
 	case ANY_CASE(DOUBLE_VALUE):
 		memcpy(&bits, &m->double_value, 8);
-		for (i = 0; i < 8; i++)
-			le[i] = (uint8_t)(bits >> (8 * i));
-		put(w, le, 8);
-		put_tag(w, 4, WIRE_I64);
+		fixed64_field(w, 4, bits);
 		break;
 	case ANY_CASE(ARRAY_VALUE):
 		if (m->array_value) {
@@ -204,8 +213,8 @@ static void any(struct writer *w, unsigned field, const pb_any *m)
 		if (m->kvlist_value) {
 			size_t sub = w->used;
 
-			for (i = m->kvlist_value->n_values; i-- > 0;)
-				kv(w, 1, m->kvlist_value->values[i]);
+			kvs(w, 1, m->kvlist_value->values,
+			    m->kvlist_value->n_values);
 			end_message(w, 6, sub);
 		}
 		break;
@@ -213,8 +222,8 @@ static void any(struct writer *w, unsigned field, const pb_any *m)
 		field_len(w, 7, m->bytes_value.data, m->bytes_value.len);
 		break;
 	case ANY_CASE(STRING_VALUE_STRINDEX):
-		put_varint(w, (uint64_t)(int64_t)m->string_value_strindex);
-		put_tag(w, 8, WIRE_VARINT);
+		varint_field(w, 8,
+			     (uint64_t)(int64_t)m->string_value_strindex);
 		break;
 	default:
 		break;

@@ -41,7 +41,7 @@
 	ret (*real_##name) params = first_##name;                       \
 	static ret first_##name params                                  \
 	{                                                               \
-		ret (*f) params = (ret (*) params)dlsym(RTLD_NEXT, #name); \
+		ret (*f) params = (ret (*) params)preload_next(#name);  \
 									\
 		if (!f) {                                               \
 			errno = ENOSYS;                                 \
@@ -70,7 +70,7 @@ static void resolve_all(void)
 #define HOOK(ret, name, params, args)                                   \
 	if (__atomic_load_n(&real_##name, __ATOMIC_RELAXED) ==          \
 	    first_##name) {                                             \
-		ret (*f) params = (ret (*) params)dlsym(RTLD_NEXT, #name); \
+		ret (*f) params = (ret (*) params)preload_next(#name);  \
 									\
 		if (f)                                                  \
 			__atomic_store_n(&real_##name, f,               \
