@@ -17,18 +17,20 @@ WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 \
             -Wno-unused-parameter
 CFLAGS   ?= -O2 -g
 CPPFLAGS += -D_GNU_SOURCE -DOTELSHIM_VERSION=\"$(VERSION)\" \
-            -Ishim -Iexporter -I$(BUILD)/proto
+            -I. -I$(BUILD)/proto
 ALLFLAGS  = $(CPPFLAGS) $(WARN) $(CFLAGS) -std=gnu11 -fPIC \
-            -fvisibility=hidden -pthread
+            -fvisibility=hidden -pthread -MMD -MP
 
-# Sources.  exporter/ files split by which object they run in: the ring,
-# the config and the batch loop are part of the preloaded library; the rest
-# (encoding, transport, resource) only exists in the dlopen()ed module.
-CORE_EXPORTER := exporter/ring.c exporter/config.c exporter/batch.c \
-                 exporter/status.c
-CORE_SRCS     := $(wildcard shim/*.c) $(CORE_EXPORTER)
-MODULE_SRCS   := $(filter-out $(CORE_EXPORTER),$(wildcard exporter/*.c)) \
-                 shim/sql.c
+# Sources, by the binary they end up in (README, "Source code layout"):
+#   shim/      application threads: hooks, recognisers, context   -> LIB
+#   pipeline/  span records, ring, config, the exporter thread    -> LIB
+#   exporter/  the dlopen()ed module: encoders, transport, ...    -> MODULE
+#   common/    small pure helpers, an archive linked into both
+CORE_SRCS     := $(wildcard shim/*.c pipeline/*.c)
+MODULE_SRCS   := $(wildcard exporter/*.c)
+COMMON_SRCS   := $(wildcard common/*.c)
+COMMON_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(COMMON_SRCS))
+COMMON_LIB    := $(BUILD)/libcommon.a
 PROTOS        := $(wildcard proto/*.proto)
 PROTO_C       := $(patsubst proto/%.proto,$(BUILD)/proto/%.pb-c.c,$(PROTOS))
 PROTO_H       := $(PROTO_C:.c=.h)
@@ -46,9 +48,9 @@ all: $(LIB) $(MODULE) $(BUILD)/otelshim examples
 
 # The otelshim command (tools/): run, view, doctor.
 TOOL_SRCS := $(wildcard tools/*.c)
-$(BUILD)/otelshim: $(TOOL_SRCS) $(wildcard tools/*.h)
-	@mkdir -p $(BUILD)
-	$(CC) -D_GNU_SOURCE $(WARN) -O2 -g -std=gnu11 -o $@ $(TOOL_SRCS)
+TOOL_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(TOOL_SRCS))
+$(BUILD)/otelshim: $(TOOL_OBJS) $(COMMON_LIB)
+	$(CC) -pthread -o $@ $^
 
 # Small real programs the tests and the demo trace: examples/<name>.c is
 # built into build/examples/<name>, linked with libpq and libsqlite3.
@@ -67,7 +69,8 @@ $(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: proto/%.proto
 	@mkdir -p $(BUILD)/proto
 	protoc-c --proto_path=proto --c_out=$(BUILD)/proto $<
 
-$(BUILD)/obj/%.o: %.c $(PROTO_H) $(wildcard shim/*.h exporter/*.h) shim/hooks.def
+# Generated headers come first; every other dependency is recorded by -MMD.
+$(BUILD)/obj/%.o: %.c | $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLFLAGS) -c -o $@ $<
 
@@ -90,14 +93,19 @@ CORE_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 MODULE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(MODULE_SRCS)) \
                $(patsubst $(BUILD)/proto/%.c,$(BUILD)/obj/proto/%.o,$(PROTO_C))
 
-$(LIB): $(CORE_OBJS) $(BUILD)/libotelshim.map
-	$(CC) -shared -pthread -Wl,--version-script=$(BUILD)/libotelshim.map \
-	  -Wl,-z,now -Wl,-z,relro -o $@ $(CORE_OBJS) -ldl
+# common/ is an archive, so each binary takes only the members it calls.
+$(COMMON_LIB): $(COMMON_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
 
-$(MODULE): $(MODULE_OBJS)
+$(LIB): $(CORE_OBJS) $(COMMON_LIB) $(BUILD)/libotelshim.map
+	$(CC) -shared -pthread -Wl,--version-script=$(BUILD)/libotelshim.map \
+	  -Wl,-z,now -Wl,-z,relro -o $@ $(CORE_OBJS) $(COMMON_LIB) -ldl
+
+$(MODULE): $(MODULE_OBJS) $(COMMON_LIB)
 	$(CC) -shared -pthread -Wl,-z,relro -Wl,--exclude-libs,ALL \
 	  -Wl,--version-script=exporter/module.map -o $@ $(MODULE_OBJS) \
-	  $$(pkg-config --libs libprotobuf-c libcurl zlib)
+	  $(COMMON_LIB) $$(pkg-config --libs libprotobuf-c libcurl zlib)
 
 # ---------------------------------------------------------------- tests
 
@@ -132,10 +140,10 @@ UNIT_LIBS := $$(pkg-config --libs check libprotobuf-c libcurl zlib) \
 links_of   = $(filter-out $(HOOK_SRCS),$(shell sed -n 's|^ \* links: ||p' $(1)))
 unit_objs  = $(patsubst %.c,$(UNITDIR)/obj/%.o,$(call links_of,$(1)))
 
-$(UNITDIR)/obj/%.o: %.c $(PROTO_H) $(wildcard shim/*.h exporter/*.h tests/unit/*.h)
+$(UNITDIR)/obj/%.o: %.c | $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -DUNITTEST -Itests/unit $(WARN) -O1 -g -std=gnu11 \
-	  -pthread $(UNIT_CFLAGS) -c -o $@ $<
+	  -pthread -MMD -MP $(UNIT_CFLAGS) -c -o $@ $<
 
 .SECONDEXPANSION:
 $(UNITDIR)/test_%: $(UNITDIR)/obj/tests/unit/test_%.o \
@@ -154,7 +162,8 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 15
 
 $(FUZZDIR)/fuzz_%: tests/fuzz/fuzz_%.c $$(call links_of,tests/fuzz/fuzz_$$*.c) \
-    $(wildcard shim/*.h exporter/*.h) $(PROTO_H)
+    $(wildcard shim/*.h shim/*.def pipeline/*.h exporter/*.h common/*.h) \
+    $(PROTO_H)
 	@mkdir -p $(FUZZDIR)
 	$(CLANG) $(CPPFLAGS) -DUNITTEST -g -O1 \
 	  -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c,$^) \
@@ -198,6 +207,8 @@ demo: deps
 
 clean:
 	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 SHELL := /bin/bash
 .SECONDARY:

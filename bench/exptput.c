@@ -9,7 +9,7 @@
  * pins itself to CPU 0 and prints "spans_per_s N" after `seconds`.
  *
  *     exptput MODULE SECONDS
- * links: exporter/config.c
+ * links: pipeline/config.c
  */
 #include <dlfcn.h>
 #include <sched.h>
@@ -19,9 +19,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "config.h"
-#include "exporter.h"
-#include "span.h"
+#include "pipeline/config.h"
+#include "pipeline/exporter.h"
+#include "pipeline/span.h"
 
 #define BATCH 512
 

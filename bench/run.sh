@@ -36,7 +36,7 @@ build httpd
 build floor
 build spawn
 build spanload
-build exptput -Iexporter -Ishim exporter/config.c -ldl
+build exptput -I. pipeline/config.c -ldl
 
 if [ ! -d bench/node/node_modules ] ||
 	[ bench/node/package-lock.json -nt bench/node/node_modules ]; then

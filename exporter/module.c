@@ -16,7 +16,7 @@
 
 #include <curl/curl.h>
 
-#include "exporter.h"
+#include "pipeline/exporter.h"
 #include "otlp.h"
 #include "resource.h"
 #include "symbolize.h"

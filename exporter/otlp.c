@@ -16,7 +16,7 @@
 
 #include "otlp.h"
 #include "otlp_pack.h"
-#include "utf8.h"
+#include "common/utf8.h"
 
 #ifndef OTELSHIM_VERSION
 #define OTELSHIM_VERSION "0.0.0"

@@ -11,9 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "pipeline/config.h"
 #include "resource.h"
-#include "span.h"
+#include "pipeline/span.h"
 
 /* Renders a record's captured stack (SPAN_ATTR_STACK) as text into
  * (buf, cap); returns the length written.  NULL: stacks are left out. */

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "resource.h"
-#include "sql.h"
+#include "common/sql.h"
 #include "resource_parse.h"
 
 #ifndef OTELSHIM_VERSION

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "pipeline/config.h"
 
 #define RESOURCE_MAX_ATTRS 64
 #define RESOURCE_MAX_ARGS  64

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "otlp.h"
-#include "span.h"
+#include "pipeline/span.h"
 
 struct symbolize_frame {
 	uintptr_t pc;

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "exporter.h"
+#include "pipeline/exporter.h"
 
 #define TRANSPORT_NO_DEADLINE      UINT64_MAX
 #define TRANSPORT_MAX_ATTEMPTS     5            /* as the Java SDK */

@@ -11,10 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "batch.h"
+#include "pipeline/batch.h"
 #include "context.h"
 #include "propagate.h"
-#include "record.h"
+#include "pipeline/record.h"
 
 #define TLS __attribute__((tls_model("initial-exec"))) __thread
 

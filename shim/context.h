@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "span.h"
+#include "pipeline/config.h"
+#include "pipeline/span.h"
 
 /* A parent given explicitly, e.g. from an incoming traceparent header. */
 struct ctx_remote {

@@ -14,11 +14,11 @@
 #include <time.h>
 #include <ucontext.h>
 
-#include "batch.h"
+#include "pipeline/batch.h"
 #include "context.h"
 #include "crash.h"
 #include "preload.h"
-#include "record.h"
+#include "pipeline/record.h"
 #include "stack.h"
 
 #define NFATAL 5

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "pipeline/config.h"
 
 /* How long a crashing process waits for its spans to be sent. */
 #define CRASH_FLUSH_MS 2000

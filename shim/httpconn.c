@@ -38,7 +38,7 @@
 #include "http.h"
 #include "httpconn.h"
 #include "propagate.h"
-#include "record.h"
+#include "pipeline/record.h"
 #include "stack.h"
 
 #define HC_QUEUE    16

@@ -1,14 +1,14 @@
 /*
  * Self-logging with write(2) from a stack buffer: see log.h.  The write is
- * a raw system call, so our own messages never pass through our own hooks
- * and this file needs nothing resolved first.
+ * a raw system call (common/sysio.h), so our own messages never pass
+ * through our own hooks and this file needs nothing resolved first.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/sysio.h"
 #include "log.h"
 
 static enum config_log_level log_level = CONFIG_LOG_INFO;
@@ -18,20 +18,6 @@ void log_set_level(enum config_log_level lvl, int explicit)
 {
 	log_level = lvl;
 	log_runtime = explicit;
-}
-
-static void log_write(const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = syscall(SYS_write, STDERR_FILENO, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		buf += n;
-		len -= (size_t)n;
-	}
 }
 
 void log_msg(enum config_log_level lvl, const char *fmt, ...)
@@ -50,7 +36,7 @@ void log_msg(enum config_log_level lvl, const char *fmt, ...)
 	if (n > (int)sizeof(buf) - 2)
 		n = (int)sizeof(buf) - 2;
 	buf[n++] = '\n';
-	log_write(buf, (size_t)n);
+	sys_write_all(STDERR_FILENO, buf, (size_t)n);
 out:
 	errno = saved;
 }

@@ -7,7 +7,7 @@
 #ifndef OTELSHIM_LOG_H
 #define OTELSHIM_LOG_H
 
-#include "config.h"
+#include "pipeline/config.h"
 
 /*
  * The level messages must reach to be printed, set once from the config.

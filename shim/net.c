@@ -29,7 +29,7 @@
 #include "httpconn.h"
 #include "ownfd.h"
 #include "preload.h"
-#include "record.h"
+#include "pipeline/record.h"
 #include "stack.h"
 
 static enum fd_kind kind_of(int domain, int type)

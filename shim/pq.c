@@ -28,8 +28,8 @@
 
 #include "context.h"
 #include "preload.h"
-#include "record.h"
-#include "sql.h"
+#include "pipeline/record.h"
+#include "common/sql.h"
 #include "stack.h"
 
 /* libpq 17 calls: declared here so the hooks build against older headers

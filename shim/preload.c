@@ -16,7 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "batch.h"
+#include "pipeline/batch.h"
 #include "context.h"
 #include "crash.h"
 #include "fdtab.h"

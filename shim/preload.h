@@ -12,7 +12,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-#include "config.h"
+#include "pipeline/config.h"
 
 #define HOOK(ret, name, params, args) extern ret (*real_##name) params;
 #include "hooks.def"

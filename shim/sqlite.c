@@ -34,8 +34,8 @@
 #include "context.h"
 #include "log.h"
 #include "preload.h"
-#include "record.h"
-#include "sql.h"
+#include "pipeline/record.h"
+#include "common/sql.h"
 #include "sqlite_util.h"
 #include "stack.h"
 

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "sql.h"
+#include "common/sql.h"
 #include "sqlite_util.h"
 
 /* Primary result codes, sqlite3.h "Result Codes". */

@@ -13,7 +13,7 @@
 
 #include "context.h"
 #include "log.h"
-#include "record.h"
+#include "pipeline/record.h"
 #include "stack.h"
 
 #define UNWIND_LIB "libunwind.so.8"

@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "span.h"
+#include "pipeline/config.h"
+#include "pipeline/span.h"
 
 /*
  * Reads the threshold from cfg, loads libunwind, warms it up and publishes

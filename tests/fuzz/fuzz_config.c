@@ -3,13 +3,13 @@
  * entry per line (NUL or newline separated).  Besides the sanitizers it
  * checks what the rest of the library relies on: the invariants of the
  * struct and that every warning is one line starting with a variable name.
- * links: exporter/config.c
+ * links: pipeline/config.c
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "pipeline/config.h"
 
 #define MAX_ENV 64
 

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
+#include "shim/http.h"
 
 #define LOGCAP 65536
 

@@ -6,7 +6,7 @@
  * protobuf must decode with protobuf-c, and protobuf-c must pack what it
  * decoded into the very same bytes; every string in it must be valid
  * UTF-8.
- * links: exporter/otlp.c exporter/otlp_pack.c exporter/utf8.c build/proto/common.pb-c.c build/proto/resource.pb-c.c build/proto/trace.pb-c.c build/proto/trace_service.pb-c.c
+ * links: exporter/otlp.c exporter/otlp_pack.c common/utf8.c build/proto/common.pb-c.c build/proto/resource.pb-c.c build/proto/trace.pb-c.c build/proto/trace_service.pb-c.c
  */
 #include <assert.h>
 #include <stddef.h>
@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "otlp.h"
-#include "otlp_pack.h"
-#include "utf8.h"
+#include "exporter/otlp.h"
+#include "exporter/otlp_pack.h"
+#include "common/utf8.h"
 
 #define REQ_DESC \
 	opentelemetry__proto__collector__trace__v1__export_trace_service_request__descriptor

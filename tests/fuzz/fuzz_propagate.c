@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "propagate.h"
+#include "shim/propagate.h"
 
 static void check_traceparent(const char *s, size_t len)
 {

@@ -4,13 +4,13 @@
  * output, and sanitising it again changes nothing.  The same bytes also
  * drive a statement generator that puts a marker inside every literal and
  * comment it writes: the marker must never reach the text or the summary.
- * links: shim/sql.c
+ * links: common/sql.c
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sql.h"
+#include "common/sql.h"
 
 #define MARK "QZXJ"
 

@@ -4,13 +4,13 @@
  * valid and NUL-terminated within its buffer) and as an error message
  * (the cleaned copy fits its buffer, and a literal planted where SQLite
  * quotes SQL never survives).
- * links: shim/sqlite_util.c shim/sql.c
+ * links: shim/sqlite_util.c common/sql.c
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sqlite_util.h"
+#include "shim/sqlite_util.h"
 
 #define MARK "QZXJ"
 

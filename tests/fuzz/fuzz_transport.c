@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "transport.h"
+#include "exporter/transport.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -4,14 +4,14 @@
  * several producers racing the thread's start, the ring's bound, the
  * flush at shutdown and the counters adding up.  Also run under
  * ThreadSanitizer.
- * links: exporter/batch.c exporter/ring.c exporter/status.c
+ * links: pipeline/batch.c pipeline/ring.c pipeline/status.c
  */
 #include <check.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "batch.h"
+#include "pipeline/batch.h"
 
 #define PRODUCERS 4
 #define PER_PRODUCER 3000

@@ -2,14 +2,14 @@
  * Unit tests for config_load: defaults, every variable, the precedence of
  * the per-signal variables, endpoint URL building and the key=value lists,
  * and that every invalid value costs exactly one warning and the default.
- * links: exporter/config.c
+ * links: pipeline/config.c
  */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "pipeline/config.h"
 
 #define MAX_WARN 16
 

@@ -3,15 +3,15 @@
  * cases), the environment carrier (TRACEPARENT/TRACESTATE), parent choice
  * and id generation.  batch_submit is replaced by a recorder here, which is
  * the one seam between context.c and the exporter side.
- * links: shim/context.c shim/record.c shim/propagate.c
+ * links: shim/context.c pipeline/record.c shim/propagate.c
  */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "batch.h"
-#include "context.h"
-#include "record.h"
+#include "pipeline/batch.h"
+#include "shim/context.h"
+#include "pipeline/record.h"
 
 static struct span submitted[8];
 static int nsubmitted;

@@ -13,7 +13,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "http.h"
+#include "shim/http.h"
 
 #define LOGCAP 16384
 

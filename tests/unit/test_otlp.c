@@ -4,7 +4,7 @@
  * checked, and protobuf-c packing what it decoded must give back the very
  * same bytes (otlp_pack.c writes what protobuf-c would); the JSON form is compared byte for byte on small cases and run
  * through python3's json module on a full one.  Also the UTF-8 repair.
- * links: exporter/otlp.c exporter/otlp_pack.c exporter/utf8.c build/proto/common.pb-c.c build/proto/resource.pb-c.c build/proto/trace.pb-c.c build/proto/trace_service.pb-c.c
+ * links: exporter/otlp.c exporter/otlp_pack.c common/utf8.c build/proto/common.pb-c.c build/proto/resource.pb-c.c build/proto/trace.pb-c.c build/proto/trace_service.pb-c.c
  */
 #include <check.h>
 #include <errno.h>
@@ -14,9 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "otlp.h"
-#include "otlp_pack.h"
-#include "utf8.h"
+#include "exporter/otlp.h"
+#include "exporter/otlp_pack.h"
+#include "common/utf8.h"
 
 #define REQ_DESC \
 	opentelemetry__proto__collector__trace__v1__export_trace_service_request__descriptor

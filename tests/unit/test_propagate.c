@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "propagate.h"
+#include "shim/propagate.h"
 
 #define TP "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 #define TID "0af7651916cd43dd8448eb211c80319c"

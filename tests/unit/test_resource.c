@@ -3,7 +3,7 @@
  * mountinfo samples of docker, containerd, cri-o and podman, host.arch
  * names, redaction of secrets in command arguments, and the assembled
  * resource (service.name precedence, OTEL_RESOURCE_ATTRIBUTES overrides).
- * links: exporter/resource.c shim/sql.c
+ * links: exporter/resource.c common/sql.c
  */
 #include <check.h>
 #include <ctype.h>
@@ -13,8 +13,8 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "resource.h"
-#include "resource_parse.h"
+#include "exporter/resource.h"
+#include "exporter/resource_parse.h"
 
 #define ID "3f4a6c0e8b1d2e5f7a9c0b1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f"
 #define ID2 "aaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbccccccccccccccccdddddddddddddddd"

@@ -1,14 +1,14 @@
 /*
  * The ring: order, capacity, drop counting, reset, and several producer
  * threads racing one consumer (also run under ThreadSanitizer).
- * links: exporter/ring.c
+ * links: pipeline/ring.c
  */
 #include <check.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ring.h"
+#include "pipeline/ring.h"
 
 static struct span make(uint64_t n)
 {

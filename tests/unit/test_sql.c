@@ -2,7 +2,7 @@
  * SQL sanitising and summarising: exact outputs for a table of PostgreSQL
  * and SQLite statements, malformed input, inputs that end right before an
  * unmapped page, truncation at every buffer size, and idempotence.
- * links: shim/sql.c
+ * links: common/sql.c
  */
 #include <check.h>
 #include <stdio.h>
@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "sql.h"
+#include "common/sql.h"
 
 int sql_keywords_ok(void);
 

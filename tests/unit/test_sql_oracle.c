@@ -7,7 +7,7 @@
  * PostgreSQL: pg_query_normalize() parses every statement.  (Its count of
  * replaced constants is no bound for ours: it also replaces words the
  * grammar turns into constants, as in extract(epoch FROM ...).)
- * links: shim/sql.c
+ * links: common/sql.c
  */
 #include <check.h>
 #include <pg_query.h>
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sql.h"
+#include "common/sql.h"
 
 static const char *const corpus[] = {
 	/* pgbench */

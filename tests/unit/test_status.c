@@ -1,7 +1,7 @@
 /*
  * The self-report: health verdicts, the status file's JSON and its atomic
  * replacement, the exit summary.
- * links: exporter/status.c
+ * links: pipeline/status.c
  */
 #include <check.h>
 #include <stdio.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "status.h"
+#include "pipeline/status.h"
 
 START_TEST(health)
 {

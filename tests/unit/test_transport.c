@@ -21,7 +21,7 @@
 #include <curl/curl.h>
 #include <zlib.h>
 
-#include "transport.h"
+#include "exporter/transport.h"
 
 #define NS 1000000000ull
 #define MS 1000000ull

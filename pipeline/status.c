@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "common/sysio.h"
 #include "status.h"
 
 int status_lost_since(const struct status_report *now,
@@ -110,12 +111,11 @@ int status_write_file(const char *dir, pid_t pid, const char *json,
 
 	snprintf(path, sizeof(path), "%s/otelshim-%d.json", dir, (int)pid);
 	snprintf(tmp, sizeof(tmp), "%s/.otelshim-%d.json.tmp", dir, (int)pid);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = sys_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return -errno;
-	if (write(fd, json, len) != (ssize_t)len)
-		err = errno ? -errno : -EIO;
-	close(fd);
+		return fd;
+	err = sys_write_all(fd, json, len);
+	sys_close(fd);
 	if (!err && rename(tmp, path) != 0)
 		err = -errno;
 	if (err)
