@@ -126,7 +126,7 @@ deps:
 
 # Unit tests (Check) and fuzz targets name the sources they link in a line
 # of their top comment, " * links: shim/http.c shim/log.c", so each builds
-# on its own.  Files that define interposed symbols are never linked into
+# on its own; common/ comes with every one of them, as an archive.  Files that define interposed symbols are never linked into
 # them, so the test programs themselves are not traced.
 SANITIZE  ?=
 comma     := ,
@@ -145,9 +145,13 @@ $(UNITDIR)/obj/%.o: %.c | $(PROTO_H)
 	$(CC) $(CPPFLAGS) -DUNITTEST -Itests/unit $(WARN) -O1 -g -std=gnu11 \
 	  -pthread -MMD -MP $(UNIT_CFLAGS) -c -o $@ $<
 
+$(UNITDIR)/libcommon.a: $(patsubst %.c,$(UNITDIR)/obj/%.o,$(COMMON_SRCS))
+	rm -f $@
+	$(AR) rcs $@ $^
+
 .SECONDEXPANSION:
 $(UNITDIR)/test_%: $(UNITDIR)/obj/tests/unit/test_%.o \
-    $$(call unit_objs,tests/unit/test_$$*.c)
+    $$(call unit_objs,tests/unit/test_$$*.c) $(UNITDIR)/libcommon.a
 	$(CC) -pthread $(UNIT_CFLAGS) -o $@ $^ $(UNIT_LIBS)
 
 unit: $(addprefix $(UNITDIR)/,$(UNIT_ONLY))
@@ -162,6 +166,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 15
 
 $(FUZZDIR)/fuzz_%: tests/fuzz/fuzz_%.c $$(call links_of,tests/fuzz/fuzz_$$*.c) \
+    $(COMMON_SRCS) \
     $(wildcard shim/*.h shim/*.def pipeline/*.h exporter/*.h common/*.h) \
     $(PROTO_H)
 	@mkdir -p $(FUZZDIR)

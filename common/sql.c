@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "sql.h"
+#include "utf8.h"
 
 /* ------------------------------------------------------------ characters */
 
@@ -38,41 +39,6 @@ static const uint8_t cls[256] = {
 };
 
 #define IS(c, m) (cls[(uint8_t)(c)] & (m))
-
-/* Length of the valid UTF-8 sequence at p (2-4), or 0 if p does not start
- * one (overlong forms, surrogates and code points above U+10FFFF are
- * invalid).  p < end and *p >= 0x80. */
-static size_t utf8_seq(const char *p, const char *end)
-{
-	const uint8_t *s = (const uint8_t *)p;
-	size_t avail = (size_t)(end - p);
-	uint8_t lo = 0x80, hi = 0xbf;
-	size_t n, i;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		if (s[0] == 0xe0)
-			lo = 0xa0;
-		else if (s[0] == 0xed)
-			hi = 0x9f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		if (s[0] == 0xf0)
-			lo = 0x90;
-		else if (s[0] == 0xf4)
-			hi = 0x8f;
-	} else {
-		return 0;
-	}
-	if (avail < n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return n;
-}
 
 /* ------------------------------------------------------------- keywords */
 
@@ -540,7 +506,7 @@ static const char *lex(const char *p, const char *end, struct tok *t)
 			if (IS(*p, C_CONT)) {
 				p++;
 			} else if ((uint8_t)*p >= 0x80 &&
-			           (l = utf8_seq(p, end)) != 0) {
+			           (l = utf8_char_len(p, (size_t)(end - p))) != 0) {
 				p += l;
 			} else {
 				break;
@@ -652,7 +618,7 @@ static void put_utf8(struct san *o, const char *s, size_t n)
 			continue;
 		}
 		if (*s != 0)
-			l = utf8_seq(s, end);
+			l = utf8_char_len(s, (size_t)(end - s));
 		if (l) {
 			s += l;
 			continue;
@@ -1032,7 +998,7 @@ static void tg_commit(struct sum *m)
 	/* Quoted names may hold NULs and bytes that are not UTF-8. */
 	for (i = 0; i < n && tn < sizeof(tmp) - 3; ) {
 		size_t l = s[i] == 0 ? 0 : (uint8_t)s[i] < 0x80 ? 1
-		                                : utf8_seq(s + i, s + n);
+		                                : utf8_char_len(s + i, n - i);
 
 		if (l == 0) {
 			memcpy(tmp + tn, "\xef\xbf\xbd", 3);

@@ -1,7 +1,6 @@
 /*
- * UTF-8 validation and repair (see utf8.h).  The decoder follows the table
- * of well-formed byte sequences in the Unicode standard (ch. 3, table 3-7),
- * which also rules out overlong forms, surrogates and values past U+10FFFF.
+ * UTF-8 (see utf8.h).  The decoder follows the table of well-formed byte
+ * sequences in the Unicode standard (ch. 3, table 3-7).
  */
 #include <stdint.h>
 #include <string.h>
@@ -53,6 +52,51 @@ static size_t seq(const unsigned char *p, size_t n, int *ok)
 	}
 	*ok = 1;
 	return need;
+}
+
+size_t utf8_char_len(const char *s, size_t avail)
+{
+	int ok;
+	size_t n;
+
+	if (s[0] == 0)
+		return 1;
+	n = seq((const unsigned char *)s, avail, &ok);
+	return ok ? n : 0;
+}
+
+size_t utf8_encode(uint32_t cp, char out[4])
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xC0 | (cp >> 6));
+		out[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xE0 | (cp >> 12));
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		out[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	out[0] = (char)(0xF0 | (cp >> 18));
+	out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+	out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+	out[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+size_t utf8_cut(const char *s, size_t len, size_t room)
+{
+	size_t n = len < room ? len : room;
+
+	if (n < len)
+		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--;
+	return n;
 }
 
 size_t utf8_repair(const char *in, size_t len, size_t max_chars,

@@ -1,13 +1,36 @@
 /*
- * UTF-8 repair for strings on their way into OTLP.  Receivers such as Tempo
- * refuse a whole request when one string is not well-formed UTF-8, and the
- * bytes we record come straight from the program's traffic, so every string
- * passes through here first.  Pure functions, no allocation.
+ * UTF-8, written once for the whole library: well-formedness (the Unicode
+ * standard's table of well-formed sequences, which also rules out overlong
+ * forms, surrogates and values past U+10FFFF), encoding a code point,
+ * cutting without splitting a character, and repair for strings on their
+ * way into OTLP — receivers such as Tempo refuse a whole request when one
+ * string is not well-formed, and the bytes we record come straight from
+ * the program's traffic.  Pure functions, no allocation: hooks may call
+ * them.
  */
 #ifndef OTELSHIM_UTF8_H
 #define OTELSHIM_UTF8_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Length (1 to 4) of the well-formed character that starts at s, of the
+ * avail > 0 bytes there; 0 when s does not start one.  A NUL byte is a
+ * well-formed character of length 1: callers that cannot carry NUL check
+ * for it themselves.
+ */
+size_t utf8_char_len(const char *s, size_t avail);
+
+/* Writes code point cp (at most U+10FFFF, no surrogate) as 1 to 4 bytes at
+ * out; returns how many. */
+size_t utf8_encode(uint32_t cp, char out[4]);
+
+/*
+ * How many of the len bytes at s to keep when only room fit: min(len,
+ * room), backed up so that the cut does not end inside a character.
+ */
+size_t utf8_cut(const char *s, size_t len, size_t room);
 
 /*
  * Copies (in, len) into (out, cap) as well-formed UTF-8.  Each maximal

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "common/utf8.h"
 #include "record.h"
 
 #define POOL_WORDS (RECORD_POOL_SIZE / 64)
@@ -92,22 +93,11 @@ size_t rec_in_flight(void)
 	return n;
 }
 
-/* Backs up len so that a truncated copy does not end inside a UTF-8
- * sequence (the exporter repairs bad UTF-8, but a clean cut reads better). */
-static size_t utf8_cut(const char *str, size_t len, size_t room)
-{
-	size_t n = len < room ? len : room;
-
-	if (n < len)
-		while (n > 0 && ((unsigned char)str[n] & 0xC0) == 0x80)
-			n--;
-	return n;
-}
-
 struct span_str rec_str(struct span *s, const char *str, size_t len)
 {
 	struct span_str r = { .off = s->pool_used, .len = 0 };
 	size_t room = SPAN_STRPOOL - s->pool_used;
+	/* A clean cut reads better (the exporter would repair a split one). */
 	size_t n = utf8_cut(str, len, room);
 
 	if (n < len)

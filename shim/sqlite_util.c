@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/sql.h"
+#include "common/utf8.h"
 #include "sqlite_util.h"
 
 /* Primary result codes, sqlite3.h "Result Codes". */
@@ -97,28 +98,9 @@ size_t sqlite_stmt_end(const char *sql, size_t len)
 /* Appends code point cp as UTF-8 if it fits in (out, cap - 1). */
 static int put_utf8(uint32_t cp, char *out, size_t cap, size_t *n)
 {
-	unsigned char b[4];
-	size_t k;
+	char b[4];
+	size_t k = utf8_encode(cp, b);
 
-	if (cp < 0x80) {
-		b[0] = (unsigned char)cp;
-		k = 1;
-	} else if (cp < 0x800) {
-		b[0] = (unsigned char)(0xC0 | (cp >> 6));
-		b[1] = (unsigned char)(0x80 | (cp & 0x3F));
-		k = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (unsigned char)(0xE0 | (cp >> 12));
-		b[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-		b[2] = (unsigned char)(0x80 | (cp & 0x3F));
-		k = 3;
-	} else {
-		b[0] = (unsigned char)(0xF0 | (cp >> 18));
-		b[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-		b[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-		b[3] = (unsigned char)(0x80 | (cp & 0x3F));
-		k = 4;
-	}
 	if (*n + k + 1 > cap)
 		return 0;
 	memcpy(out + *n, b, k);

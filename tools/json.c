@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8.h"
 #include "json.h"
 
 #define MAX_DEPTH 64
@@ -104,30 +105,6 @@ static int hex4(const char *p, unsigned *out)
 	return 0;
 }
 
-static size_t put_utf8(char *out, unsigned cp)
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xC0 | (cp >> 6));
-		out[1] = (char)(0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (char)(0xE0 | (cp >> 12));
-		out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		out[2] = (char)(0x80 | (cp & 0x3F));
-		return 3;
-	}
-	out[0] = (char)(0xF0 | (cp >> 18));
-	out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-	out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-	out[3] = (char)(0x80 | (cp & 0x3F));
-	return 4;
-}
-
 /* Parses a string literal at ps->p (the opening quote). */
 static const char *parse_string(struct parser *ps)
 {
@@ -171,7 +148,7 @@ static const char *parse_string(struct parser *ps)
 				     (lo - 0xDC00);
 				s += 6;
 			}
-			o += put_utf8(o, cp);
+			o += utf8_encode(cp, o);
 			break;
 		default:
 			*o++ = *s;

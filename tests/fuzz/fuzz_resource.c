@@ -3,7 +3,7 @@
  * text: /proc/self/cgroup and /proc/self/mountinfo (container.id) and the
  * redaction of command-line arguments.  A found id is always 64 lowercase
  * hex digits; a redacted argument always fits and is terminated.
- * links: exporter/resource.c common/utf8.c common/sql.c
+ * links: exporter/resource.c
  */
 #include <assert.h>
 #include <stddef.h>

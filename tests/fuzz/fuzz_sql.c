@@ -4,7 +4,6 @@
  * output, and sanitising it again changes nothing.  The same bytes also
  * drive a statement generator that puts a marker inside every literal and
  * comment it writes: the marker must never reach the text or the summary.
- * links: common/sql.c
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * valid and NUL-terminated within its buffer) and as an error message
  * (the cleaned copy fits its buffer, and a literal planted where SQLite
  * quotes SQL never survives).
- * links: shim/sqlite_util.c common/sql.c
+ * links: shim/sqlite_util.c
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * checked, and protobuf-c packing what it decoded must give back the very
  * same bytes (otlp_pack.c writes what protobuf-c would); the JSON form is compared byte for byte on small cases and run
  * through python3's json module on a full one.  Also the UTF-8 repair.
- * links: exporter/otlp.c exporter/otlp_pack.c common/utf8.c build/proto/common.pb-c.c build/proto/resource.pb-c.c build/proto/trace.pb-c.c build/proto/trace_service.pb-c.c
+ * links: exporter/otlp.c exporter/otlp_pack.c build/proto/common.pb-c.c build/proto/resource.pb-c.c build/proto/trace.pb-c.c build/proto/trace_service.pb-c.c
  */
 #include <check.h>
 #include <errno.h>

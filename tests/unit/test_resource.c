@@ -3,7 +3,7 @@
  * mountinfo samples of docker, containerd, cri-o and podman, host.arch
  * names, redaction of secrets in command arguments, and the assembled
  * resource (service.name precedence, OTEL_RESOURCE_ATTRIBUTES overrides).
- * links: exporter/resource.c common/sql.c
+ * links: exporter/resource.c
  */
 #include <check.h>
 #include <ctype.h>

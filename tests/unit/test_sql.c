@@ -2,7 +2,6 @@
  * SQL sanitising and summarising: exact outputs for a table of PostgreSQL
  * and SQLite statements, malformed input, inputs that end right before an
  * unmapped page, truncation at every buffer size, and idempotence.
- * links: common/sql.c
  */
 #include <check.h>
 #include <stdio.h>

@@ -7,7 +7,6 @@
  * PostgreSQL: pg_query_normalize() parses every statement.  (Its count of
  * replaced constants is no bound for ours: it also replaces words the
  * grammar turns into constants, as in extract(epoch FROM ...).)
- * links: common/sql.c
  */
 #include <check.h>
 #include <pg_query.h>

@@ -3,7 +3,7 @@
  * first statement, UTF-16 to UTF-8, and literals kept out of SQLite's
  * error messages, including cut buffers and input right before an
  * unmapped page.
- * links: shim/sqlite_util.c common/sql.c
+ * links: shim/sqlite_util.c
  */
 #include <check.h>
 #include <stdint.h>

@@ -1,0 +1,91 @@
+/*
+ * Text helpers every part of otelshim needs: a string view over bytes we
+ * do not own (struct str), ASCII-only classification and case folding
+ * (locale-independent on purpose: HTTP, SQL keywords and OTEL_* values are
+ * ASCII, and the program's locale must not change what we record), hex
+ * digits, trimming and comma-separated lists.  Pure functions: no
+ * allocation, no locks, no system calls, so hooks and signal handlers may
+ * call them.
+ */
+#ifndef OTELSHIM_TEXT_H
+#define OTELSHIM_TEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bytes [p, p + n), not NUL-terminated, owned by someone else. */
+struct str {
+	const char *p;
+	size_t n;
+};
+
+#define STR_LIT(lit) ((struct str){ (lit), sizeof(lit) - 1 })
+
+struct str str_of(const char *cstr);        /* NULL gives the empty view */
+
+static inline char ascii_lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+static inline int ascii_is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static inline int ascii_is_alpha(char c)
+{
+	c = ascii_lower(c);
+	return c >= 'a' && c <= 'z';
+}
+
+/* HTTP's optional white space: a space or a tab. */
+static inline int ascii_is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* The value of a hex digit of either case, or -1. */
+static inline int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = ascii_lower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* ASCII case-insensitive equality of two views. */
+int str_eq_nocase(struct str a, struct str b);
+
+/* Whether a equals lit, a lowercase literal, ignoring a's ASCII case. */
+int str_is(struct str a, const char *lit);
+
+/* Whether a starts with prefix, ignoring ASCII case. */
+int str_starts_nocase(struct str a, struct str prefix);
+
+/* a without spaces and tabs at either end. */
+struct str str_trim(struct str a);
+
+/*
+ * Splits the next comma-separated member off *rest: returns 1 with the
+ * member (untrimmed, possibly empty) in *out, 0 once the list is used up.
+ * A list of n commas has n + 1 members; the empty list has one, empty.
+ * Start with *rest the whole list and *done 0.
+ */
+int str_next_member(struct str *rest, struct str *out, int *done);
+
+/*
+ * n bytes as 2n lowercase hex digits at out (no NUL added); returns
+ * out + 2n.
+ */
+char *hex_encode(char *out, const uint8_t *bytes, size_t n);
+
+/*
+ * Exactly 2n hex digits at s into n bytes; 0, or -1 (out partly written)
+ * when one is not a hex digit.
+ */
+int hex_decode(const char *s, uint8_t *out, size_t n);
+
+#endif
