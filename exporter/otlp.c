@@ -14,9 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/semconv.h"
+#include "common/utf8.h"
 #include "otlp.h"
 #include "otlp_pack.h"
-#include "common/utf8.h"
 
 #ifndef OTELSHIM_VERSION
 #define OTELSHIM_VERSION "0.0.0"
@@ -363,21 +364,21 @@ static void add_code_site(struct build *b, const struct span *s, pb_span *p,
 		kvs[i].value = &vals[i];
 	}
 	if (site.function[0]) {
-		kvs[k].key = (char *)"code.function.name";
+		kvs[k].key = (char *)ATTR_CODE_FUNCTION_NAME;
 		vals[k].value_case = ANY(STRING_VALUE);
 		vals[k].string_value = text(b, site.function,
 					    strlen(site.function), limit);
 		k++;
 	}
 	if (site.file[0]) {
-		kvs[k].key = (char *)"code.file.path";
+		kvs[k].key = (char *)ATTR_CODE_FILE_PATH;
 		vals[k].value_case = ANY(STRING_VALUE);
 		vals[k].string_value = text(b, site.file, strlen(site.file),
 					    limit);
 		k++;
 	}
 	if (site.line > 0) {
-		kvs[k].key = (char *)"code.line.number";
+		kvs[k].key = (char *)ATTR_CODE_LINE_NUMBER;
 		vals[k].value_case = ANY(INT_VALUE);
 		vals[k].int_value = site.line;
 		k++;

@@ -12,8 +12,8 @@
 #include <stdint.h>
 
 #include "pipeline/config.h"
-#include "resource.h"
 #include "pipeline/span.h"
+#include "resource.h"
 
 /* Renders a record's captured stack (SPAN_ATTR_STACK) as text into
  * (buf, cap); returns the length written.  NULL: stacks are left out. */

@@ -17,8 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "resource.h"
+#include "common/semconv.h"
 #include "common/sql.h"
+#include "resource.h"
 #include "resource_parse.h"
 
 #ifndef OTELSHIM_VERSION
@@ -690,7 +691,7 @@ int resource_build(struct resource *res, const struct config *cfg,
 	 * which beats the spec's default. */
 	service = cfg->service_name;
 	if (!service || !service[0])
-		service = user_attr(cfg, "service.name");
+		service = user_attr(cfg, ATTR_SERVICE_NAME);
 	if (!service || !service[0]) {
 		char def[PATH_MAX + 32];
 
@@ -701,22 +702,22 @@ int resource_build(struct resource *res, const struct config *cfg,
 			snprintf(def, sizeof(def), "unknown_service");
 		service = store_str(def);
 	}
-	set_str(res, "service.name", service);
-	set_str(res, "service.instance.id", uuid_v4());
+	set_str(res, ATTR_SERVICE_NAME, service);
+	set_str(res, ATTR_SERVICE_INSTANCE_ID, uuid_v4());
 
 	/* "opentelemetry" is reserved for the official SDKs.  The language
 	 * list of the semantic conventions has no entry for C; custom values
 	 * are allowed, and "c" says what a backend needs to know. */
-	set_str(res, "telemetry.sdk.name", "otelshim");
-	set_str(res, "telemetry.sdk.language", "c");
-	set_str(res, "telemetry.sdk.version", OTELSHIM_VERSION);
+	set_str(res, ATTR_TELEMETRY_SDK_NAME, "otelshim");
+	set_str(res, ATTR_TELEMETRY_SDK_LANGUAGE, "c");
+	set_str(res, ATTR_TELEMETRY_SDK_VERSION, OTELSHIM_VERSION);
 
-	set_int(res, "process.pid", (int64_t)getpid());
-	set_str(res, "process.executable.name", exe_name);
-	set_str(res, "process.executable.path", exe_path);
+	set_int(res, ATTR_PROCESS_PID, (int64_t)getpid());
+	set_str(res, ATTR_PROCESS_EXECUTABLE_NAME, exe_name);
+	set_str(res, ATTR_PROCESS_EXECUTABLE_PATH, exe_path);
 	command_args(argv, &args, &nargs);
 	if (nargs) {
-		struct resource_attr *a = slot(res, "process.command_args");
+		struct resource_attr *a = slot(res, ATTR_PROCESS_COMMAND_ARGS);
 
 		if (a) {
 			a->type = RESOURCE_STRING_ARRAY;
@@ -726,15 +727,15 @@ int resource_build(struct resource *res, const struct config *cfg,
 	}
 
 	if (uname(&u) == 0) {
-		set_str(res, "host.name", store_str(u.nodename));
-		set_str(res, "host.arch",
+		set_str(res, ATTR_HOST_NAME, store_str(u.nodename));
+		set_str(res, ATTR_HOST_ARCH,
 			store_str(resource_arch_name(u.machine)));
 	}
-	set_str(res, "os.type", "linux");
+	set_str(res, ATTR_OS_TYPE, "linux");
 
 	container_id(id);
 	if (id[0])
-		set_str(res, "container.id", store_str(id));
+		set_str(res, ATTR_CONTAINER_ID, store_str(id));
 
 	/* OTEL_RESOURCE_ATTRIBUTES: a user key replaces a detected one;
 	 * service.name was settled above. */
@@ -742,7 +743,7 @@ int resource_build(struct resource *res, const struct config *cfg,
 		const struct config_kv *kv = &cfg->resource_attrs[i];
 
 		if (!kv->key || !kv->key[0] || !kv->value ||
-		    strcmp(kv->key, "service.name") == 0)
+		    strcmp(kv->key, ATTR_SERVICE_NAME) == 0)
 			continue;
 		set_str(res, kv->key, kv->value);
 	}

@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "otlp.h"
 #include "pipeline/span.h"
+#include "otlp.h"
 
 struct symbolize_frame {
 	uintptr_t pc;

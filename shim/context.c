@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 #include "pipeline/batch.h"
+#include "pipeline/record.h"
 #include "context.h"
 #include "propagate.h"
-#include "pipeline/record.h"
 
 #define TLS __attribute__((tls_model("initial-exec"))) __thread
 

@@ -14,11 +14,12 @@
 #include <time.h>
 #include <ucontext.h>
 
+#include "common/semconv.h"
 #include "pipeline/batch.h"
+#include "pipeline/record.h"
 #include "context.h"
 #include "crash.h"
 #include "preload.h"
-#include "pipeline/record.h"
 #include "stack.h"
 
 #define NFATAL 5
@@ -202,15 +203,15 @@ static void record_crash(int sig, const siginfo_t *si, const void *uctx)
 	if (s->nevents == SPAN_MAX_EVENTS)
 		s->nevents--;
 	ev = rec_event(s, "exception", now);
-	rec_event_attr_str(s, ev, "exception.type", name, nlen);
-	rec_event_attr_str(s, ev, "exception.message", msg, mlen);
+	rec_event_attr_str(s, ev, ATTR_EXCEPTION_TYPE, name, nlen);
+	rec_event_attr_str(s, ev, ATTR_EXCEPTION_MESSAGE, msg, mlen);
 	if (ev && s->stack_depth && ev->nattrs < SPAN_MAX_EVENT_ATTRS) {
 		struct span_attr *a = &ev->attrs[ev->nattrs++];
 
-		a->key = "exception.stacktrace";
+		a->key = ATTR_EXCEPTION_STACKTRACE;
 		a->type = SPAN_ATTR_STACK;
 	}
-	rec_attr_str(s, "error.type", name, nlen);
+	rec_attr_str(s, ATTR_ERROR_TYPE, name, nlen);
 	rec_status(s, SPAN_STATUS_ERROR, msg, mlen);
 	s->end_ns = now;
 	ctx_end(s);

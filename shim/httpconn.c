@@ -34,11 +34,12 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "common/semconv.h"
+#include "pipeline/record.h"
 #include "context.h"
 #include "http.h"
 #include "httpconn.h"
 #include "propagate.h"
-#include "pipeline/record.h"
 #include "stack.h"
 
 #define HC_QUEUE    16
@@ -220,13 +221,13 @@ static void end_span(struct span *s, unsigned status, const char *err)
 		return;
 	client = s->kind == SPAN_KIND_CLIENT;
 	if (status)
-		rec_attr_int(s, "http.response.status_code", status);
+		rec_attr_int(s, ATTR_HTTP_RESPONSE_STATUS_CODE, status);
 	if (err) {
-		rec_attr_cstr(s, "error.type", err);
+		rec_attr_cstr(s, ATTR_ERROR_TYPE, err);
 		rec_status(s, SPAN_STATUS_ERROR, err, strlen(err));
 	} else if (status >= 500 || (client && status >= 400) ||
 		   (status && status < 100)) {
-		rec_attr_cstr(s, "error.type",
+		rec_attr_cstr(s, ATTR_ERROR_TYPE,
 			      status_text(status, code, sizeof(code)));
 		rec_status(s, SPAN_STATUS_ERROR, NULL, 0);
 	}
@@ -279,14 +280,14 @@ static void attr_method(struct span *s, const struct http_head *h)
 
 	if (m && http_method_known(m, n)) {
 		rec_name(s, m, n);
-		rec_attr_str(s, "http.request.method", m, n);
+		rec_attr_str(s, ATTR_HTTP_REQUEST_METHOD, m, n);
 	} else {
 		rec_name(s, "HTTP", 4);
-		rec_attr_cstr(s, "http.request.method", "_OTHER");
+		rec_attr_cstr(s, ATTR_HTTP_REQUEST_METHOD, "_OTHER");
 		if (m)
-			rec_attr_str(s, "http.request.method_original", m, n);
+			rec_attr_str(s, ATTR_HTTP_REQUEST_METHOD_ORIGINAL, m, n);
 	}
-	rec_attr_cstr(s, "network.protocol.version",
+	rec_attr_cstr(s, ATTR_NETWORK_PROTOCOL_VERSION,
 		      h->version_minor ? "1.1" : "1.0");
 }
 
@@ -340,31 +341,31 @@ static void server_head(struct fd_entry *e, struct hc_conn *c,
 	attr_method(s, h);
 	http_split_target(h->target.p ? h->target.p : "", h->target.len,
 			  &path, &query);
-	rec_attr_str(s, "url.path", path.p, path.len);
+	rec_attr_str(s, ATTR_URL_PATH, path.p, path.len);
 	if (query.p) {
 		size_t n = http_redact_query(query.p, query.len, buf,
 					     sizeof(buf));
 
-		rec_attr_str(s, "url.query", buf, n);
+		rec_attr_str(s, ATTR_URL_QUERY, buf, n);
 	}
-	rec_attr_cstr(s, "url.scheme", "http");
+	rec_attr_cstr(s, ATTR_URL_SCHEME, "http");
 	host = h->x_forwarded_host.p ? &h->x_forwarded_host : &h->host;
 	if (host->p && http_split_host(host->p, host->len, &name,
 				       &port) == 0) {
-		rec_attr_str(s, "server.address", name.p, name.len);
-		rec_attr_int(s, "server.port", port >= 0 ? port : 80);
+		rec_attr_str(s, ATTR_SERVER_ADDRESS, name.p, name.len);
+		rec_attr_int(s, ATTR_SERVER_PORT, port >= 0 ? port : 80);
 	}
 	peer_text(e, peer, sizeof(peer), &peer_port);
 	if (http_client_address(h, &addr) == 0)
-		rec_attr_str(s, "client.address", addr.p, addr.len);
+		rec_attr_str(s, ATTR_CLIENT_ADDRESS, addr.p, addr.len);
 	else if (peer[0])
-		rec_attr_cstr(s, "client.address", peer);
+		rec_attr_cstr(s, ATTR_CLIENT_ADDRESS, peer);
 	if (peer[0]) {
-		rec_attr_cstr(s, "network.peer.address", peer);
-		rec_attr_int(s, "network.peer.port", peer_port);
+		rec_attr_cstr(s, ATTR_NETWORK_PEER_ADDRESS, peer);
+		rec_attr_int(s, ATTR_NETWORK_PEER_PORT, peer_port);
 	}
 	if (h->user_agent.p)
-		rec_attr_str(s, "user_agent.original", h->user_agent.p,
+		rec_attr_str(s, ATTR_USER_AGENT_ORIGINAL, h->user_agent.p,
 			     h->user_agent.len);
 	/* Work this thread does until the response is written (queries,
 	 * outgoing requests) belongs to this request. */
@@ -389,22 +390,22 @@ static void client_head(struct fd_entry *e, struct hc_conn *c,
 	peer_text(e, peer, sizeof(peer), &peer_port);
 	if (h->host.p && http_split_host(h->host.p, h->host.len, &name,
 					 &port) == 0) {
-		rec_attr_str(s, "server.address", name.p, name.len);
+		rec_attr_str(s, ATTR_SERVER_ADDRESS, name.p, name.len);
 	} else if (peer[0]) {
-		rec_attr_cstr(s, "server.address", peer);
+		rec_attr_cstr(s, ATTR_SERVER_ADDRESS, peer);
 		port = peer_port;
 	}
 	if (port < 0)
 		port = 80;
-	rec_attr_int(s, "server.port", port);
+	rec_attr_int(s, ATTR_SERVER_PORT, port);
 	n = http_url_full("http", h->host.p ? h->host.p : peer,
 			  h->host.p ? h->host.len : strlen(peer),
 			  h->target.p ? h->target.p : "", h->target.len,
 			  url, sizeof(url));
-	rec_attr_str(s, "url.full", url, n);
+	rec_attr_str(s, ATTR_URL_FULL, url, n);
 	if (peer[0]) {
-		rec_attr_cstr(s, "network.peer.address", peer);
-		rec_attr_int(s, "network.peer.port", peer_port);
+		rec_attr_cstr(s, ATTR_NETWORK_PEER_ADDRESS, peer);
+		rec_attr_int(s, ATTR_NETWORK_PEER_PORT, peer_port);
 	}
 }
 

@@ -24,12 +24,13 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "common/semconv.h"
+#include "pipeline/record.h"
 #include "context.h"
 #include "fdtab.h"
 #include "httpconn.h"
 #include "ownfd.h"
 #include "preload.h"
-#include "pipeline/record.h"
 #include "stack.h"
 
 static enum fd_kind kind_of(int domain, int type)
@@ -108,19 +109,19 @@ static void connect_failed(struct fd_entry *e, int err)
 	rec_name(s, "connect", 7);
 	peer_text(e, host, sizeof(host), &port);
 	if (host[0]) {
-		rec_attr_cstr(s, "server.address", host);
-		rec_attr_cstr(s, "network.peer.address", host);
+		rec_attr_cstr(s, ATTR_SERVER_ADDRESS, host);
+		rec_attr_cstr(s, ATTR_NETWORK_PEER_ADDRESS, host);
 	}
 	if (e->kind == FD_TCP) {
-		rec_attr_int(s, "server.port", port);
-		rec_attr_int(s, "network.peer.port", port);
-		rec_attr_cstr(s, "network.transport", "tcp");
-		rec_attr_cstr(s, "network.type",
+		rec_attr_int(s, ATTR_SERVER_PORT, port);
+		rec_attr_int(s, ATTR_NETWORK_PEER_PORT, port);
+		rec_attr_cstr(s, ATTR_NETWORK_TRANSPORT, "tcp");
+		rec_attr_cstr(s, ATTR_NETWORK_TYPE,
 			      e->peer.ss_family == AF_INET6 ? "ipv6" : "ipv4");
 	} else {
-		rec_attr_cstr(s, "network.transport", "unix");
+		rec_attr_cstr(s, ATTR_NETWORK_TRANSPORT, "unix");
 	}
-	rec_attr_cstr(s, "error.type", name ? name : "_OTHER");
+	rec_attr_cstr(s, ATTR_ERROR_TYPE, name ? name : "_OTHER");
 	rec_status(s, SPAN_STATUS_ERROR, desc, desc ? strlen(desc) : 0);
 	stack_capture_if_slow(s);
 	ctx_end(s);

@@ -26,10 +26,11 @@
 #include <postgresql/libpq-fe.h>
 #endif
 
+#include "common/semconv.h"
+#include "common/sql.h"
+#include "pipeline/record.h"
 #include "context.h"
 #include "preload.h"
-#include "pipeline/record.h"
-#include "common/sql.h"
 #include "stack.h"
 
 /* libpq 17 calls: declared here so the hooks build against older headers
@@ -436,7 +437,7 @@ static void put_text(struct span *s, const char *text, size_t len)
 		s->truncated = 1;
 	}
 	if (len > 0)
-		rec_attr_str(s, "db.query.text", text, len);
+		rec_attr_str(s, ATTR_DB_QUERY_TEXT, text, len);
 }
 
 /*
@@ -453,11 +454,11 @@ static struct span *span_begin(struct pq_conn *c, PGconn *conn,
 	if (!s)
 		return NULL;
 	conn_info(c, conn);
-	rec_attr_cstr(s, "db.system.name", "postgresql");
+	rec_attr_cstr(s, ATTR_DB_SYSTEM_NAME, "postgresql");
 	if (w->summary_len > 0) {
-		rec_attr_str(s, "db.query.summary", w->summary,
+		rec_attr_str(s, ATTR_DB_QUERY_SUMMARY, w->summary,
 			     w->summary_len);
-		a = rec_find_attr(s, "db.query.summary");
+		a = rec_find_attr(s, ATTR_DB_QUERY_SUMMARY);
 		if (a)
 			s->name = a->v.s;       /* the same pooled bytes */
 	} else if (c->db[0]) {
@@ -467,15 +468,15 @@ static struct span *span_begin(struct pq_conn *c, PGconn *conn,
 		rec_name(s, "postgresql", 10);
 	}
 	if (c->db[0])
-		rec_attr_cstr(s, "db.namespace", c->db);
+		rec_attr_cstr(s, ATTR_DB_NAMESPACE, c->db);
 	if (w->operation && w->operation[0])
-		rec_attr_cstr(s, "db.operation.name", w->operation);
+		rec_attr_cstr(s, ATTR_DB_OPERATION_NAME, w->operation);
 	if (w->collection && w->collection[0])
-		rec_attr_cstr(s, "db.collection.name", w->collection);
+		rec_attr_cstr(s, ATTR_DB_COLLECTION_NAME, w->collection);
 	if (c->host[0])
-		rec_attr_cstr(s, "server.address", c->host);
+		rec_attr_cstr(s, ATTR_SERVER_ADDRESS, c->host);
 	if (c->port)
-		rec_attr_int(s, "server.port", c->port);
+		rec_attr_int(s, ATTR_SERVER_PORT, c->port);
 	if (w->text_len > 0)
 		put_text(s, w->text, w->text_len);
 	return s;
@@ -532,10 +533,10 @@ static void span_error(struct span *s, const char *sqlstate,
 	size_t n;
 
 	if (sqlstate && sqlstate[0]) {
-		rec_attr_cstr(s, "db.response.status_code", sqlstate);
-		rec_attr_cstr(s, "error.type", sqlstate);
+		rec_attr_cstr(s, ATTR_DB_RESPONSE_STATUS_CODE, sqlstate);
+		rec_attr_cstr(s, ATTR_ERROR_TYPE, sqlstate);
 	} else {
-		rec_attr_cstr(s, "error.type", "_OTHER");
+		rec_attr_cstr(s, ATTR_ERROR_TYPE, "_OTHER");
 	}
 	if (!msg)
 		msg = "";
@@ -618,7 +619,7 @@ static void entry_result(struct pq_entry *e, const PGresult *res)
 	case PGRES_PIPELINE_ABORTED:
 		if (e->failed || !e->span)
 			break;
-		rec_attr_cstr(e->span, "error.type", "pipeline_aborted");
+		rec_attr_cstr(e->span, ATTR_ERROR_TYPE, "pipeline_aborted");
 		rec_status(e->span, SPAN_STATUS_ERROR, aborted,
 			   sizeof(aborted) - 1);
 		e->failed = 1;
@@ -642,7 +643,7 @@ static void entry_end(struct pq_entry *e)
 		return;
 	}
 	if (e->has_rows)
-		rec_attr_int(s, "db.response.returned_rows", e->rows);
+		rec_attr_int(s, ATTR_DB_RESPONSE_RETURNED_ROWS, e->rows);
 	stack_capture_if_slow(s);
 	ctx_end(s);
 }

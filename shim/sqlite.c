@@ -31,11 +31,12 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/semconv.h"
+#include "common/sql.h"
+#include "pipeline/record.h"
 #include "context.h"
 #include "log.h"
 #include "preload.h"
-#include "pipeline/record.h"
-#include "common/sql.h"
 #include "sqlite_util.h"
 #include "stack.h"
 
@@ -295,12 +296,12 @@ static void span_fill(struct span *s, const struct sq_info *in,
 	const struct span_attr *a;
 	const char *name;
 
-	rec_attr_cstr(s, "db.system.name", "sqlite");
+	rec_attr_cstr(s, ATTR_DB_SYSTEM_NAME, "sqlite");
 	if (in->summary_len) {
-		rec_attr_str(s, "db.query.summary", in->summary,
+		rec_attr_str(s, ATTR_DB_QUERY_SUMMARY, in->summary,
 			     in->summary_len);
 		/* The name is the summary: share its bytes in the pool. */
-		a = rec_find_attr(s, "db.query.summary");
+		a = rec_find_attr(s, ATTR_DB_QUERY_SUMMARY);
 		if (a && a->type == SPAN_ATTR_STRING)
 			s->name = a->v.s;
 	}
@@ -309,23 +310,23 @@ static void span_fill(struct span *s, const struct sq_info *in,
 		rec_name(s, name, strlen(name));
 	}
 	if (in->operation[0])
-		rec_attr_cstr(s, "db.operation.name", in->operation);
+		rec_attr_cstr(s, ATTR_DB_OPERATION_NAME, in->operation);
 	if (in->collection[0])
-		rec_attr_cstr(s, "db.collection.name", in->collection);
-	rec_attr_str(s, "db.namespace", in->ns, in->ns_len);
+		rec_attr_cstr(s, ATTR_DB_COLLECTION_NAME, in->collection);
+	rec_attr_str(s, ATTR_DB_NAMESPACE, in->ns, in->ns_len);
 	if (rows >= 0)
-		rec_attr_int(s, "db.response.returned_rows", rows);
+		rec_attr_int(s, ATTR_DB_RESPONSE_RETURNED_ROWS, rows);
 	if (rc != SQLITE_OK) {
 		const char *code = sqlite_rc_name(rc);
 		char clean[256];
 		size_t n = sqlite_clean_errmsg(msg, clean, sizeof(clean));
 
-		rec_attr_cstr(s, "db.response.status_code", code);
-		rec_attr_cstr(s, "error.type", code);
+		rec_attr_cstr(s, ATTR_DB_RESPONSE_STATUS_CODE, code);
+		rec_attr_cstr(s, ATTR_ERROR_TYPE, code);
 		rec_status(s, SPAN_STATUS_ERROR, clean, n);
 	}
 	if (in->text_len)
-		rec_attr_str(s, "db.query.text", in->text, in->text_len);
+		rec_attr_str(s, ATTR_DB_QUERY_TEXT, in->text, in->text_len);
 }
 
 static const char *errmsg_of(sqlite3 *db)

@@ -11,9 +11,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/semconv.h"
+#include "pipeline/record.h"
 #include "context.h"
 #include "log.h"
-#include "pipeline/record.h"
 #include "stack.h"
 
 #define UNWIND_LIB "libunwind.so.8"
@@ -150,5 +151,5 @@ void stack_capture_if_slow(struct span *s)
 		return;
 	s->stack_depth = (uint8_t)stack_capture(s->stack, SPAN_STACK_MAX);
 	if (s->stack_depth)
-		rec_attr_stack(s, "code.stacktrace");
+		rec_attr_stack(s, ATTR_CODE_STACKTRACE);
 }

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "pipeline/batch.h"
-#include "shim/context.h"
 #include "pipeline/record.h"
+#include "shim/context.h"
 
 static struct span submitted[8];
 static int nsubmitted;

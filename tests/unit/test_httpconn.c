@@ -13,9 +13,9 @@
 #include <string.h>
 
 #include "pipeline/batch.h"
+#include "pipeline/record.h"
 #include "shim/context.h"
 #include "shim/httpconn.h"
-#include "pipeline/record.h"
 
 #define MAXSPANS 64
 

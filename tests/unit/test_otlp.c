@@ -14,9 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/utf8.h"
 #include "exporter/otlp.h"
 #include "exporter/otlp_pack.h"
-#include "common/utf8.h"
 
 #define REQ_DESC \
 	opentelemetry__proto__collector__trace__v1__export_trace_service_request__descriptor
