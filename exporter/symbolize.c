@@ -21,6 +21,7 @@
 
 #include <elfutils/libdwfl.h>
 
+#include "common/beside.h"
 #include "symbolize.h"
 
 #define MAX_MODULES 128
@@ -224,21 +225,10 @@ static struct {
  * else wherever the dynamic loader finds it. */
 static void *open_lib(const char *name)
 {
-	char path[PATH_MAX];
-	const char *slash = NULL;
-	Dl_info info;
-	void *h;
+	char rel[256];
 
-	if (dladdr((void *)open_lib, &info) && info.dli_fname)
-		slash = strrchr(info.dli_fname, '/');
-	if (slash) {
-		snprintf(path, sizeof(path), "%.*s/lib/%s",
-			 (int)(slash - info.dli_fname), info.dli_fname, name);
-		h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-		if (h)
-			return h;
-	}
-	return dlopen(name, RTLD_NOW | RTLD_LOCAL);
+	snprintf(rel, sizeof(rel), "lib/%s", name);
+	return dlopen_beside(rel, name);
 }
 
 static int dw_load(void)

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/beside.h"
 #include "batch.h"
 #include "ring.h"
 #include "status.h"
@@ -104,18 +105,8 @@ static void host_log(enum config_log_level lvl, const char *msg)
 static const struct exporter_ops *load_module(void)
 {
 	const struct exporter_ops *(*entry)(void);
-	char path[PATH_MAX];
-	const char *slash;
-	Dl_info info;
-	void *h;
+	void *h = dlopen_beside(EXPORTER_MODULE_NAME, NULL);
 
-	if (!dladdr((void *)batch_submit, &info) || !info.dli_fname)
-		return NULL;
-	slash = strrchr(info.dli_fname, '/');
-	snprintf(path, sizeof(path), "%.*s%s%s",
-		 slash ? (int)(slash - info.dli_fname) : 0, info.dli_fname,
-		 slash ? "/" : "", EXPORTER_MODULE_NAME);
-	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!h) {
 		host_log(CONFIG_LOG_ERROR, dlerror());
 		return NULL;

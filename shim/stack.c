@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/beside.h"
 #include "common/semconv.h"
 #include "pipeline/record.h"
 #include "context.h"
@@ -63,21 +64,10 @@ static int find_own(struct dl_phdr_info *info, size_t size, void *arg)
  * else wherever the dynamic loader finds it. */
 static void *open_lib(const char *name)
 {
-	char path[PATH_MAX];
-	const char *slash = NULL;
-	Dl_info info;
-	void *h;
+	char rel[256];
 
-	if (dladdr((void *)open_lib, &info) && info.dli_fname)
-		slash = strrchr(info.dli_fname, '/');
-	if (slash) {
-		snprintf(path, sizeof(path), "%.*s/lib/%s",
-			 (int)(slash - info.dli_fname), info.dli_fname, name);
-		h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-		if (h)
-			return h;
-	}
-	return dlopen(name, RTLD_NOW | RTLD_LOCAL);
+	snprintf(rel, sizeof(rel), "lib/%s", name);
+	return dlopen_beside(rel, name);
 }
 
 void stack_start(const struct config *cfg)
