@@ -24,6 +24,10 @@
 
 #define PRELOAD_TLS __attribute__((tls_model("initial-exec"))) __thread
 
+/* Runs stmt with errno kept: what a hook does after the real call must
+ * never change the errno the program sees. */
+#define KEEP_ERRNO(stmt) do { int e_ = errno; stmt; errno = e_; } while (0)
+
 /* Non-zero on threads that belong to otelshim (the exporter thread). */
 extern PRELOAD_TLS int preload_guard;
 
