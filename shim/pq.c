@@ -744,8 +744,6 @@ static void fifo_result(struct pq_conn *c, const PGresult *res)
 
 /* ------------------------------------------------------------ helpers */
 
-/* Saves errno around our own work in a hook. */
-
 /* The state of conn if this call is to be traced, else NULL. */
 static struct pq_conn *traced(PGconn *conn)
 {
