@@ -213,7 +213,9 @@ demo: deps
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# What -MMD recorded of each object's headers.
+-include $(shell find $(BUILD)/obj $(BUILD)/unit* -name '*.d' -type f \
+           2>/dev/null)
 
 SHELL := /bin/bash
 .SECONDARY:

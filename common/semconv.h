@@ -1,6 +1,6 @@
 /*
  * Attribute keys of the OpenTelemetry semantic conventions that otelshim
- * records, spelled once (reference: docs/otel-reference.md section 6).  They
+ * records, spelled once (docs/otel-reference.md §6).  They
  * are string literals on purpose: span records keep the key pointer, and
  * a literal lives as long as the process.
  */

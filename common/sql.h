@@ -1,7 +1,7 @@
 /*
  * SQL text for database spans: literal sanitising (db.query.text) and the
  * operation/target summary (db.query.summary, db.operation.name,
- * db.collection.name), reference/otel.md section 6.  One lexer pass over
+ * db.collection.name), docs/otel-reference.md §6.  One lexer pass over
  * the text, no allocation, no locks, no stdio: it runs on the application
  * thread for every traced query, inside libpq and sqlite3 hooks.
  */

@@ -84,10 +84,13 @@ char *hex_encode(char *out, const uint8_t *bytes, size_t n)
 	return out;
 }
 
-int hex_decode(const char *s, uint8_t *out, size_t n)
+static int decode(const char *s, uint8_t *out, size_t n, int lower_only)
 {
 	size_t i;
 
+	for (i = 0; i < 2 * n; i++)
+		if (lower_only && s[i] >= 'A' && s[i] <= 'F')
+			return -1;
 	for (i = 0; i < n; i++) {
 		int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
 
@@ -96,4 +99,14 @@ int hex_decode(const char *s, uint8_t *out, size_t n)
 		out[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return 0;
+}
+
+int hex_decode(const char *s, uint8_t *out, size_t n)
+{
+	return decode(s, out, n, 0);
+}
+
+int hex_decode_lower(const char *s, uint8_t *out, size_t n)
+{
+	return decode(s, out, n, 1);
 }

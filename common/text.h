@@ -84,8 +84,10 @@ char *hex_encode(char *out, const uint8_t *bytes, size_t n);
 
 /*
  * Exactly 2n hex digits at s into n bytes; 0, or -1 (out partly written)
- * when one is not a hex digit.
+ * when one is not a hex digit.  hex_decode_lower takes lowercase digits
+ * only, as W3C Trace Context requires.
  */
 int hex_decode(const char *s, uint8_t *out, size_t n);
+int hex_decode_lower(const char *s, uint8_t *out, size_t n);
 
 #endif

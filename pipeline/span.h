@@ -19,7 +19,7 @@
 #define SPAN_STRPOOL         1280
 #define SPAN_STACK_MAX       24
 
-/* OTLP SpanKind and StatusCode values (reference/otel.md §1). */
+/* OTLP SpanKind and StatusCode values (docs/otel-reference.md §1). */
 enum span_kind {
 	SPAN_KIND_INTERNAL = 1,
 	SPAN_KIND_SERVER = 2,

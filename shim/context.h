@@ -58,7 +58,7 @@ size_t ctx_traceparent(const struct span *s, char *buf, size_t cap);
 uint64_t ctx_now_ns(void);
 
 /*
- * The sampling decision (reference/otel.md §4), pure for tests.  parent is
+ * The sampling decision (docs/otel-reference.md §4), pure for tests.  parent is
  * 0 (none), 1 (local) or 2 (remote); parent_sampled its flag.
  */
 int ctx_should_sample(enum config_sampler sampler, double ratio,

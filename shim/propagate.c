@@ -1,49 +1,19 @@
 /*
  * W3C Trace Context (traceparent, tracestate) on application threads.  The
  * rules follow the Trace Context Recommendation and Level 2 as summarised
- * in reference/otel.md section 5; every function works on caller-owned
+ * in docs/otel-reference.md §5; every function works on caller-owned
  * memory with work bounded by its input, so hooks may call them anywhere,
  * signal handlers included.
  */
 #include <string.h>
 
+#include "common/text.h"
 #include "propagate.h"
 
 /* Longest tracestate member kept when truncation has to choose. */
 #define TS_LONG_MEMBER 128
 #define TS_KEY_MAX     256
 #define TS_VALUE_MAX   256
-
-static int is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/* Lowercase hex digit value, or -1 (uppercase is invalid in traceparent). */
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* Decodes n bytes from 2n lowercase hex chars; -1 on a bad digit. */
-static int unhex(const char *s, uint8_t *out, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		int hi = hexval(s[2 * i]);
-		int lo = hexval(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
 
 static int all_zero(const uint8_t *b, size_t n)
 {
@@ -61,15 +31,13 @@ int propagate_parse_traceparent(const char *s, size_t len,
 	struct propagate_ctx c;
 	uint8_t version;
 
-	while (len > 0 && is_ows(s[0])) {
-		s++;
-		len--;
-	}
-	while (len > 0 && is_ows(s[len - 1]))
-		len--;
+	struct str t = str_trim((struct str){ s, len });
+
+	s = t.p;
+	len = t.n;
 	if (len < PROPAGATE_TRACEPARENT_LEN)
 		return -1;
-	if (unhex(s, &version, 1) < 0 || version == 0xff)
+	if (hex_decode_lower(s, &version, 1) < 0 || version == 0xff)
 		return -1;
 	if (version == 0 && len != PROPAGATE_TRACEPARENT_LEN)
 		return -1;
@@ -80,27 +48,15 @@ int propagate_parse_traceparent(const char *s, size_t len,
 		return -1;
 	if (s[2] != '-' || s[35] != '-' || s[52] != '-')
 		return -1;
-	if (unhex(s + 3, c.trace_id, 16) < 0 ||
-	    unhex(s + 36, c.span_id, 8) < 0 ||
-	    unhex(s + 53, &c.flags, 1) < 0)
+	if (hex_decode_lower(s + 3, c.trace_id, 16) < 0 ||
+	    hex_decode_lower(s + 36, c.span_id, 8) < 0 ||
+	    hex_decode_lower(s + 53, &c.flags, 1) < 0)
 		return -1;
 	if (all_zero(c.trace_id, 16) || all_zero(c.span_id, 8))
 		return -1;
 	c.flags &= PROPAGATE_FLAGS_KNOWN;
 	*out = c;
 	return 0;
-}
-
-static char *put_hex(char *p, const uint8_t *b, size_t n)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		*p++ = digits[b[i] >> 4];
-		*p++ = digits[b[i] & 15];
-	}
-	return p;
 }
 
 size_t propagate_format_traceparent(const struct propagate_ctx *c, char *buf,
@@ -114,11 +70,11 @@ size_t propagate_format_traceparent(const struct propagate_ctx *c, char *buf,
 	*p++ = '0';
 	*p++ = '0';
 	*p++ = '-';
-	p = put_hex(p, c->trace_id, 16);
+	p = hex_encode(p, c->trace_id, 16);
 	*p++ = '-';
-	p = put_hex(p, c->span_id, 8);
+	p = hex_encode(p, c->span_id, 8);
 	*p++ = '-';
-	p = put_hex(p, &flags, 1);
+	p = hex_encode(p, &flags, 1);
 	if (cap > PROPAGATE_TRACEPARENT_LEN)
 		*p = '\0';
 	return PROPAGATE_TRACEPARENT_LEN;
@@ -222,9 +178,9 @@ int propagate_check_tracestate(const char *s, size_t len, char *out,
 		while (b < len && s[b] != ',')
 			b++;
 		pos = b + 1;
-		while (a < b && is_ows(s[a]))
+		while (a < b && ascii_is_ows(s[a]))
 			a++;
-		while (b > a && is_ows(s[b - 1]))
+		while (b > a && ascii_is_ows(s[b - 1]))
 			b--;
 		if (a == b)
 			continue;

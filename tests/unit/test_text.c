@@ -65,6 +65,9 @@ START_TEST(hex)
 	ck_assert_int_eq(hex_decode("007FA5ff", back, 4), 0);
 	ck_assert(memcmp(back, b, 4) == 0);
 	ck_assert_int_eq(hex_decode("00g0", back, 2), -1);
+	ck_assert_int_eq(hex_decode_lower("007FA5ff", back, 4), -1);
+	ck_assert_int_eq(hex_decode_lower("007fa5ff", back, 4), 0);
+	ck_assert(memcmp(back, b, 4) == 0);
 	ck_assert_int_eq(hex_value('F'), 15);
 	ck_assert_int_eq(hex_value('/'), -1);
 	ck_assert_int_eq(hex_value(':'), -1);
