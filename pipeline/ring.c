@@ -136,7 +136,3 @@ uint64_t ring_dropped(const struct ring *r)
 	return atomic_load_explicit(&r->dropped, memory_order_relaxed);
 }
 
-size_t ring_capacity(const struct ring *r)
-{
-	return r->capacity;
-}

@@ -45,8 +45,6 @@ size_t ring_count(const struct ring *r);
 /* Records dropped because the ring was full, since creation or reset. */
 uint64_t ring_dropped(const struct ring *r);
 
-size_t ring_capacity(const struct ring *r);
-
 /*
  * Empties the ring and zeroes the drop counter.  For a forked child, which
  * drops what it inherited: only valid while no other thread uses the ring
