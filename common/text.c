@@ -88,13 +88,14 @@ static int decode(const char *s, uint8_t *out, size_t n, int lower_only)
 {
 	size_t i;
 
-	for (i = 0; i < 2 * n; i++)
-		if (lower_only && s[i] >= 'A' && s[i] <= 'F')
+	for (i = 0; lower_only && i < 2 * n && s[i]; i++)
+		if (s[i] >= 'A' && s[i] <= 'F')
 			return -1;
+	/* Digit by digit, so that a short string's NUL stops the reading. */
 	for (i = 0; i < n; i++) {
-		int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
+		int hi = hex_value(s[2 * i]), lo;
 
-		if (hi < 0 || lo < 0)
+		if (hi < 0 || (lo = hex_value(s[2 * i + 1])) < 0)
 			return -1;
 		out[i] = (uint8_t)(hi << 4 | lo);
 	}

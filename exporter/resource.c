@@ -19,6 +19,7 @@
 
 #include "common/semconv.h"
 #include "common/sql.h"
+#include "common/text.h"
 #include "resource.h"
 #include "resource_parse.h"
 
@@ -95,16 +96,10 @@ static const char *store_str(const char *s)
 
 static int is_hex_id(const char *s, size_t n)
 {
-	size_t i;
+	uint8_t id[RESOURCE_CONTAINER_ID_LEN / 2];
 
-	if (n != RESOURCE_CONTAINER_ID_LEN)
-		return 0;
-	for (i = 0; i < n; i++) {
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		      (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	}
-	return 1;
+	return n == RESOURCE_CONTAINER_ID_LEN &&
+	       hex_decode_lower(s, id, sizeof(id)) == 0;
 }
 
 /*

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/text.h"
 #include "common/utf8.h"
 #include "json.h"
 
@@ -84,24 +85,14 @@ static struct json *node(struct parser *ps, enum json_type t)
 	return j;
 }
 
+/* Four hex digits of a \u escape. */
 static int hex4(const char *p, unsigned *out)
 {
-	unsigned v = 0;
+	uint8_t b[2];
 
-	for (int i = 0; i < 4; i++) {
-		char c = p[i];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned)(c - 'A' + 10);
-		else
-			return -1;
-	}
-	*out = v;
+	if (hex_decode(p, b, 2) < 0)
+		return -1;
+	*out = (unsigned)b[0] << 8 | b[1];
 	return 0;
 }
 
