@@ -12,32 +12,11 @@
 #include <unistd.h>
 
 #include "shim/propagate.h"
+#include "unit.h"
 
 #define TP "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 #define TID "0af7651916cd43dd8448eb211c80319c"
 #define SID "b7ad6b7169203331"
-
-static char *guard_end;
-
-/* Two pages, the second inaccessible: guard_end is its first byte. */
-static void guard_setup(void)
-{
-	long pg = sysconf(_SC_PAGESIZE);
-	char *p = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	ck_assert_ptr_ne(p, MAP_FAILED);
-	ck_assert_int_eq(mprotect(p + pg, pg, PROT_NONE), 0);
-	guard_end = p + pg;
-}
-
-/* Copies s to end right at the unmapped page. */
-static const char *guarded(const char *s, size_t len)
-{
-	ck_assert_uint_le(len, 4096);
-	memcpy(guard_end - len, s, len);
-	return guard_end - len;
-}
 
 static int parse(const char *s, struct propagate_ctx *c)
 {
@@ -404,11 +383,5 @@ static Suite *propagate_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(propagate_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(propagate_suite());
 }

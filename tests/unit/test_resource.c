@@ -15,6 +15,7 @@
 
 #include "exporter/resource.h"
 #include "exporter/resource_parse.h"
+#include "unit.h"
 
 #define ID "3f4a6c0e8b1d2e5f7a9c0b1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f"
 #define ID2 "aaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbccccccccccccccccdddddddddddddddd"
@@ -436,11 +437,5 @@ static Suite *resource_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(resource_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(resource_suite());
 }

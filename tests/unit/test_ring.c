@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "pipeline/ring.h"
+#include "unit.h"
 
 static struct span make(uint64_t n)
 {
@@ -169,8 +170,6 @@ int main(void)
 {
 	Suite *s = suite_create("ring");
 	TCase *tc = tcase_create("ring");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, fifo_and_capacity);
@@ -178,9 +177,5 @@ int main(void)
 	tcase_add_test(tc, zero_capacity_refused);
 	tcase_add_test(tc, many_producers);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

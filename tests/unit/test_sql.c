@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/sql.h"
+#include "unit.h"
 
 int sql_keywords_ok(void);
 
@@ -642,8 +643,6 @@ int main(void)
 {
 	Suite *s = suite_create("sql");
 	TCase *tc = tcase_create("sql");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_loop_test(tc, table, 0, (int)NCASES);
 	tcase_add_test(tc, keywords_sorted);
@@ -655,9 +654,5 @@ int main(void)
 	tcase_add_test(tc, nul_bytes);
 	tcase_add_test(tc, page_boundary);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "common/sql.h"
+#include "unit.h"
 
 static const char *const corpus[] = {
 	/* pgbench */
@@ -523,16 +524,10 @@ int main(void)
 {
 	Suite *s = suite_create("sql_oracle");
 	TCase *tc = tcase_create("sql_oracle");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, corpus_stmt, 0, (int)NCORPUS);
 	tcase_add_test(tc, generated);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "pipeline/status.h"
+#include "unit.h"
 
 START_TEST(health)
 {
@@ -80,20 +81,4 @@ START_TEST(summary)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("status");
-	TCase *tc = tcase_create("status");
-	SRunner *sr;
-	int failed;
-
-	tcase_add_test(tc, health);
-	tcase_add_test(tc, json_and_file);
-	tcase_add_test(tc, summary);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+UNIT_MAIN("status", health, json_and_file, summary)

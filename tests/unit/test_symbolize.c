@@ -17,6 +17,7 @@
 
 #include "exporter/otlp.h"
 #include "exporter/symbolize.h"
+#include "unit.h"
 
 /* Two functions with known names whose addresses the tests use. */
 __attribute__((noinline)) int symtest_target(int x);
@@ -442,11 +443,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(suite());
 }

@@ -42,26 +42,26 @@ static inline int unit_run(Suite *s)
 		return unit_run(s_);                                      \
 	}
 
-#define GUARD_SPAN (32 * 4096)
-
 static char *guard_end;
+static size_t guard_span;
 
-/* Maps GUARD_SPAN bytes followed by an inaccessible page (a fixture). */
+/* Maps 32 pages followed by an inaccessible one (a checked fixture). */
 static inline void guard_setup(void)
 {
-	long pg = sysconf(_SC_PAGESIZE);
-	char *p = mmap(NULL, GUARD_SPAN + (size_t)pg, PROT_READ | PROT_WRITE,
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	char *p = mmap(NULL, 33 * pg, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	ck_assert_ptr_ne(p, MAP_FAILED);
-	ck_assert_int_eq(mprotect(p + GUARD_SPAN, (size_t)pg, PROT_NONE), 0);
-	guard_end = p + GUARD_SPAN;
+	guard_span = 32 * pg;
+	ck_assert_int_eq(mprotect(p + guard_span, pg, PROT_NONE), 0);
+	guard_end = p + guard_span;
 }
 
 /* A copy of s[0..len) whose last byte is the last readable one. */
 static inline const char *guarded(const char *s, size_t len)
 {
-	if (len > GUARD_SPAN)
+	if (len > guard_span)
 		ck_abort_msg("input too long");
 	memmove(guard_end - len, s, len);
 	return guard_end - len;
