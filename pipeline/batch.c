@@ -188,18 +188,15 @@ static void fill_report(struct status_report *r)
 	r->dropped_queue = atomic_load(&dropped_early) +
 			   (q ? ring_dropped(q) : 0);
 	r->queued = q ? ring_count(q) : 0;
-	r->exported = __atomic_load_n(&counters.spans_exported,
-				      __ATOMIC_RELAXED);
-	r->dropped_export = __atomic_load_n(&counters.spans_failed,
-					    __ATOMIC_RELAXED);
-	r->rejected = __atomic_load_n(&counters.spans_rejected,
-				      __ATOMIC_RELAXED);
-	r->batches_retried = __atomic_load_n(&counters.batches_retried,
-					     __ATOMIC_RELAXED);
-	r->breaker_state = __atomic_load_n(&counters.breaker_state,
-					   __ATOMIC_RELAXED);
-	r->breaker_opens = __atomic_load_n(&counters.breaker_opens,
-					   __ATOMIC_RELAXED);
+	/* Written by the module through the host's counters. */
+#define COUNTER(field) __atomic_load_n(&counters.field, __ATOMIC_RELAXED)
+	r->exported = COUNTER(spans_exported);
+	r->dropped_export = COUNTER(spans_failed);
+	r->rejected = COUNTER(spans_rejected);
+	r->batches_retried = COUNTER(batches_retried);
+	r->breaker_state = COUNTER(breaker_state);
+	r->breaker_opens = COUNTER(breaker_opens);
+#undef COUNTER
 }
 
 /* Rewrites this process's status file (OTELSHIM_STATUS_DIR). */

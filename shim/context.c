@@ -246,14 +246,20 @@ struct span *ctx_start(enum span_kind kind, const struct ctx_remote *remote)
 	return s;
 }
 
-void ctx_end(struct span *s)
+uint64_t ctx_stop_clock(struct span *s)
 {
-	if (!s)
-		return;
 	if (!s->end_ns)
 		s->end_ns = ctx_now_ns();
 	if (s->end_ns < s->start_ns)
 		s->end_ns = s->start_ns;
+	return s->end_ns - s->start_ns;
+}
+
+void ctx_end(struct span *s)
+{
+	if (!s)
+		return;
+	ctx_stop_clock(s);
 	if (thread_active == s)
 		thread_active = NULL;
 	if (s->trace_flags & SPAN_FLAG_SAMPLED)

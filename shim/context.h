@@ -57,6 +57,10 @@ size_t ctx_traceparent(const struct span *s, char *buf, size_t cap);
 /* ns since the epoch (CLOCK_REALTIME). */
 uint64_t ctx_now_ns(void);
 
+/* Sets s's end time to now unless it has one (never before its start);
+ * returns the span's duration in ns.  ctx_end() does this too. */
+uint64_t ctx_stop_clock(struct span *s);
+
 /*
  * The sampling decision (docs/otel-reference.md §4), pure for tests.  parent is
  * 0 (none), 1 (local) or 2 (remote); parent_sampled its flag.

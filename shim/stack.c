@@ -131,13 +131,8 @@ size_t stack_capture(uintptr_t *pcs, size_t cap)
 
 void stack_capture_if_slow(struct span *s)
 {
-	if (!s)
-		return;
-	if (!s->end_ns)
-		s->end_ns = ctx_now_ns();
-	if (s->end_ns < s->start_ns ||
-	    s->end_ns - s->start_ns < atomic_load_explicit(&threshold_ns,
-						   memory_order_relaxed))
+	if (!s || ctx_stop_clock(s) < atomic_load_explicit(&threshold_ns,
+						memory_order_relaxed))
 		return;
 	s->stack_depth = (uint8_t)stack_capture(s->stack, SPAN_STACK_MAX);
 	if (s->stack_depth)
