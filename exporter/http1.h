@@ -1,0 +1,71 @@
+/*
+ * A small HTTP/1.1 client for plain http:// OTLP endpoints: POST a body,
+ * read the status, a few headers and a bounded response body, keep the
+ * connection alive between exports.  libcurl and the TLS libraries it
+ * pulls in cost a traced process about 9 MiB of mapped pages and every
+ * fork() a few hundred microseconds more, so they are only loaded for
+ * https:// endpoints; everything else goes through here.  Runs on the
+ * exporter thread only; every wait is bounded by the caller's deadline.
+ */
+#ifndef OTELSHIM_HTTP1_H
+#define OTELSHIM_HTTP1_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Most of a response body kept (the OTLP/HTTP recommendation). */
+#define HTTP1_BODY_MAX (4u << 20)
+
+struct http1_url {
+	char host[256];         /* without brackets for an IPv6 literal */
+	char port[8];
+	char target[2048];      /* path and query, at least "/" */
+};
+
+/* Splits an http:// URL.  0, -EPROTONOSUPPORT for another scheme,
+ * -EINVAL when it is malformed or a part is too long. */
+int http1_parse_url(const char *url, struct http1_url *u);
+
+struct http1_response {
+	long status;
+	const uint8_t *body;    /* the client's buffer, valid until the
+				   next call; len bytes */
+	size_t len;
+	char content_type[64];
+	char retry_after[64];   /* the raw header value, or "" */
+};
+
+struct http1_client {
+	struct http1_url url;
+	int fd;                 /* the kept-alive connection, or -1 */
+	/* The host's callback (exporter.h): takes a new descriptor as ours
+	 * (owned 1, may return another number) or gives it up (0). */
+	int (*own_fd)(int fd, int owned);
+	uint8_t *buf;           /* response bytes, grown up to a cap */
+	size_t cap;
+};
+
+void http1_init(struct http1_client *c, const struct http1_url *u,
+		int (*own_fd)(int fd, int owned));
+
+/*
+ * POSTs len bytes of body with the extra header lines in headers (each
+ * "Name: value\r\n"; may be empty) and waits for the response until
+ * deadline_ns (CLOCK_MONOTONIC).  A kept-alive connection that turns out
+ * to be closed is replaced once, transparently.  Returns 0 with *r filled
+ * for any status code, or -errno: -ETIMEDOUT, -ECONNREFUSED (and other
+ * connect errors), -EHOSTUNREACH when the name does not resolve,
+ * -EPROTO for a response that is not HTTP/1.x, -EMSGSIZE for a body past
+ * HTTP1_BODY_MAX.
+ */
+int http1_post(struct http1_client *c, const char *headers,
+	       const void *body, size_t len, uint64_t deadline_ns,
+	       struct http1_response *r);
+
+/* Drops the connection (idle); the next post connects again. */
+void http1_disconnect(struct http1_client *c);
+
+/* Drops the connection and the buffer. */
+void http1_free(struct http1_client *c);
+
+#endif
