@@ -3,7 +3,7 @@
  * entry per line (NUL or newline separated).  Besides the sanitizers it
  * checks what the rest of the library relies on: the invariants of the
  * struct and that every warning is one line starting with a variable name.
- * links: pipeline/config.c
+ * links: pipeline/config.c pipeline/config_lists.c pipeline/config_scalars.c
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * Unit tests for config_load: defaults, every variable, the precedence of
  * the per-signal variables, endpoint URL building and the key=value lists,
  * and that every invalid value costs exactly one warning and the default.
- * links: pipeline/config.c
+ * links: pipeline/config.c pipeline/config_lists.c pipeline/config_scalars.c
  */
 #include <check.h>
 #include <stdio.h>
