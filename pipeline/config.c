@@ -522,3 +522,22 @@ const char *config_log_level_name(enum config_log_level lvl)
 	}
 	return "unknown";
 }
+
+#ifdef UNITTEST
+int config_variable(size_t i, const char **name, const char **def)
+{
+	size_t r;
+
+	for (r = 0; r < N_ROWS; r++) {
+		size_t names = rows[r].generic ? 2 : 1;
+
+		if (i < names) {
+			*name = i ? rows[r].generic : rows[r].name;
+			*def = rows[r].def;
+			return 0;
+		}
+		i -= names;
+	}
+	return -ENOENT;
+}
+#endif
