@@ -842,6 +842,61 @@ START_TEST(test_log_level_name)
 }
 END_TEST
 
+START_TEST(test_stack_threshold_and_crash_handler)
+{
+	LOAD("OTELSHIM_STACK_THRESHOLD_MS=0");
+	ck_assert_int_eq(cfg.stack_threshold_ms, 0);
+	ck_assert_int_eq(cfg.crash_handler, 1);
+	LOAD("OTELSHIM_STACK_THRESHOLD_MS= Off ",
+	     "OTELSHIM_CRASH_HANDLER=FALSE");
+	ck_assert_int_eq(cfg.stack_threshold_ms, -1);
+	ck_assert_int_eq(cfg.crash_handler, 0);
+	LOAD("OTELSHIM_STACK_THRESHOLD_MS=-1");
+	ck_assert_int_eq(cfg.stack_threshold_ms, -1);
+	ck_assert_int_eq(n_warn, 0);
+	LOAD("OTELSHIM_STACK_THRESHOLD_MS=2147483648");
+	ck_assert_int_eq(cfg.stack_threshold_ms, 100);
+	ck_assert_str_eq(warnings[0], "OTELSHIM_STACK_THRESHOLD_MS="
+			 "\"2147483648\" is too large; using 100");
+	LOAD("OTELSHIM_STACK_THRESHOLD_MS=-2", "OTELSHIM_CRASH_HANDLER=no");
+	ck_assert_int_eq(cfg.stack_threshold_ms, 100);
+	ck_assert_int_eq(cfg.crash_handler, 1);
+	ck_assert_int_eq(n_warn, 2);
+	ck_assert_str_eq(warnings[0], "OTELSHIM_STACK_THRESHOLD_MS=\"-2\" is "
+			 "negative; using 100");
+	ck_assert_str_eq(warnings[1], "OTELSHIM_CRASH_HANDLER=\"no\" is not "
+			 "true or false; using true");
+}
+END_TEST
+
+START_TEST(test_log_level_explicit)
+{
+	LOAD("OTEL_LOG_LEVEL=");
+	ck_assert_int_eq(cfg.log_level_explicit, 0);
+	LOAD("OTEL_LOG_LEVEL=info");
+	ck_assert_int_eq(cfg.log_level_explicit, 1);
+	LOAD("OTEL_LOG_LEVEL=loud");
+	ck_assert_int_eq(cfg.log_level_explicit, 0);
+	ck_assert_int_eq(cfg.log_level, CONFIG_LOG_INFO);
+}
+END_TEST
+
+START_TEST(test_blank_values)
+{
+	/* File names keep blanks; a blank per-signal variable is unset. */
+	LOAD("OTELSHIM_CONSOLE_FILE= ", "OTEL_SERVICE_NAME=  ",
+	     "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT= ",
+	     "OTEL_EXPORTER_OTLP_TIMEOUT=7",
+	     "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY=\t",
+	     "OTEL_EXPORTER_OTLP_CLIENT_KEY=/k");
+	ck_assert_int_eq(n_warn, 0);
+	ck_assert_str_eq(cfg.console_file, " ");
+	ck_assert_str_eq(cfg.service_name, "  ");
+	ck_assert_uint_eq(cfg.otlp_timeout_ms, 7);
+	ck_assert_str_eq(cfg.client_key, "/k");
+}
+END_TEST
+
 /*
  * The README's "## Configuration" table: rows of "| `NAME` | default |
  * meaning |", where the first cell may name several variables ("`A`,
@@ -1023,6 +1078,9 @@ static Suite *config_suite(void)
 			    (int)NELEM(invalid_single));
 	tcase_add_test(tc, test_long_value_truncated_in_warning);
 	tcase_add_test(tc, test_log_level_name);
+	tcase_add_test(tc, test_stack_threshold_and_crash_handler);
+	tcase_add_test(tc, test_log_level_explicit);
+	tcase_add_test(tc, test_blank_values);
 	tcase_add_test(tc, test_readme_lists_every_variable);
 	suite_add_tcase(s, tc);
 	return s;
