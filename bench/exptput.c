@@ -9,7 +9,7 @@
  * pins itself to CPU 0 and prints "spans_per_s N" after `seconds`.
  *
  *     exptput MODULE SECONDS
- * links: pipeline/config.c
+ * links: pipeline/config.c pipeline/config_lists.c pipeline/config_scalars.c
  */
 #include <dlfcn.h>
 #include <sched.h>

@@ -36,7 +36,8 @@ build httpd
 build floor
 build spawn
 build spanload
-build exptput -I. pipeline/config.c -ldl
+build exptput -I. pipeline/config.c pipeline/config_lists.c \
+	pipeline/config_scalars.c build/libcommon.a -ldl
 
 if [ ! -d bench/node/node_modules ] ||
 	[ bench/node/package-lock.json -nt bench/node/node_modules ]; then

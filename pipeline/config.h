@@ -112,4 +112,13 @@ void config_load(struct config *cfg, char *const *envp,
 /* Name of a log level for messages; "info" etc. */
 const char *config_log_level_name(enum config_log_level lvl);
 
+#ifdef UNITTEST
+/*
+ * The i-th variable config_load reads (i = 0, 1, ...) and its default as
+ * the environment would spell it (NULL: none): 0, or -ENOENT past the
+ * last.  For the test that the README documents each one.
+ */
+int config_variable(size_t i, const char **name, const char **def);
+#endif
+
 #endif

@@ -3,7 +3,7 @@
  * entry per line (NUL or newline separated).  Besides the sanitizers it
  * checks what the rest of the library relies on: the invariants of the
  * struct and that every warning is one line starting with a variable name.
- * links: pipeline/config.c
+ * links: pipeline/config.c pipeline/config_lists.c pipeline/config_scalars.c
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -63,6 +63,9 @@ static void check_config(const struct config *cfg)
 		check(strlen(cfg->service_name) < 65536);
 	if (cfg->console_file != NULL)
 		check(cfg->console_file[0] != '\0');
+	if (cfg->status_dir != NULL)
+		check(cfg->status_dir[0] != '\0');
+	check(cfg->stack_threshold_ms >= -1);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

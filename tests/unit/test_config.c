@@ -1,15 +1,17 @@
 /*
  * Unit tests for config_load: defaults, every variable, the precedence of
  * the per-signal variables, endpoint URL building and the key=value lists,
- * and that every invalid value costs exactly one warning and the default.
- * links: pipeline/config.c
+ * that every invalid value costs exactly one warning and the default, and
+ * that the README's configuration table lists every variable and default.
+ * links: pipeline/config.c pipeline/config_lists.c pipeline/config_scalars.c
  */
-#include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pipeline/config.h"
+#include "unit.h"
 
 #define MAX_WARN 16
 
@@ -304,7 +306,7 @@ START_TEST(test_sampler)
 	};
 	size_t i;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < NELEM(cases); i++) {
 		LOAD((char *)cases[i].env);
 		ck_assert_int_eq(cfg.sampler, cases[i].s);
 		ck_assert_double_eq(cfg.sampler_ratio, 1.0);
@@ -353,12 +355,12 @@ START_TEST(test_sampler_arg)
 	};
 	size_t i;
 
-	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+	for (i = 0; i < NELEM(ok); i++) {
 		LOAD("OTEL_TRACES_SAMPLER=traceidratio", (char *)ok[i].arg);
 		ck_assert_msg(n_warn == 0, "%s", ok[i].arg);
 		ck_assert_double_eq_tol(cfg.sampler_ratio, ok[i].want, 1e-30);
 	}
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < NELEM(bad); i++) {
 		LOAD("OTEL_TRACES_SAMPLER=parentbased_traceidratio",
 		     (char *)bad[i]);
 		ck_assert_msg(n_warn == 1, "%s", bad[i]);
@@ -722,7 +724,7 @@ START_TEST(test_log_level)
 	};
 	size_t i;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < NELEM(cases); i++) {
 		LOAD((char *)cases[i].env);
 		ck_assert_int_eq(cfg.log_level, cases[i].lvl);
 		ck_assert_int_eq(n_warn, 0);
@@ -840,7 +842,202 @@ START_TEST(test_log_level_name)
 }
 END_TEST
 
-#define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
+START_TEST(test_stack_threshold_and_crash_handler)
+{
+	LOAD("OTELSHIM_STACK_THRESHOLD_MS=0");
+	ck_assert_int_eq(cfg.stack_threshold_ms, 0);
+	ck_assert_int_eq(cfg.crash_handler, 1);
+	LOAD("OTELSHIM_STACK_THRESHOLD_MS= Off ",
+	     "OTELSHIM_CRASH_HANDLER=FALSE");
+	ck_assert_int_eq(cfg.stack_threshold_ms, -1);
+	ck_assert_int_eq(cfg.crash_handler, 0);
+	LOAD("OTELSHIM_STACK_THRESHOLD_MS=-1");
+	ck_assert_int_eq(cfg.stack_threshold_ms, -1);
+	ck_assert_int_eq(n_warn, 0);
+	LOAD("OTELSHIM_STACK_THRESHOLD_MS=2147483648");
+	ck_assert_int_eq(cfg.stack_threshold_ms, 100);
+	ck_assert_str_eq(warnings[0], "OTELSHIM_STACK_THRESHOLD_MS="
+			 "\"2147483648\" is too large; using 100");
+	LOAD("OTELSHIM_STACK_THRESHOLD_MS=-2", "OTELSHIM_CRASH_HANDLER=no");
+	ck_assert_int_eq(cfg.stack_threshold_ms, 100);
+	ck_assert_int_eq(cfg.crash_handler, 1);
+	ck_assert_int_eq(n_warn, 2);
+	ck_assert_str_eq(warnings[0], "OTELSHIM_STACK_THRESHOLD_MS=\"-2\" is "
+			 "negative; using 100");
+	ck_assert_str_eq(warnings[1], "OTELSHIM_CRASH_HANDLER=\"no\" is not "
+			 "true or false; using true");
+}
+END_TEST
+
+START_TEST(test_log_level_explicit)
+{
+	LOAD("OTEL_LOG_LEVEL=");
+	ck_assert_int_eq(cfg.log_level_explicit, 0);
+	LOAD("OTEL_LOG_LEVEL=info");
+	ck_assert_int_eq(cfg.log_level_explicit, 1);
+	LOAD("OTEL_LOG_LEVEL=loud");
+	ck_assert_int_eq(cfg.log_level_explicit, 0);
+	ck_assert_int_eq(cfg.log_level, CONFIG_LOG_INFO);
+}
+END_TEST
+
+START_TEST(test_blank_values)
+{
+	/* File names keep blanks; a blank per-signal variable is unset. */
+	LOAD("OTELSHIM_CONSOLE_FILE= ", "OTEL_SERVICE_NAME=  ",
+	     "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT= ",
+	     "OTEL_EXPORTER_OTLP_TIMEOUT=7",
+	     "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY=\t",
+	     "OTEL_EXPORTER_OTLP_CLIENT_KEY=/k");
+	ck_assert_int_eq(n_warn, 0);
+	ck_assert_str_eq(cfg.console_file, " ");
+	ck_assert_str_eq(cfg.service_name, "  ");
+	ck_assert_uint_eq(cfg.otlp_timeout_ms, 7);
+	ck_assert_str_eq(cfg.client_key, "/k");
+}
+END_TEST
+
+/*
+ * The README's "## Configuration" table: rows of "| `NAME` | default |
+ * meaning |", where the first cell may name several variables ("`A`,
+ * `B`", or "`X[_TRACES]_Y`" for both forms).  A default in backticks is
+ * the value as the environment spells it; anything else is prose for a
+ * variable that has none in the table.  Variables outside the OTEL*
+ * namespace (TRACEPARENT) are read elsewhere and not checked.
+ */
+struct doc_var {
+	char name[64];
+	char def[64];           /* "" when the README gives prose */
+	int seen;
+};
+
+static struct doc_var docs[64];
+static size_t n_docs;
+
+static void doc_add(const char *name, size_t len, const char *def)
+{
+	ck_assert_msg(len < sizeof(docs[0].name), "README: long name");
+	ck_assert_uint_lt(n_docs, NELEM(docs));
+	if (len < 4 || strncmp(name, "OTEL", 4) != 0)
+		return;
+	memcpy(docs[n_docs].name, name, len);
+	docs[n_docs].name[len] = '\0';
+	snprintf(docs[n_docs].def, sizeof(docs[0].def), "%s", def);
+	n_docs++;
+}
+
+/* Adds each name of the first cell, both forms of "[_TRACES]". */
+static void doc_names(const char *cell, size_t len, const char *def)
+{
+	const char *end = cell + len, *p = cell, *q, *opt;
+	char both[128];
+
+	for (;;) {
+		p = memchr(p, '`', (size_t)(end - p));
+		if (p == NULL)
+			break;
+		q = memchr(p + 1, '`', (size_t)(end - p - 1));
+		ck_assert_msg(q != NULL, "README: unbalanced ` in %.*s",
+			      (int)len, cell);
+		p++;
+		opt = memchr(p, '[', (size_t)(q - p));
+		if (opt == NULL) {
+			doc_add(p, (size_t)(q - p), def);
+		} else {
+			const char *close = memchr(opt, ']', (size_t)(q - opt));
+			int n;
+
+			ck_assert_ptr_nonnull(close);
+			n = snprintf(both, sizeof(both), "%.*s%.*s",
+				     (int)(opt - p), p, (int)(q - close - 1),
+				     close + 1);
+			doc_add(both, (size_t)n, def);
+			n = snprintf(both, sizeof(both), "%.*s%.*s%.*s",
+				     (int)(opt - p), p,
+				     (int)(close - opt - 1), opt + 1,
+				     (int)(q - close - 1), close + 1);
+			doc_add(both, (size_t)n, def);
+		}
+		p = q + 1;
+	}
+}
+
+/* README.md, found from this file's own path in the source tree. */
+static FILE *open_readme(void)
+{
+	static const char self[] = "tests/unit/test_config.c";
+	const char *file = __FILE__;
+	size_t dir = strlen(file) - (sizeof(self) - 1);
+	char path[4096];
+
+	ck_assert(strlen(file) >= sizeof(self) - 1 &&
+		  strcmp(file + dir, self) == 0);
+	snprintf(path, sizeof(path), "%.*sREADME.md", (int)dir, file);
+	return fopen(path, "r");
+}
+
+static void read_readme_table(void)
+{
+	FILE *f = open_readme();
+	char *line = NULL;
+	size_t cap = 0;
+	int in_section = 0;
+
+	ck_assert_msg(f != NULL, "README.md not found");
+	n_docs = 0;
+	while (getline(&line, &cap, f) > 0) {
+		char *c1, *c2, *c3, def[64] = "";
+		size_t n;
+
+		if (strncmp(line, "## ", 3) == 0)
+			in_section = strcmp(line, "## Configuration\n") == 0;
+		if (!in_section || strncmp(line, "| `", 3) != 0)
+			continue;
+		c1 = line + 1;
+		c2 = strchr(c1, '|');
+		ck_assert_ptr_nonnull(c2);
+		c3 = strchr(c2 + 1, '|');
+		ck_assert_ptr_nonnull(c3);
+		/* The default cell, without its blanks. */
+		for (c2++; *c2 == ' '; c2++)
+			;
+		for (n = (size_t)(c3 - c2); n > 0 && c2[n - 1] == ' '; n--)
+			;
+		if (n >= 2 && c2[0] == '`' && c2[n - 1] == '`' &&
+		    memchr(c2 + 1, '`', n - 2) == NULL) {
+			ck_assert_uint_lt(n - 2, sizeof(def));
+			memcpy(def, c2 + 1, n - 2);
+			def[n - 2] = '\0';
+		}
+		doc_names(c1, (size_t)(c2 - c1), def);
+	}
+	free(line);
+	fclose(f);
+}
+
+START_TEST(test_readme_lists_every_variable)
+{
+	const char *name, *def;
+	size_t i, d;
+
+	read_readme_table();
+	ck_assert_uint_gt(n_docs, 0);
+	for (i = 0; config_variable(i, &name, &def) == 0; i++) {
+		for (d = 0; d < n_docs && strcmp(docs[d].name, name); d++)
+			;
+		ck_assert_msg(d < n_docs, "README: %s is missing", name);
+		ck_assert_msg(!docs[d].seen, "README: %s twice", name);
+		docs[d].seen = 1;
+		ck_assert_msg(strcmp(docs[d].def, def ? def : "") == 0,
+			      "README: %s defaults to \"%s\", not \"%s\"",
+			      name, docs[d].def, def ? def : "");
+	}
+	ck_assert_int_eq(config_variable(i, &name, &def), -ENOENT);
+	for (d = 0; d < n_docs; d++)
+		ck_assert_msg(docs[d].seen, "README: %s is not read",
+			      docs[d].name);
+}
+END_TEST
 
 static Suite *config_suite(void)
 {
@@ -855,7 +1052,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_strings_are_copied);
 	tcase_add_test(tc, test_resource_attrs);
 	tcase_add_loop_test(tc, test_resource_attrs_error_drops_all, 0,
-			    NELEM(bad_resource_attrs));
+			    (int)NELEM(bad_resource_attrs));
 	tcase_add_test(tc, test_resource_attrs_error_message);
 	tcase_add_test(tc, test_resource_attrs_too_many);
 	tcase_add_test(tc, test_exporter);
@@ -864,12 +1061,12 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_propagators);
 	tcase_add_test(tc, test_bsp);
 	tcase_add_test(tc, test_bsp_batch_vs_queue);
-	tcase_add_loop_test(tc, test_endpoint, 0, NELEM(url_cases));
+	tcase_add_loop_test(tc, test_endpoint, 0, (int)NELEM(url_cases));
 	tcase_add_test(tc, test_endpoint_warning_hides_url);
 	tcase_add_test(tc, test_headers);
 	tcase_add_test(tc, test_headers_traces_beat_generic);
 	tcase_add_loop_test(tc, test_headers_bad_member, 0,
-			    NELEM(bad_headers));
+			    (int)NELEM(bad_headers));
 	tcase_add_test(tc, test_headers_too_many);
 	tcase_add_test(tc, test_otlp_scalars);
 	tcase_add_test(tc, test_otlp_protocol_grpc);
@@ -878,20 +1075,18 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_log_level_silences_warnings);
 	tcase_add_test(tc, test_console_file_and_config_file);
 	tcase_add_loop_test(tc, test_invalid_single, 0,
-			    NELEM(invalid_single));
+			    (int)NELEM(invalid_single));
 	tcase_add_test(tc, test_long_value_truncated_in_warning);
 	tcase_add_test(tc, test_log_level_name);
+	tcase_add_test(tc, test_stack_threshold_and_crash_handler);
+	tcase_add_test(tc, test_log_level_explicit);
+	tcase_add_test(tc, test_blank_values);
+	tcase_add_test(tc, test_readme_lists_every_variable);
 	suite_add_tcase(s, tc);
 	return s;
 }
 
 int main(void)
 {
-	SRunner *sr = srunner_create(config_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(config_suite());
 }
