@@ -90,7 +90,7 @@ static int init_curl(const struct exporter_host *host)
 		snprintf(line, sizeof(line), "libcurl init failed: %s",
 			 curl_easy_strerror(rc));
 		mlog(host, CONFIG_LOG_ERROR, line);
-		return -1;
+		return -EIO;
 	}
 	curl_ready = 1;
 	vi = curl_version_info(CURLVERSION_NOW);
@@ -117,19 +117,32 @@ static int open_console(struct module_exporter *m)
 	 * share the file never interleave inside a line. */
 	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (fd < 0) {
+		int err = errno;
 		char line[512];
 
 		snprintf(line, sizeof(line),
 			 "console exporter: cannot open %s: %s", path,
-			 strerror(errno));
+			 strerror(err));
 		mlog(&m->host, CONFIG_LOG_ERROR, line);
-		return -1;
+		return -err;
 	}
 	if (m->host.own_fd)
 		fd = m->host.own_fd(fd, 1);
 	m->console_fd = fd;
 	m->console_owned = 1;
 	return 0;
+}
+
+/* Un-owns and closes the console file, if it is ours (not stderr). */
+static void close_console(struct module_exporter *m)
+{
+	if (!m->console_owned)
+		return;
+	if (m->host.own_fd)
+		m->host.own_fd(m->console_fd, 0);
+	close(m->console_fd);
+	m->console_fd = -1;
+	m->console_owned = 0;
 }
 
 /* Between exports the module holds no descriptor: see exporter_ops.idle.
@@ -143,13 +156,7 @@ static void module_idle(void *exp)
 	if (m->tr)
 		transport_idle(m->tr);
 	otlp_release(&m->enc);
-	if (m->console_owned) {
-		if (m->host.own_fd)
-			m->host.own_fd(m->console_fd, 0);
-		close(m->console_fd);
-		m->console_fd = -1;
-		m->console_owned = 0;
-	}
+	close_console(m);
 }
 
 static void module_destroy(void *exp)
@@ -160,11 +167,7 @@ static void module_destroy(void *exp)
 		return;
 	transport_destroy(m->tr);
 	otlp_release(&m->enc);
-	if (m->console_owned) {
-		if (m->host.own_fd)
-			m->host.own_fd(m->console_fd, 0);
-		close(m->console_fd);
-	}
+	close_console(m);
 	free(m);
 }
 
