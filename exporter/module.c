@@ -344,7 +344,7 @@ static enum exporter_result module_export(void *exp, const struct span *spans,
 }
 
 static const struct exporter_ops ops = {
-	.abi_version = EXPORTER_ABI_VERSION,
+	.abi = EXPORTER_ABI_THIS_BUILD,
 	.create = module_create,
 	.export_spans = module_export,
 	.destroy = module_destroy,
