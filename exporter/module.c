@@ -18,6 +18,7 @@
 
 #include "pipeline/exporter.h"
 #include "otlp.h"
+#include "otlp_response.h"
 #include "resource.h"
 #include "symbolize.h"
 #include "transport.h"
@@ -204,8 +205,8 @@ static void *module_create(const struct exporter_host *host)
 		m->tr = transport_create(&m->host,
 					 cfg->protocol ==
 					 CONFIG_PROTOCOL_HTTP_JSON ?
-					 transport_decode_json_response :
-					 otlp_decode_response);
+					 otlp_response_json :
+					 otlp_response_protobuf);
 		if (!m->tr)
 			goto fail;
 		break;
@@ -298,7 +299,7 @@ static enum exporter_result export_otlp(struct module_exporter *m,
 					const struct span *spans, size_t n,
 					uint64_t deadline_ns)
 {
-	enum exporter_result res;
+	enum transport_result res;
 	const void *body = NULL;
 	char *json = NULL;
 	size_t len = 0;
@@ -321,7 +322,15 @@ static enum exporter_result export_otlp(struct module_exporter *m,
 	}
 	res = transport_send(m->tr, body, len, n, deadline_ns);
 	free(json);
-	return res;
+	switch (res) {
+	case TRANSPORT_SENT:
+		return EXPORTER_OK;
+	case TRANSPORT_DROPPED:
+		return EXPORTER_FAILED;
+	case TRANSPORT_DEFERRED:
+		break;
+	}
+	return EXPORTER_RETRY_LATER;
 }
 
 static enum exporter_result module_export(void *exp, const struct span *spans,

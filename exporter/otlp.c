@@ -27,11 +27,9 @@
 #define STACK_TEXT_MAX 8192     /* rendered stack, before the length limit */
 #define ARENA_CHUNK (64 * 1024)
 
-/* The generated names of the collector messages exceed any line. */
+/* The generated name of the request message exceeds any line. */
 #define REQUEST_INIT(m) \
 	opentelemetry__proto__collector__trace__v1__export_trace_service_request__init(m)
-#define RESPONSE_DESCRIPTOR \
-	opentelemetry__proto__collector__trace__v1__export_trace_service_response__descriptor
 
 #define ANY(c) ANY_CASE(c)
 #define KIND(c) OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_##c
@@ -1055,40 +1053,4 @@ out:
 	free(j.p);
 	arena_done(&b.a, enc);
 	return ret;
-}
-
-/* ------------------------------------------------------------ response */
-
-int otlp_decode_response(const uint8_t *body, size_t len, int64_t *rejected,
-			 char *msg, size_t cap)
-{
-	static const uint8_t empty[1];
-	pb_response *resp;
-	size_t i;
-
-	*rejected = 0;
-	if (cap)
-		msg[0] = '\0';
-	resp = (pb_response *)protobuf_c_message_unpack(&RESPONSE_DESCRIPTOR,
-							NULL, len,
-							body ? body : empty);
-	if (!resp)
-		return -EINVAL;
-	if (resp->partial_success) {
-		const char *m = resp->partial_success->error_message;
-
-		*rejected = resp->partial_success->rejected_spans;
-		/* Whole UTF-8 characters only, and the message ends up in
-		 * one log line: control bytes become spaces. */
-		if (cap && m) {
-			utf8_repair(m, strlen(m), 0, msg, cap);
-			for (i = 0; msg[i]; i++) {
-				if ((unsigned char)msg[i] < 0x20 ||
-				    msg[i] == 0x7f)
-					msg[i] = ' ';
-			}
-		}
-	}
-	protobuf_c_message_free_unpacked(&resp->base, NULL);
-	return 0;
 }

@@ -20,10 +20,6 @@
 
 #define REQ_DESC \
 	opentelemetry__proto__collector__trace__v1__export_trace_service_request__descriptor
-#define RESP_DESC \
-	opentelemetry__proto__collector__trace__v1__export_trace_service_response__descriptor
-#define PS_DESC \
-	opentelemetry__proto__collector__trace__v1__export_trace_partial_success__descriptor
 #define ANY(c) ANY_CASE(c)
 
 /* ------------------------------------------------------------ helpers */
@@ -544,47 +540,6 @@ START_TEST(test_damaged_pool_refs)
 }
 END_TEST
 
-START_TEST(test_decode_response)
-{
-	Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse
-		resp;
-	Opentelemetry__Proto__Collector__Trace__V1__ExportTracePartialSuccess
-		ps;
-	static const uint8_t garbage[] = { 0x0a, 0x05, 0x08 };
-	uint8_t buf[256];
-	size_t len;
-	int64_t rejected = -1;
-	char msg[16];
-
-	protobuf_c_message_init(&RESP_DESC, &resp);
-	protobuf_c_message_init(&PS_DESC, &ps);
-	ps.rejected_spans = 7;
-	ps.error_message = (char *)"bad\nspan ids, \xc3\xa4\xc3\xa4\xc3\xa4";
-	resp.partial_success = &ps;
-	len = protobuf_c_message_pack(&resp.base, buf);
-
-	ck_assert_int_eq(otlp_decode_response(buf, len, &rejected, msg,
-					      sizeof(msg)), 0);
-	ck_assert_int_eq(rejected, 7);
-	/* One log line, cut at a character boundary. */
-	ck_assert_str_eq(msg, "bad span ids, ");
-
-	/* Empty body and unset partial_success: full success. */
-	rejected = -1;
-	ck_assert_int_eq(otlp_decode_response(NULL, 0, &rejected, msg,
-					      sizeof(msg)), 0);
-	ck_assert_int_eq(rejected, 0);
-	ck_assert_str_eq(msg, "");
-
-	ck_assert_int_eq(otlp_decode_response(garbage, sizeof(garbage),
-					      &rejected, msg, sizeof(msg)),
-			 -EINVAL);
-	ck_assert_int_eq(otlp_decode_response(buf, len, &rejected, NULL, 0),
-			 0);
-	ck_assert_int_eq(rejected, 7);
-}
-END_TEST
-
 /*
  * The wire format against the field numbers of the OTLP reference, read
  * back by protoc's schema-less decoder, so a wrong number or wire type in
@@ -1077,7 +1032,6 @@ static Suite *otlp_suite(void)
 	tcase_add_test(tc, test_count_limit);
 	tcase_add_test(tc, test_invalid_utf8);
 	tcase_add_test(tc, test_damaged_pool_refs);
-	tcase_add_test(tc, test_decode_response);
 	tcase_add_test(tc, test_wire_format);
 	tcase_add_test(tc, test_pack_every_field);
 	suite_add_tcase(s, tc);
