@@ -18,6 +18,7 @@
 
 #include "pipeline/exporter.h"
 #include "otlp.h"
+#include "otlp_response.h"
 #include "resource.h"
 #include "symbolize.h"
 #include "transport.h"
@@ -90,7 +91,7 @@ static int init_curl(const struct exporter_host *host)
 		snprintf(line, sizeof(line), "libcurl init failed: %s",
 			 curl_easy_strerror(rc));
 		mlog(host, CONFIG_LOG_ERROR, line);
-		return -1;
+		return -EIO;
 	}
 	curl_ready = 1;
 	vi = curl_version_info(CURLVERSION_NOW);
@@ -117,19 +118,32 @@ static int open_console(struct module_exporter *m)
 	 * share the file never interleave inside a line. */
 	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (fd < 0) {
+		int err = errno;
 		char line[512];
 
 		snprintf(line, sizeof(line),
 			 "console exporter: cannot open %s: %s", path,
-			 strerror(errno));
+			 strerror(err));
 		mlog(&m->host, CONFIG_LOG_ERROR, line);
-		return -1;
+		return -err;
 	}
 	if (m->host.own_fd)
 		fd = m->host.own_fd(fd, 1);
 	m->console_fd = fd;
 	m->console_owned = 1;
 	return 0;
+}
+
+/* Un-owns and closes the console file, if it is ours (not stderr). */
+static void close_console(struct module_exporter *m)
+{
+	if (!m->console_owned)
+		return;
+	if (m->host.own_fd)
+		m->host.own_fd(m->console_fd, 0);
+	close(m->console_fd);
+	m->console_fd = -1;
+	m->console_owned = 0;
 }
 
 /* Between exports the module holds no descriptor: see exporter_ops.idle.
@@ -143,13 +157,7 @@ static void module_idle(void *exp)
 	if (m->tr)
 		transport_idle(m->tr);
 	otlp_release(&m->enc);
-	if (m->console_owned) {
-		if (m->host.own_fd)
-			m->host.own_fd(m->console_fd, 0);
-		close(m->console_fd);
-		m->console_fd = -1;
-		m->console_owned = 0;
-	}
+	close_console(m);
 }
 
 static void module_destroy(void *exp)
@@ -160,11 +168,7 @@ static void module_destroy(void *exp)
 		return;
 	transport_destroy(m->tr);
 	otlp_release(&m->enc);
-	if (m->console_owned) {
-		if (m->host.own_fd)
-			m->host.own_fd(m->console_fd, 0);
-		close(m->console_fd);
-	}
+	close_console(m);
 	free(m);
 }
 
@@ -201,8 +205,8 @@ static void *module_create(const struct exporter_host *host)
 		m->tr = transport_create(&m->host,
 					 cfg->protocol ==
 					 CONFIG_PROTOCOL_HTTP_JSON ?
-					 transport_decode_json_response :
-					 otlp_decode_response);
+					 otlp_response_json :
+					 otlp_response_protobuf);
 		if (!m->tr)
 			goto fail;
 		break;
@@ -295,7 +299,7 @@ static enum exporter_result export_otlp(struct module_exporter *m,
 					const struct span *spans, size_t n,
 					uint64_t deadline_ns)
 {
-	enum exporter_result res;
+	enum transport_result res;
 	const void *body = NULL;
 	char *json = NULL;
 	size_t len = 0;
@@ -318,7 +322,15 @@ static enum exporter_result export_otlp(struct module_exporter *m,
 	}
 	res = transport_send(m->tr, body, len, n, deadline_ns);
 	free(json);
-	return res;
+	switch (res) {
+	case TRANSPORT_SENT:
+		return EXPORTER_OK;
+	case TRANSPORT_DROPPED:
+		return EXPORTER_FAILED;
+	case TRANSPORT_DEFERRED:
+		break;
+	}
+	return EXPORTER_RETRY_LATER;
 }
 
 static enum exporter_result module_export(void *exp, const struct span *spans,
@@ -341,7 +353,7 @@ static enum exporter_result module_export(void *exp, const struct span *spans,
 }
 
 static const struct exporter_ops ops = {
-	.abi_version = EXPORTER_ABI_VERSION,
+	.abi = EXPORTER_ABI_THIS_BUILD,
 	.create = module_create,
 	.export_spans = module_export,
 	.destroy = module_destroy,

@@ -3,20 +3,18 @@
  * OTLP/JSON.  Both encodings come from the same tree of protobuf-c message
  * structs, built per call in an arena that is emptied in one go, so the
  * two can never disagree about limits, UTF-8 repair or which fields are
- * set.  The protobuf bytes are written by otlp_pack.c.  Runs on the
- * exporter thread only.
+ * set.  This file builds the tree; otlp_pack.c writes it as protobuf,
+ * otlp_json.c as OTLP/JSON.  Runs on the exporter thread only.
  */
 #include <errno.h>
-#include <inttypes.h>
-#include <math.h>
 #include <stdalign.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/semconv.h"
 #include "common/utf8.h"
 #include "otlp.h"
+#include "otlp_json.h"
 #include "otlp_pack.h"
 
 #ifndef OTELSHIM_VERSION
@@ -27,11 +25,9 @@
 #define STACK_TEXT_MAX 8192     /* rendered stack, before the length limit */
 #define ARENA_CHUNK (64 * 1024)
 
-/* The generated names of the collector messages exceed any line. */
+/* The generated name of the request message exceeds any line. */
 #define REQUEST_INIT(m) \
 	opentelemetry__proto__collector__trace__v1__export_trace_service_request__init(m)
-#define RESPONSE_DESCRIPTOR \
-	opentelemetry__proto__collector__trace__v1__export_trace_service_response__descriptor
 
 #define ANY(c) ANY_CASE(c)
 #define KIND(c) OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_##c
@@ -598,497 +594,50 @@ static pb_request *build_request(struct build *b, const struct span *spans,
 	return req;
 }
 
-int otlp_encode_protobuf(struct otlp_encoder *enc, const struct span *spans,
-			 size_t n, const uint8_t **out, size_t *len)
+/* The two writers of a built tree: protobuf into the encoder's buffer,
+ * JSON into a new one; out is their output pointer's address. */
+typedef int (*write_fn)(const pb_request *req, struct otlp_encoder *enc,
+			void *out, size_t *len);
+
+static int write_protobuf(const pb_request *req, struct otlp_encoder *enc,
+			  void *out, size_t *len)
+{
+	return otlp_pack_request(req, &enc->pb_buf, &enc->pb_cap, out, len);
+}
+
+static int write_json(const pb_request *req, struct otlp_encoder *enc,
+		      void *out, size_t *len)
+{
+	(void)enc;
+	return otlp_json_request(req, out, len);
+}
+
+/* One call: the tree of n spans, written, and the arena emptied. */
+static int encode(struct otlp_encoder *enc, const struct span *spans,
+		  size_t n, write_fn write, void *out, size_t *len)
 {
 	struct build b = { .enc = enc, .a.spare = enc->spare };
-	pb_request *req;
+	pb_request *req = build_request(&b, spans, n);
 	int ret = -ENOMEM;
 
-	*out = NULL;
-	*len = 0;
-	req = build_request(&b, spans, n);
-	if (req && !b.oom &&
-	    otlp_pack_request(req, &enc->pb_buf, &enc->pb_cap, out, len) == 0)
-		ret = 0;
+	if (req && !b.oom)
+		ret = write(req, enc, out, len);
 	arena_done(&b.a, enc);
 	return ret;
 }
 
-/* ------------------------------------------------------------ JSON */
-
-/* A growing output buffer; a failed allocation sticks in oom. */
-struct jbuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void jput(struct jbuf *j, const char *s, size_t n)
+int otlp_encode_protobuf(struct otlp_encoder *enc, const struct span *spans,
+			 size_t n, const uint8_t **out, size_t *len)
 {
-	if (j->oom)
-		return;
-	if (j->cap - j->len <= n) {
-		size_t cap = j->cap ? j->cap : 4096;
-		char *p;
-
-		while (cap - j->len <= n)
-			cap *= 2;
-		p = realloc(j->p, cap);
-		if (!p) {
-			j->oom = 1;
-			return;
-		}
-		j->p = p;
-		j->cap = cap;
-	}
-	memcpy(j->p + j->len, s, n);
-	j->len += n;
-	j->p[j->len] = '\0';
-}
-
-static void jlit(struct jbuf *j, const char *s)
-{
-	jput(j, s, strlen(s));
-}
-
-/* A JSON string; the input is already well-formed UTF-8 (built by text()),
- * so only quotes, backslashes and control characters need escapes. */
-static void jstr(struct jbuf *j, const char *s)
-{
-	const char *run = s;
-	char esc[8];
-
-	jput(j, "\"", 1);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		const char *e = NULL;
-
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		jput(j, run, (size_t)(s - run));
-		run = s + 1;
-		switch (c) {
-		case '"': e = "\\\""; break;
-		case '\\': e = "\\\\"; break;
-		case '\b': e = "\\b"; break;
-		case '\f': e = "\\f"; break;
-		case '\n': e = "\\n"; break;
-		case '\r': e = "\\r"; break;
-		case '\t': e = "\\t"; break;
-		default:
-			snprintf(esc, sizeof(esc), "\\u%04x", c);
-			e = esc;
-		}
-		jlit(j, e);
-	}
-	jput(j, run, (size_t)(s - run));
-	jput(j, "\"", 1);
-}
-
-/* "name": with the separating comma when it is not the first member. */
-static void jkey(struct jbuf *j, int *first, const char *name)
-{
-	if (!*first)
-		jput(j, ",", 1);
-	*first = 0;
-	jstr(j, name);
-	jput(j, ":", 1);
-}
-
-static void jhex(struct jbuf *j, const ProtobufCBinaryData *d)
-{
-	static const char digits[] = "0123456789abcdef";
-	char pair[2];
-	size_t i;
-
-	jput(j, "\"", 1);
-	for (i = 0; i < d->len; i++) {
-		pair[0] = digits[d->data[i] >> 4];
-		pair[1] = digits[d->data[i] & 15];
-		jput(j, pair, 2);
-	}
-	jput(j, "\"", 1);
-}
-
-static void jbase64(struct jbuf *j, const ProtobufCBinaryData *d)
-{
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		"0123456789+/";
-	size_t i;
-	char q[4];
-
-	jput(j, "\"", 1);
-	for (i = 0; i < d->len; i += 3) {
-		uint32_t v = (uint32_t)d->data[i] << 16;
-		size_t left = d->len - i;
-
-		if (left > 1)
-			v |= (uint32_t)d->data[i + 1] << 8;
-		if (left > 2)
-			v |= d->data[i + 2];
-		q[0] = tab[(v >> 18) & 63];
-		q[1] = tab[(v >> 12) & 63];
-		q[2] = left > 1 ? tab[(v >> 6) & 63] : '=';
-		q[3] = left > 2 ? tab[v & 63] : '=';
-		jput(j, q, 4);
-	}
-	jput(j, "\"", 1);
-}
-
-/* 64-bit integers are strings in OTLP/JSON (proto3 JSON mapping). */
-static void ju64str(struct jbuf *j, uint64_t v)
-{
-	char num[32];
-
-	snprintf(num, sizeof(num), "\"%" PRIu64 "\"", v);
-	jlit(j, num);
-}
-
-static void ji64str(struct jbuf *j, int64_t v)
-{
-	char num[32];
-
-	snprintf(num, sizeof(num), "\"%" PRId64 "\"", v);
-	jlit(j, num);
-}
-
-static void ju32(struct jbuf *j, uint32_t v)
-{
-	char num[16];
-
-	snprintf(num, sizeof(num), "%" PRIu32, v);
-	jlit(j, num);
-}
-
-/* Shortest of %.15g/%.17g that reads back as the same double; the
- * non-finite values are the strings proto3 JSON defines for them. */
-static void jdouble(struct jbuf *j, double d)
-{
-	char num[40];
-
-	if (isnan(d)) {
-		jlit(j, "\"NaN\"");
-		return;
-	}
-	if (isinf(d)) {
-		jlit(j, d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
-		return;
-	}
-	snprintf(num, sizeof(num), "%.15g", d);
-	if (strtod(num, NULL) != d)
-		snprintf(num, sizeof(num), "%.17g", d);
-	jlit(j, num);
-}
-
-static void json_kvs(struct jbuf *j, pb_kv *const *kvs, size_t n);
-
-static void json_any(struct jbuf *j, const pb_any *v)
-{
-	size_t i;
-
-	jput(j, "{", 1);
-	switch (v->value_case) {
-	case ANY(STRING_VALUE):
-		jlit(j, "\"stringValue\":");
-		jstr(j, v->string_value);
-		break;
-	case ANY(BOOL_VALUE):
-		jlit(j, v->bool_value ? "\"boolValue\":true" :
-			"\"boolValue\":false");
-		break;
-	case ANY(INT_VALUE):
-		jlit(j, "\"intValue\":");
-		ji64str(j, v->int_value);
-		break;
-	case ANY(DOUBLE_VALUE):
-		jlit(j, "\"doubleValue\":");
-		jdouble(j, v->double_value);
-		break;
-	case ANY(ARRAY_VALUE):
-		jlit(j, "\"arrayValue\":{");
-		if (v->array_value && v->array_value->n_values) {
-			jlit(j, "\"values\":[");
-			for (i = 0; i < v->array_value->n_values; i++) {
-				if (i)
-					jput(j, ",", 1);
-				json_any(j, v->array_value->values[i]);
-			}
-			jput(j, "]", 1);
-		}
-		jput(j, "}", 1);
-		break;
-	case ANY(KVLIST_VALUE):
-		jlit(j, "\"kvlistValue\":{");
-		if (v->kvlist_value && v->kvlist_value->n_values) {
-			jlit(j, "\"values\":");
-			json_kvs(j, v->kvlist_value->values,
-				 v->kvlist_value->n_values);
-		}
-		jput(j, "}", 1);
-		break;
-	case ANY(BYTES_VALUE):
-		jlit(j, "\"bytesValue\":");
-		jbase64(j, &v->bytes_value);
-		break;
-	default:
-		break;
-	}
-	jput(j, "}", 1);
-}
-
-static void json_kvs(struct jbuf *j, pb_kv *const *kvs, size_t n)
-{
-	size_t i;
-
-	jput(j, "[", 1);
-	for (i = 0; i < n; i++) {
-		if (i)
-			jput(j, ",", 1);
-		jlit(j, "{\"key\":");
-		jstr(j, kvs[i]->key);
-		if (kvs[i]->value) {
-			jlit(j, ",\"value\":");
-			json_any(j, kvs[i]->value);
-		}
-		jput(j, "}", 1);
-	}
-	jput(j, "]", 1);
-}
-
-/* attributes and dropped_attributes_count, shared by several messages. */
-static void json_attrs(struct jbuf *j, int *first, pb_kv *const *kvs,
-		       size_t n, uint32_t dropped)
-{
-	if (n) {
-		jkey(j, first, "attributes");
-		json_kvs(j, kvs, n);
-	}
-	if (dropped) {
-		jkey(j, first, "droppedAttributesCount");
-		ju32(j, dropped);
-	}
-}
-
-static void json_event(struct jbuf *j, const pb_event *e)
-{
-	int first = 1;
-
-	jput(j, "{", 1);
-	if (e->time_unix_nano) {
-		jkey(j, &first, "timeUnixNano");
-		ju64str(j, e->time_unix_nano);
-	}
-	if (e->name[0]) {
-		jkey(j, &first, "name");
-		jstr(j, e->name);
-	}
-	json_attrs(j, &first, e->attributes, e->n_attributes,
-		   e->dropped_attributes_count);
-	jput(j, "}", 1);
-}
-
-/* Fields in the order of the upstream .proto; defaults are left out as
- * the proto3 JSON mapping does. */
-static void json_span(struct jbuf *j, const pb_span *s)
-{
-	int first = 1;
-	size_t i;
-
-	jput(j, "{", 1);
-	jkey(j, &first, "traceId");
-	jhex(j, &s->trace_id);
-	jkey(j, &first, "spanId");
-	jhex(j, &s->span_id);
-	if (s->trace_state[0]) {
-		jkey(j, &first, "traceState");
-		jstr(j, s->trace_state);
-	}
-	if (s->parent_span_id.len) {
-		jkey(j, &first, "parentSpanId");
-		jhex(j, &s->parent_span_id);
-	}
-	if (s->flags) {
-		jkey(j, &first, "flags");
-		ju32(j, s->flags);
-	}
-	jkey(j, &first, "name");
-	jstr(j, s->name);
-	if (s->kind) {
-		jkey(j, &first, "kind");
-		ju32(j, (uint32_t)s->kind);
-	}
-	jkey(j, &first, "startTimeUnixNano");
-	ju64str(j, s->start_time_unix_nano);
-	jkey(j, &first, "endTimeUnixNano");
-	ju64str(j, s->end_time_unix_nano);
-	json_attrs(j, &first, s->attributes, s->n_attributes,
-		   s->dropped_attributes_count);
-	if (s->n_events) {
-		jkey(j, &first, "events");
-		jput(j, "[", 1);
-		for (i = 0; i < s->n_events; i++) {
-			if (i)
-				jput(j, ",", 1);
-			json_event(j, s->events[i]);
-		}
-		jput(j, "]", 1);
-	}
-	if (s->status) {
-		int sfirst = 1;
-
-		jkey(j, &first, "status");
-		jput(j, "{", 1);
-		if (s->status->message[0]) {
-			jkey(j, &sfirst, "message");
-			jstr(j, s->status->message);
-		}
-		if (s->status->code) {
-			jkey(j, &sfirst, "code");
-			ju32(j, (uint32_t)s->status->code);
-		}
-		jput(j, "}", 1);
-	}
-	jput(j, "}", 1);
-}
-
-static void json_scope_spans(struct jbuf *j, const pb_scope_spans *ss)
-{
-	int first = 1;
-	size_t i;
-
-	jput(j, "{", 1);
-	if (ss->scope) {
-		int sfirst = 1;
-
-		jkey(j, &first, "scope");
-		jput(j, "{", 1);
-		if (ss->scope->name[0]) {
-			jkey(j, &sfirst, "name");
-			jstr(j, ss->scope->name);
-		}
-		if (ss->scope->version[0]) {
-			jkey(j, &sfirst, "version");
-			jstr(j, ss->scope->version);
-		}
-		json_attrs(j, &sfirst, ss->scope->attributes,
-			   ss->scope->n_attributes,
-			   ss->scope->dropped_attributes_count);
-		jput(j, "}", 1);
-	}
-	if (ss->n_spans) {
-		jkey(j, &first, "spans");
-		jput(j, "[", 1);
-		for (i = 0; i < ss->n_spans; i++) {
-			if (i)
-				jput(j, ",", 1);
-			json_span(j, ss->spans[i]);
-		}
-		jput(j, "]", 1);
-	}
-	jput(j, "}", 1);
-}
-
-static void json_request(struct jbuf *j, const pb_request *req)
-{
-	size_t i, k;
-
-	jput(j, "{", 1);
-	if (req->n_resource_spans)
-		jlit(j, "\"resourceSpans\":[");
-	for (i = 0; i < req->n_resource_spans; i++) {
-		const pb_resource_spans *rs = req->resource_spans[i];
-		int first = 1;
-
-		if (i)
-			jput(j, ",", 1);
-		jput(j, "{", 1);
-		if (rs->resource) {
-			int rfirst = 1;
-
-			jkey(j, &first, "resource");
-			jput(j, "{", 1);
-			json_attrs(j, &rfirst, rs->resource->attributes,
-				   rs->resource->n_attributes,
-				   rs->resource->dropped_attributes_count);
-			jput(j, "}", 1);
-		}
-		if (rs->n_scope_spans) {
-			jkey(j, &first, "scopeSpans");
-			jput(j, "[", 1);
-			for (k = 0; k < rs->n_scope_spans; k++) {
-				if (k)
-					jput(j, ",", 1);
-				json_scope_spans(j, rs->scope_spans[k]);
-			}
-			jput(j, "]", 1);
-		}
-		jput(j, "}", 1);
-	}
-	if (req->n_resource_spans)
-		jput(j, "]", 1);
-	jput(j, "}", 1);
+	*out = NULL;
+	*len = 0;
+	return encode(enc, spans, n, write_protobuf, out, len);
 }
 
 int otlp_encode_json(struct otlp_encoder *enc, const struct span *spans,
 		     size_t n, char **out, size_t *len)
 {
-	struct build b = { .enc = enc, .a.spare = enc->spare };
-	struct jbuf j = { 0 };
-	pb_request *req;
-	int ret = -ENOMEM;
-
 	*out = NULL;
 	*len = 0;
-	req = build_request(&b, spans, n);
-	if (!req || b.oom)
-		goto out;
-	json_request(&j, req);
-	if (j.oom)
-		goto out;
-	*out = j.p;
-	*len = j.len;
-	j.p = NULL;
-	ret = 0;
-out:
-	free(j.p);
-	arena_done(&b.a, enc);
-	return ret;
-}
-
-/* ------------------------------------------------------------ response */
-
-int otlp_decode_response(const uint8_t *body, size_t len, int64_t *rejected,
-			 char *msg, size_t cap)
-{
-	static const uint8_t empty[1];
-	pb_response *resp;
-	size_t i;
-
-	*rejected = 0;
-	if (cap)
-		msg[0] = '\0';
-	resp = (pb_response *)protobuf_c_message_unpack(&RESPONSE_DESCRIPTOR,
-							NULL, len,
-							body ? body : empty);
-	if (!resp)
-		return -EINVAL;
-	if (resp->partial_success) {
-		const char *m = resp->partial_success->error_message;
-
-		*rejected = resp->partial_success->rejected_spans;
-		/* Whole UTF-8 characters only, and the message ends up in
-		 * one log line: control bytes become spaces. */
-		if (cap && m) {
-			utf8_repair(m, strlen(m), 0, msg, cap);
-			for (i = 0; msg[i]; i++) {
-				if ((unsigned char)msg[i] < 0x20 ||
-				    msg[i] == 0x7f)
-					msg[i] = ' ';
-			}
-		}
-	}
-	protobuf_c_message_free_unpacked(&resp->base, NULL);
-	return 0;
+	return encode(enc, spans, n, write_json, out, len);
 }

@@ -1,9 +1,10 @@
 /*
  * Span records -> OTLP.  Two encodings of one ExportTraceServiceRequest:
- * protobuf (for OTLP/HTTP) and OTLP/JSON (for the console and
- * file exporters and OTLP/HTTP JSON).  Runs on the exporter thread only.
- * Invalid UTF-8 in any string is repaired (U+FFFD) before it is encoded, and
- * string values are cut to cfg->attr_value_length_limit.
+ * protobuf (for OTLP/HTTP) and OTLP/JSON (for the console and file
+ * exporters and OTLP/HTTP JSON).  Runs on the exporter thread only.
+ * Invalid UTF-8 in any string is repaired (U+FFFD) before it is encoded,
+ * and string values are cut to cfg->attr_value_length_limit.  What the
+ * server answers is read by otlp_response.h.
  */
 #ifndef OTELSHIM_OTLP_H
 #define OTELSHIM_OTLP_H
@@ -67,13 +68,5 @@ int otlp_encode_json(struct otlp_encoder *enc, const struct span *spans,
 /* Frees the memory the encoder keeps between calls (the last protobuf
  * output included); the encoder stays usable. */
 void otlp_release(struct otlp_encoder *enc);
-
-/*
- * Parses an ExportTraceServiceResponse body.  Sets *rejected to
- * partial_success.rejected_spans and copies error_message into (msg, cap).
- * Returns 0, or -EINVAL if the body is not a valid response.
- */
-int otlp_decode_response(const uint8_t *body, size_t len, int64_t *rejected,
-			 char *msg, size_t cap);
 
 #endif

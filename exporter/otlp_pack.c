@@ -13,6 +13,7 @@
  * written.  The unit tests check that protobuf-c reads back exactly the
  * tree it was given.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -249,12 +250,19 @@ static void kvs(struct writer *w, unsigned field, pb_kv *const *list,
 		kv(w, field, list[n]);
 }
 
+/* attributes (at field) and dropped_attributes_count (field + 1): every
+ * message that has the one has the other right after it. */
+#define ATTRS(w, field, m)                                              \
+	do {                                                            \
+		field_varint(w, (field) + 1, (m)->dropped_attributes_count); \
+		kvs(w, field, (m)->attributes, (m)->n_attributes);      \
+	} while (0)
+
 static void event(struct writer *w, unsigned field, const pb_event *m)
 {
 	size_t mark = w->used;
 
-	field_varint(w, 4, m->dropped_attributes_count);
-	kvs(w, 3, m->attributes, m->n_attributes);
+	ATTRS(w, 3, m);
 	field_string(w, 2, m->name);
 	field_fixed64(w, 1, m->time_unix_nano);
 	end_message(w, field, mark);
@@ -265,8 +273,7 @@ static void link(struct writer *w, unsigned field, const pb_link *m)
 	size_t mark = w->used;
 
 	field_fixed32(w, 6, m->flags);
-	field_varint(w, 5, m->dropped_attributes_count);
-	kvs(w, 4, m->attributes, m->n_attributes);
+	ATTRS(w, 4, m);
 	field_string(w, 3, m->trace_state);
 	field_bytes(w, 2, &m->span_id);
 	field_bytes(w, 1, &m->trace_id);
@@ -295,8 +302,7 @@ static void span(struct writer *w, unsigned field, const pb_span *m)
 	field_varint(w, 12, m->dropped_events_count);
 	for (i = m->n_events; i-- > 0;)
 		event(w, 11, m->events[i]);
-	field_varint(w, 10, m->dropped_attributes_count);
-	kvs(w, 9, m->attributes, m->n_attributes);
+	ATTRS(w, 9, m);
 	field_fixed64(w, 8, m->end_time_unix_nano);
 	field_fixed64(w, 7, m->start_time_unix_nano);
 	field_int32(w, 6, (int32_t)m->kind);
@@ -312,23 +318,9 @@ static void scope(struct writer *w, unsigned field, const pb_scope *m)
 {
 	size_t mark = w->used;
 
-	field_varint(w, 4, m->dropped_attributes_count);
-	kvs(w, 3, m->attributes, m->n_attributes);
+	ATTRS(w, 3, m);
 	field_string(w, 2, m->version);
 	field_string(w, 1, m->name);
-	end_message(w, field, mark);
-}
-
-static void scope_spans(struct writer *w, unsigned field,
-			const pb_scope_spans *m)
-{
-	size_t mark = w->used, i;
-
-	field_string(w, 3, m->schema_url);
-	for (i = m->n_spans; i-- > 0;)
-		span(w, 2, m->spans[i]);
-	if (m->scope)
-		scope(w, 1, m->scope);
 	end_message(w, field, mark);
 }
 
@@ -336,23 +328,31 @@ static void resource(struct writer *w, unsigned field, const pb_resource *m)
 {
 	size_t mark = w->used;
 
-	field_varint(w, 2, m->dropped_attributes_count);
-	kvs(w, 1, m->attributes, m->n_attributes);
+	ATTRS(w, 1, m);
 	end_message(w, field, mark);
 }
 
-static void resource_spans(struct writer *w, unsigned field,
-			   const pb_resource_spans *m)
-{
-	size_t mark = w->used, i;
+/*
+ * ScopeSpans and ResourceSpans have one shape: the message they are about
+ * (field 1), what it holds (2, repeated) and schema_url (3).  Each is
+ * written by a function of that shape, made here.
+ */
+#define SPANS_LIST(name, type, about, child, children)                  \
+	static void name(struct writer *w, unsigned field, const type *m) \
+	{                                                               \
+		size_t mark = w->used, i;                               \
+									\
+		field_string(w, 3, m->schema_url);                      \
+		for (i = m->n_##children; i-- > 0;)                     \
+			child(w, 2, m->children[i]);                    \
+		if (m->about)                                           \
+			about(w, 1, m->about);                          \
+		end_message(w, field, mark);                            \
+	}
 
-	field_string(w, 3, m->schema_url);
-	for (i = m->n_scope_spans; i-- > 0;)
-		scope_spans(w, 2, m->scope_spans[i]);
-	if (m->resource)
-		resource(w, 1, m->resource);
-	end_message(w, field, mark);
-}
+SPANS_LIST(scope_spans, pb_scope_spans, scope, span, spans)
+SPANS_LIST(resource_spans, pb_resource_spans, resource, scope_spans,
+	   scope_spans)
 
 int otlp_pack_request(const pb_request *req, uint8_t **buf, size_t *cap,
 		      const uint8_t **out, size_t *len)
@@ -369,7 +369,7 @@ int otlp_pack_request(const pb_request *req, uint8_t **buf, size_t *cap,
 	if (w.oom) {
 		*out = NULL;
 		*len = 0;
-		return -1;
+		return -ENOMEM;
 	}
 	*out = w.buf + w.cap - w.used;
 	*len = w.used;

@@ -35,7 +35,7 @@ typedef Opentelemetry__Proto__Common__V1__KeyValueList pb_kvlist;
  * (NULL at first) that is replaced by a bigger one when it is too small;
  * the bytes end up at its end, *out pointing to the first of *len.  The
  * caller keeps the buffer for the next call and frees it in the end.
- * Returns 0, or -1 when out of memory.
+ * Returns 0, or -ENOMEM.
  */
 int otlp_pack_request(const pb_request *req, uint8_t **buf, size_t *cap,
 		      const uint8_t **out, size_t *len);

@@ -100,11 +100,19 @@ static void host_log(enum config_log_level lvl, const char *msg)
 		host.log(lvl, msg);
 }
 
-/* Loads otelshim-exporter.so from the directory this library was loaded
- * from.  Returns its ops or NULL (logged once). */
+/*
+ * Loads otelshim-exporter.so from the directory this library was loaded
+ * from.  Returns its ops, or NULL (logged once) when it cannot be loaded
+ * or was built against other headers (exporter_abi_mismatch): calling
+ * into a module whose structs differ from ours would corrupt both.
+ */
 static const struct exporter_ops *load_module(void)
 {
 	const struct exporter_ops *(*entry)(void);
+	const struct exporter_ops *mod;
+	const char *what;
+	uint32_t theirs, ours;
+	char line[200];
 	void *h = dlopen_beside(EXPORTER_MODULE_NAME, NULL);
 
 	if (!h) {
@@ -112,12 +120,21 @@ static const struct exporter_ops *load_module(void)
 		return NULL;
 	}
 	entry = (const struct exporter_ops *(*)(void))dlsym(h, EXPORTER_ENTRY);
-	if (!entry || entry()->abi_version != EXPORTER_ABI_VERSION) {
-		host_log(CONFIG_LOG_ERROR, "exporter module does not match "
-			 "this library; spans are dropped");
+	mod = entry ? entry() : NULL;
+	if (!mod) {
+		host_log(CONFIG_LOG_ERROR, "exporter module has no "
+			 EXPORTER_ENTRY "; spans are dropped");
 		return NULL;
 	}
-	return entry();
+	what = exporter_abi_mismatch(&mod->abi, &theirs, &ours);
+	if (what) {
+		snprintf(line, sizeof(line), "exporter module does not match "
+			 "this library (%s: %u there, %u here); spans are "
+			 "dropped", what, theirs, ours);
+		host_log(CONFIG_LOG_ERROR, line);
+		return NULL;
+	}
+	return mod;
 }
 
 /* Spans at the front of the batch buffer that the exporter could not send

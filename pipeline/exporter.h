@@ -12,13 +12,26 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "config.h"
 #include "span.h"
 
-#define EXPORTER_ABI_VERSION 2
 #define EXPORTER_MODULE_NAME "otelshim-exporter.so"
 #define EXPORTER_ENTRY "otelshim_exporter_ops"
+
+/* Bump when a call's meaning changes, or when fields of a struct below
+ * are reordered or retyped at the same size: the sizes in
+ * struct exporter_abi catch every other layout change on their own. */
+#define EXPORTER_ABI_VERSION 3
+
+/* The circuit breaker's state, as exporter_counters.breaker_state
+ * publishes it. */
+enum exporter_breaker_state {
+	EXPORTER_BREAKER_CLOSED = 0,    /* batches go out */
+	EXPORTER_BREAKER_OPEN = 1,      /* batches fail at once, no network */
+	EXPORTER_BREAKER_HALF_OPEN = 2, /* one trial batch goes out */
+};
 
 /* Counters the module keeps up to date (relaxed atomics; read by anyone). */
 struct exporter_counters {
@@ -28,8 +41,7 @@ struct exporter_counters {
 	uint64_t spans_exported;
 	uint64_t spans_failed;         /* dropped because an export failed */
 	uint64_t spans_rejected;       /* partial success: refused by server */
-	uint32_t breaker_state;        /* enum transport_breaker_state:
-					  0 closed, 1 open, 2 half-open */
+	uint32_t breaker_state;        /* enum exporter_breaker_state */
 	uint64_t breaker_opens;        /* times the circuit breaker opened */
 };
 
@@ -61,8 +73,36 @@ struct exporter_host {
 	int (*own_fd)(int fd, int owned);
 };
 
+/*
+ * What the two binaries must agree on, first in struct exporter_ops so
+ * that a module of any other layout can still be told apart: the version
+ * and the size of every struct that crosses the boundary, each taken by
+ * the compiler on its own side.  A field added, removed or resized in one
+ * of them (or a bound such as SPAN_STRPOOL or CONFIG_MAX_HEADERS changed)
+ * makes a library and a module built apart refuse each other, with no
+ * version to remember to bump.
+ */
+struct exporter_abi {
+	uint32_t version;               /* EXPORTER_ABI_VERSION */
+	uint32_t ops_size;              /* sizeof(struct exporter_ops) */
+	uint32_t host_size;             /* sizeof(struct exporter_host) */
+	uint32_t counters_size;         /* sizeof(struct exporter_counters) */
+	uint32_t config_size;           /* sizeof(struct config) */
+	uint32_t span_size;             /* sizeof(struct span) */
+};
+
+/* This build's side of struct exporter_abi. */
+#define EXPORTER_ABI_THIS_BUILD {                                       \
+		.version = EXPORTER_ABI_VERSION,                        \
+		.ops_size = sizeof(struct exporter_ops),                \
+		.host_size = sizeof(struct exporter_host),              \
+		.counters_size = sizeof(struct exporter_counters),      \
+		.config_size = sizeof(struct config),                   \
+		.span_size = sizeof(struct span),                       \
+	}
+
 struct exporter_ops {
-	int abi_version;           /* EXPORTER_ABI_VERSION */
+	struct exporter_abi abi;   /* EXPORTER_ABI_THIS_BUILD */
 	/*
 	 * Creates an exporter for this process.  Called once per process; a
 	 * forked child calls it again and simply forgets the parent's handle
@@ -74,7 +114,8 @@ struct exporter_ops {
 	 * Encodes and sends n spans, retrying as OTLP/HTTP allows, and returns
 	 * by deadline_ns (CLOCK_MONOTONIC) at the latest.
 	 */
-	enum exporter_result (*export_spans)(void *exp, const struct span *spans,
+	enum exporter_result (*export_spans)(void *exp,
+					     const struct span *spans,
 					     size_t n, uint64_t deadline_ns);
 	void (*destroy)(void *exp);
 	/*
@@ -88,5 +129,49 @@ struct exporter_ops {
 
 /* The module's one exported symbol. */
 const struct exporter_ops *otelshim_exporter_ops(void);
+
+/*
+ * Compares a module's struct exporter_abi with this build's.  Returns
+ * NULL when they agree, else what differs ("version", "struct span", ...)
+ * and, in *theirs_v and *ours_v, the two values, for the log line.  Reads
+ * nothing past the version when the versions differ: an older module's
+ * ops may not have the sizes at all.
+ */
+static inline const char *exporter_abi_mismatch(const struct exporter_abi *a,
+						uint32_t *theirs_v,
+						uint32_t *ours_v)
+{
+#define EXPORTER_ABI_FIELD(f, what) { what, offsetof(struct exporter_abi, f) }
+	static const struct {
+		const char *what;
+		size_t off;
+	} fields[] = {
+		EXPORTER_ABI_FIELD(version, "version"),
+		EXPORTER_ABI_FIELD(ops_size, "struct exporter_ops"),
+		EXPORTER_ABI_FIELD(host_size, "struct exporter_host"),
+		EXPORTER_ABI_FIELD(counters_size, "struct exporter_counters"),
+		EXPORTER_ABI_FIELD(config_size, "struct config"),
+		EXPORTER_ABI_FIELD(span_size, "struct span"),
+	};
+#undef EXPORTER_ABI_FIELD
+	static const struct exporter_abi ours = EXPORTER_ABI_THIS_BUILD;
+	size_t i;
+
+	_Static_assert(sizeof(fields) / sizeof(fields[0]) ==
+		       sizeof(struct exporter_abi) / sizeof(uint32_t),
+		       "every field of struct exporter_abi is compared");
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		uint32_t t, o;
+
+		memcpy(&t, (const char *)a + fields[i].off, sizeof(t));
+		memcpy(&o, (const char *)&ours + fields[i].off, sizeof(o));
+		if (t != o) {
+			*theirs_v = t;
+			*ours_v = o;
+			return fields[i].what;
+		}
+	}
+	return NULL;
+}
 
 #endif

@@ -6,7 +6,7 @@
  * protobuf must decode with protobuf-c, and protobuf-c must pack what it
  * decoded into the very same bytes; every string in it must be valid
  * UTF-8.
- * links: exporter/otlp.c exporter/otlp_pack.c build/proto/common.pb-c.c build/proto/resource.pb-c.c build/proto/trace.pb-c.c build/proto/trace_service.pb-c.c
+ * links: exporter/otlp.c exporter/otlp_json.c exporter/otlp_pack.c build/proto/common.pb-c.c build/proto/resource.pb-c.c build/proto/trace.pb-c.c build/proto/trace_service.pb-c.c
  */
 #include <assert.h>
 #include <stddef.h>

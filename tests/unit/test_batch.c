@@ -3,15 +3,16 @@
  * the exporter module (absent here, so every batch counts as failed):
  * several producers racing the thread's start, the ring's bound, the
  * flush at shutdown and the counters adding up.  Also run under
- * ThreadSanitizer.
+ * ThreadSanitizer.  And the check the loader makes before it calls into
+ * a module: every struct crossing the boundary the same size on both
+ * sides.
  * links: pipeline/batch.c pipeline/ring.c pipeline/status.c
  */
-#include <check.h>
 #include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "pipeline/batch.h"
+#include "unit.h"
 
 #define PRODUCERS 4
 #define PER_PRODUCER 3000
@@ -64,19 +65,70 @@ START_TEST(producers_thread_and_shutdown)
 }
 END_TEST
 
+/* A module built against other headers is refused, and the log line
+ * says what differs. */
+START_TEST(module_abi_check)
+{
+	static const struct exporter_ops same = {
+		.abi = EXPORTER_ABI_THIS_BUILD,
+	};
+	/* What a module of ABI version 2 exported: an int, then the
+	 * calls; the loader must not read sizes from it. */
+	static const struct {
+		int abi_version;
+		void *(*create)(const struct exporter_host *host);
+	} v2 = { 2, NULL };
+	struct exporter_abi a;
+	uint32_t theirs = 0, ours = 0;
+
+	ck_assert_ptr_null(exporter_abi_mismatch(&same.abi, &theirs, &ours));
+	ck_assert_uint_eq(same.abi.span_size, sizeof(struct span));
+	ck_assert_uint_eq(same.abi.config_size, sizeof(struct config));
+	ck_assert_uint_eq(same.abi.ops_size, sizeof(struct exporter_ops));
+
+	a = same.abi;
+	a.span_size += 8;
+	ck_assert_str_eq(exporter_abi_mismatch(&a, &theirs, &ours),
+			 "struct span");
+	ck_assert_uint_eq(theirs, sizeof(struct span) + 8);
+	ck_assert_uint_eq(ours, sizeof(struct span));
+	a = same.abi;
+	a.config_size -= 8;
+	ck_assert_str_eq(exporter_abi_mismatch(&a, &theirs, &ours),
+			 "struct config");
+	a = same.abi;
+	a.host_size = 0;
+	ck_assert_str_eq(exporter_abi_mismatch(&a, &theirs, &ours),
+			 "struct exporter_host");
+	a = same.abi;
+	a.counters_size++;
+	ck_assert_str_eq(exporter_abi_mismatch(&a, &theirs, &ours),
+			 "struct exporter_counters");
+	a = same.abi;
+	a.ops_size = 4;
+	ck_assert_str_eq(exporter_abi_mismatch(&a, &theirs, &ours),
+			 "struct exporter_ops");
+	a = same.abi;
+	a.version++;
+	a.span_size++;
+	ck_assert_str_eq(exporter_abi_mismatch(&a, &theirs, &ours),
+			 "version");
+	memcpy(&a, &v2, sizeof(int));
+	ck_assert_str_eq(exporter_abi_mismatch(&a, &theirs, &ours),
+			 "version");
+	ck_assert_uint_eq(theirs, 2);
+	ck_assert_uint_eq(ours, EXPORTER_ABI_VERSION);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("batch");
 	TCase *tc = tcase_create("batch");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, producers_thread_and_shutdown);
+	tcase_add_test(tc, module_abi_check);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

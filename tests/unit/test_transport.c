@@ -1,11 +1,12 @@
 /*
- * The OTLP/HTTP transport: the pure decisions (retryable statuses and curl
- * errors, Retry-After, backoff with jitter, deadlines, the circuit breaker,
- * response and error-body reading, gzip) with injected time, and the real
- * thing against a small HTTP server on 127.0.0.1 run by a thread here.
- * links: exporter/transport.c
+ * The OTLP/HTTP transport against a small HTTP server on 127.0.0.1 run by
+ * a thread here: retries and Retry-After, deadlines, headers, gzip,
+ * partial success, big bodies both ways, the circuit breaker as the
+ * network sees it, and which libcurl results are retried.  The decisions
+ * themselves are tested on their own (test_retry, test_httpdate,
+ * test_gzip, test_otlp_response).  Also run under ThreadSanitizer.
+ * links: exporter/transport.c exporter/retry.c exporter/httpdate.c exporter/gzip.c exporter/otlp_response.c build/proto/common.pb-c.c build/proto/resource.pb-c.c build/proto/trace.pb-c.c build/proto/trace_service.pb-c.c
  */
-#include <check.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -19,9 +20,11 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
-#include <zlib.h>
 
+#include "exporter/retry.h"
 #include "exporter/transport.h"
+#include "unit.h"
+#include "zbody.h"
 
 #define NS 1000000000ull
 #define MS 1000000ull
@@ -87,21 +90,7 @@ static void cfg_for_port(int port)
 	cfg.protocol = CONFIG_PROTOCOL_HTTP_PROTOBUF;
 }
 
-/* ------------------------------------------------ pure: retryable */
-
-START_TEST(statuses)
-{
-	static const long yes[] = { 429, 502, 503, 504 };
-	static const long no[] = { 200, 204, 301, 302, 400, 401, 403, 404,
-				   408, 413, 500, 501, 505 };
-	size_t i;
-
-	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
-		ck_assert_int_eq(transport_status_retryable(yes[i]), 1);
-	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
-		ck_assert_int_eq(transport_status_retryable(no[i]), 0);
-}
-END_TEST
+/* ------------------------------------------- libcurl results */
 
 START_TEST(curl_codes)
 {
@@ -118,447 +107,6 @@ START_TEST(curl_codes)
 	ck_assert(!transport_curl_retryable(CURLE_SSL_CACERT_BADFILE));
 	ck_assert(!transport_curl_retryable(CURLE_OUT_OF_MEMORY));
 	ck_assert(!transport_curl_retryable(CURLE_TOO_MANY_REDIRECTS));
-}
-END_TEST
-
-/* --------------------------------------------- pure: Retry-After */
-
-static int ra(const char *v, int64_t now, uint64_t *d)
-{
-	return transport_parse_retry_after(v, strlen(v), now, d);
-}
-
-START_TEST(retry_after_seconds)
-{
-	uint64_t d = 42;
-
-	ck_assert_int_eq(ra("1", 0, &d), 0);
-	ck_assert_uint_eq(d, 1 * NS);
-	ck_assert_int_eq(ra(" 120 \r\n", 0, &d), 0);
-	ck_assert_uint_eq(d, 120 * NS);
-	ck_assert_int_eq(ra("0", 0, &d), 0);
-	ck_assert_uint_eq(d, 0);
-	/* Saturates rather than overflowing. */
-	ck_assert_int_eq(ra("99999999999999999999999", 0, &d), 0);
-	ck_assert_uint_eq(d, 86400 * NS);
-	d = 42;
-	ck_assert_int_eq(ra("", 0, &d), -EINVAL);
-	ck_assert_int_eq(ra("   ", 0, &d), -EINVAL);
-	ck_assert_int_eq(ra("1.5", 0, &d), -EINVAL);
-	ck_assert_int_eq(ra("-1", 0, &d), -EINVAL);
-	ck_assert_int_eq(ra("10s", 0, &d), -EINVAL);
-	ck_assert_int_eq(ra("soon", 0, &d), -EINVAL);
-	ck_assert_uint_eq(d, 42);
-	/* Not NUL-terminated: only len bytes are read. */
-	ck_assert_int_eq(transport_parse_retry_after("37xyz", 2, 0, &d), 0);
-	ck_assert_uint_eq(d, 37 * NS);
-}
-END_TEST
-
-START_TEST(retry_after_dates)
-{
-	const int64_t t0 = 784111777;   /* Sun, 06 Nov 1994 08:49:37 GMT */
-	uint64_t d = 42;
-
-	ck_assert_int_eq(ra("Sun, 06 Nov 1994 08:49:47 GMT", t0, &d), 0);
-	ck_assert_uint_eq(d, 10 * NS);
-	ck_assert_int_eq(ra("Sunday, 06-Nov-94 08:49:47 GMT", t0, &d), 0);
-	ck_assert_uint_eq(d, 10 * NS);
-	ck_assert_int_eq(ra("Sun Nov  6 08:49:47 1994", t0, &d), 0);
-	ck_assert_uint_eq(d, 10 * NS);
-	ck_assert_int_eq(ra("Sun, 06 Nov 1994 08:49:37 GMT", t0, &d), 0);
-	ck_assert_uint_eq(d, 0);
-	/* In the past: retry at once. */
-	ck_assert_int_eq(ra("Sat, 05 Nov 1994 08:49:37 GMT", t0, &d), 0);
-	ck_assert_uint_eq(d, 0);
-	/* Day, month and year boundaries. */
-	ck_assert_int_eq(ra("Wed, 01 Jan 2025 00:00:00 GMT",
-			    1735689600 - 5, &d), 0);
-	ck_assert_uint_eq(d, 5 * NS);
-	ck_assert_int_eq(ra("Thu, 29 Feb 2024 23:59:59 GMT",
-			    1709251199 - 61, &d), 0);
-	ck_assert_uint_eq(d, 61 * NS);
-	ck_assert_int_eq(ra("Tue, 31 Dec 2024 23:59:59 GMT",
-			    1735689599 - 1, &d), 0);
-	ck_assert_uint_eq(d, 1 * NS);
-	/* Far future: capped at a day. */
-	ck_assert_int_eq(ra("Fri, 01 Jan 2100 00:00:00 GMT", t0, &d), 0);
-	ck_assert_uint_eq(d, 86400 * NS);
-
-	d = 42;
-	ck_assert_int_eq(ra("Sun, 06 Foo 1994 08:49:47 GMT", t0, &d),
-			 -EINVAL);
-	ck_assert_int_eq(ra("Sun, 32 Nov 1994 08:49:47 GMT", t0, &d),
-			 -EINVAL);
-	ck_assert_int_eq(ra("Sun, 06 Nov 1994 24:49:47 GMT", t0, &d),
-			 -EINVAL);
-	ck_assert_int_eq(ra("Sun, 06 Nov 1994 08:49:47 UTC", t0, &d),
-			 -EINVAL);
-	ck_assert_int_eq(ra("Sun, 06 Nov 1994 08:49:47 GMT x", t0, &d),
-			 -EINVAL);
-	ck_assert_int_eq(ra("Sun, 06 Nov 1994 08:49", t0, &d), -EINVAL);
-	ck_assert_int_eq(ra("Sun Nov  6 08:49:47", t0, &d), -EINVAL);
-	ck_assert_int_eq(ra("Sun,06 Nov 1994 08:49:47 GMT", t0, &d),
-			 -EINVAL);
-	ck_assert_uint_eq(d, 42);
-}
-END_TEST
-
-/* ------------------------------------------ pure: backoff, deadlines */
-
-static uint64_t cap_for(unsigned retry)
-{
-	static const uint64_t caps[] = {
-		1000 * MS, 1500 * MS, 2250 * MS, 3375 * MS,
-	};
-
-	return retry < 4 ? caps[retry] : 5 * NS;
-}
-
-START_TEST(backoff_bounds_and_jitter)
-{
-	uint64_t x = 88172645463325252ull;
-	unsigned r;
-
-	for (r = 0; r < 12; r++) {
-		uint64_t cap = cap_for(r), lo = UINT64_MAX, hi = 0;
-		int i;
-
-		ck_assert_uint_le(transport_backoff_ns(r, 0), cap);
-		ck_assert_uint_le(transport_backoff_ns(r, UINT64_MAX), cap);
-		ck_assert_uint_eq(transport_backoff_ns(r, cap), cap);
-		for (i = 0; i < 2000; i++) {
-			uint64_t w;
-
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			w = transport_backoff_ns(r, x);
-			ck_assert_uint_le(w, cap);
-			if (w < lo)
-				lo = w;
-			if (w > hi)
-				hi = w;
-		}
-		/* Full jitter: the whole range is used. */
-		ck_assert_uint_lt(lo, cap / 20);
-		ck_assert_uint_gt(hi, cap - cap / 20);
-	}
-}
-END_TEST
-
-START_TEST(next_retry_rules)
-{
-	uint64_t w = 0, now = 1000 * NS;
-
-	/* Not retryable, or attempts used up. */
-	ck_assert_int_eq(transport_next_retry(1, 5, 0, UINT64_MAX, 7, now,
-					      TRANSPORT_NO_DEADLINE, &w), 0);
-	ck_assert_int_eq(transport_next_retry(5, 5, 1, UINT64_MAX, 7, now,
-					      TRANSPORT_NO_DEADLINE, &w), 0);
-	ck_assert_int_eq(transport_next_retry(1, 1, 1, UINT64_MAX, 7, now,
-					      TRANSPORT_NO_DEADLINE, &w), 0);
-	/* Retry-After wins over backoff, exactly. */
-	ck_assert_int_eq(transport_next_retry(1, 5, 1, 3 * NS, 7, now,
-					      now + 10 * NS, &w), 1);
-	ck_assert_uint_eq(w, 3 * NS);
-	/* Backoff within its cap. */
-	ck_assert_int_eq(transport_next_retry(3, 5, 1, UINT64_MAX,
-					      UINT64_MAX - 3, now,
-					      TRANSPORT_NO_DEADLINE, &w), 1);
-	ck_assert_uint_le(w, cap_for(2));
-	/* A Retry-After past the deadline: give up now. */
-	ck_assert_int_eq(transport_next_retry(1, 5, 1, 11 * NS, 7, now,
-					      now + 10 * NS, &w), 0);
-	/* Wait fits but leaves too little for the attempt. */
-	ck_assert_int_eq(transport_next_retry(1, 5, 1, 10 * NS - 10 * MS, 7,
-					      now, now + 10 * NS, &w), 0);
-	ck_assert_int_eq(transport_next_retry(1, 5, 1, 10 * NS -
-					      TRANSPORT_MIN_ATTEMPT_NS, 7,
-					      now, now + 10 * NS, &w), 1);
-	/* Deadline already gone. */
-	ck_assert_int_eq(transport_next_retry(1, 5, 1, 0, 7, now, now, &w),
-			 0);
-	ck_assert_int_eq(transport_next_retry(1, 5, 1, 0, 7, now + 1, now,
-					      &w), 0);
-}
-END_TEST
-
-START_TEST(next_retry_never_past_deadline)
-{
-	uint64_t x = 0x1234567887654321ull;
-	int i, yes = 0;
-
-	for (i = 0; i < 100000; i++) {
-		uint64_t now, deadline, hint, w = 0;
-		unsigned attempts;
-		int r;
-
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		now = 1000 * NS + x % (100 * NS);
-		deadline = now - 2 * NS + (x >> 20) % (12 * NS);
-		hint = (x & 3) == 0 ? (x >> 30) % (8 * NS) : UINT64_MAX;
-		attempts = 1 + (unsigned)((x >> 8) % 6);
-		r = transport_next_retry(attempts, 5, 1, hint, x * 31, now,
-					 deadline, &w);
-		if (!r)
-			continue;
-		yes++;
-		ck_assert_uint_lt(now, deadline);
-		ck_assert_uint_le(now + w + TRANSPORT_MIN_ATTEMPT_NS,
-				  deadline);
-		ck_assert_uint_lt(attempts, 5);
-		if (hint != UINT64_MAX)
-			ck_assert_uint_eq(w, hint);
-		else
-			ck_assert_uint_le(w, cap_for(attempts - 1));
-	}
-	ck_assert_int_gt(yes, 1000);
-}
-END_TEST
-
-START_TEST(attempt_timeouts)
-{
-	uint64_t now = 50 * NS;
-
-	ck_assert_int_eq(transport_attempt_timeout_ms(10000, now,
-						      TRANSPORT_NO_DEADLINE),
-			 10000);
-	ck_assert_int_eq(transport_attempt_timeout_ms(0, now,
-						      TRANSPORT_NO_DEADLINE),
-			 0);
-	ck_assert_int_eq(transport_attempt_timeout_ms(10000, now,
-						      now + 3 * NS), 3000);
-	ck_assert_int_eq(transport_attempt_timeout_ms(0, now, now + 3 * NS),
-			 3000);
-	ck_assert_int_eq(transport_attempt_timeout_ms(700, now, now + 3 * NS),
-			 700);
-	ck_assert_int_eq(transport_attempt_timeout_ms(700, now,
-						      now + 10 * MS), -1);
-	ck_assert_int_eq(transport_attempt_timeout_ms(700, now, now), -1);
-	ck_assert_int_eq(transport_attempt_timeout_ms(700, now, now - 1), -1);
-}
-END_TEST
-
-/* ------------------------------------------------- pure: breaker */
-
-START_TEST(breaker_transitions)
-{
-	struct transport_breaker b;
-	uint64_t t = 100 * NS;
-	int i;
-
-	transport_breaker_init(&b);
-	ck_assert_int_eq(b.state, TRANSPORT_BREAKER_CLOSED);
-	/* Four failures, then a success: stays closed, count restarts. */
-	for (i = 0; i < TRANSPORT_BREAKER_THRESHOLD - 1; i++) {
-		ck_assert_int_eq(transport_breaker_allow(&b, t), 1);
-		ck_assert_int_eq(transport_breaker_record(&b, 0, t), 0);
-	}
-	ck_assert_int_eq(transport_breaker_record(&b, 1, t), 0);
-	ck_assert_int_eq(b.state, TRANSPORT_BREAKER_CLOSED);
-	for (i = 0; i < TRANSPORT_BREAKER_THRESHOLD - 1; i++)
-		ck_assert_int_eq(transport_breaker_record(&b, 0, t), 0);
-	/* The fifth in a row opens it for 5 s. */
-	ck_assert_int_eq(transport_breaker_record(&b, 0, t), 1);
-	ck_assert_int_eq(b.state, TRANSPORT_BREAKER_OPEN);
-	ck_assert_uint_eq(b.opens, 1);
-	ck_assert_int_eq(transport_breaker_allow(&b, t), 0);
-	ck_assert_int_eq(transport_breaker_allow(&b, t + 5 * NS - 1), 0);
-	/* Cool-down over: one trial, half-open. */
-	ck_assert_int_eq(transport_breaker_allow(&b, t + 5 * NS), 1);
-	ck_assert_int_eq(b.state, TRANSPORT_BREAKER_HALF_OPEN);
-	/* Trial fails: open again, for 10 s now. */
-	t += 5 * NS;
-	ck_assert_int_eq(transport_breaker_record(&b, 0, t), 1);
-	ck_assert_int_eq(b.state, TRANSPORT_BREAKER_OPEN);
-	ck_assert_uint_eq(b.opens, 2);
-	ck_assert_int_eq(transport_breaker_allow(&b, t + 10 * NS - 1), 0);
-	ck_assert_int_eq(transport_breaker_allow(&b, t + 10 * NS), 1);
-	/* Keep failing: 20, 40, then 60 s at most. */
-	t += 10 * NS;
-	transport_breaker_record(&b, 0, t);
-	ck_assert_uint_eq(b.open_until_ns - t, 20 * NS);
-	t += 20 * NS;
-	ck_assert_int_eq(transport_breaker_allow(&b, t), 1);
-	transport_breaker_record(&b, 0, t);
-	ck_assert_uint_eq(b.open_until_ns - t, 40 * NS);
-	t += 40 * NS;
-	ck_assert_int_eq(transport_breaker_allow(&b, t), 1);
-	transport_breaker_record(&b, 0, t);
-	ck_assert_uint_eq(b.open_until_ns - t, 60 * NS);
-	t += 60 * NS;
-	ck_assert_int_eq(transport_breaker_allow(&b, t), 1);
-	transport_breaker_record(&b, 0, t);
-	ck_assert_uint_eq(b.open_until_ns - t, 60 * NS);
-	/* A successful trial closes it and resets the cool-down. */
-	t += 60 * NS;
-	ck_assert_int_eq(transport_breaker_allow(&b, t), 1);
-	ck_assert_int_eq(transport_breaker_record(&b, 1, t), 0);
-	ck_assert_int_eq(b.state, TRANSPORT_BREAKER_CLOSED);
-	ck_assert_uint_eq(b.failures, 0);
-	for (i = 0; i < TRANSPORT_BREAKER_THRESHOLD - 1; i++)
-		transport_breaker_record(&b, 0, t);
-	ck_assert_int_eq(transport_breaker_record(&b, 0, t), 1);
-	ck_assert_uint_eq(b.open_until_ns - t, 5 * NS);
-}
-END_TEST
-
-/* --------------------------------------------- pure: bodies, gzip */
-
-static size_t gunzip(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
-{
-	z_stream zs;
-	int rc;
-
-	memset(&zs, 0, sizeof(zs));
-	ck_assert_int_eq(inflateInit2(&zs, 15 + 16), Z_OK);
-	zs.next_in = (Bytef *)(uintptr_t)in;
-	zs.avail_in = (uInt)len;
-	zs.next_out = out;
-	zs.avail_out = (uInt)cap;
-	rc = inflate(&zs, Z_FINISH);
-	ck_assert_int_eq(rc, Z_STREAM_END);
-	ck_assert_uint_eq(zs.avail_in, 0);
-	inflateEnd(&zs);
-	return zs.total_out;
-}
-
-static uint8_t *sample_body(size_t len)
-{
-	uint8_t *b = malloc(len);
-	size_t i;
-
-	ck_assert_ptr_nonnull(b);
-	for (i = 0; i < len; i++)
-		b[i] = (uint8_t)((i % 61) < 40 ? 'a' + i % 26 : (i * 7) >> 3);
-	return b;
-}
-
-START_TEST(gzip_round_trip)
-{
-	static const size_t sizes[] = { 0, 1, 100, 65536, 1000003 };
-	size_t k;
-
-	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
-		size_t len = sizes[k], cap = transport_gzip_bound(len);
-		uint8_t *in = sample_body(len + 1);
-		uint8_t *z = malloc(cap), *out = malloc(len + 16);
-		ssize_t n = transport_gzip(in, len, z, cap);
-
-		ck_assert_int_gt(n, 10);
-		ck_assert_int_eq(z[0], 0x1f);
-		ck_assert_int_eq(z[1], 0x8b);
-		ck_assert_uint_eq(gunzip(z, (size_t)n, out, len + 16), len);
-		ck_assert_int_eq(memcmp(in, out, len), 0);
-		free(in);
-		free(z);
-		free(out);
-	}
-	{
-		uint8_t *in = sample_body(4096), z[16];
-
-		ck_assert_int_eq(transport_gzip(in, 4096, z, sizeof(z)),
-				 -ENOSPC);
-		free(in);
-	}
-	/* Incompressible input still fits the bound. */
-	{
-		size_t len = 200000, i;
-		uint8_t *in = malloc(len), *z, *out = malloc(len);
-		uint64_t x = 99;
-		ssize_t n;
-
-		for (i = 0; i < len; i++) {
-			x = x * 6364136223846793005ull + 1442695040888963407ull;
-			in[i] = (uint8_t)(x >> 56);
-		}
-		z = malloc(transport_gzip_bound(len));
-		n = transport_gzip(in, len, z, transport_gzip_bound(len));
-		ck_assert_int_gt(n, (ssize_t)len);
-		ck_assert_uint_eq(gunzip(z, (size_t)n, out, len), len);
-		ck_assert_int_eq(memcmp(in, out, len), 0);
-		free(in);
-		free(z);
-		free(out);
-	}
-}
-END_TEST
-
-static int jdec(const char *s, int64_t *rej, char *msg, size_t cap)
-{
-	return transport_decode_json_response((const uint8_t *)s, strlen(s),
-					      rej, msg, cap);
-}
-
-START_TEST(json_responses)
-{
-	int64_t rej = -1;
-	char msg[32];
-
-	ck_assert_int_eq(jdec("{}", &rej, msg, sizeof(msg)), 0);
-	ck_assert_int_eq(rej, 0);
-	ck_assert_str_eq(msg, "");
-	ck_assert_int_eq(jdec(" { \"partialSuccess\" : {} } \n", &rej, msg,
-			      sizeof(msg)), 0);
-	ck_assert_int_eq(rej, 0);
-	ck_assert_int_eq(jdec("{\"partialSuccess\":{\"rejectedSpans\":\"3\","
-			      "\"errorMessage\":\"too \\\"old\\\" \\u00e9\"}}",
-			      &rej, msg, sizeof(msg)), 0);
-	ck_assert_int_eq(rej, 3);
-	ck_assert_str_eq(msg, "too \"old\" ?");
-	ck_assert_int_eq(jdec("{\"x\":[1,{\"a\":null},\"}\"],"
-			      "\"partialSuccess\":{\"other\":{\"r\":[]},"
-			      "\"rejectedSpans\":12},\"y\":true}",
-			      &rej, msg, sizeof(msg)), 0);
-	ck_assert_int_eq(rej, 12);
-	ck_assert_str_eq(msg, "");
-	/* A long message is cut to the buffer. */
-	ck_assert_int_eq(jdec("{\"partialSuccess\":{\"errorMessage\":"
-			      "\"0123456789012345678901234567890123456789\"}}",
-			      &rej, msg, 8), 0);
-	ck_assert_str_eq(msg, "0123456");
-	ck_assert_int_eq(jdec("", &rej, msg, sizeof(msg)), -EINVAL);
-	ck_assert_int_eq(jdec("{", &rej, msg, sizeof(msg)), -EINVAL);
-	ck_assert_int_eq(jdec("{\"partialSuccess\":{\"rejectedSpans\":x}}",
-			      &rej, msg, sizeof(msg)), -EINVAL);
-	ck_assert_int_eq(jdec("{} trailing", &rej, msg, sizeof(msg)),
-			 -EINVAL);
-	ck_assert_int_eq(jdec("<html>", &rej, msg, sizeof(msg)), -EINVAL);
-}
-END_TEST
-
-START_TEST(error_messages)
-{
-	/* google.rpc.Status { code: 3, message: "bad id\n" } */
-	static const uint8_t pb[] = { 0x08, 0x03, 0x12, 0x07, 'b', 'a', 'd',
-				      ' ', 'i', 'd', '\n' };
-	static const uint8_t pb_bad[] = { 0x08, 0x03, 0x12, 0x70, 'b' };
-	const char *js = "{\"code\":3,\"message\":\"invalid \\u0041\","
-			 "\"details\":[]}";
-	const char *html = "<html>\r\n<body>Bad Gateway</body>\x01";
-	char msg[64];
-
-	ck_assert_uint_eq(transport_error_message(pb, sizeof(pb), 0, msg,
-						  sizeof(msg)), 6);
-	ck_assert_str_eq(msg, "bad id");
-	ck_assert_uint_gt(transport_error_message((const uint8_t *)js,
-						  strlen(js), 1, msg,
-						  sizeof(msg)), 0);
-	ck_assert_str_eq(msg, "invalid A");
-	transport_error_message((const uint8_t *)html, strlen(html), 0, msg,
-				sizeof(msg));
-	ck_assert_str_eq(msg, "<html>  <body>Bad Gateway</body>?");
-	/* A truncated protobuf falls back to the printable text. */
-	transport_error_message(pb_bad, sizeof(pb_bad), 0, msg, sizeof(msg));
-	ck_assert_str_eq(msg, "???pb");
-	ck_assert_uint_eq(transport_error_message(pb, 0, 0, msg, sizeof(msg)),
-			  0);
-	ck_assert_str_eq(msg, "");
-	transport_error_message(pb, sizeof(pb), 0, msg, 4);
-	ck_assert_str_eq(msg, "bad");
 }
 END_TEST
 
@@ -791,7 +339,7 @@ START_TEST(retry_after_then_success_gzip)
 	ck_assert_ptr_nonnull(t);
 	t0 = now_ns();
 	ck_assert_int_eq(transport_send(t, body, len, 7, t0 + 10 * NS),
-			 EXPORTER_OK);
+			 TRANSPORT_SENT);
 	dt = now_ns() - t0;
 	/* Waited the server's one second, not a random backoff. */
 	ck_assert_uint_ge(dt, 950 * MS);
@@ -806,7 +354,7 @@ START_TEST(retry_after_then_success_gzip)
 	ck_assert_uint_eq(counters.batches_failed, 0);
 	ck_assert_uint_eq(counters.spans_exported, 7);
 	ck_assert_uint_eq(counters.spans_failed, 0);
-	ck_assert_uint_eq(counters.breaker_state, TRANSPORT_BREAKER_CLOSED);
+	ck_assert_uint_eq(counters.breaker_state, EXPORTER_BREAKER_CLOSED);
 	for (i = 0; i < 2; i++) {
 		const struct srv_req *r = &s.reqs[i];
 
@@ -851,7 +399,7 @@ START_TEST(dead_peer_bounded_by_deadline)
 	ck_assert_ptr_nonnull(t);
 	t0 = now_ns();
 	ck_assert_int_eq(transport_send(t, "abc", 3, 2, t0 + 600 * MS),
-			 EXPORTER_RETRY_LATER);
+			 TRANSPORT_DEFERRED);
 	dt = now_ns() - t0;
 	ck_assert_uint_ge(dt, 500 * MS);
 	ck_assert_uint_lt(dt, 850 * MS);
@@ -880,7 +428,7 @@ START_TEST(dead_peer_attempt_timeout_retries)
 	ck_assert_ptr_nonnull(t);
 	t0 = now_ns();
 	ck_assert_int_eq(transport_send(t, "abc", 3, 1, t0 + 2500 * MS),
-			 EXPORTER_RETRY_LATER);
+			 TRANSPORT_DEFERRED);
 	dt = now_ns() - t0;
 	ck_assert_uint_lt(dt, 2750 * MS);
 	transport_destroy(t);
@@ -917,7 +465,7 @@ START_TEST(bad_request_not_retried_logged_once)
 	for (i = 0; i < 3; i++)
 		ck_assert_int_eq(transport_send(t, "abc", 3, 4,
 						now_ns() + 5 * NS),
-				 EXPORTER_FAILED);
+				 TRANSPORT_DROPPED);
 	transport_destroy(t);
 	srv_stop(&s);
 	ck_assert_int_eq(s.nreqs, 3);
@@ -945,12 +493,12 @@ START_TEST(partial_success_json)
 					"application/json\r\n", "{}", 0, 0 };
 	srv_start(&s);
 	cfg.protocol = CONFIG_PROTOCOL_HTTP_JSON;
-	t = transport_create(&host, transport_decode_json_response);
+	t = transport_create(&host, otlp_response_json);
 	ck_assert_ptr_nonnull(t);
 	ck_assert_int_eq(transport_send(t, "{}", 2, 10, now_ns() + 5 * NS),
-			 EXPORTER_OK);
+			 TRANSPORT_SENT);
 	ck_assert_int_eq(transport_send(t, "{}", 2, 5, now_ns() + 5 * NS),
-			 EXPORTER_OK);
+			 TRANSPORT_SENT);
 	transport_destroy(t);
 	srv_stop(&s);
 	ck_assert(has_header(&s.reqs[0], "Content-Type: application/json"));
@@ -993,7 +541,7 @@ START_TEST(huge_response_is_not_parsed)
 	t = transport_create(&host, decode_spy);
 	ck_assert_ptr_nonnull(t);
 	ck_assert_int_eq(transport_send(t, body, len, 1, now_ns() + 5 * NS),
-			 EXPORTER_OK);
+			 TRANSPORT_SENT);
 	transport_destroy(t);
 	srv_stop(&s);
 	ck_assert_ptr_null(strcasestr(s.reqs[0].head, "\r\nExpect:"));
@@ -1029,29 +577,29 @@ START_TEST(breaker_fails_fast_without_network)
 	cfg_for_port(free_port());
 	t = transport_create(&host, NULL);
 	ck_assert_ptr_nonnull(t);
-	for (i = 0; i < TRANSPORT_BREAKER_THRESHOLD; i++) {
+	for (i = 0; i < RETRY_BREAKER_THRESHOLD; i++) {
 		ck_assert_uint_eq(counters.breaker_state,
-				  TRANSPORT_BREAKER_CLOSED);
+				  EXPORTER_BREAKER_CLOSED);
 		ck_assert_int_eq(transport_send(t, "abc", 3, 1,
 						now_ns() + 150 * MS),
-				 EXPORTER_RETRY_LATER);
+				 TRANSPORT_DEFERRED);
 	}
-	ck_assert_uint_eq(counters.breaker_state, TRANSPORT_BREAKER_OPEN);
+	ck_assert_uint_eq(counters.breaker_state, EXPORTER_BREAKER_OPEN);
 	ck_assert_uint_eq(counters.breaker_opens, 1);
 	ck_assert_int_eq(logs_containing("exports paused for 5 s"), 1);
 	/* Connection refused is logged once, not per batch. */
 	ck_assert_int_eq(logs_containing("OTLP export failed"), 1);
 	opened = fds_opened;
-	ck_assert_int_ge(opened, TRANSPORT_BREAKER_THRESHOLD);
+	ck_assert_int_ge(opened, RETRY_BREAKER_THRESHOLD);
 	t0 = now_ns();
 	for (i = 0; i < 3; i++)
 		ck_assert_int_eq(transport_send(t, "abc", 3, 2,
 						now_ns() + 5 * NS),
-				 EXPORTER_RETRY_LATER);
+				 TRANSPORT_DEFERRED);
 	ck_assert_uint_lt(now_ns() - t0, 50 * MS);
 	ck_assert_int_eq(fds_opened, opened);   /* no connection tried */
 	ck_assert_uint_eq(counters.batches_failed,
-			  TRANSPORT_BREAKER_THRESHOLD + 3);
+			  RETRY_BREAKER_THRESHOLD + 3);
 	ck_assert_uint_eq(counters.spans_failed, 0);
 	/* Transient failures: the caller keeps the spans, none counted lost. */
 	transport_destroy(t);
@@ -1063,11 +611,11 @@ static void open_breaker(struct transport *t)
 {
 	int i;
 
-	for (i = 0; i < TRANSPORT_BREAKER_THRESHOLD; i++)
+	for (i = 0; i < RETRY_BREAKER_THRESHOLD; i++)
 		ck_assert_int_eq(transport_send(t, "abc", 3, 1,
 						now_ns() + 150 * MS),
-				 EXPORTER_RETRY_LATER);
-	ck_assert_uint_eq(counters.breaker_state, TRANSPORT_BREAKER_OPEN);
+				 TRANSPORT_DEFERRED);
+	ck_assert_uint_eq(counters.breaker_state, EXPORTER_BREAKER_OPEN);
 }
 
 START_TEST(breaker_trial_is_one_attempt)
@@ -1085,10 +633,10 @@ START_TEST(breaker_trial_is_one_attempt)
 	 * backoff is at most 1 s), the trial must not. */
 	t0 = now_ns();
 	ck_assert_int_eq(transport_send(t, "abc", 3, 1, now_ns() + 3 * NS),
-			 EXPORTER_RETRY_LATER);
+			 TRANSPORT_DEFERRED);
 	ck_assert_uint_lt(now_ns() - t0, 500 * MS);
 	ck_assert_uint_eq(counters.batches_retried, retried);
-	ck_assert_uint_eq(counters.breaker_state, TRANSPORT_BREAKER_OPEN);
+	ck_assert_uint_eq(counters.breaker_state, EXPORTER_BREAKER_OPEN);
 	ck_assert_uint_eq(counters.breaker_opens, 2);
 	/* Reopened quietly: the warning was said the first time. */
 	ck_assert_int_eq(logs_containing("2 OTLP endpoint failing"), 1);
@@ -1112,11 +660,11 @@ START_TEST(breaker_closes_when_backend_returns)
 	srv_start_on(&s, port);
 	/* Still open: fails without reaching the server. */
 	ck_assert_int_eq(transport_send(t, "abc", 3, 1, now_ns() + 3 * NS),
-			 EXPORTER_RETRY_LATER);
+			 TRANSPORT_DEFERRED);
 	usleep(5100 * 1000);
 	ck_assert_int_eq(transport_send(t, "abc", 3, 4, now_ns() + 3 * NS),
-			 EXPORTER_OK);
-	ck_assert_uint_eq(counters.breaker_state, TRANSPORT_BREAKER_CLOSED);
+			 TRANSPORT_SENT);
+	ck_assert_uint_eq(counters.breaker_state, EXPORTER_BREAKER_CLOSED);
 	ck_assert_uint_eq(counters.breaker_opens, 1);
 	ck_assert_uint_eq(counters.spans_exported, 4);
 	ck_assert_int_eq(logs_containing("OTLP exports resumed"), 1);
@@ -1137,9 +685,9 @@ START_TEST(past_deadline_sends_nothing)
 	ck_assert_ptr_nonnull(t);
 	now = now_ns();
 	ck_assert_int_eq(transport_send(t, "abc", 3, 3, now - 1),
-			 EXPORTER_RETRY_LATER);
+			 TRANSPORT_DEFERRED);
 	ck_assert_int_eq(transport_send(t, "abc", 3, 3, now + 10 * MS),
-			 EXPORTER_RETRY_LATER);
+			 TRANSPORT_DEFERRED);
 	ck_assert_int_eq(fds_opened, 0);
 	ck_assert_uint_eq(counters.spans_failed, 0);
 	transport_destroy(t);
@@ -1159,22 +707,9 @@ int main(void)
 	Suite *s = suite_create("transport");
 	TCase *pure = tcase_create("decisions");
 	TCase *net = tcase_create("http");
-	SRunner *sr;
-	int failed;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	tcase_add_test(pure, statuses);
 	tcase_add_test(pure, curl_codes);
-	tcase_add_test(pure, retry_after_seconds);
-	tcase_add_test(pure, retry_after_dates);
-	tcase_add_test(pure, backoff_bounds_and_jitter);
-	tcase_add_test(pure, next_retry_rules);
-	tcase_add_test(pure, next_retry_never_past_deadline);
-	tcase_add_test(pure, attempt_timeouts);
-	tcase_add_test(pure, breaker_transitions);
-	tcase_add_test(pure, gzip_round_trip);
-	tcase_add_test(pure, json_responses);
-	tcase_add_test(pure, error_messages);
 	tcase_set_timeout(net, 30);
 	tcase_add_test(net, retry_after_then_success_gzip);
 	tcase_add_test(net, dead_peer_bounded_by_deadline);
@@ -1189,9 +724,5 @@ int main(void)
 	tcase_add_test(net, create_needs_endpoint);
 	suite_add_tcase(s, pure);
 	suite_add_tcase(s, net);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }
