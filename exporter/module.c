@@ -320,7 +320,7 @@ static enum exporter_result export_otlp(struct module_exporter *m,
 		count_result(m, 0, n);
 		return EXPORTER_FAILED;
 	}
-	res = transport_send(m->tr, body, len, n, deadline_ns);
+	res = transport_send(m->tr, body, len, n, deadline_ns, 0);
 	free(json);
 	switch (res) {
 	case TRANSPORT_SENT:

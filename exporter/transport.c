@@ -729,7 +729,7 @@ static enum transport_result settle(struct transport *t,
 
 enum transport_result transport_send(struct transport *t, const void *body,
 				     size_t len, size_t nspans,
-				     uint64_t deadline_ns)
+				     uint64_t deadline_ns, unsigned flags)
 {
 	struct attempt a = { CURLE_OK, 0, 0 };
 	enum retry_pass pass;
@@ -758,7 +758,8 @@ enum transport_result transport_send(struct transport *t, const void *body,
 		tlog(t, CONFIG_LOG_WARN, "OTLP request: gzip failed");
 		return drop_batch(t, nspans);
 	}
-	attempts = attempt_all(t, pass == RETRY_PASS_TRIAL ? 1 :
-			       RETRY_MAX_ATTEMPTS, deadline_ns, &a, &retryable);
+	attempts = attempt_all(t, pass == RETRY_PASS_TRIAL ||
+			       (flags & TRANSPORT_ONCE) ? 1 : RETRY_MAX_ATTEMPTS,
+			       deadline_ns, &a, &retryable);
 	return settle(t, &a, attempts, retryable, nspans);
 }

@@ -47,15 +47,22 @@ struct transport;
 struct transport *transport_create(const struct exporter_host *host,
 				   otlp_response_fn decode);
 
+/* transport_send flags. */
+enum {
+	/* One attempt, no retry and no backoff sleep: at exit and before
+	 * an exec, where what fails goes to the spool instead. */
+	TRANSPORT_ONCE = 1,
+};
+
 /*
  * POSTs body (len bytes, an encoded request carrying nspans spans),
- * retrying as allowed, and returns by deadline_ns (CLOCK_MONOTONIC;
- * UINT64_MAX for none).  Keeps every counter in host->counters up
- * to date, the breaker's included.
+ * retrying as allowed (unless flags has TRANSPORT_ONCE), and returns by
+ * deadline_ns (CLOCK_MONOTONIC; UINT64_MAX for none).  Keeps every
+ * counter in host->counters up to date, the breaker's included.
  */
 enum transport_result transport_send(struct transport *t, const void *body,
 				     size_t len, size_t nspans,
-				     uint64_t deadline_ns);
+				     uint64_t deadline_ns, unsigned flags);
 
 /* Frees the handle; its connections are closed (and un-owned). */
 void transport_destroy(struct transport *t);

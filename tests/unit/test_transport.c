@@ -338,7 +338,7 @@ START_TEST(retry_after_then_success_gzip)
 	t = transport_create(&host, NULL);
 	ck_assert_ptr_nonnull(t);
 	t0 = now_ns();
-	ck_assert_int_eq(transport_send(t, body, len, 7, t0 + 10 * NS),
+	ck_assert_int_eq(transport_send(t, body, len, 7, t0 + 10 * NS, 0),
 			 TRANSPORT_SENT);
 	dt = now_ns() - t0;
 	/* Waited the server's one second, not a random backoff. */
@@ -398,7 +398,7 @@ START_TEST(dead_peer_bounded_by_deadline)
 	t = transport_create(&host, NULL);
 	ck_assert_ptr_nonnull(t);
 	t0 = now_ns();
-	ck_assert_int_eq(transport_send(t, "abc", 3, 2, t0 + 600 * MS),
+	ck_assert_int_eq(transport_send(t, "abc", 3, 2, t0 + 600 * MS, 0),
 			 TRANSPORT_DEFERRED);
 	dt = now_ns() - t0;
 	ck_assert_uint_ge(dt, 500 * MS);
@@ -427,7 +427,7 @@ START_TEST(dead_peer_attempt_timeout_retries)
 	t = transport_create(&host, NULL);
 	ck_assert_ptr_nonnull(t);
 	t0 = now_ns();
-	ck_assert_int_eq(transport_send(t, "abc", 3, 1, t0 + 2500 * MS),
+	ck_assert_int_eq(transport_send(t, "abc", 3, 1, t0 + 2500 * MS, 0),
 			 TRANSPORT_DEFERRED);
 	dt = now_ns() - t0;
 	ck_assert_uint_lt(dt, 2750 * MS);
@@ -464,7 +464,7 @@ START_TEST(bad_request_not_retried_logged_once)
 	ck_assert_ptr_nonnull(t);
 	for (i = 0; i < 3; i++)
 		ck_assert_int_eq(transport_send(t, "abc", 3, 4,
-						now_ns() + 5 * NS),
+						now_ns() + 5 * NS, 0),
 				 TRANSPORT_DROPPED);
 	transport_destroy(t);
 	srv_stop(&s);
@@ -495,9 +495,9 @@ START_TEST(partial_success_json)
 	cfg.protocol = CONFIG_PROTOCOL_HTTP_JSON;
 	t = transport_create(&host, otlp_response_json);
 	ck_assert_ptr_nonnull(t);
-	ck_assert_int_eq(transport_send(t, "{}", 2, 10, now_ns() + 5 * NS),
+	ck_assert_int_eq(transport_send(t, "{}", 2, 10, now_ns() + 5 * NS, 0),
 			 TRANSPORT_SENT);
-	ck_assert_int_eq(transport_send(t, "{}", 2, 5, now_ns() + 5 * NS),
+	ck_assert_int_eq(transport_send(t, "{}", 2, 5, now_ns() + 5 * NS, 0),
 			 TRANSPORT_SENT);
 	transport_destroy(t);
 	srv_stop(&s);
@@ -540,7 +540,7 @@ START_TEST(huge_response_is_not_parsed)
 	srv_start(&s);
 	t = transport_create(&host, decode_spy);
 	ck_assert_ptr_nonnull(t);
-	ck_assert_int_eq(transport_send(t, body, len, 1, now_ns() + 5 * NS),
+	ck_assert_int_eq(transport_send(t, body, len, 1, now_ns() + 5 * NS, 0),
 			 TRANSPORT_SENT);
 	transport_destroy(t);
 	srv_stop(&s);
@@ -581,7 +581,7 @@ START_TEST(breaker_fails_fast_without_network)
 		ck_assert_uint_eq(counters.breaker_state,
 				  EXPORTER_BREAKER_CLOSED);
 		ck_assert_int_eq(transport_send(t, "abc", 3, 1,
-						now_ns() + 150 * MS),
+						now_ns() + 150 * MS, 0),
 				 TRANSPORT_DEFERRED);
 	}
 	ck_assert_uint_eq(counters.breaker_state, EXPORTER_BREAKER_OPEN);
@@ -594,7 +594,7 @@ START_TEST(breaker_fails_fast_without_network)
 	t0 = now_ns();
 	for (i = 0; i < 3; i++)
 		ck_assert_int_eq(transport_send(t, "abc", 3, 2,
-						now_ns() + 5 * NS),
+						now_ns() + 5 * NS, 0),
 				 TRANSPORT_DEFERRED);
 	ck_assert_uint_lt(now_ns() - t0, 50 * MS);
 	ck_assert_int_eq(fds_opened, opened);   /* no connection tried */
@@ -613,7 +613,7 @@ static void open_breaker(struct transport *t)
 
 	for (i = 0; i < RETRY_BREAKER_THRESHOLD; i++)
 		ck_assert_int_eq(transport_send(t, "abc", 3, 1,
-						now_ns() + 150 * MS),
+						now_ns() + 150 * MS, 0),
 				 TRANSPORT_DEFERRED);
 	ck_assert_uint_eq(counters.breaker_state, EXPORTER_BREAKER_OPEN);
 }
@@ -632,7 +632,7 @@ START_TEST(breaker_trial_is_one_attempt)
 	/* Refused again; a closed breaker would retry within 3 s (the first
 	 * backoff is at most 1 s), the trial must not. */
 	t0 = now_ns();
-	ck_assert_int_eq(transport_send(t, "abc", 3, 1, now_ns() + 3 * NS),
+	ck_assert_int_eq(transport_send(t, "abc", 3, 1, now_ns() + 3 * NS, 0),
 			 TRANSPORT_DEFERRED);
 	ck_assert_uint_lt(now_ns() - t0, 500 * MS);
 	ck_assert_uint_eq(counters.batches_retried, retried);
@@ -659,10 +659,10 @@ START_TEST(breaker_closes_when_backend_returns)
 	s.steps[0] = (struct srv_step){ 200, NULL, "", 0, 0 };
 	srv_start_on(&s, port);
 	/* Still open: fails without reaching the server. */
-	ck_assert_int_eq(transport_send(t, "abc", 3, 1, now_ns() + 3 * NS),
+	ck_assert_int_eq(transport_send(t, "abc", 3, 1, now_ns() + 3 * NS, 0),
 			 TRANSPORT_DEFERRED);
 	usleep(5100 * 1000);
-	ck_assert_int_eq(transport_send(t, "abc", 3, 4, now_ns() + 3 * NS),
+	ck_assert_int_eq(transport_send(t, "abc", 3, 4, now_ns() + 3 * NS, 0),
 			 TRANSPORT_SENT);
 	ck_assert_uint_eq(counters.breaker_state, EXPORTER_BREAKER_CLOSED);
 	ck_assert_uint_eq(counters.breaker_opens, 1);
@@ -684,9 +684,9 @@ START_TEST(past_deadline_sends_nothing)
 	t = transport_create(&host, NULL);
 	ck_assert_ptr_nonnull(t);
 	now = now_ns();
-	ck_assert_int_eq(transport_send(t, "abc", 3, 3, now - 1),
+	ck_assert_int_eq(transport_send(t, "abc", 3, 3, now - 1, 0),
 			 TRANSPORT_DEFERRED);
-	ck_assert_int_eq(transport_send(t, "abc", 3, 3, now + 10 * MS),
+	ck_assert_int_eq(transport_send(t, "abc", 3, 3, now + 10 * MS, 0),
 			 TRANSPORT_DEFERRED);
 	ck_assert_int_eq(fds_opened, 0);
 	ck_assert_uint_eq(counters.spans_failed, 0);
