@@ -8,7 +8,6 @@
  * These hooks may run in a vfork() child, which shares our memory: they
  * build the new environment on the stack and never allocate or lock.
  */
-#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
