@@ -110,14 +110,14 @@ static void entry_result(struct pq_entry *e, const PGresult *res)
 	case PGRES_COPY_BOTH:
 		e->copy = 1;
 		break;
-	case PGRES_COMMAND_OK:
-		e->copy = 0;
-		break;
 	case PGRES_FATAL_ERROR:
 	case PGRES_NONFATAL_ERROR:
 	case PGRES_BAD_RESPONSE:
-		e->copy = 0;
 		entry_error(e, res);
+		/* A COPY that was running is over, as after its last result. */
+		__attribute__((fallthrough));
+	case PGRES_COMMAND_OK:
+		e->copy = 0;
 		break;
 	case PGRES_PIPELINE_ABORTED:
 		if (e->failed || !e->span)
