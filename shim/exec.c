@@ -8,7 +8,6 @@
  * These hooks may run in a vfork() child, which shares our memory: they
  * build the new environment on the stack and never allocate or lock.
  */
-#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -103,20 +102,29 @@ HOOK_API int execvpe(const char *file, char *const argv[], char *const envp[])
 	return real_execvpe(file, argv, env_);
 }
 
-HOOK_API int posix_spawn(pid_t *pid, const char *path,
-		const posix_spawn_file_actions_t *fa,
-		const posix_spawnattr_t *attr, char *const argv[],
-		char *const envp[])
-{
-	WITH_CONTEXT(envp);
-	return real_posix_spawn(pid, path, fa, attr, argv, env_);
-}
-
-HOOK_API int posix_spawnp(pid_t *pid, const char *file,
-		 const posix_spawn_file_actions_t *fa,
+/* posix_spawn and posix_spawnp differ only in how they find the
+ * program. */
+static int spawn(__typeof__(real_posix_spawn) real, pid_t *pid,
+		 const char *prog, const posix_spawn_file_actions_t *fa,
 		 const posix_spawnattr_t *attr, char *const argv[],
 		 char *const envp[])
 {
 	WITH_CONTEXT(envp);
-	return real_posix_spawnp(pid, file, fa, attr, argv, env_);
+	return real(pid, prog, fa, attr, argv, env_);
+}
+
+HOOK_API int posix_spawn(pid_t *pid, const char *path,
+			 const posix_spawn_file_actions_t *fa,
+			 const posix_spawnattr_t *attr, char *const argv[],
+			 char *const envp[])
+{
+	return spawn(real_posix_spawn, pid, path, fa, attr, argv, envp);
+}
+
+HOOK_API int posix_spawnp(pid_t *pid, const char *file,
+			  const posix_spawn_file_actions_t *fa,
+			  const posix_spawnattr_t *attr, char *const argv[],
+			  char *const envp[])
+{
+	return spawn(real_posix_spawnp, pid, file, fa, attr, argv, envp);
 }

@@ -386,24 +386,16 @@ HOOK_API int close(int fd)
 /*
  * close_range(2) (glibc 2.34+), used by close loops and by Python's
  * os.closerange: the same rule as close(), so the range is closed in
- * pieces around the exporter's sockets.  Resolved on first use rather than
- * from hooks.def, so older C libraries still load the shim.
+ * pieces around the exporter's sockets.  An older C library fails it with
+ * ENOSYS (hooks.def).
  */
 HOOK_API int close_range(unsigned int first, unsigned int last, int flags)
 {
-	static int (*real)(unsigned int, unsigned int, int);
 	unsigned int from = first, end;
 	int ret = 0;
 
-	if (!real)
-		real = (int (*)(unsigned int, unsigned int, int))
-			preload_next("close_range");
-	if (!real) {
-		errno = ENOSYS;
-		return -1;
-	}
 	if (!preload_enter() || preload_in_shared_child())
-		return real(first, last, flags);
+		return real_close_range(first, last, flags);
 	end = last < FDTAB_MAX - 1 ? last : FDTAB_MAX - 1;
 	for (unsigned int fd = first; fd <= end && fd >= first; fd++) {
 		struct fd_entry *e = fdtab_get((int)fd);
@@ -411,8 +403,11 @@ HOOK_API int close_range(unsigned int first, unsigned int last, int flags)
 		if (!e || !(e->kind || e->conn))
 			continue;
 		if (e->kind == FD_OWN) {
-			if (fd > from && (ret = real(from, fd - 1, flags)) != 0)
-				return ret;
+			if (fd > from) {
+				ret = real_close_range(from, fd - 1, flags);
+				if (ret != 0)
+					return ret;
+			}
 			from = fd + 1;
 			continue;
 		}
@@ -422,7 +417,7 @@ HOOK_API int close_range(unsigned int first, unsigned int last, int flags)
 	}
 	if (from > last || from < first)
 		return 0;
-	return real(from, last, flags);
+	return real_close_range(from, last, flags);
 }
 
 HOOK_API int shutdown(int fd, int how)

@@ -72,13 +72,9 @@ static int park(int fd)
 
 int ownfd_adopt(int fd)
 {
-	int err = errno;
-
 	if (fd < 0)
 		return fd;
-	fd = park(fd);
-	fdtab_own(fd, 1);
-	errno = err;
+	KEEP_ERRNO(fd = park(fd); fdtab_own(fd, 1));
 	return fd;
 }
 

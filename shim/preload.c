@@ -1,8 +1,9 @@
 /*
- * The library's life: resolving the real libc functions listed in
- * hooks.def, reading the configuration once, and the process events that
- * matter to tracing — fork (a child drops inherited spans and gets fresh
- * ids) and exit (flush within OTEL_BSP_EXPORT_TIMEOUT).  A secure-execution
+ * The library's life: resolving the real functions (libc's listed in
+ * hooks.def, libpq's and sqlite3's on first use), reading the
+ * configuration once, and the process events that matter to tracing —
+ * fork (a child drops inherited spans and gets fresh ids) and exit (flush
+ * within OTEL_BSP_EXPORT_TIMEOUT).  A secure-execution
  * (setuid) process or OTEL_SDK_DISABLED leaves the library inert: every
  * hook then just calls the real function.
  */
@@ -213,6 +214,18 @@ void *preload_next_in(const char *name, const char *lib_prefix)
 		/* Still loaded afterwards: it was before our dlopen. */
 		dlclose(h);
 	}
+	return p;
+}
+
+/* The slow path of preload_lib_fn(): a miss is not stored. */
+__attribute__((noinline)) void *preload_lib_resolve(void *_Atomic *slot,
+						    const char *name,
+						    const char *lib_prefix)
+{
+	void *p = preload_next_in(name, lib_prefix);
+
+	if (p)
+		atomic_store_explicit(slot, p, memory_order_relaxed);
 	return p;
 }
 

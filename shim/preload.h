@@ -1,12 +1,15 @@
 /*
- * What every hook needs from the library core: the real libc functions
- * (generated from hooks.def), whether tracing is on, and the per-thread
- * guard that keeps our own threads and our own calls out of the hooks.
+ * What every hook needs from the library core: the real functions (libc's
+ * generated from hooks.def, libpq's and sqlite3's from pq.def and
+ * sqlite.def), whether tracing is on, and the per-thread guard that keeps
+ * our own threads and our own calls out of the hooks.
  */
 #ifndef OTELSHIM_PRELOAD_H
 #define OTELSHIM_PRELOAD_H
 
+#include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -67,6 +70,45 @@ void *preload_next(const char *name);
 /* preload_next, then the loaded objects whose file name starts with
  * lib_prefix ("libpq"), for libraries loaded with local scope. */
 void *preload_next_in(const char *name, const char *lib_prefix);
+
+/*
+ * The libraries hooked besides libc each have a table like hooks.def
+ * (pq.def, sqlite.def) with two kinds of rows:
+ *
+ *   HOOK(return type, name, (parameters), (argument names))
+ *       a function we interpose; the version script exports exactly the
+ *       HOOK rows of every table, hooks.def's included;
+ *   CALL(return type, name, (parameters), (argument names))
+ *       a function of the library we only call.
+ *
+ * Their functions are optional: LIB_NEXT turns a row into next_<name>(),
+ * the library's definition, found through preload_next_in() on first use
+ * and kept once found, or NULL while the library is not loaded (looked up
+ * again on the next call: the program may dlopen() it later).  One file
+ * of the module defines the slots with LIB_SLOT.
+ */
+void *preload_lib_resolve(void *_Atomic *slot, const char *name,
+			  const char *lib_prefix);
+
+static inline void *preload_lib_fn(void *_Atomic *slot, const char *name,
+				   const char *lib_prefix)
+{
+	void *p = atomic_load_explicit(slot, memory_order_relaxed);
+
+	if (__builtin_expect(!p, 0))
+		p = preload_lib_resolve(slot, name, lib_prefix);
+	return p;
+}
+
+#define LIB_NEXT(lib_prefix, ret, name, params)                          \
+	extern void *_Atomic lib_slot_##name;                            \
+	static inline ret (*next_##name(void)) params                    \
+	{                                                                \
+		return (ret (*) params)preload_lib_fn(&lib_slot_##name,  \
+						      #name, lib_prefix); \
+	}
+
+#define LIB_SLOT(name) void *_Atomic lib_slot_##name;
 
 /* The process's argv, as the dynamic loader gave it to constructors. */
 char *const *preload_argv(void);

@@ -9,7 +9,6 @@
  * glibc's signal() does not go through sigaction()'s dynamic symbol, so
  * both are hooked.
  */
-#include <errno.h>
 #include <string.h>
 
 #include "crash.h"

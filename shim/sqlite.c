@@ -23,109 +23,44 @@
  * Bound values are never read.  SQL run from inside a step or prepare
  * (user functions, authorizers, virtual tables) is not traced.
  */
-#include <dlfcn.h>
 #include <errno.h>
-#include <link.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "common/semconv.h"
 #include "common/sql.h"
 #include "pipeline/record.h"
 #include "context.h"
+#include "dbspan.h"
 #include "log.h"
 #include "preload.h"
+#include "ptrtab.h"
 #include "sqlite_util.h"
 #include "stack.h"
 
 /* ------------------------------------------------------ real functions */
 
-/* Everything we call in libsqlite3, hooked or not.  Resolved on first use
- * and never cached while missing: the program may dlopen() the library
- * after it started. */
-enum sq_fn {
-	F_OPEN, F_OPEN_V2, F_OPEN16, F_CLOSE, F_CLOSE_V2,
-	F_PREPARE, F_PREPARE_V2, F_PREPARE_V3,
-	F_PREPARE16, F_PREPARE16_V2, F_PREPARE16_V3,
-	F_STEP, F_RESET, F_FINALIZE, F_EXEC,
-	F_SQL, F_DB_FILENAME, F_ERRMSG,
-	F_COUNT
-};
-
-static const char *const fn_names[F_COUNT] = {
-	[F_OPEN] = "sqlite3_open",
-	[F_OPEN_V2] = "sqlite3_open_v2",
-	[F_OPEN16] = "sqlite3_open16",
-	[F_CLOSE] = "sqlite3_close",
-	[F_CLOSE_V2] = "sqlite3_close_v2",
-	[F_PREPARE] = "sqlite3_prepare",
-	[F_PREPARE_V2] = "sqlite3_prepare_v2",
-	[F_PREPARE_V3] = "sqlite3_prepare_v3",
-	[F_PREPARE16] = "sqlite3_prepare16",
-	[F_PREPARE16_V2] = "sqlite3_prepare16_v2",
-	[F_PREPARE16_V3] = "sqlite3_prepare16_v3",
-	[F_STEP] = "sqlite3_step",
-	[F_RESET] = "sqlite3_reset",
-	[F_FINALIZE] = "sqlite3_finalize",
-	[F_EXEC] = "sqlite3_exec",
-	[F_SQL] = "sqlite3_sql",
-	[F_DB_FILENAME] = "sqlite3_db_filename",
-	[F_ERRMSG] = "sqlite3_errmsg",
-};
-
-static void *_Atomic fns[F_COUNT];
-
-typedef int open_fn(const char *, sqlite3 **);
-typedef int open_v2_fn(const char *, sqlite3 **, int, const char *);
-typedef int open16_fn(const void *, sqlite3 **);
-typedef int close_fn(sqlite3 *);
-typedef int prepare_fn(sqlite3 *, const char *, int, sqlite3_stmt **,
-		       const char **);
-typedef int prepare_v3_fn(sqlite3 *, const char *, int, unsigned int,
-			  sqlite3_stmt **, const char **);
-typedef int prepare16_fn(sqlite3 *, const void *, int, sqlite3_stmt **,
-			 const void **);
-typedef int prepare16_v3_fn(sqlite3 *, const void *, int, unsigned int,
-			    sqlite3_stmt **, const void **);
-typedef int stmt_fn(sqlite3_stmt *);
-typedef int exec_cb(void *, int, char **, char **);
-typedef int exec_fn(sqlite3 *, const char *, exec_cb *, void *, char **);
-typedef const char *sql_fn(sqlite3_stmt *);
-typedef const char *db_filename_fn(sqlite3 *, const char *);
-typedef const char *errmsg_fn(sqlite3 *);
-
-static __attribute__((noinline)) void *fn_resolve(enum sq_fn f)
-{
-	void *p = preload_next_in(fn_names[f], "libsqlite3");
-
-	if (p)
-		atomic_store_explicit(&fns[f], p, memory_order_relaxed);
-	return p;
-}
-
-static inline void *fn(enum sq_fn f)
-{
-	void *p = atomic_load_explicit(&fns[f], memory_order_relaxed);
-
-	if (__builtin_expect(!p, 0))
-		p = fn_resolve(f);
-	return p;
-}
-
-#define REAL(f, type) ((type *)fn(f))
+/* From the table: next_<name>() for everything we call in libsqlite3,
+ * hooked or not, and every hook's declaration, so that a hook whose
+ * definition drifts from its row does not compile. */
+#define CALL(ret, name, params, args)                                     \
+	LIB_NEXT("libsqlite3", ret, name, params)                         \
+	LIB_SLOT(name)
+#define HOOK(ret, name, params, args)                                     \
+	CALL(ret, name, params, args)                                     \
+	HOOK_API ret name params;
+#include "sqlite.def"
+#undef HOOK
+#undef CALL
 
 /* ------------------------------------------------------ statement table */
 
 /*
- * Open addressing with linear probing over at most SQ_PROBES slots, keyed
- * by the statement pointer.  A key goes 0 (never used) -> statement ->
- * SQ_TOMB (finalised) -> statement ...; it never goes back to 0, so a
- * lookup may stop at the first 0.  A slot is claimed with one
- * compare-and-swap at prepare; until prepare returns, no other thread
- * knows the statement, so its info is written without a lock and is
- * read-only afterwards.
+ * The table finds a statement's slot by its pointer (ptrtab.h).  A slot is
+ * claimed at prepare; until prepare returns, no other thread knows the
+ * statement, so its info is written without a lock and is read-only
+ * afterwards.
  *
  * The slot's span is who owns the running execution: it is installed with
  * a compare-and-swap and taken with an exchange, so exactly one thread
@@ -135,16 +70,13 @@ static inline void *fn(enum sq_fn f)
  * makes a count wrong.
  */
 #define SQ_BITS 11
-#define SQ_SLOTS (1u << SQ_BITS)
 #define SQ_PROBES 16u
-#define SQ_TOMB ((uintptr_t)1)
 /* An execution is running but has no record (the pool was empty). */
 #define SQ_UNTRACED ((struct span *)(uintptr_t)1)
-#define SQ_TEXT_CAP 1024
 #define SQ_NS_CAP 512
 
 struct sq_slot {
-	_Atomic uintptr_t key;
+	_Atomic uintptr_t key;          /* first: ptrtab.h */
 	struct span *_Atomic span;
 	_Atomic uint64_t rows;
 };
@@ -154,19 +86,15 @@ struct sq_info {
 	sqlite3 *_Atomic db;
 	/* The sqlite3_exec() call that prepared it, else NULL. */
 	const void *_Atomic owner;
-	uint16_t text_len;
-	uint16_t summary_len;
 	uint16_t ns_len;
-	char operation[32];
-	char collection[128];
-	char summary[SQL_SUMMARY_MAX + 1];
 	char ns[SQ_NS_CAP];
-	char text[SQ_TEXT_CAP];
+	struct dbspan_sql sql;
 };
 
 /* Split so that the step path only touches the small slots. */
-static struct sq_slot slots[SQ_SLOTS];
-static struct sq_info infos[SQ_SLOTS];
+static struct sq_slot slots[1u << SQ_BITS];
+static struct sq_info infos[1u << SQ_BITS];
+static const struct ptrtab table = PTRTAB(slots, SQ_BITS, SQ_PROBES);
 static _Atomic int table_full_said;
 
 /* > 0 inside a real sqlite3 call made by a traced hook. */
@@ -179,27 +107,9 @@ struct sq_exec {
 };
 static PRELOAD_TLS struct sq_exec *sq_exec;
 
-static inline size_t sq_hash(uintptr_t key)
+static inline struct sq_slot *slot_find(const void *stmt)
 {
-	return (size_t)(((uint64_t)key >> 4) * 0x9E3779B97F4A7C15ULL >>
-			(64 - SQ_BITS));
-}
-
-static inline struct sq_slot *slot_find(uintptr_t key)
-{
-	size_t h = sq_hash(key);
-
-	for (unsigned i = 0; i < SQ_PROBES; i++) {
-		struct sq_slot *sl = &slots[(h + i) & (SQ_SLOTS - 1)];
-		uintptr_t k = atomic_load_explicit(&sl->key,
-						   memory_order_acquire);
-
-		if (k == key)
-			return sl;
-		if (k == 0)
-			return NULL;
-	}
-	return NULL;
+	return ptrtab_find(&table, stmt);
 }
 
 static inline struct sq_info *info_of(const struct sq_slot *sl)
@@ -220,11 +130,9 @@ static void span_drop(struct span *s)
  * same pointer belongs to a statement SQLite freed without our finalize
  * hook seeing it: it is reused.
  */
-static struct sq_slot *slot_claim(uintptr_t key)
+static struct sq_slot *slot_claim(const void *stmt)
 {
-	struct sq_slot *sl = slot_find(key);
-	size_t h = sq_hash(key);
-	uintptr_t k;
+	struct sq_slot *sl = slot_find(stmt);
 
 	if (sl) {
 		span_drop(atomic_exchange(&sl->span, NULL));
@@ -232,18 +140,11 @@ static struct sq_slot *slot_claim(uintptr_t key)
 				      memory_order_relaxed);
 		return sl;
 	}
-	for (unsigned i = 0; i < SQ_PROBES; i++) {
-		sl = &slots[(h + i) & (SQ_SLOTS - 1)];
-		k = atomic_load_explicit(&sl->key, memory_order_relaxed);
-		while (k == 0 || k == SQ_TOMB) {
-			if (atomic_compare_exchange_weak(&sl->key, &k, key))
-				return sl;
-		}
-	}
-	if (!atomic_exchange(&table_full_said, 1))
+	sl = ptrtab_claim(&table, stmt);
+	if (!sl && !atomic_exchange(&table_full_said, 1))
 		log_msg(CONFIG_LOG_DEBUG, "sqlite: more prepared statements "
 			"than the table holds; some stay untraced");
-	return NULL;
+	return sl;
 }
 
 /* ------------------------------------------------------ spans */
@@ -252,7 +153,8 @@ static struct sq_slot *slot_claim(uintptr_t key)
  * in-memory and temporary databases. */
 static size_t namespace_of(sqlite3 *db, char *out, size_t cap)
 {
-	db_filename_fn *real = REAL(F_DB_FILENAME, db_filename_fn);
+	const char *(*real)(sqlite3 *, const char *) =
+		next_sqlite3_db_filename();
 	const char *f = real && db ? real(db, "main") : NULL;
 	size_t n;
 
@@ -268,18 +170,8 @@ static size_t namespace_of(sqlite3 *db, char *out, size_t cap)
 static void info_set(struct sq_info *in, sqlite3 *db, const char *sql,
 		     size_t len)
 {
-	struct sql_info si;
-	size_t n;
-
 	atomic_store_explicit(&in->db, db, memory_order_relaxed);
-	n = sql_analyze(sql, len, SQL_SQLITE, in->text, sizeof(in->text),
-			in->summary, sizeof(in->summary), &si);
-	in->text_len = (uint16_t)n;
-	in->summary_len = (uint16_t)si.summary_len;
-	memcpy(in->operation, si.operation, sizeof(in->operation));
-	in->operation[sizeof(in->operation) - 1] = 0;
-	memcpy(in->collection, si.collection, sizeof(in->collection));
-	in->collection[sizeof(in->collection) - 1] = 0;
+	dbspan_analyze(&in->sql, sql, len, SQL_SQLITE);
 	in->ns_len = (uint16_t)namespace_of(db, in->ns, sizeof(in->ns));
 }
 
@@ -287,51 +179,32 @@ static void info_set(struct sq_info *in, sqlite3 *db, const char *sql,
  * Writes the span's name and attributes.  rows < 0 leaves out
  * db.response.returned_rows (a failed prepare returned nothing).  For an
  * error, rc is the result code and msg sqlite3_errmsg() as it was right
- * after the failing call.  The query text goes last: it is the one string
- * that may be cut when the record's pool runs out.
+ * after the failing call.
  */
 static void span_fill(struct span *s, const struct sq_info *in,
 		      int64_t rows, int rc, const char *msg)
 {
-	const struct span_attr *a;
-	const char *name;
+	struct dbspan_query q = {
+		.system = "sqlite", .ns = { in->ns, in->ns_len },
+	};
 
-	rec_attr_cstr(s, ATTR_DB_SYSTEM_NAME, "sqlite");
-	if (in->summary_len) {
-		rec_attr_str(s, ATTR_DB_QUERY_SUMMARY, in->summary,
-			     in->summary_len);
-		/* The name is the summary: share its bytes in the pool. */
-		a = rec_find_attr(s, ATTR_DB_QUERY_SUMMARY);
-		if (a && a->type == SPAN_ATTR_STRING)
-			s->name = a->v.s;
-	}
-	if (!s->name.len) {
-		name = in->operation[0] ? in->operation : "sqlite";
-		rec_name(s, name, strlen(name));
-	}
-	if (in->operation[0])
-		rec_attr_cstr(s, ATTR_DB_OPERATION_NAME, in->operation);
-	if (in->collection[0])
-		rec_attr_cstr(s, ATTR_DB_COLLECTION_NAME, in->collection);
-	rec_attr_str(s, ATTR_DB_NAMESPACE, in->ns, in->ns_len);
+	dbspan_query_of(&q, &in->sql);
+	dbspan_describe(s, &q);
 	if (rows >= 0)
-		rec_attr_int(s, ATTR_DB_RESPONSE_RETURNED_ROWS, rows);
+		dbspan_rows(s, rows);
 	if (rc != SQLITE_OK) {
-		const char *code = sqlite_rc_name(rc);
 		char clean[256];
 		size_t n = sqlite_clean_errmsg(msg, clean, sizeof(clean));
 
-		rec_attr_cstr(s, ATTR_DB_RESPONSE_STATUS_CODE, code);
-		rec_attr_cstr(s, ATTR_ERROR_TYPE, code);
-		rec_status(s, SPAN_STATUS_ERROR, clean, n);
+		dbspan_error(s, sqlite_rc_name(rc), NULL,
+			     (struct str){ clean, n });
 	}
-	if (in->text_len)
-		rec_attr_str(s, ATTR_DB_QUERY_TEXT, in->text, in->text_len);
+	dbspan_text(s, &q, 0);
 }
 
 static const char *errmsg_of(sqlite3 *db)
 {
-	errmsg_fn *real = REAL(F_ERRMSG, errmsg_fn);
+	const char *(*real)(sqlite3 *) = next_sqlite3_errmsg();
 
 	return real && db ? real(db) : "";
 }
@@ -367,15 +240,21 @@ static __attribute__((noinline)) void exec_begin(struct sq_slot *sl)
 		span_drop(s);  /* another thread started it first */
 }
 
-/* The statement behind sl is going away: end its execution, free the
- * slot. */
-static void slot_release(struct sq_slot *sl, int rc)
+/* Ends sl's running execution, if one is, as rc says. */
+static void exec_over(struct sq_slot *sl, int rc)
 {
 	struct span *s = atomic_exchange(&sl->span, NULL);
 
 	if (s)
 		exec_end(sl, s, rc);
-	atomic_store_explicit(&sl->key, SQ_TOMB, memory_order_release);
+}
+
+/* The statement behind sl is going away: end its execution, free the
+ * slot. */
+static void slot_release(struct sq_slot *sl, int rc)
+{
+	exec_over(sl, rc);
+	ptrtab_free(sl);
 }
 
 /*
@@ -390,7 +269,7 @@ static void slot_release(struct sq_slot *sl, int rc)
 static void stmt_forget(sqlite3_stmt *stmt, const struct sq_exec *frame,
 			int rc)
 {
-	struct sq_slot *sl = slot_find((uintptr_t)stmt);
+	struct sq_slot *sl = slot_find(stmt);
 
 	if (sl && atomic_load_explicit(&info_of(sl)->owner,
 				       memory_order_relaxed) == frame)
@@ -420,35 +299,31 @@ static void span_unprepared(sqlite3 *db, const char *sql, size_t len,
 
 enum sq_prep { P_V1, P_V2, P_V3, P_16, P_16_V2, P_16_V3 };
 
-static const enum sq_fn prep_fn[] = {
-	[P_V1] = F_PREPARE, [P_V2] = F_PREPARE_V2, [P_V3] = F_PREPARE_V3,
-	[P_16] = F_PREPARE16, [P_16_V2] = F_PREPARE16_V2,
-	[P_16_V3] = F_PREPARE16_V3,
-};
-
 static int prepare_real(enum sq_prep kind, sqlite3 *db, const void *sql,
 			int nbyte, unsigned flags, sqlite3_stmt **pst,
 			const void **tail)
 {
-	void *f = fn(prep_fn[kind]);
+	__typeof__(next_sqlite3_prepare()) v1 = NULL;
+	__typeof__(next_sqlite3_prepare_v3()) v3 = NULL;
+	__typeof__(next_sqlite3_prepare16()) u1 = NULL;
+	__typeof__(next_sqlite3_prepare16_v3()) u3 = NULL;
 
-	if (!f)
-		return SQLITE_MISUSE;
 	switch (kind) {
-	case P_V1:
-	case P_V2:
-		return ((prepare_fn *)f)(db, sql, nbyte, pst,
-					 (const char **)tail);
-	case P_V3:
-		return ((prepare_v3_fn *)f)(db, sql, nbyte, flags, pst,
-					    (const char **)tail);
-	case P_16:
-	case P_16_V2:
-		return ((prepare16_fn *)f)(db, sql, nbyte, pst, tail);
-	case P_16_V3:
-		return ((prepare16_v3_fn *)f)(db, sql, nbyte, flags, pst,
-					      tail);
+	case P_V1: v1 = next_sqlite3_prepare(); break;
+	case P_V2: v1 = next_sqlite3_prepare_v2(); break;
+	case P_V3: v3 = next_sqlite3_prepare_v3(); break;
+	case P_16: u1 = next_sqlite3_prepare16(); break;
+	case P_16_V2: u1 = next_sqlite3_prepare16_v2(); break;
+	case P_16_V3: u3 = next_sqlite3_prepare16_v3(); break;
 	}
+	if (v1)
+		return v1(db, sql, nbyte, pst, (const char **)tail);
+	if (v3)
+		return v3(db, sql, nbyte, flags, pst, (const char **)tail);
+	if (u1)
+		return u1(db, sql, nbyte, pst, tail);
+	if (u3)
+		return u3(db, sql, nbyte, flags, pst, tail);
 	return SQLITE_MISUSE;
 }
 
@@ -461,8 +336,8 @@ static int is_utf16(enum sq_prep kind)
 static void stmt_track(enum sq_prep kind, sqlite3 *db, sqlite3_stmt *st,
 		       const void *sql, int nbyte, const void *tail)
 {
-	struct sq_slot *sl = slot_claim((uintptr_t)st);
-	sql_fn *real_sql = REAL(F_SQL, sql_fn);
+	struct sq_slot *sl = slot_claim(st);
+	const char *(*real_sql)(sqlite3_stmt *) = next_sqlite3_sql();
 	const char *text = real_sql ? real_sql(st) : NULL;
 	char buf[4096];
 	size_t len;
@@ -514,13 +389,29 @@ static void prepare_failed(enum sq_prep kind, sqlite3 *db, const void *sql,
 	span_unprepared(db, text, end, start, -1, rc);
 }
 
+/* After a traced prepare: its statement tracked, or its failure a span. */
+static void prepared(enum sq_prep kind, sqlite3 *db, const void *sql,
+		     int nbyte, sqlite3_stmt **pst, const void *tail, int rc,
+		     uint64_t start)
+{
+	if (sq_exec)
+		sq_exec->prepares++;
+	if (rc == SQLITE_OK && pst && *pst) {
+		stmt_track(kind, db, *pst, sql, nbyte, tail);
+		if (sq_exec)
+			sq_exec->cur = *pst;
+	} else if (rc != SQLITE_OK) {
+		prepare_failed(kind, db, sql, nbyte, tail, rc, start);
+	}
+}
+
 static int prepare_hook(enum sq_prep kind, sqlite3 *db, const void *sql,
 			int nbyte, unsigned flags, sqlite3_stmt **pst,
 			const void **ptail)
 {
 	const void *tail = NULL;
 	uint64_t start;
-	int rc, err;
+	int rc;
 
 	if (sq_depth || !preload_enter())
 		return prepare_real(kind, db, sql, nbyte, flags, pst, ptail);
@@ -535,17 +426,7 @@ static int prepare_hook(enum sq_prep kind, sqlite3 *db, const void *sql,
 	sq_depth--;
 	if (ptail)
 		*ptail = tail;
-	err = errno;
-	if (sq_exec)
-		sq_exec->prepares++;
-	if (rc == SQLITE_OK && pst && *pst) {
-		stmt_track(kind, db, *pst, sql, nbyte, tail);
-		if (sq_exec)
-			sq_exec->cur = *pst;
-	} else if (rc != SQLITE_OK) {
-		prepare_failed(kind, db, sql, nbyte, tail, rc, start);
-	}
-	errno = err;
+	KEEP_ERRNO(prepared(kind, db, sql, nbyte, pst, tail, rc, start));
 	return rc;
 }
 
@@ -595,12 +476,7 @@ HOOK_API int sqlite3_prepare16_v3(sqlite3 *db, const void *sql, int nbyte,
 /* The end of an execution seen at step: SQLITE_DONE or an error. */
 static __attribute__((noinline)) int step_ended(struct sq_slot *sl, int rc)
 {
-	int err = errno;
-	struct span *s = atomic_exchange(&sl->span, NULL);
-
-	if (s)
-		exec_end(sl, s, rc == SQLITE_DONE ? SQLITE_OK : rc);
-	errno = err;
+	KEEP_ERRNO(exec_over(sl, rc == SQLITE_DONE ? SQLITE_OK : rc));
 	return rc;
 }
 
@@ -614,13 +490,13 @@ static __attribute__((noinline)) int step_ended(struct sq_slot *sl, int rc)
  */
 HOOK_API int sqlite3_step(sqlite3_stmt *st)
 {
-	stmt_fn *real = REAL(F_STEP, stmt_fn);
+	int (*real)(sqlite3_stmt *) = next_sqlite3_step();
 	struct sq_slot *sl;
 	int rc;
 
 	if (__builtin_expect(!real, 0))
 		return SQLITE_MISUSE;
-	sl = sq_depth ? NULL : slot_find((uintptr_t)st);
+	sl = sq_depth ? NULL : slot_find(st);
 	if (!sl)
 		return real(st);
 	if (!atomic_load_explicit(&sl->span, memory_order_relaxed))
@@ -635,50 +511,42 @@ HOOK_API int sqlite3_step(sqlite3_stmt *st)
 	return rc;
 }
 
-HOOK_API int sqlite3_reset(sqlite3_stmt *st)
+/*
+ * sqlite3_reset() and sqlite3_finalize(): the running execution ends
+ * before the real call; at finalize the slot is freed too, since once the
+ * real call returns the address may be reused by a statement another
+ * thread prepares.
+ */
+static int stmt_done_hook(int (*real)(sqlite3_stmt *), sqlite3_stmt *st,
+			  int finalize)
 {
-	stmt_fn *real = REAL(F_RESET, stmt_fn);
 	struct sq_slot *sl;
-	struct span *s;
-	int rc, err;
+	int rc;
 
 	if (!real)
 		return SQLITE_MISUSE;
-	sl = sq_depth ? NULL : slot_find((uintptr_t)st);
+	sl = sq_depth ? NULL : slot_find(st);
 	if (!sl)
 		return real(st);
 	/* Stopped before SQLITE_DONE: not an error. */
-	err = errno;
-	s = atomic_exchange(&sl->span, NULL);
-	if (s)
-		exec_end(sl, s, SQLITE_OK);
-	errno = err;
+	if (finalize)
+		KEEP_ERRNO(slot_release(sl, SQLITE_OK));
+	else
+		KEEP_ERRNO(exec_over(sl, SQLITE_OK));
 	sq_depth++;
 	rc = real(st);
 	sq_depth--;
 	return rc;
 }
 
+HOOK_API int sqlite3_reset(sqlite3_stmt *st)
+{
+	return stmt_done_hook(next_sqlite3_reset(), st, 0);
+}
+
 HOOK_API int sqlite3_finalize(sqlite3_stmt *st)
 {
-	stmt_fn *real = REAL(F_FINALIZE, stmt_fn);
-	struct sq_slot *sl;
-	int rc, err;
-
-	if (!real)
-		return SQLITE_MISUSE;
-	sl = sq_depth || !st ? NULL : slot_find((uintptr_t)st);
-	if (!sl)
-		return real(st);
-	/* Before the real call: once it returns, the address may be reused
-	 * by a statement another thread prepares. */
-	err = errno;
-	slot_release(sl, SQLITE_OK);
-	errno = err;
-	sq_depth++;
-	rc = real(st);
-	sq_depth--;
-	return rc;
+	return stmt_done_hook(next_sqlite3_finalize(), st, 1);
 }
 
 /* ------------------------------------------------------ exec */
@@ -686,7 +554,7 @@ HOOK_API int sqlite3_finalize(sqlite3_stmt *st)
 /* The program's callback, called through ours: counts rows (for the
  * whole-exec span) and makes SQL the callback runs the program's own. */
 struct sq_cb {
-	exec_cb *cb;
+	int (*cb)(void *, int, char **, char **);
 	void *arg;
 	int64_t rows;
 };
@@ -706,15 +574,34 @@ static int exec_callback(void *p, int n, char **vals, char **names)
 	return ret;
 }
 
-HOOK_API int sqlite3_exec(sqlite3 *db, const char *sql, exec_cb *cb,
+/* After a traced exec returned rc: its last statement is over, and a
+ * script that did not come through our prepare hook is one span. */
+static void exec_done(sqlite3 *db, const char *sql, struct sq_exec *frame,
+		      int64_t rows, int rc, uint64_t start)
+{
+	struct sql_info si;
+
+	if (frame->cur)
+		stmt_forget(frame->cur, frame, rc);
+	if (frame->prepares > 0 || !sql)
+		return;
+	/* Only if the script holds any statement. */
+	sql_analyze(sql, strlen(sql), SQL_SQLITE, NULL, 0, NULL, 0, &si);
+	if (si.nstatements)
+		span_unprepared(db, sql, strlen(sql), start, rows, rc);
+}
+
+HOOK_API int sqlite3_exec(sqlite3 *db, const char *sql,
+			  int (*cb)(void *, int, char **, char **),
 			  void *arg, char **errmsg)
 {
-	exec_fn *real = REAL(F_EXEC, exec_fn);
+	int (*real)(sqlite3 *, const char *,
+		    int (*)(void *, int, char **, char **), void *,
+		    char **) = next_sqlite3_exec();
 	struct sq_exec frame = { 0 }, *outer;
 	struct sq_cb c = { cb, arg, 0 };
-	struct sql_info si;
 	uint64_t start;
-	int rc, err;
+	int rc;
 
 	if (!real)
 		return SQLITE_MISUSE;
@@ -726,19 +613,7 @@ HOOK_API int sqlite3_exec(sqlite3 *db, const char *sql, exec_cb *cb,
 	rc = cb ? real(db, sql, exec_callback, &c, errmsg) :
 		  real(db, sql, NULL, arg, errmsg);
 	sq_exec = outer;
-	err = errno;
-	if (frame.cur)
-		stmt_forget(frame.cur, &frame, rc);
-	if (frame.prepares == 0 && sql) {
-		/* exec did not come through our prepare hook: one span for
-		 * the whole script, if it holds any statement. */
-		sql_analyze(sql, strlen(sql), SQL_SQLITE, NULL, 0, NULL, 0,
-			    &si);
-		if (si.nstatements)
-			span_unprepared(db, sql, strlen(sql), start,
-					cb ? c.rows : -1, rc);
-	}
-	errno = err;
+	KEEP_ERRNO(exec_done(db, sql, &frame, cb ? c.rows : -1, rc, start));
 	return rc;
 }
 
@@ -749,43 +624,37 @@ HOOK_API int sqlite3_exec(sqlite3 *db, const char *sql, exec_cb *cb,
  * a miss is looked up again each time. */
 static void resolve_all(void)
 {
-	static const enum sq_fn need[] = {
-		F_STEP, F_RESET, F_FINALIZE, F_SQL, F_DB_FILENAME, F_ERRMSG,
-	};
-
-	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
-		fn(need[i]);
+	next_sqlite3_step();
+	next_sqlite3_reset();
+	next_sqlite3_finalize();
+	next_sqlite3_sql();
+	next_sqlite3_db_filename();
+	next_sqlite3_errmsg();
 }
 
 HOOK_API int sqlite3_open(const char *filename, sqlite3 **pdb)
 {
-	open_fn *real = REAL(F_OPEN, open_fn);
-
-	if (!real)
+	if (!next_sqlite3_open())
 		return SQLITE_MISUSE;
 	resolve_all();
-	return real(filename, pdb);
+	return next_sqlite3_open()(filename, pdb);
 }
 
 HOOK_API int sqlite3_open_v2(const char *filename, sqlite3 **pdb, int flags,
 			     const char *vfs)
 {
-	open_v2_fn *real = REAL(F_OPEN_V2, open_v2_fn);
-
-	if (!real)
+	if (!next_sqlite3_open_v2())
 		return SQLITE_MISUSE;
 	resolve_all();
-	return real(filename, pdb, flags, vfs);
+	return next_sqlite3_open_v2()(filename, pdb, flags, vfs);
 }
 
 HOOK_API int sqlite3_open16(const void *filename, sqlite3 **pdb)
 {
-	open16_fn *real = REAL(F_OPEN16, open16_fn);
-
-	if (!real)
+	if (!next_sqlite3_open16())
 		return SQLITE_MISUSE;
 	resolve_all();
-	return real(filename, pdb);
+	return next_sqlite3_open16()(filename, pdb);
 }
 
 /*
@@ -800,50 +669,44 @@ HOOK_API int sqlite3_open16(const void *filename, sqlite3 **pdb)
  */
 static void db_closing(sqlite3 *db)
 {
-	for (size_t i = 0; i < SQ_SLOTS; i++) {
-		struct sq_slot *sl = &slots[i];
-		uintptr_t k = atomic_load_explicit(&sl->key,
-						   memory_order_acquire);
-
-		if (k == 0 || k == SQ_TOMB ||
+	for (size_t i = 0; i < ptrtab_size(&table); i++) {
+		if (!ptrtab_key(&table, i) ||
 		    atomic_load_explicit(&infos[i].db,
 					 memory_order_relaxed) != db)
 			continue;
 		/* Not an error of the statement's: end it as such. */
-		slot_release(sl, SQLITE_OK);
+		slot_release(&slots[i], SQLITE_OK);
 	}
 }
 
-static int close_hook(enum sq_fn f, sqlite3 *db)
+/* The two ways to close a connection: when is it over for its
+ * statements (see db_closing). */
+enum sq_close { SQ_CLOSE, SQ_CLOSE_V2 };
+
+static int close_hook(int (*real)(sqlite3 *), sqlite3 *db, enum sq_close how)
 {
-	close_fn *real = REAL(f, close_fn);
-	int rc, err;
+	int rc;
 
 	if (!real)
 		return SQLITE_MISUSE;
 	if (sq_depth || !preload_enter() || !db)
 		return real(db);
-	err = errno;
-	if (f == F_CLOSE_V2)
-		db_closing(db);
-	errno = err;
+	if (how == SQ_CLOSE_V2)
+		KEEP_ERRNO(db_closing(db));
 	sq_depth++;
 	rc = real(db);
 	sq_depth--;
-	if (rc == SQLITE_OK && f == F_CLOSE) {
-		err = errno;
-		db_closing(db);
-		errno = err;
-	}
+	if (rc == SQLITE_OK && how == SQ_CLOSE)
+		KEEP_ERRNO(db_closing(db));
 	return rc;
 }
 
 HOOK_API int sqlite3_close(sqlite3 *db)
 {
-	return close_hook(F_CLOSE, db);
+	return close_hook(next_sqlite3_close(), db, SQ_CLOSE);
 }
 
 HOOK_API int sqlite3_close_v2(sqlite3 *db)
 {
-	return close_hook(F_CLOSE_V2, db);
+	return close_hook(next_sqlite3_close_v2(), db, SQ_CLOSE_V2);
 }

@@ -183,50 +183,36 @@ size_t sqlite_clean_errmsg(const char *msg, char *out, size_t cap)
 	static const char near[] = "near \"";
 	static const char unrec[] = "unrecognized token: \"";
 	static const char check[] = "CHECK constraint failed: ";
+	const char *tok = NULL, *end = NULL;
 	size_t len, n = 0;
-	const char *end;
 
 	if (cap == 0)
 		return 0;
 	if (!msg)
 		msg = "";
 	len = strlen(msg);
+	/* Where the message quotes SQL: [tok, end). */
 	if (!strncmp(msg, near, sizeof(near) - 1)) {
 		/* near "%T": the token runs to the last '": '. */
-		const char *tok = msg + sizeof(near) - 1;
-
-		end = NULL;
-		for (const char *q = tok; (q = strstr(q, "\": ")); q++)
+		tok = msg + sizeof(near) - 1;
+		for (const char *q = strstr(tok, "\": "); q;
+		     q = strstr(q + 1, "\": "))
 			end = q;
-		if (!end)
-			goto copy;
-		put(out, cap, &n, msg, sizeof(near) - 1);
-		put_sql(out, cap, &n, tok, (size_t)(end - tok));
-		put(out, cap, &n, end, len - (size_t)(end - msg));
 	} else if (!strncmp(msg, unrec, sizeof(unrec) - 1)) {
-		const char *tok = msg + sizeof(unrec) - 1;
-
+		tok = msg + sizeof(unrec) - 1;
 		end = strrchr(tok, '"');
-		if (!end)
-			goto copy;
-		put(out, cap, &n, msg, sizeof(unrec) - 1);
+	} else if (!strncmp(msg, check, sizeof(check) - 1)) {
+		tok = msg + sizeof(check) - 1;
+		end = msg + len;
+	}
+	if (end) {
+		put(out, cap, &n, msg, (size_t)(tok - msg));
 		put_sql(out, cap, &n, tok, (size_t)(end - tok));
 		put(out, cap, &n, end, len - (size_t)(end - msg));
-	} else if (!strncmp(msg, check, sizeof(check) - 1)) {
-		put(out, cap, &n, msg, sizeof(check) - 1);
-		put_sql(out, cap, &n, msg + sizeof(check) - 1,
-			len - (sizeof(check) - 1));
 	} else {
-		goto copy;
+		/* A copy, not cut inside a UTF-8 sequence. */
+		put(out, cap, &n, msg, utf8_cut(msg, len, cap - 1));
 	}
-	out[n] = 0;
-	return n;
-copy:
-	put(out, cap, &n, msg, len);
-	/* A cut copy must not end inside a UTF-8 sequence. */
-	if (n < len)
-		while (n > 0 && ((unsigned char)msg[n] & 0xC0) == 0x80)
-			n--;
 	out[n] = 0;
 	return n;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8.h"
 #include "shim/sqlite_util.h"
 
 #define MARK "QZXJ"
@@ -18,25 +19,6 @@ static void check(int ok)
 {
 	if (!ok)
 		abort();
-}
-
-static int valid_utf8(const unsigned char *p, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c = p[i];
-		size_t k = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 :
-			   (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-
-		if (!k || i + k > n)
-			return 0;
-		for (size_t j = 1; j < k; j++)
-			if ((p[i + j] & 0xC0) != 0x80)
-				return 0;
-		i += k;
-	}
-	return 1;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -50,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n = sqlite_utf16_to_utf8(data, (long)size, out, cap, &used);
 	check(n < cap && out[n] == 0 && strlen(out) == n);
 	check(used <= size && used % 2 == 0);
-	check(valid_utf8((const unsigned char *)out, n));
+	check(utf8_clean(out, n));
 
 	/* As a message of its own. */
 	k = size < 600 ? size : 600;

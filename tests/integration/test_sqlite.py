@@ -513,10 +513,11 @@ class ActiveSpanParent(unittest.TestCase):
             "  otelshim_test_end;", 1))
         lib = self.dir / "libotelshim.so"
         subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-D_GNU_SOURCE",
-                        "-I", str(ROOT / "shim"), "-I",
-                        str(ROOT / "exporter"), "-pthread",
+                        "-I", str(ROOT), "-I", str(ROOT / "shim"), "-I",
+                        str(ROOT / "pipeline"), "-pthread",
                         "-Wl,--version-script=%s" % mapfile, "-o", str(lib),
-                        str(helper)] + objs + libs, check=True)
+                        str(helper)] + objs +
+                       [str(BUILD / "libcommon.a")] + libs, check=True)
         # The library loads its exporter module from its own directory.
         os.symlink(BUILD / "otelshim-exporter.so",
                    self.dir / "otelshim-exporter.so")

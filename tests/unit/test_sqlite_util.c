@@ -5,14 +5,10 @@
  * unmapped page.
  * links: shim/sqlite_util.c
  */
-#include <check.h>
 #include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "shim/sqlite_util.h"
+#include "unit.h"
 
 START_TEST(rc_names)
 {
@@ -141,7 +137,7 @@ START_TEST(errmsg_cut)
 	};
 	char out[64];
 
-	for (size_t m = 0; m < sizeof(msgs) / sizeof(msgs[0]); m++) {
+	for (size_t m = 0; m < NELEM(msgs); m++) {
 		for (size_t cap = 0; cap < sizeof(out); cap++) {
 			size_t n;
 
@@ -166,42 +162,18 @@ END_TEST
 /* Input that ends right before an unmapped page: no read past len. */
 START_TEST(stmt_end_guard)
 {
-	long page = sysconf(_SC_PAGESIZE);
-	char *map = mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	const char *ins[] = { "SELECT '", "SELECT [", "x /*", "x /* *",
 			      "x -", "x /", "'a''", "--" };
 
-	ck_assert_ptr_ne(map, MAP_FAILED);
-	ck_assert_int_eq(mprotect(map + page, (size_t)page, PROT_NONE), 0);
-	for (size_t i = 0; i < sizeof(ins) / sizeof(ins[0]); i++) {
+	guard_setup();
+	for (size_t i = 0; i < NELEM(ins); i++) {
 		size_t len = strlen(ins[i]);
-		char *p = map + page - len;
 
-		memcpy(p, ins[i], len);
-		ck_assert_uint_eq(sqlite_stmt_end(p, len), len);
+		ck_assert_uint_eq(sqlite_stmt_end(guarded(ins[i], len), len),
+				  len);
 	}
-	munmap(map, (size_t)page * 2);
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("sqlite_util");
-	TCase *tc = tcase_create("all");
-	SRunner *sr;
-	int failed;
-
-	tcase_add_test(tc, rc_names);
-	tcase_add_test(tc, stmt_end);
-	tcase_add_test(tc, utf16);
-	tcase_add_test(tc, errmsg);
-	tcase_add_test(tc, errmsg_cut);
-	tcase_add_test(tc, stmt_end_guard);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+UNIT_MAIN("sqlite_util", rc_names, stmt_end, utf16, errmsg, errmsg_cut,
+	  stmt_end_guard)

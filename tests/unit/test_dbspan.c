@@ -1,0 +1,184 @@
+/*
+ * Database spans filled one way for libpq and sqlite3: the analysis of a
+ * statement, the name (summary, else namespace, else system), which
+ * attributes are written and which left out, the query text cut to leave
+ * room for a later error, returned rows and errors.
+ * links: shim/dbspan.c pipeline/record.c
+ */
+#include <stdint.h>
+
+#include "common/semconv.h"
+#include "pipeline/record.h"
+#include "shim/dbspan.h"
+#include "unit.h"
+
+static struct span *span_new(void)
+{
+	struct span *s = rec_alloc();
+
+	ck_assert_ptr_nonnull(s);
+	return s;
+}
+
+/* A string attribute's value, NUL-terminated; NULL when absent. */
+static const char *attr(const struct span *s, const char *key)
+{
+	static char out[SPAN_STRPOOL + 1];
+	const struct span_attr *a = rec_find_attr(s, key);
+
+	if (!a)
+		return NULL;
+	ck_assert_int_eq(a->type, SPAN_ATTR_STRING);
+	memcpy(out, span_str_ptr(s, a->v.s), a->v.s.len);
+	out[a->v.s.len] = 0;
+	return out;
+}
+
+static const char *name(const struct span *s)
+{
+	static char out[SPAN_STRPOOL + 1];
+
+	memcpy(out, span_str_ptr(s, s->name), s->name.len);
+	out[s->name.len] = 0;
+	return out;
+}
+
+START_TEST(analyze)
+{
+	struct dbspan_sql a;
+	struct dbspan_query q = { 0 };
+	const char *sql = "SELECT * FROM accounts WHERE id = 42";
+
+	dbspan_analyze(&a, sql, strlen(sql), SQL_POSTGRES);
+	dbspan_query_of(&q, &a);
+	ck_assert_str_eq(a.text, "SELECT * FROM accounts WHERE id = ?");
+	ck_assert_uint_eq(q.text.n, strlen(a.text));
+	ck_assert_uint_eq(q.summary.n, strlen("SELECT accounts"));
+	ck_assert(!memcmp(q.summary.p, "SELECT accounts", q.summary.n));
+	ck_assert_str_eq(q.operation, "SELECT");
+	ck_assert_str_eq(q.collection, "accounts");
+	dbspan_analyze(&a, NULL, 0, SQL_SQLITE);
+	dbspan_query_of(&q, &a);
+	ck_assert_uint_eq(q.text.n, 0);
+	ck_assert_uint_eq(q.summary.n, 0);
+	ck_assert_str_eq(q.operation, "");
+}
+END_TEST
+
+START_TEST(describe)
+{
+	struct span *s = span_new();
+	struct dbspan_query q = {
+		.system = "postgresql", .ns = STR_LIT("shop"),
+		.text = STR_LIT("SELECT 1"), .summary = STR_LIT("SELECT"),
+		.operation = "SELECT", .collection = "",
+		.server = "db.local", .port = 5432,
+	};
+	const struct span_attr *a;
+
+	dbspan_describe(s, &q);
+	dbspan_text(s, &q, 0);
+	ck_assert_str_eq(name(s), "SELECT");
+	ck_assert_int_eq(s->name.off, rec_find_attr(s, ATTR_DB_QUERY_SUMMARY)
+			 ->v.s.off);
+	ck_assert_str_eq(attr(s, ATTR_DB_SYSTEM_NAME), "postgresql");
+	ck_assert_str_eq(attr(s, ATTR_DB_NAMESPACE), "shop");
+	ck_assert_str_eq(attr(s, ATTR_DB_QUERY_TEXT), "SELECT 1");
+	ck_assert_str_eq(attr(s, ATTR_DB_OPERATION_NAME), "SELECT");
+	ck_assert_ptr_null(attr(s, ATTR_DB_COLLECTION_NAME));
+	ck_assert_str_eq(attr(s, ATTR_SERVER_ADDRESS), "db.local");
+	a = rec_find_attr(s, ATTR_SERVER_PORT);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(a->v.i, 5432);
+	ck_assert_ptr_null(rec_find_attr(s, ATTR_DB_RESPONSE_RETURNED_ROWS));
+	ck_assert_int_eq(s->status, SPAN_STATUS_UNSET);
+	rec_free(s);
+}
+END_TEST
+
+START_TEST(name_fallbacks)
+{
+	struct span *s = span_new();
+	struct dbspan_query q = { .system = "sqlite", .ns = STR_LIT("a.db") };
+
+	dbspan_describe(s, &q);
+	ck_assert_str_eq(name(s), "a.db");
+	ck_assert_ptr_null(attr(s, ATTR_DB_QUERY_SUMMARY));
+	ck_assert_ptr_null(attr(s, ATTR_DB_QUERY_TEXT));
+	ck_assert_ptr_null(attr(s, ATTR_DB_OPERATION_NAME));
+	ck_assert_ptr_null(attr(s, ATTR_SERVER_ADDRESS));
+	ck_assert_ptr_null(rec_find_attr(s, ATTR_SERVER_PORT));
+	rec_free(s);
+	s = span_new();
+	q.ns = (struct str){ "", 0 };
+	dbspan_describe(s, &q);
+	ck_assert_str_eq(name(s), "sqlite");
+	ck_assert_ptr_null(attr(s, ATTR_DB_NAMESPACE));
+	rec_free(s);
+}
+END_TEST
+
+/* The text leaves reserve bytes of the pool and is cut between
+ * characters. */
+START_TEST(text_reserve)
+{
+	char text[SPAN_STRPOOL];
+	struct dbspan_query q = { .system = "postgresql" };
+	struct span *s = span_new();
+	const char *t;
+	size_t room;
+
+	for (size_t i = 0; i < sizeof(text); i += 2)
+		memcpy(text + i, "\xC3\xA9", 2);
+	q.text = (struct str){ text, sizeof(text) };
+	dbspan_describe(s, &q);
+	room = SPAN_STRPOOL - s->pool_used - 101;
+	dbspan_text(s, &q, 101);
+	t = attr(s, ATTR_DB_QUERY_TEXT);
+	ck_assert_uint_eq(strlen(t), room & ~(size_t)1);
+	ck_assert_uint_ge(SPAN_STRPOOL - s->pool_used, 101);
+	ck_assert_int_eq(s->truncated, 1);
+	rec_free(s);
+	/* No room at all: no attribute. */
+	s = span_new();
+	dbspan_describe(s, &q);
+	dbspan_text(s, &q, SPAN_STRPOOL);
+	ck_assert_ptr_null(attr(s, ATTR_DB_QUERY_TEXT));
+	ck_assert_int_eq(s->truncated, 1);
+	rec_free(s);
+}
+END_TEST
+
+START_TEST(rows_and_errors)
+{
+	struct span *s = span_new();
+	const char *m;
+
+	dbspan_rows(s, 3);
+	ck_assert_int_eq(rec_find_attr(s, ATTR_DB_RESPONSE_RETURNED_ROWS)
+			 ->v.i, 3);
+	dbspan_error(s, "23505", NULL, STR_LIT("duplicate key"));
+	ck_assert_str_eq(attr(s, ATTR_DB_RESPONSE_STATUS_CODE), "23505");
+	ck_assert_str_eq(attr(s, ATTR_ERROR_TYPE), "23505");
+	ck_assert_int_eq(s->status, SPAN_STATUS_ERROR);
+	m = span_str_ptr(s, s->status_message);
+	ck_assert_uint_eq(s->status_message.len, 13);
+	ck_assert(!memcmp(m, "duplicate key", 13));
+	rec_free(s);
+
+	s = span_new();
+	dbspan_error(s, NULL, NULL, STR_LIT("connection lost"));
+	ck_assert_ptr_null(attr(s, ATTR_DB_RESPONSE_STATUS_CODE));
+	ck_assert_str_eq(attr(s, ATTR_ERROR_TYPE), "_OTHER");
+	rec_free(s);
+
+	s = span_new();
+	dbspan_error(s, NULL, "pipeline_aborted", STR_LIT("not executed"));
+	ck_assert_ptr_null(attr(s, ATTR_DB_RESPONSE_STATUS_CODE));
+	ck_assert_str_eq(attr(s, ATTR_ERROR_TYPE), "pipeline_aborted");
+	rec_free(s);
+}
+END_TEST
+
+UNIT_MAIN("dbspan", analyze, describe, name_fallbacks, text_reserve,
+	  rows_and_errors)
