@@ -152,26 +152,6 @@ void rec_attr_int(struct span *s, const char *key, int64_t val)
 	a->v.i = val;
 }
 
-void rec_attr_bool(struct span *s, const char *key, int val)
-{
-	struct span_attr *a = attr_slot(s, key);
-
-	if (!a)
-		return;
-	a->type = SPAN_ATTR_BOOL;
-	a->v.b = !!val;
-}
-
-void rec_attr_double(struct span *s, const char *key, double val)
-{
-	struct span_attr *a = attr_slot(s, key);
-
-	if (!a)
-		return;
-	a->type = SPAN_ATTR_DOUBLE;
-	a->v.d = val;
-}
-
 void rec_attr_stack(struct span *s, const char *key)
 {
 	struct span_attr *a = attr_slot(s, key);
