@@ -3,8 +3,8 @@
  * its first bytes: read first, it is the server side of HTTP (requests in,
  * responses out); written first, the client side.  Requests are matched to
  * responses in order through a small queue of spans, which also covers
- * pipelining.  Connection states live in a lazily mapped pool claimed with
- * a compare-and-swap on a bitmap, like span records: no lock, no malloc.
+ * pipelining.  Connection states come from a slab (pipeline/slab.h), like
+ * span records: no lock, no malloc.
  *
  * Trace headers are added to a request by splitting the program's iovecs
  * around them and writing everything with one real call.  Byte counts are
@@ -27,15 +27,14 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include "common/semconv.h"
 #include "pipeline/record.h"
+#include "pipeline/slab.h"
 #include "context.h"
 #include "http.h"
 #include "httpconn.h"
@@ -81,104 +80,47 @@ struct hc_conn {
 	char inj[HC_HDR_MAX];
 };
 
-#define POOL_WORDS (HC_POOL_SIZE / 64)
-
-static _Atomic uint64_t pool_bits[POOL_WORDS];
-static struct hc_conn *_Atomic pool_mem;
-
-static struct hc_conn *pool_base(void)
-{
-	struct hc_conn *mem = atomic_load_explicit(&pool_mem,
-						   memory_order_acquire);
-	struct hc_conn *expect = NULL;
-	void *m;
-
-	if (mem)
-		return mem;
-	m = mmap(NULL, HC_POOL_SIZE * sizeof(struct hc_conn),
-		 PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (m == MAP_FAILED)
-		return NULL;
-	if (!atomic_compare_exchange_strong(&pool_mem, &expect, m)) {
-		munmap(m, HC_POOL_SIZE * sizeof(struct hc_conn));
-		return expect;
-	}
-	return m;
-}
-
-/* Claims the lowest free state; returns its index + 1, or 0. */
-static unsigned pool_claim(void)
-{
-	for (unsigned w = 0; w < POOL_WORDS; w++) {
-		uint64_t bits = atomic_load_explicit(&pool_bits[w],
-						     memory_order_relaxed);
-
-		while (bits != UINT64_MAX) {
-			int bit = __builtin_ctzll(~bits);
-
-			if (atomic_compare_exchange_weak_explicit(
-				    &pool_bits[w], &bits,
-				    bits | ((uint64_t)1 << bit),
-				    memory_order_acquire,
-				    memory_order_relaxed))
-				return w * 64 + (unsigned)bit + 1;
-		}
-	}
-	return 0;
-}
-
-static void pool_release(unsigned idx)
-{
-	idx--;
-	atomic_fetch_and_explicit(&pool_bits[idx / 64],
-				  ~((uint64_t)1 << (idx % 64)),
-				  memory_order_release);
-}
+SLAB_DEFINE(hc_pool, struct hc_conn, HC_POOL_SIZE);
 
 unsigned hc_in_use(void)
 {
-	unsigned n = 0;
-
-	for (unsigned w = 0; w < POOL_WORDS; w++)
-		n += (unsigned)__builtin_popcountll(
-			atomic_load_explicit(&pool_bits[w],
-					     memory_order_relaxed));
-	return n;
+	return (unsigned)slab_in_use(&hc_pool);
 }
 
 static struct hc_conn *conn_of(const struct fd_entry *e)
 {
-	struct hc_conn *base;
-
 	if (e->proto != FD_PROTO_HTTP || !e->conn)
 		return NULL;
-	base = atomic_load_explicit(&pool_mem, memory_order_relaxed);
-	return base ? &base[e->conn - 1] : NULL;
+	return slab_at(&hc_pool, e->conn - 1u);
 }
 
 /* The state of e, claimed on its first bytes; NULL if e is not traced. */
 static struct hc_conn *conn_get(struct fd_entry *e)
 {
-	struct hc_conn *base, *c;
-	unsigned idx;
+	struct hc_conn *c;
 
 	if (e->proto == FD_PROTO_HTTP)
 		return conn_of(e);
 	if (e->proto != FD_PROTO_UNKNOWN)
 		return NULL;
-	base = pool_base();
-	idx = base ? pool_claim() : 0;
-	if (!idx) {
+	c = slab_claim(&hc_pool);
+	if (!c) {
 		e->proto = FD_PROTO_NONE;
 		return NULL;
 	}
-	c = &base[idx - 1];
 	/* The streams' buffers need no clearing: http_stream_init. */
 	memset(&c->q, 0, sizeof(*c) - offsetof(struct hc_conn, q));
-	e->conn = (uint16_t)idx;
+	e->conn = (uint16_t)(slab_index(&hc_pool, c) + 1);
 	e->proto = FD_PROTO_HTTP;
 	return c;
+}
+
+/* Gives the state of e back; e stays untraced. */
+static void conn_put(struct fd_entry *e)
+{
+	slab_release(&hc_pool, e->conn - 1u);
+	e->conn = 0;
+	e->proto = FD_PROTO_NONE;
 }
 
 /* ------------------------------------------------------------ spans */
@@ -417,9 +359,7 @@ static void maybe_release(struct fd_entry *e, struct hc_conn *c)
 	if (!http_stream_done(&c->in) || !http_stream_done(&c->out) ||
 	    c->qlen || (c->inj_len && c->inj_started) || c->rp_active)
 		return;
-	pool_release(e->conn);
-	e->conn = 0;
-	e->proto = FD_PROTO_NONE;
+	conn_put(e);
 }
 
 /* A response head or end on the stream that carries responses. */
@@ -929,7 +869,5 @@ void hc_close(struct fd_entry *e)
 		response_event(c, &ev);
 	}
 	q_fail_all(c, "response_incomplete");
-	pool_release(e->conn);
-	e->conn = 0;
-	e->proto = FD_PROTO_NONE;
+	conn_put(e);
 }
