@@ -25,12 +25,9 @@
  * header (the span is still recorded), rather than being buffered.
  */
 #include <errno.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include "common/semconv.h"
 #include "pipeline/record.h"
@@ -38,6 +35,7 @@
 #include "context.h"
 #include "http.h"
 #include "httpconn.h"
+#include "peer.h"
 #include "propagate.h"
 #include "stack.h"
 
@@ -131,26 +129,14 @@ static const char *status_text(unsigned code, char *buf, size_t cap)
 	return buf;
 }
 
-static void peer_text(const struct fd_entry *e, char *host, size_t cap,
-		      int *port)
+/* The numeric address of e's IP peer into host ("" if none); its port. */
+static int peer_of(const struct fd_entry *e, char *host, size_t cap)
 {
-	const struct sockaddr *sa = (const struct sockaddr *)&e->peer;
-
-	host[0] = 0;
-	*port = -1;
-	if (e->peer_len == 0)
-		return;
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)sa;
-
-		inet_ntop(AF_INET, &in->sin_addr, host, (socklen_t)cap);
-		*port = ntohs(in->sin_port);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)sa;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, (socklen_t)cap);
-		*port = ntohs(in6->sin6_port);
+	if (e->peer_len == 0) {
+		host[0] = 0;
+		return -1;
 	}
+	return peer_ip(&e->peer, host, cap);
 }
 
 /* Ends s with the response status (0: none) or a transport error. */
@@ -262,7 +248,7 @@ static void server_head(struct fd_entry *e, struct hc_conn *c,
 			const struct http_head *h, int propagate)
 {
 	struct ctx_remote remote;
-	char ts[PROPAGATE_TRACESTATE_MAX + 1], buf[512], peer[64];
+	char ts[PROPAGATE_TRACESTATE_MAX + 1], buf[512], peer[PEER_TEXT_MAX];
 	struct http_str path, query, name, addr;
 	const struct http_str *host;
 	struct span *s;
@@ -297,7 +283,7 @@ static void server_head(struct fd_entry *e, struct hc_conn *c,
 		rec_attr_str(s, ATTR_SERVER_ADDRESS, name.p, name.len);
 		rec_attr_int(s, ATTR_SERVER_PORT, port >= 0 ? port : 80);
 	}
-	peer_text(e, peer, sizeof(peer), &peer_port);
+	peer_port = peer_of(e, peer, sizeof(peer));
 	if (http_client_address(h, &addr) == 0)
 		rec_attr_str(s, ATTR_CLIENT_ADDRESS, addr.p, addr.len);
 	else if (peer[0])
@@ -320,7 +306,7 @@ static void client_head(struct fd_entry *e, struct hc_conn *c,
 			const struct http_head *h)
 {
 	struct span *s = c->out_span;
-	char url[1024], peer[64];
+	char url[1024], peer[PEER_TEXT_MAX];
 	struct http_str name;
 	int port = -1, peer_port;
 	size_t n;
@@ -329,7 +315,7 @@ static void client_head(struct fd_entry *e, struct hc_conn *c,
 	if (!s)
 		return;
 	attr_method(s, h);
-	peer_text(e, peer, sizeof(peer), &peer_port);
+	peer_port = peer_of(e, peer, sizeof(peer));
 	if (h->host.p && http_split_host(h->host.p, h->host.len, &name,
 					 &port) == 0) {
 		rec_attr_str(s, ATTR_SERVER_ADDRESS, name.p, name.len);

@@ -17,12 +17,8 @@
  * of ours.  A descriptor made by dup() is not traced either: two numbers
  * on one connection would follow its bytes twice.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/un.h>
 
 #include "common/semconv.h"
 #include "pipeline/record.h"
@@ -30,6 +26,7 @@
 #include "fdtab.h"
 #include "httpconn.h"
 #include "ownfd.h"
+#include "peer.h"
 #include "preload.h"
 #include "stack.h"
 
@@ -57,41 +54,6 @@ static enum fd_kind probe_kind(int fd, const struct sockaddr *addr)
 	return kind_of(addr->sa_family, type);
 }
 
-/* Writes the numeric address and port of e->peer. */
-static void peer_text(const struct fd_entry *e, char *host, size_t cap,
-		      int *port)
-{
-	const struct sockaddr *sa = (const struct sockaddr *)&e->peer;
-
-	host[0] = 0;
-	*port = 0;
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)sa;
-
-		inet_ntop(AF_INET, &in->sin_addr, host, (socklen_t)cap);
-		*port = ntohs(in->sin_port);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)sa;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, (socklen_t)cap);
-		*port = ntohs(in6->sin6_port);
-	} else if (sa->sa_family == AF_UNIX) {
-		const struct sockaddr_un *un = (const void *)sa;
-		size_t off = offsetof(struct sockaddr_un, sun_path);
-		size_t n = e->peer_len > off ? e->peer_len - off : 0;
-
-		if (n > 0 && un->sun_path[0] == 0) {
-			/* Abstract socket: shown with a leading '@'. */
-			snprintf(host, cap, "@%.*s", (int)(n - 1),
-				 un->sun_path + 1);
-		} else {
-			snprintf(host, cap, "%.*s", (int)strnlen(un->sun_path,
-				 n < sizeof(un->sun_path) ? n :
-				 sizeof(un->sun_path)), un->sun_path);
-		}
-	}
-}
-
 /* The failed-connect span: CLIENT "connect", status ERROR, error.type the
  * errno name. */
 static void connect_failed(struct fd_entry *e, int err)
@@ -99,7 +61,7 @@ static void connect_failed(struct fd_entry *e, int err)
 	struct span *s = ctx_start(SPAN_KIND_CLIENT, NULL);
 	const char *name = strerrorname_np(err);
 	const char *desc = strerrordesc_np(err);
-	char host[128];
+	char host[PEER_TEXT_MAX];
 	int port;
 
 	e->state = FD_IDLE;
@@ -107,7 +69,9 @@ static void connect_failed(struct fd_entry *e, int err)
 		return;
 	s->start_ns = e->connect_start_ns ? e->connect_start_ns : s->start_ns;
 	rec_name(s, "connect", 7);
-	peer_text(e, host, sizeof(host), &port);
+	port = peer_text(&e->peer, e->peer_len, host, sizeof(host));
+	if (port < 0)
+		port = 0;
 	if (host[0]) {
 		rec_attr_cstr(s, ATTR_SERVER_ADDRESS, host);
 		rec_attr_cstr(s, ATTR_NETWORK_PEER_ADDRESS, host);
