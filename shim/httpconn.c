@@ -662,7 +662,7 @@ static ssize_t write_edited(struct hc_conn *c, const struct iovec *iov,
 	} else {
 		put_prog(&b, iov, n, 0, total);
 	}
-	r = w->write(w->arg, b.v, b.n);
+	r = w->put(w->arg, b.v, b.n);
 	if (r < 0)
 		return r;
 	if (c->inj_len && hdr) {
@@ -712,7 +712,7 @@ ssize_t hc_write(struct fd_entry *e, const struct iovec *iov, int n,
 	for (int i = 0; i < n; i++)
 		total += iov[i].iov_len;
 	if (total == 0 || !(c = conn_get(e)))
-		return w->write(w->arg, iov, n);
+		return w->put(w->arg, iov, n);
 	if (c->role == ROLE_NONE)
 		set_role(c, ROLE_CLIENT);
 	if (c->role == ROLE_SERVER)
@@ -721,7 +721,7 @@ ssize_t hc_write(struct fd_entry *e, const struct iovec *iov, int n,
 	    !c->rp_active && http_stream_idle(&c->out))
 		client_request_start(c, iov, n, propagate);
 	if (!c->inj_len && !c->rp_active) {
-		r = w->write(w->arg, iov, n);
+		r = w->put(w->arg, iov, n);
 	} else {
 		if (n > HC_IOV_MAX) {
 			n = HC_IOV_MAX;
@@ -774,7 +774,7 @@ int hc_before_sendfile(struct fd_entry *e, const struct hc_writer *w)
 	while (c->inj_off < c->inj_len) {
 		v.iov_base = c->inj + c->inj_off;
 		v.iov_len = c->inj_len - c->inj_off;
-		r = w->write(w->arg, &v, 1);
+		r = w->put(w->arg, &v, 1);
 		if (r < 0)
 			return -1;
 		c->inj_off += (uint16_t)r;

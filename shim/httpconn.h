@@ -25,11 +25,12 @@
 #define HC_IOV_MAX 64
 
 /*
- * Performs one write of iov[0..n) (the real writev, send, sendmsg...):
- * returns bytes taken or -1 with errno set, exactly as the real call.
+ * put performs one write of iov[0..n) (the real writev, send, sendmsg...
+ * of the hooked call, never the hook itself): returns bytes taken or -1
+ * with errno set, exactly as the real call.
  */
 struct hc_writer {
-	ssize_t (*write)(void *arg, const struct iovec *iov, int n);
+	ssize_t (*put)(void *arg, const struct iovec *iov, int n);
 	void *arg;
 };
 

@@ -110,7 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	len = size - 10;
 	f.cap = len + 64 * TP_LINE * (len / 16 + 1);
 	f.wire = malloc(f.cap);
-	w.write = fake_write;
+	w.put = fake_write;
 	w.arg = &f;
 	piece = data[1] ? data[1] : len;
 	if (data[0] & 4) {
