@@ -32,27 +32,21 @@ enum {
 	S_VERSION,
 	S_STATUS,
 	S_REASON,
-	S_LINE_LF,
 	/* header section */
 	S_HSTART,
 	S_HNAME,
 	S_HOWS,
 	S_HVALUE,
-	S_HVALUE_LF,
 	S_HSKIP,
-	S_HEND_LF,
 	/* body: every state from here on counts body bytes */
 	S_BODY_CL,
 	S_CHUNK_SIZE,
 	S_CHUNK_WS,
 	S_CHUNK_EXT,
-	S_CHUNK_SIZE_LF,
 	S_CHUNK_DATA,
 	S_CHUNK_DATA_CR,
-	S_CHUNK_DATA_LF,
 	S_TRAILER_START,
 	S_TRAILER_LINE,
-	S_TRAILER_END_LF,
 	S_BODY_CLOSE,
 	/* final */
 	S_OFF,          /* tunnel or protocol switch: ignore everything */
@@ -86,6 +80,7 @@ enum {
 #define F_CONN_CLOSE 0x0400   /* Connection: close */
 #define F_LINE_TRUNC 0x0800   /* the current header value did not fit */
 #define F_OFF_AFTER  0x1000   /* stop after this message (tunnel, 101) */
+#define F_CR         0x2000   /* a CR ended a line: the LF must follow */
 
 /* Request kinds queued on a response stream. */
 enum { REQ_PLAIN = 0, REQ_HEAD = 1, REQ_CONNECT = 2 };
@@ -283,13 +278,11 @@ static int cl_element(void *arg, struct str e)
 
 /* Content-Length: digits, or a list of identical values; two different
  * lengths leave the framing ambiguous, which we refuse to guess. */
-static int parse_content_length(struct http_stream *st, const char *v,
-				size_t n)
+static int parse_content_length(struct http_stream *st, struct str v)
 {
 	struct cl_parse cl = { -1 };
 
-	if (each_element((struct str){ v, n }, &cl, cl_element) ||
-	    cl.value < 0)
+	if (each_element(v, &cl, cl_element) || cl.value < 0)
 		return -1;
 	if (st->content_length >= 0 && st->content_length != cl.value)
 		return -1;
@@ -346,28 +339,28 @@ static int classify_header(const struct http_stream *st)
  * Returns -1 if the head can no longer be framed. */
 static int finish_header(struct http_stream *st)
 {
-	const char *v = st->buf + st->val_off;
-	size_t n = st->used - st->val_off;
+	struct str v = { st->buf + st->val_off, st->used - st->val_off };
+	size_t n;
 	int cut = (st->flags & F_LINE_TRUNC) != 0;
 	int bit = 1 << st->kind;
 	int r = 0;
 
-	while (n > 0 && ascii_is_ows(v[n - 1]))
-		n--;
+	while (v.n > 0 && ascii_is_ows(v.p[v.n - 1]))
+		v.n--;
+	n = v.n;
 	st->used = (uint16_t)(st->val_off + n);
 	switch (st->kind) {
 	case K_CL:
-		r = cut ? -1 : parse_content_length(st, v, n);
+		r = cut ? -1 : parse_content_length(st, v);
 		st->used = st->val_off;
 		break;
 	case K_TE:
-		r = cut ? -1 : each_element((struct str){ v, n }, st,
-					    te_element);
+		r = cut ? -1 : each_element(v, st, te_element);
 		st->used = st->val_off;
 		break;
 	case K_CONN:
 		if (!cut)
-			each_element((struct str){ v, n }, st, conn_element);
+			each_element(v, st, conn_element);
 		st->used = st->val_off;
 		break;
 	case STR_TP:
@@ -519,16 +512,31 @@ static void store(struct http_stream *st, unsigned char c, size_t limit)
 		st->flags |= F_LINE_TRUNC;
 }
 
+/* A CR ends a line only with the LF right after it: the state that saw the
+ * CR stays, and sees that LF next as if the CR had not been there. */
+static unsigned await_lf(struct http_stream *st)
+{
+	st->flags |= F_CR;
+	return 0;
+}
+
 /* CR (then LF) or a bare LF ends the start line; 1 if c did. */
 static int end_of_start_line(struct http_stream *st, unsigned char c)
 {
 	if (c == '\r')
-		st->state = S_LINE_LF;
+		await_lf(st);
 	else if (c == '\n')
 		st->state = S_HSTART;
 	else
 		return 0;
 	return 1;
+}
+
+/* After the version (requests), the status or the reason (responses): the
+ * line must end here, else this is not HTTP. */
+static unsigned start_line_ends(struct http_stream *st, unsigned char c)
+{
+	return end_of_start_line(st, c) ? 0 : fail(st, HTTP_EV_NOT_HTTP);
 }
 
 /* One byte of a state that needs byte-level attention; returns events. */
@@ -538,6 +546,11 @@ static unsigned step(struct http_stream *st, unsigned char c,
 	static const char version[] = "HTTP/1.";
 	int d;
 
+	if (st->flags & F_CR) {
+		if (c != '\n')
+			return fail_here(st);
+		st->flags &= (uint16_t)~F_CR;
+	}
 	switch (st->state) {
 	case S_START:
 		if (c == '\r' || c == '\n') {
@@ -548,11 +561,9 @@ static unsigned step(struct http_stream *st, unsigned char c,
 		}
 		begin_message(st);
 		if (st->dir == HTTP_DIR_RESPONSE) {
-			if (c != 'H')
-				return fail(st, HTTP_EV_NOT_HTTP);
-			st->aux = 1;
+			/* A status line starts with the version (aux is 0). */
 			st->state = S_VERSION;
-			return 0;
+			return step(st, c, ev);
 		}
 		if (c < 'A' || c > 'Z')
 			return fail(st, HTTP_EV_NOT_HTTP);
@@ -608,9 +619,7 @@ static unsigned step(struct http_stream *st, unsigned char c,
 			st->state = S_STATUS;
 			return 0;
 		}
-		if (end_of_start_line(st, c))
-			return 0;
-		return fail(st, HTTP_EV_NOT_HTTP);
+		return start_line_ends(st, c);
 	case S_STATUS:
 		if (st->aux < 3) {
 			if (c < '0' || c > '9')
@@ -625,25 +634,14 @@ static unsigned step(struct http_stream *st, unsigned char c,
 			st->state = S_REASON;
 			return 0;
 		}
-		if (end_of_start_line(st, c))
-			return 0;
-		return fail(st, HTTP_EV_NOT_HTTP);
+		return start_line_ends(st, c);
 	case S_REASON:
-		if (end_of_start_line(st, c))
+		if (c == '\t' || (c >= 0x20 && c != 0x7f))
 			return 0;
-		if (c != '\t' && (c < 0x20 || c == 0x7f))
-			return fail(st, HTTP_EV_NOT_HTTP);
-		return 0;
-	case S_LINE_LF:
-		if (c != '\n')
-			return fail(st, HTTP_EV_NOT_HTTP);
-		st->state = S_HSTART;
-		return 0;
+		return start_line_ends(st, c);
 	case S_HSTART:
-		if (c == '\r') {
-			st->state = S_HEND_LF;
-			return 0;
-		}
+		if (c == '\r')
+			return await_lf(st);
 		if (c == '\n')
 			return head_done(st, ev);
 		if (ascii_is_ows((char)c)) {
@@ -682,24 +680,14 @@ static unsigned step(struct http_stream *st, unsigned char c,
 		st->state = S_HVALUE;
 		/* fall through */
 	case S_HVALUE:
-		if (c == '\r') {
-			st->state = S_HVALUE_LF;
-			return 0;
-		}
+		if (c == '\r')
+			return await_lf(st);
 		if (c == '\n')
 			goto header_end;
 		if (c != '\t' && (c < 0x20 || c == 0x7f))
 			return fail(st, HTTP_EV_ERROR);
 		store(st, c, st->kind >= K_CL ? HTTP_BUF_SIZE : KEPT_LIMIT);
 		return 0;
-	case S_HVALUE_LF:
-		if (c != '\n')
-			return fail(st, HTTP_EV_ERROR);
-		goto header_end;
-	case S_HEND_LF:
-		if (c != '\n')
-			return fail(st, HTTP_EV_ERROR);
-		return head_done(st, ev);
 	case S_CHUNK_SIZE:
 		d = hex_value((char)c);
 		if (d >= 0) {
@@ -722,27 +710,16 @@ static unsigned step(struct http_stream *st, unsigned char c,
 			st->state = S_CHUNK_EXT;
 			return 0;
 		}
-		if (c == '\r') {
-			st->state = S_CHUNK_SIZE_LF;
-			return 0;
-		}
+		if (c == '\r')
+			return await_lf(st);
 		if (c == '\n') {
 			chunk_size_done(st);
 			return 0;
 		}
 		return fail(st, HTTP_EV_ERROR);
-	case S_CHUNK_SIZE_LF:
-		if (c != '\n')
-			return fail(st, HTTP_EV_ERROR);
-		chunk_size_done(st);
-		return 0;
 	case S_CHUNK_DATA_CR:
-		if (c == '\r') {
-			st->state = S_CHUNK_DATA_LF;
-			return 0;
-		}
-		/* fall through */
-	case S_CHUNK_DATA_LF:
+		if (c == '\r')
+			return await_lf(st);
 		if (c != '\n')
 			return fail(st, HTTP_EV_ERROR);
 		st->aux = 0;
@@ -750,18 +727,12 @@ static unsigned step(struct http_stream *st, unsigned char c,
 		st->state = S_CHUNK_SIZE;
 		return 0;
 	case S_TRAILER_START:
-		if (c == '\r') {
-			st->state = S_TRAILER_END_LF;
-			return 0;
-		}
+		if (c == '\r')
+			return await_lf(st);
 		if (c == '\n')
 			return end_message(st, ev);
 		st->state = S_TRAILER_LINE;
 		return 0;
-	case S_TRAILER_END_LF:
-		if (c != '\n')
-			return fail(st, HTTP_EV_ERROR);
-		return end_message(st, ev);
 	default:
 		return 0;
 	}
