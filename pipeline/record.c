@@ -1,96 +1,36 @@
 /*
- * The in-flight span pool and the record writers (see record.h).  The pool
- * is a bitmap over a lazily mapped array: claiming a record is one
- * compare-and-swap on a bitmap word, and the lowest free record is taken
- * first so that few pages of the array ever become resident.
+ * The span records of spans in flight and their writers (see record.h).
+ * Records come from a slab (slab.h): claiming one is a compare-and-swap,
+ * lowest free first, on any application thread, in signal handlers too.
  */
-#include <stdatomic.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "common/utf8.h"
 #include "record.h"
+#include "slab.h"
 
-#define POOL_WORDS (RECORD_POOL_SIZE / 64)
-
-static _Atomic uint64_t pool_bits[POOL_WORDS];
-static struct span *_Atomic pool_mem;
-
-static struct span *pool_base(void)
-{
-	struct span *mem = atomic_load_explicit(&pool_mem,
-						memory_order_acquire);
-	struct span *expect = NULL;
-	void *m;
-
-	if (mem)
-		return mem;
-	m = mmap(NULL, RECORD_POOL_SIZE * sizeof(struct span),
-		 PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (m == MAP_FAILED)
-		return NULL;
-	if (!atomic_compare_exchange_strong(&pool_mem, &expect, m)) {
-		/* Another thread won the race: use its mapping. */
-		munmap(m, RECORD_POOL_SIZE * sizeof(struct span));
-		return expect;
-	}
-	return m;
-}
+SLAB_DEFINE(rec_pool, struct span, RECORD_POOL_SIZE);
 
 struct span *rec_alloc(void)
 {
-	struct span *base = pool_base();
+	struct span *s = slab_claim(&rec_pool);
 
-	if (!base)
-		return NULL;
-	for (size_t w = 0; w < POOL_WORDS; w++) {
-		uint64_t bits = atomic_load_explicit(&pool_bits[w],
-						     memory_order_relaxed);
-
-		while (bits != UINT64_MAX) {
-			int bit = __builtin_ctzll(~bits);
-			uint64_t want = bits | ((uint64_t)1 << bit);
-
-			if (atomic_compare_exchange_weak_explicit(
-				    &pool_bits[w], &bits, want,
-				    memory_order_acquire,
-				    memory_order_relaxed)) {
-				struct span *s = &base[w * 64 + (size_t)bit];
-
-				/* Only the header needs clearing: strings,
-				 * attributes and events are bounded by the
-				 * counts zeroed here. */
-				memset(s, 0, offsetof(struct span, attrs));
-				return s;
-			}
-		}
-	}
-	return NULL;
+	/* Only the header needs clearing: strings, attributes and events
+	 * are bounded by the counts zeroed here. */
+	if (s)
+		memset(s, 0, offsetof(struct span, attrs));
+	return s;
 }
 
 void rec_free(struct span *s)
 {
-	struct span *base = atomic_load_explicit(&pool_mem,
-						 memory_order_relaxed);
-	size_t i;
-
-	if (!s || !base)
-		return;
-	i = (size_t)(s - base);
-	atomic_fetch_and_explicit(&pool_bits[i / 64],
-				  ~((uint64_t)1 << (i % 64)),
-				  memory_order_release);
+	if (s)
+		slab_release(&rec_pool, slab_index(&rec_pool, s));
 }
 
 size_t rec_in_flight(void)
 {
-	size_t n = 0;
-
-	for (size_t w = 0; w < POOL_WORDS; w++)
-		n += (size_t)__builtin_popcountll(atomic_load_explicit(
-			&pool_bits[w], memory_order_relaxed));
-	return n;
+	return slab_in_use(&rec_pool);
 }
 
 struct span_str rec_str(struct span *s, const char *str, size_t len)
@@ -150,26 +90,6 @@ void rec_attr_int(struct span *s, const char *key, int64_t val)
 		return;
 	a->type = SPAN_ATTR_INT;
 	a->v.i = val;
-}
-
-void rec_attr_bool(struct span *s, const char *key, int val)
-{
-	struct span_attr *a = attr_slot(s, key);
-
-	if (!a)
-		return;
-	a->type = SPAN_ATTR_BOOL;
-	a->v.b = !!val;
-}
-
-void rec_attr_double(struct span *s, const char *key, double val)
-{
-	struct span_attr *a = attr_slot(s, key);
-
-	if (!a)
-		return;
-	a->type = SPAN_ATTR_DOUBLE;
-	a->v.d = val;
 }
 
 void rec_attr_stack(struct span *s, const char *key)

@@ -37,8 +37,6 @@ void rec_attr_str(struct span *s, const char *key, const char *val,
 /* rec_attr_str with a NUL-terminated value. */
 void rec_attr_cstr(struct span *s, const char *key, const char *val);
 void rec_attr_int(struct span *s, const char *key, int64_t val);
-void rec_attr_bool(struct span *s, const char *key, int val);
-void rec_attr_double(struct span *s, const char *key, double val);
 /* An attribute whose value is the record's captured stack. */
 void rec_attr_stack(struct span *s, const char *key);
 

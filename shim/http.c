@@ -1,10 +1,10 @@
 /*
- * HTTP/1.x recognition for the socket hooks: a byte-at-a-time state machine
- * per connection direction that finds message heads and message ends in
- * whatever pieces the program reads or writes, and the pure helpers that
- * turn a head into span attributes.  It observes, it does not validate: it
- * stops following a stream (once, cheaply) when the bytes are not HTTP/1.x
- * or stop making sense, and the program never notices.
+ * HTTP/1.x recognition for the socket hooks, on application threads: a
+ * byte-at-a-time state machine per connection direction that finds message
+ * heads and message ends in whatever pieces the program reads or writes.
+ * It observes, it does not validate: it stops following a stream (once,
+ * cheaply) when the bytes are not HTTP/1.x or stop making sense, and the
+ * program never notices.
  *
  * The head buffer holds only what a span may record: the method and target
  * and the values of a few request headers.  Every other header line is
@@ -19,7 +19,6 @@
  * have filled the rest. */
 #define FRAMING_RESERVE 128
 #define KEPT_LIMIT      (HTTP_BUF_SIZE - FRAMING_RESERVE)
-#define METHOD_MAX      32
 /* Empty lines tolerated before a message (RFC 9112 section 2.2). */
 #define LEADING_EMPTY_MAX 16
 #define CHUNK_EXT_MAX   4096
@@ -33,27 +32,21 @@ enum {
 	S_VERSION,
 	S_STATUS,
 	S_REASON,
-	S_LINE_LF,
 	/* header section */
 	S_HSTART,
 	S_HNAME,
 	S_HOWS,
 	S_HVALUE,
-	S_HVALUE_LF,
 	S_HSKIP,
-	S_HEND_LF,
 	/* body: every state from here on counts body bytes */
 	S_BODY_CL,
 	S_CHUNK_SIZE,
 	S_CHUNK_WS,
 	S_CHUNK_EXT,
-	S_CHUNK_SIZE_LF,
 	S_CHUNK_DATA,
 	S_CHUNK_DATA_CR,
-	S_CHUNK_DATA_LF,
 	S_TRAILER_START,
 	S_TRAILER_LINE,
-	S_TRAILER_END_LF,
 	S_BODY_CLOSE,
 	/* final */
 	S_OFF,          /* tunnel or protocol switch: ignore everything */
@@ -87,6 +80,7 @@ enum {
 #define F_CONN_CLOSE 0x0400   /* Connection: close */
 #define F_LINE_TRUNC 0x0800   /* the current header value did not fit */
 #define F_OFF_AFTER  0x1000   /* stop after this message (tunnel, 101) */
+#define F_CR         0x2000   /* a CR ended a line: the LF must follow */
 
 /* Request kinds queued on a response stream. */
 enum { REQ_PLAIN = 0, REQ_HEAD = 1, REQ_CONNECT = 2 };
@@ -120,90 +114,6 @@ static const struct {
 	{ "connection", K_CONN, 0 },
 };
 
-/* ------------------------------------------------------------ characters */
-
-static int is_tchar(unsigned char c)
-{
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9'))
-		return 1;
-	return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static int is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static char lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-/* ASCII case-insensitive equality; locale-independent on purpose. */
-static int eq_nocase(const char *a, size_t alen, const char *b, size_t blen)
-{
-	size_t i;
-
-	if (alen != blen)
-		return 0;
-	for (i = 0; i < alen; i++)
-		if (lower(a[i]) != lower(b[i]))
-			return 0;
-	return 1;
-}
-
-static int hexdigit(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (unsigned char)lower((char)c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* Trims spaces and tabs on both sides of [*s, *s + *n). */
-static void trim(const char **s, size_t *n)
-{
-	while (*n > 0 && is_ows(**s)) {
-		(*s)++;
-		(*n)--;
-	}
-	while (*n > 0 && is_ows((*s)[*n - 1]))
-		(*n)--;
-}
-
-/*
- * Calls back on each element of a comma-separated list, trimmed, empty
- * ones skipped; stops early when fn returns non-zero and returns that.
- */
-static int each_element(const char *s, size_t n, void *arg,
-			int (*fn)(void *arg, const char *e, size_t elen))
-{
-	size_t i = 0;
-
-	while (i <= n) {
-		size_t j = i;
-		const char *e;
-		size_t elen;
-		int r;
-
-		while (j < n && s[j] != ',')
-			j++;
-		e = s + i;
-		elen = j - i;
-		trim(&e, &elen);
-		i = j + 1;
-		if (elen == 0)
-			continue;
-		r = fn(arg, e, elen);
-		if (r)
-			return r;
-	}
-	return 0;
-}
-
 /* --------------------------------------------------------- stream state */
 
 void http_stream_init(struct http_stream *st, enum http_dir dir)
@@ -230,10 +140,10 @@ void http_push_request(struct http_stream *resp, const struct http_head *req)
 
 	if (resp->npending >= PENDING_MAX)
 		return;
-	if (req->method.p && req->method.len == 4 &&
+	if (req->method.p && req->method.n == 4 &&
 	    memcmp(req->method.p, "HEAD", 4) == 0)
 		kind = REQ_HEAD;
-	else if (req->method.p && req->method.len == 7 &&
+	else if (req->method.p && req->method.n == 7 &&
 		 memcmp(req->method.p, "CONNECT", 7) == 0)
 		kind = REQ_CONNECT;
 	resp->pending |= (uint32_t)kind << (2 * resp->npending);
@@ -295,15 +205,14 @@ static void fill_head(const struct http_stream *st, struct http_head *h)
 	int i;
 
 	for (i = 0; i < HTTP_NSTR; i++) {
-		struct http_str *s = (struct http_str *)((char *)h +
-							 head_field[i]);
+		struct str *s = (struct str *)((char *)h + head_field[i]);
 
 		if (st->have & (1u << i)) {
 			s->p = st->buf + st->str[i].off;
-			s->len = st->str[i].len;
+			s->n = st->str[i].len;
 		} else {
 			s->p = NULL;
-			s->len = 0;
+			s->n = 0;
 		}
 	}
 	h->content_length = st->content_length;
@@ -323,22 +232,43 @@ static unsigned end_message(struct http_stream *st, struct http_event *ev)
 
 /* ------------------------------------------------------ framing headers */
 
+/*
+ * Calls back on each member of a comma-separated list, trimmed, empty ones
+ * skipped; stops early when fn returns non-zero and returns that.
+ */
+static int each_element(struct str list, void *arg,
+			int (*fn)(void *arg, struct str e))
+{
+	struct str e;
+	int done = 0, r;
+
+	while (str_next_member(&list, &e, &done)) {
+		e = str_trim(e);
+		if (e.n == 0)
+			continue;
+		r = fn(arg, e);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 struct cl_parse {
 	int64_t value;          /* -1 until the first element */
 };
 
-static int cl_element(void *arg, const char *e, size_t n)
+static int cl_element(void *arg, struct str e)
 {
 	struct cl_parse *cl = arg;
 	int64_t v = 0;
 	size_t i;
 
-	if (n > 18)
+	if (e.n > 18)
 		return -1;
-	for (i = 0; i < n; i++) {
-		if (e[i] < '0' || e[i] > '9')
+	for (i = 0; i < e.n; i++) {
+		if (!ascii_is_digit(e.p[i]))
 			return -1;
-		v = v * 10 + (e[i] - '0');
+		v = v * 10 + (e.p[i] - '0');
 	}
 	if (cl->value >= 0 && cl->value != v)
 		return -1;
@@ -348,12 +278,11 @@ static int cl_element(void *arg, const char *e, size_t n)
 
 /* Content-Length: digits, or a list of identical values; two different
  * lengths leave the framing ambiguous, which we refuse to guess. */
-static int parse_content_length(struct http_stream *st, const char *v,
-				size_t n)
+static int parse_content_length(struct http_stream *st, struct str v)
 {
 	struct cl_parse cl = { -1 };
 
-	if (each_element(v, n, &cl, cl_element) || cl.value < 0)
+	if (each_element(v, &cl, cl_element) || cl.value < 0)
 		return -1;
 	if (st->content_length >= 0 && st->content_length != cl.value)
 		return -1;
@@ -361,30 +290,30 @@ static int parse_content_length(struct http_stream *st, const char *v,
 	return 0;
 }
 
-static int te_element(void *arg, const char *e, size_t n)
+static int te_element(void *arg, struct str e)
 {
 	struct http_stream *st = arg;
 	size_t k = 0;
 
-	while (k < n && e[k] != ';' && !is_ows(e[k]))
+	while (k < e.n && e.p[k] != ';' && !ascii_is_ows(e.p[k]))
 		k++;
 	st->flags |= F_TE;
-	if (eq_nocase(e, k, "chunked", 7))
+	if (str_is((struct str){ e.p, k }, "chunked"))
 		st->flags |= HTTP_H_CHUNKED;
 	else
 		st->flags &= (uint16_t)~HTTP_H_CHUNKED;
 	return 0;
 }
 
-static int conn_element(void *arg, const char *e, size_t n)
+static int conn_element(void *arg, struct str e)
 {
 	struct http_stream *st = arg;
 
-	if (eq_nocase(e, n, "close", 5))
+	if (str_is(e, "close"))
 		st->flags |= F_CONN_CLOSE;
-	else if (eq_nocase(e, n, "keep-alive", 10))
+	else if (str_is(e, "keep-alive"))
 		st->flags |= F_KEEPALIVE;
-	else if (eq_nocase(e, n, "upgrade", 7))
+	else if (str_is(e, "upgrade"))
 		st->flags |= HTTP_H_UPGRADE;
 	return 0;
 }
@@ -410,27 +339,28 @@ static int classify_header(const struct http_stream *st)
  * Returns -1 if the head can no longer be framed. */
 static int finish_header(struct http_stream *st)
 {
-	const char *v = st->buf + st->val_off;
-	size_t n = st->used - st->val_off;
+	struct str v = { st->buf + st->val_off, st->used - st->val_off };
+	size_t n;
 	int cut = (st->flags & F_LINE_TRUNC) != 0;
 	int bit = 1 << st->kind;
 	int r = 0;
 
-	while (n > 0 && is_ows(v[n - 1]))
-		n--;
+	while (v.n > 0 && ascii_is_ows(v.p[v.n - 1]))
+		v.n--;
+	n = v.n;
 	st->used = (uint16_t)(st->val_off + n);
 	switch (st->kind) {
 	case K_CL:
-		r = cut ? -1 : parse_content_length(st, v, n);
+		r = cut ? -1 : parse_content_length(st, v);
 		st->used = st->val_off;
 		break;
 	case K_TE:
-		r = cut ? -1 : each_element(v, n, st, te_element);
+		r = cut ? -1 : each_element(v, st, te_element);
 		st->used = st->val_off;
 		break;
 	case K_CONN:
 		if (!cut)
-			each_element(v, n, st, conn_element);
+			each_element(v, st, conn_element);
 		st->used = st->val_off;
 		break;
 	case STR_TP:
@@ -582,16 +512,31 @@ static void store(struct http_stream *st, unsigned char c, size_t limit)
 		st->flags |= F_LINE_TRUNC;
 }
 
+/* A CR ends a line only with the LF right after it: the state that saw the
+ * CR stays, and sees that LF next as if the CR had not been there. */
+static unsigned await_lf(struct http_stream *st)
+{
+	st->flags |= F_CR;
+	return 0;
+}
+
 /* CR (then LF) or a bare LF ends the start line; 1 if c did. */
 static int end_of_start_line(struct http_stream *st, unsigned char c)
 {
 	if (c == '\r')
-		st->state = S_LINE_LF;
+		await_lf(st);
 	else if (c == '\n')
 		st->state = S_HSTART;
 	else
 		return 0;
 	return 1;
+}
+
+/* After the version (requests), the status or the reason (responses): the
+ * line must end here, else this is not HTTP. */
+static unsigned start_line_ends(struct http_stream *st, unsigned char c)
+{
+	return end_of_start_line(st, c) ? 0 : fail(st, HTTP_EV_NOT_HTTP);
 }
 
 /* One byte of a state that needs byte-level attention; returns events. */
@@ -601,6 +546,11 @@ static unsigned step(struct http_stream *st, unsigned char c,
 	static const char version[] = "HTTP/1.";
 	int d;
 
+	if (st->flags & F_CR) {
+		if (c != '\n')
+			return fail_here(st);
+		st->flags &= (uint16_t)~F_CR;
+	}
 	switch (st->state) {
 	case S_START:
 		if (c == '\r' || c == '\n') {
@@ -611,11 +561,9 @@ static unsigned step(struct http_stream *st, unsigned char c,
 		}
 		begin_message(st);
 		if (st->dir == HTTP_DIR_RESPONSE) {
-			if (c != 'H')
-				return fail(st, HTTP_EV_NOT_HTTP);
-			st->aux = 1;
+			/* A status line starts with the version (aux is 0). */
 			st->state = S_VERSION;
-			return 0;
+			return step(st, c, ev);
 		}
 		if (c < 'A' || c > 'Z')
 			return fail(st, HTTP_EV_NOT_HTTP);
@@ -629,7 +577,7 @@ static unsigned step(struct http_stream *st, unsigned char c,
 			st->state = S_TARGET;
 			return 0;
 		}
-		if (!is_tchar(c) || st->used >= METHOD_MAX)
+		if (!http_tchar(c) || st->used >= HTTP_METHOD_MAX)
 			return fail(st, HTTP_EV_NOT_HTTP);
 		st->buf[st->used++] = (char)c;
 		return 0;
@@ -671,9 +619,7 @@ static unsigned step(struct http_stream *st, unsigned char c,
 			st->state = S_STATUS;
 			return 0;
 		}
-		if (end_of_start_line(st, c))
-			return 0;
-		return fail(st, HTTP_EV_NOT_HTTP);
+		return start_line_ends(st, c);
 	case S_STATUS:
 		if (st->aux < 3) {
 			if (c < '0' || c > '9')
@@ -688,35 +634,24 @@ static unsigned step(struct http_stream *st, unsigned char c,
 			st->state = S_REASON;
 			return 0;
 		}
-		if (end_of_start_line(st, c))
-			return 0;
-		return fail(st, HTTP_EV_NOT_HTTP);
+		return start_line_ends(st, c);
 	case S_REASON:
-		if (end_of_start_line(st, c))
+		if (c == '\t' || (c >= 0x20 && c != 0x7f))
 			return 0;
-		if (c != '\t' && (c < 0x20 || c == 0x7f))
-			return fail(st, HTTP_EV_NOT_HTTP);
-		return 0;
-	case S_LINE_LF:
-		if (c != '\n')
-			return fail(st, HTTP_EV_NOT_HTTP);
-		st->state = S_HSTART;
-		return 0;
+		return start_line_ends(st, c);
 	case S_HSTART:
-		if (c == '\r') {
-			st->state = S_HEND_LF;
-			return 0;
-		}
+		if (c == '\r')
+			return await_lf(st);
 		if (c == '\n')
 			return head_done(st, ev);
-		if (is_ows((char)c)) {
+		if (ascii_is_ows((char)c)) {
 			/* obs-fold: a continuation line, ignored. */
 			st->state = S_HSKIP;
 			return 0;
 		}
-		if (!is_tchar(c))
+		if (!http_tchar(c))
 			return fail(st, HTTP_EV_ERROR);
-		st->name[0] = lower((char)c);
+		st->name[0] = ascii_lower((char)c);
 		st->namelen = 1;
 		st->state = S_HNAME;
 		return 0;
@@ -732,39 +667,29 @@ static unsigned step(struct http_stream *st, unsigned char c,
 			st->state = S_HOWS;
 			return 0;
 		}
-		if (!is_tchar(c))
+		if (!http_tchar(c))
 			return fail(st, HTTP_EV_ERROR);
 		if (st->namelen < sizeof(st->name))
-			st->name[st->namelen] = lower((char)c);
+			st->name[st->namelen] = ascii_lower((char)c);
 		if (st->namelen <= sizeof(st->name))
 			st->namelen++;
 		return 0;
 	case S_HOWS:
-		if (is_ows((char)c))
+		if (ascii_is_ows((char)c))
 			return 0;
 		st->state = S_HVALUE;
 		/* fall through */
 	case S_HVALUE:
-		if (c == '\r') {
-			st->state = S_HVALUE_LF;
-			return 0;
-		}
+		if (c == '\r')
+			return await_lf(st);
 		if (c == '\n')
 			goto header_end;
 		if (c != '\t' && (c < 0x20 || c == 0x7f))
 			return fail(st, HTTP_EV_ERROR);
 		store(st, c, st->kind >= K_CL ? HTTP_BUF_SIZE : KEPT_LIMIT);
 		return 0;
-	case S_HVALUE_LF:
-		if (c != '\n')
-			return fail(st, HTTP_EV_ERROR);
-		goto header_end;
-	case S_HEND_LF:
-		if (c != '\n')
-			return fail(st, HTTP_EV_ERROR);
-		return head_done(st, ev);
 	case S_CHUNK_SIZE:
-		d = hexdigit(c);
+		d = hex_value((char)c);
 		if (d >= 0) {
 			/* 15 hex digits: more than any body we will see. */
 			if (st->aux >= 15)
@@ -778,34 +703,23 @@ static unsigned step(struct http_stream *st, unsigned char c,
 		st->state = S_CHUNK_WS;
 		/* fall through */
 	case S_CHUNK_WS:
-		if (is_ows((char)c))
+		if (ascii_is_ows((char)c))
 			return 0;
 		if (c == ';') {
 			st->aux = 0;
 			st->state = S_CHUNK_EXT;
 			return 0;
 		}
-		if (c == '\r') {
-			st->state = S_CHUNK_SIZE_LF;
-			return 0;
-		}
+		if (c == '\r')
+			return await_lf(st);
 		if (c == '\n') {
 			chunk_size_done(st);
 			return 0;
 		}
 		return fail(st, HTTP_EV_ERROR);
-	case S_CHUNK_SIZE_LF:
-		if (c != '\n')
-			return fail(st, HTTP_EV_ERROR);
-		chunk_size_done(st);
-		return 0;
 	case S_CHUNK_DATA_CR:
-		if (c == '\r') {
-			st->state = S_CHUNK_DATA_LF;
-			return 0;
-		}
-		/* fall through */
-	case S_CHUNK_DATA_LF:
+		if (c == '\r')
+			return await_lf(st);
 		if (c != '\n')
 			return fail(st, HTTP_EV_ERROR);
 		st->aux = 0;
@@ -813,18 +727,12 @@ static unsigned step(struct http_stream *st, unsigned char c,
 		st->state = S_CHUNK_SIZE;
 		return 0;
 	case S_TRAILER_START:
-		if (c == '\r') {
-			st->state = S_TRAILER_END_LF;
-			return 0;
-		}
+		if (c == '\r')
+			return await_lf(st);
 		if (c == '\n')
 			return end_message(st, ev);
 		st->state = S_TRAILER_LINE;
 		return 0;
-	case S_TRAILER_END_LF:
-		if (c != '\n')
-			return fail(st, HTTP_EV_ERROR);
-		return end_message(st, ev);
 	default:
 		return 0;
 	}
@@ -867,11 +775,29 @@ static unsigned skip_line(struct http_stream *st, const char *p, size_t len,
 	return 0;
 }
 
+/* Up to *k bytes of a body or chunk whose length is known: *k is cut to
+ * what remains of it; returns HTTP_EV_END if that ends the message. */
+static unsigned take_body(struct http_stream *st, uint64_t *k,
+			  struct http_event *ev)
+{
+	if (*k > st->remaining)
+		*k = st->remaining;
+	st->remaining -= *k;
+	st->body_bytes += *k;
+	if (st->remaining > 0)
+		return 0;
+	if (st->state == S_BODY_CL)
+		return end_message(st, ev);
+	st->state = S_CHUNK_DATA_CR;
+	return 0;
+}
+
 size_t http_feed(struct http_stream *st, const char *data, size_t len,
 		 struct http_event *ev)
 {
 	const char *p = data, *end = data + len;
 	unsigned what = 0;
+	uint64_t k;
 	size_t n;
 
 	ev->type = 0;
@@ -880,18 +806,9 @@ size_t http_feed(struct http_stream *st, const char *data, size_t len,
 		switch (st->state) {
 		case S_BODY_CL:
 		case S_CHUNK_DATA:
-			n = (size_t)(end - p);
-			if (n > st->remaining)
-				n = (size_t)st->remaining;
-			p += n;
-			st->remaining -= n;
-			st->body_bytes += n;
-			if (st->remaining > 0)
-				break;
-			if (st->state == S_BODY_CL)
-				what = end_message(st, ev);
-			else
-				st->state = S_CHUNK_DATA_CR;
+			k = (uint64_t)(end - p);
+			what = take_body(st, &k, ev);
+			p += k;
 			break;
 		case S_BODY_CLOSE:
 			st->body_bytes += (size_t)(end - p);
@@ -939,16 +856,7 @@ uint64_t http_skip(struct http_stream *st, uint64_t n, struct http_event *ev)
 	switch (st->state) {
 	case S_BODY_CL:
 	case S_CHUNK_DATA:
-		if (k > st->remaining)
-			k = st->remaining;
-		st->remaining -= k;
-		st->body_bytes += k;
-		if (st->remaining > 0)
-			break;
-		if (st->state == S_BODY_CL)
-			ev->type = end_message(st, ev);
-		else
-			st->state = S_CHUNK_DATA_CR;
+		ev->type = take_body(st, &k, ev);
 		break;
 	case S_BODY_CLOSE:
 		st->body_bytes += k;
@@ -976,438 +884,4 @@ unsigned http_eof(struct http_stream *st, struct http_event *ev)
 		st->state = S_DEAD;
 	ev->type = what;
 	return what;
-}
-
-/* ------------------------------------------------------------- helpers */
-
-int http_method_known(const char *m, size_t len)
-{
-	static const char *const known[] = {
-		"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH",
-		"POST", "PUT", "TRACE", "QUERY",
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (strlen(known[i]) == len && memcmp(known[i], m, len) == 0)
-			return 1;
-	return 0;
-}
-
-/* Length of "scheme" if t starts with "scheme://", else 0. */
-static size_t scheme_len(const char *t, size_t len)
-{
-	size_t i;
-
-	if (len == 0 || !((t[0] >= 'a' && t[0] <= 'z') ||
-			  (t[0] >= 'A' && t[0] <= 'Z')))
-		return 0;
-	for (i = 1; i < len; i++) {
-		char c = t[i];
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.')
-			continue;
-		break;
-	}
-	if (len - i >= 3 && memcmp(t + i, "://", 3) == 0)
-		return i;
-	return 0;
-}
-
-/* Index of the first of the characters in set at or after i, else len. */
-static size_t find_any(const char *s, size_t i, size_t len, const char *set)
-{
-	while (i < len && strchr(set, s[i]) == NULL)
-		i++;
-	return i;
-}
-
-void http_split_target(const char *t, size_t len, struct http_str *path,
-		       struct http_str *query)
-{
-	size_t sl = scheme_len(t, len), start, qpos, hash;
-
-	query->p = NULL;
-	query->len = 0;
-	if (sl) {
-		start = find_any(t, sl + 3, len, "/?#");
-	} else if (len > 0 && t[0] == '/') {
-		start = 0;
-	} else if (len == 1 && t[0] == '*') {
-		path->p = t;
-		path->len = 1;
-		return;
-	} else {
-		path->p = t;
-		path->len = 0;
-		return;
-	}
-	hash = find_any(t, start, len, "#");
-	qpos = find_any(t, start, hash, "?");
-	path->p = t + start;
-	path->len = qpos - start;
-	if (sl && path->len == 0) {
-		path->p = "/";
-		path->len = 1;
-	}
-	if (qpos < hash) {
-		query->p = t + qpos + 1;
-		query->len = hash - qpos - 1;
-	}
-}
-
-/* Output with truncation: keeps the first cap - 1 bytes, and a NUL. */
-struct wr {
-	char *out;
-	size_t cap;
-	size_t len;
-};
-
-static void put(struct wr *w, const char *s, size_t n)
-{
-	size_t room = w->cap > w->len + 1 ? w->cap - w->len - 1 : 0;
-
-	if (n > room)
-		n = room;
-	memcpy(w->out + w->len, s, n);
-	w->len += n;
-}
-
-static size_t finish(struct wr *w)
-{
-	if (w->cap > 0)
-		w->out[w->len] = '\0';
-	return w->len;
-}
-
-static int sensitive_param(const char *name, size_t n)
-{
-	static const char *const params[] = {
-		"sig", "X-Amz-Signature", "X-Amz-Credential",
-		"X-Amz-Security-Token", "X-Goog-Signature",
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(params) / sizeof(params[0]); i++)
-		if (eq_nocase(name, n, params[i], strlen(params[i])))
-			return 1;
-	return 0;
-}
-
-static void put_redacted_query(struct wr *w, const char *q, size_t len)
-{
-	size_t i = 0;
-
-	while (i <= len) {
-		size_t j = find_any(q, i, len, "&");
-		size_t eq = find_any(q, i, j, "=");
-
-		if (i > 0)
-			put(w, "&", 1);
-		if (eq < j && sensitive_param(q + i, eq - i)) {
-			put(w, q + i, eq - i + 1);
-			put(w, "REDACTED", 8);
-		} else {
-			put(w, q + i, j - i);
-		}
-		i = j + 1;
-	}
-}
-
-size_t http_redact_query(const char *q, size_t len, char *out, size_t cap)
-{
-	struct wr w = { out, cap, 0 };
-
-	put_redacted_query(&w, q, len);
-	return finish(&w);
-}
-
-/* An authority with any userinfo replaced by REDACTED:REDACTED. */
-static void put_authority(struct wr *w, const char *a, size_t n)
-{
-	size_t i = n;
-
-	while (i > 0 && a[i - 1] != '@')
-		i--;
-	if (i > 0)
-		put(w, "REDACTED:REDACTED@", 18);
-	put(w, a + i, n - i);
-}
-
-size_t http_url_full(const char *scheme, const char *host, size_t host_len,
-		     const char *target, size_t target_len, char *out,
-		     size_t cap)
-{
-	struct wr w = { out, cap, 0 };
-	size_t sl = scheme_len(target, target_len), rest = target_len;
-	size_t hash, qpos, aend;
-
-	if (sl) {
-		aend = find_any(target, sl + 3, target_len, "/?#");
-		put(&w, target, sl + 3);
-		put_authority(&w, target + sl + 3, aend - sl - 3);
-		rest = aend;
-	} else {
-		put(&w, scheme, strlen(scheme));
-		put(&w, "://", 3);
-		if (target_len > 0 && target[0] == '/') {
-			put_authority(&w, host, host_len);
-			rest = 0;
-		} else if (target_len == 1 && target[0] == '*') {
-			put_authority(&w, host, host_len);
-		} else {
-			put_authority(&w, target, target_len);
-		}
-	}
-	hash = find_any(target, rest, target_len, "#");
-	qpos = find_any(target, rest, hash, "?");
-	put(&w, target + rest, qpos - rest);
-	if (qpos < hash) {
-		put(&w, "?", 1);
-		put_redacted_query(&w, target + qpos + 1, hash - qpos - 1);
-	}
-	return finish(&w);
-}
-
-static int parse_port(const char *s, size_t n)
-{
-	int v = 0;
-	size_t i;
-
-	if (n == 0 || n > 5)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v <= 65535 ? v : -1;
-}
-
-int http_split_host(const char *h, size_t len, struct http_str *name,
-		    int *port)
-{
-	const char *colon = NULL;
-	size_t i, ncolons = 0, after;
-
-	trim(&h, &len);
-	*port = -1;
-	if (len == 0)
-		return -1;
-	if (h[0] == '[') {
-		const char *rb = memchr(h, ']', len);
-
-		if (rb == NULL || rb == h + 1)
-			return -1;
-		name->p = h + 1;
-		name->len = (size_t)(rb - h - 1);
-		after = (size_t)(rb + 1 - h);
-		if (after == len)
-			return 0;
-		if (h[after] != ':')
-			return -1;
-		colon = h + after;
-	} else {
-		for (i = 0; i < len; i++) {
-			if (h[i] == ':') {
-				ncolons++;
-				colon = h + i;
-			}
-		}
-		name->p = h;
-		name->len = len;
-		/* A bare IPv6 address: all colons belong to it. */
-		if (ncolons != 1)
-			return 0;
-		name->len = (size_t)(colon - h);
-		if (name->len == 0)
-			return -1;
-	}
-	after = (size_t)(colon + 1 - h);
-	if (after == len)
-		return 0;
-	*port = parse_port(colon + 1, len - after);
-	return *port < 0 ? -1 : 0;
-}
-
-/* Strips quotes, brackets and a port from a node identifier in place. */
-static void clean_node(struct http_str *a)
-{
-	const char *s = a->p;
-	size_t n = a->len, i, colons = 0, last = 0;
-
-	if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
-		s++;
-		n -= 2;
-	}
-	if (n > 0 && s[0] == '[') {
-		const char *rb = memchr(s, ']', n);
-
-		n = rb ? (size_t)(rb - s - 1) : n - 1;
-		s++;
-	} else {
-		for (i = 0; i < n; i++) {
-			if (s[i] == ':') {
-				colons++;
-				last = i;
-			}
-		}
-		if (colons == 1)
-			n = last;
-	}
-	a->p = s;
-	a->len = n;
-}
-
-/* The "for" parameter of the first Forwarded element. */
-static int forwarded_for(const struct http_str *f, struct http_str *addr)
-{
-	size_t end = find_any(f->p, 0, f->len, ","), i = 0;
-
-	while (i < end) {
-		size_t j = find_any(f->p, i, end, ";");
-		const char *pair = f->p + i;
-		size_t plen = j - i;
-
-		i = j + 1;
-		trim(&pair, &plen);
-		if (plen < 4 || !eq_nocase(pair, 4, "for=", 4))
-			continue;
-		addr->p = pair + 4;
-		addr->len = plen - 4;
-		clean_node(addr);
-		if (addr->len == 0 || addr->p[0] == '_' ||
-		    eq_nocase(addr->p, addr->len, "unknown", 7))
-			return -1;
-		return 0;
-	}
-	return -1;
-}
-
-int http_client_address(const struct http_head *h, struct http_str *addr)
-{
-	const char *s;
-	size_t n;
-
-	if (h->forwarded.p && forwarded_for(&h->forwarded, addr) == 0)
-		return 0;
-	if (h->x_forwarded_for.p == NULL)
-		return -1;
-	s = h->x_forwarded_for.p;
-	n = find_any(s, 0, h->x_forwarded_for.len, ",");
-	trim(&s, &n);
-	addr->p = s;
-	addr->len = n;
-	clean_node(addr);
-	return addr->len > 0 ? 0 : -1;
-}
-
-/*
- * Walks the header lines of block from offset pos until an empty line:
- * counts the lines named name, first value in *value.  *complete says
- * whether the empty line was found.  A last line without LF is ignored:
- * it may still grow.
- */
-static int scan_headers(const char *block, size_t len, size_t pos,
-			const char *name, struct http_str *value,
-			int *complete)
-{
-	size_t nlen = strlen(name);
-	int count = 0;
-
-	*complete = 0;
-	while (pos < len) {
-		const char *line = block + pos;
-		const char *lf = memchr(line, '\n', len - pos);
-		size_t n;
-
-		if (lf == NULL)
-			break;
-		n = (size_t)(lf - line);
-		pos += n + 1;
-		if (n > 0 && line[n - 1] == '\r')
-			n--;
-		if (n == 0) {
-			*complete = 1;
-			break;
-		}
-		if (n <= nlen || line[nlen] != ':' ||
-		    !eq_nocase(line, nlen, name, nlen))
-			continue;
-		if (count == 0 && value) {
-			value->p = line + nlen + 1;
-			value->len = n - nlen - 1;
-			trim(&value->p, &value->len);
-		}
-		count++;
-	}
-	return count;
-}
-
-int http_header_find(const char *block, size_t len, const char *name,
-		     struct http_str *value)
-{
-	int complete;
-
-	value->p = NULL;
-	value->len = 0;
-	return scan_headers(block, len, 0, name, value, &complete);
-}
-
-/* Length of the request line at the start of buf, LF included; -1 if it is
- * not an HTTP/1.x request line, -2 if buf ends before it does. */
-static long request_line(const char *buf, size_t len)
-{
-	static const char version[] = "HTTP/1.";
-	size_t i = 0, t, k;
-
-	if (len == 0)
-		return -2;
-	if (buf[0] < 'A' || buf[0] > 'Z')
-		return -1;
-	while (i < len && i < METHOD_MAX && is_tchar((unsigned char)buf[i]))
-		i++;
-	if (i == len)
-		return -2;
-	if (buf[i] != ' ')
-		return -1;
-	t = ++i;
-	while (i < len && (unsigned char)buf[i] > 0x20 && buf[i] != 0x7f)
-		i++;
-	if (i == len)
-		return -2;
-	if (buf[i] != ' ' || i == t)
-		return -1;
-	i++;
-	for (k = 0; k < 8; k++, i++) {
-		if (i == len)
-			return -2;
-		if (k < 7 ? buf[i] != version[k] : buf[i] < '0' || buf[i] > '9')
-			return -1;
-	}
-	if (i < len && buf[i] == '\r')
-		i++;
-	if (i == len)
-		return -2;
-	if (buf[i] != '\n')
-		return -1;
-	return (long)(i + 1);
-}
-
-int http_inject_point(const char *buf, size_t len, struct http_inject *out)
-{
-	long line = request_line(buf, len);
-	int complete;
-
-	if (line < 0)
-		return (int)line;
-	out->offset = (size_t)line;
-	out->has_traceparent = scan_headers(buf, len, out->offset,
-					    "traceparent", NULL,
-					    &complete) > 0;
-	out->has_tracestate = scan_headers(buf, len, out->offset,
-					   "tracestate", NULL, &complete) > 0;
-	out->head_complete = complete;
-	return 0;
 }

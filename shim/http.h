@@ -1,8 +1,8 @@
 /*
- * HTTP/1.0 and 1.1 recognition in a byte stream, plus the helpers that turn
- * what it finds into span attributes.  One struct http_stream follows one
- * direction of a connection; it is fed the bytes as the program reads or
- * writes them, in pieces of any size, and reports message heads and ends.
+ * HTTP/1.0 and 1.1 recognition in a byte stream (the framer).  One struct
+ * http_stream follows one direction of a connection; it is fed the bytes as
+ * the program reads or writes them, in pieces of any size, and reports
+ * message heads and ends.  http_head.h turns a head into span attributes.
  * Nothing here allocates, locks, calls the system or keeps a pointer to the
  * caller's bytes: the parts of a head we report are copied into the
  * stream's own bounded buffer, and credentials are never copied at all.
@@ -12,12 +12,17 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#include "common/text.h"
 
 /* Bytes a stream keeps of one head: the method and target, then the values
  * of the headers we report (see struct http_head). */
 #define HTTP_BUF_SIZE    3072
 /* Method plus target kept; a longer target is truncated (HTTP_H_TRUNCATED). */
 #define HTTP_TARGET_MAX  2048
+/* A longer method is not HTTP: nobody sends one. */
+#define HTTP_METHOD_MAX  32
 /* A head (start line + headers) or a trailer section longer than this is
  * an error: nobody sends that much, a desynchronised stream might. */
 #define HTTP_HEAD_LIMIT  65536
@@ -44,24 +49,19 @@ enum http_dir {
 				   tracestate are reported absent */
 #define HTTP_H_TS_DROPPED 0x20  /* tracestate lines did not fit: absent */
 
-/* A string inside the stream's buffer; p is NULL when absent. */
-struct http_str {
-	const char *p;
-	size_t len;
-};
-
 /* A message head.  Requests fill method, target and the header values;
- * responses fill status only (their headers are not kept). */
+ * responses fill status only (their headers are not kept).  The strings
+ * lie in the stream's buffer; p is NULL when absent. */
 struct http_head {
-	struct http_str method;
-	struct http_str target;
-	struct http_str host;
-	struct http_str user_agent;
-	struct http_str traceparent;    /* not validated: see propagate.h */
-	struct http_str tracestate;     /* all tracestate lines joined by ',' */
-	struct http_str forwarded;      /* first Forwarded line */
-	struct http_str x_forwarded_for;  /* first X-Forwarded-For line */
-	struct http_str x_forwarded_host;
+	struct str method;
+	struct str target;
+	struct str host;
+	struct str user_agent;
+	struct str traceparent;         /* not validated: see propagate.h */
+	struct str tracestate;          /* all tracestate lines joined by ',' */
+	struct str forwarded;           /* first Forwarded line */
+	struct str x_forwarded_for;     /* first X-Forwarded-For line */
+	struct str x_forwarded_host;
 	int64_t content_length;         /* -1: no Content-Length */
 	uint32_t head_bytes;            /* start line + headers on the wire */
 	uint16_t status;                /* responses: 100..999 */
@@ -146,9 +146,8 @@ void http_push_request(struct http_stream *resp, const struct http_head *req);
 /*
  * 1 if the next byte fed starts a new message: nothing of a message but
  * empty lines has been seen since the stream began or the last message
- * ended.  Lets a
- * caller time a message from its first byte and know where a request
- * starts (to add trace headers to it).
+ * ended.  Lets a caller time a message from its first byte and know where
+ * a request starts (to add trace headers to it).
  */
 int http_stream_idle(const struct http_stream *st);
 
@@ -172,81 +171,13 @@ void http_stop(struct http_stream *st);
  * or a protocol switch; callers can forget the connection then. */
 int http_stream_done(const struct http_stream *st);
 
-/* 1 if the method is one the semantic conventions know (case-sensitive:
- * CONNECT DELETE GET HEAD OPTIONS PATCH POST PUT TRACE QUERY), else 0:
- * report "_OTHER" and the original in http.request.method_original. */
-int http_method_known(const char *m, size_t len);
-
-/*
- * Splits a request target into path and query, dropping any fragment.
- * Origin form "/a?b": path "/a", query "b".  Absolute form
- * "http://h/a?b": path "/a" (the literal "/" when empty), query "b".
- * "*": path "*".  Authority form (CONNECT "h:443"): empty path.  query.p is
- * NULL when there is no '?'; path.p is never NULL.
- */
-void http_split_target(const char *t, size_t len, struct http_str *path,
-		       struct http_str *query);
-
-/*
- * Copies a query string (without '?') into out, replacing the values of
- * sig, X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token and
- * X-Goog-Signature (names compared case-insensitively) with "REDACTED".
- * Returns the length written; truncated to cap - 1, NUL-terminated if
- * cap > 0.
- */
-size_t http_redact_query(const char *q, size_t len, char *out, size_t cap);
-
-/*
- * Builds url.full for a client span: scheme "://" host path ["?" query]
- * from the Host value and an origin-form target, or from an absolute-form
- * target alone; userinfo becomes "REDACTED:REDACTED", sensitive query
- * values "REDACTED", any fragment is dropped.  Returns the length written;
- * truncated to cap - 1, NUL-terminated if cap > 0.
- */
-size_t http_url_full(const char *scheme, const char *host, size_t host_len,
-		     const char *target, size_t target_len, char *out,
-		     size_t cap);
-
-/*
- * Splits a Host value ("h", "h:8080", "[::1]:8080") into the name (without
- * brackets) and the port; *port is -1 without a port.  Returns 0, or -1 if
- * the value is malformed (empty name, bad port).
- */
-int http_split_host(const char *h, size_t len, struct http_str *name,
-		    int *port);
-
-/*
- * The client address a proxy reported: the "for" of the first Forwarded
- * element (quotes, brackets and port removed; "unknown" and obfuscated
- * "_..." identifiers skipped), else the first X-Forwarded-For entry.
- * Returns 0 and *addr pointing into the head's strings, or -1 if none.
- */
-int http_client_address(const struct http_head *h, struct http_str *addr);
-
-/*
- * Finds a header in a raw header block (lines ending in LF or CRLF,
- * scanned until an empty line or len): returns how many lines carry that
- * name (case-insensitive) and sets *value to the first one's value without
- * surrounding whitespace.  The block may start with the start line.
- */
-int http_header_find(const char *block, size_t len, const char *name,
-		     struct http_str *value);
-
-/* Where to add trace headers to an outgoing request head. */
-struct http_inject {
-	size_t offset;          /* just after the request line's LF */
-	int has_traceparent;    /* the head in buf already carries one */
-	int has_tracestate;
-	int head_complete;      /* the empty line ending the head is in buf */
-};
-
-/*
- * Finds the insertion point for traceparent/tracestate in the first bytes
- * the program writes for a request: 0 and *out filled, -1 if buf does not
- * start with an HTTP/1.x request line, -2 if the request line is not
- * complete in buf.  has_traceparent covers only the headers within buf:
- * check head_complete before trusting a 0.
- */
-int http_inject_point(const char *buf, size_t len, struct http_inject *out);
+/* 1 if c may appear in a token (a method, a header name): RFC 9110's
+ * tchar. */
+static inline int http_tchar(unsigned char c)
+{
+	if (ascii_is_alpha((char)c) || ascii_is_digit((char)c))
+		return 1;
+	return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
 
 #endif

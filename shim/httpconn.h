@@ -20,16 +20,13 @@
  * traced.  The pool is mapped lazily: untouched slots cost no memory. */
 #define HC_POOL_SIZE 4096
 
-/* Program iovecs passed on per write when trace headers are added: a
- * longer writev is sent in part, which stream sockets allow anyway. */
-#define HC_IOV_MAX 64
-
 /*
- * Performs one write of iov[0..n) (the real writev, send, sendmsg...):
- * returns bytes taken or -1 with errno set, exactly as the real call.
+ * put performs one write of iov[0..n) (the real writev, send, sendmsg...
+ * of the hooked call, never the hook itself): returns bytes taken or -1
+ * with errno set, exactly as the real call.
  */
 struct hc_writer {
-	ssize_t (*write)(void *arg, const struct iovec *iov, int n);
+	ssize_t (*put)(void *arg, const struct iovec *iov, int n);
 	void *arg;
 };
 
@@ -48,6 +45,8 @@ void hc_after_read(struct fd_entry *e, const struct iovec *iov, int n,
  * write starts a request and propagate is set, trace headers go out after
  * the request line; bytes of ours are never counted.  A header left half
  * sent is finished by the next write before any of the program's bytes.
+ * While an edit is pending, at most HI_IOV_MAX iovecs go out per call: a
+ * longer writev is sent in part, which stream sockets allow anyway.
  */
 ssize_t hc_write(struct fd_entry *e, const struct iovec *iov, int n,
 		 const struct hc_writer *w, int propagate);

@@ -17,12 +17,8 @@
  * of ours.  A descriptor made by dup() is not traced either: two numbers
  * on one connection would follow its bytes twice.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/un.h>
 
 #include "common/semconv.h"
 #include "pipeline/record.h"
@@ -30,6 +26,7 @@
 #include "fdtab.h"
 #include "httpconn.h"
 #include "ownfd.h"
+#include "peer.h"
 #include "preload.h"
 #include "stack.h"
 
@@ -57,41 +54,6 @@ static enum fd_kind probe_kind(int fd, const struct sockaddr *addr)
 	return kind_of(addr->sa_family, type);
 }
 
-/* Writes the numeric address and port of e->peer. */
-static void peer_text(const struct fd_entry *e, char *host, size_t cap,
-		      int *port)
-{
-	const struct sockaddr *sa = (const struct sockaddr *)&e->peer;
-
-	host[0] = 0;
-	*port = 0;
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)sa;
-
-		inet_ntop(AF_INET, &in->sin_addr, host, (socklen_t)cap);
-		*port = ntohs(in->sin_port);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)sa;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, (socklen_t)cap);
-		*port = ntohs(in6->sin6_port);
-	} else if (sa->sa_family == AF_UNIX) {
-		const struct sockaddr_un *un = (const void *)sa;
-		size_t off = offsetof(struct sockaddr_un, sun_path);
-		size_t n = e->peer_len > off ? e->peer_len - off : 0;
-
-		if (n > 0 && un->sun_path[0] == 0) {
-			/* Abstract socket: shown with a leading '@'. */
-			snprintf(host, cap, "@%.*s", (int)(n - 1),
-				 un->sun_path + 1);
-		} else {
-			snprintf(host, cap, "%.*s", (int)strnlen(un->sun_path,
-				 n < sizeof(un->sun_path) ? n :
-				 sizeof(un->sun_path)), un->sun_path);
-		}
-	}
-}
-
 /* The failed-connect span: CLIENT "connect", status ERROR, error.type the
  * errno name. */
 static void connect_failed(struct fd_entry *e, int err)
@@ -99,7 +61,7 @@ static void connect_failed(struct fd_entry *e, int err)
 	struct span *s = ctx_start(SPAN_KIND_CLIENT, NULL);
 	const char *name = strerrorname_np(err);
 	const char *desc = strerrordesc_np(err);
-	char host[128];
+	char host[PEER_TEXT_MAX];
 	int port;
 
 	e->state = FD_IDLE;
@@ -107,7 +69,9 @@ static void connect_failed(struct fd_entry *e, int err)
 		return;
 	s->start_ns = e->connect_start_ns ? e->connect_start_ns : s->start_ns;
 	rec_name(s, "connect", 7);
-	peer_text(e, host, sizeof(host), &port);
+	port = peer_text(&e->peer, e->peer_len, host, sizeof(host));
+	if (port < 0)
+		port = 0;
 	if (host[0]) {
 		rec_attr_cstr(s, ATTR_SERVER_ADDRESS, host);
 		rec_attr_cstr(s, ATTR_NETWORK_PEER_ADDRESS, host);
@@ -202,17 +166,15 @@ static int propagating(void)
 	return preload_config()->propagate_tracecontext;
 }
 
-/* After a read-type call on a watched descriptor; keeps errno. */
+/* After a read-type call on a watched descriptor that returned ret (or -1
+ * with err). */
 static void after_read(struct fd_entry *e, const struct iovec *iov, int n,
-		       ssize_t ret, int flags)
+		       ssize_t ret, int err, int flags)
 {
-	int err = errno;
-
 	if (e->state == FD_CONNECTING)
 		io_outcome(e, ret, err);
 	if (e->proto != FD_PROTO_NONE && !(flags & (MSG_PEEK | MSG_ERRQUEUE)))
 		hc_after_read(e, iov, n, ret, err, propagating());
-	errno = err;
 }
 
 /* How a write reaches the kernel: the program's own call where the bytes
@@ -229,7 +191,7 @@ struct wr {
 	int calls;
 };
 
-static ssize_t wr_write(void *arg, const struct iovec *iov, int n)
+static ssize_t wr_put(void *arg, const struct iovec *iov, int n)
 {
 	struct wr *w = arg;
 	struct msghdr m;
@@ -263,18 +225,15 @@ static ssize_t wr_write(void *arg, const struct iovec *iov, int n)
 static ssize_t do_write(struct fd_entry *e, const struct iovec *iov, int n,
 			struct wr *w)
 {
-	struct hc_writer hw = { wr_write, w };
+	struct hc_writer hw = { wr_put, w };
 	ssize_t ret;
-	int err;
 
 	if (e->proto == FD_PROTO_NONE || (w->flags & MSG_OOB))
-		ret = wr_write(w, iov, n);
+		ret = wr_put(w, iov, n);
 	else
 		ret = hc_write(e, iov, n, &hw, propagating());
-	err = errno;
 	if (e->state == FD_CONNECTING)
-		io_outcome(e, ret, err);
-	errno = err;
+		KEEP_ERRNO(io_outcome(e, ret, errno));
 	return ret;
 }
 
@@ -294,11 +253,42 @@ HOOK_API int socket(int domain, int type, int protocol)
 	return fd;
 }
 
+/* After connect(2) on a stream socket returned ret (or -1 with err). */
+static void connected(struct fd_entry *e, const struct sockaddr *addr,
+		      socklen_t len, int ret, int err, uint64_t start)
+{
+	if (e->state == FD_CONNECTING) {
+		/* A repeated connect() reports on the pending one. */
+		if (ret == 0 || err == EISCONN)
+			e->state = FD_IDLE;
+		else if (err != EALREADY && err != EINPROGRESS &&
+			 err != EINTR)
+			connect_failed(e, err);
+		return;
+	}
+	if (!addr)
+		return;
+	if (len > sizeof(e->peer))
+		len = sizeof(e->peer);
+	memcpy(&e->peer, addr, len);
+	e->peer_len = (uint16_t)len;
+	if (ret == 0)
+		return;
+	e->connect_start_ns = start;
+	if (err == EINPROGRESS || err == EINTR ||
+	    (err == EAGAIN && e->kind == FD_UNIX))
+		e->state = FD_CONNECTING;
+	else if (err != EISCONN && err != EALREADY && err != EBADF &&
+		 err != EFAULT && err != ENOTSOCK && err != EINVAL &&
+		 err != EAFNOSUPPORT)
+		connect_failed(e, err);
+}
+
 HOOK_API int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	struct fd_entry *e;
 	uint64_t start;
-	int ret, err;
+	int ret;
 
 	if (!preload_enter() || !(e = fdtab_get(fd)) || e->kind == FD_OWN ||
 	    e->kind == FD_OTHER)
@@ -309,49 +299,20 @@ HOOK_API int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		return real_connect(fd, addr, len);
 	start = ctx_now_ns();
 	ret = real_connect(fd, addr, len);
-	err = errno;
-	if (e->state == FD_CONNECTING) {
-		/* A repeated connect() reports on the pending one. */
-		if (ret == 0 || err == EISCONN)
-			e->state = FD_IDLE;
-		else if (err != EALREADY && err != EINPROGRESS &&
-			 err != EINTR)
-			connect_failed(e, err);
-		goto out;
-	}
-	if (!addr)
-		goto out;
-	if (len > sizeof(e->peer))
-		len = sizeof(e->peer);
-	memcpy(&e->peer, addr, len);
-	e->peer_len = (uint16_t)len;
-	if (ret == 0)
-		goto out;
-	e->connect_start_ns = start;
-	if (err == EINPROGRESS || err == EINTR ||
-	    (err == EAGAIN && e->kind == FD_UNIX))
-		e->state = FD_CONNECTING;
-	else if (err != EISCONN && err != EALREADY && err != EBADF &&
-		 err != EFAULT && err != ENOTSOCK && err != EINVAL &&
-		 err != EAFNOSUPPORT)
-		connect_failed(e, err);
-out:
-	errno = err;
+	KEEP_ERRNO(connected(e, addr, len, ret, errno, start));
 	return ret;
 }
 
 HOOK_API int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
 	struct fd_entry *e = pending(fd);
-	int ret, err;
+	int ret;
 
 	if (!e || level != SOL_SOCKET || name != SO_ERROR)
 		return real_getsockopt(fd, level, name, val, len);
 	ret = real_getsockopt(fd, level, name, val, len);
-	err = errno;
 	if (ret == 0 && val && len && *len >= sizeof(int) && *(int *)val)
-		connect_failed(e, *(int *)val);
-	errno = err;
+		KEEP_ERRNO(connect_failed(e, *(int *)val));
 	return ret;
 }
 
@@ -373,12 +334,9 @@ HOOK_API int close(int fd)
 	}
 	if (preload_enter() && (e = fdtab_get(fd)) != NULL &&
 	    (e->kind || e->conn) && !preload_in_shared_child()) {
-		int err = errno;
-
 		if (e->kind == FD_OWN)
 			return 0;
-		forget(e, fd);
-		errno = err;
+		KEEP_ERRNO(forget(e, fd));
 	}
 	return real_close(fd);
 }
@@ -424,46 +382,39 @@ HOOK_API int shutdown(int fd, int how)
 {
 	struct fd_entry *e = watched(fd);
 	int ret = real_shutdown(fd, how);
-	int err = errno;
 
-	if (e && ret == 0 && e->conn) {
-		hc_shutdown(e, how);
-		errno = err;
-	}
+	if (e && ret == 0 && e->conn)
+		KEEP_ERRNO(hc_shutdown(e, how));
 	return ret;
 }
 
 /* A new descriptor from accept(): a stream socket of the listener's
  * family, and we are its server side. */
-static int accepted(int lfd, int fd, const struct sockaddr_storage *ss,
-		    socklen_t sl, struct sockaddr *addr, socklen_t *len)
+static void accepted(int lfd, int fd, const struct sockaddr_storage *ss,
+		     socklen_t sl, struct sockaddr *addr, socklen_t *len)
 {
 	struct fd_entry *l = fdtab_get(lfd), *e = fdtab_get(fd);
-	int err = errno;
 
 	if (addr && len) {
 		memcpy(addr, ss, *len < sl ? *len : sl);
 		*len = sl;
 	}
 	if (!e)
-		goto out;
+		return;
 	forget(e, fd);
 	if (l && (l->kind == FD_OTHER || l->kind == FD_OWN))
-		goto out;
+		return;
 	if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6)
 		e->kind = FD_TCP;
 	else if (ss->ss_family == AF_UNIX)
 		e->kind = FD_UNIX;
 	else
-		goto out;
+		return;
 	e->accepted = 1;
 	if (sl > sizeof(e->peer))
 		sl = sizeof(e->peer);
 	memcpy(&e->peer, ss, sl);
 	e->peer_len = (uint16_t)sl;
-out:
-	errno = err;
-	return fd;
 }
 
 HOOK_API int accept(int fd, struct sockaddr *addr, socklen_t *len)
@@ -477,9 +428,9 @@ HOOK_API int accept(int fd, struct sockaddr *addr, socklen_t *len)
 	/* Our own buffer: the peer is needed even when the program passes
 	 * none, and asking later would cost a system call. */
 	nfd = real_accept(fd, (struct sockaddr *)&ss, &sl);
-	if (nfd < 0)
-		return nfd;
-	return accepted(fd, nfd, &ss, sl, addr, len);
+	if (nfd >= 0)
+		KEEP_ERRNO(accepted(fd, nfd, &ss, sl, addr, len));
+	return nfd;
 }
 
 HOOK_API int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
@@ -491,9 +442,9 @@ HOOK_API int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 	if (!preload_enter())
 		return real_accept4(fd, addr, len, flags);
 	nfd = real_accept4(fd, (struct sockaddr *)&ss, &sl, flags);
-	if (nfd < 0)
-		return nfd;
-	return accepted(fd, nfd, &ss, sl, addr, len);
+	if (nfd >= 0)
+		KEEP_ERRNO(accepted(fd, nfd, &ss, sl, addr, len));
+	return nfd;
 }
 
 /* fd2 now names what fd names: it keeps the kind, never the connection
@@ -501,17 +452,14 @@ HOOK_API int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 static void duplicated(int fd, int fd2)
 {
 	struct fd_entry *e = fdtab_get(fd), *e2 = fdtab_get(fd2);
-	int err = errno;
 
 	if (!e2 || fd == fd2)
-		goto out;
+		return;
 	forget(e2, fd2);
 	if (!e || e->kind == FD_UNKNOWN)
-		goto out;
+		return;
 	e2->kind = e->kind == FD_OWN ? FD_OTHER : e->kind;
 	e2->proto = FD_PROTO_NONE;
-out:
-	errno = err;
 }
 
 HOOK_API int dup(int fd)
@@ -519,7 +467,7 @@ HOOK_API int dup(int fd)
 	int ret = real_dup(fd);
 
 	if (ret >= 0 && preload_enter())
-		duplicated(fd, ret);
+		KEEP_ERRNO(duplicated(fd, ret));
 	return ret;
 }
 
@@ -528,7 +476,7 @@ HOOK_API int dup2(int fd, int fd2)
 	int ret = real_dup2(fd, fd2);
 
 	if (ret >= 0 && preload_enter() && !preload_in_shared_child())
-		duplicated(fd, ret);
+		KEEP_ERRNO(duplicated(fd, ret));
 	return ret;
 }
 
@@ -537,8 +485,18 @@ HOOK_API int dup3(int fd, int fd2, int flags)
 	int ret = real_dup3(fd, fd2, flags);
 
 	if (ret >= 0 && preload_enter() && !preload_in_shared_child())
-		duplicated(fd, ret);
+		KEEP_ERRNO(duplicated(fd, ret));
 	return ret;
+}
+
+/* After sendfile(2) on a watched descriptor returned ret (or -1 with
+ * err). */
+static void after_sendfile(struct fd_entry *e, ssize_t ret, int err)
+{
+	if (e->state == FD_CONNECTING)
+		io_outcome(e, ret, err);
+	if (e->proto != FD_PROTO_NONE)
+		hc_after_sendfile(e, ret, err);
 }
 
 /* sendfile: the body bytes come from a file, we only count them. */
@@ -547,9 +505,8 @@ HOOK_API int dup3(int fd, int fd2, int flags)
 	{                                                                   \
 		struct fd_entry *e = watched(out);                          \
 		struct wr w = { .fd = out, .mode = W_WRITE };               \
-		struct hc_writer hw = { wr_write, &w };                     \
+		struct hc_writer hw = { wr_put, &w };                       \
 		ssize_t ret;                                                \
-		int err;                                                    \
 									    \
 		if (!e)                                                     \
 			return real_##name(out, in, off, n);                \
@@ -557,12 +514,7 @@ HOOK_API int dup3(int fd, int fd2, int flags)
 		    hc_before_sendfile(e, &hw) < 0)                         \
 			return -1;                                          \
 		ret = real_##name(out, in, off, n);                         \
-		err = errno;                                                \
-		if (e->state == FD_CONNECTING)                              \
-			io_outcome(e, ret, err);                            \
-		if (e->proto != FD_PROTO_NONE)                              \
-			hc_after_sendfile(e, ret, err);                     \
-		errno = err;                                                \
+		KEEP_ERRNO(after_sendfile(e, ret, errno));                  \
 		return ret;                                                 \
 	}
 
@@ -580,7 +532,8 @@ SENDFILE_HOOK(sendfile64, off64_t)
 		if (e) {                                            \
 			v.iov_base = (buf);                         \
 			v.iov_len = ret > 0 ? (size_t)ret : 0;      \
-			after_read(e, &v, 1, ret, (flags));         \
+			KEEP_ERRNO(after_read(e, &v, 1, ret, errno, \
+					      (flags)));            \
 		}                                                   \
 		return ret;                                         \
 	}
@@ -605,7 +558,7 @@ HOOK_API ssize_t readv(int fd, const struct iovec *iov, int n)
 	ssize_t ret = real_readv(fd, iov, n);
 
 	if (e)
-		after_read(e, iov, n, ret, 0);
+		KEEP_ERRNO(after_read(e, iov, n, ret, errno, 0));
 	return ret;
 }
 
@@ -615,7 +568,8 @@ HOOK_API ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	ssize_t ret = real_recvmsg(fd, msg, flags);
 
 	if (e && msg)
-		after_read(e, msg->msg_iov, (int)msg->msg_iovlen, ret, flags);
+		KEEP_ERRNO(after_read(e, msg->msg_iov, (int)msg->msg_iovlen,
+				      ret, errno, flags));
 	return ret;
 }
 

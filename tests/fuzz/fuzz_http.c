@@ -3,9 +3,9 @@
  * point; the rest goes into a request stream and into a response stream,
  * whole, in two pieces and one byte at a time.  Every way must consume the
  * bytes, report heads whose strings lie in the stream's buffer, and give
- * the same events at the same offsets.  The helpers run on what the heads
- * report and on the raw input.
- * links: shim/http.c
+ * the same events at the same offsets.  The helpers of http_head.c run on
+ * what the heads report, those of httpinject.c on the raw input.
+ * links: shim/http.c shim/http_head.c shim/httpinject.c shim/propagate.c
  */
 #include <stdarg.h>
 #include <stdint.h>
@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "shim/http.h"
+#include "shim/http_head.h"
+#include "shim/httpinject.h"
 
 #define LOGCAP 65536
 
@@ -41,42 +43,42 @@ static void log_add(struct log *l, const char *fmt, ...)
 		l->len = sizeof(l->s) - 1;
 }
 
-static void in_buf(const struct http_stream *st, struct http_str s)
+static void in_buf(const struct http_stream *st, struct str s)
 {
 	if (s.p == NULL) {
-		if (s.len != 0)
+		if (s.n != 0)
 			abort();
 		return;
 	}
-	if (s.p < st->buf || s.p + s.len > st->buf + sizeof(st->buf))
+	if (s.p < st->buf || s.p + s.n > st->buf + sizeof(st->buf))
 		abort();
 }
 
 static void exercise_helpers(const struct http_head *h)
 {
-	struct http_str path, query, name, addr;
+	struct str path, query, name, addr;
 	char out[600];
 	size_t n;
 	int port;
 
 	if (h->target.p) {
-		http_split_target(h->target.p, h->target.len, &path, &query);
+		http_split_target(h->target.p, h->target.n, &path, &query);
 		if (path.p == NULL)
 			abort();
 		if (query.p) {
-			n = http_redact_query(query.p, query.len, out,
+			n = http_redact_query(query.p, query.n, out,
 					      sizeof(out));
 			if (n >= sizeof(out) || out[n] != '\0')
 				abort();
 		}
 		n = http_url_full("http", h->host.p ? h->host.p : "",
-				  h->host.len, h->target.p, h->target.len,
+				  h->host.n, h->target.p, h->target.n,
 				  out, sizeof(out));
 		if (n >= sizeof(out) || strlen(out) != n)
 			abort();
-		http_method_known(h->method.p, h->method.len);
+		http_method_known(h->method.p, h->method.n);
 	}
-	if (h->host.p && http_split_host(h->host.p, h->host.len, &name,
+	if (h->host.p && http_split_host(h->host.p, h->host.n, &name,
 					  &port) == 0) {
 		if (port < -1 || port > 65535)
 			abort();
@@ -112,19 +114,19 @@ static void log_event(struct log *l, const struct http_stream *st,
 		in_buf(st, h->x_forwarded_host);
 		if (h->head_bytes > HTTP_HEAD_LIMIT || h->head_bytes > pos)
 			abort();
-		if (h->method.len + h->target.len > HTTP_TARGET_MAX)
+		if (h->method.n + h->target.n > HTTP_TARGET_MAX)
 			abort();
 		log_add(l, " %.*s %.*s %u %u %x %lld %u|%.*s|%.*s|%.*s|%.*s",
-			(int)h->method.len, h->method.p ? h->method.p : "",
-			(int)h->target.len, h->target.p ? h->target.p : "",
+			(int)h->method.n, h->method.p ? h->method.p : "",
+			(int)h->target.n, h->target.p ? h->target.p : "",
 			h->status, h->version_minor, h->flags,
 			(long long)h->content_length, h->head_bytes,
-			(int)h->host.len, h->host.p ? h->host.p : "",
-			(int)h->user_agent.len,
+			(int)h->host.n, h->host.p ? h->host.p : "",
+			(int)h->user_agent.n,
 			h->user_agent.p ? h->user_agent.p : "",
-			(int)h->traceparent.len,
+			(int)h->traceparent.n,
 			h->traceparent.p ? h->traceparent.p : "",
-			(int)h->tracestate.len,
+			(int)h->tracestate.n,
 			h->tracestate.p ? h->tracestate.p : "");
 		exercise_helpers(h);
 	}
@@ -204,8 +206,8 @@ static void run(struct log *l, const uint8_t *data, size_t len,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct log whole, other;
-	struct http_inject inj;
-	struct http_str v;
+	struct hi_point inj;
+	struct str v;
 	size_t split;
 
 	if (size < 1)
@@ -232,12 +234,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 
-	if (http_inject_point((const char *)data, size, &inj) == 0 &&
+	if (hi_find_point((const char *)data, size, &inj) == 0 &&
 	    (inj.offset > size || inj.offset < 13))
 		abort();
-	if (http_header_find((const char *)data, size, "traceparent", &v) > 0
+	if (hi_find_header((const char *)data, size, "traceparent", &v) > 0
 	    && (v.p < (const char *)data ||
-		v.p + v.len > (const char *)data + size))
+		v.p + v.n > (const char *)data + size))
 		abort();
 	return 0;
 }

@@ -7,7 +7,7 @@
  * traceparent lines of ours.  With bit 2 of the first byte the writes
  * happen while a server span of a known trace is active, so a forwarded
  * traceparent of that trace gets its parent-id rewritten in place.
- * links: shim/httpconn.c shim/http.c shim/context.c pipeline/record.c shim/propagate.c shim/stack.c shim/log.c
+ * links: shim/httpconn.c shim/http.c shim/http_head.c shim/httpinject.c shim/httpspan.c shim/peer.c shim/context.c pipeline/record.c pipeline/slab.c shim/propagate.c shim/stack.c shim/log.c
  */
 #include <errno.h>
 #include <stdint.h>
@@ -110,7 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	len = size - 10;
 	f.cap = len + 64 * TP_LINE * (len / 16 + 1);
 	f.wire = malloc(f.cap);
-	w.write = fake_write;
+	w.put = fake_write;
 	w.arg = &f;
 	piece = data[1] ? data[1] : len;
 	if (data[0] & 4) {

@@ -3,15 +3,12 @@
  * cases), the environment carrier (TRACEPARENT/TRACESTATE), parent choice
  * and id generation.  batch_submit is replaced by a recorder here, which is
  * the one seam between context.c and the exporter side.
- * links: shim/context.c pipeline/record.c shim/propagate.c
+ * links: shim/context.c pipeline/record.c pipeline/slab.c shim/propagate.c
  */
-#include <check.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "pipeline/batch.h"
 #include "pipeline/record.h"
 #include "shim/context.h"
+#include "unit.h"
 
 static struct span submitted[8];
 static int nsubmitted;
@@ -276,25 +273,7 @@ START_TEST(record_strings_truncate)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("context");
-	TCase *tc = tcase_create("context");
-	SRunner *sr;
-	int failed;
-
-	tcase_add_test(tc, sampler_fixed);
-	tcase_add_test(tc, sampler_ratio_bounds);
-	tcase_add_test(tc, sampler_ratio_statistics);
-	tcase_add_test(tc, env_carrier_parent);
-	tcase_add_test(tc, env_carrier_unsampled_and_invalid);
-	tcase_add_test(tc, ids_random_and_fork_reseed);
-	tcase_add_test(tc, record_pool_exhaustion);
-	tcase_add_test(tc, record_strings_truncate);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+UNIT_MAIN("context", sampler_fixed, sampler_ratio_bounds,
+	  sampler_ratio_statistics, env_carrier_parent,
+	  env_carrier_unsampled_and_invalid, ids_random_and_fork_reseed,
+	  record_pool_exhaustion, record_strings_truncate)

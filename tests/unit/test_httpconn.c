@@ -4,18 +4,16 @@
  * that takes a few bytes per call, or none), server and client spans from
  * the bytes of a connection, and connections that are not HTTP.
  * batch_submit is replaced by a recorder of ended spans.
- * links: shim/httpconn.c shim/http.c shim/context.c pipeline/record.c shim/propagate.c shim/stack.c shim/log.c
+ * links: shim/httpconn.c shim/http.c shim/http_head.c shim/httpinject.c shim/httpspan.c shim/peer.c shim/context.c pipeline/record.c pipeline/slab.c shim/propagate.c shim/stack.c shim/log.c
  */
-#include <check.h>
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "pipeline/batch.h"
 #include "pipeline/record.h"
 #include "shim/context.h"
 #include "shim/httpconn.h"
+#include "unit.h"
 
 #define MAXSPANS 64
 
@@ -487,11 +485,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(suite());
 }

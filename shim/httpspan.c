@@ -1,0 +1,167 @@
+/*
+ * HTTP span attributes (see httpspan.h).  Everything is copied into the
+ * span record at once: the head's strings live in the connection's stream
+ * buffer only until its next bytes.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/semconv.h"
+#include "pipeline/record.h"
+#include "http_head.h"
+#include "httpspan.h"
+#include "peer.h"
+#include "propagate.h"
+#include "stack.h"
+
+static const char *status_text(unsigned code, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%u", code);
+	return buf;
+}
+
+/* The numeric address of e's IP peer into host ("" if none); its port. */
+static int peer_of(const struct fd_entry *e, char *host, size_t cap)
+{
+	if (e->peer_len == 0) {
+		host[0] = 0;
+		return -1;
+	}
+	return peer_ip(&e->peer, host, cap);
+}
+
+void hs_end(struct span *s, unsigned status, const char *err)
+{
+	char code[12];
+	int client;
+
+	if (!s)
+		return;
+	client = s->kind == SPAN_KIND_CLIENT;
+	if (status)
+		rec_attr_int(s, ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+	if (err) {
+		rec_attr_cstr(s, ATTR_ERROR_TYPE, err);
+		rec_status(s, SPAN_STATUS_ERROR, err, strlen(err));
+	} else if (status >= 500 || (client && status >= 400) ||
+		   (status && status < 100)) {
+		rec_attr_cstr(s, ATTR_ERROR_TYPE,
+			      status_text(status, code, sizeof(code)));
+		rec_status(s, SPAN_STATUS_ERROR, NULL, 0);
+	}
+	if (client)
+		stack_capture_if_slow(s);
+	ctx_end(s);
+}
+
+static void attr_method(struct span *s, const struct http_head *h)
+{
+	const char *m = h->method.p;
+	size_t n = h->method.n;
+
+	if (m && http_method_known(m, n)) {
+		rec_name(s, m, n);
+		rec_attr_str(s, ATTR_HTTP_REQUEST_METHOD, m, n);
+	} else {
+		rec_name(s, "HTTP", 4);
+		rec_attr_cstr(s, ATTR_HTTP_REQUEST_METHOD, "_OTHER");
+		if (m)
+			rec_attr_str(s, ATTR_HTTP_REQUEST_METHOD_ORIGINAL, m,
+				     n);
+	}
+	rec_attr_cstr(s, ATTR_NETWORK_PROTOCOL_VERSION,
+		      h->version_minor ? "1.1" : "1.0");
+}
+
+int hs_remote(const struct http_head *h, struct ctx_remote *r, char *ts,
+	      size_t cap)
+{
+	struct propagate_ctx pc;
+	int n;
+
+	if (!h->traceparent.p || propagate_parse_traceparent(
+		    h->traceparent.p, h->traceparent.n, &pc) != 0)
+		return 0;
+	memset(r, 0, sizeof(*r));
+	memcpy(r->trace_id, pc.trace_id, 16);
+	memcpy(r->span_id, pc.span_id, 8);
+	r->flags = pc.flags;
+	if (h->tracestate.p) {
+		n = propagate_check_tracestate(h->tracestate.p,
+					       h->tracestate.n, ts, cap);
+		if (n > 0) {
+			r->trace_state = ts;
+			r->trace_state_len = (size_t)n;
+		}
+	}
+	return 1;
+}
+
+void hs_server(struct span *s, const struct http_head *h,
+	       const struct fd_entry *e)
+{
+	char buf[512], peer[PEER_TEXT_MAX];
+	struct str path, query, name, addr;
+	const struct str *host;
+	int port, peer_port;
+
+	attr_method(s, h);
+	http_split_target(h->target.p ? h->target.p : "", h->target.n,
+			  &path, &query);
+	rec_attr_str(s, ATTR_URL_PATH, path.p, path.n);
+	if (query.p) {
+		size_t n = http_redact_query(query.p, query.n, buf,
+					     sizeof(buf));
+
+		rec_attr_str(s, ATTR_URL_QUERY, buf, n);
+	}
+	rec_attr_cstr(s, ATTR_URL_SCHEME, "http");
+	host = h->x_forwarded_host.p ? &h->x_forwarded_host : &h->host;
+	if (host->p && http_split_host(host->p, host->n, &name, &port) == 0) {
+		rec_attr_str(s, ATTR_SERVER_ADDRESS, name.p, name.n);
+		rec_attr_int(s, ATTR_SERVER_PORT, port >= 0 ? port : 80);
+	}
+	peer_port = peer_of(e, peer, sizeof(peer));
+	if (http_client_address(h, &addr) == 0)
+		rec_attr_str(s, ATTR_CLIENT_ADDRESS, addr.p, addr.n);
+	else if (peer[0])
+		rec_attr_cstr(s, ATTR_CLIENT_ADDRESS, peer);
+	if (peer[0]) {
+		rec_attr_cstr(s, ATTR_NETWORK_PEER_ADDRESS, peer);
+		rec_attr_int(s, ATTR_NETWORK_PEER_PORT, peer_port);
+	}
+	if (h->user_agent.p)
+		rec_attr_str(s, ATTR_USER_AGENT_ORIGINAL, h->user_agent.p,
+			     h->user_agent.n);
+}
+
+void hs_client(struct span *s, const struct http_head *h,
+	       const struct fd_entry *e)
+{
+	char url[1024], peer[PEER_TEXT_MAX];
+	struct str name;
+	int port = -1, peer_port;
+	size_t n;
+
+	attr_method(s, h);
+	peer_port = peer_of(e, peer, sizeof(peer));
+	if (h->host.p && http_split_host(h->host.p, h->host.n, &name,
+					 &port) == 0) {
+		rec_attr_str(s, ATTR_SERVER_ADDRESS, name.p, name.n);
+	} else if (peer[0]) {
+		rec_attr_cstr(s, ATTR_SERVER_ADDRESS, peer);
+		port = peer_port;
+	}
+	if (port < 0)
+		port = 80;
+	rec_attr_int(s, ATTR_SERVER_PORT, port);
+	n = http_url_full("http", h->host.p ? h->host.p : peer,
+			  h->host.p ? h->host.n : strlen(peer),
+			  h->target.p ? h->target.p : "", h->target.n,
+			  url, sizeof(url));
+	rec_attr_str(s, ATTR_URL_FULL, url, n);
+	if (peer[0]) {
+		rec_attr_cstr(s, ATTR_NETWORK_PEER_ADDRESS, peer);
+		rec_attr_int(s, ATTR_NETWORK_PEER_PORT, peer_port);
+	}
+}

@@ -1,0 +1,40 @@
+/*
+ * HTTP spans from request heads, for httpconn.c: the name and attributes
+ * of a SERVER span (a request read) or a CLIENT span (a request written),
+ * the incoming trace context of a request, and the end of a span with its
+ * response status or transport error, following the semantic conventions
+ * for HTTP spans.  Runs on the application thread that moved the bytes.
+ */
+#ifndef OTELSHIM_HTTPSPAN_H
+#define OTELSHIM_HTTPSPAN_H
+
+#include <stddef.h>
+
+#include "pipeline/span.h"
+#include "context.h"
+#include "fdtab.h"
+#include "http.h"
+
+/*
+ * The incoming context of a request head: 1 and *r filled when its
+ * traceparent is valid (a valid tracestate is copied to ts[cap] and
+ * referenced), else 0.
+ */
+int hs_remote(const struct http_head *h, struct ctx_remote *r, char *ts,
+	      size_t cap);
+
+/* Names the SERVER span s and sets its attributes from the request head h
+ * read on e (and e's peer). */
+void hs_server(struct span *s, const struct http_head *h,
+	       const struct fd_entry *e);
+
+/* Names the CLIENT span s and sets its attributes from the request head h
+ * written on e (and e's peer). */
+void hs_client(struct span *s, const struct http_head *h,
+	       const struct fd_entry *e);
+
+/* Ends s (NULL: nothing) with the final response status (0: none) or the
+ * transport error err (an error.type value; NULL: none). */
+void hs_end(struct span *s, unsigned status, const char *err);
+
+#endif
