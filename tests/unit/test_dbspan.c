@@ -3,7 +3,7 @@
  * statement, the name (summary, else namespace, else system), which
  * attributes are written and which left out, the query text cut to leave
  * room for a later error, returned rows and errors.
- * links: shim/dbspan.c pipeline/record.c
+ * links: shim/dbspan.c pipeline/record.c pipeline/slab.c
  */
 #include <stdint.h>
 
