@@ -16,6 +16,7 @@
 
 #include <curl/curl.h>
 
+#include "common/redact.h"
 #include "pipeline/exporter.h"
 #include "otlp.h"
 #include "otlp_response.h"
@@ -186,6 +187,9 @@ static void *module_create(const struct exporter_host *host)
 	m->host = *host;
 	m->kind = cfg->exporter;
 	m->console_fd = -1;
+	/* This module's copy of the list: command-line URLs are redacted
+	 * with the keys the hooks use. */
+	redact_set_url_keys(cfg->url_sensitive_keys);
 	if (resource_build(&m->res, cfg, host->argv) != 0) {
 		mlog(host, CONFIG_LOG_ERROR, "cannot build the resource");
 		goto fail;

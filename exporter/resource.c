@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/redact.h"
 #include "common/semconv.h"
 #include "common/sql.h"
 #include "common/text.h"
@@ -295,8 +296,8 @@ static int secret_name(const char *s, size_t n)
 	};
 	size_t i, k;
 
-	/* The semantic conventions' signed-URL parameter. */
-	if (n == 3 && strncasecmp(s, "sig", 3) == 0)
+	/* The signed-URL parameters (url.full hides the same ones). */
+	if (redact_url_key((struct str){ s, n }))
 		return 1;
 	for (k = 0; words[k]; k++) {
 		size_t wl = strlen(words[k]);

@@ -373,6 +373,7 @@ static const struct config_row rows[] = {
 	  .what = "is not a valid number" },
 	{ "OTELSHIM_CONSOLE_FILE", TEXT(console_file) },
 	{ "OTELSHIM_STATUS_DIR", TEXT(status_dir) },
+	{ "OTELSHIM_URL_SENSITIVE_KEYS", TEXT(url_sensitive_keys) },
 	/* 100 ms: slow enough to be worth a look, rare enough that capturing
 	 * the stack (a few microseconds) is noise (README). */
 	{ "OTELSHIM_STACK_THRESHOLD_MS",

@@ -95,6 +95,9 @@ struct config {
 	 * long carry their call stack; 0 = every one, -1 ("off") = none. */
 	int32_t stack_threshold_ms;
 	int crash_handler;          /* OTELSHIM_CRASH_HANDLER, default true */
+	/* OTELSHIM_URL_SENSITIVE_KEYS: query keys whose values are
+	 * redacted, replacing the default list; NULL = the default. */
+	const char *url_sensitive_keys;
 };
 
 /*

@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "common/redact.h"
 #include "http_head.h"
 
 int http_method_known(const char *m, size_t len)
@@ -108,20 +109,6 @@ static size_t finish(struct wr *w)
 	return w->len;
 }
 
-static int sensitive_param(const char *name, size_t n)
-{
-	static const char *const params[] = {
-		"sig", "X-Amz-Signature", "X-Amz-Credential",
-		"X-Amz-Security-Token", "X-Goog-Signature",
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(params) / sizeof(params[0]); i++)
-		if (str_eq_nocase((struct str){ name, n }, str_of(params[i])))
-			return 1;
-	return 0;
-}
-
 static void put_redacted_query(struct wr *w, const char *q, size_t len)
 {
 	size_t i = 0;
@@ -132,7 +119,7 @@ static void put_redacted_query(struct wr *w, const char *q, size_t len)
 
 		if (i > 0)
 			put(w, "&", 1);
-		if (eq < j && sensitive_param(q + i, eq - i)) {
+		if (eq < j && redact_url_key((struct str){ q + i, eq - i })) {
 			put(w, q + i, eq - i + 1);
 			put(w, "REDACTED", 8);
 		} else {

@@ -31,12 +31,12 @@ void http_split_target(const char *t, size_t len, struct str *path,
 
 /*
  * Copies a query string (without '?') into out, replacing the values of
- * sig, X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token and
- * X-Goog-Signature (names compared case-insensitively) with "REDACTED".
+ * the sensitive keys (common/redact.h) with "REDACTED".
  * Returns the length written; truncated to cap - 1, NUL-terminated if
  * cap > 0.
  */
 size_t http_redact_query(const char *q, size_t len, char *out, size_t cap);
+
 
 /*
  * Builds url.full for a client span: scheme "://" host path ["?" query]

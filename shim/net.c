@@ -54,17 +54,22 @@ static enum fd_kind probe_kind(int fd, const struct sockaddr *addr)
 	return kind_of(addr->sa_family, type);
 }
 
-/* The failed-connect span: CLIENT "connect", status ERROR, error.type the
- * errno name. */
+/* The failed-connect span for a network peer: CLIENT "connect", status
+ * ERROR, error.type the errno name. */
 static void connect_failed(struct fd_entry *e, int err)
 {
-	struct span *s = ctx_start(SPAN_KIND_CLIENT, NULL);
 	const char *name = strerrorname_np(err);
 	const char *desc = strerrordesc_np(err);
 	char host[PEER_TEXT_MAX];
+	struct span *s;
 	int port;
 
 	e->state = FD_IDLE;
+	/* Connect-failure spans are for network peers: a local socket that
+	 * is not there (dbus, userdb) is no outage of anything traced. */
+	if (e->kind == FD_UNIX)
+		return;
+	s = ctx_start(SPAN_KIND_CLIENT, NULL);
 	if (!s)
 		return;
 	s->start_ns = e->connect_start_ns ? e->connect_start_ns : s->start_ns;

@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/redact.h"
 #include "pipeline/batch.h"
 #include "context.h"
 #include "crash.h"
@@ -126,6 +127,7 @@ static void init(void)
 	if (fdtab_init() != 0)
 		return;
 	ctx_init(&config, environ);
+	redact_set_url_keys(config.url_sensitive_keys);
 	host = (struct batch_host){
 		.cfg = &config,
 		.argv = saved_argv,

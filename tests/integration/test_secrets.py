@@ -14,9 +14,16 @@ from harness import (KIND_SERVER, Background, Sink, find_spans, free_port,
                      run_traced, wait_for_port)
 from pgserver import PgServer, need_postgres
 
-SECRETS = ["Sx1Bearer", "Sx2Cookie", "Sx3Proxy", "Sx4UrlPw", "Sx5Sig",
-           "Sx6AmzSig", "Sx7SetCookie", "Sx8Literal", "Sx9Bound",
-           "Sx10PgPw", "Sx11Sqlite"]
+# Every default sensitive query key of the semantic conventions
+# (AWSAccessKeyId, Signature, sig, X-Goog-Signature) and the AWS SigV4 ones.
+URL_KEYS = {"sig": "Sx5Sig", "X-Amz-Signature": "Sx6AmzSig",
+            "AWSAccessKeyId": "Sx12AwsKeyId", "Signature": "Sx13AwsSig",
+            "X-Goog-Signature": "Sx14GoogSig",
+            "X-Amz-Credential": "Sx15AmzCred",
+            "X-Amz-Security-Token": "Sx16AmzToken"}
+HTTP_SECRETS = ["Sx1Bearer", "Sx2Cookie", "Sx3Proxy", "Sx4UrlPw",
+                "Sx7SetCookie"] + list(URL_KEYS.values())
+SQL_SECRETS = ["Sx8Literal", "Sx9Bound", "Sx10PgPw", "Sx11Sqlite"]
 
 
 def script(d, text):
@@ -39,9 +46,7 @@ def everything(sink):
     return text
 
 
-class Secrets(unittest.TestCase):
-    def test_http_headers_urls_and_cookies(self):
-        server = textwrap.dedent("""
+SERVER = textwrap.dedent("""
             import sys
             from http.server import BaseHTTPRequestHandler, HTTPServer
             class H(BaseHTTPRequestHandler):
@@ -56,13 +61,19 @@ class Secrets(unittest.TestCase):
                     pass
             HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
         """)
+
+
+class Secrets(unittest.TestCase):
+    def test_http_headers_urls_and_cookies(self):
+        server = SERVER
         port = free_port()
         with Sink() as sink, tempfile.TemporaryDirectory() as d:
             with Background([sys.executable, script(d, server), port],
                             sink):
                 wait_for_port(port)
-                url = ("http://user:Sx4UrlPw@127.0.0.1:%d/p?sig=Sx5Sig&"
-                       "X-Amz-Signature=Sx6AmzSig&q=visible" % port)
+                url = ("http://user:Sx4UrlPw@127.0.0.1:%d/p?%s&q=visible" %
+                       (port, "&".join("%s=%s" % kv
+                                       for kv in URL_KEYS.items())))
                 r = run_traced(["curl", "-s", "-H",
                                 "Authorization: Bearer Sx1Bearer", "-H",
                                 "Cookie: sid=Sx2Cookie", "-H",
@@ -74,8 +85,30 @@ class Secrets(unittest.TestCase):
                     len(ss) >= 2)
             text = everything(sink)
         self.assertIn("q=visible", text)      # the search can find things
-        for s in SECRETS[:7]:
+        for key in URL_KEYS:
+            self.assertIn(key + "=REDACTED", text)
+        for s in HTTP_SECRETS:
             self.assertNotIn(s, text)
+
+    def test_sensitive_keys_replaced_by_configuration(self):
+        """OTELSHIM_URL_SENSITIVE_KEYS replaces the default list."""
+        port = free_port()
+        with Sink() as sink, tempfile.TemporaryDirectory() as d:
+            env = {"OTELSHIM_URL_SENSITIVE_KEYS": "token,Api-Key"}
+            with Background([sys.executable, script(d, SERVER), port],
+                            sink, **env):
+                wait_for_port(port)
+                url = ("http://127.0.0.1:%d/p?token=Sx17Token&"
+                       "api-key=Sx18ApiKey&sig=plain" % port)
+                r = run_traced(["curl", "-s", url], sink, **env)
+                self.assertEqual(r.stdout, "ok")
+                sink.wait_for_spans(
+                    lambda ss: find_spans(ss, kind=KIND_SERVER) and
+                    len(ss) >= 2)
+            text = everything(sink)
+        self.assertIn("sig=plain", text)
+        self.assertNotIn("Sx17Token", text)
+        self.assertNotIn("Sx18ApiKey", text)
 
     def test_sql_literals_bound_values_and_passwords(self):
         need_postgres()
@@ -101,7 +134,7 @@ class Secrets(unittest.TestCase):
                         "psql" for s in ss))
             text = everything(sink)
         self.assertIn("INSERT t", text)
-        for s in SECRETS[7:]:
+        for s in SQL_SECRETS:
             self.assertNotIn(s, text)
 
 

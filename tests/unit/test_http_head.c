@@ -4,6 +4,7 @@
  * past one crashes the test.
  * links: shim/http_head.c
  */
+#include "common/redact.h"
 #include "shim/http_head.h"
 #include "unit.h"
 
@@ -85,11 +86,26 @@ START_TEST(redact_query)
 	       "&x-amz-signature=REDACTED", 256);
 	redact("sig", "sig", 256);
 	redact("sig=", "sig=REDACTED", 256);
-	redact("signature=1&asig=2", "signature=1&asig=2", 256);
+	/* Whole keys only, in any ASCII case. */
+	redact("sigs=1&asig=2", "sigs=1&asig=2", 256);
+	redact("AWSAccessKeyId=AKIA1&Signature=s%2B1&Expires=9",
+	       "AWSAccessKeyId=REDACTED&Signature=REDACTED&Expires=9", 256);
+	redact("signature=1", "signature=REDACTED", 256);
 	redact("&&sig=1&", "&&sig=REDACTED&", 256);
 	redact("", "", 256);
 	redact("a=1&sig=secretvalue", "a=1&sig=RED", 12);
 	redact("abc", "", 1);
+}
+END_TEST
+
+/* The conventions' full override: the list replaces the defaults. */
+START_TEST(redact_override)
+{
+	redact_set_url_keys(" token , api_key,,");
+	redact("token=1&api_key=2&sig=3", "token=REDACTED&api_key=REDACTED"
+	       "&sig=3", 256);
+	redact_set_url_keys(NULL);          /* keeps the list as is */
+	redact("token=1&sig=3", "token=REDACTED&sig=3", 256);
 }
 END_TEST
 
@@ -209,6 +225,7 @@ int main(void)
 	tcase_add_test(tc, method_known);
 	tcase_add_test(tc, split_target);
 	tcase_add_test(tc, redact_query);
+	tcase_add_test(tc, redact_override);
 	tcase_add_test(tc, url_full);
 	tcase_add_test(tc, split_host);
 	tcase_add_test(tc, client_address);
