@@ -110,7 +110,7 @@ static int by_name(const void *a, const void *b)
  * (*out; free it); with claims when with_claims.  Returns the count or
  * -errno.
  */
-static int scan(struct spool *sp, int with_claims, struct entry **out)
+static int list_requests(struct spool *sp, int with_claims, struct entry **out)
 {
 	struct entry *e = NULL;
 	struct dirent *d;
@@ -159,7 +159,7 @@ static void make_room(struct spool *sp, uint64_t need, uint64_t *evicted)
 {
 	struct entry *e;
 	uint64_t total = 0;
-	int n = scan(sp, 1, &e), i;
+	int n = list_requests(sp, 1, &e), i;
 
 	for (i = 0; i < n; i++)
 		total += e[i].size;
@@ -310,12 +310,12 @@ int spool_claim(struct spool *sp, const char *url, struct spool_item *it)
 
 	snprintf(key, sizeof(key), "-%016llx-",
 		 url ? (unsigned long long)url_key(url) : 0ULL);
-	n = scan(sp, 1, &e);
+	n = list_requests(sp, 1, &e);
 	if (n < 0)
 		return n;
 	reclaim_orphans(sp, e, n);
 	free(e);
-	n = scan(sp, 0, &e);
+	n = list_requests(sp, 0, &e);
 	for (i = 0; i < n && !found; i++) {
 		if (url && strncmp(e[i].name + 16, key, 18) != 0)
 			continue;
@@ -349,7 +349,7 @@ void spool_finish(struct spool *sp, struct spool_item *it, int delivered)
 int spool_usage(struct spool *sp, size_t *files, uint64_t *bytes)
 {
 	struct entry *e;
-	int n = scan(sp, 1, &e), i;
+	int n = list_requests(sp, 1, &e), i;
 
 	if (n < 0)
 		return n;
