@@ -74,22 +74,18 @@ static void connect_failed(struct fd_entry *e, int err)
 		return;
 	s->start_ns = e->connect_start_ns ? e->connect_start_ns : s->start_ns;
 	rec_name(s, "connect", 7);
-	port = peer_text(&e->peer, e->peer_len, host, sizeof(host));
+	port = peer_ip(&e->peer, host, sizeof(host));
 	if (port < 0)
 		port = 0;
 	if (host[0]) {
 		rec_attr_cstr(s, ATTR_SERVER_ADDRESS, host);
 		rec_attr_cstr(s, ATTR_NETWORK_PEER_ADDRESS, host);
 	}
-	if (e->kind == FD_TCP) {
-		rec_attr_int(s, ATTR_SERVER_PORT, port);
-		rec_attr_int(s, ATTR_NETWORK_PEER_PORT, port);
-		rec_attr_cstr(s, ATTR_NETWORK_TRANSPORT, "tcp");
-		rec_attr_cstr(s, ATTR_NETWORK_TYPE,
-			      e->peer.ss_family == AF_INET6 ? "ipv6" : "ipv4");
-	} else {
-		rec_attr_cstr(s, ATTR_NETWORK_TRANSPORT, "unix");
-	}
+	rec_attr_int(s, ATTR_SERVER_PORT, port);
+	rec_attr_int(s, ATTR_NETWORK_PEER_PORT, port);
+	rec_attr_cstr(s, ATTR_NETWORK_TRANSPORT, "tcp");
+	rec_attr_cstr(s, ATTR_NETWORK_TYPE,
+		      e->peer.ss_family == AF_INET6 ? "ipv6" : "ipv4");
 	rec_attr_cstr(s, ATTR_ERROR_TYPE, name ? name : "_OTHER");
 	rec_status(s, SPAN_STATUS_ERROR, desc, desc ? strlen(desc) : 0);
 	stack_capture_if_slow(s);

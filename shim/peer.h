@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-/* Room for any text these write (an IPv6 address, a socket path). */
+/* Room for any address peer_ip writes (an IPv6 one at most). */
 #define PEER_TEXT_MAX 128
 
 /*
@@ -17,12 +17,5 @@
  * port.  Any other family: host is "" and the return -1.
  */
 int peer_ip(const struct sockaddr_storage *ss, char *host, size_t cap);
-
-/*
- * peer_ip, and for AF_UNIX the socket path of the len bytes of ss in use
- * ("@name" for an abstract socket) with -1 for the port.
- */
-int peer_text(const struct sockaddr_storage *ss, socklen_t len, char *host,
-	      size_t cap);
 
 #endif
