@@ -2,8 +2,11 @@
  * exec and posix_spawn hooks: a program started while one of our spans is
  * active on this thread continues that trace, through TRACEPARENT and
  * TRACESTATE in its environment (the OpenTelemetry environment carrier).
- * Without an active span the environment passes through untouched, so a
- * child inherits whatever TRACEPARENT this process was given.
+ * Without an active span the context passes through untouched, so a
+ * child inherits whatever TRACEPARENT this process was given.  A process
+ * that warned about its configuration also marks its children's
+ * environment, so that the rest of the tree does not repeat the warning
+ * (config.h).
  *
  * These hooks may run in a vfork() child, which shares our memory: they
  * build the new environment on the stack and never allocate or lock.
@@ -12,67 +15,54 @@
 #include <unistd.h>
 
 #include "context.h"
+#include "exec.h"
+#include "execenv.h"
 #include "preload.h"
 
 extern char **environ;
 
-/* Environments larger than this are passed through unchanged. */
-#define ENV_MAX 4096
-
-struct env_copy {
-	char traceparent[12 + 56];      /* "TRACEPARENT=" + value */
-	char tracestate[11 + 513];      /* "TRACESTATE=" + value */
-};
-
-static int is_var(const char *entry, const char *name, size_t n)
-{
-	return !strncmp(entry, name, n) && entry[n] == '=';
-}
-
-/*
- * Fills out[] (room for ENV_MAX + 3 pointers) with envp minus any
- * TRACEPARENT/TRACESTATE plus ours.  Returns out, or envp itself when there
- * is no active span or the environment is too large.
- */
-static char *const *with_context(char *const *envp, char **out,
-				 struct env_copy *buf)
+/* The context a child of the active span continues, in buf: 0, or -1
+ * when there is none to give. */
+static int context_entries(struct exec_env *buf, struct execenv_add *add)
 {
 	const struct span *s;
-	size_t n = 0;
 
 	if (!preload_enter() || !preload_config()->propagate_tracecontext)
-		return envp;
+		return -1;
 	s = ctx_active();
-	if (!s || !envp)
-		return envp;
+	if (!s)
+		return -1;
 	memcpy(buf->traceparent, "TRACEPARENT=", 12);
 	if (ctx_traceparent(s, buf->traceparent + 12,
 			    sizeof(buf->traceparent) - 12) == 0)
-		return envp;
-	for (char *const *e = envp; *e; e++) {
-		if (is_var(*e, "TRACEPARENT", 11) ||
-		    is_var(*e, "TRACESTATE", 10))
-			continue;
-		if (n == ENV_MAX)
-			return envp;
-		out[n++] = *e;
-	}
-	out[n++] = buf->traceparent;
+		return -1;
+	add->traceparent = buf->traceparent;
 	if (s->trace_state.len && s->trace_state.len < 513) {
 		memcpy(buf->tracestate, "TRACESTATE=", 11);
 		memcpy(buf->tracestate + 11, span_str_ptr(s, s->trace_state),
 		       s->trace_state.len);
 		buf->tracestate[11 + s->trace_state.len] = 0;
-		out[n++] = buf->tracestate;
+		add->tracestate = buf->tracestate;
 	}
-	out[n] = NULL;
-	return out;
+	return 0;
+}
+
+char *const *exec_env(char *const *envp, struct exec_env *buf)
+{
+	struct execenv_add add = { NULL, NULL, NULL };
+	const struct config *cfg;
+
+	context_entries(buf, &add);
+	/* Read after context_entries(), which initialises the library. */
+	cfg = preload_config();
+	if (cfg->warned_env[0])
+		add.mark = cfg->warned_env;
+	return execenv_build(envp, &add, buf->entries, EXEC_ENV_MAX + 4);
 }
 
 #define WITH_CONTEXT(envp)                                              \
-	char *env_out_[ENV_MAX + 3];                                    \
-	struct env_copy env_buf_;                                       \
-	char *const *env_ = with_context((envp), env_out_, &env_buf_)
+	struct exec_env env_buf_;                                       \
+	char *const *env_ = exec_env((envp), &env_buf_)
 
 HOOK_API int execve(const char *path, char *const argv[], char *const envp[])
 {
@@ -128,3 +118,4 @@ HOOK_API int posix_spawnp(pid_t *pid, const char *file,
 {
 	return spawn(real_posix_spawnp, pid, file, fa, attr, argv, envp);
 }
+
