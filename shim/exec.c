@@ -11,6 +11,10 @@
  * These hooks may run in a vfork() child, which shares our memory: they
  * build the new environment on the stack and never allocate or lock.
  */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -119,3 +123,71 @@ HOOK_API int posix_spawnp(pid_t *pid, const char *file,
 	return spawn(real_posix_spawnp, pid, file, fa, attr, argv, envp);
 }
 
+/*
+ * execl, execle and execlp: glibc collects the argument list into an
+ * array on the stack and calls its internal execve or execvpe, which no
+ * hook of ours sees.  These collect it the same way (no allocation: they
+ * may run in a vfork() child, or a signal handler) and go through the
+ * hooks above.
+ */
+
+/* How many arguments arg and those after it up to the NULL are, or -1
+ * past INT_MAX (glibc's E2BIG). */
+static ptrdiff_t va_count(va_list ap)
+{
+	ptrdiff_t argc;
+
+	for (argc = 1; va_arg(ap, const char *); argc++) {
+		if (argc == INT_MAX)
+			return -1;
+	}
+	return argc;
+}
+
+/* Declares argv[] holding arg and the variadic arguments that follow it
+ * up to their NULL, leaving ap just past the NULL (execle's envp). */
+#define ARGV_FROM(arg, ap)                                              \
+	ptrdiff_t argc_;                                                \
+									\
+	va_start(ap, arg);                                              \
+	argc_ = va_count(ap);                                           \
+	va_end(ap);                                                     \
+	if (argc_ < 0) {                                                \
+		errno = E2BIG;                                          \
+		return -1;                                              \
+	}                                                               \
+	char *argv[argc_ + 1];                                          \
+									\
+	va_start(ap, arg);                                              \
+	argv[0] = (char *)(arg);                                        \
+	for (ptrdiff_t i_ = 1; i_ <= argc_; i_++)                       \
+		argv[i_] = va_arg(ap, char *)
+
+HOOK_API int execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	ARGV_FROM(arg, ap);
+
+	va_end(ap);
+	return execve(path, argv, environ);
+}
+
+HOOK_API int execle(const char *path, const char *arg, ...)
+{
+	char *const *envp;
+	va_list ap;
+	ARGV_FROM(arg, ap);
+
+	envp = va_arg(ap, char *const *);
+	va_end(ap);
+	return execve(path, argv, envp);
+}
+
+HOOK_API int execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+	ARGV_FROM(arg, ap);
+
+	va_end(ap);
+	return execvp(file, argv);
+}
