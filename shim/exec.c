@@ -6,7 +6,8 @@
  * child inherits whatever TRACEPARENT this process was given.  A process
  * that warned about its configuration also marks its children's
  * environment, so that the rest of the tree does not repeat the warning
- * (config.h).
+ * (config.h).  system() and popen() start their shell through these
+ * environments too (shell.c).
  *
  * These hooks may run in a vfork() child, which shares our memory: they
  * build the new environment on the stack and never allocate or lock.
@@ -24,6 +25,14 @@
 #include "preload.h"
 
 extern char **environ;
+
+int exec_env_adds(void)
+{
+	int traced = preload_enter();
+	const struct config *cfg = preload_config();
+
+	return (traced && cfg->propagate_tracecontext) || cfg->warned_env[0];
+}
 
 /* The context a child of the active span continues, in buf: 0, or -1
  * when there is none to give. */

@@ -24,4 +24,11 @@ struct exec_env {
  */
 char *const *exec_env(char *const *envp, struct exec_env *buf);
 
+/*
+ * 1 when this process may ever give its children anything: tracing with
+ * the tracecontext propagator on, or a warning to mark.  Fixed once the
+ * library is initialised.
+ */
+int exec_env_adds(void);
+
 #endif
