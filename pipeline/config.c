@@ -65,9 +65,76 @@ void config_msg_quoted(struct config_msg *m, struct str s)
 	config_msg_str(m, n < s.n ? "...\"" : "\"");
 }
 
+/* ------------------------------------------------ once per process tree */
+
+/* FNV-1a over s[0, n) and a NUL, continuing from h. */
+static uint64_t key_mix(uint64_t h, const char *s, size_t n)
+{
+	for (size_t i = 0; i <= n; i++) {
+		h ^= i < n ? (unsigned char)s[i] : 0;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* A warning's key: the variable being read, its value and the message,
+ * so that another value, or another problem, is a warning of its own. */
+static void warn_key(const struct config_loader *ld, const char *msg,
+		     char hex[17])
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	const char *name = ld->cur.name ? ld->cur.name : "";
+	const char *raw = ld->cur.raw ? ld->cur.raw : "";
+	uint8_t b[8];
+
+	h = key_mix(h, name, strlen(name));
+	h = key_mix(h, raw, strlen(raw));
+	h = key_mix(h, msg, strlen(msg));
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(h >> (56 - 8 * i));
+	hex_encode(hex, b, sizeof(b));
+	hex[16] = '\0';
+}
+
+/* Whether an ancestor's CONFIG_WARNED_VAR lists key. */
+static int warned_before(const struct config_loader *ld, const char *key)
+{
+	struct str rest = ld->warned, member;
+	int done = 0;
+
+	while (rest.n && str_next_member(&rest, &member, &done)) {
+		if (str_is(member, key))
+			return 1;
+	}
+	return 0;
+}
+
+/* Adds key to what children are told; a key past CONFIG_WARNED_MAX is
+ * left out (the child then warns again). */
+static void remember_warned(struct config_loader *ld, const char *key)
+{
+	char *env = ld->cfg->warned_env;
+	size_t n;
+
+	if (ld->n_warned == CONFIG_WARNED_MAX)
+		return;
+	if (ld->n_warned++ == 0)
+		memcpy(env, CONFIG_WARNED_VAR "=", sizeof(CONFIG_WARNED_VAR));
+	else
+		strcat(env, ",");
+	n = strlen(env);
+	memcpy(env + n, key, 17);
+}
+
 void config_emit(struct config_loader *ld, const struct config_msg *m)
 {
-	if (!ld->quiet && ld->warn)
+	char key[17];
+
+	if (ld->quiet || !ld->warn)
+		return;
+	warn_key(ld, m->buf, key);
+	remember_warned(ld, key);
+	if (!warned_before(ld, key))
 		ld->warn(m->buf);
 }
 
@@ -424,6 +491,10 @@ static void scan_env(struct config_loader *ld, char *const *envp)
 		eq = strchr(e + 4, '=');
 		if (eq == NULL)
 			continue;
+		if (ld->warned.p == NULL &&
+		    (size_t)(eq - e) == sizeof(CONFIG_WARNED_VAR) - 1 &&
+		    strncmp(e, CONFIG_WARNED_VAR, (size_t)(eq - e)) == 0)
+			ld->warned = str_of(eq + 1);
 		slot = slot_of(ld, e, (size_t)(eq - e));
 		if (slot != NULL && *slot == NULL)
 			*slot = eq + 1;
@@ -500,6 +571,7 @@ void config_load(struct config *cfg, char *const *envp,
 		const struct config_row *row = &rows[r];
 		struct config_value v = pick(&ld, r);
 
+		ld.cur = v;
 		if (v.src != CONFIG_SRC_DEFAULT && read_row(&ld, row, v) == 0)
 			continue;
 		if (row->def != NULL)

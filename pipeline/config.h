@@ -40,6 +40,17 @@ enum config_log_level {
 };
 
 #define CONFIG_MAX_HEADERS 16
+/*
+ * The variable that tells a process which configuration warnings an
+ * ancestor already gave: keys of the warnings (a hash of the variable's
+ * name, its value and the message), comma-separated.  A process
+ * suppresses a warning whose key is listed and puts the keys of every
+ * warning it gave or suppressed into its children's environment, so that
+ * a bad setting is reported once per process tree, and a different bad
+ * value still is.
+ */
+#define CONFIG_WARNED_VAR "OTELSHIM_WARNED"
+#define CONFIG_WARNED_MAX 16    /* keys a process passes on */
 #define CONFIG_MAX_RESOURCE_ATTRS 32
 
 struct config_kv {
@@ -98,6 +109,11 @@ struct config {
 	/* OTELSHIM_URL_SENSITIVE_KEYS: query keys whose values are
 	 * redacted, replacing the default list; NULL = the default. */
 	const char *url_sensitive_keys;
+
+	/* CONFIG_WARNED_VAR "=<keys>", the entry children's environments
+	 * get; "" when this process had no warning to give. */
+	char warned_env[sizeof(CONFIG_WARNED_VAR) +
+			CONFIG_WARNED_MAX * 17];
 };
 
 /*
@@ -106,8 +122,10 @@ struct config {
  * warn(msg) — one call per problem, each message a complete line without
  * the trailing newline.  Never fails: every problem falls back to the
  * default.  OTEL_LOG_LEVEL is read first: below "warn", warn() is never
- * called.  The strings cfg keeps are allocated once and never freed (unit
- * test builds free them on the next call, so tests do not leak).
+ * called.  A warning that envp's CONFIG_WARNED_VAR lists is not given
+ * again; cfg->warned_env lists every one given or so left out.  The
+ * strings cfg keeps are allocated once and never freed (unit test builds
+ * free them on the next call, so tests do not leak).
  */
 void config_load(struct config *cfg, char *const *envp,
 		 void (*warn)(const char *msg));

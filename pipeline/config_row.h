@@ -97,6 +97,9 @@ struct config_loader {
 	enum config_arena arena_state;
 	char *arena;
 	size_t used, cap;               /* cap: what the kept values need */
+	struct config_value cur;        /* the value being read, for keys */
+	struct str warned;              /* CONFIG_WARNED_VAR from envp */
+	unsigned n_warned;              /* keys in cfg->warned_env */
 };
 
 static inline void *config_field(struct config_loader *ld,

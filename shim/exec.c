@@ -2,77 +2,80 @@
  * exec and posix_spawn hooks: a program started while one of our spans is
  * active on this thread continues that trace, through TRACEPARENT and
  * TRACESTATE in its environment (the OpenTelemetry environment carrier).
- * Without an active span the environment passes through untouched, so a
- * child inherits whatever TRACEPARENT this process was given.
+ * Without an active span the context passes through untouched, so a
+ * child inherits whatever TRACEPARENT this process was given.  A process
+ * that warned about its configuration also marks its children's
+ * environment, so that the rest of the tree does not repeat the warning
+ * (config.h).  system() and popen() start their shell through these
+ * environments too (shell.c).
  *
  * These hooks may run in a vfork() child, which shares our memory: they
  * build the new environment on the stack and never allocate or lock.
  */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "context.h"
+#include "exec.h"
+#include "execenv.h"
 #include "preload.h"
 
 extern char **environ;
 
-/* Environments larger than this are passed through unchanged. */
-#define ENV_MAX 4096
-
-struct env_copy {
-	char traceparent[12 + 56];      /* "TRACEPARENT=" + value */
-	char tracestate[11 + 513];      /* "TRACESTATE=" + value */
-};
-
-static int is_var(const char *entry, const char *name, size_t n)
+int exec_env_adds(void)
 {
-	return !strncmp(entry, name, n) && entry[n] == '=';
+	int traced = preload_enter();
+	const struct config *cfg = preload_config();
+
+	return (traced && cfg->propagate_tracecontext) || cfg->warned_env[0];
 }
 
-/*
- * Fills out[] (room for ENV_MAX + 3 pointers) with envp minus any
- * TRACEPARENT/TRACESTATE plus ours.  Returns out, or envp itself when there
- * is no active span or the environment is too large.
- */
-static char *const *with_context(char *const *envp, char **out,
-				 struct env_copy *buf)
+/* The context a child of the active span continues, in buf: 0, or -1
+ * when there is none to give. */
+static int context_entries(struct exec_env *buf, struct execenv_add *add)
 {
 	const struct span *s;
-	size_t n = 0;
 
 	if (!preload_enter() || !preload_config()->propagate_tracecontext)
-		return envp;
+		return -1;
 	s = ctx_active();
-	if (!s || !envp)
-		return envp;
+	if (!s)
+		return -1;
 	memcpy(buf->traceparent, "TRACEPARENT=", 12);
 	if (ctx_traceparent(s, buf->traceparent + 12,
 			    sizeof(buf->traceparent) - 12) == 0)
-		return envp;
-	for (char *const *e = envp; *e; e++) {
-		if (is_var(*e, "TRACEPARENT", 11) ||
-		    is_var(*e, "TRACESTATE", 10))
-			continue;
-		if (n == ENV_MAX)
-			return envp;
-		out[n++] = *e;
-	}
-	out[n++] = buf->traceparent;
+		return -1;
+	add->traceparent = buf->traceparent;
 	if (s->trace_state.len && s->trace_state.len < 513) {
 		memcpy(buf->tracestate, "TRACESTATE=", 11);
 		memcpy(buf->tracestate + 11, span_str_ptr(s, s->trace_state),
 		       s->trace_state.len);
 		buf->tracestate[11 + s->trace_state.len] = 0;
-		out[n++] = buf->tracestate;
+		add->tracestate = buf->tracestate;
 	}
-	out[n] = NULL;
-	return out;
+	return 0;
+}
+
+char *const *exec_env(char *const *envp, struct exec_env *buf)
+{
+	struct execenv_add add = { NULL, NULL, NULL };
+	const struct config *cfg;
+
+	context_entries(buf, &add);
+	/* Read after context_entries(), which initialises the library. */
+	cfg = preload_config();
+	if (cfg->warned_env[0])
+		add.mark = cfg->warned_env;
+	return execenv_build(envp, &add, buf->entries, EXEC_ENV_MAX + 4);
 }
 
 #define WITH_CONTEXT(envp)                                              \
-	char *env_out_[ENV_MAX + 3];                                    \
-	struct env_copy env_buf_;                                       \
-	char *const *env_ = with_context((envp), env_out_, &env_buf_)
+	struct exec_env env_buf_;                                       \
+	char *const *env_ = exec_env((envp), &env_buf_)
 
 HOOK_API int execve(const char *path, char *const argv[], char *const envp[])
 {
@@ -127,4 +130,73 @@ HOOK_API int posix_spawnp(pid_t *pid, const char *file,
 			  char *const envp[])
 {
 	return spawn(real_posix_spawnp, pid, file, fa, attr, argv, envp);
+}
+
+/*
+ * execl, execle and execlp: glibc collects the argument list into an
+ * array on the stack and calls its internal execve or execvpe, which no
+ * hook of ours sees.  These collect it the same way (no allocation: they
+ * may run in a vfork() child, or a signal handler) and go through the
+ * hooks above.
+ */
+
+/* How many arguments arg and those after it up to the NULL are, or -1
+ * past INT_MAX (glibc's E2BIG). */
+static ptrdiff_t va_count(va_list ap)
+{
+	ptrdiff_t argc;
+
+	for (argc = 1; va_arg(ap, const char *); argc++) {
+		if (argc == INT_MAX)
+			return -1;
+	}
+	return argc;
+}
+
+/* Declares argv[] holding arg and the variadic arguments that follow it
+ * up to their NULL, leaving ap just past the NULL (execle's envp). */
+#define ARGV_FROM(arg, ap)                                              \
+	ptrdiff_t argc_;                                                \
+									\
+	va_start(ap, arg);                                              \
+	argc_ = va_count(ap);                                           \
+	va_end(ap);                                                     \
+	if (argc_ < 0) {                                                \
+		errno = E2BIG;                                          \
+		return -1;                                              \
+	}                                                               \
+	char *argv[argc_ + 1];                                          \
+									\
+	va_start(ap, arg);                                              \
+	argv[0] = (char *)(arg);                                        \
+	for (ptrdiff_t i_ = 1; i_ <= argc_; i_++)                       \
+		argv[i_] = va_arg(ap, char *)
+
+HOOK_API int execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	ARGV_FROM(arg, ap);
+
+	va_end(ap);
+	return execve(path, argv, environ);
+}
+
+HOOK_API int execle(const char *path, const char *arg, ...)
+{
+	char *const *envp;
+	va_list ap;
+	ARGV_FROM(arg, ap);
+
+	envp = va_arg(ap, char *const *);
+	va_end(ap);
+	return execve(path, argv, envp);
+}
+
+HOOK_API int execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+	ARGV_FROM(arg, ap);
+
+	va_end(ap);
+	return execvp(file, argv);
 }

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>

@@ -107,6 +107,15 @@ struct sq_exec {
 };
 static PRELOAD_TLS struct sq_exec *sq_exec;
 
+/*
+ * The slot of a statement a traced prepare returned, or NULL.  Always NULL
+ * for a NULL statement (ptrtab_find(): a never-used slot's key is 0, and
+ * matching it was how the program's ignored misuse became a span):
+ * prepare gives NULL for text that holds no statement (a script's empty
+ * tail, blanks, a comment), Python's executescript() steps it at the end
+ * of every script ending in one, SQLite answers SQLITE_MISUSE and the
+ * program moves on.  No statement ran, so no span.
+ */
 static inline struct sq_slot *slot_find(const void *stmt)
 {
 	return ptrtab_find(&table, stmt);

@@ -315,6 +315,65 @@ class PythonModule(unittest.TestCase):
         self.assertEqual(r.stdout.strip(), "42")
 
 
+EXECUTESCRIPT_PROGRAM = textwrap.dedent("""
+    import ctypes, sqlite3, sys
+    conn = sqlite3.connect(sys.argv[1])
+    # Each script ends in something that is no statement: a newline, a
+    # comment, blanks, an empty statement; the last two hold nothing else.
+    for script in ["CREATE TABLE t(x);\\n",
+                   "INSERT INTO t VALUES (1);\\n-- the end\\n",
+                   "INSERT INTO t VALUES (2); /* the end */",
+                   "INSERT INTO t VALUES (3);;\\n\\n   \\n",
+                   "-- nothing but a comment\\n",
+                   "\\n"]:
+        conn.executescript(script)
+    print("rows:", conn.execute("SELECT count(*) FROM t").fetchall()[0][0])
+    conn.close()
+
+    # The same through the C API: prepare gives no statement for a comment,
+    # and stepping that NULL is SQLITE_MISUSE (21) the program ignores.
+    ctypes.CDLL("libsqlite3.so.0", mode=ctypes.RTLD_GLOBAL)
+    lib = ctypes.CDLL(None)
+    db, st = ctypes.c_void_p(), ctypes.c_void_p()
+    lib.sqlite3_open(sys.argv[1].encode(), ctypes.byref(db))
+    for sql in (b"  -- no statement", b"SELECT count(*) FROM t"):
+        rc = lib.sqlite3_prepare_v2(db, sql, -1, ctypes.byref(st), None)
+        print("prepare:", rc, st.value is None)
+        print("step:", lib.sqlite3_step(st), "finalize:",
+              lib.sqlite3_finalize(st))
+    lib.sqlite3_close(db)
+""")
+
+
+class NoStatementNoSpan(unittest.TestCase):
+    """Text that holds no statement gets no span: Python's executescript()
+    steps the NULL statement prepare gives for a script's empty tail (a
+    newline, a comment), SQLite says SQLITE_MISUSE and the program ignores
+    it; that was never a statement of the program's."""
+
+    def test_executescript_tails(self):
+        py = python_with_system_sqlite()
+        with tempfile.TemporaryDirectory(prefix="otelshim-sqlite-") as d:
+            db = os.path.join(d, "tail.db")
+            with Sink() as sink:
+                r = run_traced([py, "-c", EXECUTESCRIPT_PROGRAM, db], sink)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                spans = by_start(settle(sink, 6))
+        self.assertEqual(r.stdout.split("\n"), [
+            "rows: 3", "prepare: 0 True", "step: 21 finalize: 0",
+            "prepare: 0 False", "step: 100 finalize: 0", ""])
+        self.assertEqual([s["name"] for s in spans],
+                         ["CREATE TABLE t", "INSERT t", "INSERT t",
+                          "INSERT t", "SELECT t", "SELECT t"],
+                         summarize(spans))
+        for s in spans:
+            self.assertNotEqual(s["status"]["code"], STATUS_ERROR,
+                                summarize([s]))
+            self.assertIsNone(attr(s, "error.type"))
+        self.assertEqual([attr(s, "db.query.text") for s in spans[1:4]],
+                         ["INSERT INTO t VALUES (?);"] * 3)
+
+
 class CExample(unittest.TestCase):
     """examples/sqlite_loop: prepare once, then bind/step/reset N times."""
 
