@@ -13,6 +13,7 @@
 
 #include "common/semconv.h"
 #include "common/utf8.h"
+#include "legacy.h"
 #include "otlp.h"
 #include "otlp_json.h"
 #include "otlp_pack.h"
@@ -324,6 +325,45 @@ static pb_event *build_event(struct build *b, const struct span *s,
 	return e;
 }
 
+/* Appends kvs[0, k) to the span's attributes, as far as max_attrs allows;
+ * the rest are counted in *dropped. */
+static void append_attrs(struct build *b, pb_span *p, pb_kv *kvs, size_t k,
+			 size_t max_attrs, uint32_t *dropped)
+{
+	size_t i, n = p->n_attributes;
+	pb_kv **list = balloc(b, (n + k) * sizeof(*list));
+
+	if (!list)
+		return;
+	for (i = 0; i < n; i++)
+		list[i] = p->attributes[i];
+	for (i = 0; i < k; i++) {
+		if (n >= max_attrs) {
+			(*dropped)++;
+			continue;
+		}
+		list[n++] = &kvs[i];
+	}
+	p->attributes = list;
+	p->n_attributes = n;
+}
+
+static pb_kv *new_kvs(struct build *b, size_t k)
+{
+	pb_kv *kvs = balloc(b, k * sizeof(*kvs));
+	pb_any *vals = balloc(b, k * sizeof(*vals));
+	size_t i;
+
+	if (!kvs || !vals)
+		return NULL;
+	for (i = 0; i < k; i++) {
+		opentelemetry__proto__common__v1__key_value__init(&kvs[i]);
+		opentelemetry__proto__common__v1__any_value__init(&vals[i]);
+		kvs[i].value = &vals[i];
+	}
+	return kvs;
+}
+
 /* A span that sends its captured stack also names the frame the stack
  * is attributed to (enc->code_site): code.function.name, code.file.path
  * and code.line.number, each only when known. */
@@ -332,9 +372,8 @@ static void add_code_site(struct build *b, const struct span *s, pb_span *p,
 {
 	size_t limit = b->enc->cfg ? b->enc->cfg->attr_value_length_limit : 0;
 	struct otlp_code_site site;
-	pb_kv **list, *kvs;
-	pb_any *vals;
-	size_t i, k = 0, n = p->n_attributes;
+	pb_kv *kvs;
+	size_t i, k = 0;
 	int has_stack = 0;
 
 	if (!b->enc->code_site || s->stack_depth == 0)
@@ -347,47 +386,87 @@ static void add_code_site(struct build *b, const struct span *s, pb_span *p,
 		return;
 	site.function[sizeof(site.function) - 1] = '\0';
 	site.file[sizeof(site.file) - 1] = '\0';
-	list = balloc(b, (n + 3) * sizeof(*list));
-	kvs = balloc(b, 3 * sizeof(*kvs));
-	vals = balloc(b, 3 * sizeof(*vals));
-	if (!list || !kvs || !vals)
+	kvs = new_kvs(b, 3);
+	if (!kvs)
 		return;
-	for (i = 0; i < n; i++)
-		list[i] = p->attributes[i];
-	for (i = 0; i < 3; i++) {
-		opentelemetry__proto__common__v1__key_value__init(&kvs[i]);
-		opentelemetry__proto__common__v1__any_value__init(&vals[i]);
-		kvs[i].value = &vals[i];
-	}
 	if (site.function[0]) {
 		kvs[k].key = (char *)ATTR_CODE_FUNCTION_NAME;
-		vals[k].value_case = ANY(STRING_VALUE);
-		vals[k].string_value = text(b, site.function,
-					    strlen(site.function), limit);
+		kvs[k].value->value_case = ANY(STRING_VALUE);
+		kvs[k].value->string_value = text(b, site.function,
+						  strlen(site.function), limit);
 		k++;
 	}
 	if (site.file[0]) {
 		kvs[k].key = (char *)ATTR_CODE_FILE_PATH;
-		vals[k].value_case = ANY(STRING_VALUE);
-		vals[k].string_value = text(b, site.file, strlen(site.file),
-					    limit);
+		kvs[k].value->value_case = ANY(STRING_VALUE);
+		kvs[k].value->string_value = text(b, site.file,
+						  strlen(site.file), limit);
 		k++;
 	}
 	if (site.line > 0) {
 		kvs[k].key = (char *)ATTR_CODE_LINE_NUMBER;
-		vals[k].value_case = ANY(INT_VALUE);
-		vals[k].int_value = site.line;
+		kvs[k].value->value_case = ANY(INT_VALUE);
+		kvs[k].value->int_value = site.line;
 		k++;
 	}
+	append_attrs(b, p, kvs, k, max_attrs, dropped);
+}
+
+/* http.target: url.path, and "?" and url.query when there is one. */
+static void path_and_query(struct build *b, pb_any *out, const pb_any *path,
+			   const pb_any *query)
+{
+	size_t np = strlen(path->string_value);
+	size_t nq = strlen(query->string_value);
+	char *t = balloc(b, np + 1 + nq + 1);
+
+	if (!t)
+		return;
+	memcpy(t, path->string_value, np);
+	t[np] = '?';
+	memcpy(t + np + 1, query->string_value, nq + 1);
+	out->value_case = ANY(STRING_VALUE);
+	out->string_value = t;
+}
+
+/* The legacy names of the span's attributes beside the stable ones, when
+ * OTEL_SEMCONV_STABILITY_OPT_IN asks for them (legacy.h).  They share the
+ * stable attribute's value. */
+static void add_legacy(struct build *b, pb_span *p, size_t max_attrs,
+		       uint32_t *dropped)
+{
+	int dup = b->enc->cfg ? b->enc->cfg->semconv_dup : 0;
+	const char *keys[SPAN_MAX_ATTRS + 3];
+	struct legacy_attr la[SPAN_MAX_ATTRS + 3];
+	size_t n = p->n_attributes, k, i;
+	pb_kv *kvs;
+
+	if (!dup || n == 0)
+		return;
+	if (n > SPAN_MAX_ATTRS + 3)
+		n = SPAN_MAX_ATTRS + 3;
+	for (i = 0; i < n; i++)
+		keys[i] = p->attributes[i]->key;
+	k = legacy_attrs((int)p->kind, dup, keys, n, la, n);
+	if (k == 0)
+		return;
+	kvs = new_kvs(b, k);
+	if (!kvs)
+		return;
 	for (i = 0; i < k; i++) {
-		if (n >= max_attrs) {
-			(*dropped)++;
-			continue;
-		}
-		list[n++] = &kvs[i];
+		const pb_any *v = p->attributes[la[i].from]->value;
+
+		kvs[i].key = (char *)la[i].key;
+		if (la[i].query != LEGACY_NONE &&
+		    v->value_case == ANY(STRING_VALUE) &&
+		    p->attributes[la[i].query]->value->value_case ==
+		    ANY(STRING_VALUE))
+			path_and_query(b, kvs[i].value, v,
+				       p->attributes[la[i].query]->value);
+		else
+			kvs[i].value = (pb_any *)v;
 	}
-	p->attributes = list;
-	p->n_attributes = n;
+	append_attrs(b, p, kvs, k, max_attrs, dropped);
 }
 
 static pb_span *build_span(struct build *b, const struct span *s)
@@ -428,6 +507,7 @@ static pb_span *build_span(struct build *b, const struct span *s)
 	p->attributes = build_attrs(b, s, s->attrs, nattrs, max_attrs,
 				    &p->n_attributes, &dropped);
 	add_code_site(b, s, p, max_attrs, &dropped);
+	add_legacy(b, p, max_attrs, &dropped);
 	p->dropped_attributes_count = dropped;
 
 	if (nevents > SPAN_MAX_EVENTS)

@@ -330,6 +330,13 @@ static const struct config_word propagators[] = {
 	{ "tracecontext", 1 }, { "baggage", 0 }, { NULL, 0 },
 };
 
+/* Stable names are always sent; "/dup" adds the legacy ones. */
+static const struct config_word semconv_opt_ins[] = {
+	{ "http", 0 }, { "http/dup", CONFIG_SEMCONV_HTTP_DUP },
+	{ "database", 0 }, { "database/dup", CONFIG_SEMCONV_DATABASE_DUP },
+	{ NULL, 0 },
+};
+
 static const struct config_word compressions[] = {
 	{ "none", 0 }, { "gzip", 1 }, { NULL, 0 },
 };
@@ -386,6 +393,8 @@ static const struct config_row rows[] = {
 	{ "OTEL_PROPAGATORS", .kind = &config_kind_propagators,
 	  .at = AT(propagate_tracecontext, int), .words = propagators,
 	  .def = "tracecontext,baggage" },
+	{ "OTEL_SEMCONV_STABILITY_OPT_IN", .kind = &config_kind_word_set,
+	  .at = AT(semconv_dup, int), .words = semconv_opt_ins },
 	{ "OTEL_BSP_SCHEDULE_DELAY",
 	  NUMBER(bsp_schedule_delay_ms, 0, UINT32_MAX), .def = "5000",
 	  .what = "is not a valid duration in ms" },

@@ -39,6 +39,11 @@ enum config_log_level {
 	CONFIG_LOG_DEBUG,
 };
 
+/* OTEL_SEMCONV_STABILITY_OPT_IN: which legacy attribute names are sent
+ * beside the stable ones (docs/otel-reference.md §6). */
+#define CONFIG_SEMCONV_HTTP_DUP     1
+#define CONFIG_SEMCONV_DATABASE_DUP 2
+
 #define CONFIG_MAX_HEADERS 16
 /*
  * The variable that tells a process which configuration warnings an
@@ -72,6 +77,7 @@ struct config {
 	enum config_sampler sampler;            /* OTEL_TRACES_SAMPLER */
 	double sampler_ratio;                   /* OTEL_TRACES_SAMPLER_ARG */
 	int propagate_tracecontext;             /* OTEL_PROPAGATORS */
+	int semconv_dup;        /* OTEL_SEMCONV_STABILITY_OPT_IN, CONFIG_SEMCONV_* */
 
 	uint32_t bsp_schedule_delay_ms;         /* OTEL_BSP_SCHEDULE_DELAY */
 	uint32_t bsp_export_timeout_ms;         /* 0 = no limit */

@@ -345,6 +345,29 @@ static int read_propagators(struct config_loader *ld,
 	return 0;
 }
 
+/*
+ * OTEL_SEMCONV_STABILITY_OPT_IN: the field is the OR of the values of the
+ * words listed.  The variable is shared by every instrumentation of the
+ * process, each reading the categories it knows (messaging/dup, gen_ai_...),
+ * so a word we do not know is someone else's, not a mistake: no warning.
+ */
+static int read_word_set(struct config_loader *ld,
+			 const struct config_row *row, struct config_value v)
+{
+	struct str rest = v.s, mem;
+	int done = 0, set = 0;
+
+	while (str_next_member(&rest, &mem, &done)) {
+		const struct config_word *w = config_word(row->words,
+							  str_trim(mem));
+
+		if (w != NULL && w->value != CONFIG_UNSUPPORTED)
+			set |= w->value;
+	}
+	*(int *)config_field(ld, row) = set;
+	return 0;
+}
+
 const struct config_kind config_kind_attrs = {
 	read_attrs, CONFIG_KIND_KEEPS
 };
@@ -353,3 +376,4 @@ const struct config_kind config_kind_headers = {
 };
 const struct config_kind config_kind_exporters = { read_exporters, 0 };
 const struct config_kind config_kind_propagators = { read_propagators, 0 };
+const struct config_kind config_kind_word_set = { read_word_set, 0 };

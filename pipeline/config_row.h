@@ -154,5 +154,6 @@ extern const struct config_kind config_kind_attrs;      /* k=v, decoded */
 extern const struct config_kind config_kind_headers;
 extern const struct config_kind config_kind_exporters;  /* first wins */
 extern const struct config_kind config_kind_propagators;
+extern const struct config_kind config_kind_word_set;   /* OR of words */
 
 #endif

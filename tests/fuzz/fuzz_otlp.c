@@ -6,7 +6,7 @@
  * protobuf must decode with protobuf-c, and protobuf-c must pack what it
  * decoded into the very same bytes; every string in it must be valid
  * UTF-8.
- * links: exporter/otlp.c exporter/otlp_json.c exporter/otlp_pack.c build/proto/common.pb-c.c build/proto/resource.pb-c.c build/proto/trace.pb-c.c build/proto/trace_service.pb-c.c
+ * links: exporter/otlp.c exporter/legacy.c exporter/otlp_json.c exporter/otlp_pack.c build/proto/common.pb-c.c build/proto/resource.pb-c.c build/proto/trace.pb-c.c build/proto/trace_service.pb-c.c
  */
 #include <assert.h>
 #include <stddef.h>
@@ -25,7 +25,8 @@
 
 static const char *const keys[] = {
 	"http.request.method", "url.path", "db.query.text", "", "k\xff",
-	"server.port", "error.type", "code.stacktrace",
+	"server.port", "error.type", "code.stacktrace", "url.query",
+	"db.system.name", "server.address",
 };
 
 /* Reads the input front to back; past its end, zeros. */
@@ -104,6 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.attr_value_length_limit = byte(&in) % 64;
 	cfg.span_attr_count_limit = byte(&in) % 32;
+	cfg.semconv_dup = byte(&in) % 4;        /* CONFIG_SEMCONV_* */
 	n = byte(&in) % (MAX_SPANS + 1);
 	for (i = 0; i < n; i++)
 		fill_span(&in, &spans[i]);

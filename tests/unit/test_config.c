@@ -54,6 +54,7 @@ static void check_defaults(void)
 	ck_assert_int_eq(cfg.sampler, CONFIG_SAMPLER_PARENTBASED_ALWAYS_ON);
 	ck_assert_double_eq(cfg.sampler_ratio, 1.0);
 	ck_assert_int_eq(cfg.propagate_tracecontext, 1);
+	ck_assert_int_eq(cfg.semconv_dup, 0);
 	ck_assert_uint_eq(cfg.bsp_schedule_delay_ms, 5000);
 	ck_assert_uint_eq(cfg.bsp_export_timeout_ms, 30000);
 	ck_assert_uint_eq(cfg.bsp_max_queue_size, 2048);
@@ -411,6 +412,25 @@ START_TEST(test_propagators)
 	ck_assert_int_eq(cfg.propagate_tracecontext, 1);
 	ck_assert_int_eq(n_warn, 1);
 	ck_assert(starts_with(warnings[0], "OTEL_PROPAGATORS: \"none\""));
+}
+END_TEST
+
+/* Categories of other instrumentations share the variable: no warning. */
+START_TEST(test_semconv_opt_in)
+{
+	LOAD("OTEL_SEMCONV_STABILITY_OPT_IN=http");
+	ck_assert_int_eq(cfg.semconv_dup, 0);
+	LOAD("OTEL_SEMCONV_STABILITY_OPT_IN=http/dup");
+	ck_assert_int_eq(cfg.semconv_dup, CONFIG_SEMCONV_HTTP_DUP);
+	LOAD("OTEL_SEMCONV_STABILITY_OPT_IN= Database/Dup ,messaging/dup");
+	ck_assert_int_eq(cfg.semconv_dup, CONFIG_SEMCONV_DATABASE_DUP);
+	ck_assert_int_eq(n_warn, 0);
+	/* dup wins over the stable-only word of the same category. */
+	LOAD("OTEL_SEMCONV_STABILITY_OPT_IN=http,http/dup,database/dup,"
+	     "database,gen_ai_latest_experimental");
+	ck_assert_int_eq(cfg.semconv_dup,
+			 CONFIG_SEMCONV_HTTP_DUP | CONFIG_SEMCONV_DATABASE_DUP);
+	ck_assert_int_eq(n_warn, 0);
 }
 END_TEST
 
@@ -1059,6 +1079,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_sampler);
 	tcase_add_test(tc, test_sampler_arg);
 	tcase_add_test(tc, test_propagators);
+	tcase_add_test(tc, test_semconv_opt_in);
 	tcase_add_test(tc, test_bsp);
 	tcase_add_test(tc, test_bsp_batch_vs_queue);
 	tcase_add_loop_test(tc, test_endpoint, 0, (int)NELEM(url_cases));

@@ -5,7 +5,7 @@
  * it decoded must give back the very same bytes (otlp_pack.c writes what
  * protobuf-c would).  Also the UTF-8 repair the encoder relies on.  The
  * JSON form is test_otlp_json.c's.
- * links: exporter/otlp.c exporter/otlp_json.c exporter/otlp_pack.c build/proto/common.pb-c.c build/proto/resource.pb-c.c build/proto/trace.pb-c.c build/proto/trace_service.pb-c.c
+ * links: exporter/otlp.c exporter/legacy.c exporter/otlp_json.c exporter/otlp_pack.c build/proto/common.pb-c.c build/proto/resource.pb-c.c build/proto/trace.pb-c.c build/proto/trace_service.pb-c.c
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -361,6 +361,113 @@ START_TEST(test_count_limit)
 	p = only_span(req);
 	ck_assert_uint_eq(p->n_attributes, 5);
 	ck_assert_ptr_null(find(p->attributes, 5, "stack"));
+	ck_assert_uint_eq(p->dropped_attributes_count, 2);
+	req_free(req);
+}
+END_TEST
+
+static const pb_any *attr_of(const pb_span *p, const char *key)
+{
+	return find(p->attributes, p->n_attributes, key);
+}
+
+/* OTEL_SEMCONV_STABILITY_OPT_IN: the legacy names come beside the stable
+ * ones, with their values; peer names by side; nothing unasked. */
+START_TEST(test_legacy_names)
+{
+	struct otlp_encoder enc = { .cfg = &cfg, .res = &res };
+	struct span srv, cli, db;
+	pb_request *req;
+	pb_span *p;
+
+	span_init(&srv);
+	srv.kind = SPAN_KIND_SERVER;
+	attr_str(&srv, ATTR_HTTP_REQUEST_METHOD, "GET");
+	attr_int(&srv, ATTR_HTTP_RESPONSE_STATUS_CODE, 404);
+	attr_str(&srv, ATTR_URL_PATH, "/items");
+	attr_str(&srv, ATTR_URL_QUERY, "q=1&sig=REDACTED");
+	attr_str(&srv, ATTR_SERVER_ADDRESS, "api.example");
+	attr_int(&srv, ATTR_SERVER_PORT, 8080);
+	attr_str(&srv, ATTR_CLIENT_ADDRESS, "10.0.0.9");
+	span_init(&cli);
+	cli.kind = SPAN_KIND_CLIENT;
+	attr_str(&cli, ATTR_HTTP_REQUEST_METHOD, "POST");
+	attr_str(&cli, ATTR_URL_FULL, "http://b.example:81/x");
+	attr_str(&cli, ATTR_SERVER_ADDRESS, "b.example");
+	attr_str(&cli, ATTR_NETWORK_PEER_ADDRESS, "10.1.1.1");
+	span_init(&db);
+	db.kind = SPAN_KIND_CLIENT;
+	attr_str(&db, ATTR_DB_SYSTEM_NAME, "postgresql");
+	attr_str(&db, ATTR_DB_QUERY_TEXT, "SELECT * FROM t WHERE id = $1");
+	attr_str(&db, ATTR_DB_NAMESPACE, "shop");
+	attr_str(&db, ATTR_SERVER_ADDRESS, "db.example");
+
+	/* Unset: stable names only. */
+	req = roundtrip(&enc, &srv, 1);
+	p = only_span(req);
+	ck_assert_uint_eq(p->n_attributes, 7);
+	ck_assert_ptr_null(attr_of(p, "http.method"));
+	req_free(req);
+
+	cfg.semconv_dup = CONFIG_SEMCONV_HTTP_DUP;
+	req = roundtrip(&enc, &srv, 1);
+	p = only_span(req);
+	ck_assert_str_eq(str_attr(p->attributes, p->n_attributes,
+				  "http.method"), "GET");
+	ck_assert_int_eq(attr_of(p, "http.status_code")->int_value, 404);
+	ck_assert_str_eq(str_attr(p->attributes, p->n_attributes,
+				  "http.target"), "/items?q=1&sig=REDACTED");
+	ck_assert_str_eq(str_attr(p->attributes, p->n_attributes,
+				  "net.host.name"), "api.example");
+	ck_assert_int_eq(attr_of(p, "net.host.port")->int_value, 8080);
+	ck_assert_str_eq(str_attr(p->attributes, p->n_attributes,
+				  "http.client_ip"), "10.0.0.9");
+	ck_assert_ptr_null(attr_of(p, "net.peer.name"));
+	ck_assert_str_eq(str_attr(p->attributes, p->n_attributes,
+				  ATTR_URL_PATH), "/items");
+	ck_assert_uint_eq(p->n_attributes, 13);
+	req_free(req);
+
+	req = roundtrip(&enc, &cli, 1);
+	p = only_span(req);
+	ck_assert_str_eq(str_attr(p->attributes, p->n_attributes,
+				  "http.url"), "http://b.example:81/x");
+	ck_assert_str_eq(str_attr(p->attributes, p->n_attributes,
+				  "net.peer.name"), "b.example");
+	ck_assert_str_eq(str_attr(p->attributes, p->n_attributes,
+				  "net.sock.peer.addr"), "10.1.1.1");
+	ck_assert_ptr_null(attr_of(p, "http.target"));
+	req_free(req);
+
+	/* http/dup alone leaves database spans alone, and the other way. */
+	req = roundtrip(&enc, &db, 1);
+	p = only_span(req);
+	ck_assert_uint_eq(p->n_attributes, 4);
+	req_free(req);
+	cfg.semconv_dup = CONFIG_SEMCONV_DATABASE_DUP;
+	req = roundtrip(&enc, &db, 1);
+	p = only_span(req);
+	ck_assert_str_eq(str_attr(p->attributes, p->n_attributes,
+				  "db.system"), "postgresql");
+	ck_assert_str_eq(str_attr(p->attributes, p->n_attributes,
+				  "db.statement"),
+			 "SELECT * FROM t WHERE id = $1");
+	ck_assert_str_eq(str_attr(p->attributes, p->n_attributes,
+				  "db.name"), "shop");
+	ck_assert_str_eq(str_attr(p->attributes, p->n_attributes,
+				  "net.peer.name"), "db.example");
+	ck_assert_uint_eq(p->n_attributes, 8);
+	req_free(req);
+	req = roundtrip(&enc, &cli, 1);
+	ck_assert_uint_eq(only_span(req)->n_attributes, 4);
+	req_free(req);
+
+	/* The legacy names count towards the attribute limit. */
+	cfg.semconv_dup = CONFIG_SEMCONV_DATABASE_DUP;
+	cfg.span_attr_count_limit = 6;
+	req = roundtrip(&enc, &db, 1);
+	p = only_span(req);
+	ck_assert_uint_eq(p->n_attributes, 6);
 	ck_assert_uint_eq(p->dropped_attributes_count, 2);
 	req_free(req);
 }
@@ -758,6 +865,7 @@ static Suite *otlp_suite(void)
 	tcase_add_test(tc, test_invalid_ids_and_empty);
 	tcase_add_test(tc, test_value_length_limit);
 	tcase_add_test(tc, test_count_limit);
+	tcase_add_test(tc, test_legacy_names);
 	tcase_add_test(tc, test_invalid_utf8);
 	tcase_add_test(tc, test_damaged_pool_refs);
 	tcase_add_test(tc, test_wire_format);
