@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/endpoint.h"
 #include "common/text.h"
 #include "config.h"
 #include "config_row.h"
@@ -413,7 +414,7 @@ static const struct config_row rows[] = {
 	{ "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
 	  "OTEL_EXPORTER_OTLP_ENDPOINT", .kind = &config_kind_url,
 	  .at = AT(endpoint, const char *), .path = "v1/traces",
-	  .def = "http://localhost:4318/v1/traces",
+	  .def = ENDPOINT_DEFAULT,
 	  .what = "is not a valid http:// or https:// URL" },
 	{ "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
 	  "OTEL_EXPORTER_OTLP_HEADERS",

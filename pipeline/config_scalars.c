@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/endpoint.h"
 #include "common/text.h"
 #include "common/utf8.h"
 #include "config_row.h"
@@ -215,38 +216,6 @@ static int read_utf8(struct config_loader *ld, const struct config_row *row,
 }
 
 /*
- * Whether s can be handed to the transport as a URL: an http:// or
- * https:// scheme, a non-empty host, and nothing that would need escaping
- * (blanks, control bytes, non-ASCII).  *authority_end: where the path,
- * query or fragment starts.
- */
-static int url_ok(struct str s, size_t *authority_end)
-{
-	size_t i, start;
-
-	if (str_starts_nocase(s, STR_LIT("http://")))
-		start = 7;
-	else if (str_starts_nocase(s, STR_LIT("https://")))
-		start = 8;
-	else
-		return 0;
-	for (i = 0; i < s.n; i++) {
-		unsigned char c = (unsigned char)s.p[i];
-
-		if (c <= 0x20 || c >= 0x7f)
-			return 0;
-	}
-	for (i = start; i < s.n; i++) {
-		if (s.p[i] == '/' || s.p[i] == '?' || s.p[i] == '#')
-			break;
-	}
-	if (i == start)
-		return 0;
-	*authority_end = i;
-	return 1;
-}
-
-/*
  * An http(s) URL.  The row's own variable is the full URL, used as it is
  * with "/" inserted if it has no path; its generic variable is a base to
  * which row->path is appended (the OTLP exporter specification).  The
@@ -256,37 +225,21 @@ static int read_url(struct config_loader *ld, const struct config_row *row,
 		    struct config_value v)
 {
 	const char **field = config_field(ld, row);
-	struct str s = v.s;
-	size_t end, n;
+	size_t cap = v.s.n + strlen(row->path) + 2;
 	char *url;
 
 	if (v.src == CONFIG_SRC_DEFAULT) {      /* ours, a full URL */
 		*field = v.raw;
 		return 0;
 	}
-	if (!url_ok(s, &end)) {
+	if (endpoint_url(v.s, 0, "", NULL, 0) == -EINVAL) {
 		warn_unshown(ld, row, v);
 		return -EINVAL;
 	}
-	url = config_alloc(ld, s.n + strlen(row->path) + 2);
+	url = config_alloc(ld, cap);
 	if (url == NULL)
 		return -ENOMEM;
-	if (v.src == CONFIG_SRC_OWN) {
-		memcpy(url, s.p, end);
-		n = end;
-		if (end == s.n || s.p[end] != '/')
-			url[n++] = '/';
-		memcpy(url + n, s.p + end, s.n - end);
-		n += s.n - end;
-	} else {
-		memcpy(url, s.p, s.n);
-		n = s.n;
-		if (url[n - 1] != '/')
-			url[n++] = '/';
-		memcpy(url + n, row->path, strlen(row->path));
-		n += strlen(row->path);
-	}
-	url[n] = '\0';
+	endpoint_url(v.s, v.src == CONFIG_SRC_GENERIC, row->path, url, cap);
 	*field = url;
 	return 0;
 }

@@ -6,7 +6,11 @@
  *   otelshim view FILE
  *   otelshim doctor [CMD]
  *   otelshim status [DIR]
+ *   otelshim help [COMMAND], otelshim --version
  *
+ * Exit status: 0 when everything asked for worked, 1 when a check or the
+ * work failed, 2 for a usage error (said on stderr); `run` exits as the
+ * program it runs.
  * The library is looked for next to this executable (the build tree and
  * the portable bundle keep them together), then in ../lib/otelshim.
  */
@@ -24,19 +28,56 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "common/endpoint.h"
+#include "common/text.h"
 #include "json.h"
 #include "view.h"
 
 #define LIB_NAME "libotelshim.so"
 
+struct command {
+	const char *name;
+	const char *args;
+	const char *help;
+	int (*main)(int argc, char **argv);
+};
+
+static const struct command *commands(void);
+
+/* text, each of its lines indented. */
+static void print_indented(FILE *f, const char *text, int indent)
+{
+	while (*text) {
+		size_t n = strcspn(text, "\n");
+
+		fprintf(f, "%*s%.*s\n", indent, "", (int)n, text);
+		text += n + (text[n] == '\n');
+	}
+}
+
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: otelshim run [--service NAME] [--endpoint URL] "
-		"[--file PATH] -- CMD [ARGS...]\n"
-		"       otelshim view FILE\n"
-		"       otelshim doctor [CMD]\n"
-		"       otelshim status [DIR]   (default $OTELSHIM_STATUS_DIR)\n");
+	const struct command *c;
+
+	fprintf(f, "usage: otelshim COMMAND [ARGS...]\n\n");
+	for (c = commands(); c->name; c++) {
+		fprintf(f, "  otelshim %s %s\n", c->name, c->args);
+		print_indented(f, c->help, 6);
+	}
+	fprintf(f, "  otelshim help [COMMAND]\n  otelshim --version\n");
+}
+
+static void command_usage(FILE *f, const struct command *c)
+{
+	fprintf(f, "usage: otelshim %s %s\n\n", c->name, c->args);
+	print_indented(f, c->help, 2);
+}
+
+static int usage_error(const char *cmd, const char *what)
+{
+	fprintf(stderr, "otelshim %s: %s (otelshim help %s)\n", cmd, what,
+		cmd);
+	return 2;
 }
 
 /* The library beside /proc/self/exe, or in ../lib/otelshim. */
@@ -84,13 +125,29 @@ static int preload_with(const char *lib)
 	return rc;
 }
 
+/* The file the console exporter will append to, created now so that a
+ * path that cannot be written is said before the program runs, not
+ * discovered as missing spans afterwards. */
+static int check_output_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+	if (fd < 0) {
+		fprintf(stderr, "otelshim run: --file %s: %s\n", path,
+			strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 static int run_main(int argc, char **argv)
 {
-	char lib[PATH_MAX];
+	char lib[PATH_MAX], url[4096];
 	int i;
 
 	for (i = 0; i < argc; i++) {
-		const char *opt = argv[i];
+		const char *opt = argv[i], *val;
 
 		if (!strcmp(opt, "--")) {
 			i++;
@@ -98,26 +155,38 @@ static int run_main(int argc, char **argv)
 		}
 		if (opt[0] != '-')
 			break;
-		if (i + 1 >= argc) {
-			usage(stderr);
+		if (strcmp(opt, "--service") && strcmp(opt, "--endpoint") &&
+		    strcmp(opt, "--file")) {
+			fprintf(stderr, "otelshim run: unknown option %s "
+				"(otelshim help run)\n", opt);
+			return 2;
+		}
+		val = i + 1 < argc ? argv[++i] : NULL;
+		if (!val || !*val || !strcmp(val, "--")) {
+			fprintf(stderr, "otelshim run: %s needs a value "
+				"(otelshim help run)\n", opt);
 			return 2;
 		}
 		if (!strcmp(opt, "--service")) {
-			setenv("OTEL_SERVICE_NAME", argv[++i], 1);
+			setenv("OTEL_SERVICE_NAME", val, 1);
 		} else if (!strcmp(opt, "--endpoint")) {
-			setenv("OTEL_EXPORTER_OTLP_ENDPOINT", argv[++i], 1);
-		} else if (!strcmp(opt, "--file")) {
-			setenv("OTEL_TRACES_EXPORTER", "console", 1);
-			setenv("OTELSHIM_CONSOLE_FILE", argv[++i], 1);
+			if (endpoint_url(str_of(val), 1, "v1/traces", url,
+					 sizeof(url)) < 0) {
+				fprintf(stderr, "otelshim run: --endpoint %s: "
+					"not an http:// or https:// URL\n",
+					val);
+				return 2;
+			}
+			setenv("OTEL_EXPORTER_OTLP_ENDPOINT", val, 1);
 		} else {
-			usage(stderr);
-			return 2;
+			if (check_output_file(val) != 0)
+				return 2;
+			setenv("OTEL_TRACES_EXPORTER", "console", 1);
+			setenv("OTELSHIM_CONSOLE_FILE", val, 1);
 		}
 	}
-	if (i >= argc) {
-		usage(stderr);
-		return 2;
-	}
+	if (i >= argc)
+		return usage_error("run", "no program to run");
 	if (find_library(lib, sizeof(lib)) != 0) {
 		fprintf(stderr, "otelshim: %s not found next to this "
 			"program\n", LIB_NAME);
@@ -205,18 +274,19 @@ static void doctor_needed(int fd, const Elf64_Ehdr *eh, const Elf64_Phdr *dyn)
 	       "traced either way)\n", pq ? "yes" : "no", sq ? "yes" : "no");
 }
 
-/* What the ELF file says about being preloadable. */
-static void doctor_binary(const char *cmd)
+/* What the ELF file says about being preloadable; returns the number of
+ * failed checks. */
+static int doctor_binary(const char *cmd)
 {
 	char path[PATH_MAX], interp[256] = "";
 	Elf64_Ehdr eh;
 	Elf64_Phdr dyn = { 0 };
 	struct stat st;
-	int fd, dynamic = 0;
+	int fd, dynamic = 0, failed = 0;
 
 	if (which(cmd, path, sizeof(path)) != 0) {
 		printf("[FAIL] %s: not found\n", cmd);
-		return;
+		return 1;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || read(fd, &eh, sizeof(eh)) != sizeof(eh) ||
@@ -225,7 +295,7 @@ static void doctor_binary(const char *cmd)
 		       "check the interpreter it runs)\n", path);
 		if (fd >= 0)
 			close(fd);
-		return;
+		return 1;
 	}
 	for (int i = 0; i < eh.e_phnum; i++) {
 		Elf64_Phdr ph;
@@ -244,115 +314,127 @@ static void doctor_binary(const char *cmd)
 	if (dynamic && interp[0] && eh.e_ident[EI_CLASS] == ELFCLASS64)
 		doctor_needed(fd, &eh, &dyn);
 	close(fd);
-	if (!dynamic || !interp[0])
+	if (!dynamic || !interp[0]) {
 		printf("[FAIL] %s is statically linked: LD_PRELOAD cannot "
 		       "reach it (Go binaries usually are)\n", path);
-	else if (strstr(interp, "musl"))
+		failed++;
+	} else if (strstr(interp, "musl")) {
 		printf("[FAIL] %s uses musl (%s): the library is built for "
 		       "glibc\n", path, interp);
-	else
+		failed++;
+	} else {
 		printf("[ ok ] %s is dynamically linked against glibc (%s)\n",
 		       path, interp);
-	if (st.st_mode & (S_ISUID | S_ISGID))
+	}
+	if (st.st_mode & (S_ISUID | S_ISGID)) {
 		printf("[FAIL] %s is setuid/setgid: such programs are never "
 		       "traced\n", path);
+		failed++;
+	}
+	return failed;
 }
 
 /* POSTs an empty ExportTraceServiceRequest (OTLP allows it; a receiver
- * answers 200) and reports the status line. */
-static void doctor_probe_otlp(int fd, const char *ep, const char *host,
-			      const char *port)
+ * answers 200) to the URL the library posts to; 0 when it was taken. */
+static int doctor_probe_otlp(int fd, const char *url, const struct endpoint *e)
 {
-	const char *path = strchr(strstr(ep, "://") + 3, '/');
-	const char *traces = getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
-	char target[512], req[1024], resp[256] = "";
+	char req[4096], resp[256] = "";
 	struct timeval tv = { .tv_sec = 3 };
 	int status = 0, n;
 
-	/* As the library builds it: a full traces URL is used as is, a base
-	 * gets v1/traces appended. */
-	if (traces && *traces)
-		snprintf(target, sizeof(target), "%s", path ? path : "/");
-	else
-		snprintf(target, sizeof(target), "%s%sv1/traces",
-			 path ? path : "/",
-			 path && path[strlen(path) - 1] == '/' ? "" : "/");
 	n = snprintf(req, sizeof(req),
 		     "POST %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: "
 		     "application/x-protobuf\r\nContent-Length: 0\r\n"
-		     "Connection: close\r\n\r\n", target, host, port);
+		     "Connection: close\r\n\r\n", e->target, e->host, e->port);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (n > 0 && n < (int)sizeof(req) && write(fd, req, (size_t)n) == n &&
 	    read(fd, resp, sizeof(resp) - 1) > 0)
 		sscanf(resp, "HTTP/%*s %d", &status);
-	if (status == 200)
-		printf("[ ok ] endpoint %s accepts OTLP/HTTP (an empty export "
-		       "request got 200)\n", ep);
-	else
-		printf("[FAIL] endpoint %s accepts connections but answered an "
-		       "empty OTLP export with %d (wrong path or not an OTLP "
-		       "receiver?)\n", ep, status);
+	if (status == 200) {
+		printf("[ ok ] %s accepts OTLP/HTTP (an empty export request "
+		       "got 200)\n", url);
+		return 0;
+	}
+	printf("[FAIL] %s accepts connections but answered an empty OTLP "
+	       "export with %d (wrong path or not an OTLP receiver?)\n", url,
+	       status);
+	return 1;
 }
 
-static void doctor_endpoint(void)
+static const char *env_get(const char *name)
 {
-	const char *ep = getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
-	char host[256] = "localhost", port[16] = "4318";
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
-	const char *p;
-	int fd, ok = 0;
+	return getenv(name);
+}
 
-	if (!ep || !*ep)
-		ep = getenv("OTEL_EXPORTER_OTLP_ENDPOINT");
-	if (!ep || !*ep)
-		ep = "http://localhost:4318";
-	p = strstr(ep, "://");
-	p = p ? p + 3 : ep;
-	if (sscanf(p, "%255[^:/]:%15[0-9]", host, port) < 1) {
-		printf("[FAIL] endpoint %s: cannot read a host in it\n", ep);
-		return;
+/* The endpoint the library would export to, as it builds it; returns the
+ * number of failed checks. */
+static int doctor_endpoint(void)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+	char url[4096];
+	const char *from;
+	struct endpoint e;
+	int fd = -1, failed = 0;
+
+	if (endpoint_from_env(env_get, url, sizeof(url), &from) < 0 ||
+	    endpoint_split(url, &e) != 0) {
+		printf("[FAIL] %s is not an http:// or https:// URL\n",
+		       from ? from : "the endpoint");
+		return 1;
 	}
-	if (!strncmp(ep, "https", 5) && !strchr(p, ':'))
-		snprintf(port, sizeof(port), "443");
-	if (getaddrinfo(host, port, &hints, &ai) != 0) {
-		printf("[FAIL] endpoint %s: %s does not resolve\n", ep, host);
-		return;
+	printf("[info] spans are posted to %s (%s)\n", url,
+	       from ? from : "the default endpoint");
+	if (getaddrinfo(e.host, e.port, &hints, &ai) != 0) {
+		printf("[FAIL] %s: %s does not resolve\n", url, e.host);
+		return 1;
 	}
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-		ok = 1;
-	freeaddrinfo(ai);
-	if (!ok) {
-		printf("[FAIL] endpoint %s: nothing accepts connections at "
-		       "%s:%s\n", ep, host, port);
-	} else if (strncmp(ep, "http://", 7)) {
-		printf("[ ok ] endpoint %s accepts connections (TLS: not "
-		       "probed further)\n", ep);
+	if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+		printf("[FAIL] %s: nothing accepts connections at %s port "
+		       "%s\n", url, e.host, e.port);
+		failed = 1;
+	} else if (e.tls) {
+		printf("[ ok ] %s accepts connections (TLS: the certificate "
+		       "is not checked by doctor)\n", url);
 	} else {
-		doctor_probe_otlp(fd, ep, host, port);
+		failed = doctor_probe_otlp(fd, url, &e);
 	}
+	freeaddrinfo(ai);
 	if (fd >= 0)
 		close(fd);
+	return failed;
 }
 
 static int doctor_main(int argc, char **argv)
 {
 	char lib[PATH_MAX];
+	const char *v;
+	int failed = 0;
 
-	if (find_library(lib, sizeof(lib)) == 0)
+	if (argc > 1)
+		return usage_error("doctor", "at most one program to check");
+	if (find_library(lib, sizeof(lib)) == 0) {
 		printf("[ ok ] library: %s\n", lib);
-	else
+	} else {
 		printf("[FAIL] %s not found next to this program\n", LIB_NAME);
-	if (getenv("OTEL_SDK_DISABLED") &&
-	    !strcasecmp(getenv("OTEL_SDK_DISABLED"), "true"))
+		failed++;
+	}
+	v = getenv("OTEL_SDK_DISABLED");
+	if (v && !strcasecmp(v, "true")) {
 		printf("[FAIL] OTEL_SDK_DISABLED=true: nothing is traced\n");
-	if (getenv("OTEL_TRACES_EXPORTER") &&
-	    !strcasecmp(getenv("OTEL_TRACES_EXPORTER"), "none"))
+		failed++;
+	}
+	v = getenv("OTEL_TRACES_EXPORTER");
+	if (v && !strcasecmp(v, "none")) {
 		printf("[FAIL] OTEL_TRACES_EXPORTER=none: nothing is sent\n");
-	doctor_endpoint();
+		failed++;
+	}
+	failed += doctor_endpoint();
 	if (argc > 0)
-		doctor_binary(argv[0]);
-	return 0;
+		failed += doctor_binary(argv[0]);
+	if (failed)
+		printf("%d check%s failed\n", failed, failed == 1 ? "" : "s");
+	return failed ? 1 : 0;
 }
 
 /* One line per traced process from its status file in dir. */
@@ -417,24 +499,84 @@ static int status_main(int argc, char **argv)
 	return 0;
 }
 
+static const struct command command_list[] = {
+	{ "run", "[--service NAME] [--endpoint URL] [--file PATH] -- CMD "
+	  "[ARGS...]",
+	  "Run CMD with the library preloaded. --endpoint sets\n"
+	  "OTEL_EXPORTER_OTLP_ENDPOINT; --file writes the spans to PATH as\n"
+	  "OTLP/JSON lines instead of exporting them. Exits as CMD does.",
+	  run_main },
+	{ "view", "FILE",
+	  "Show the traces in an OTLP/JSON lines file (- for standard\n"
+	  "input) as trees. Exits 1 when a line could not be read.",
+	  view_main },
+	{ "doctor", "[CMD]",
+	  "Check the library, the configuration and the endpoint (an empty\n"
+	  "export is posted where the library would post it), and whether\n"
+	  "CMD can be traced. Exits 1 when a check fails.", doctor_main },
+	{ "status", "[DIR]",
+	  "One line per traced process reporting in DIR (default\n"
+	  "$OTELSHIM_STATUS_DIR).", status_main },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static const struct command *commands(void)
+{
+	return command_list;
+}
+
+static const struct command *command_named(const char *name)
+{
+	const struct command *c;
+
+	for (c = commands(); c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+static int is_help(const char *arg)
+{
+	return !strcmp(arg, "-h") || !strcmp(arg, "--help");
+}
+
 int main(int argc, char **argv)
 {
+	const struct command *c;
+
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
 	}
-	if (!strcmp(argv[1], "run"))
-		return run_main(argc - 2, argv + 2);
-	if (!strcmp(argv[1], "view"))
-		return view_main(argc - 2, argv + 2);
-	if (!strcmp(argv[1], "doctor"))
-		return doctor_main(argc - 2, argv + 2);
-	if (!strcmp(argv[1], "status"))
-		return status_main(argc - 2, argv + 2);
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		usage(stdout);
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("otelshim %s\n", OTELSHIM_VERSION);
 		return 0;
 	}
-	usage(stderr);
-	return 2;
+	if (is_help(argv[1]) || !strcmp(argv[1], "help")) {
+		if (argc < 3) {
+			usage(stdout);
+			return 0;
+		}
+		c = command_named(argv[2]);
+		if (!c) {
+			fprintf(stderr, "otelshim help: no command %s\n\n",
+				argv[2]);
+			usage(stderr);
+			return 2;
+		}
+		command_usage(stdout, c);
+		return 0;
+	}
+	c = command_named(argv[1]);
+	if (!c) {
+		fprintf(stderr, "otelshim: no command %s\n\n", argv[1]);
+		usage(stderr);
+		return 2;
+	}
+	/* "run -- CMD --help" is CMD's, not ours. */
+	if (argc > 2 && is_help(argv[2])) {
+		command_usage(stdout, c);
+		return 0;
+	}
+	return c->main(argc - 2, argv + 2);
 }

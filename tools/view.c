@@ -4,6 +4,7 @@
  * trace, children under their parents, a bar per span scaled to the
  * trace's duration, and the attributes that say what happened.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@ struct vspan {
 	char trace[33], id[17], parent[17];
 	const char *service, *name, *detail;
 	int kind, error;
+	int no_time;            /* times missing or ending before the start */
 	long status_code;
 	uint64_t start, end;
 	int depth;
@@ -106,6 +108,10 @@ static int add_span(struct view *vw, const char *service,
 	v->kind = atoi(json_str(s, "kind", "0"));
 	v->start = strtoull(json_str(s, "startTimeUnixNano", "0"), NULL, 10);
 	v->end = strtoull(json_str(s, "endTimeUnixNano", "0"), NULL, 10);
+	if (v->start == 0 || v->end < v->start) {
+		v->no_time = 1;
+		v->end = v->start;
+	}
 	v->error = atoi(json_str(st, "code", "0")) == 2;
 	v->status_code = code ? atol(code) : 0;
 	v->detail = pick_detail(attrs);
@@ -118,7 +124,7 @@ static int add_line(struct view *vw, struct json_arena *a, const char *line,
 	const struct json *req = json_parse(a, line, len);
 	const struct json *rss = json_get(req, "resourceSpans");
 
-	if (!req)
+	if (!req || !rss)
 		return -1;
 	for (const struct json *rs = rss ? rss->child : NULL; rs;
 	     rs = rs->next) {
@@ -169,7 +175,7 @@ static void print_span(const struct view *vw, const struct vspan *s,
 	double ms = (double)(s->end - s->start) / 1e6;
 	int from = total ? (int)((double)(s->start - t0) * w / total) : 0;
 	int len = total ? (int)((double)(s->end - s->start) * w / total) : w;
-	char label[64], status[16] = "";
+	char label[64], status[16] = "", took[16] = "        ? ms";
 
 	if (from > w - 1)
 		from = w - 1;
@@ -178,16 +184,20 @@ static void print_span(const struct view *vw, const struct vspan *s,
 	if (from + len > w)
 		len = w - from;
 	for (int i = 0; i < w; i++)
-		bar[i] = i >= from && i < from + len ? '#' : '.';
+		bar[i] = s->no_time ? ' ' :
+			 i >= from && i < from + len ? '#' : '.';
 	bar[w] = 0;
 	snprintf(label, sizeof(label), "%*s%s", s->depth * 2, "", s->name);
+	if (!s->no_time)
+		snprintf(took, sizeof(took), "%9.3f ms", ms);
 	if (s->status_code)
 		snprintf(status, sizeof(status), "%ld", s->status_code);
 	else if (s->error)
 		snprintf(status, sizeof(status), "ERROR");
-	printf("%s%-14.14s %-6.6s %-30.30s %s %9.3f ms %-5s%s %.60s\n",
+	printf("%s%-14.14s %-6.6s %-30.30s %s %s %-5s%s %.60s\n",
 	       vw->color ? color_of(s) : "", s->service, kind_name(s->kind),
-	       label, bar, ms, status, vw->color ? "\033[0m" : "", s->detail);
+	       label, bar, took, status, vw->color ? "\033[0m" : "",
+	       s->detail);
 }
 
 /* Prints the children of parent (depth-first, in start order). */
@@ -221,11 +231,15 @@ static void print_trace(struct view *vw, size_t lo, size_t hi)
 	uint64_t t0 = UINT64_MAX, t1 = 0;
 
 	for (size_t i = lo; i < hi; i++) {
+		if (vw->spans[i].no_time)
+			continue;
 		if (vw->spans[i].start < t0)
 			t0 = vw->spans[i].start;
 		if (vw->spans[i].end > t1)
 			t1 = vw->spans[i].end;
 	}
+	if (t1 < t0)            /* no span with its times */
+		t0 = t1 = 0;
 	printf("%strace %s%s  %zu span%s, %.3f ms\n",
 	       vw->color ? "\033[1m" : "", vw->spans[lo].trace,
 	       vw->color ? "\033[0m" : "", hi - lo, hi - lo == 1 ? "" : "s",
@@ -292,12 +306,14 @@ int view_main(int argc, char **argv)
 	int bad = 0;
 
 	if (argc != 1) {
-		fprintf(stderr, "usage: otelshim view FILE\n");
+		fprintf(stderr, "usage: otelshim view FILE   (- for standard "
+			"input)\n");
 		return 2;
 	}
 	f = strcmp(argv[0], "-") ? fopen(argv[0], "r") : stdin;
 	if (!f) {
-		perror(argv[0]);
+		fprintf(stderr, "otelshim view: %s: %s\n", argv[0],
+			strerror(errno));
 		return 1;
 	}
 	vw.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
@@ -309,8 +325,9 @@ int view_main(int argc, char **argv)
 			bad++;
 	}
 	if (bad)
-		fprintf(stderr, "otelshim view: %d line%s not OTLP/JSON, "
-			"skipped\n", bad, bad == 1 ? "" : "s");
+		fprintf(stderr, "otelshim view: %s: %d line%s not OTLP/JSON "
+			"(truncated or not an otelshim file export), "
+			"skipped\n", argv[0], bad, bad == 1 ? "" : "s");
 	qsort(vw.spans, vw.n, sizeof(*vw.spans), by_trace_then_start);
 	print_traces_in_time_order(&vw);
 	if (!vw.n)
@@ -320,5 +337,5 @@ int view_main(int argc, char **argv)
 	json_arena_free(a);
 	if (f != stdin)
 		fclose(f);
-	return 0;
+	return bad ? 1 : 0;
 }

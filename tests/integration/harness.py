@@ -131,7 +131,8 @@ class Sink:
     or the first fail_first ones, with this HTTP code), retry_after
     (seconds, sent as Retry-After on error answers), delay_ms (wait before
     answering), hang (read the request, never answer), fail_first (fail
-    the first K requests with status, default 503, then succeed).
+    the first K requests with status, default 503, then succeed), path
+    (accept posts to this path only, 404 for any other, as Tempo does).
 
         with Sink(fail_first=2) as sink:
             ... sink.endpoint ... sink.wait_for_spans(3)
@@ -142,10 +143,11 @@ class Sink:
 
     def __init__(self, status=None, retry_after=None, delay_ms=None,
                  hang=False, fail_first=None, max_bytes=None,
-                 start_timeout=15.0, port=0):
+                 start_timeout=15.0, port=0, path=None):
         self.options = dict(status=status, retry_after=retry_after,
                             delay_ms=delay_ms, hang=hang,
-                            fail_first=fail_first, max_bytes=max_bytes)
+                            fail_first=fail_first, max_bytes=max_bytes,
+                            path=path)
         self.start_timeout = start_timeout
         self.want_port = port
         self.proc = None
@@ -161,7 +163,7 @@ class Sink:
                 "--out", str(self.out)]
         flags = [("status", "--status"), ("retry_after", "--retry-after"),
                  ("delay_ms", "--delay-ms"), ("fail_first", "--fail-first"),
-                 ("max_bytes", "--max-bytes")]
+                 ("max_bytes", "--max-bytes"), ("path", "--path")]
         for key, flag in flags:
             if o[key] is not None:
                 argv += [flag, str(o[key])]

@@ -12,7 +12,7 @@ import textwrap
 import time
 import unittest
 
-from harness import BUILD, ROOT, Sink
+from harness import BUILD, ROOT, Sink, free_port
 
 TOOL = str(BUILD / "otelshim")
 
@@ -65,6 +65,116 @@ class Tool(unittest.TestCase):
         self.assertIn("dynamically linked against glibc", ok.stdout)
         self.assertIn("statically linked", st.stdout)
         self.assertIn("setuid", su.stdout)
+
+    def test_doctor_posts_where_the_library_does(self):
+        # A receiver with one route, at an endpoint given without a path
+        # (as the default is): doctor passes, and a traced program's
+        # spans arrive on the same path.
+        with Sink(path="/v1/traces") as sink:
+            base = "http://127.0.0.1:%d" % sink.port
+            for env in ({"OTEL_EXPORTER_OTLP_ENDPOINT": base},
+                        {"OTEL_EXPORTER_OTLP_ENDPOINT": base + "/"},
+                        {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT":
+                         base + "/v1/traces"}):
+                r = tool("doctor", env=env)
+                self.assertEqual(r.returncode, 0, r.stdout)
+                self.assertIn("posted to %s/v1/traces" % base, r.stdout)
+                self.assertIn("accepts OTLP/HTTP", r.stdout)
+            r = tool("run", "--endpoint", base, "--", "curl", "-s",
+                     "http://127.0.0.1:1/")
+            self.assertEqual(r.returncode, 7)
+            sink.wait_for_spans(1)
+            # A per-signal URL is used as it is: the wrong path fails.
+            r = tool("doctor", env={"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT":
+                                    base + "/v1/logs"})
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("answered an empty OTLP export with 404", r.stdout)
+        self.assertIn("1 check failed", r.stdout)
+
+    def test_doctor_exit_status(self):
+        port = free_port()
+        r = tool("doctor", env={"OTEL_EXPORTER_OTLP_ENDPOINT":
+                                "http://127.0.0.1:%d" % port})
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("nothing accepts connections", r.stdout)
+        r = tool("doctor", env={"OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://x"})
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("not an http:// or https:// URL", r.stdout)
+        with Sink() as sink:
+            env = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint}
+            self.assertEqual(tool("doctor", "true", env=env).returncode, 0)
+            env["OTEL_SDK_DISABLED"] = "true"
+            r = tool("doctor", env=env)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertEqual(tool("doctor", "a", "b").returncode, 2)
+
+    def test_help_and_version(self):
+        r = tool("--version")
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r"^otelshim \d+\.\d+\.\d+\n$")
+        r = tool("help")
+        self.assertEqual(r.returncode, 0)
+        for name in ("run", "view", "doctor", "status"):
+            self.assertIn("otelshim %s " % name, r.stdout)
+            for form in (("help", name), (name, "--help"), (name, "-h")):
+                h = tool(*form)
+                self.assertEqual(h.returncode, 0, form)
+                self.assertTrue(h.stdout.startswith(
+                    "usage: otelshim %s" % name), h.stdout)
+        # After "--" the words are the program's.
+        r = tool("run", "--", "sh", "-c", 'echo "$1"', "sh", "--help")
+        self.assertEqual(r.stdout, "--help\n")
+        for bad in (("frob",), ("help", "frob"), ()):
+            r = tool(*bad)
+            self.assertEqual(r.returncode, 2, bad)
+            self.assertIn("usage: otelshim", r.stderr)
+            self.assertEqual(r.stdout, "")
+
+    def test_run_refuses_bad_arguments_before_running(self):
+        with tempfile.TemporaryDirectory() as d:
+            marker = os.path.join(d, "ran")
+            cmd = ["--", "touch", marker]
+            cases = [
+                (["--endpoint"] + cmd, "--endpoint needs a value"),
+                (["--endpoint", "ftp://x"] + cmd, "not an http://"),
+                (["--service"], "--service needs a value"),
+                (["--file", "/nonexistent/dir/x.jsonl"] + cmd,
+                 "/nonexistent/dir/x.jsonl: No such file or directory"),
+                (["--colour", "x"] + cmd, "unknown option --colour"),
+                (["--service", "x"], "no program to run"),
+            ]
+            for args, said in cases:
+                r = tool("run", *args)
+                self.assertEqual(r.returncode, 2, args)
+                self.assertIn(said, r.stderr, args)
+                self.assertFalse(os.path.exists(marker), args)
+
+    def test_view_bad_input(self):
+        span = ('{"traceId":"%s","spanId":"%s","name":"%s",'
+                '"startTimeUnixNano":"%d","endTimeUnixNano":"%d"}')
+        good = ('{"resourceSpans":[{"scopeSpans":[{"spans":[%s,%s]}]}]}' %
+                (span % ("a" * 32, "1" * 16, "ok", 10**18, 10**18 + 2500000),
+                 span % ("a" * 32, "2" * 16, "backwards", 10**18 + 9,
+                         10**18)))
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "spans.jsonl")
+            with open(path, "w") as f:
+                f.write(good + "\n" + good[:40])      # truncated last line
+            r = tool("view", path)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("1 line not OTLP/JSON", r.stderr)
+            self.assertIn("2.500 ms", r.stdout)
+            line = [l for l in r.stdout.splitlines() if "backwards" in l][0]
+            self.assertIn("? ms", line)
+            self.assertNotRegex(r.stdout, r"\d{7,}\.\d+ ms")
+            r = tool("view", "-", input=good + "\n")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("trace " + "a" * 32, r.stdout)
+            r = tool("view", os.path.join(d, "missing"))
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("No such file", r.stderr)
+            r = tool("view", "-", input="not json\n")
+            self.assertEqual(r.returncode, 1)
 
     def test_status(self):
         with tempfile.TemporaryDirectory() as d, Sink() as sink:

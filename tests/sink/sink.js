@@ -10,6 +10,7 @@
  * Usage:
  *   node sink.js --port N --out FILE [--status CODE] [--retry-after S]
  *                [--delay-ms MS] [--hang] [--fail-first K] [--max-bytes N]
+ *                [--path P]
  *
  * The first line on stdout is "listening <port>" once the socket is bound.
  * FILE gets one JSON line per span of every request answered 200:
@@ -66,7 +67,7 @@ function usage(msg) {
 	process.stderr.write('sink: ' + msg + '\n' +
 		'usage: sink.js --port N --out FILE [--status CODE] ' +
 		'[--retry-after S] [--delay-ms MS] [--hang] ' +
-		'[--fail-first K] [--max-bytes N]\n');
+		'[--fail-first K] [--max-bytes N] [--path P]\n');
 	process.exit(2);
 }
 
@@ -74,7 +75,7 @@ function parseArgs(argv) {
 	const opt = {
 		port: null, out: null, status: null, retryAfter: null,
 		delayMs: 0, hang: false, failFirst: 0,
-		maxBytes: 64 * 1024 * 1024,
+		maxBytes: 64 * 1024 * 1024, path: null,
 	};
 	const ints = {
 		'--port': 'port', '--status': 'status',
@@ -89,6 +90,10 @@ function parseArgs(argv) {
 			if (i + 1 >= argv.length)
 				usage('--out needs a value');
 			opt.out = argv[++i];
+		} else if (a === '--path') {
+			if (i + 1 >= argv.length)
+				usage('--path needs a value');
+			opt.path = argv[++i];
 		} else if (a === '--retry-after') {
 			if (i + 1 >= argv.length)
 				usage('--retry-after needs a value');
@@ -382,6 +387,10 @@ function main() {
 			answer(status, rpcStatus(json, status, why));
 		}
 
+		/* --path: answer like a receiver with one route (Tempo's
+		 * answers 404 or a redirect for any other). */
+		if (opt.path !== null && req.url !== opt.path)
+			return reject(404, 'path ' + req.url);
 		if (req.method !== 'POST')
 			return reject(405, 'method ' + req.method);
 		if (body === null)
