@@ -6,12 +6,16 @@
  *
  *   callchain sqlite [n]      load_user runs a query with sqlite3_step
  *   callchain connect [n]     load_user connects to 127.0.0.1:1 (refused)
+ *   callchain slow            load_user runs one slow query (a few hundred
+ *                             ms of SQLite counting), the process's only
+ *                             span
  *   callchain crash           one connect request, then one in which
  *                             load_user dereferences NULL (SIGSEGV)
  *
- * With n, the request runs n times, 100 ms apart: stacks are only taken
- * once the exporter thread (started by the first span) has loaded the
- * unwinder, so the first span of a process may come without one.
+ * With n, the request runs n times, 100 ms apart.  The exporter thread,
+ * started by the first span, loads the unwinder while that span runs: a
+ * fast first span (with OTELSHIM_STACK_THRESHOLD_MS=0) may come without
+ * a stack, a slow one has it.
  *   callchain serve           HTTP/1.1 on 127.0.0.1, a free port printed as
  *                             "listening <port>"; one request per
  *                             connection: GET /user/<n> runs the sqlite
@@ -32,19 +36,25 @@
 #define KEEP_FRAME() __asm__ volatile("" ::: "memory")
 #define NOINLINE __attribute__((noinline))
 
-enum what { DO_SQLITE = 1, DO_CONNECT = 2, DO_CRASH = 4 };
+enum what { DO_SQLITE = 1, DO_CONNECT = 2, DO_CRASH = 4, DO_SLOW = 8 };
+
+/* Counts to two million, one row at a time. */
+static const char slow_query[] =
+	"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+	"WHERE x < 2000000) SELECT count(*) FROM c";
 
 NOINLINE static int load_user(int what)
 {
 	int ret = 0;
 
-	if (what & DO_SQLITE) {
+	if (what & (DO_SQLITE | DO_SLOW)) {
 		sqlite3 *db = NULL;
 		sqlite3_stmt *st = NULL;
+		const char *sql = what & DO_SLOW ? slow_query :
+				  "SELECT 1 AS id, 'ada' AS name";
 
 		if (sqlite3_open(":memory:", &db) == SQLITE_OK &&
-		    sqlite3_prepare_v2(db, "SELECT 1 AS id, 'ada' AS name", -1,
-				       &st, NULL) == SQLITE_OK) {
+		    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
 			while (sqlite3_step(st) == SQLITE_ROW)
 				ret++;
 		}
@@ -158,13 +168,15 @@ int main(int argc, char **argv)
 		what = DO_SQLITE;
 	} else if (strcmp(mode, "connect") == 0) {
 		what = DO_CONNECT;
+	} else if (strcmp(mode, "slow") == 0) {
+		what = DO_SLOW;
 	} else if (strcmp(mode, "crash") == 0) {
 		/* A span first, so the shim is fully up when it crashes. */
 		handle_request(DO_CONNECT);
 		usleep(100 * 1000);
 		what = DO_CRASH;
 	} else {
-		fprintf(stderr, "usage: callchain sqlite|connect [n] | "
+		fprintf(stderr, "usage: callchain sqlite|connect|slow [n] | "
 			"crash | serve\n");
 		return 2;
 	}

@@ -385,6 +385,12 @@ static struct ring *start_exporter(void)
 	return r;
 }
 
+void batch_warm(void)
+{
+	if (!atomic_load_explicit(&ring, memory_order_acquire))
+		start_exporter();
+}
+
 void batch_note_dropped(void)
 {
 	atomic_fetch_add_explicit(&dropped_early, 1, memory_order_relaxed);

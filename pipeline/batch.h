@@ -27,9 +27,16 @@ struct batch_host {
 /* Stores the host; starts nothing.  From the library constructor. */
 void batch_init(const struct batch_host *host);
 
+/* Creates the ring and starts the exporter thread if they are not there
+ * yet; called as a sampled span starts rather than when it ends, so that
+ * the thread loads the unwinder while that span runs and even a process's
+ * first slow span can carry its call stack.  One atomic load afterwards. */
+void batch_warm(void);
+
 /*
- * Queues a finished, sampled span.  The first call creates the ring and the
- * exporter thread.  Never blocks: a full ring drops the span (counted).
+ * Queues a finished, sampled span (creating the ring and the exporter
+ * thread if batch_warm has not).  Never blocks: a full ring drops the span
+ * (counted).
  */
 void batch_submit(const struct span *s);
 

@@ -240,8 +240,10 @@ struct span *ctx_start(enum span_kind kind, const struct ctx_remote *remote)
 		ctx_random(s->span_id, 8);
 	while (all_zero(s->span_id, 8));
 	if (ctx_should_sample(ctx_cfg->sampler, ctx_cfg->sampler_ratio,
-			      s->trace_id, parent, parent_sampled))
+			      s->trace_id, parent, parent_sampled)) {
 		s->trace_flags |= SPAN_FLAG_SAMPLED;
+		batch_warm();
+	}
 	s->start_ns = ctx_now_ns();
 	return s;
 }

@@ -61,8 +61,8 @@ class SlowSpanStack(unittest.TestCase, StackAssertions):
     def run_example(self, mode, exe=EXAMPLE, **env):
         env.setdefault("OTELSHIM_STACK_THRESHOLD_MS", "0")
         with Sink() as sink:
-            # Twice: the unwinder is loaded by the exporter thread, which
-            # the first span starts.
+            # Twice: a fast first span may end before the exporter
+            # thread, which it starts, has loaded the unwinder.
             r = run_traced([exe, mode, "2"], sink, **env)
             self.assertEqual(r.returncode, 0, r.stderr)
             spans = sink.wait_for_spans(2)
@@ -88,6 +88,24 @@ class SlowSpanStack(unittest.TestCase, StackAssertions):
         for s in stacked:
             self.assert_chain(s["attributes"]["code.stacktrace"])
             self.check_site(s)
+
+    def test_first_and_only_span_when_slow(self):
+        # A one-shot program whose only span is its slow query: the
+        # unwinder is loaded while the query runs, so the stack is there.
+        with Sink() as sink:
+            r = run_traced([EXAMPLE, "slow"], sink,
+                           OTELSHIM_STACK_THRESHOLD_MS="50")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            sink.wait_for_spans(1)
+            time.sleep(0.3)
+            spans = sink.spans()
+        self.assertEqual(len(spans), 1, spans)
+        s = spans[0]
+        self.assertTrue(attr(s, "db.query.text", "").startswith(
+            "WITH RECURSIVE"), s)
+        self.assertIn("code.stacktrace", s["attributes"], s)
+        self.assert_chain(s["attributes"]["code.stacktrace"])
+        self.check_site(s)
 
     def test_connect_span_names_its_callers(self):
         spans = self.run_example("connect")
