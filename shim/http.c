@@ -81,6 +81,7 @@ enum {
 #define F_LINE_TRUNC 0x0800   /* the current header value did not fit */
 #define F_OFF_AFTER  0x1000   /* stop after this message (tunnel, 101) */
 #define F_CR         0x2000   /* a CR ended a line: the LF must follow */
+#define F_IN_HEAD    0x4000   /* the head of this message is not complete */
 
 /* Request kinds queued on a response stream. */
 enum { REQ_PLAIN = 0, REQ_HEAD = 1, REQ_CONNECT = 2 };
@@ -167,7 +168,7 @@ static void begin_message(struct http_stream *st)
 {
 	st->used = 0;
 	st->have = 0;
-	st->flags = 0;
+	st->flags = F_IN_HEAD;
 	st->ntp = 0;
 	st->nts = 0;
 	st->status = 0;
@@ -490,6 +491,7 @@ static unsigned head_done(struct http_stream *st, struct http_event *ev)
 		st->aux = 0;
 		st->remaining = 0;
 	}
+	st->flags &= (uint16_t)~F_IN_HEAD;
 	fill_head(st, &ev->head);
 	if (no_body)
 		return HTTP_EV_HEAD | end_message(st, ev);
@@ -840,6 +842,16 @@ size_t http_feed(struct http_stream *st, const char *data, size_t len,
 	}
 	ev->type = what;
 	return (size_t)(p - data);
+}
+
+int http_unfinished_request(const struct http_stream *st,
+			    struct http_head *h)
+{
+	if (st->dir != HTTP_DIR_REQUEST || !(st->flags & F_IN_HEAD) ||
+	    !(st->have & (1u << STR_METHOD)))
+		return 0;
+	fill_head(st, h);
+	return 1;
 }
 
 int http_stream_idle(const struct http_stream *st)

@@ -144,6 +144,18 @@ unsigned http_eof(struct http_stream *st, struct http_event *ev);
 void http_push_request(struct http_stream *resp, const struct http_head *req);
 
 /*
+ * A request stream stopped in a request's head, or by an error in it (a
+ * server may answer before it has read the whole head, or reject a head
+ * that is malformed): fills h with what is known of that request — the
+ * method once the space after it was read, the target once the space after
+ * it, the header values kept so far — and returns 1.  0 when no method is
+ * known, the head was complete, or st carries responses.  h's strings are
+ * valid until the next http_feed() or http_eof().
+ */
+int http_unfinished_request(const struct http_stream *st,
+			    struct http_head *h);
+
+/*
  * 1 if the next byte fed starts a new message: nothing of a message but
  * empty lines has been seen since the stream began or the last message
  * ended.  Lets a caller time a message from its first byte and know where

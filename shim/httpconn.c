@@ -44,6 +44,9 @@ struct hc_conn {
 	uint8_t role;
 	uint8_t out_started;            /* client: current request has its
 					   queue entry */
+	uint8_t answered_early;         /* server: the current request was
+					   answered before its head was
+					   complete; its head makes no span */
 	uint16_t status;                /* final status of the oldest entry */
 	uint64_t in_start_ns;           /* first byte of the request read */
 	uint64_t write_ns;              /* server: when the current write
@@ -136,8 +139,10 @@ static void q_fail_all(struct hc_conn *c, const char *err)
 	}
 }
 
-static void server_head(struct fd_entry *e, struct hc_conn *c,
-			const struct http_head *h, int propagate)
+/* The SERVER span of a request whose head h was read, queued for its
+ * response; NULL when not traced. */
+static struct span *server_span(struct fd_entry *e, struct hc_conn *c,
+				const struct http_head *h, int propagate)
 {
 	struct ctx_remote remote;
 	char ts[PROPAGATE_TRACESTATE_MAX + 1];
@@ -150,18 +155,35 @@ static void server_head(struct fd_entry *e, struct hc_conn *c,
 	 * before (an event loop moves on between requests). */
 	ctx_set_active(NULL);
 	s = ctx_start(SPAN_KIND_SERVER, has_remote ? &remote : NULL);
-	http_push_request(&c->out, h);
 	q_push(c, s);
-	if (!s)
-		goto out;
-	if (c->in_start_ns && c->in_start_ns < s->start_ns)
-		s->start_ns = c->in_start_ns;
-	hs_server(s, h, e);
+	if (s) {
+		if (c->in_start_ns && c->in_start_ns < s->start_ns)
+			s->start_ns = c->in_start_ns;
+		hs_server(s, h, e);
+	}
+	c->in_start_ns = 0;
+	return s;
+}
+
+static void server_head(struct fd_entry *e, struct hc_conn *c,
+			const struct http_head *h, int propagate)
+{
+	struct span *s;
+
+	if (c->answered_early) {
+		/* Its span was made and ended with the answer (early_server);
+		 * the rest of its head was read after that, as a server does
+		 * before closing. */
+		c->answered_early = 0;
+		c->in_start_ns = 0;
+		return;
+	}
+	http_push_request(&c->out, h);
+	s = server_span(e, c, h, propagate);
 	/* Work this thread does until the response is written (queries,
 	 * outgoing requests) belongs to this request. */
-	ctx_set_active(s);
-out:
-	c->in_start_ns = 0;
+	if (s)
+		ctx_set_active(s);
 }
 
 static void client_head(struct fd_entry *e, struct hc_conn *c,
@@ -183,9 +205,30 @@ static void maybe_release(struct fd_entry *e, struct hc_conn *c)
 	conn_put(e);
 }
 
-/* A response head or end on the stream that carries responses. */
-static void response_event(struct hc_conn *c, const struct http_event *ev)
+/*
+ * A server answers a request whose head it has not read whole (nginx's
+ * 400 for a header too large, which it sends before draining the rest) or
+ * that was malformed (control bytes in the target): the request's span
+ * starts now, from what is known of its head, and ends with the answer.
+ */
+static void early_server(struct fd_entry *e, struct hc_conn *c,
+			 int propagate)
 {
+	struct http_head h;
+
+	if (!http_unfinished_request(&c->in, &h))
+		return;
+	server_span(e, c, &h, propagate);
+	c->answered_early = !http_stream_done(&c->in);
+}
+
+/* A response head or end on the stream that carries responses. */
+static void response_event(struct fd_entry *e, struct hc_conn *c,
+			   const struct http_event *ev, int propagate)
+{
+	if ((ev->type & HTTP_EV_HEAD) && c->role == ROLE_SERVER &&
+	    c->qlen == 0 && ev->head.status >= 200)
+		early_server(e, c, propagate);
 	if ((ev->type & HTTP_EV_HEAD) && ev->head.status < 200) {
 		if (ev->head.status != 101)
 			return;  /* interim: the final one is still to come */
@@ -237,6 +280,17 @@ static void request_event(struct fd_entry *e, struct hc_conn *c,
 	}
 }
 
+/* A server read a request that is malformed but began as one (a method
+ * and a space): the response it may still write is followed, so that the
+ * rejection gets its span. */
+static int rejected_request(const struct hc_conn *c, int in)
+{
+	struct http_head h;
+
+	return in && c->role == ROLE_SERVER &&
+	       http_unfinished_request(&c->in, &h);
+}
+
 static void feed(struct fd_entry *e, struct hc_conn *c, int in,
 		 const char *p, size_t len, int propagate)
 {
@@ -255,8 +309,8 @@ static void feed(struct fd_entry *e, struct hc_conn *c, int in,
 		if (requests)
 			request_event(e, c, &ev, propagate);
 		else
-			response_event(c, &ev);
-		if (ev.type & HTTP_EV_NOT_HTTP) {
+			response_event(e, c, &ev, propagate);
+		if ((ev.type & HTTP_EV_NOT_HTTP) && !rejected_request(c, in)) {
 			/* One direction is not HTTP: neither is the other. */
 			http_stop(&c->in);
 			http_stop(&c->out);
@@ -324,7 +378,7 @@ void hc_after_read(struct fd_entry *e, const struct iovec *iov, int n,
 		/* The peer is done sending. */
 		if (c->role == ROLE_CLIENT) {
 			http_eof(&c->in, &ev);
-			response_event(c, &ev);
+			response_event(e, c, &ev, 0);
 			q_fail_all(c, "response_incomplete");
 		} else {
 			http_eof(&c->in, &ev);
@@ -486,7 +540,7 @@ void hc_after_sendfile(struct fd_entry *e, ssize_t ret, int err)
 		}
 		left -= k;
 		if (c->role == ROLE_SERVER)
-			response_event(c, &ev);
+			response_event(e, c, &ev, 0);
 		else
 			request_event(e, c, &ev, 1);
 	}
@@ -504,7 +558,7 @@ void hc_shutdown(struct fd_entry *e, int how)
 	if (how == SHUT_WR || how == SHUT_RDWR) {
 		/* A response delimited by the close ends here. */
 		http_eof(&c->out, &ev);
-		response_event(c, &ev);
+		response_event(e, c, &ev, 0);
 		maybe_release(e, c);
 	}
 }
@@ -519,10 +573,10 @@ void hc_close(struct fd_entry *e)
 	c->write_ns = 0;
 	if (c->role == ROLE_SERVER) {
 		http_eof(&c->out, &ev);
-		response_event(c, &ev);
+		response_event(e, c, &ev, 0);
 	} else if (c->role == ROLE_CLIENT) {
 		http_eof(&c->in, &ev);
-		response_event(c, &ev);
+		response_event(e, c, &ev, 0);
 	}
 	q_fail_all(c, "response_incomplete");
 	conn_put(e);

@@ -106,9 +106,11 @@ void hs_server(struct span *s, const struct http_head *h,
 	int port, peer_port;
 
 	attr_method(s, h);
+	/* A request rejected before its target was read has none. */
 	http_split_target(h->target.p ? h->target.p : "", h->target.n,
 			  &path, &query);
-	rec_attr_str(s, ATTR_URL_PATH, path.p, path.n);
+	if (h->target.p)
+		rec_attr_str(s, ATTR_URL_PATH, path.p, path.n);
 	if (query.p) {
 		size_t n = http_redact_query(query.p, query.n, buf,
 					     sizeof(buf));

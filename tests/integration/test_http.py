@@ -8,6 +8,7 @@ import hashlib
 import http.client
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -458,9 +459,22 @@ class Nginx(unittest.TestCase):
                                 % port], sink, OTEL_SERVICE_NAME="curl")
                 self.assertEqual(r.stdout, "ok /api/hello?x=1 1\n",
                                  r.stderr + ngx.output())
+                # Rejections: a header too large (nginx answers 400 before
+                # reading the rest of the head) and a control byte in the
+                # target (a head that is not HTTP, answered all the same).
+                r = run_traced(["curl", "-sS", "-o", "/dev/null", "-w",
+                                "%{http_code}", "-H",
+                                "X-Big: " + "a" * 30000,
+                                "http://127.0.0.1:%d/static/too-big"
+                                % port], sink, OTEL_SERVICE_NAME="curl")
+                self.assertEqual(r.stdout, "400", r.stderr)
+                with socket.create_connection(("127.0.0.1", port)) as c:
+                    c.sendall(b"GET /a\x01b HTTP/1.1\r\nHost: x\r\n\r\n")
+                    self.assertTrue(c.recv(100).startswith(
+                        b"HTTP/1.1 400 "))
                 master = ngx.proc.pid
                 spans = sink.wait_for_spans(
-                    lambda ss: len(find_spans(ss, kind=KIND_SERVER)) >= 3,
+                    lambda ss: len(find_spans(ss, kind=KIND_SERVER)) >= 5,
                     timeout=15)
                 time.sleep(0.5)
                 spans = sink.spans()
@@ -489,6 +503,20 @@ class Nginx(unittest.TestCase):
         self.assertEqual(attr(c2, "server.port"), bport)
         self.assertEqual(attr(s2, "http.response.status_code"), 200)
         self.assertEqual(attr(s1, "http.response.status_code"), 200)
+        # Every response nginx wrote has its span and its status.
+        big = find_span(spans, "GET", KIND_SERVER,
+                        attrs={"url.path": "/static/too-big"})
+        self.assertEqual(attr(big, "http.response.status_code"), 400)
+        self.assertNotIn("error.type", big["attributes"])
+        assert_child_of(big, find_span(spans, "GET", KIND_CLIENT, pred=lambda
+                                       s: attr(s, "url.full", "").endswith(
+                                           "/static/too-big")))
+        bad = find_span(spans, "GET", KIND_SERVER,
+                        pred=lambda s: "url.path" not in s["attributes"])
+        self.assertEqual(attr(bad, "http.response.status_code"), 400)
+        self.assertEqual(len(find_spans(spans, kind=KIND_SERVER,
+                                        pred=lambda s: service(s) ==
+                                        "nginx")), 4, summarize(spans))
         # the workers (forked from the master) exported their own spans
         pids = {s["resource"]["process.pid"] for s in spans
                 if service(s) == "nginx"}

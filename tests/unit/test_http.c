@@ -694,6 +694,57 @@ START_TEST(resp_pending_overflow)
 }
 END_TEST
 
+/* What a server may have read of a request it answers: the method once
+ * its space is read, the target once its space is, nothing once the head
+ * was complete or for bytes that never began a request. */
+START_TEST(unfinished_request)
+{
+	struct http_stream st;
+	struct http_event ev;
+	struct http_head h;
+	const char *full = "GET /x HTTP/1.1\r\nHost: h\r\n\r\n";
+
+	http_stream_init(&st, HTTP_DIR_REQUEST);
+	ck_assert_int_eq(http_unfinished_request(&st, &h), 0);
+	http_feed(&st, "GE", 2, &ev);
+	ck_assert_int_eq(http_unfinished_request(&st, &h), 0);
+	http_feed(&st, "T /pa", 5, &ev);
+	ck_assert_int_eq(http_unfinished_request(&st, &h), 1);
+	ck_assert(str_is(h.method, "get"));
+	ck_assert_ptr_null(h.target.p);
+	http_feed(&st, "th HTTP/1.1\r\nHost: h\r\nX: y", 27, &ev);
+	ck_assert_int_eq(http_unfinished_request(&st, &h), 1);
+	ck_assert(str_is(h.target, "/path"));
+	ck_assert(str_is(h.host, "h"));
+	http_feed(&st, "\r\n\r\n", 4, &ev);
+	ck_assert(ev.type & HTTP_EV_HEAD);
+	ck_assert_int_eq(http_unfinished_request(&st, &h), 0);
+	http_eof(&st, &ev);
+	ck_assert_int_eq(http_unfinished_request(&st, &h), 0);
+
+	/* Malformed in its target: the method is still known. */
+	http_stream_init(&st, HTTP_DIR_REQUEST);
+	http_feed(&st, "GET /a\x01", 7, &ev);
+	ck_assert(ev.type & HTTP_EV_NOT_HTTP);
+	ck_assert_int_eq(http_unfinished_request(&st, &h), 1);
+	ck_assert(str_is(h.method, "get"));
+	/* Not a request at all; a response stream never has one. */
+	http_stream_init(&st, HTTP_DIR_REQUEST);
+	http_feed(&st, "\x16\x03", 2, &ev);
+	ck_assert_int_eq(http_unfinished_request(&st, &h), 0);
+	http_stream_init(&st, HTTP_DIR_RESPONSE);
+	http_feed(&st, "HTTP/1.1 2", 10, &ev);
+	ck_assert_int_eq(http_unfinished_request(&st, &h), 0);
+	/* A second request on the connection, cut in its head. */
+	http_stream_init(&st, HTTP_DIR_REQUEST);
+	http_feed(&st, full, strlen(full), &ev);
+	http_feed(&st, "POST /y", 7, &ev);
+	http_eof(&st, &ev);
+	ck_assert_int_eq(http_unfinished_request(&st, &h), 1);
+	ck_assert(str_is(h.method, "post"));
+}
+END_TEST
+
 START_TEST(skip_body_bytes)
 {
 	/* sendfile: the head is seen, the body only counted. */
@@ -763,6 +814,7 @@ int main(void)
 	tcase_add_test(tc, resp_not_http);
 	tcase_add_test(tc, resp_pending_overflow);
 	tcase_add_test(tc, skip_body_bytes);
+	tcase_add_test(tc, unfinished_request);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

@@ -31,6 +31,11 @@ void batch_note_dropped(void)
 {
 }
 
+/* No exporter thread to start. */
+void batch_warm(void)
+{
+}
+
 static struct config cfg;
 
 static void setup(void)
@@ -397,6 +402,79 @@ START_TEST(server_span_from_pieces)
 }
 END_TEST
 
+/* A server that answers before it has read a request's whole head (nginx
+ * and a header too large), or rejects a malformed one: the request gets
+ * its span, with the status, from what was read of it; the rest of its
+ * head read afterwards makes no second span; bytes that never looked like
+ * a request make none. */
+START_TEST(server_answers_early)
+{
+	static const char head1[] = "GET /big?q=1 HTTP/1.1\r\nHost: h\r\n"
+				    "X-Big: aaaa";
+	static const char head2[] = "aaaaaaaa\r\n\r\n";
+	static const char bad[] = "GET /a\x01b HTTP/1.1\r\nHost: h\r\n\r\n";
+	static const char junk[] = "\x16\x03\x01 hello\r\n\r\n";
+	static const char resp[] = "HTTP/1.1 400 Bad Request\r\n"
+				   "Content-Length: 0\r\n\r\n";
+	static const char ok_req[] = "GET /next HTTP/1.1\r\nHost: h\r\n\r\n";
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+				 "\r\n";
+	struct fd_entry e;
+	struct fake *f = calloc(1, sizeof(*f));
+	char buf[128];
+	const struct span *s;
+
+	memset(&e, 0, sizeof(e));
+	e.kind = FD_TCP;
+	e.accepted = 1;
+	program_read(&e, head1, sizeof(head1) - 1, 1);
+	program_write(&e, f, resp, sizeof(resp) - 1, 0, 0, 1);
+	ck_assert_int_eq(nsubmitted, 1);
+	s = &submitted[0];
+	ck_assert_int_eq(s->kind, SPAN_KIND_SERVER);
+	ck_assert_str_eq(attr_str(s, "url.path", buf, sizeof(buf)), "/big");
+	ck_assert_str_eq(attr_str(s, "http.response.status_code", buf,
+				  sizeof(buf)), "400");
+	ck_assert_int_eq(s->status, SPAN_STATUS_UNSET);
+	/* The server drains the rest: no second span; a next request on
+	 * the connection is traced as usual. */
+	program_read(&e, head2, sizeof(head2) - 1, 1);
+	ck_assert_int_eq(nsubmitted, 1);
+	program_read(&e, ok_req, sizeof(ok_req) - 1, 1);
+	program_write(&e, f, ok, sizeof(ok) - 1, 0, 0, 1);
+	ck_assert_int_eq(nsubmitted, 2);
+	ck_assert_str_eq(attr_str(&submitted[1], "url.path", buf,
+				  sizeof(buf)), "/next");
+	hc_close(&e);
+
+	nsubmitted = 0;
+	memset(&e, 0, sizeof(e));
+	e.kind = FD_TCP;
+	e.accepted = 1;
+	program_read(&e, bad, sizeof(bad) - 1, 1);
+	program_write(&e, f, resp, sizeof(resp) - 1, 0, 0, 1);
+	ck_assert_int_eq(nsubmitted, 1);
+	s = &submitted[0];
+	ck_assert_str_eq(attr_str(s, "http.request.method", buf,
+				  sizeof(buf)), "GET");
+	ck_assert_ptr_null(attr_str(s, "url.path", buf, sizeof(buf)));
+	ck_assert_str_eq(attr_str(s, "http.response.status_code", buf,
+				  sizeof(buf)), "400");
+	hc_close(&e);
+
+	nsubmitted = 0;
+	memset(&e, 0, sizeof(e));
+	e.kind = FD_TCP;
+	e.accepted = 1;
+	program_read(&e, junk, sizeof(junk) - 1, 1);
+	program_write(&e, f, resp, sizeof(resp) - 1, 0, 0, 1);
+	ck_assert_int_eq(nsubmitted, 0);
+	hc_close(&e);
+	ck_assert_uint_eq(hc_in_use(), 0);
+	free(f);
+}
+END_TEST
+
 START_TEST(server_sendfile_body)
 {
 	static const char req[] = "GET /f HTTP/1.1\r\nHost: h\r\n\r\n";
@@ -476,6 +554,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, no_inject_when_disabled);
 	tcase_add_test(tc, existing_traceparent_kept_or_rewritten);
 	tcase_add_test(tc, server_span_from_pieces);
+	tcase_add_test(tc, server_answers_early);
 	tcase_add_test(tc, server_sendfile_body);
 	tcase_add_test(tc, not_http_is_released);
 	tcase_add_test(tc, pipelined_keepalive);
