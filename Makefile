@@ -5,8 +5,9 @@
 #                                 and the exporter thread; links libc only,
 #                                 so every process start stays cheap.
 #   build/otelshim-exporter.so    OTLP encoding and transport (protobuf-c,
-#                                 libcurl, zlib); dlopen()ed by the exporter
-#                                 thread when the first span is recorded.
+#                                 zlib; libcurl dlopen()ed for https://
+#                                 only); dlopen()ed by the exporter thread
+#                                 when the first span is recorded.
 
 CC       ?= cc
 CLANG    ?= clang
@@ -104,7 +105,7 @@ $(LIB): $(CORE_OBJS) $(COMMON_LIB) $(BUILD)/libotelshim.map
 $(MODULE): $(MODULE_OBJS) $(COMMON_LIB)
 	$(CC) -shared -pthread -Wl,-z,relro -Wl,--exclude-libs,ALL \
 	  -Wl,--version-script=exporter/module.map -o $@ $(MODULE_OBJS) \
-	  $(COMMON_LIB) $$(pkg-config --libs libprotobuf-c libcurl zlib)
+	  $(COMMON_LIB) $$(pkg-config --libs libprotobuf-c zlib) -ldl
 
 # ---------------------------------------------------------------- tests
 
@@ -135,7 +136,7 @@ UNIT_CFLAGS := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer \
                -fno-sanitize-recover=all)
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_ONLY ?= $(UNIT_TESTS)
-UNIT_LIBS := $$(pkg-config --libs check libprotobuf-c libcurl zlib) \
+UNIT_LIBS := $$(pkg-config --libs check libprotobuf-c zlib) \
              -lpg_query -lm -ldl
 links_of   = $(filter-out $(HOOK_SRCS),$(shell sed -n 's|^ \* links: ||p' $(1)))
 unit_objs  = $(patsubst %.c,$(UNITDIR)/obj/%.o,$(call links_of,$(1)))
@@ -172,7 +173,7 @@ $(FUZZDIR)/fuzz_%: tests/fuzz/fuzz_%.c $$(call links_of,tests/fuzz/fuzz_$$*.c) \
 	@mkdir -p $(FUZZDIR)
 	$(CLANG) $(CPPFLAGS) -DUNITTEST -g -O1 \
 	  -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c,$^) \
-	  -pthread -ldl -lm $$(pkg-config --libs libcurl zlib libprotobuf-c)
+	  -pthread -ldl -lm $$(pkg-config --libs zlib libprotobuf-c)
 
 fuzz-smoke: $(addprefix $(FUZZDIR)/,$(FUZZ_TARGETS))
 	@set -e; for f in $(FUZZ_TARGETS); do \

@@ -36,6 +36,7 @@ build httpd
 build floor
 build spawn
 build spanload
+build forkcost
 build exptput -I. pipeline/config.c pipeline/config_lists.c \
 	pipeline/config_scalars.c build/libcommon.a -ldl
 

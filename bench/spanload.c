@@ -9,10 +9,12 @@
  *     ...
  *     connects 250000
  *     hwm_kib 6144
+ *     private_kib 2048      (anonymous or privately dirtied, /proc/self/smaps)
+ *     vmas 40               (lines of /proc/self/maps)
  *
  * Without the shim the same loop shows the program's own footprint, so the
  * difference is what tracing adds: the ring at its configured size, the
- * exporter thread and the module with libcurl.
+ * exporter thread and the exporter module.
  *
  *     spanload SECONDS
  */
@@ -43,6 +45,50 @@ static long status_kib(const char *field)
 	}
 	fclose(f);
 	return v;
+}
+
+/*
+ * Memory only this process holds: for each mapping, its anonymous pages or
+ * its privately dirtied ones (relocated data of a library), whichever is
+ * more; shared library text is not counted.  KiB.
+ */
+static long private_kib(void)
+{
+	char line[256];
+	long anon = 0, dirty = 0, sum = 0;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		long v;
+
+		if (sscanf(line, "Anonymous: %ld", &v) == 1)
+			anon = v;
+		else if (sscanf(line, "Private_Dirty: %ld", &v) == 1)
+			dirty = v;
+		else if (strncmp(line, "VmFlags:", 8) == 0) {
+			/* The last field of a mapping's block. */
+			sum += anon > dirty ? anon : dirty;
+			anon = dirty = 0;
+		}
+	}
+	fclose(f);
+	return sum;
+}
+
+static long vmas(void)
+{
+	char line[512];
+	long n = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n += strchr(line, '\n') != NULL;
+	fclose(f);
+	return n;
 }
 
 static double mono_s(void)
@@ -98,6 +144,8 @@ int main(int argc, char **argv)
 	}
 	printf("connects %ld\n", connects);
 	printf("hwm_kib %ld\n", status_kib("VmHWM"));
+	printf("private_kib %ld\n", private_kib());
+	printf("vmas %ld\n", vmas());
 	close(fd);
 	return 0;
 }

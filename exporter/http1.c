@@ -23,6 +23,9 @@
 #include "http1.h"
 
 #define HEAD_MAX (16u << 10)
+/* The head (at most HEAD_MAX and one read past it), the kept body and room
+ * for one more read. */
+#define BUF_MAX  (HTTP1_BODY_MAX + 2 * HEAD_MAX + 8192)
 
 /* A name lookup in flight (getaddrinfo_a); outlives a deadline. */
 struct lookup {
@@ -42,55 +45,7 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-int http1_parse_url(const char *url, struct http1_url *u)
-{
-	const char *p, *host, *hend, *slash;
-	size_t n;
-
-	memset(u, 0, sizeof(*u));
-	if (strncmp(url, "http://", 7) != 0)
-		return strstr(url, "://") ? -EPROTONOSUPPORT : -EINVAL;
-	host = url + 7;
-	slash = host + strcspn(host, "/?#");
-	if (memchr(host, '@', (size_t)(slash - host)))
-		return -EINVAL;         /* credentials: never in an endpoint */
-	if (*host == '[') {
-		hend = memchr(host, ']', (size_t)(slash - host));
-		if (!hend)
-			return -EINVAL;
-		p = hend + 1;
-		host++;
-	} else {
-		hend = memchr(host, ':', (size_t)(slash - host));
-		if (!hend)
-			hend = slash;
-		p = hend;
-	}
-	n = (size_t)(hend - host);
-	if (n == 0 || n >= sizeof(u->host))
-		return -EINVAL;
-	memcpy(u->host, host, n);
-	if (p < slash && *p == ':') {
-		n = (size_t)(slash - p - 1);
-		if (n == 0 || n >= sizeof(u->port) ||
-		    strspn(p + 1, "0123456789") < n)
-			return -EINVAL;
-		memcpy(u->port, p + 1, n);
-	} else if (p == slash) {
-		strcpy(u->port, "80");
-	} else {
-		return -EINVAL;
-	}
-	n = strcspn(slash, "#");
-	if (n + 2 > sizeof(u->target))
-		return -EINVAL;
-	if (*slash != '/')
-		u->target[0] = '/';
-	memcpy(u->target + strlen(u->target), slash, n);
-	return 0;
-}
-
-void http1_init(struct http1_client *c, const struct http1_url *u,
+void http1_init(struct http1_client *c, const struct endpoint *u,
 		int (*own_fd)(int fd, int owned))
 {
 	memset(c, 0, sizeof(*c));
@@ -120,7 +75,7 @@ static int wait_fd(int fd, short events, uint64_t deadline)
 }
 
 /* The addresses of the URL's host, by the deadline.  0 or -errno. */
-static int resolve(const struct http1_url *u, uint64_t deadline,
+static int resolve(const struct endpoint *u, uint64_t deadline,
 		   struct addrinfo **out)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC,
@@ -353,8 +308,8 @@ static int grow(struct http1_client *c, size_t need)
 		return 0;
 	while (cap < need)
 		cap *= 2;
-	if (cap > HTTP1_BODY_MAX + HEAD_MAX)
-		cap = HTTP1_BODY_MAX + HEAD_MAX;
+	if (cap > BUF_MAX)
+		cap = BUF_MAX;
 	if (need > cap)
 		return -EMSGSIZE;
 	b = realloc(c->buf, cap);
@@ -365,6 +320,121 @@ static int grow(struct http1_client *c, size_t need)
 	return 0;
 }
 
+/* Where the head's fields say the body ends. */
+static int parse_head(struct http1_parser *p, const uint8_t *buf,
+		      struct http1_response *r)
+{
+	struct str head = { (const char *)buf, p->head_len - 2 }, v;
+	const uint8_t *eol = memchr(buf, '\n', p->head_len);
+	size_t n = (size_t)(eol - buf);    /* the head ends in "\r\n\r\n" */
+	char line[32];
+	int minor;
+
+	/* The status line alone, NUL-terminated for sscanf. */
+	if (n >= sizeof(line))
+		n = sizeof(line) - 1;
+	memcpy(line, buf, n);
+	line[n] = '\0';
+	if (sscanf(line, "HTTP/1.%d %ld", &minor, &r->status) != 2 ||
+	    r->status < 100 || r->status > 999)
+		return -EPROTO;
+	p->content_length = -1;
+	v = header(head, "content-length");
+	if (v.n) {
+		char *e;
+
+		p->content_length = strtol(v.p, &e, 10);
+		if (p->content_length < 0 || e == v.p)
+			return -EPROTO;
+	}
+	v = header(head, "transfer-encoding");
+	p->is_chunked = v.n >= 7 &&
+		str_eq_nocase((struct str){ v.p + v.n - 7, 7 },
+			      STR_LIT("chunked"));
+	v = header(head, "connection");
+	p->keep = minor >= 1 ? !str_is(v, "close") : str_is(v, "keep-alive");
+	if (r->status == 204 || r->status == 304)
+		p->content_length = 0;
+	return 0;
+}
+
+/* The head's text fields, into r. */
+static void head_fields(const struct http1_parser *p, const uint8_t *buf,
+			struct http1_response *r)
+{
+	struct str head = { (const char *)buf, p->head_len - 2 }, v;
+
+	v = header(head, "content-type");
+	snprintf(r->content_type, sizeof(r->content_type), "%.*s", (int)v.n,
+		 v.p);
+	v = header(head, "retry-after");
+	snprintf(r->retry_after, sizeof(r->retry_after), "%.*s", (int)v.n,
+		 v.p);
+}
+
+void http1_parser_init(struct http1_parser *p)
+{
+	memset(p, 0, sizeof(*p));
+}
+
+int http1_parse(struct http1_parser *p, uint8_t *buf, size_t *have, int eof,
+		struct http1_response *r)
+{
+	size_t body_len;
+	int rc;
+
+	while (!p->head_len) {
+		uint8_t *end = memmem(buf, *have, "\r\n\r\n", 4);
+
+		if (!end)
+			return *have > HEAD_MAX || (eof && *have) ? -EPROTO :
+			       eof ? -ECONNRESET : 0;
+		p->head_len = (size_t)(end - buf) + 4;
+		rc = parse_head(p, buf, r);
+		if (rc)
+			return rc;
+		if (r->status < 200) {  /* 100 Continue and the like */
+			memmove(buf, buf + p->head_len, *have - p->head_len);
+			*have -= p->head_len;
+			p->head_len = 0;
+		}
+	}
+	body_len = *have - p->head_len;
+	if (p->is_chunked) {
+		if (body_len > HTTP1_BODY_MAX)
+			return -EMSGSIZE;
+		rc = chunked(buf + p->head_len, body_len, 0, &body_len);
+		if (rc < 0)
+			return -EPROTO;
+		if (rc == 0)
+			return eof ? -EPROTO : 0;
+		chunked(buf + p->head_len, *have - p->head_len, 1, &body_len);
+	} else {
+		/* Past HTTP1_BODY_MAX the bytes are read and dropped: the
+		 * status still counts, the body is only kept in part. */
+		if (body_len > HTTP1_BODY_MAX) {
+			p->dropped += body_len - HTTP1_BODY_MAX;
+			body_len = HTTP1_BODY_MAX;
+			*have = p->head_len + body_len;
+		}
+		if (p->content_length >= 0) {
+			if (body_len + p->dropped < (size_t)p->content_length)
+				return eof ? -EPROTO : 0;
+			if (!p->dropped)
+				body_len = (size_t)p->content_length;
+		} else if (!eof) {
+			return 0;
+		} else {
+			p->keep = 0;    /* the body ends with the connection */
+		}
+	}
+	r->body = buf + p->head_len;
+	r->len = body_len;
+	r->truncated = p->dropped > 0;
+	head_fields(p, buf, r);
+	return 1;
+}
+
 /*
  * Reads one response.  Returns 0 (r filled; *keep 0 when the server
  * closes), -ECONNRESET when the connection was closed before a single
@@ -373,11 +443,11 @@ static int grow(struct http1_client *c, size_t need)
 static int read_response(struct http1_client *c, uint64_t deadline,
 			 struct http1_response *r, int *keep)
 {
-	size_t have = 0, head_len = 0, body_len = 0;
-	long content_length = -1;
-	int is_chunked = 0, rc, minor = 1;
-	struct str head = { NULL, 0 }, v;
+	struct http1_parser p;
+	size_t have = 0;
+	int rc;
 
+	http1_parser_init(&p);
 	for (;;) {
 		ssize_t got;
 
@@ -395,76 +465,14 @@ static int read_response(struct http1_client *c, uint64_t deadline,
 		}
 		if (got < 0)
 			return have ? -errno : -ECONNRESET;
-		if (got == 0 && have == 0)
-			return -ECONNRESET;
 		have += (size_t)got;
-		if (!head_len) {
-			uint8_t *end = memmem(c->buf, have, "\r\n\r\n", 4);
-
-			if (!end && have > HEAD_MAX)
-				return -EPROTO;
-			if (!end && got > 0)
-				continue;
-			if (!end)
-				return -EPROTO;
-			head_len = (size_t)(end - c->buf) + 4;
-			head = (struct str){ (char *)c->buf, head_len - 2 };
-			if (sscanf((char *)c->buf, "HTTP/1.%d %ld", &minor,
-				   &r->status) != 2 ||
-			    r->status < 100 || r->status > 999)
-				return -EPROTO;
-			if (r->status < 200) {  /* 100 Continue and the like */
-				memmove(c->buf, c->buf + head_len,
-					have - head_len);
-				have -= head_len;
-				head_len = 0;
-				continue;
-			}
-			v = header(head, "content-length");
-			if (v.n)
-				content_length = strtol(v.p, NULL, 10);
-			v = header(head, "transfer-encoding");
-			is_chunked = v.n >= 7 &&
-				str_eq_nocase((struct str){ v.p + v.n - 7, 7 },
-					      STR_LIT("chunked"));
-			v = header(head, "connection");
-			*keep = minor >= 1 ? !str_is(v, "close")
-					   : str_is(v, "keep-alive");
-			if (r->status == 204 || r->status == 304)
-				content_length = 0;
-		}
-		body_len = have - head_len;
-		if (body_len > HTTP1_BODY_MAX)
-			return -EMSGSIZE;
-		if (is_chunked) {
-			rc = chunked(c->buf + head_len, body_len, 0, &body_len);
-			if (rc < 0)
-				return -EPROTO;
-			if (rc == 1) {
-				chunked(c->buf + head_len, have - head_len, 1,
-					&body_len);
-				break;
-			}
-		} else if (content_length >= 0) {
-			if (body_len >= (size_t)content_length) {
-				body_len = (size_t)content_length;
-				break;
-			}
-		} else if (got == 0) {
-			*keep = 0;      /* the body ends with the connection */
+		rc = http1_parse(&p, c->buf, &have, got == 0, r);
+		if (rc < 0)
+			return rc;
+		if (rc == 1)
 			break;
-		}
-		if (got == 0)
-			return -EPROTO;
 	}
-	r->body = c->buf + head_len;
-	r->len = body_len;
-	v = header(head, "content-type");
-	snprintf(r->content_type, sizeof(r->content_type), "%.*s", (int)v.n,
-		 v.p);
-	v = header(head, "retry-after");
-	snprintf(r->retry_after, sizeof(r->retry_after), "%.*s", (int)v.n,
-		 v.p);
+	*keep = p.keep;
 	return 0;
 }
 

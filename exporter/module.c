@@ -5,7 +5,6 @@
  * over HTTP (protobuf or JSON) through the transport, or the console
  * exporter, which writes one OTLP/JSON object per line.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,8 +12,6 @@
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
-
-#include <curl/curl.h>
 
 #include "common/redact.h"
 #include "pipeline/exporter.h"
@@ -41,69 +38,6 @@ static void mlog(const struct exporter_host *host, enum config_log_level lvl,
 {
 	if (host->log)
 		host->log(lvl, msg);
-}
-
-/*
- * curl_global_init once per process.  Not thread-safe in libcurl before
- * 7.84 (and in later builds without CURL_VERSION_THREADSAFE): if the
- * program itself uses libcurl and initialises it on another thread at the
- * same moment, the two calls race.  We only call it from the exporter
- * thread, once, after the program has been running for a while (the first
- * span), which makes that window small; it is not closed.  A forked child
- * inherits the initialised state and skips this.  curl_global_cleanup is
- * never called: at exit the program may still be using libcurl.
- */
-static int curl_ready;
-
-/*
- * OpenSSL 3 registers an atexit() cleanup the first time it initialises.
- * When that first time is ours (the program does not use OpenSSL itself),
- * the cleanup is registered after the library's final-flush handler and so
- * runs before it, pulling TLS from under the last export.  Initialising
- * OpenSSL first without that handler avoids it; when the program has
- * already initialised OpenSSL, this call changes nothing.
- */
-static void openssl_without_atexit(void)
-{
-	int (*init)(uint64_t opts, const void *settings);
-	void *h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_NOLOAD);
-
-	if (!h)
-		return;
-	init = (int (*)(uint64_t, const void *))dlsym(h,
-						      "OPENSSL_init_crypto");
-	if (init)
-		init(0x00080000ULL /* OPENSSL_INIT_NO_ATEXIT */, NULL);
-	dlclose(h);
-}
-
-static int init_curl(const struct exporter_host *host)
-{
-	const curl_version_info_data *vi;
-	CURLcode rc;
-
-	if (curl_ready)
-		return 0;
-	openssl_without_atexit();
-	rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (rc != CURLE_OK) {
-		char line[160];
-
-		snprintf(line, sizeof(line), "libcurl init failed: %s",
-			 curl_easy_strerror(rc));
-		mlog(host, CONFIG_LOG_ERROR, line);
-		return -EIO;
-	}
-	curl_ready = 1;
-	vi = curl_version_info(CURLVERSION_NOW);
-	/* Without an asynchronous resolver, CURLOPT_NOSIGNAL means a name
-	 * lookup ignores the timeout: the deadline is then only as good as
-	 * the system resolver's own. */
-	if (vi && !(vi->features & CURL_VERSION_ASYNCHDNS))
-		mlog(host, CONFIG_LOG_DEBUG,
-		     "libcurl has no asynchronous resolver: name lookups "
-		     "are not bounded by the export timeout");
-	return 0;
 }
 
 static int open_console(struct module_exporter *m)
@@ -202,8 +136,6 @@ static void *module_create(const struct exporter_host *host)
 
 	switch (m->kind) {
 	case CONFIG_EXPORTER_OTLP:
-		if (init_curl(host))
-			goto fail;
 		/* The transport gets our copy of the host, which lives as
 		 * long as it does. */
 		m->tr = transport_create(&m->host,

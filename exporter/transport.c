@@ -1,12 +1,10 @@
 /*
- * OTLP/HTTP over libcurl (see transport.h): one easy handle per exporter,
- * reused so the connection stays alive between batches.  What to retry,
- * how long to wait and when to stop trying is retry.c's to decide, what
- * the server said is otlp_response.c's to read; this file performs the
- * attempts, sleeps, counts and logs.  Runs on the exporter thread only.
- *
- * Sockets are opened and closed by callbacks here so the host can mark them
- * as the exporter's own: the hooks in libotelshim.so must never trace them.
+ * OTLP/HTTP (see transport.h): one sender per exporter (sender.h: the
+ * built-in HTTP/1.1 client, or libcurl for https://), its connection kept
+ * alive between batches.  What to retry, how long to wait and when to stop
+ * trying is retry.c's to decide, what the server said is otlp_response.c's
+ * to read; this file performs the attempts, sleeps, counts and logs, the
+ * same for both senders.  Runs on the exporter thread only.
  */
 #include <errno.h>
 #include <limits.h>
@@ -14,16 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <curl/curl.h>
 
 #include "common/text.h"
 #include "gzip.h"
 #include "httpdate.h"
 #include "retry.h"
+#include "sender.h"
 #include "transport.h"
 
 #ifndef OTELSHIM_VERSION
@@ -34,33 +30,17 @@
 #define USER_AGENT "OTel-OTLP-Exporter-C/" OTELSHIM_VERSION \
 	" otelshim/" OTELSHIM_VERSION
 
-/* Used when neither a deadline nor OTEL_EXPORTER_OTLP_TIMEOUT bounds an
- * attempt: connect within this, and give up on a peer that sends nothing
- * for LOW_SPEED_SECONDS. */
-#define FALLBACK_CONNECT_MS 30000L
-#define LOW_SPEED_SECONDS   30L
-
 #define LOGGED_MAX        32
 #define PARTIAL_LOG_NS    60000000000ull   /* one partial-success line/min */
 #define MSG_MAX           256
-#define RETRY_AFTER_MAX   64
+#define HEADERS_MAX       8192
 
 struct transport {
 	struct exporter_host host;
 	const struct config *cfg;
 	otlp_response_fn decode;
-	CURL *curl;
-	struct curl_slist *headers;
-	char errbuf[CURL_ERROR_SIZE];
-
-	/* The current attempt's response: body (at most TRANSPORT_MAX_RESPONSE
-	 * kept, the rest discarded) and its Retry-After header. */
-	uint8_t *resp;
-	size_t resp_len, resp_cap;
-	int resp_truncated;
-	char retry_after[RETRY_AFTER_MAX];
-	size_t retry_after_len;
-	int has_retry_after;
+	const struct sender_ops *ops;
+	void *sender;
 
 	uint8_t *zbuf;                  /* gzip output, reused */
 	size_t zcap;
@@ -68,19 +48,12 @@ struct transport {
 	struct retry_breaker br;
 	uint64_t rng;
 
-	/* Failures already logged: HTTP statuses as themselves, curl codes
-	 * as -1 - code. */
+	/* Failures already logged: HTTP statuses as themselves, a sender's
+	 * failures as its negative keys (sender_reply.err). */
 	int logged[LOGGED_MAX];
 	size_t nlogged;
 	uint64_t partial_logged_ns;
 	unsigned partial_suppressed;
-};
-
-/* What one attempt came to. */
-struct attempt {
-	CURLcode rc;
-	long status;            /* when rc == CURLE_OK */
-	int json_body;          /* the response says it is JSON */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -171,123 +144,6 @@ static int first_time(struct transport *t, int key)
 	return 1;
 }
 
-/*
- * Transient: the name did not resolve (a collector container still
- * starting, a DNS hiccup), the connection could not be made or broke, the
- * peer closed without a response, or the attempt timed out.  Everything
- * else is a configuration or local problem (malformed URL, unsupported
- * scheme, TLS handshake or certificate failure, out of memory, a 3xx we do
- * not follow) that sending the same request again cannot fix; the next
- * batch tries again anyway, and the breaker stops the waste.
- */
-int transport_curl_retryable(int curl_code)
-{
-	switch (curl_code) {
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_GOT_NOTHING:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-/* ------------------------------------------------------ libcurl glue */
-
-/*
- * libcurl creates every connection's socket here, on the exporter thread,
- * so the host can mark it as ours before it carries a byte.  SOCK_CLOEXEC:
- * a program that execs must not hand our connection to its child.
- */
-static curl_socket_t open_socket(void *arg, curlsocktype purpose,
-				 struct curl_sockaddr *addr)
-{
-	struct transport *t = arg;
-	int fd;
-
-	(void)purpose;
-	fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC,
-		    addr->protocol);
-	if (fd < 0)
-		return CURL_SOCKET_BAD;
-	if (t->host.own_fd)
-		fd = t->host.own_fd(fd, 1);
-	return fd;
-}
-
-/* Un-marks before closing: once closed, the number may at once belong to
- * a descriptor of the program's that must not look like ours. */
-static int close_socket(void *arg, curl_socket_t fd)
-{
-	struct transport *t = arg;
-
-	if (t->host.own_fd)
-		t->host.own_fd(fd, 0);
-	return close(fd);
-}
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
-{
-	struct transport *t = arg;
-	size_t n = size * nmemb, room;
-
-	/* Always claim the bytes: refusing them would turn a 200 with a big
-	 * body into a failed transfer.  Past the limit they are dropped. */
-	if (t->resp_len + n > t->resp_cap &&
-	    t->resp_cap < TRANSPORT_MAX_RESPONSE) {
-		size_t want = t->resp_cap ? t->resp_cap : 4096;
-		uint8_t *nb;
-
-		while (want < t->resp_len + n && want < TRANSPORT_MAX_RESPONSE)
-			want *= 2;
-		if (want > TRANSPORT_MAX_RESPONSE)
-			want = TRANSPORT_MAX_RESPONSE;
-		nb = realloc(t->resp, want);
-		if (nb) {
-			t->resp = nb;
-			t->resp_cap = want;
-		}
-	}
-	room = t->resp_cap - t->resp_len;
-	if (n > room) {
-		t->resp_truncated = 1;
-		n = room;
-	}
-	memcpy(t->resp + t->resp_len, data, n);
-	t->resp_len += n;
-	return size * nmemb;
-}
-
-static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
-{
-	static const struct str name = STR_LIT("retry-after:");
-	struct transport *t = arg;
-	size_t n = size * nmemb, vlen;
-
-	/* A new status line: forget what an interim response said. */
-	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
-		t->has_retry_after = 0;
-		return n;
-	}
-	if (!str_starts_nocase((struct str){ data, n }, name))
-		return n;
-	vlen = n - name.n;
-	if (vlen >= sizeof(t->retry_after))
-		vlen = sizeof(t->retry_after) - 1;
-	memcpy(t->retry_after, data + name.n, vlen);
-	t->retry_after[vlen] = '\0';
-	t->retry_after_len = vlen;
-	t->has_retry_after = 1;
-	return n;
-}
-
 /* Headers we set from the request itself; a user value would lie about
  * the body. */
 static int header_reserved(const char *key)
@@ -304,126 +160,55 @@ static int header_reserved(const char *key)
 	return 0;
 }
 
-/* Appends line to *l; 0, or -ENOMEM (and *l is kept). */
-static int add_header(struct curl_slist **l, const char *line)
+/* Appends one "Name: value" line to the block; 0, or -E2BIG. */
+static int add_header(char *block, size_t *len, const char *k, const char *v)
 {
-	struct curl_slist *nl = curl_slist_append(*l, line);
+	int n = snprintf(block + *len, HEADERS_MAX - *len, "%s:%s%s\r\n", k,
+			 *v ? " " : "", v);
 
-	if (!nl)
-		return -ENOMEM;
-	*l = nl;
+	if (n < 0 || (size_t)n >= HEADERS_MAX - *len) {
+		block[*len] = '\0';
+		return -E2BIG;
+	}
+	*len += (size_t)n;
 	return 0;
 }
 
-/* One OTEL_EXPORTER_OTLP_HEADERS entry as a curl header line, or a
- * warning and nothing when it is not allowed or too long. */
-static int add_user_header(struct transport *t, struct curl_slist **l,
-			   size_t i)
+/* One OTEL_EXPORTER_OTLP_HEADERS entry, or a warning and nothing when it
+ * is not allowed or does not fit. */
+static void add_user_header(struct transport *t, char *block, size_t *len,
+			    size_t i)
 {
 	const char *k = t->cfg->headers[i].key;
 	const char *v = t->cfg->headers[i].value ? t->cfg->headers[i].value
 						  : "";
-	char line[1024];
-	int n;
 
-	if (!k || !*k || strchr(k, ':') || strpbrk(k, "\r\n") ||
-	    strpbrk(v, "\r\n") || header_reserved(k)) {
+	if (!k || !*k || strpbrk(k, ": \t\r\n") || strpbrk(v, "\r\n") ||
+	    header_reserved(k)) {
 		tlog(t, CONFIG_LOG_WARN,
 		     "OTLP header #%zu ignored: name or value not allowed",
 		     i + 1);
-		return 0;
+		return;
 	}
-	/* "Name;" is curl's way to send a header with no value. */
-	if (*v)
-		n = snprintf(line, sizeof(line), "%s: %s", k, v);
-	else
-		n = snprintf(line, sizeof(line), "%s;", k);
-	if (n < 0 || (size_t)n >= sizeof(line)) {
+	if (strlen(k) + strlen(v) > 1000 || add_header(block, len, k, v))
 		tlog(t, CONFIG_LOG_WARN, "OTLP header %s ignored: too long", k);
-		return 0;
-	}
-	return add_header(l, line);
 }
 
-static int build_headers(struct transport *t)
+/* Every request's header lines, for the sender. */
+static void build_headers(struct transport *t, char *block)
 {
 	const struct config *cfg = t->cfg;
-	struct curl_slist *l = NULL;
-	size_t i;
+	size_t len = 0, i;
 
-	if (add_header(&l, cfg->protocol == CONFIG_PROTOCOL_HTTP_JSON ?
-		       "Content-Type: application/json" :
-		       "Content-Type: application/x-protobuf"))
-		goto fail;
-	/* No "Expect: 100-continue": the round trip costs more than the
-	 * body, and some proxies answer it badly. */
-	if (add_header(&l, "Expect:"))
-		goto fail;
-	if (cfg->gzip && add_header(&l, "Content-Encoding: gzip"))
-		goto fail;
+	block[0] = '\0';
+	add_header(block, &len, "User-Agent", USER_AGENT);
+	add_header(block, &len, "Content-Type",
+		   cfg->protocol == CONFIG_PROTOCOL_HTTP_JSON ?
+		   "application/json" : "application/x-protobuf");
+	if (cfg->gzip)
+		add_header(block, &len, "Content-Encoding", "gzip");
 	for (i = 0; i < cfg->n_headers && i < CONFIG_MAX_HEADERS; i++)
-		if (add_user_header(t, &l, i))
-			goto fail;
-	t->headers = l;
-	return 0;
-fail:
-	curl_slist_free_all(l);
-	return -ENOMEM;
-}
-
-/* The options that never change between requests. */
-static int setup_handle(struct transport *t)
-{
-	const struct config *cfg = t->cfg;
-	CURL *c = t->curl;
-	CURLcode rc = CURLE_OK;
-
-#define SET(opt, val) do { if (rc == CURLE_OK) \
-		rc = curl_easy_setopt(c, opt, val); } while (0)
-	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_URL, cfg->endpoint);
-	SET(CURLOPT_ERRORBUFFER, t->errbuf);
-	SET(CURLOPT_HTTPHEADER, t->headers);
-	SET(CURLOPT_USERAGENT, USER_AGENT);
-	SET(CURLOPT_POST, 1L);
-	/* Redirects are not followed: OTLP defines none; following would
-	 * send the configured headers (API keys, tenant ids) to whatever
-	 * host the redirect names, and curl would turn the POST into a GET
-	 * on 301/302.  A 3xx is a misconfigured endpoint: fail and log. */
-	SET(CURLOPT_FOLLOWLOCATION, 0L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	SET(CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	SET(CURLOPT_TCP_KEEPALIVE, 1L);
-	SET(CURLOPT_SSL_VERIFYPEER, 1L);
-	SET(CURLOPT_SSL_VERIFYHOST, 2L);
-	if (cfg->certificate)
-		SET(CURLOPT_CAINFO, cfg->certificate);
-	if (cfg->client_certificate)
-		SET(CURLOPT_SSLCERT, cfg->client_certificate);
-	if (cfg->client_key)
-		SET(CURLOPT_SSLKEY, cfg->client_key);
-	/* A peer that accepts and then sends nothing is dropped even when no
-	 * timeout applies. */
-	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
-	SET(CURLOPT_LOW_SPEED_TIME, LOW_SPEED_SECONDS);
-	SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
-	SET(CURLOPT_OPENSOCKETDATA, t);
-	SET(CURLOPT_CLOSESOCKETFUNCTION, close_socket);
-	SET(CURLOPT_CLOSESOCKETDATA, t);
-	SET(CURLOPT_WRITEFUNCTION, on_body);
-	SET(CURLOPT_WRITEDATA, t);
-	SET(CURLOPT_HEADERFUNCTION, on_header);
-	SET(CURLOPT_HEADERDATA, t);
-#undef SET
-	if (rc != CURLE_OK) {
-		tlog(t, CONFIG_LOG_ERROR, "libcurl setup failed: %s",
-		     curl_easy_strerror(rc));
-		return -EINVAL;
-	}
-	return 0;
+		add_user_header(t, block, &len, i);
 }
 
 struct transport *transport_create(const struct exporter_host *host,
@@ -431,6 +216,7 @@ struct transport *transport_create(const struct exporter_host *host,
 {
 	struct transport *t;
 	struct timespec ts;
+	char *headers = NULL, why[SENDER_WHAT_MAX + 100];
 
 	t = calloc(1, sizeof(*t));
 	if (!t)
@@ -448,16 +234,22 @@ struct transport *transport_create(const struct exporter_host *host,
 		tlog(t, CONFIG_LOG_ERROR, "no OTLP endpoint configured");
 		goto fail;
 	}
-	t->curl = curl_easy_init();
-	if (!t->curl) {
-		tlog(t, CONFIG_LOG_ERROR, "libcurl: cannot create a handle");
+	headers = malloc(HEADERS_MAX);
+	if (!headers)
+		goto fail;
+	build_headers(t, headers);
+	t->ops = sender_pick(t->cfg->endpoint, getenv);
+	t->sender = t->ops->create(&t->host, t->cfg->endpoint, headers, why,
+				   sizeof(why));
+	if (!t->sender) {
+		tlog(t, CONFIG_LOG_ERROR, "OTLP exporter: %s", why);
 		goto fail;
 	}
-	if (build_headers(t) || setup_handle(t))
-		goto fail;
+	free(headers);
 	publish_breaker(t);
 	return t;
 fail:
+	free(headers);
 	transport_destroy(t);
 	return NULL;
 }
@@ -466,75 +258,48 @@ void transport_destroy(struct transport *t)
 {
 	if (!t)
 		return;
-	if (t->curl)
-		curl_easy_cleanup(t->curl);
-	curl_slist_free_all(t->headers);
-	free(t->resp);
+	if (t->sender)
+		t->ops->destroy(t->sender);
 	free(t->zbuf);
 	free(t);
 }
 
 void transport_idle(struct transport *t)
 {
-	/* Cleaning the handle up closes its connections (through our
-	 * close-socket callback); setup_handle() builds a new one. */
-	if (t && t->curl) {
-		curl_easy_cleanup(t->curl);
-		t->curl = NULL;
-	}
+	if (t && t->sender)
+		t->ops->idle(t->sender);
 }
 
 /* ----------------------------------------------------------- one batch */
 
-static int attempt_ok(const struct attempt *a)
+static int attempt_ok(const struct sender_reply *a)
 {
-	return a->rc == CURLE_OK && a->status >= 200 && a->status < 300;
-}
-
-static void perform(struct transport *t, long timeout_ms, struct attempt *a)
-{
-	char *ctype = NULL;
-
-	t->resp_len = 0;
-	t->resp_truncated = 0;
-	t->has_retry_after = 0;
-	t->errbuf[0] = '\0';
-	curl_easy_setopt(t->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(t->curl, CURLOPT_CONNECTTIMEOUT_MS,
-			 timeout_ms ? timeout_ms : FALLBACK_CONNECT_MS);
-	a->status = 0;
-	a->json_body = t->cfg->protocol == CONFIG_PROTOCOL_HTTP_JSON;
-	a->rc = curl_easy_perform(t->curl);
-	if (a->rc != CURLE_OK)
-		return;
-	curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &a->status);
-	if (curl_easy_getinfo(t->curl, CURLINFO_CONTENT_TYPE, &ctype) ==
-	    CURLE_OK && ctype)
-		a->json_body = strstr(ctype, "json") != NULL;
+	return a->err == 0 && a->status >= 200 && a->status < 300;
 }
 
 /* The failed attempt's Retry-After as a wait, or UINT64_MAX for none. */
-static uint64_t retry_after_hint(struct transport *t)
+static uint64_t retry_after_hint(const struct sender_reply *a)
 {
 	struct timespec wall;
 	uint64_t wait;
 
-	if (!t->has_retry_after)
+	if (!a->retry_after[0])
 		return UINT64_MAX;
 	clock_gettime(CLOCK_REALTIME, &wall);
-	if (httpdate_retry_after(t->retry_after, t->retry_after_len,
+	if (httpdate_retry_after(a->retry_after, strlen(a->retry_after),
 				 wall.tv_sec, &wait) != 0)
 		return UINT64_MAX;
 	return wait;
 }
 
 /*
- * Sends the body set on the handle, again while retry_next allows it.
- * Returns the number of attempts made; *a is the last one, *retryable
- * whether its failure allowed a retry.
+ * Sends body, again while retry_next allows it.  Returns the number of
+ * attempts made; *a is the last one, *retryable whether its failure
+ * allowed a retry.
  */
-static unsigned attempt_all(struct transport *t, unsigned max_attempts,
-			    uint64_t deadline_ns, struct attempt *a,
+static unsigned attempt_all(struct transport *t, const void *body,
+			    size_t len, unsigned max_attempts,
+			    uint64_t deadline_ns, struct sender_reply *a,
 			    int *retryable)
 {
 	uint64_t now = mono_ns();
@@ -547,52 +312,53 @@ static unsigned attempt_all(struct transport *t, unsigned max_attempts,
 		if (retry_attempt_timeout(t->cfg->otlp_timeout_ms, now,
 					  deadline_ns, &tmo))
 			break;
-		perform(t, tmo, a);
+		t->ops->post(t->sender, body, len, tmo, a);
 		attempts++;
 		if (attempt_ok(a))
 			break;
-		if (a->rc == CURLE_OK) {
+		if (a->err == 0) {
 			*retryable = retry_status_retryable(a->status);
 			if (*retryable)
-				hint = retry_after_hint(t);
+				hint = retry_after_hint(a);
 		} else {
-			*retryable = transport_curl_retryable((int)a->rc);
+			*retryable = a->retryable;
 		}
 		now = mono_ns();
 		if (!retry_next(attempts, max_attempts, *retryable, hint,
 				next_rand(t), now, deadline_ns, &wait))
 			break;
 		COUNT(t, batches_retried, 1);
-		tlog(t, CONFIG_LOG_DEBUG,
-		     "OTLP export: %s %ld, retry in %llu ms",
-		     a->rc == CURLE_OK ? "HTTP" : "curl error",
-		     a->rc == CURLE_OK ? a->status : (long)a->rc,
-		     (unsigned long long)(wait / 1000000ull));
+		if (a->err == 0)
+			tlog(t, CONFIG_LOG_DEBUG,
+			     "OTLP export: HTTP %ld, retry in %llu ms",
+			     a->status,
+			     (unsigned long long)(wait / 1000000ull));
+		else
+			tlog(t, CONFIG_LOG_DEBUG,
+			     "OTLP export: %s, retry in %llu ms", a->what,
+			     (unsigned long long)(wait / 1000000ull));
 		sleep_until(now + wait);
 		now = mono_ns();
 	}
 	return attempts;
 }
 
-static void log_failure(struct transport *t, const struct attempt *a,
+static void log_failure(struct transport *t, const struct sender_reply *a,
 			unsigned attempts)
 {
 	char msg[MSG_MAX];
 
-	if (a->rc != CURLE_OK) {
-		if (!first_time(t, -1 - (int)a->rc))
+	if (a->err != 0) {
+		if (!first_time(t, a->err))
 			return;
 		tlog(t, CONFIG_LOG_WARN,
-		     "OTLP export failed after %u attempt%s: %s%s%s",
-		     attempts, attempts == 1 ? "" : "s",
-		     curl_easy_strerror(a->rc), t->errbuf[0] ? ": " : "",
-		     t->errbuf);
+		     "OTLP export failed after %u attempt%s: %s",
+		     attempts, attempts == 1 ? "" : "s", a->what);
 		return;
 	}
 	if (!first_time(t, (int)a->status))
 		return;
-	otlp_response_error(t->resp, t->resp_len, a->json_body, msg,
-			    sizeof(msg));
+	otlp_response_error(a->body, a->len, a->json, msg, sizeof(msg));
 	tlog(t, CONFIG_LOG_WARN,
 	     "OTLP export failed after %u attempt%s: HTTP %ld%s%s",
 	     attempts, attempts == 1 ? "" : "s", a->status,
@@ -601,17 +367,18 @@ static void log_failure(struct transport *t, const struct attempt *a,
 
 /* A 2xx: read partial_success, count, and say so (at most once a minute:
  * the counters have the totals). */
-static enum transport_result sent_batch(struct transport *t, size_t nspans)
+static enum transport_result sent_batch(struct transport *t,
+					const struct sender_reply *a,
+					size_t nspans)
 {
 	char msg[MSG_MAX] = "";
 	int64_t rejected = 0;
 	uint64_t now;
 
-	if (t->decode && t->resp_len > 0 && !t->resp_truncated &&
-	    t->decode(t->resp, t->resp_len, &rejected, msg,
-		      sizeof(msg)) != 0) {
+	if (t->decode && a->len > 0 && !a->truncated &&
+	    t->decode(a->body, a->len, &rejected, msg, sizeof(msg)) != 0) {
 		tlog(t, CONFIG_LOG_DEBUG,
-		     "OTLP response not understood (%zu bytes)", t->resp_len);
+		     "OTLP response not understood (%zu bytes)", a->len);
 		rejected = 0;
 		msg[0] = '\0';
 	}
@@ -657,38 +424,36 @@ static enum transport_result defer_batch(struct transport *t)
 	return TRANSPORT_DEFERRED;
 }
 
-/* Compresses into t->zbuf when asked, and sets what the handle sends. */
-static int set_body(struct transport *t, const void *body, size_t len)
+/* The body to send: body itself, or its gzip in t->zbuf when asked.
+ * 0 or -errno. */
+static int make_body(struct transport *t, const void **body, size_t *len)
 {
 	size_t bound;
 	ssize_t n;
 
-	if (t->cfg->gzip) {
-		bound = gzip_bound(len);
-		if (bound > t->zcap) {
-			uint8_t *nb = realloc(t->zbuf, bound);
+	if (!t->cfg->gzip)
+		return 0;
+	bound = gzip_bound(*len);
+	if (bound > t->zcap) {
+		uint8_t *nb = realloc(t->zbuf, bound);
 
-			if (!nb)
-				return -ENOMEM;
-			t->zbuf = nb;
-			t->zcap = bound;
-		}
-		n = gzip_encode(body, len, t->zbuf, t->zcap);
-		if (n < 0)
-			return (int)n;
-		body = t->zbuf;
-		len = (size_t)n;
+		if (!nb)
+			return -ENOMEM;
+		t->zbuf = nb;
+		t->zcap = bound;
 	}
-	curl_easy_setopt(t->curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(t->curl, CURLOPT_POSTFIELDSIZE_LARGE,
-			 (curl_off_t)len);
+	n = gzip_encode(*body, *len, t->zbuf, t->zcap);
+	if (n < 0)
+		return (int)n;
+	*body = t->zbuf;
+	*len = (size_t)n;
 	return 0;
 }
 
 /* What the attempts came to: the breaker hears of it, then the counters
  * and the log. */
 static enum transport_result settle(struct transport *t,
-				    const struct attempt *a,
+				    const struct sender_reply *a,
 				    unsigned attempts, int retryable,
 				    size_t nspans)
 {
@@ -705,12 +470,12 @@ static enum transport_result settle(struct transport *t,
 		publish_breaker(t);
 		if (ch == RETRY_CLOSED)
 			tlog(t, CONFIG_LOG_INFO, "OTLP exports resumed");
-		return sent_batch(t, nspans);
+		return sent_batch(t, a, nspans);
 	}
 	log_failure(t, a, attempts);
 	/* A batch refused for its content (400, 413) says nothing about the
 	 * backend's health; every other failure counts toward the breaker. */
-	if (!(a->rc == CURLE_OK && (a->status == 400 || a->status == 413))) {
+	if (!(a->err == 0 && (a->status == 400 || a->status == 413))) {
 		ch = retry_breaker_record(&t->br, 0, mono_ns());
 		/* Said once when it opens; reopening after a failed trial
 		 * is no news. */
@@ -731,18 +496,12 @@ enum transport_result transport_send(struct transport *t, const void *body,
 				     size_t len, size_t nspans,
 				     uint64_t deadline_ns, unsigned flags)
 {
-	struct attempt a = { CURLE_OK, 0, 0 };
+	struct sender_reply a;
 	enum retry_pass pass;
 	unsigned attempts;
 	int retryable = 0;
 
-	if (!t->curl) {
-		t->curl = curl_easy_init();
-		if (!t->curl || setup_handle(t)) {
-			transport_idle(t);
-			return defer_batch(t);
-		}
-	}
+	memset(&a, 0, sizeof(a));
 	if (len > TRANSPORT_MAX_REQUEST) {
 		if (first_time(t, INT_MIN))
 			tlog(t, CONFIG_LOG_WARN,
@@ -754,11 +513,11 @@ enum transport_result transport_send(struct transport *t, const void *body,
 	publish_breaker(t);
 	if (pass == RETRY_PASS_NONE)
 		return defer_batch(t);
-	if (set_body(t, body, len)) {
+	if (make_body(t, &body, &len)) {
 		tlog(t, CONFIG_LOG_WARN, "OTLP request: gzip failed");
 		return drop_batch(t, nspans);
 	}
-	attempts = attempt_all(t, pass == RETRY_PASS_TRIAL ||
+	attempts = attempt_all(t, body, len, pass == RETRY_PASS_TRIAL ||
 			       (flags & TRANSPORT_ONCE) ? 1 : RETRY_MAX_ATTEMPTS,
 			       deadline_ns, &a, &retryable);
 	return settle(t, &a, attempts, retryable, nspans);

@@ -1,8 +1,10 @@
 /*
  * OTLP/HTTP transport: POSTs one encoded ExportTraceServiceRequest through
- * a reused libcurl handle, gzip-compressed on request (gzip.c), retried as
- * retry.c decides and guarded by its circuit breaker, so a dead backend
- * costs no time.  Runs on the exporter thread only.
+ * a kept-alive connection (sender.h: the built-in HTTP/1.1 client for
+ * http://, libcurl loaded on first use for https://), gzip-compressed on
+ * request (gzip.c), retried as retry.c decides and guarded by its circuit
+ * breaker, so a dead backend costs no time.  Runs on the exporter thread
+ * only.
  */
 #ifndef OTELSHIM_TRANSPORT_H
 #define OTELSHIM_TRANSPORT_H
@@ -23,8 +25,8 @@ enum transport_result {
 	TRANSPORT_SENT,
 	/* It will never be taken: refused for its content (400, 413, any
 	 * status OTLP does not let us retry, a redirect), a request over
-	 * TRANSPORT_MAX_REQUEST, a failure to compress, a libcurl error
-	 * that sending again cannot fix (TLS, a malformed URL).  Counted:
+	 * TRANSPORT_MAX_REQUEST, a failure to compress, a sender error
+	 * that sending again cannot fix (TLS, a malformed response).  Counted:
 	 * a batch failed, its spans failed.  The caller drops them. */
 	TRANSPORT_DROPPED,
 	/* Not taken for a reason that passes: the backend is down,
@@ -69,9 +71,5 @@ void transport_destroy(struct transport *t);
 
 /* Closes the connection to the backend; the next send reconnects. */
 void transport_idle(struct transport *t);
-
-/* 1 for a libcurl result (CURLcode) that means the request may not have
- * reached a healthy server and may succeed if sent again. */
-int transport_curl_retryable(int curl_code);
 
 #endif

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -239,6 +240,23 @@ static void report_status(void)
 	last_report = now;
 }
 
+/*
+ * The exporter thread's copy of up to n records, mapped apart and wiped in
+ * a forked child, as the ring is (ring.c): the child starts a thread and a
+ * buffer of its own, so fork() need not copy this one's page tables.
+ */
+static struct span *batch_buffer(size_t n)
+{
+	size_t len = n * sizeof(struct span);
+	void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (mem == MAP_FAILED)
+		return NULL;
+	madvise(mem, len, MADV_WIPEONFORK);
+	return mem;
+}
+
 static void *exporter_main(void *arg)
 {
 	const struct config *cfg = host.cfg;
@@ -250,7 +268,7 @@ static void *exporter_main(void *arg)
 
 	if (host.enter_own_thread)
 		host.enter_own_thread();
-	buf = malloc(batch_max * sizeof(*buf));
+	buf = batch_buffer(batch_max);
 	pthread_mutex_lock(&load_lock);
 	if (!ops)
 		ops = load_module();
@@ -327,7 +345,8 @@ static void *exporter_main(void *arg)
 out:
 	if (host.cfg->status_dir)
 		status_remove_file(host.cfg->status_dir, getpid());
-	free(buf);
+	if (buf)
+		munmap(buf, batch_max * sizeof(*buf));
 	atomic_store(&done_word, 1);
 	futex_wake(&done_word);
 	return NULL;

@@ -46,6 +46,13 @@ struct ring *ring_create(size_t capacity)
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (mem == MAP_FAILED)
 		return NULL;
+	/* A forked child drops the parent's ring (batch_after_fork_child)
+	 * without reading it: fork() need not copy its page tables, nor leave
+	 * the parent to take a copy-on-write fault on each slot it writes
+	 * next.  The child sees zeroes there instead (before Linux 4.14 the
+	 * advice fails and the pages are copied as before); the header page
+	 * is kept, so that ring_destroy still knows the length to unmap. */
+	madvise(mem + hdr, seqs + recs, MADV_WIPEONFORK);
 	r = (struct ring *)mem;
 	r->capacity = capacity;
 	r->map_len = hdr + seqs + recs;

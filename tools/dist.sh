@@ -89,31 +89,52 @@ strip --strip-debug "$out/libotelshim.so" "$out/otelshim-exporter.so" \
 manifest=$out/LIBRARIES
 : > "$manifest"
 bundled=0
-for obj in "$build/otelshim-exporter.so" "$build/libotelshim.so" \
-	"$build/otelshim"; do
+
+# Copies one library (soname, path) into lib/, once, unless it is glibc's.
+bundle_one() {
+	local soname=$1 path=$2 pkg ver
+	if is_glibc "$soname" || [ -e "$out/lib/$soname" ]; then
+		return 0
+	fi
+	cp -L "$path" "$out/lib/$soname"
+	chmod 644 "$out/lib/$soname"
+	# Each library finds its own dependencies beside itself.
+	# shellcheck disable=SC2016 # a literal $ORIGIN for ld.so
+	patchelf --set-rpath '$ORIGIN' "$out/lib/$soname"
+	pkg=$(package_of "$path")
+	ver=""
+	if [ -n "$pkg" ]; then
+		ver=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || true)
+	fi
+	printf '%s\t%s\t%s\n' "$soname" "${pkg:-?}" "${ver:-?}" >> "$manifest"
+	bundled=$((bundled + 1))
+}
+
+# libcurl is not in the module's DT_NEEDED: the module dlopen()s it for
+# https:// endpoints only (exporter/curl_api.def), so ldd does not see it.
+# It and its dependencies go into lib/ all the same, where the module's
+# $ORIGIN/lib RUNPATH finds them when it calls dlopen().
+curl_so=libcurl.so.4
+curl_path=$(pkg-config --variable=libdir libcurl 2>/dev/null || true)/$curl_so
+if [ ! -e "$curl_path" ]; then
+	curl_path=$(ldconfig -p | sed -n "s|^[[:space:]]*$curl_so (.*) => ||p" |
+		head -n 1)
+fi
+if [ -z "$curl_path" ] || [ ! -e "$curl_path" ]; then
+	echo "dist: $curl_so (for https:// endpoints) is not installed" >&2
+	exit 1
+fi
+bundle_one "$curl_so" "$curl_path"
+
+for obj in "$build/otelshim-exporter.so" "$curl_path" \
+	"$build/libotelshim.so" "$build/otelshim"; do
 	deps=$(deps_of "$obj")
 	if grep -qx MISSING <<<"$deps"; then
 		exit 1
 	fi
 	while read -r soname path; do
 		[ -n "$soname" ] || continue
-		if is_glibc "$soname" || [ -e "$out/lib/$soname" ]; then
-			continue
-		fi
-		cp -L "$path" "$out/lib/$soname"
-		chmod 644 "$out/lib/$soname"
-		# Each library finds its own dependencies beside itself.
-		# shellcheck disable=SC2016 # a literal $ORIGIN for ld.so
-		patchelf --set-rpath '$ORIGIN' "$out/lib/$soname"
-		pkg=$(package_of "$path")
-		ver=""
-		if [ -n "$pkg" ]; then
-			ver=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null ||
-				true)
-		fi
-		printf '%s\t%s\t%s\n' "$soname" "${pkg:-?}" "${ver:-?}" \
-			>> "$manifest"
-		bundled=$((bundled + 1))
+		bundle_one "$soname" "$path"
 	done <<<"$deps"
 done
 sort -o "$manifest" "$manifest"
@@ -146,8 +167,9 @@ or let the command do it:  /path/to/otelshim/otelshim run -- ./my-program
   otelshim-exporter.so  OTLP encoding and transport, loaded on the first
                         span from the folder libotelshim.so was loaded from
   otelshim              the command: run, view, doctor, status
-  lib/                  the libraries the exporter module needs (libcurl,
-                        protobuf-c, zlib and theirs), found through
+  lib/                  the libraries the exporter module needs
+                        (protobuf-c, zlib; libcurl and its TLS libraries,
+                        loaded for https:// endpoints only), found through
                         \$ORIGIN; LIBRARIES lists them with the Debian
                         package and version each was taken from
 

@@ -1,18 +1,23 @@
 """The portable bundle (make dist -> tools/dist.sh): it holds every
-non-glibc library the exporter module needs, finds them through $ORIGIN
+non-glibc library the exporter module needs (libcurl too, which the module
+dlopen()s for https:// endpoints only), finds them through $ORIGIN
 wherever the folder is copied, and traces a program inside a minimal
 Debian root filesystem that has no libcurl, protobuf-c or libunwind
 (debootstrap --variant=minbase, cached in build/rootfs-minbase, entered
 with chroot)."""
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import ssl
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 from harness import (BUILD, KIND_CLIENT, LIB, MODULE, ROOT, STATUS_ERROR,
@@ -67,6 +72,43 @@ def make_bundle(dest):
         raise AssertionError("tools/dist.sh failed:\n%s%s"
                              % (r.stdout, r.stderr))
     return dest
+
+
+@contextlib.contextmanager
+def tls_receiver(certdir):
+    """An https receiver on loopback with a self-signed certificate for
+    127.0.0.1 written to certdir/c.pem; yields (endpoint, cert path, list
+    of the paths POSTed to)."""
+    key, cert = os.path.join(certdir, "k.pem"), os.path.join(certdir,
+                                                              "c.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=IP:127.0.0.1"], check=True,
+                   capture_output=True)
+    hits = []
+
+    class H(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = HTTPServer(("127.0.0.1", 0), H)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    th = threading.Thread(target=srv.serve_forever, daemon=True)
+    th.start()
+    try:
+        yield "https://127.0.0.1:%d" % srv.server_address[1], cert, hits
+    finally:
+        srv.shutdown()
 
 
 def spans_of_jsonl(path):
@@ -132,10 +174,11 @@ class BundleTest(unittest.TestCase):
             self.assertIsNone(runpath, f)
         needed, runpath = readelf_dynamic(b / "otelshim-exporter.so")
         self.assertEqual(runpath, "$ORIGIN/lib")
-        self.assertIn("libcurl.so.4", needed)
+        # libcurl is dlopen()ed for https:// only, not needed at load.
+        self.assertNotIn("libcurl.so.4", needed)
         self.assertIn("libprotobuf-c.so.1", needed)
         have = {p.name for p in (b / "lib").iterdir()}
-        todo, seen = list(needed), set()
+        todo, seen = list(needed) + ["libcurl.so.4"], set()
         while todo:
             name = todo.pop()
             if name in seen or GLIBC.match(name):
@@ -155,7 +198,8 @@ class BundleTest(unittest.TestCase):
         shutil.copytree(self.bundle, moved, symlinks=True)
         env = {k: v for k, v in os.environ.items()
                if k not in ("LD_LIBRARY_PATH", "LD_PRELOAD")}
-        out = subprocess.run(["ldd", str(moved / "otelshim-exporter.so")],
+        out = subprocess.run(["ldd", str(moved / "otelshim-exporter.so"),
+                              str(moved / "lib" / "libcurl.so.4")],
                              capture_output=True, text=True, env=env,
                              check=True).stdout
         deps = ldd_map(out)
@@ -177,6 +221,17 @@ class BundleTest(unittest.TestCase):
         self.assertEqual(spans[0]["name"], "connect")
         self.assertEqual(spans[0]["resource"]["service.name"], "relocated")
         self.assertEqual(spans[0]["attributes"]["error.type"], "ECONNREFUSED")
+        # Over https the module loads libcurl, from the copy's lib/.
+        with tls_receiver(str(self.tmp)) as (ep, cert, hits):
+            env.update(OTEL_EXPORTER_OTLP_ENDPOINT=ep,
+                       OTEL_EXPORTER_OTLP_CERTIFICATE=cert,
+                       LD_DEBUG="libs")
+            r = subprocess.run(["bash", "-c", REFUSED_SCRIPT], env=env,
+                               capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 7)
+        self.assertEqual(hits, ["/v1/traces"])
+        self.assertRegex(r.stderr, r"calling init: %s\S*/libcurl\.so\.4"
+                         % re.escape(str(moved / "lib")))
 
     def test_command_finds_library_beside_it(self):
         """The bundled command preloads the bundled library."""
@@ -307,11 +362,12 @@ class MinbaseChrootTest(unittest.TestCase):
 
     def test_ldd_inside_resolves_everything(self):
         mod = self.inside + "/otelshim/otelshim-exporter.so"
-        r = self.chroot(["ldd", mod])
+        curl = self.inside + "/otelshim/lib/libcurl.so.4"
+        r = self.chroot(["ldd", mod, curl])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertNotIn("not found", r.stdout)
         deps = ldd_map(r.stdout)
-        self.assertIn("libcurl.so.4", deps)
+        self.assertIn("libssl.so.3", deps)
         for soname, path in deps.items():
             if GLIBC.match(soname):
                 self.assertFalse(path.startswith(self.inside), soname)
@@ -358,6 +414,21 @@ class MinbaseChrootTest(unittest.TestCase):
         self.assertEqual(s["resource"]["service.name"], "minbase-otlp")
         self.assertEqual(s["attributes"]["error.type"], "ECONNREFUSED")
         self.assertLessEqual(t0, int(s["start_time_unix_nano"]))
+
+    def test_https_export_inside(self):
+        """An https:// endpoint inside the rootfs, which has no libcurl:
+        the module loads the bundled one, and the span arrives."""
+        with tls_receiver(str(self.host_dir)) as (ep, cert, hits):
+            r = self.chroot(["bash", "-c", REFUSED_SCRIPT], env={
+                "LD_PRELOAD": self.inside + "/otelshim/libotelshim.so",
+                "OTEL_SERVICE_NAME": "minbase-https",
+                "OTEL_EXPORTER_OTLP_ENDPOINT": ep,
+                "OTEL_EXPORTER_OTLP_CERTIFICATE":
+                    self.inside + "/" + os.path.basename(cert),
+                "OTEL_BSP_SCHEDULE_DELAY": "200"})
+        self.assertEqual(r.returncode, 7, r.stderr)
+        self.assertNotIn("otelshim", r.stderr)
+        self.assertEqual(hits, ["/v1/traces"])
 
     def test_command_inside(self):
         """otelshim run inside the rootfs (it finds its library through

@@ -100,10 +100,10 @@ static void start(struct server *s, const char *reply)
 static void client(struct http1_client *c, int port, const char *path)
 {
 	char url[128];
-	struct http1_url u;
+	struct endpoint u;
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
-	ck_assert_int_eq(http1_parse_url(url, &u), 0);
+	ck_assert_int_eq(endpoint_split(url, &u), 0);
 	http1_init(c, &u, NULL);
 }
 
@@ -113,29 +113,6 @@ static int post(struct http1_client *c, const char *body,
 	return http1_post(c, "Content-Type: application/x-protobuf\r\n", body,
 			  strlen(body), now_ns() + ms * 1000000ULL, r);
 }
-
-START_TEST(urls)
-{
-	struct http1_url u;
-
-	ck_assert_int_eq(http1_parse_url("http://collector:4318/v1/traces",
-					 &u), 0);
-	ck_assert_str_eq(u.host, "collector");
-	ck_assert_str_eq(u.port, "4318");
-	ck_assert_str_eq(u.target, "/v1/traces");
-	ck_assert_int_eq(http1_parse_url("http://[::1]/x?a=b#frag", &u), 0);
-	ck_assert_str_eq(u.host, "::1");
-	ck_assert_str_eq(u.port, "80");
-	ck_assert_str_eq(u.target, "/x?a=b");
-	ck_assert_int_eq(http1_parse_url("http://h", &u), 0);
-	ck_assert_str_eq(u.target, "/");
-	ck_assert_int_eq(http1_parse_url("https://h/", &u), -EPROTONOSUPPORT);
-	ck_assert_int_eq(http1_parse_url("http://:80/", &u), -EINVAL);
-	ck_assert_int_eq(http1_parse_url("http://h:8x/", &u), -EINVAL);
-	ck_assert_int_eq(http1_parse_url("http://u:p@h/", &u), -EINVAL);
-	ck_assert_int_eq(http1_parse_url("http://[::1/", &u), -EINVAL);
-}
-END_TEST
 
 START_TEST(keep_alive_reused)
 {
@@ -251,11 +228,11 @@ START_TEST(unresolvable_bounded)
 {
 	struct http1_client c;
 	struct http1_response r;
-	struct http1_url u;
+	struct endpoint u;
 	uint64_t t0 = now_ns();
 	int rc;
 
-	ck_assert_int_eq(http1_parse_url("http://no-such-host.invalid:4318/",
+	ck_assert_int_eq(endpoint_split("http://no-such-host.invalid:4318/",
 					 &u), 0);
 	http1_init(&c, &u, NULL);
 	rc = post(&c, "x", &r, 300);
@@ -265,6 +242,6 @@ START_TEST(unresolvable_bounded)
 }
 END_TEST
 
-UNIT_MAIN("http1", urls, keep_alive_reused, closed_keep_alive_replaced,
+UNIT_MAIN("http1", keep_alive_reused, closed_keep_alive_replaced,
 	  chunked_and_retry_after, close_delimited_and_connection_close,
 	  refused_silent_and_malformed, unresolvable_bounded)

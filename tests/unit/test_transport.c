@@ -2,10 +2,14 @@
  * The OTLP/HTTP transport against a small HTTP server on 127.0.0.1 run by
  * a thread here: retries and Retry-After, deadlines, headers, gzip,
  * partial success, big bodies both ways, the circuit breaker as the
- * network sees it, and which libcurl results are retried.  The decisions
- * themselves are tested on their own (test_retry, test_httpdate,
- * test_gzip, test_otlp_response).  Also run under ThreadSanitizer.
- * links: exporter/transport.c exporter/retry.c exporter/httpdate.c exporter/gzip.c exporter/otlp_response.c build/proto/common.pb-c.c build/proto/resource.pb-c.c build/proto/trace.pb-c.c build/proto/trace_service.pb-c.c
+ * network sees it, and which libcurl results are retried.  Every network
+ * test runs twice, once through each sender: the built-in client (an
+ * http:// endpoint), then libcurl (chosen because http_proxy is set, and
+ * bypassed by no_proxy=*).  Which sender an endpoint gets, and libcurl
+ * missing, are tested too.  The decisions themselves are tested on their
+ * own (test_retry, test_httpdate, test_gzip, test_otlp_response).  Also
+ * run under ThreadSanitizer.
+ * links: exporter/transport.c exporter/sender.c exporter/send_http1.c exporter/send_curl.c exporter/curl_api.c exporter/http1.c exporter/retry.c exporter/httpdate.c exporter/gzip.c exporter/otlp_response.c build/proto/common.pb-c.c build/proto/resource.pb-c.c build/proto/trace.pb-c.c build/proto/trace_service.pb-c.c
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -19,9 +23,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dlfcn.h>
+
 #include <curl/curl.h>
 
 #include "exporter/retry.h"
+#include "exporter/curl_api.h"
+#include "exporter/send_curl.h"
+#include "exporter/sender.h"
 #include "exporter/transport.h"
 #include "unit.h"
 #include "zbody.h"
@@ -90,23 +99,46 @@ static void cfg_for_port(int port)
 	cfg.protocol = CONFIG_PROTOCOL_HTTP_PROTOBUF;
 }
 
+/* The sender the network tests go through: 0 the built-in client, 1
+ * libcurl.  Each test runs in a process of its own (CK_FORK). */
+static void use_sender(int which)
+{
+	if (which) {
+		setenv("http_proxy", "http://127.0.0.1:1", 1);
+		setenv("no_proxy", "*", 1);
+	} else {
+		unsetenv("http_proxy");
+		unsetenv("all_proxy");
+		unsetenv("ALL_PROXY");
+	}
+}
+
+static int curl_loaded(void)
+{
+	void *h = dlopen(CURL_API_SONAME, RTLD_NOW | RTLD_NOLOAD);
+
+	if (h)
+		dlclose(h);
+	return h != NULL;
+}
+
 /* ------------------------------------------- libcurl results */
 
 START_TEST(curl_codes)
 {
-	ck_assert(transport_curl_retryable(CURLE_COULDNT_CONNECT));
-	ck_assert(transport_curl_retryable(CURLE_COULDNT_RESOLVE_HOST));
-	ck_assert(transport_curl_retryable(CURLE_OPERATION_TIMEDOUT));
-	ck_assert(transport_curl_retryable(CURLE_SEND_ERROR));
-	ck_assert(transport_curl_retryable(CURLE_RECV_ERROR));
-	ck_assert(transport_curl_retryable(CURLE_GOT_NOTHING));
-	ck_assert(!transport_curl_retryable(CURLE_OK));
-	ck_assert(!transport_curl_retryable(CURLE_URL_MALFORMAT));
-	ck_assert(!transport_curl_retryable(CURLE_UNSUPPORTED_PROTOCOL));
-	ck_assert(!transport_curl_retryable(CURLE_PEER_FAILED_VERIFICATION));
-	ck_assert(!transport_curl_retryable(CURLE_SSL_CACERT_BADFILE));
-	ck_assert(!transport_curl_retryable(CURLE_OUT_OF_MEMORY));
-	ck_assert(!transport_curl_retryable(CURLE_TOO_MANY_REDIRECTS));
+	ck_assert(send_curl_retryable(CURLE_COULDNT_CONNECT));
+	ck_assert(send_curl_retryable(CURLE_COULDNT_RESOLVE_HOST));
+	ck_assert(send_curl_retryable(CURLE_OPERATION_TIMEDOUT));
+	ck_assert(send_curl_retryable(CURLE_SEND_ERROR));
+	ck_assert(send_curl_retryable(CURLE_RECV_ERROR));
+	ck_assert(send_curl_retryable(CURLE_GOT_NOTHING));
+	ck_assert(!send_curl_retryable(CURLE_OK));
+	ck_assert(!send_curl_retryable(CURLE_URL_MALFORMAT));
+	ck_assert(!send_curl_retryable(CURLE_UNSUPPORTED_PROTOCOL));
+	ck_assert(!send_curl_retryable(CURLE_PEER_FAILED_VERIFICATION));
+	ck_assert(!send_curl_retryable(CURLE_SSL_CACERT_BADFILE));
+	ck_assert(!send_curl_retryable(CURLE_OUT_OF_MEMORY));
+	ck_assert(!send_curl_retryable(CURLE_TOO_MANY_REDIRECTS));
 }
 END_TEST
 
@@ -323,6 +355,8 @@ START_TEST(retry_after_then_success_gzip)
 	uint64_t t0, dt;
 	int i;
 
+	use_sender(_i);
+
 	s.steps[0] = (struct srv_step){ 503, "Retry-After: 1\r\n",
 					"busy", 0, 0 };
 	s.steps[1] = (struct srv_step){ 200, "Content-Type: "
@@ -337,6 +371,7 @@ START_TEST(retry_after_then_success_gzip)
 	cfg.n_headers = 4;
 	t = transport_create(&host, NULL);
 	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(curl_loaded(), _i);     /* the sender asked for */
 	t0 = now_ns();
 	ck_assert_int_eq(transport_send(t, body, len, 7, t0 + 10 * NS, 0),
 			 TRANSPORT_SENT);
@@ -393,6 +428,8 @@ START_TEST(dead_peer_bounded_by_deadline)
 	struct transport *t;
 	uint64_t t0, dt;
 
+	use_sender(_i);
+
 	s.steps[0] = (struct srv_step){ 0, NULL, NULL, 0, 0 };
 	srv_start(&s);
 	t = transport_create(&host, NULL);
@@ -419,6 +456,8 @@ START_TEST(dead_peer_attempt_timeout_retries)
 	struct transport *t;
 	uint64_t t0, dt;
 	int i;
+
+	use_sender(_i);
 
 	for (i = 0; i < 5; i++)
 		s.steps[i] = (struct srv_step){ 0, NULL, NULL, 0, 0 };
@@ -453,6 +492,8 @@ START_TEST(bad_request_not_retried_logged_once)
 	struct transport *t;
 	int i;
 
+	use_sender(_i);
+
 	for (i = 0; i < 2; i++)
 		s.steps[i] = (struct srv_step){
 			400, "Content-Type: application/x-protobuf\r\n",
@@ -486,6 +527,8 @@ START_TEST(partial_success_json)
 				   "\"2\",\"errorMessage\":\"too old\"}}";
 	struct srv s = { .nsteps = 2 };
 	struct transport *t;
+
+	use_sender(_i);
 
 	s.steps[0] = (struct srv_step){ 200, "Content-Type: "
 					"application/json\r\n", resp, 0, 0 };
@@ -535,6 +578,8 @@ START_TEST(huge_response_is_not_parsed)
 	size_t len = 2 << 20;
 	uint8_t *body = sample_body(len);
 
+	use_sender(_i);
+
 	s.steps[0] = (struct srv_step){ 200, NULL, NULL, 0,
 					TRANSPORT_MAX_RESPONSE + 12345 };
 	srv_start(&s);
@@ -573,6 +618,8 @@ START_TEST(breaker_fails_fast_without_network)
 	struct transport *t;
 	uint64_t t0;
 	int i, opened;
+
+	use_sender(_i);
 
 	cfg_for_port(free_port());
 	t = transport_create(&host, NULL);
@@ -623,6 +670,8 @@ START_TEST(breaker_trial_is_one_attempt)
 	struct transport *t;
 	uint64_t retried, t0;
 
+	use_sender(_i);
+
 	cfg_for_port(free_port());
 	t = transport_create(&host, NULL);
 	ck_assert_ptr_nonnull(t);
@@ -652,6 +701,8 @@ START_TEST(breaker_closes_when_backend_returns)
 	struct transport *t;
 	int port = free_port();
 
+	use_sender(_i);
+
 	cfg_for_port(port);
 	t = transport_create(&host, NULL);
 	ck_assert_ptr_nonnull(t);
@@ -680,6 +731,8 @@ START_TEST(past_deadline_sends_nothing)
 	struct transport *t;
 	uint64_t now;
 
+	use_sender(_i);
+
 	cfg_for_port(free_port());
 	t = transport_create(&host, NULL);
 	ck_assert_ptr_nonnull(t);
@@ -702,25 +755,132 @@ START_TEST(create_needs_endpoint)
 }
 END_TEST
 
+/* ------------------------------------------- which sender, lazily */
+
+static const char *fake_env[2][2];
+
+static char *fake_getenv(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < 2; i++)
+		if (fake_env[i][0] && strcmp(fake_env[i][0], name) == 0)
+			return (char *)fake_env[i][1];
+	return NULL;
+}
+
+START_TEST(sender_selection)
+{
+	memset(fake_env, 0, sizeof(fake_env));
+	ck_assert_ptr_eq(sender_pick("http://127.0.0.1:4318/v1/traces",
+				     fake_getenv), &sender_http1);
+	ck_assert_ptr_eq(sender_pick("http://[::1]/v1/traces", fake_getenv),
+			 &sender_http1);
+	ck_assert_ptr_eq(sender_pick("https://collector:4318/v1/traces",
+				     fake_getenv), &sender_curl);
+	/* The scheme is case-insensitive (RFC 3986 section 3.1). */
+	ck_assert_ptr_eq(sender_pick("HTTP://collector/", fake_getenv),
+			 &sender_http1);
+	/* Credentials in the URL: the built-in client refuses them. */
+	ck_assert_ptr_eq(sender_pick("http://u:p@collector/", fake_getenv),
+			 &sender_curl);
+	ck_assert_ptr_eq(sender_pick(NULL, fake_getenv), &sender_curl);
+	/* A proxy libcurl would use for http:// ... */
+	fake_env[0][0] = "http_proxy";
+	fake_env[0][1] = "http://proxy:3128";
+	ck_assert_ptr_eq(sender_pick("http://collector/", fake_getenv),
+			 &sender_curl);
+	fake_env[0][0] = "ALL_PROXY";
+	ck_assert_ptr_eq(sender_pick("http://collector/", fake_getenv),
+			 &sender_curl);
+	/* ... but not the capitalised HTTP_PROXY (libcurl ignores it), nor
+	 * an empty one. */
+	fake_env[0][0] = "HTTP_PROXY";
+	ck_assert_ptr_eq(sender_pick("http://collector/", fake_getenv),
+			 &sender_http1);
+	fake_env[0][0] = "http_proxy";
+	fake_env[0][1] = "";
+	ck_assert_ptr_eq(sender_pick("http://collector/", fake_getenv),
+			 &sender_http1);
+}
+END_TEST
+
+/* An http:// export never loads libcurl; an https:// endpoint loads it
+ * when the transport is created. */
+START_TEST(libcurl_loaded_for_https_only)
+{
+	struct srv s = { .nsteps = 1 };
+	struct transport *t;
+
+	use_sender(0);
+	ck_assert(!curl_loaded());
+	s.steps[0] = (struct srv_step){ 200, NULL, "", 0, 0 };
+	srv_start(&s);
+	t = transport_create(&host, NULL);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(transport_send(t, "abc", 3, 1, now_ns() + 5 * NS, 0),
+			 TRANSPORT_SENT);
+	transport_destroy(t);
+	srv_stop(&s);
+	srv_free(&s);
+	ck_assert(!curl_loaded());
+
+	cfg.endpoint = "https://127.0.0.1:1/v1/traces";
+	t = transport_create(&host, NULL);
+	ck_assert_ptr_nonnull(t);
+	ck_assert(curl_loaded());
+	transport_destroy(t);
+	ck_assert_int_eq(nlogs, 0);
+}
+END_TEST
+
+/* Without libcurl, an https:// endpoint costs one clear error line and no
+ * transport (the host then drops spans); nothing else happens. */
+START_TEST(libcurl_missing)
+{
+	struct transport *t;
+
+	use_sender(0);
+	send_curl_soname = "libcurl-not-installed.so.4";
+	cfg_for_port(1);
+	cfg.endpoint = "https://collector.example:4318/v1/traces";
+	ck_assert_ptr_null(transport_create(&host, NULL));
+	ck_assert_int_eq(nlogs, 1);
+	ck_assert_int_eq(logs_containing("https://collector.example:4318/"
+					 "v1/traces needs libcurl, which "
+					 "cannot be loaded "
+					 "(libcurl-not-installed.so.4"), 1);
+	ck_assert_int_eq(fds_opened, 0);
+	/* A plain endpoint is not affected. */
+	cfg_for_port(1);
+	t = transport_create(&host, NULL);
+	ck_assert_ptr_nonnull(t);
+	transport_destroy(t);
+	ck_assert(!curl_loaded());
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("transport");
 	TCase *pure = tcase_create("decisions");
 	TCase *net = tcase_create("http");
 
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	tcase_add_test(pure, curl_codes);
+	tcase_add_test(pure, sender_selection);
+	tcase_add_test(pure, libcurl_loaded_for_https_only);
+	tcase_add_test(pure, libcurl_missing);
 	tcase_set_timeout(net, 30);
-	tcase_add_test(net, retry_after_then_success_gzip);
-	tcase_add_test(net, dead_peer_bounded_by_deadline);
-	tcase_add_test(net, dead_peer_attempt_timeout_retries);
-	tcase_add_test(net, bad_request_not_retried_logged_once);
-	tcase_add_test(net, partial_success_json);
-	tcase_add_test(net, huge_response_is_not_parsed);
-	tcase_add_test(net, breaker_fails_fast_without_network);
-	tcase_add_test(net, breaker_trial_is_one_attempt);
-	tcase_add_test(net, breaker_closes_when_backend_returns);
-	tcase_add_test(net, past_deadline_sends_nothing);
+	tcase_add_loop_test(net, retry_after_then_success_gzip, 0, 2);
+	tcase_add_loop_test(net, dead_peer_bounded_by_deadline, 0, 2);
+	tcase_add_loop_test(net, dead_peer_attempt_timeout_retries, 0, 2);
+	tcase_add_loop_test(net, bad_request_not_retried_logged_once, 0, 2);
+	tcase_add_loop_test(net, partial_success_json, 0, 2);
+	tcase_add_loop_test(net, huge_response_is_not_parsed, 0, 2);
+	tcase_add_loop_test(net, breaker_fails_fast_without_network, 0, 2);
+	tcase_add_loop_test(net, breaker_trial_is_one_attempt, 0, 2);
+	tcase_add_loop_test(net, breaker_closes_when_backend_returns, 0, 2);
+	tcase_add_loop_test(net, past_deadline_sends_nothing, 0, 2);
 	tcase_add_test(net, create_needs_endpoint);
 	suite_add_tcase(s, pure);
 	suite_add_tcase(s, net);
