@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/iov.h"
 #include "common/text.h"
 #include "http1.h"
 
@@ -218,15 +219,7 @@ static int send_all(int fd, struct iovec *iov, int n, uint64_t deadline)
 				return rc;
 			continue;
 		}
-		while (n > 0 && (size_t)w >= iov->iov_len) {
-			w -= (ssize_t)iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n > 0) {
-			iov->iov_base = (char *)iov->iov_base + w;
-			iov->iov_len -= (size_t)w;
-		}
+		iov_advance(&iov, &n, (size_t)w);
 	}
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "common/iov.h"
 #include "common/redact.h"
 #include "pipeline/exporter.h"
 #include "otlp.h"
@@ -193,15 +194,7 @@ static int write_line(int fd, const char *s, size_t len)
 				continue;
 			return -errno;
 		}
-		while (nv > 0 && (size_t)w >= v->iov_len) {
-			w -= (ssize_t)v->iov_len;
-			v++;
-			nv--;
-		}
-		if (nv > 0) {
-			v->iov_base = (char *)v->iov_base + w;
-			v->iov_len -= (size_t)w;
-		}
+		iov_advance(&v, &nv, (size_t)w);
 	}
 	return 0;
 }

@@ -364,6 +364,15 @@ static pb_kv *new_kvs(struct build *b, size_t k)
 	return kvs;
 }
 
+/* kv = key and the string s, cut to limit characters. */
+static void set_text(struct build *b, pb_kv *kv, const char *key,
+		     const char *s, size_t limit)
+{
+	kv->key = (char *)key;
+	kv->value->value_case = ANY(STRING_VALUE);
+	kv->value->string_value = text(b, s, strlen(s), limit);
+}
+
 /* A span that sends its captured stack also names the frame the stack
  * is attributed to (enc->code_site): code.function.name, code.file.path
  * and code.line.number, each only when known. */
@@ -389,20 +398,11 @@ static void add_code_site(struct build *b, const struct span *s, pb_span *p,
 	kvs = new_kvs(b, 3);
 	if (!kvs)
 		return;
-	if (site.function[0]) {
-		kvs[k].key = (char *)ATTR_CODE_FUNCTION_NAME;
-		kvs[k].value->value_case = ANY(STRING_VALUE);
-		kvs[k].value->string_value = text(b, site.function,
-						  strlen(site.function), limit);
-		k++;
-	}
-	if (site.file[0]) {
-		kvs[k].key = (char *)ATTR_CODE_FILE_PATH;
-		kvs[k].value->value_case = ANY(STRING_VALUE);
-		kvs[k].value->string_value = text(b, site.file,
-						  strlen(site.file), limit);
-		k++;
-	}
+	if (site.function[0])
+		set_text(b, &kvs[k++], ATTR_CODE_FUNCTION_NAME, site.function,
+			 limit);
+	if (site.file[0])
+		set_text(b, &kvs[k++], ATTR_CODE_FILE_PATH, site.file, limit);
 	if (site.line > 0) {
 		kvs[k].key = (char *)ATTR_CODE_LINE_NUMBER;
 		kvs[k].value->value_case = ANY(INT_VALUE);
