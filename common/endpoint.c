@@ -65,24 +65,58 @@ int endpoint_url(struct str s, int is_base, const char *path, char *out,
 	return (int)n;
 }
 
-int endpoint_from_env(const char *(*get)(const char *name), char *out,
-		      size_t cap, const char **name)
+int endpoint_grpc_url(struct str s, char *out, size_t cap)
 {
-	static const char *const vars[] = {
-		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-		"OTEL_EXPORTER_OTLP_ENDPOINT",
-	};
+	size_t end, np = sizeof(ENDPOINT_GRPC_PATH) - 1;
+
+	if (!url_ok(s, &end))
+		return -EINVAL;
+	if (cap < end + np + 1)
+		return -ENOSPC;
+	memcpy(out, s.p, end);
+	memcpy(out + end, ENDPOINT_GRPC_PATH, np + 1);
+	return (int)(end + np);
+}
+
+/* The first of the variables that is set, trimmed; empty if none. */
+static struct str first_set(const char *(*get)(const char *name),
+			    const char *const vars[2], const char **name)
+{
 	size_t i;
 
 	for (i = 0; i < 2; i++) {
 		struct str s = str_trim(str_of(get(vars[i])));
 
-		if (s.n == 0)
-			continue;
-		*name = vars[i];
-		return endpoint_url(s, i == 1, "v1/traces", out, cap);
+		if (s.n) {
+			*name = vars[i];
+			return s;
+		}
 	}
 	*name = NULL;
+	return str_of(NULL);
+}
+
+int endpoint_from_env(const char *(*get)(const char *name), char *out,
+		      size_t cap, const char **name, int *grpc)
+{
+	static const char *const urls[2] = {
+		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+		"OTEL_EXPORTER_OTLP_ENDPOINT",
+	};
+	static const char *const protocols[2] = {
+		"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+		"OTEL_EXPORTER_OTLP_PROTOCOL",
+	};
+	const char *pname;
+	struct str s;
+
+	*grpc = str_is(first_set(get, protocols, &pname), "grpc");
+	s = first_set(get, urls, name);
+	if (*grpc)
+		return endpoint_grpc_url(s.n ? s : STR_LIT(ENDPOINT_GRPC_DEFAULT),
+					 out, cap);
+	if (s.n)
+		return endpoint_url(s, *name == urls[1], "v1/traces", out, cap);
 	return endpoint_url(STR_LIT(ENDPOINT_DEFAULT), 0, "", out, cap);
 }
 

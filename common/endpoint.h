@@ -14,6 +14,11 @@
 #include "text.h"
 
 #define ENDPOINT_DEFAULT "http://localhost:4318/v1/traces"
+/* OTLP/gRPC: the default endpoint and the method every export calls;
+ * an endpoint's own path means nothing to gRPC and is left out. */
+#define ENDPOINT_GRPC_DEFAULT "http://localhost:4317"
+#define ENDPOINT_GRPC_PATH \
+	"/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 /*
  * The export URL for the value s of an endpoint variable: is_base (the
@@ -27,14 +32,20 @@
 int endpoint_url(struct str s, int is_base, const char *path, char *out,
 		 size_t cap);
 
+/* The gRPC URL for the endpoint s (either variable): its scheme and
+ * authority, then ENDPOINT_GRPC_PATH.  Returns as endpoint_url. */
+int endpoint_grpc_url(struct str s, char *out, size_t cap);
+
 /*
  * The URL posts go to for an environment: `getenv`-like lookup of
  * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT,
- * else ENDPOINT_DEFAULT (empty or blank values count as unset).  Returns
- * as endpoint_url; *name is the variable it came from (NULL: default).
+ * else the default (empty or blank values count as unset), for the
+ * protocol OTEL_EXPORTER_OTLP[_TRACES]_PROTOCOL names (grpc, or HTTP).
+ * Returns as endpoint_url; *name is the variable it came from (NULL: the
+ * default), *grpc whether the protocol is gRPC.
  */
 int endpoint_from_env(const char *(*get)(const char *name), char *out,
-		      size_t cap, const char **name);
+		      size_t cap, const char **name, int *grpc);
 
 struct endpoint {
 	int tls;                /* https:// */

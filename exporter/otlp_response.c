@@ -12,6 +12,7 @@
 #include "common/utf8.h"
 #include "otlp_pack.h"
 #include "otlp_response.h"
+#include "pbwire.h"
 #include "scan.h"
 
 /* The generated name exceeds any line. */
@@ -77,63 +78,19 @@ int otlp_response_protobuf(const uint8_t *body, size_t len,
 	return 0;
 }
 
-/* A base-128 varint at *p (before end) into *v; 0, or -1 when cut short
- * or longer than 64 bits. */
-static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	int shift = 0;
-
-	*v = 0;
-	do {
-		if (*p >= end || shift > 63)
-			return -1;
-		*v |= (uint64_t)(**p & 0x7f) << shift;
-		shift += 7;
-	} while (*(*p)++ & 0x80);
-	return 0;
-}
-
 /* google.rpc.Status: field 2, message, length-delimited. */
 static int pb_status_message(const uint8_t *p, size_t len, char *msg,
 			     size_t cap)
 {
 	const uint8_t *end = p + len;
+	struct pbwire_field f;
+	int rc;
 
-	while (p < end) {
-		uint64_t tag, n;
-
-		if (read_varint(&p, end, &tag))
-			return -1;
-		switch (tag & 7) {
-		case 0:
-			do {
-				if (p >= end)
-					return -1;
-			} while (*p++ & 0x80);
-			break;
-		case 1:
-			if (end - p < 8)
-				return -1;
-			p += 8;
-			break;
-		case 5:
-			if (end - p < 4)
-				return -1;
-			p += 4;
-			break;
-		case 2:
-			if (read_varint(&p, end, &n) ||
-			    n > (uint64_t)(end - p))
-				return -1;
-			if ((tag >> 3) == 2) {
-				otlp_response_printable(p, (size_t)n, msg,
-							cap);
-				return 0;
-			}
-			p += n;
-			break;
-		default:
-			return -1;
+	while ((rc = pbwire_next(&p, end, &f)) > 0) {
+		if (f.number == 2 && f.wire == 2) {
+			otlp_response_printable(f.bytes, (size_t)f.value, msg,
+						cap);
+			return 0;
 		}
 	}
 	return -1;

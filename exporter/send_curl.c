@@ -1,8 +1,10 @@
 /*
- * The libcurl sender (see sender.h): https:// endpoints, and plain ones
- * behind a proxy.  libcurl is loaded on first use (curl_api.c); one easy
- * handle per exporter, reused so the connection stays alive between
- * batches.  Runs on the exporter thread only.
+ * The libcurl sender (see sender.h): https:// endpoints, plain ones
+ * behind a proxy, and OTLP/gRPC (HTTP/2: with prior knowledge for http://,
+ * through ALPN for https://; the trailers' grpc-* fields go to the reply).
+ * libcurl is loaded on first use (curl_api.c); one easy handle per
+ * exporter, reused so the connection stays alive between batches.  Runs
+ * on the exporter thread only.
  *
  * Sockets are opened and closed by callbacks here so the host can mark them
  * as the exporter's own: the hooks in libotelshim.so must never trace them.
@@ -39,6 +41,9 @@ struct send_curl {
 	size_t resp_len, resp_cap;
 	int resp_truncated;
 	char retry_after[64];
+	int grpc_status;
+	char grpc_message[256];
+	char grpc_details[512];
 };
 
 /*
@@ -134,23 +139,49 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 	return size * nmemb;
 }
 
-static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
+/* The value of the header line if it is name's ("name:"), trimmed, into
+ * (out, cap); 1 if it was. */
+static int header_value(struct str line, struct str name, char *out,
+			size_t cap)
 {
-	static const struct str name = STR_LIT("retry-after:");
-	struct send_curl *s = arg;
-	size_t n = size * nmemb;
 	struct str v;
 
+	if (!str_starts_nocase(line, name))
+		return 0;
+	v = str_trim((struct str){ line.p + name.n, line.n - name.n });
+	snprintf(out, cap, "%.*s", (int)v.n, v.p);
+	return 1;
+}
+
+/* Header lines, and with HTTP/2 the trailers after the body. */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct send_curl *s = arg;
+	size_t n = size * nmemb;
+	struct str line = { data, n };
+	char status[16];
+
+	while (line.n > 0 && (line.p[line.n - 1] == '\n' ||
+			      line.p[line.n - 1] == '\r'))
+		line.n--;
 	/* A new status line: forget what an interim response said. */
 	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
 		s->retry_after[0] = '\0';
+		s->grpc_status = -1;
+		s->grpc_message[0] = '\0';
+		s->grpc_details[0] = '\0';
 		return n;
 	}
-	if (!str_starts_nocase((struct str){ data, n }, name))
+	if (header_value(line, STR_LIT("retry-after:"), s->retry_after,
+			 sizeof(s->retry_after)) ||
+	    header_value(line, STR_LIT("grpc-message:"), s->grpc_message,
+			 sizeof(s->grpc_message)) ||
+	    header_value(line, STR_LIT("grpc-status-details-bin:"),
+			 s->grpc_details, sizeof(s->grpc_details)))
 		return n;
-	v = str_trim((struct str){ data + name.n, n - name.n });
-	snprintf(s->retry_after, sizeof(s->retry_after), "%.*s", (int)v.n,
-		 v.p);
+	if (header_value(line, STR_LIT("grpc-status:"), status,
+			 sizeof(status)))
+		s->grpc_status = atoi(status);
 	return n;
 }
 
@@ -210,6 +241,10 @@ static int setup_handle(struct send_curl *s)
 #else
 	SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
+	if (cfg->protocol == CONFIG_PROTOCOL_GRPC)
+		SET(CURLOPT_HTTP_VERSION, str_starts_nocase(str_of(s->url),
+			STR_LIT("https:")) ? (long)CURL_HTTP_VERSION_2TLS :
+			(long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	SET(CURLOPT_SSL_VERIFYPEER, 1L);
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
@@ -331,6 +366,9 @@ static void curl_post(void *arg, const void *body, size_t len,
 	s->resp_len = 0;
 	s->resp_truncated = 0;
 	s->retry_after[0] = '\0';
+	s->grpc_status = -1;
+	s->grpc_message[0] = '\0';
+	s->grpc_details[0] = '\0';
 	s->errbuf[0] = '\0';
 	cu->easy_setopt(s->curl, CURLOPT_POSTFIELDS, body);
 	cu->easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -356,6 +394,9 @@ static void curl_post(void *arg, const void *body, size_t len,
 	r->len = s->resp_len;
 	r->truncated = s->resp_truncated;
 	memcpy(r->retry_after, s->retry_after, sizeof(r->retry_after));
+	r->grpc_status = s->grpc_status;
+	memcpy(r->grpc_message, s->grpc_message, sizeof(r->grpc_message));
+	memcpy(r->grpc_details, s->grpc_details, sizeof(r->grpc_details));
 }
 
 static void curl_idle(void *arg)

@@ -6,7 +6,7 @@
 #include "http1.h"
 #include "sender.h"
 
-const struct sender_ops *sender_pick(const char *url,
+const struct sender_ops *sender_pick(const char *url, int grpc,
 				     char *(*getenv_fn)(const char *))
 {
 	/* The proxy variables libcurl reads for an http:// URL (it ignores
@@ -18,7 +18,7 @@ const struct sender_ops *sender_pick(const char *url,
 	struct endpoint u;
 	size_t i;
 
-	if (!url || endpoint_split(url, &u) != 0 || u.tls)
+	if (grpc || !url || endpoint_split(url, &u) != 0 || u.tls)
 		return &sender_curl;
 	for (i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++) {
 		const char *v = getenv_fn(proxies[i]);

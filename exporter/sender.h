@@ -32,6 +32,11 @@ struct sender_reply {
 				   RESPONSE: only its start is in body */
 	int json;               /* Content-Type says JSON */
 	char retry_after[64];   /* the raw header value, or "" */
+	/* gRPC (grpc.h): the trailers' status (-1: none came), message
+	 * and details, raw. */
+	int grpc_status;
+	char grpc_message[256];
+	char grpc_details[512];
 	char what[SENDER_WHAT_MAX];
 };
 
@@ -60,9 +65,10 @@ extern const struct sender_ops sender_curl;
 /*
  * The sender for url: the built-in client for an http:// URL it can
  * parse, unless getenv_fn finds a proxy setting libcurl would honour for
- * it (http_proxy, all_proxy, ALL_PROXY); libcurl for everything else.
+ * it (http_proxy, all_proxy, ALL_PROXY) or the protocol is gRPC (HTTP/2);
+ * libcurl for everything else.
  */
-const struct sender_ops *sender_pick(const char *url,
+const struct sender_ops *sender_pick(const char *url, int grpc,
 				     char *(*getenv_fn)(const char *));
 
 #endif

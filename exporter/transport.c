@@ -1,7 +1,8 @@
 /*
- * OTLP/HTTP (see transport.h): one sender per exporter (sender.h: the
- * built-in HTTP/1.1 client, or libcurl for https://), its connection kept
- * alive between batches.  What to retry, how long to wait and when to stop
+ * OTLP/HTTP and OTLP/gRPC (see transport.h): one sender per exporter
+ * (sender.h: the built-in HTTP/1.1 client, or libcurl for https:// and
+ * gRPC), its connection kept alive between batches.  gRPC is the same
+ * exchange with its message framed and its outcome in trailers (grpc.h).  What to retry, how long to wait and when to stop
  * trying is retry.c's to decide, what the server said is otlp_response.c's
  * to read; this file performs the attempts, sleeps, counts and logs, the
  * same for both senders.  Runs on the exporter thread only.
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/text.h"
+#include "grpc.h"
 #include "gzip.h"
 #include "httpdate.h"
 #include "retry.h"
@@ -42,7 +44,9 @@ struct transport {
 	const struct sender_ops *ops;
 	void *sender;
 
-	uint8_t *zbuf;                  /* gzip output, reused */
+	int grpc;                       /* OTEL_EXPORTER_OTLP_PROTOCOL=grpc */
+	uint8_t *zbuf;                  /* the body as sent (gzip, gRPC
+					   framing), reused */
 	size_t zcap;
 
 	struct retry_breaker br;
@@ -150,7 +154,7 @@ static int header_reserved(const char *key)
 {
 	static const char *const reserved[] = {
 		"content-type", "content-encoding", "content-length",
-		"transfer-encoding", "expect", "host",
+		"transfer-encoding", "expect", "host", "te", "grpc-encoding",
 	};
 	size_t i;
 
@@ -202,11 +206,19 @@ static void build_headers(struct transport *t, char *block)
 
 	block[0] = '\0';
 	add_header(block, &len, "User-Agent", USER_AGENT);
-	add_header(block, &len, "Content-Type",
-		   cfg->protocol == CONFIG_PROTOCOL_HTTP_JSON ?
-		   "application/json" : "application/x-protobuf");
-	if (cfg->gzip)
-		add_header(block, &len, "Content-Encoding", "gzip");
+	if (t->grpc) {
+		/* The user's headers go as metadata: gRPC's headers. */
+		add_header(block, &len, "Content-Type", "application/grpc");
+		add_header(block, &len, "TE", "trailers");
+		if (cfg->gzip)
+			add_header(block, &len, "grpc-encoding", "gzip");
+	} else {
+		add_header(block, &len, "Content-Type",
+			   cfg->protocol == CONFIG_PROTOCOL_HTTP_JSON ?
+			   "application/json" : "application/x-protobuf");
+		if (cfg->gzip)
+			add_header(block, &len, "Content-Encoding", "gzip");
+	}
 	for (i = 0; i < cfg->n_headers && i < CONFIG_MAX_HEADERS; i++)
 		add_user_header(t, block, &len, i);
 }
@@ -224,6 +236,7 @@ struct transport *transport_create(const struct exporter_host *host,
 	t->host = *host;
 	t->cfg = host->cfg;
 	t->decode = decode;
+	t->grpc = t->cfg && t->cfg->protocol == CONFIG_PROTOCOL_GRPC;
 	retry_breaker_init(&t->br);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	t->rng = ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec)
@@ -238,7 +251,7 @@ struct transport *transport_create(const struct exporter_host *host,
 	if (!headers)
 		goto fail;
 	build_headers(t, headers);
-	t->ops = sender_pick(t->cfg->endpoint, getenv);
+	t->ops = sender_pick(t->cfg->endpoint, t->grpc, getenv);
 	t->sender = t->ops->create(&t->host, t->cfg->endpoint, headers, why,
 				   sizeof(why));
 	if (!t->sender) {
@@ -272,13 +285,16 @@ void transport_idle(struct transport *t)
 
 /* ----------------------------------------------------------- one batch */
 
-static int attempt_ok(const struct sender_reply *a)
+static int attempt_ok(const struct transport *t, const struct sender_reply *a)
 {
+	if (t->grpc)
+		return a->err == 0 && a->status == 200 &&
+		       a->grpc_status == GRPC_OK;
 	return a->err == 0 && a->status >= 200 && a->status < 300;
 }
 
-/* The failed attempt's Retry-After as a wait, or UINT64_MAX for none. */
-static uint64_t retry_after_hint(const struct sender_reply *a)
+/* Retry-After, seconds or an HTTP-date. */
+static uint64_t http_retry_after(const struct sender_reply *a)
 {
 	struct timespec wall;
 	uint64_t wait;
@@ -291,6 +307,42 @@ static uint64_t retry_after_hint(const struct sender_reply *a)
 		return UINT64_MAX;
 	return wait;
 }
+
+/* The wait the server asked for (gRPC's RetryInfo, HTTP's Retry-After),
+ * or UINT64_MAX for none. */
+static uint64_t retry_after_hint(const struct sender_reply *a)
+{
+	uint64_t wait;
+
+	if (a->grpc_details[0] &&
+	    grpc_retry_delay(a->grpc_details, strlen(a->grpc_details),
+			     &wait) == 0)
+		return wait;
+	return http_retry_after(a);
+}
+
+/* Whether a failed attempt that got an answer may be sent again, and
+ * after how long the server asked (UINT64_MAX: it did not). */
+static int answer_retryable(const struct transport *t,
+			    const struct sender_reply *a, uint64_t *hint)
+{
+	int retryable;
+
+	*hint = UINT64_MAX;
+	if (t->grpc && a->status == 200) {
+		/* No grpc-status at all: the call broke off. */
+		if (a->grpc_status < 0)
+			return 1;
+		retryable = grpc_retryable(a->grpc_status,
+					   retry_after_hint(a) != UINT64_MAX);
+	} else {
+		retryable = retry_status_retryable(a->status);
+	}
+	if (retryable)
+		*hint = retry_after_hint(a);
+	return retryable;
+}
+
 
 /*
  * Sends body, again while retry_next allows it.  Returns the number of
@@ -314,21 +366,28 @@ static unsigned attempt_all(struct transport *t, const void *body,
 			break;
 		t->ops->post(t->sender, body, len, tmo, a);
 		attempts++;
-		if (attempt_ok(a))
+		if (attempt_ok(t, a))
 			break;
-		if (a->err == 0) {
-			*retryable = retry_status_retryable(a->status);
-			if (*retryable)
-				hint = retry_after_hint(a);
-		} else {
+		if (a->err == 0)
+			*retryable = answer_retryable(t, a, &hint);
+		else
 			*retryable = a->retryable;
-		}
+		/* libcurl 7.88 cannot send on an HTTP/2 connection whose last
+		 * stream ended in a trailers-only answer ("Error in the HTTP2
+		 * framing layer"): a failed gRPC call gets a new one. */
+		if (t->grpc)
+			t->ops->idle(t->sender);
 		now = mono_ns();
 		if (!retry_next(attempts, max_attempts, *retryable, hint,
 				next_rand(t), now, deadline_ns, &wait))
 			break;
 		COUNT(t, batches_retried, 1);
-		if (a->err == 0)
+		if (a->err == 0 && t->grpc && a->status == 200)
+			tlog(t, CONFIG_LOG_DEBUG,
+			     "OTLP export: gRPC status %d, retry in %llu ms",
+			     a->grpc_status,
+			     (unsigned long long)(wait / 1000000ull));
+		else if (a->err == 0)
 			tlog(t, CONFIG_LOG_DEBUG,
 			     "OTLP export: HTTP %ld, retry in %llu ms",
 			     a->status,
@@ -356,6 +415,19 @@ static void log_failure(struct transport *t, const struct sender_reply *a,
 		     attempts, attempts == 1 ? "" : "s", a->what);
 		return;
 	}
+	if (t->grpc && a->status == 200) {
+		if (!first_time(t, 1000 + a->grpc_status))
+			return;
+		grpc_message_text(a->grpc_message, strlen(a->grpc_message),
+				  msg, sizeof(msg));
+		tlog(t, CONFIG_LOG_WARN,
+		     "OTLP export failed after %u attempt%s: gRPC status "
+		     "%d %s%s%s", attempts, attempts == 1 ? "" : "s",
+		     a->grpc_status,
+		     a->grpc_status < 0 ? "(none: the call broke off)" :
+		     grpc_code_name(a->grpc_status), msg[0] ? ": " : "", msg);
+		return;
+	}
 	if (!first_time(t, (int)a->status))
 		return;
 	otlp_response_error(a->body, a->len, a->json, msg, sizeof(msg));
@@ -372,13 +444,17 @@ static enum transport_result sent_batch(struct transport *t,
 					size_t nspans)
 {
 	char msg[MSG_MAX] = "";
+	const uint8_t *body = a->body;
+	size_t len = a->len;
 	int64_t rejected = 0;
 	uint64_t now;
 
-	if (t->decode && a->len > 0 && !a->truncated &&
-	    t->decode(a->body, a->len, &rejected, msg, sizeof(msg)) != 0) {
+	if (t->grpc && len > 0 && grpc_message(a->body, a->len, &body, &len))
+		len = 0;
+	if (t->decode && len > 0 && !a->truncated &&
+	    t->decode(body, len, &rejected, msg, sizeof(msg)) != 0) {
 		tlog(t, CONFIG_LOG_DEBUG,
-		     "OTLP response not understood (%zu bytes)", a->len);
+		     "OTLP response not understood (%zu bytes)", len);
 		rejected = 0;
 		msg[0] = '\0';
 	}
@@ -424,16 +500,16 @@ static enum transport_result defer_batch(struct transport *t)
 	return TRANSPORT_DEFERRED;
 }
 
-/* The body to send: body itself, or its gzip in t->zbuf when asked.
- * 0 or -errno. */
+/* The body to send: body itself, or in t->zbuf its gzip and for gRPC the
+ * message prefix before it.  0 or -errno. */
 static int make_body(struct transport *t, const void **body, size_t *len)
 {
-	size_t bound;
-	ssize_t n;
+	size_t pre = t->grpc ? GRPC_PREFIX : 0;
+	size_t bound = pre + (t->cfg->gzip ? gzip_bound(*len) : *len);
+	ssize_t n = (ssize_t)*len;
 
-	if (!t->cfg->gzip)
+	if (!t->cfg->gzip && !t->grpc)
 		return 0;
-	bound = gzip_bound(*len);
 	if (bound > t->zcap) {
 		uint8_t *nb = realloc(t->zbuf, bound);
 
@@ -442,12 +518,29 @@ static int make_body(struct transport *t, const void **body, size_t *len)
 		t->zbuf = nb;
 		t->zcap = bound;
 	}
-	n = gzip_encode(*body, *len, t->zbuf, t->zcap);
+	if (t->cfg->gzip)
+		n = gzip_encode(*body, *len, t->zbuf + pre, t->zcap - pre);
+	else
+		memcpy(t->zbuf + pre, *body, *len);
 	if (n < 0)
 		return (int)n;
+	if (t->grpc)
+		grpc_prefix(t->zbuf, t->cfg->gzip, (size_t)n);
 	*body = t->zbuf;
-	*len = (size_t)n;
+	*len = pre + (size_t)n;
 	return 0;
+}
+
+/* The server refused what we sent (400, 413, INVALID_ARGUMENT): that
+ * says nothing about its health. */
+static int refused_content(const struct transport *t,
+			   const struct sender_reply *a)
+{
+	if (a->err != 0)
+		return 0;
+	if (t->grpc && a->status == 200)
+		return a->grpc_status == GRPC_INVALID_ARGUMENT;
+	return a->status == 400 || a->status == 413;
 }
 
 /* What the attempts came to: the breaker hears of it, then the counters
@@ -465,7 +558,7 @@ static enum transport_result settle(struct transport *t,
 		publish_breaker(t);
 		return defer_batch(t);
 	}
-	if (attempt_ok(a)) {
+	if (attempt_ok(t, a)) {
 		ch = retry_breaker_record(&t->br, 1, mono_ns());
 		publish_breaker(t);
 		if (ch == RETRY_CLOSED)
@@ -473,9 +566,8 @@ static enum transport_result settle(struct transport *t,
 		return sent_batch(t, a, nspans);
 	}
 	log_failure(t, a, attempts);
-	/* A batch refused for its content (400, 413) says nothing about the
-	 * backend's health; every other failure counts toward the breaker. */
-	if (!(a->err == 0 && (a->status == 400 || a->status == 413))) {
+	/* Every failure but a refused content counts toward the breaker. */
+	if (!refused_content(t, a)) {
 		ch = retry_breaker_record(&t->br, 0, mono_ns());
 		/* Said once when it opens; reopening after a failed trial
 		 * is no news. */

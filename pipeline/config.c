@@ -345,7 +345,7 @@ static const struct config_word compressions[] = {
 static const struct config_word protocols[] = {
 	{ "http/protobuf", CONFIG_PROTOCOL_HTTP_PROTOBUF },
 	{ "http/json", CONFIG_PROTOCOL_HTTP_JSON },
-	{ "grpc", CONFIG_UNSUPPORTED },
+	{ "grpc", CONFIG_PROTOCOL_GRPC },
 	{ NULL, 0 },
 };
 
@@ -411,6 +411,11 @@ static const struct config_row rows[] = {
 	{ "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
 	  NUMBER(bsp_max_export_batch_size, 1, UINT32_MAX), .def = "512",
 	  .what = "is not a valid number", .hook = batch_read },
+	/* Before the endpoint, whose URL it decides. */
+	{ "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+	  "OTEL_EXPORTER_OTLP_PROTOCOL",
+	  WORDS(protocol, protocols), .def = "http/protobuf",
+	  .what = "is not a known protocol" },
 	{ "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
 	  "OTEL_EXPORTER_OTLP_ENDPOINT", .kind = &config_kind_url,
 	  .at = AT(endpoint, const char *), .path = "v1/traces",
@@ -428,10 +433,6 @@ static const struct config_row rows[] = {
 	  "OTEL_EXPORTER_OTLP_COMPRESSION",
 	  WORDS(gzip, compressions), .def = "none",
 	  .what = "is not gzip or none" },
-	{ "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-	  "OTEL_EXPORTER_OTLP_PROTOCOL",
-	  WORDS(protocol, protocols), .def = "http/protobuf",
-	  .what = "is not a known protocol" },
 	{ "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
 	  "OTEL_EXPORTER_OTLP_CERTIFICATE",
 	  TEXT(certificate) },
@@ -515,10 +516,12 @@ static void scan_env(struct config_loader *ld, char *const *envp)
 		if (!(row->kind->flags & CONFIG_KIND_KEEPS))
 			continue;
 		for (k = 0; k < 2; k++) {
-			/* Lists: each member can add two NULs. */
+			/* Lists: each member can add two NULs; URLs their
+			 * path, or gRPC's method. */
 			if (ld->val[r][k] != NULL)
 				ld->cap += 2 * strlen(ld->val[r][k]) + 2 +
-					   (row->path ? strlen(row->path) : 0);
+					   (row->path ? strlen(row->path) +
+					    sizeof(ENDPOINT_GRPC_PATH) : 0);
 		}
 	}
 }

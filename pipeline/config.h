@@ -29,6 +29,7 @@ enum config_sampler {
 enum config_protocol {
 	CONFIG_PROTOCOL_HTTP_PROTOBUF = 0,
 	CONFIG_PROTOCOL_HTTP_JSON,
+	CONFIG_PROTOCOL_GRPC,
 };
 
 enum config_log_level {

@@ -216,20 +216,25 @@ static int read_utf8(struct config_loader *ld, const struct config_row *row,
 }
 
 /*
- * An http(s) URL.  The row's own variable is the full URL, used as it is
- * with "/" inserted if it has no path; its generic variable is a base to
- * which row->path is appended (the OTLP exporter specification).  The
+ * An http(s) URL, made into the one the exporter posts to (endpoint.h):
+ * for OTLP/HTTP the row's own variable is the full URL, used as it is with
+ * "/" inserted if it has no path, and its generic variable a base to which
+ * row->path is appended; for gRPC (the protocol row is read first) either
+ * gives the scheme and authority, and the Export method is the path.  The
  * warning never shows the value: URLs can carry credentials.
  */
 static int read_url(struct config_loader *ld, const struct config_row *row,
 		    struct config_value v)
 {
 	const char **field = config_field(ld, row);
-	size_t cap = v.s.n + strlen(row->path) + 2;
+	int grpc = ld->cfg->protocol == CONFIG_PROTOCOL_GRPC;
+	size_t cap = v.s.n + 2 + (grpc ? sizeof(ENDPOINT_GRPC_PATH) :
+				  strlen(row->path));
 	char *url;
 
 	if (v.src == CONFIG_SRC_DEFAULT) {      /* ours, a full URL */
-		*field = v.raw;
+		*field = grpc ? ENDPOINT_GRPC_DEFAULT ENDPOINT_GRPC_PATH :
+				v.raw;
 		return 0;
 	}
 	if (endpoint_url(v.s, 0, "", NULL, 0) == -EINVAL) {
@@ -239,7 +244,11 @@ static int read_url(struct config_loader *ld, const struct config_row *row,
 	url = config_alloc(ld, cap);
 	if (url == NULL)
 		return -ENOMEM;
-	endpoint_url(v.s, v.src == CONFIG_SRC_GENERIC, row->path, url, cap);
+	if (grpc)
+		endpoint_grpc_url(v.s, url, cap);
+	else
+		endpoint_url(v.s, v.src == CONFIG_SRC_GENERIC, row->path, url,
+			     cap);
 	*field = url;
 	return 0;
 }

@@ -374,9 +374,9 @@ static int doctor_endpoint(void)
 	char url[4096];
 	const char *from;
 	struct endpoint e;
-	int fd = -1, failed = 0;
+	int fd = -1, failed = 0, grpc;
 
-	if (endpoint_from_env(env_get, url, sizeof(url), &from) < 0 ||
+	if (endpoint_from_env(env_get, url, sizeof(url), &from, &grpc) < 0 ||
 	    endpoint_split(url, &e) != 0) {
 		printf("[FAIL] %s is not an http:// or https:// URL\n",
 		       from ? from : "the endpoint");
@@ -393,9 +393,11 @@ static int doctor_endpoint(void)
 		printf("[FAIL] %s: nothing accepts connections at %s port "
 		       "%s\n", url, e.host, e.port);
 		failed = 1;
-	} else if (e.tls) {
-		printf("[ ok ] %s accepts connections (TLS: the certificate "
-		       "is not checked by doctor)\n", url);
+	} else if (e.tls || grpc) {
+		printf("[ ok ] %s accepts connections (%s)\n", url,
+		       grpc ? "OTLP/gRPC: the export itself is not tried by "
+			      "doctor" : "TLS: the certificate is not checked "
+			      "by doctor");
 	} else {
 		failed = doctor_probe_otlp(fd, url, &e);
 	}

@@ -132,7 +132,9 @@ class Sink:
     (seconds, sent as Retry-After on error answers), delay_ms (wait before
     answering), hang (read the request, never answer), fail_first (fail
     the first K requests with status, default 503, then succeed), path
-    (accept posts to this path only, 404 for any other, as Tempo does).
+    (accept posts to this path only, 404 for any other, as Tempo does),
+    grpc (serve OTLP/gRPC; status is then a gRPC status code, and the
+    traced programs need OTEL_EXPORTER_OTLP_PROTOCOL=grpc).
 
         with Sink(fail_first=2) as sink:
             ... sink.endpoint ... sink.wait_for_spans(3)
@@ -143,11 +145,11 @@ class Sink:
 
     def __init__(self, status=None, retry_after=None, delay_ms=None,
                  hang=False, fail_first=None, max_bytes=None,
-                 start_timeout=15.0, port=0, path=None):
+                 start_timeout=15.0, port=0, path=None, grpc=False):
         self.options = dict(status=status, retry_after=retry_after,
                             delay_ms=delay_ms, hang=hang,
                             fail_first=fail_first, max_bytes=max_bytes,
-                            path=path)
+                            path=path, grpc=grpc)
         self.start_timeout = start_timeout
         self.want_port = port
         self.proc = None
@@ -169,6 +171,8 @@ class Sink:
                 argv += [flag, str(o[key])]
         if o["hang"]:
             argv.append("--hang")
+        if o["grpc"]:
+            argv.append("--grpc")
         return argv
 
     def start(self):

@@ -10,7 +10,13 @@
  * Usage:
  *   node sink.js --port N --out FILE [--status CODE] [--retry-after S]
  *                [--delay-ms MS] [--hang] [--fail-first K] [--max-bytes N]
- *                [--path P]
+ *                [--path P] [--grpc]
+ *
+ * --grpc serves OTLP/gRPC instead (TraceService/Export over HTTP/2, with
+ * @grpc/grpc-js, which also undoes grpc-encoding: gzip); --status is then
+ * a gRPC status code (--fail-first alone fails with UNAVAILABLE),
+ * --retry-after S sends a google.rpc.RetryInfo of S seconds with a
+ * failure, and --hang, --delay-ms and --fail-first work as for HTTP.
  *
  * The first line on stdout is "listening <port>" once the socket is bound.
  * FILE gets one JSON line per span of every request answered 200:
@@ -75,7 +81,7 @@ function parseArgs(argv) {
 	const opt = {
 		port: null, out: null, status: null, retryAfter: null,
 		delayMs: 0, hang: false, failFirst: 0,
-		maxBytes: 64 * 1024 * 1024, path: null,
+		maxBytes: 64 * 1024 * 1024, path: null, grpc: false,
 	};
 	const ints = {
 		'--port': 'port', '--status': 'status',
@@ -86,6 +92,8 @@ function parseArgs(argv) {
 		const a = argv[i];
 		if (a === '--hang') {
 			opt.hang = true;
+		} else if (a === '--grpc') {
+			opt.grpc = true;
 		} else if (a === '--out') {
 			if (i + 1 >= argv.length)
 				usage('--out needs a value');
@@ -109,10 +117,13 @@ function parseArgs(argv) {
 	}
 	if (opt.port === null || opt.out === null)
 		usage('--port and --out are required');
-	if (opt.status !== null && (opt.status < 100 || opt.status > 599))
+	if (opt.grpc && opt.status !== null && opt.status > 16)
+		usage('--status must be a gRPC status code with --grpc');
+	if (!opt.grpc && opt.status !== null &&
+	    (opt.status < 100 || opt.status > 599))
 		usage('--status must be an HTTP status code');
 	if (opt.failFirst > 0 && opt.status === null)
-		opt.status = 503;
+		opt.status = opt.grpc ? 14 : 503;
 	return opt;
 }
 
@@ -330,6 +341,121 @@ function mediaType(ct) {
 	return (ct || '').split(';')[0].trim().toLowerCase();
 }
 
+/* grpc-status-details-bin: a google.rpc.Status whose details hold a
+ * google.rpc.RetryInfo of the given seconds. */
+function retryInfoStatus(code, message, seconds) {
+	const W = protobuf.Writer;
+	const duration = W.create().uint32(8).int64(seconds).finish();
+	const retryInfo = W.create().uint32(10).bytes(duration).finish();
+	const any = W.create()
+		.uint32(10).string('type.googleapis.com/google.rpc.RetryInfo')
+		.uint32(18).bytes(retryInfo).finish();
+	return Buffer.from(W.create().uint32(8).int32(code)
+		.uint32(18).string(message).uint32(26).bytes(any).finish());
+}
+
+/*
+ * OTLP/gRPC: one unary method whose messages are handed over as bytes and
+ * decoded like an OTLP/HTTP protobuf body.
+ */
+function serveGrpc(opt, logRequest, nextSeq) {
+	const grpc = require('@grpc/grpc-js');
+	const path = '/opentelemetry.proto.collector.trace.v1.TraceService/' +
+		'Export';
+	const bytes = (b) => b;
+	const service = {
+		Export: {
+			path, requestStream: false, responseStream: false,
+			requestSerialize: bytes, requestDeserialize: bytes,
+			responseSerialize: bytes, responseDeserialize: bytes,
+		},
+	};
+	function exportCall(call, callback) {
+		const mySeq = nextSeq();
+		const headers = {};
+		for (const [k, v] of Object.entries(call.metadata.getMap()))
+			headers[k] = Buffer.isBuffer(v) ? v.toString('hex') : v;
+		const info = {
+			path, content_type: 'application/grpc',
+			content_encoding: headers['grpc-encoding'] || '',
+			user_agent: headers['user-agent'] || '', headers,
+		};
+		const rec = {
+			seq: mySeq, method: 'POST', path, headers,
+			bytes: call.request.length, spans: 0,
+			status_returned: null,
+		};
+		let spans;
+		try {
+			spans = spanRecords(fromProtobuf(call.request), info,
+				mySeq);
+		} catch (e) {
+			rec.status_returned = 3;
+			rec.error = 'undecodable body: ' + e.message;
+			logRequest(rec);
+			callback({ code: 3, details: rec.error });
+			return;
+		}
+		rec.spans = spans.length;
+		if (opt.hang) {
+			rec.hung = true;
+			logRequest(rec);
+			return;
+		}
+		const failing = opt.status !== null &&
+			(opt.failFirst === 0 || mySeq <= opt.failFirst);
+		function finish() {
+			if (call.cancelled) {
+				rec.client_gone = true;
+				logRequest(rec);
+				return;
+			}
+			if (failing) {
+				const metadata = new grpc.Metadata();
+				if (opt.retryAfter !== null)
+					metadata.set('grpc-status-details-bin',
+						retryInfoStatus(opt.status,
+							'sink fault mode',
+							parseInt(opt.retryAfter,
+								10)));
+				rec.status_returned = opt.status;
+				logRequest(rec);
+				callback({ code: opt.status, metadata,
+					   details: 'sink fault mode' });
+				return;
+			}
+			if (spans.length > 0)
+				fs.appendFileSync(opt.out, spans.map((sp) =>
+					JSON.stringify(sp)).join('\n') + '\n');
+			rec.status_returned = 0;
+			logRequest(rec);
+			callback(null, Buffer.from(Response.encode({}).finish()));
+		}
+		if (opt.delayMs > 0)
+			setTimeout(finish, opt.delayMs);
+		else
+			finish();
+	}
+	const server = new grpc.Server({
+		'grpc.max_receive_message_length': opt.maxBytes,
+	});
+	server.addService(service, { Export: exportCall });
+	server.bindAsync('127.0.0.1:' + opt.port,
+		grpc.ServerCredentials.createInsecure(), (err, port) => {
+			if (err) {
+				process.stderr.write('sink: ' + err.message + '\n');
+				process.exit(1);
+			}
+			process.stdout.write('listening ' + port + '\n');
+		});
+	function stop() {
+		server.forceShutdown();
+		process.exit(0);
+	}
+	process.on('SIGTERM', stop);
+	process.on('SIGINT', stop);
+}
+
 function main() {
 	const opt = parseArgs(process.argv.slice(2));
 	const reqFile = opt.out + '.requests';
@@ -342,6 +468,9 @@ function main() {
 	function logRequest(rec) {
 		fs.appendFileSync(reqFile, JSON.stringify(rec) + '\n');
 	}
+
+	if (opt.grpc)
+		return serveGrpc(opt, logRequest, () => ++seq);
 
 	/* body is null when the request was larger than --max-bytes. */
 	function handle(req, res, body, size) {

@@ -702,13 +702,30 @@ START_TEST(test_otlp_scalars)
 }
 END_TEST
 
+/* gRPC: the endpoint's scheme and authority and the Export method,
+ * whichever variable names it; 4317 by default. */
 START_TEST(test_otlp_protocol_grpc)
 {
 	LOAD("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc");
+	ck_assert_int_eq(cfg.protocol, CONFIG_PROTOCOL_GRPC);
+	ck_assert_int_eq(n_warn, 0);
+	ck_assert_str_eq(cfg.endpoint, "http://localhost:4317/opentelemetry."
+			 "proto.collector.trace.v1.TraceService/Export");
+	LOAD("OTEL_EXPORTER_OTLP_PROTOCOL=GRPC",
+	     "OTEL_EXPORTER_OTLP_ENDPOINT=https://c:443/ignored/");
+	ck_assert_int_eq(cfg.protocol, CONFIG_PROTOCOL_GRPC);
+	ck_assert_str_eq(cfg.endpoint, "https://c:443/opentelemetry."
+			 "proto.collector.trace.v1.TraceService/Export");
+	LOAD("OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
+	     "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/protobuf",
+	     "OTEL_EXPORTER_OTLP_ENDPOINT=http://c:4318");
 	ck_assert_int_eq(cfg.protocol, CONFIG_PROTOCOL_HTTP_PROTOBUF);
+	ck_assert_str_eq(cfg.endpoint, "http://c:4318/v1/traces");
+	LOAD("OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
+	     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=c:4317");
 	ck_assert_int_eq(n_warn, 1);
-	ck_assert_str_eq(warnings[0], "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL="
-			 "\"grpc\" is not supported; using http/protobuf");
+	ck_assert_str_eq(cfg.endpoint, "http://localhost:4317/opentelemetry."
+			 "proto.collector.trace.v1.TraceService/Export");
 }
 END_TEST
 
@@ -804,7 +821,7 @@ static const char *const invalid_single[] = {
 	"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT=99999999999999999999999",
 	"OTEL_EXPORTER_OTLP_COMPRESSION=zstd",
 	"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION=deflate",
-	"OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
+	"OTEL_EXPORTER_OTLP_PROTOCOL=http/thrift",
 	"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=thrift",
 	"OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT=big",
 	"OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT=-3",

@@ -65,24 +65,52 @@ START_TEST(from_env)
 		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://t:2/x", NULL };
 	static const char *const blank[] = {
 		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=  ", NULL };
+	static const char *const grpc_default[] = {
+		"OTEL_EXPORTER_OTLP_PROTOCOL= gRPC", NULL };
+	static const char *const grpc_both[] = {
+		"OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
+		"OTEL_EXPORTER_OTLP_ENDPOINT=http://b:1",
+		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=https://t:2/x", NULL };
+	static const char *const http_wins[] = {
+		"OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
+		"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/protobuf", NULL };
 	char out[128];
 	const char *from;
+	int grpc;
 
 	env = none;
-	ck_assert_int_gt(endpoint_from_env(get, out, sizeof(out), &from), 0);
+	ck_assert_int_gt(endpoint_from_env(get, out, sizeof(out), &from,
+					   &grpc), 0);
 	ck_assert_str_eq(out, ENDPOINT_DEFAULT);
 	ck_assert_ptr_null(from);
+	ck_assert(!grpc);
 	env = base;
-	endpoint_from_env(get, out, sizeof(out), &from);
+	endpoint_from_env(get, out, sizeof(out), &from, &grpc);
 	ck_assert_str_eq(out, "http://b:1/v1/traces");
 	ck_assert_str_eq(from, "OTEL_EXPORTER_OTLP_ENDPOINT");
 	env = both;
-	endpoint_from_env(get, out, sizeof(out), &from);
+	endpoint_from_env(get, out, sizeof(out), &from, &grpc);
 	ck_assert_str_eq(out, "http://t:2/x");
 	ck_assert_str_eq(from, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
 	env = blank;
-	endpoint_from_env(get, out, sizeof(out), &from);
+	endpoint_from_env(get, out, sizeof(out), &from, &grpc);
 	ck_assert_str_eq(out, ENDPOINT_DEFAULT);
+	/* gRPC: scheme and authority, then the Export method. */
+	env = grpc_default;
+	endpoint_from_env(get, out, sizeof(out), &from, &grpc);
+	ck_assert(grpc);
+	ck_assert_str_eq(out, ENDPOINT_GRPC_DEFAULT ENDPOINT_GRPC_PATH);
+	env = grpc_both;
+	endpoint_from_env(get, out, sizeof(out), &from, &grpc);
+	ck_assert_str_eq(out, "https://t:2" ENDPOINT_GRPC_PATH);
+	env = http_wins;
+	endpoint_from_env(get, out, sizeof(out), &from, &grpc);
+	ck_assert(!grpc);
+	ck_assert_str_eq(out, ENDPOINT_DEFAULT);
+	ck_assert_int_eq(endpoint_grpc_url(STR_LIT("c:1"), out, sizeof(out)),
+			 -EINVAL);
+	ck_assert_int_eq(endpoint_grpc_url(STR_LIT("http://c:1"), out, 20),
+			 -ENOSPC);
 }
 END_TEST
 

@@ -9,7 +9,7 @@
  * missing, are tested too.  The decisions themselves are tested on their
  * own (test_retry, test_httpdate, test_gzip, test_otlp_response).  Also
  * run under ThreadSanitizer.
- * links: exporter/transport.c exporter/sender.c exporter/send_http1.c exporter/send_curl.c exporter/curl_api.c exporter/http1.c exporter/retry.c exporter/httpdate.c exporter/gzip.c exporter/otlp_response.c build/proto/common.pb-c.c build/proto/resource.pb-c.c build/proto/trace.pb-c.c build/proto/trace_service.pb-c.c
+ * links: exporter/transport.c exporter/grpc.c exporter/sender.c exporter/send_http1.c exporter/send_curl.c exporter/curl_api.c exporter/http1.c exporter/retry.c exporter/httpdate.c exporter/gzip.c exporter/otlp_response.c build/proto/common.pb-c.c build/proto/resource.pb-c.c build/proto/trace.pb-c.c build/proto/trace_service.pb-c.c
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -772,35 +772,38 @@ static char *fake_getenv(const char *name)
 START_TEST(sender_selection)
 {
 	memset(fake_env, 0, sizeof(fake_env));
-	ck_assert_ptr_eq(sender_pick("http://127.0.0.1:4318/v1/traces",
+	ck_assert_ptr_eq(sender_pick("http://127.0.0.1:4318/v1/traces", 0,
 				     fake_getenv), &sender_http1);
-	ck_assert_ptr_eq(sender_pick("http://[::1]/v1/traces", fake_getenv),
+	/* gRPC is HTTP/2: libcurl's. */
+	ck_assert_ptr_eq(sender_pick("http://127.0.0.1:4317/x", 1,
+				     fake_getenv), &sender_curl);
+	ck_assert_ptr_eq(sender_pick("http://[::1]/v1/traces", 0, fake_getenv),
 			 &sender_http1);
-	ck_assert_ptr_eq(sender_pick("https://collector:4318/v1/traces",
+	ck_assert_ptr_eq(sender_pick("https://collector:4318/v1/traces", 0,
 				     fake_getenv), &sender_curl);
 	/* The scheme is case-insensitive (RFC 3986 section 3.1). */
-	ck_assert_ptr_eq(sender_pick("HTTP://collector/", fake_getenv),
+	ck_assert_ptr_eq(sender_pick("HTTP://collector/", 0, fake_getenv),
 			 &sender_http1);
 	/* Credentials in the URL: the built-in client refuses them. */
-	ck_assert_ptr_eq(sender_pick("http://u:p@collector/", fake_getenv),
+	ck_assert_ptr_eq(sender_pick("http://u:p@collector/", 0, fake_getenv),
 			 &sender_curl);
-	ck_assert_ptr_eq(sender_pick(NULL, fake_getenv), &sender_curl);
+	ck_assert_ptr_eq(sender_pick(NULL, 0, fake_getenv), &sender_curl);
 	/* A proxy libcurl would use for http:// ... */
 	fake_env[0][0] = "http_proxy";
 	fake_env[0][1] = "http://proxy:3128";
-	ck_assert_ptr_eq(sender_pick("http://collector/", fake_getenv),
+	ck_assert_ptr_eq(sender_pick("http://collector/", 0, fake_getenv),
 			 &sender_curl);
 	fake_env[0][0] = "ALL_PROXY";
-	ck_assert_ptr_eq(sender_pick("http://collector/", fake_getenv),
+	ck_assert_ptr_eq(sender_pick("http://collector/", 0, fake_getenv),
 			 &sender_curl);
 	/* ... but not the capitalised HTTP_PROXY (libcurl ignores it), nor
 	 * an empty one. */
 	fake_env[0][0] = "HTTP_PROXY";
-	ck_assert_ptr_eq(sender_pick("http://collector/", fake_getenv),
+	ck_assert_ptr_eq(sender_pick("http://collector/", 0, fake_getenv),
 			 &sender_http1);
 	fake_env[0][0] = "http_proxy";
 	fake_env[0][1] = "";
-	ck_assert_ptr_eq(sender_pick("http://collector/", fake_getenv),
+	ck_assert_ptr_eq(sender_pick("http://collector/", 0, fake_getenv),
 			 &sender_http1);
 }
 END_TEST
