@@ -460,6 +460,9 @@ static const struct config_row rows[] = {
 	  .hook = stack_threshold_read },
 	{ "OTELSHIM_CRASH_HANDLER", WORDS(crash_handler, booleans),
 	  .def = "true", .what = "is not true or false" },
+	{ "OTELSHIM_REWRITE_TRACEPARENT",
+	  WORDS(rewrite_traceparent, booleans), .def = "true",
+	  .what = "is not true or false" },
 };
 
 #define N_ROWS (sizeof(rows) / sizeof(rows[0]))

@@ -113,6 +113,9 @@ struct config {
 	 * long carry their call stack; 0 = every one, -1 ("off") = none. */
 	int32_t stack_threshold_ms;
 	int crash_handler;          /* OTELSHIM_CRASH_HANDLER, default true */
+	/* OTELSHIM_REWRITE_TRACEPARENT, default true: a traceparent the
+	 * program sends itself gets our client span as its parent. */
+	int rewrite_traceparent;
 	/* OTELSHIM_URL_SENSITIVE_KEYS: query keys whose values are
 	 * redacted, replacing the default list; NULL = the default. */
 	const char *url_sensitive_keys;

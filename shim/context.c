@@ -276,6 +276,11 @@ void ctx_discard(struct span *s)
 	rec_free(s);
 }
 
+int ctx_rewrite_traceparent(void)
+{
+	return ctx_cfg && ctx_cfg->rewrite_traceparent;
+}
+
 void ctx_set_active(struct span *s)
 {
 	thread_active = s;

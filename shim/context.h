@@ -46,6 +46,10 @@ void ctx_end(struct span *s);
 /* Gives the record back without exporting it. */
 void ctx_discard(struct span *s);
 
+/* OTELSHIM_REWRITE_TRACEPARENT: whether a traceparent the program writes
+ * itself gets our client span as its parent-id. */
+int ctx_rewrite_traceparent(void);
+
 /* The span that is the parent of spans this thread starts; NULL clears. */
 void ctx_set_active(struct span *s);
 struct span *ctx_active(void);

@@ -393,26 +393,56 @@ void hc_after_read(struct fd_entry *e, const struct iovec *iov, int n,
 
 /* ------------------------------------------------------------ writes */
 
+/*
+ * The context of a traceparent the program writes itself (an application
+ * with an OpenTelemetry SDK, a proxy forwarding a trace it did not start
+ * here): 1 and *r when the head in v carries exactly one valid one of a
+ * trace other than the one this thread is in.  Our client span then joins
+ * that trace as the child of the program's span.
+ */
+static int program_context(const struct hi_view *v, const struct hi_point *pt,
+			   struct ctx_remote *r, char *ts, size_t cap)
+{
+	const struct span *cur = ctx_active();
+	struct str tp, st = { NULL, 0 };
+
+	if (!pt->has_traceparent ||
+	    hi_find_header(v->p, v->len, "traceparent", &tp) != 1)
+		return 0;
+	if (pt->has_tracestate &&
+	    hi_find_header(v->p, v->len, "tracestate", &st) != 1)
+		st.p = NULL;
+	if (!hs_remote_from(tp, st, r, ts, cap))
+		return 0;
+	return !cur || memcmp(cur->trace_id, r->trace_id, 16) != 0;
+}
+
 /* A request starts with this write: its client span, and what to add. */
 static void client_request_start(struct hc_conn *c, const struct iovec *iov,
 				 int n, int propagate)
 {
 	char tp[PROPAGATE_TRACEPARENT_LEN + 1];
+	char ts[PROPAGATE_TRACESTATE_MAX + 1];
+	struct ctx_remote remote;
 	struct hi_view v;
 	struct hi_point pt;
 	struct span *s;
-	int r;
+	int r, joined;
 
 	hi_view(&v, iov, n);
 	r = hi_find_point(v.p, v.len, &pt);
 	if (r == -1)
 		return;  /* not a request: the stream will say so */
-	s = ctx_start(SPAN_KIND_CLIENT, NULL);
+	joined = r == 0 && propagate &&
+		 program_context(&v, &pt, &remote, ts, sizeof(ts));
+	s = ctx_start(SPAN_KIND_CLIENT, joined ? &remote : NULL);
 	c->out_started = 1;
 	c->out_span = s;
 	q_push(c, s);
 	if (!s || !propagate || r != 0)
 		return;  /* request line cut: no injection for this one */
+	if (joined && !ctx_rewrite_traceparent())
+		return;  /* the program's header goes as it wrote it */
 	ctx_traceparent(s, tp, sizeof(tp));
 	hi_plan(&c->ed, &v, &pt, s, tp);
 }

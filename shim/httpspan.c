@@ -76,19 +76,25 @@ static void attr_method(struct span *s, const struct http_head *h)
 int hs_remote(const struct http_head *h, struct ctx_remote *r, char *ts,
 	      size_t cap)
 {
+	return hs_remote_from(h->traceparent, h->tracestate, r, ts, cap);
+}
+
+int hs_remote_from(struct str traceparent, struct str tracestate,
+		   struct ctx_remote *r, char *ts, size_t cap)
+{
 	struct propagate_ctx pc;
 	int n;
 
-	if (!h->traceparent.p || propagate_parse_traceparent(
-		    h->traceparent.p, h->traceparent.n, &pc) != 0)
+	if (!traceparent.p || propagate_parse_traceparent(
+		    traceparent.p, traceparent.n, &pc) != 0)
 		return 0;
 	memset(r, 0, sizeof(*r));
 	memcpy(r->trace_id, pc.trace_id, 16);
 	memcpy(r->span_id, pc.span_id, 8);
 	r->flags = pc.flags;
-	if (h->tracestate.p) {
-		n = propagate_check_tracestate(h->tracestate.p,
-					       h->tracestate.n, ts, cap);
+	if (tracestate.p) {
+		n = propagate_check_tracestate(tracestate.p, tracestate.n, ts,
+					       cap);
 		if (n > 0) {
 			r->trace_state = ts;
 			r->trace_state_len = (size_t)n;

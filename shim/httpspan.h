@@ -23,6 +23,11 @@
 int hs_remote(const struct http_head *h, struct ctx_remote *r, char *ts,
 	      size_t cap);
 
+/* The same from the values of a traceparent and a tracestate header
+ * (tracestate.p NULL: none). */
+int hs_remote_from(struct str traceparent, struct str tracestate,
+		   struct ctx_remote *r, char *ts, size_t cap);
+
 /* Names the SERVER span s and sets its attributes from the request head h
  * read on e (and e's peer). */
 void hs_server(struct span *s, const struct http_head *h,

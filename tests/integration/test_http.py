@@ -176,6 +176,51 @@ class CurlToPython(unittest.TestCase):
         self.assertFalse(is_root(y), summarize(spans))
 
 
+class ProgramTraceparent(unittest.TestCase):
+    """A client that sends its own traceparent, as an application with an
+    OpenTelemetry SDK does: our client span joins the program's trace as
+    the child of the program's span, and (OTELSHIM_REWRITE_TRACEPARENT,
+    default true) the header's parent-id becomes our span's, so the server
+    span hangs under it, in the same trace."""
+
+    TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+    PARENT = "00f067aa0ba902b7"
+    CLIENT = textwrap.dedent("""
+        import sys, urllib.request
+        req = urllib.request.Request(sys.argv[1], headers={
+            "traceparent": "00-%s-%s-01"})
+        print(urllib.request.urlopen(req).read().decode(), end="")
+    """)
+
+    def exchange(self, **env):
+        port = free_port()
+        with Sink() as sink:
+            with server(sink, port):
+                wait_for_port(port)
+                r = run_traced([sys.executable, "-c",
+                                self.CLIENT % (self.TRACE, self.PARENT),
+                                "http://127.0.0.1:%d/sdk" % port], sink,
+                               OTEL_SERVICE_NAME="app", **env)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                spans = sink.wait_for_spans(2)
+        client = find_span(spans, "GET", KIND_CLIENT)
+        srv = find_span(spans, "GET", KIND_SERVER)
+        self.assertEqual(client["trace_id"], self.TRACE)
+        self.assertEqual(client["parent_span_id"], self.PARENT)
+        self.assertEqual(srv["trace_id"], self.TRACE)
+        # The program's header went out once, never a second one of ours.
+        self.assertRegex(srv["attributes"].get("url.path"), "^/sdk$")
+        return client, srv
+
+    def test_joined_and_rewritten(self):
+        client, srv = self.exchange()
+        assert_child_of(srv, client)
+
+    def test_joined_header_untouched(self):
+        client, srv = self.exchange(OTELSHIM_REWRITE_TRACEPARENT="false")
+        self.assertEqual(srv["parent_span_id"], self.PARENT)
+
+
 class KeepAliveAndFraming(unittest.TestCase):
     def test_hundred_requests_on_one_connection(self):
         port = free_port()

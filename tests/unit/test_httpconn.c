@@ -308,13 +308,40 @@ START_TEST(existing_traceparent_kept_or_rewritten)
 	char req[256], tp[56];
 	size_t steps[] = { 60, 0, 3, 0, 1 };
 
-	/* Another trace's header: left alone, nothing added. */
+	/* The program's own header of another trace (an SDK): our span
+	 * joins that trace under the program's span; the header is left
+	 * alone, nothing added ... */
 	memset(&e, 0, sizeof(e));
 	e.kind = FD_TCP;
+	nsubmitted = 0;
 	program_write(&e, f, other, sizeof(other) - 1, 0, 0, 1);
 	ck_assert_uint_eq(f->len, sizeof(other) - 1);
 	ck_assert(memcmp(f->wire, other, f->len) == 0);
 	hc_close(&e);
+	ck_assert_int_eq(nsubmitted, 1);
+	ctx_traceparent(&submitted[0], tp, sizeof(tp));
+	ck_assert(memcmp(tp, "00-0af7651916cd43dd8448eb211c80319c-", 36) == 0);
+	ck_assert(memcmp(submitted[0].parent_span_id,
+			 "\xb7\xad\x6b\x71\x69\x20\x33\x31", 8) == 0);
+	ck_assert_int_eq(submitted[0].parent_is_remote, 1);
+	/* ... unless OTELSHIM_REWRITE_TRACEPARENT: then its parent-id is
+	 * our span's, in place. */
+	cfg.rewrite_traceparent = 1;
+	memset(f, 0, sizeof(*f));
+	memset(&e, 0, sizeof(e));
+	e.kind = FD_TCP;
+	nsubmitted = 0;
+	program_write(&e, f, other, sizeof(other) - 1, 0, 0, 1);
+	hc_close(&e);
+	ck_assert_int_eq(nsubmitted, 1);
+	ctx_traceparent(&submitted[0], tp, sizeof(tp));
+	ck_assert(memcmp(tp, "00-0af7651916cd43dd8448eb211c80319c-", 36) == 0);
+	snprintf(req, sizeof(req),
+		 "GET / HTTP/1.1\r\nHost: h\r\ntraceparent: %s\r\n\r\n", tp);
+	ck_assert_uint_eq(f->len, strlen(req));
+	ck_assert(memcmp(f->wire, req, f->len) == 0);
+	cfg.rewrite_traceparent = 0;
+	memset(f, 0, sizeof(*f));
 
 	/* A proxy forwarding its caller's header while handling a request
 	 * of that trace: the parent-id becomes our client span's. */
