@@ -106,6 +106,14 @@ struct config {
 	 * long carry their call stack; 0 = every one, -1 ("off") = none. */
 	int32_t stack_threshold_ms;
 	int crash_handler;          /* OTELSHIM_CRASH_HANDLER, default true */
+	/* OTELSHIM_EXIT_TIMEOUT: the most exit (or an exec) waits for the
+	 * queue to go out or to the spool; never more than
+	 * bsp_export_timeout_ms. */
+	uint32_t exit_timeout_ms;
+	/* OTELSHIM_SPOOL_DIR: NULL = the per-user default
+	 * (spool_default_dir), "off" = no spool. */
+	const char *spool_dir;
+	uint32_t spool_max_mb;      /* OTELSHIM_SPOOL_MAX_MB, default 64 */
 	/* OTELSHIM_URL_SENSITIVE_KEYS: query keys whose values are
 	 * redacted, replacing the default list; NULL = the default. */
 	const char *url_sensitive_keys;

@@ -6,6 +6,7 @@
  *   otelshim view FILE
  *   otelshim doctor [CMD]
  *   otelshim status [DIR]
+ *   otelshim flush [DIR]
  *
  * The library is looked for next to this executable (the build tree and
  * the portable bundle keep them together), then in ../lib/otelshim.
@@ -24,6 +25,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "flush.h"
 #include "json.h"
 #include "view.h"
 
@@ -36,7 +38,12 @@ static void usage(FILE *f)
 		"[--file PATH] -- CMD [ARGS...]\n"
 		"       otelshim view FILE\n"
 		"       otelshim doctor [CMD]\n"
-		"       otelshim status [DIR]   (default $OTELSHIM_STATUS_DIR)\n");
+		"       otelshim status [DIR]   (default $OTELSHIM_STATUS_DIR; "
+		"also the spool's size)\n"
+		"       otelshim flush [DIR]    (send what waits in the spool, "
+		"default $OTELSHIM_SPOOL_DIR\n"
+		"                                or the per-user one, to the "
+		"endpoints it was meant for)\n");
 }
 
 /* The library beside /proc/self/exe, or in ../lib/otelshim. */
@@ -364,6 +371,7 @@ static int status_main(int argc, char **argv)
 	DIR *d;
 	int n = 0;
 
+	flush_print_usage();
 	if (!dir || !*dir) {
 		fprintf(stderr, "otelshim status: no DIR given and "
 			"OTELSHIM_STATUS_DIR is not set\n");
@@ -431,6 +439,8 @@ int main(int argc, char **argv)
 		return doctor_main(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "status"))
 		return status_main(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "flush"))
+		return flush_main(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage(stdout);
 		return 0;

@@ -32,7 +32,7 @@ static const char *joined(char *const *env)
 START_TEST(nothing_to_add_is_the_same_array)
 {
 	char *envp[] = { "A=1", "TRACEPARENT=x", NULL };
-	struct execenv_add none = { NULL, NULL, NULL };
+	struct execenv_add none = { NULL, NULL, NULL, NULL };
 	struct execenv_add same = { NULL, NULL, "M=1" };
 	char *marked[] = { "A=1", "M=1", "M=2", NULL };
 
