@@ -44,6 +44,9 @@ static _Atomic uint32_t abort_word;
 static _Atomic size_t pending_n;        /* `pending`, for other threads */
 /* The image before an exec left spans in the spool: 1 asked, 0 done. */
 static _Atomic int deliver_req;
+/* This image spooled spans before an exec: every later exec (execvp
+ * tries one path after another) tells the new image to deliver. */
+static _Atomic int exec_spooled;
 static _Atomic uint64_t recorded;
 static _Atomic uint64_t dropped_early;  /* no record free: never queued */
 static struct status_report last_report; /* exporter thread only */
@@ -622,10 +625,10 @@ int batch_before_exec(void)
 
 	if (!cfg || !r || !atomic_load(&started) || atomic_load(&done_word) ||
 	    atomic_load(&shut_down))
-		return 0;
+		return atomic_load(&exec_spooled);
 	if (ring_count(r) == 0 &&
 	    !atomic_load_explicit(&pending_n, memory_order_relaxed))
-		return atomic_load(&deliver_req);
+		return atomic_load(&deliver_req) || atomic_load(&exec_spooled);
 	spooled = __atomic_load_n(&counters.spans_spooled, __ATOMIC_RELAXED);
 	want = atomic_fetch_add(&spool_req, 1) + 1;
 	raise_abort();
@@ -640,9 +643,10 @@ int batch_before_exec(void)
 	}
 	/* The exec may fail: exports go on as before. */
 	atomic_store(&abort_word, 0);
-	return atomic_load(&deliver_req) ||
-	       __atomic_load_n(&counters.spans_spooled, __ATOMIC_RELAXED) !=
-	       spooled;
+	if (__atomic_load_n(&counters.spans_spooled, __ATOMIC_RELAXED) !=
+	    spooled)
+		atomic_store(&exec_spooled, 1);
+	return atomic_load(&deliver_req) || atomic_load(&exec_spooled);
 }
 
 void batch_deliver_spool(void)

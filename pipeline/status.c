@@ -96,13 +96,15 @@ size_t status_format_summary(const struct status_report *r, char *buf,
 	int n = snprintf(buf, cap,
 		"pid %d: spans recorded %llu, exported %llu, dropped "
 		"(queue full) %llu, dropped (export failed) %llu, rejected "
-		"%llu, spooled %llu; batches retried %llu; breaker %s",
+		"%llu, spooled %llu, spool files evicted %llu; batches "
+		"retried %llu; breaker %s",
 		(int)r->pid, (unsigned long long)r->recorded,
 		(unsigned long long)r->exported,
 		(unsigned long long)r->dropped_queue,
 		(unsigned long long)r->dropped_export,
 		(unsigned long long)r->rejected,
 		(unsigned long long)r->spooled,
+		(unsigned long long)r->spool_evicted,
 		(unsigned long long)r->batches_retried,
 		status_breaker_name(r->breaker_state));
 

@@ -79,7 +79,8 @@ START_TEST(summary)
 	status_format_summary(&r, line, sizeof(line));
 	ck_assert_str_eq(line, "pid 7: spans recorded 5, exported 5, dropped "
 			 "(queue full) 0, dropped (export failed) 0, rejected "
-			 "0, spooled 2; batches retried 0; breaker open");
+			 "0, spooled 2, spool files evicted 0; batches retried "
+			 "0; breaker open");
 }
 END_TEST
 
