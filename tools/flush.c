@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/spool.h"
+#include "common/sysio.h"
 #include "flush.h"
 
 #define IO_TIMEOUT_S 10
@@ -62,23 +63,6 @@ static void extra_headers(char *out, size_t cap)
 	}
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /*
  * POSTs it to its URL.  Returns the HTTP status, 0 when no answer came,
  * -1 when the URL is not plain http:// or nothing accepts connections.
@@ -118,8 +102,8 @@ static int post(const struct spool_item *it, const char *headers)
 		     path ? path : "/", host, port, it->content_type, it->len,
 		     headers);
 	if (n > 0 && (size_t)n < sizeof(head) &&
-	    write_all(fd, head, (size_t)n) == 0 &&
-	    write_all(fd, it->body, it->len) == 0 &&
+	    sys_write_all(fd, head, (size_t)n) == 0 &&
+	    sys_write_all(fd, it->body, it->len) == 0 &&
 	    read(fd, resp, sizeof(resp) - 1) > 0)
 		sscanf(resp, "HTTP/%*s %d", &status);
 	close(fd);

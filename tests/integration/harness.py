@@ -347,7 +347,7 @@ def traced_env(sink=None, **overrides):
     LD_PRELOAD gets LIB appended (space-separated) to what is already
     there; OTEL_EXPORTER_OTLP_ENDPOINT is the sink's endpoint and
     OTEL_BSP_SCHEDULE_DELAY is 200 ms; OTELSHIM_SPOOL_DIR is a fresh
-    directory (fresh_spool_dir).  OTEL_* variables and
+    directory (fresh_spool_dir); OTELSHIM_EXIT_TIMEOUT is 5 s.  OTEL_* variables and
     TRACEPARENT/TRACESTATE inherited from the caller are dropped so the
     tests do not depend on the shell they run in.  Keyword overrides
     are set last; a value of None deletes the variable."""
@@ -360,6 +360,12 @@ def traced_env(sink=None, **overrides):
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = sink.endpoint
     env["OTEL_BSP_SCHEDULE_DELAY"] = "200"
     env["OTELSHIM_SPOOL_DIR"] = fresh_spool_dir()
+    # A request the exit's one attempt gives up on may have reached the
+    # receiver: it is spooled and sent again (at least once).  The test
+    # sink, on a loaded machine with many traced processes exiting at
+    # once, can take longer than the default second to answer; tests of
+    # the exit bound set OTELSHIM_EXIT_TIMEOUT themselves.
+    env["OTELSHIM_EXIT_TIMEOUT"] = "5000"
     for k, v in overrides.items():
         if v is None:
             env.pop(k, None)
