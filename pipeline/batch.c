@@ -92,6 +92,14 @@ static void futex_wait(_Atomic uint32_t *w, uint32_t val, uint64_t timeout_ns)
 		timeout_ns ? &ts : NULL, NULL, 0);
 }
 
+/* Asks the export under way to stop trying (exit, exec, a
+ * ring about to spill). */
+static void raise_abort(void)
+{
+	atomic_store(&abort_word, 1);
+	futex_wake(&abort_word);
+}
+
 static void wake_exporter(void)
 {
 	atomic_fetch_add_explicit(&wake_word, 1, memory_order_release);
@@ -262,6 +270,13 @@ static int spill(struct ring *r, struct span *buf, size_t batch_max)
 	return 0;
 }
 
+/* Where a ring with a batch pending spills to the spool: three quarters
+ * full, leaving a quarter for the spans that arrive meanwhile. */
+static size_t spill_mark_of(const struct config *cfg)
+{
+	return cfg->bsp_max_queue_size - cfg->bsp_max_queue_size / 4;
+}
+
 static void fill_report(struct status_report *r)
 {
 	struct ring *q = atomic_load(&ring);
@@ -317,8 +332,7 @@ static void *exporter_main(void *arg)
 	struct ring *r = arg;
 	struct span *buf;
 	uint64_t next, spill_after = 0;
-	size_t spill_mark = cfg->bsp_max_queue_size -
-			    cfg->bsp_max_queue_size / 4;
+	size_t spill_mark = spill_mark_of(cfg);
 
 	if (host.enter_own_thread)
 		host.enter_own_thread();
@@ -361,6 +375,11 @@ static void *exporter_main(void *arg)
 
 		uint32_t want = atomic_load(&flush_req);
 
+		/* A ring that reached the spill mark cut the last export's
+		 * retries; the next one may retry again (at exit the word
+		 * stays up). */
+		if (!atomic_load(&stop_requested))
+			atomic_store(&abort_word, 0);
 		if (want != atomic_load(&flush_done)) {
 			/* A thread is dying of a signal: send everything
 			 * now, nothing stays pending. */
@@ -509,9 +528,17 @@ void batch_submit(const struct span *s)
 		return;
 	queued = ring_push(r, s);
 	/* Wake the exporter once per full batch (or, with a zero schedule
-	 * delay, whenever the ring was empty): one futex call, rarely. */
-	if (queued && queued % wake_every == 0)
+	 * delay, whenever the ring was empty), and at the spill mark, where
+	 * it spools rather than let the ring drop spans during an outage:
+	 * one futex call, rarely. */
+	if (queued && queued == spill_mark_of(host.cfg)) {
+		/* An export retrying against a down backend stops waiting
+		 * (exporter_host.abort_word), so the thread can spill. */
+		raise_abort();
 		wake_exporter();
+	} else if (queued && queued % wake_every == 0) {
+		wake_exporter();
+	}
 }
 
 int batch_flush_from_signal(uint64_t timeout_ns)
@@ -559,13 +586,6 @@ static uint64_t exit_budget_ns(const struct config *cfg)
 
 /* Time kept from the budget for writing what is left to the spool. */
 #define SPOOL_RESERVE_NS 100000000ULL
-
-/* Asks the export under way to stop trying (exit, exec). */
-static void raise_abort(void)
-{
-	atomic_store(&abort_word, 1);
-	futex_wake(&abort_word);
-}
 
 /* Waits until *w != val, at most until deadline (CLOCK_MONOTONIC). */
 static void wait_changed(_Atomic uint32_t *w, uint32_t val,

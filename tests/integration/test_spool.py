@@ -259,6 +259,44 @@ class OutageTest(unittest.TestCase):
         self.assertEqual(len(ids), self.N)
         self.assertEqual(len(set(ids)), self.N)
 
+    def test_long_outage_spills_instead_of_dropping(self):
+        """A running program records four times its queue while the
+        backend is down: rather than drop spans, the queue spills to the
+        spool; once the backend is back every span arrives, once."""
+        n, queue = 400, 100
+        prog = ("import socket, sys, time\n"
+                "for _ in range(%d):\n"
+                "    try: socket.create_connection(('127.0.0.1', 1))\n"
+                "    except OSError: pass\n"
+                "    time.sleep(0.004)\n"
+                "print('recorded', flush=True)\n"
+                "sys.stdin.read()\n" % n)
+        port = free_port()
+        spool = os.path.join(tmpdir(self), "spool")
+        env = traced_env(None, OTELSHIM_SPOOL_DIR=spool,
+                         OTEL_LOG_LEVEL="info",
+                         OTEL_BSP_MAX_QUEUE_SIZE=str(queue),
+                         OTEL_BSP_MAX_EXPORT_BATCH_SIZE="50",
+                         OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:%d"
+                         % port)
+        p = subprocess.Popen([sys.executable, "-c", prog], env=env,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(p.stdout.readline().strip(), "recorded")
+            self.assertGreater(len(spool_files(spool)), 0)
+            with Sink(port=port) as sink:
+                _, err = p.communicate("", timeout=60)
+                spans = sink.wait_for_spans(n, timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+        ids = [s["span_id"] for s in spans]
+        self.assertEqual(len(ids), n)
+        self.assertEqual(len(set(ids)), n)
+        self.assertIn("dropped (queue full) 0", err)
+        self.assertNotRegex(err, r"spooled 0,")
+
     def test_status_shows_the_spool(self):
         port = free_port()
         spool = os.path.join(tmpdir(self), "spool")
