@@ -174,7 +174,9 @@ static void set_pending(size_t n)
 enum drain_mode {
 	DRAIN_NORMAL,   /* what the backend defers stays pending */
 	DRAIN_FINAL,    /* exit, fatal signal: one attempt, then the spool */
-	DRAIN_SPOOL,    /* before an exec, in an outage: to the spool */
+	/* Before an exec: to the spool; what it cannot take stays pending
+	 * (the exec may fail and the program go on). */
+	DRAIN_SPOOL,
 };
 
 /*
@@ -206,9 +208,10 @@ static enum exporter_result export_batch(struct span *buf, size_t n,
 /*
  * Exports the pending spans, then batches from the ring while it holds
  * at least `min` spans.  DRAIN_NORMAL stops early when the backend asks
- * to wait or at the deadline.  DRAIN_FINAL makes one network attempt at
- * most per batch and none once one failed or the deadline passed: the
- * rest goes to the spool, so it always empties the ring.
+ * to wait or at the deadline, DRAIN_SPOOL when the spool takes nothing.
+ * DRAIN_FINAL makes one network attempt at most per batch and none once
+ * one failed or the deadline passed: the rest goes to the spool, so it
+ * always empties the ring.
  */
 static void drain(struct ring *r, struct span *buf, size_t batch_max,
 		  size_t min, uint64_t deadline, enum drain_mode mode)
@@ -235,7 +238,7 @@ static void drain(struct ring *r, struct span *buf, size_t batch_max,
 			     1000000ULL : UINT64_MAX;
 		if (flags == EXPORTER_FINAL && mono_ns() >= dl)
 			flags = EXPORTER_TO_SPOOL;
-		res = export_batch(buf, n, dl, flags, mode != DRAIN_NORMAL);
+		res = export_batch(buf, n, dl, flags, mode == DRAIN_FINAL);
 		if (pending)
 			break;
 		if (res == EXPORTER_SPOOLED && flags == EXPORTER_FINAL)
