@@ -96,7 +96,8 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* 1 once the host asked the export under way to give up (exit, exec). */
+/* 1 once the host asked the export under way to give up (exit, exec, a
+ * queue about to spill to the spool). */
 static int aborted(const struct transport *t)
 {
 	return t->host.abort_word && atomic_load(t->host.abort_word);

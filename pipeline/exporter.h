@@ -93,8 +93,9 @@ struct exporter_host {
 	 * descriptor to use from then on.  May be NULL. */
 	int (*own_fd)(int fd, int owned);
 	/* Non-zero (and futex-woken, FUTEX_WAKE_PRIVATE) when the process is
-	 * about to exit or exec: an export under way makes no further
-	 * attempt and cuts its backoff sleep short.  May be NULL. */
+	 * about to exit or exec, or the queue is about to spill to the
+	 * spool: an export under way makes no further attempt and cuts its
+	 * backoff sleep short.  May be NULL. */
 	const _Atomic uint32_t *abort_word;
 };
 
