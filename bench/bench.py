@@ -10,7 +10,7 @@ plus tests/integration/pgserver.py for the PostgreSQL server.
 
 Environment: BENCH_ROUNDS (default 5), BENCH_SECONDS (wrk -d and pgbench
 -T, default 5), BENCH_ONLY (comma-separated workload names: floor, start,
-http, pgbench, sqlite, exporter, memory, fork).
+http, pgbench, sqlite, exporter, memory, fork, exit).
 """
 
 import json
@@ -83,9 +83,15 @@ class Sink:
         self.proc.wait()
 
 
+# Spans a shim run could not send go to this run's own spool, never the
+# user's (removed at exit).
+SPOOL_BASE = tempfile.mkdtemp(prefix="otelshim-bench-spool-")
+
+
 def shim_env(endpoint, service, extra=None):
     env = clean_env()
     env["LD_PRELOAD"] = str(LIB)
+    env["OTELSHIM_SPOOL_DIR"] = os.path.join(SPOOL_BASE, "spool")
     env["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
     env["OTEL_SERVICE_NAME"] = service
     env.update(extra or {})
@@ -568,6 +574,56 @@ def bench_memory(sink):
                                         min(exit_s), max(exit_s)))
 
 
+def bench_exit():
+    """What a down backend costs a short program at exit: curl fetching
+    one page from bench/httpd with the OTLP endpoint refusing (nothing
+    listens), hanging (a socket that listens and never accepts, so the
+    request is never answered), and spanload after 10 s of spans against
+    the refusing one.  What was not sent goes to the spool."""
+    srv, port = http_server([str(BIN / "httpd"), "0"], clean_env())
+    url = "http://127.0.0.1:%d/" % port
+    curl = ["curl", "-s", "-o", "/dev/null", url]
+
+    def timed(env):
+        t0 = time.monotonic()
+        run(curl, env)
+        return {"ms": (time.monotonic() - t0) * 1000}
+
+    try:
+        with socket.socket() as hole, socket.socket() as hang:
+            hole.bind(("127.0.0.1", 0))
+            hang.bind(("127.0.0.1", 0))
+            hang.listen(64)
+            refused = "http://127.0.0.1:%d" % hole.getsockname()[1]
+            hanging = "http://127.0.0.1:%d" % hang.getsockname()[1]
+            res = interleave([
+                ("plain", lambda: timed(clean_env())),
+                ("refused", lambda: timed(shim_env(refused, "bench-exit"))),
+                ("hanging", lambda: timed(shim_env(hanging, "bench-exit"))),
+            ], rounds=max(ROUNDS, 7))
+            p = summ(res["plain"]["ms"])
+            for key, target in (("refused", 100), ("hanging", 1000)):
+                s = summ(res[key]["ms"])
+                added = s["median"] - p["median"]
+                row("exit.%s_added_ms" % key,
+                    "exit: curl, backend %s" % key, "ms", p, s,
+                    round(added, 1), "<= %d ms added" % target,
+                    added <= target)
+            delays = []
+            for _ in range(3):
+                t0 = time.monotonic()
+                run([BIN / "spanload", "10"],
+                    shim_env(refused, "bench-exit-load"))
+                delays.append(time.monotonic() - t0 - 10)
+    finally:
+        stop_server(srv)
+    d = summ(delays)
+    row("exit.after_dead_load_s",
+        "exit: after 10 s of spans, backend refusing", "s", None, d,
+        round(d["max"], 3), "<= 1 s", d["max"] <= 1,
+        "spanload 10 s run time minus 10 s (its own overshoot included)")
+
+
 # ------------------------------------------------------------ report
 
 def machine():
@@ -648,7 +704,7 @@ def main():
              ("sqlite", bench_sqlite, True),
              ("exporter", bench_exporter, False),
              ("memory", bench_memory, True),
-             ("fork", bench_fork, True)]
+             ("fork", bench_fork, True), ("exit", bench_exit, False)]
     try:
         for name, fn, needs_sink in steps:
             if ONLY and name not in ONLY:
@@ -665,6 +721,7 @@ def main():
     finally:
         sink.stop()
     wall = time.monotonic() - t0
+    shutil.rmtree(SPOOL_BASE, ignore_errors=True)
     out = dict(RESULTS)
     out["meta"] = {"rounds": ROUNDS, "seconds": SECONDS,
                    "wall_s": round(wall), "machine": machine(),

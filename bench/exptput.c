@@ -146,7 +146,7 @@ int main(int argc, char **argv)
 	/* One warm-up batch opens the connection. */
 	for (size_t i = 0; i < BATCH; i++)
 		make_span(&spans[i], seq++);
-	ops->export_spans(exp, spans, BATCH, mono_ns() + 10000000000ull);
+	ops->export_spans(exp, spans, BATCH, mono_ns() + 10000000000ull, 0);
 	t0 = mono_ns();
 	end = t0 + (uint64_t)(secs * 1e9);
 	/* Only the ids change from batch to batch: the spans are built once,
@@ -158,7 +158,7 @@ int main(int argc, char **argv)
 			seq++;
 		}
 		if (ops->export_spans(exp, spans, BATCH,
-				      mono_ns() + 10000000000ull) !=
+				      mono_ns() + 10000000000ull, 0) !=
 		    EXPORTER_OK) {
 			fprintf(stderr, "exptput: export failed\n");
 			return 1;

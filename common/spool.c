@@ -232,16 +232,23 @@ int spool_put(struct spool *sp, const char *url, const char *content_type,
 	return err;
 }
 
-/* Gives claims of processes that are gone back to the spool. */
+/*
+ * Gives claims of processes that are gone back to the spool.  A process
+ * holds one claim at a time and ends it before it claims again, so a
+ * claim under its own pid found here was left by an earlier program this
+ * process exec()ed from: an orphan too.
+ */
 static void reclaim_orphans(struct spool *sp, const struct entry *e, int n)
 {
+	pid_t self = getpid();
 	int i;
 
 	for (i = 0; i < n; i++) {
 		pid_t pid = claim_pid(e[i].name);
 		char orig[SPOOL_NAME_MAX];
 
-		if (!pid || kill(pid, 0) == 0 || errno != ESRCH)
+		if (!pid || (pid != self && (kill(pid, 0) == 0 ||
+					     errno != ESRCH)))
 			continue;
 		snprintf(orig, sizeof(orig), "%.*s",
 			 (int)(strstr(e[i].name, CLAIM) - e[i].name),

@@ -66,7 +66,8 @@ int spool_put(struct spool *sp, const char *url, const char *content_type,
 
 /*
  * Claims the oldest request for url (NULL: for any url).  Claims left by a
- * process that died are taken back first.  Returns 1 with *it filled (free
+ * process that died (or by this process before an exec) are taken back
+ * first; so a caller ends each claim before it makes the next.  Returns 1 with *it filled (free
  * it with spool_finish), 0 when there is none, or -errno.
  */
 int spool_claim(struct spool *sp, const char *url, struct spool_item *it);

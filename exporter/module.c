@@ -19,6 +19,7 @@
 #include "otlp.h"
 #include "otlp_response.h"
 #include "resource.h"
+#include "spooler.h"
 #include "symbolize.h"
 #include "transport.h"
 
@@ -30,6 +31,7 @@ struct module_exporter {
 	struct otlp_encoder enc;
 	enum config_exporter kind;
 	struct transport *tr;           /* OTLP */
+	struct spooler spool;           /* OTLP */
 	int console_fd;                 /* CONSOLE: 2 or our own file */
 	int console_owned;
 };
@@ -103,6 +105,7 @@ static void module_destroy(void *exp)
 	if (!m)
 		return;
 	transport_destroy(m->tr);
+	spooler_close(&m->spool);
 	otlp_release(&m->enc);
 	close_console(m);
 	free(m);
@@ -122,6 +125,7 @@ static void *module_create(const struct exporter_host *host)
 	m->host = *host;
 	m->kind = cfg->exporter;
 	m->console_fd = -1;
+	m->spool.sp.dirfd = -1;
 	/* This module's copy of the list: command-line URLs are redacted
 	 * with the keys the hooks use. */
 	redact_set_url_keys(cfg->url_sensitive_keys);
@@ -146,6 +150,7 @@ static void *module_create(const struct exporter_host *host)
 					 otlp_response_protobuf);
 		if (!m->tr)
 			goto fail;
+		spooler_init(&m->spool, &m->host);
 		break;
 	case CONFIG_EXPORTER_CONSOLE:
 		if (open_console(m))
@@ -224,17 +229,51 @@ static enum exporter_result export_console(struct module_exporter *m,
 	return rc == 0 ? EXPORTER_OK : EXPORTER_FAILED;
 }
 
+/* A round of spool delivery after a successful export takes at most
+ * this long (the queue keeps filling meanwhile); the rest waits for the
+ * next export. */
+#define DELIVER_ROUND_NS 2000000000ull
+
+static const char *otlp_content_type(const struct config *cfg)
+{
+	return cfg->protocol == CONFIG_PROTOCOL_HTTP_JSON ?
+	       "application/json" : "application/x-protobuf";
+}
+
+/* The request could not be sent now: to the spool.  EXPORTER_SPOOLED, or
+ * EXPORTER_RETRY_LATER when the spool cannot take it (the caller keeps
+ * the spans, or counts them lost at exit). */
+static enum exporter_result to_spool(struct module_exporter *m,
+				     const void *body, size_t len, size_t n)
+{
+	const struct config *cfg = m->host.cfg;
+
+	if (spooler_put(&m->spool, cfg->endpoint, otlp_content_type(cfg),
+			body, len, n) != 0)
+		return EXPORTER_RETRY_LATER;
+	return EXPORTER_SPOOLED;
+}
+
 static enum exporter_result export_otlp(struct module_exporter *m,
 					const struct span *spans, size_t n,
-					uint64_t deadline_ns)
+					uint64_t deadline_ns, unsigned flags)
 {
+	const struct config *cfg = m->host.cfg;
+	enum exporter_result out = EXPORTER_RETRY_LATER;
 	enum transport_result res;
 	const void *body = NULL;
 	char *json = NULL;
 	size_t len = 0;
 	int rc;
 
-	if (m->host.cfg->protocol == CONFIG_PROTOCOL_HTTP_JSON) {
+	if (n == 0) {
+		/* EXPORTER_DELIVER: the first file is the probe. */
+		spooler_deliver(&m->spool, m->tr, cfg->endpoint,
+				otlp_content_type(cfg), deadline_ns,
+				DELIVER_ROUND_NS);
+		return EXPORTER_OK;
+	}
+	if (cfg->protocol == CONFIG_PROTOCOL_HTTP_JSON) {
 		rc = otlp_encode_json(&m->enc, spans, n, &json, &len);
 		body = json;
 	} else {
@@ -249,32 +288,49 @@ static enum exporter_result export_otlp(struct module_exporter *m,
 		count_result(m, 0, n);
 		return EXPORTER_FAILED;
 	}
-	res = transport_send(m->tr, body, len, n, deadline_ns, 0);
-	free(json);
+	if (flags & EXPORTER_TO_SPOOL) {
+		out = to_spool(m, body, len, n);
+		free(json);
+		return out;
+	}
+	res = transport_send(m->tr, body, len, n, deadline_ns,
+			     (flags & EXPORTER_FINAL) ? TRANSPORT_ONCE : 0);
 	switch (res) {
 	case TRANSPORT_SENT:
-		return EXPORTER_OK;
+		out = EXPORTER_OK;
+		break;
 	case TRANSPORT_DROPPED:
-		return EXPORTER_FAILED;
+		out = EXPORTER_FAILED;
+		break;
 	case TRANSPORT_DEFERRED:
+		if (flags & EXPORTER_FINAL)
+			out = to_spool(m, body, len, n);
 		break;
 	}
-	return EXPORTER_RETRY_LATER;
+	free(json);
+	if (out == EXPORTER_OK) {
+		/* The endpoint takes requests: what waited for it goes now. */
+		spooler_deliver(&m->spool, m->tr, cfg->endpoint,
+				otlp_content_type(cfg), deadline_ns,
+				DELIVER_ROUND_NS);
+	}
+	return out;
 }
 
 static enum exporter_result module_export(void *exp, const struct span *spans,
-					  size_t n, uint64_t deadline_ns)
+					  size_t n, uint64_t deadline_ns,
+					  unsigned flags)
 {
 	struct module_exporter *m = exp;
 
 	/* OTLP: never send a ResourceSpans without spans. */
-	if (!m || n == 0)
+	if (!m || (n == 0 && !(flags & EXPORTER_DELIVER)))
 		return EXPORTER_OK;
 	switch (m->kind) {
 	case CONFIG_EXPORTER_OTLP:
-		return export_otlp(m, spans, n, deadline_ns);
+		return export_otlp(m, spans, n, deadline_ns, flags);
 	case CONFIG_EXPORTER_CONSOLE:
-		return export_console(m, spans, n);
+		return n ? export_console(m, spans, n) : EXPORTER_OK;
 	case CONFIG_EXPORTER_NONE:
 		break;
 	}

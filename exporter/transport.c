@@ -9,10 +9,13 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <linux/futex.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,18 +73,32 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void sleep_until(uint64_t when_ns)
+/* 1 once the host asked the export under way to give up (exit, exec, a
+ * queue about to spill to the spool). */
+static int aborted(const struct transport *t)
 {
-	struct timespec ts = {
-		.tv_sec = (time_t)(when_ns / 1000000000ull),
-		.tv_nsec = (long)(when_ns % 1000000000ull),
-	};
+	return t->host.abort_word && atomic_load(t->host.abort_word);
+}
 
-	/* The exporter thread runs with signals blocked; EINTR only from a
-	 * debugger or a stop/continue. */
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL)
-	       == EINTR)
-		;
+/* Sleeps until when_ns, or until the host raises its abort word. */
+static void sleep_until(const struct transport *t, uint64_t when_ns)
+{
+	for (;;) {
+		uint64_t now = mono_ns();
+		struct timespec ts;
+
+		if (now >= when_ns || aborted(t))
+			return;
+		ts.tv_sec = (time_t)((when_ns - now) / 1000000000ull);
+		ts.tv_nsec = (long)((when_ns - now) % 1000000000ull);
+		/* The exporter thread runs with signals blocked; EINTR only
+		 * from a debugger or a stop/continue. */
+		if (t->host.abort_word)
+			syscall(SYS_futex, t->host.abort_word,
+				FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
+		else
+			nanosleep(&ts, NULL);
+	}
 }
 
 /* xorshift64*: jitter needs spread, not secrecy. */
@@ -378,7 +395,8 @@ static unsigned attempt_all(struct transport *t, const void *body,
 		if (t->grpc)
 			t->ops->idle(t->sender);
 		now = mono_ns();
-		if (!retry_next(attempts, max_attempts, *retryable, hint,
+		if (aborted(t) ||
+		    !retry_next(attempts, max_attempts, *retryable, hint,
 				next_rand(t), now, deadline_ns, &wait))
 			break;
 		COUNT(t, batches_retried, 1);
@@ -396,7 +414,7 @@ static unsigned attempt_all(struct transport *t, const void *body,
 			tlog(t, CONFIG_LOG_DEBUG,
 			     "OTLP export: %s, retry in %llu ms", a->what,
 			     (unsigned long long)(wait / 1000000ull));
-		sleep_until(now + wait);
+		sleep_until(t, now + wait);
 		now = mono_ns();
 	}
 	return attempts;

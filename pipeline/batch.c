@@ -36,6 +36,18 @@ static _Atomic int stop_requested;
 static _Atomic uint32_t flush_req;      /* bumped by a crashing thread */
 static _Atomic uint32_t flush_done;     /* the last request served */
 static _Atomic uint64_t stop_deadline;  /* CLOCK_MONOTONIC ns, 0 = none */
+static _Atomic uint64_t flush_deadline; /* of the crash flush asked for */
+static _Atomic uint32_t spool_req;      /* bumped by a thread about to exec */
+static _Atomic uint32_t spool_done;     /* the last request served */
+/* Raised at exit and before an exec: the export under way makes no
+ * further attempt (exporter_host.abort_word). */
+static _Atomic uint32_t abort_word;
+static _Atomic size_t pending_n;        /* `pending`, for other threads */
+/* The image before an exec left spans in the spool: 1 asked, 0 done. */
+static _Atomic int deliver_req;
+/* This image spooled spans before an exec: every later exec (execvp
+ * tries one path after another) tells the new image to deliver. */
+static _Atomic int exec_spooled;
 static _Atomic uint64_t recorded;
 static _Atomic uint64_t dropped_early;  /* no record free: never queued */
 static struct status_report last_report; /* exporter thread only */
@@ -81,6 +93,14 @@ static void futex_wait(_Atomic uint32_t *w, uint32_t val, uint64_t timeout_ns)
 		timeout_ns ? &ts : NULL, NULL, 0);
 }
 
+/* Asks the export under way to stop trying (exit, exec, a
+ * ring about to spill). */
+static void raise_abort(void)
+{
+	atomic_store(&abort_word, 1);
+	futex_wake(&abort_word);
+}
+
 static void wake_exporter(void)
 {
 	atomic_fetch_add_explicit(&wake_word, 1, memory_order_release);
@@ -94,6 +114,7 @@ void batch_init(const struct batch_host *h)
 
 static void host_log(enum config_log_level lvl, const char *msg);
 static void at_exit_flush(void);
+static uint64_t exit_budget_ns(const struct config *cfg);
 
 static void host_log(enum config_log_level lvl, const char *msg)
 {
@@ -141,40 +162,67 @@ static const struct exporter_ops *load_module(void)
 /* Spans at the front of the batch buffer that the exporter could not send
  * for a passing reason (EXPORTER_RETRY_LATER): offered again before any
  * new ones, so an outage the ring can hold loses nothing.  Exporter
- * thread only. */
+ * thread only (pending_n mirrors it for the exec hook). */
 static size_t pending;
 
+static void set_pending(size_t n)
+{
+	pending = n;
+	atomic_store_explicit(&pending_n, n, memory_order_relaxed);
+}
+
+/* How a drain treats what it cannot send. */
+enum drain_mode {
+	DRAIN_NORMAL,   /* what the backend defers stays pending */
+	DRAIN_FINAL,    /* exit, fatal signal: one attempt, then the spool */
+	/* Before an exec: to the spool; what it cannot take stays pending
+	 * (the exec may fail and the program go on). */
+	DRAIN_SPOOL,
+};
+
 /*
- * Exports buf[0..n).  Returns 1 when they are done with (sent, or lost and
- * counted), 0 when they stay pending.  `last_chance`: at exit, nothing can
- * stay pending any more.
+ * Exports buf[0..n) with the module's flags.  Returns the result; the
+ * spans stay pending (pending != 0 afterwards) when they were deferred
+ * and `last_chance` is 0.  At the last chance, spans neither sent, nor
+ * spooled, nor counted by the module are counted lost here.
  */
-static int export_batch(struct span *buf, size_t n, uint64_t deadline,
-			int last_chance)
+static enum exporter_result export_batch(struct span *buf, size_t n,
+					 uint64_t deadline, unsigned flags,
+					 int last_chance)
 {
 	enum exporter_result res = EXPORTER_FAILED;
 
 	if (exporter)
-		res = ops->export_spans(exporter, buf, n, deadline);
+		res = ops->export_spans(exporter, buf, n, deadline, flags);
 	if (res == EXPORTER_RETRY_LATER && !last_chance) {
-		pending = n;
-		return 0;
+		set_pending(n);
+		return res;
 	}
-	if (res != EXPORTER_OK && (res == EXPORTER_RETRY_LATER || !exporter))
+	if (res == EXPORTER_RETRY_LATER || (res == EXPORTER_FAILED &&
+					    !exporter))
 		__atomic_fetch_add(&counters.spans_failed, n,
 				   __ATOMIC_RELAXED);
-	pending = 0;
-	return 1;
+	set_pending(0);
+	return res;
 }
 
-/* Exports the pending spans, then batches from the ring while it holds
- * at least `min` spans.  Stops early when the backend asks to wait. */
+/*
+ * Exports the pending spans, then batches from the ring while it holds
+ * at least `min` spans.  DRAIN_NORMAL stops early when the backend asks
+ * to wait or at the deadline, DRAIN_SPOOL when the spool takes nothing.
+ * DRAIN_FINAL makes one network attempt at most per batch and none once
+ * one failed or the deadline passed: the rest goes to the spool, so it
+ * always empties the ring.
+ */
 static void drain(struct ring *r, struct span *buf, size_t batch_max,
-		  size_t min, uint64_t deadline, int last_chance)
+		  size_t min, uint64_t deadline, enum drain_mode mode)
 {
 	const struct config *cfg = host.cfg;
+	unsigned flags = mode == DRAIN_FINAL ? EXPORTER_FINAL :
+			 mode == DRAIN_SPOOL ? EXPORTER_TO_SPOOL : 0;
 
 	for (;;) {
+		enum exporter_result res;
 		uint64_t dl = deadline;
 		size_t n = pending;
 
@@ -189,11 +237,48 @@ static void drain(struct ring *r, struct span *buf, size_t batch_max,
 			dl = cfg->bsp_export_timeout_ms ?
 			     mono_ns() + cfg->bsp_export_timeout_ms *
 			     1000000ULL : UINT64_MAX;
-		if (!export_batch(buf, n, dl, last_chance))
+		if (flags == EXPORTER_FINAL && mono_ns() >= dl)
+			flags = EXPORTER_TO_SPOOL;
+		res = export_batch(buf, n, dl, flags, mode == DRAIN_FINAL);
+		if (pending)
 			break;
-		if (deadline && mono_ns() >= deadline)
+		if (res == EXPORTER_SPOOLED && flags == EXPORTER_FINAL)
+			flags = EXPORTER_TO_SPOOL;      /* one attempt only */
+		if (mode == DRAIN_NORMAL && deadline && mono_ns() >= deadline)
 			break;
 	}
+}
+
+/*
+ * The backend is down (a batch pending) and the ring is filling: rather
+ * than let it drop spans, the pending batch and the oldest queued ones
+ * go to the spool until the ring is half empty.  Returns 0, or -1 when
+ * the spool took nothing (off, refused): then spans wait as before.
+ */
+static int spill(struct ring *r, struct span *buf, size_t batch_max)
+{
+	size_t low = host.cfg->bsp_max_queue_size / 2;
+
+	export_batch(buf, pending, 0, EXPORTER_TO_SPOOL, 0);
+	if (pending)
+		return -1;
+	while (ring_count(r) > low) {
+		size_t n = ring_pop(r, buf, batch_max);
+
+		if (n == 0)
+			break;
+		export_batch(buf, n, 0, EXPORTER_TO_SPOOL, 0);
+		if (pending)
+			break;
+	}
+	return 0;
+}
+
+/* Where a ring with a batch pending spills to the spool: three quarters
+ * full, leaving a quarter for the spans that arrive meanwhile. */
+static size_t spill_mark_of(const struct config *cfg)
+{
+	return cfg->bsp_max_queue_size - cfg->bsp_max_queue_size / 4;
 }
 
 static void fill_report(struct status_report *r)
@@ -214,6 +299,9 @@ static void fill_report(struct status_report *r)
 	r->batches_retried = COUNTER(batches_retried);
 	r->breaker_state = COUNTER(breaker_state);
 	r->breaker_opens = COUNTER(breaker_opens);
+	r->spooled = COUNTER(spans_spooled);
+	r->spool_evicted = COUNTER(spool_evicted);
+	r->spool_delivered = COUNTER(spool_delivered);
 #undef COUNTER
 }
 
@@ -222,7 +310,7 @@ static void report_status(void)
 {
 	struct status_report now;
 	struct timespec ts;
-	char json[512];
+	char json[768];
 	size_t len;
 
 	if (!host.cfg->status_dir)
@@ -264,7 +352,8 @@ static void *exporter_main(void *arg)
 	size_t batch_max = cfg->bsp_max_export_batch_size;
 	struct ring *r = arg;
 	struct span *buf;
-	uint64_t next;
+	uint64_t next, spill_after = 0;
+	size_t spill_mark = spill_mark_of(cfg);
 
 	if (host.enter_own_thread)
 		host.enter_own_thread();
@@ -279,6 +368,7 @@ static void *exporter_main(void *arg)
 			.log = host_log,
 			.argv = host.argv,
 			.own_fd = host.own_fd,
+			.abort_word = &abort_word,
 		};
 
 		exporter = ops->create(&eh);
@@ -289,6 +379,14 @@ static void *exporter_main(void *arg)
 	memset(&last_report, 0, sizeof(last_report));
 	last_loss_ns = 0;
 	report_status();
+	if (atomic_load(&deliver_req)) {
+		/* Bounded like an exit: the program may be as short. */
+		if (exporter)
+			ops->export_spans(exporter, NULL, 0, mono_ns() +
+					  exit_budget_ns(cfg),
+					  EXPORTER_DELIVER);
+		atomic_store(&deliver_req, 0);
+	}
 	next = mono_ns() + delay;
 	for (;;) {
 		uint32_t seen = atomic_load_explicit(&wake_word,
@@ -298,28 +396,50 @@ static void *exporter_main(void *arg)
 
 		uint32_t want = atomic_load(&flush_req);
 
+		/* A ring that reached the spill mark cut the last export's
+		 * retries; the next one may retry again (at exit the word
+		 * stays up). */
+		if (!atomic_load(&stop_requested))
+			atomic_store(&abort_word, 0);
 		if (want != atomic_load(&flush_done)) {
 			/* A thread is dying of a signal: send everything
 			 * now, nothing stays pending. */
-			drain(r, buf, batch_max, 1, 0, 1);
+			drain(r, buf, batch_max, 1,
+			      atomic_load(&flush_deadline), DRAIN_FINAL);
 			atomic_store(&flush_done, want);
 			futex_wake(&flush_done);
 			continue;
 		}
 		if (atomic_load(&stop_requested)) {
 			drain(r, buf, batch_max, 1,
-			      atomic_load(&stop_deadline), 1);
+			      atomic_load(&stop_deadline), DRAIN_FINAL);
 			break;
 		}
+		want = atomic_load(&spool_req);
+		if (want != atomic_load(&spool_done)) {
+			/* A thread is about to exec: the new image delivers
+			 * what we queued, from the spool. */
+			drain(r, buf, batch_max, 1, 0, DRAIN_SPOOL);
+			atomic_store(&spool_done, want);
+			futex_wake(&spool_done);
+			continue;
+		}
+		if (pending && queued >= spill_mark && queued > 0 &&
+		    mono_ns() >= spill_after) {
+			if (spill(r, buf, batch_max) != 0)
+				spill_after = mono_ns() + 1000000000ULL;
+			report_status();
+			continue;
+		}
 		if (queued >= batch_max && !pending) {
-			drain(r, buf, batch_max, batch_max, 0, 0);
+			drain(r, buf, batch_max, batch_max, 0, DRAIN_NORMAL);
 			report_status();
 			continue;
 		}
 		now = mono_ns();
 		if ((queued > 0 || pending) &&
 		    ((delay == 0 && !pending) || now >= next)) {
-			drain(r, buf, batch_max, 1, 0, 0);
+			drain(r, buf, batch_max, 1, 0, DRAIN_NORMAL);
 			report_status();
 			/* Drained, or the backend failed and the next try is
 			 * a second away: hold no descriptor until then. */
@@ -436,9 +556,17 @@ void batch_submit(const struct span *s)
 		return;
 	queued = ring_push(r, s);
 	/* Wake the exporter once per full batch (or, with a zero schedule
-	 * delay, whenever the ring was empty): one futex call, rarely. */
-	if (queued && queued % wake_every == 0)
+	 * delay, whenever the ring was empty), and at the spill mark, where
+	 * it spools rather than let the ring drop spans during an outage:
+	 * one futex call, rarely. */
+	if (queued && queued == spill_mark_of(host.cfg)) {
+		/* An export retrying against a down backend stops waiting
+		 * (exporter_host.abort_word), so the thread can spill. */
+		raise_abort();
 		wake_exporter();
+	} else if (queued && queued % wake_every == 0) {
+		wake_exporter();
+	}
 }
 
 int batch_flush_from_signal(uint64_t timeout_ns)
@@ -448,9 +576,11 @@ int batch_flush_from_signal(uint64_t timeout_ns)
 
 	if (!atomic_load(&started) || atomic_load(&done_word))
 		return -ESRCH;
+	deadline = mono_ns() + timeout_ns;
+	/* The network gets 4/5 of the time, the spool the rest. */
+	atomic_store(&flush_deadline, deadline - timeout_ns / 5);
 	want = atomic_fetch_add(&flush_req, 1) + 1;
 	wake_exporter();
-	deadline = mono_ns() + timeout_ns;
 	for (;;) {
 		uint32_t done = atomic_load(&flush_done);
 		uint64_t now;
@@ -469,29 +599,61 @@ static void at_exit_flush(void)
 	batch_shutdown();
 }
 
+/*
+ * What exit and exec may wait: OTELSHIM_EXIT_TIMEOUT, never more than
+ * OTEL_BSP_EXPORT_TIMEOUT (0 there: no limit of its own).
+ */
+static uint64_t exit_budget_ns(const struct config *cfg)
+{
+	uint32_t ms = cfg->exit_timeout_ms;
+
+	if (cfg->bsp_export_timeout_ms && cfg->bsp_export_timeout_ms < ms)
+		ms = cfg->bsp_export_timeout_ms;
+	return (uint64_t)ms * 1000000ULL;
+}
+
+/* Time kept from the budget for writing what is left to the spool. */
+#define SPOOL_RESERVE_NS 100000000ULL
+
+/* Waits until *w != val, at most until deadline (CLOCK_MONOTONIC). */
+static void wait_changed(_Atomic uint32_t *w, uint32_t val,
+			 uint64_t deadline)
+{
+	while (atomic_load(w) == val) {
+		uint64_t now = mono_ns();
+
+		if (now >= deadline)
+			break;
+		futex_wait(w, val, deadline - now);
+	}
+}
+
 void batch_shutdown(void)
 {
 	const struct config *cfg = host.cfg;
-	uint64_t timeout, deadline = 0;
+	uint64_t budget, reserve, start;
 	int expect = 0;
 
 	if (!cfg || !atomic_load(&started))
 		return;
 	if (!atomic_compare_exchange_strong(&shut_down, &expect, 1))
 		return;
-	timeout = (uint64_t)cfg->bsp_export_timeout_ms * 1000000ULL;
-	if (timeout)
-		deadline = mono_ns() + timeout;
-	atomic_store(&stop_deadline, deadline);
+	/*
+	 * One attempt within the budget less a reserve (a fifth of it, at
+	 * most SPOOL_RESERVE_NS) in which the rest goes to the spool, which
+	 * takes microseconds to a few milliseconds.
+	 */
+	budget = exit_budget_ns(cfg);
+	reserve = budget / 5 < SPOOL_RESERVE_NS ? budget / 5 :
+		  SPOOL_RESERVE_NS;
+	start = mono_ns();
+	atomic_store(&stop_deadline, start + budget - reserve + 1);
 	atomic_store(&stop_requested, 1);
+	raise_abort();
 	wake_exporter();
-	while (!atomic_load(&done_word)) {
-		uint64_t now = mono_ns();
-
-		if (deadline && now >= deadline)
-			break;
-		futex_wait(&done_word, 0, deadline ? deadline - now : 0);
-	}
+	/* OTELSHIM_EXIT_TIMEOUT=0: no network, only the spool's moment. */
+	wait_changed(&done_word, 0, start + (budget ? budget :
+					     SPOOL_RESERVE_NS));
 	if (cfg->log_level >= CONFIG_LOG_INFO) {
 		struct status_report r;
 		char line[400];
@@ -500,6 +662,47 @@ void batch_shutdown(void)
 		status_format_summary(&r, line, sizeof(line));
 		host_log(CONFIG_LOG_INFO, line);
 	}
+}
+
+int batch_before_exec(void)
+{
+	const struct config *cfg = host.cfg;
+	struct ring *r = atomic_load_explicit(&ring, memory_order_acquire);
+	uint64_t spooled, deadline;
+	uint32_t want;
+
+	if (!cfg || !r || !atomic_load(&started) || atomic_load(&done_word) ||
+	    atomic_load(&shut_down))
+		return atomic_load(&exec_spooled);
+	if (ring_count(r) == 0 &&
+	    !atomic_load_explicit(&pending_n, memory_order_relaxed))
+		return atomic_load(&deliver_req) || atomic_load(&exec_spooled);
+	spooled = __atomic_load_n(&counters.spans_spooled, __ATOMIC_RELAXED);
+	want = atomic_fetch_add(&spool_req, 1) + 1;
+	raise_abort();
+	wake_exporter();
+	deadline = mono_ns() + exit_budget_ns(cfg);
+	for (;;) {
+		uint32_t done = atomic_load(&spool_done);
+
+		if ((int32_t)(done - want) >= 0 || mono_ns() >= deadline)
+			break;
+		wait_changed(&spool_done, done, deadline);
+	}
+	/* The exec may fail: exports go on as before. */
+	atomic_store(&abort_word, 0);
+	if (__atomic_load_n(&counters.spans_spooled, __ATOMIC_RELAXED) !=
+	    spooled)
+		atomic_store(&exec_spooled, 1);
+	return atomic_load(&deliver_req) || atomic_load(&exec_spooled);
+}
+
+void batch_deliver_spool(void)
+{
+	if (!host.cfg || atomic_load(&started))
+		return;
+	atomic_store(&deliver_req, 1);
+	start_exporter();
 }
 
 void batch_before_fork(void)
@@ -521,7 +724,11 @@ void batch_after_fork_child(void)
 	 * parent's exporter handle is forgotten, never cleaned up: that could
 	 * close a connection the parent still uses. */
 	exporter = NULL;
-	pending = 0;
+	set_pending(0);
+	atomic_store(&abort_word, 0);
+	atomic_store(&spool_req, 0);
+	atomic_store(&spool_done, 0);
+	atomic_store(&deliver_req, 0);
 	memset(&counters, 0, sizeof(counters));
 	atomic_store(&recorded, 0);
 	atomic_store(&dropped_early, 0);

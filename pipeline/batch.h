@@ -53,9 +53,37 @@ void batch_note_dropped(void);
 
 /*
  * Exports what is queued and stops the exporter thread, waiting at most
- * OTEL_BSP_EXPORT_TIMEOUT.  Idempotent; from atexit and the destructor.
+ * OTELSHIM_EXIT_TIMEOUT (never more than OTEL_BSP_EXPORT_TIMEOUT): one
+ * attempt without retries, then what is left goes to the spool.
+ * Idempotent; from atexit and the destructor.
  */
 void batch_shutdown(void);
+
+/*
+ * Set ("=1") in the environment of a new image when the one before left
+ * spans in the spool for it: the new image delivers them even if it
+ * records nothing itself.
+ */
+#define BATCH_SPOOLED_VAR "OTELSHIM_SPOOLED"
+
+/*
+ * Right before an exec replaces the process image: has the exporter
+ * thread write what is queued to the spool (no network: microseconds to a
+ * few ms), for the new image to deliver; waits at most as long as exit
+ * would.  Returns at once when nothing is queued or no exporter thread
+ * runs.  Returns 1 when the new image should deliver the spool
+ * (BATCH_SPOOLED_VAR): spans went there now, or a delivery this image
+ * was asked for has not finished.  Atomics and futex only; never from a
+ * vfork child (the memory is the parent's).
+ */
+int batch_before_exec(void);
+
+/*
+ * The image before this one left spans in the spool (BATCH_SPOOLED_VAR):
+ * starts the exporter thread, which delivers them once the module is
+ * loaded.  From the library's initialisation.
+ */
+void batch_deliver_spool(void);
 
 /* pthread_atfork handlers.  The child forgets the parent's spans, thread
  * and exporter. */

@@ -463,6 +463,11 @@ static const struct config_row rows[] = {
 	{ "OTELSHIM_REWRITE_TRACEPARENT",
 	  WORDS(rewrite_traceparent, booleans), .def = "true",
 	  .what = "is not true or false" },
+	{ "OTELSHIM_EXIT_TIMEOUT", NUMBER(exit_timeout_ms, 0, UINT32_MAX),
+	  .def = "1000", .what = "is not a valid timeout in ms" },
+	{ "OTELSHIM_SPOOL_DIR", TEXT(spool_dir) },
+	{ "OTELSHIM_SPOOL_MAX_MB", NUMBER(spool_max_mb, 1, 1u << 20),
+	  .def = "64", .what = "is not a valid number of MiB" },
 };
 
 #define N_ROWS (sizeof(rows) / sizeof(rows[0]))

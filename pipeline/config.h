@@ -116,6 +116,14 @@ struct config {
 	/* OTELSHIM_REWRITE_TRACEPARENT, default true: a traceparent the
 	 * program sends itself gets our client span as its parent. */
 	int rewrite_traceparent;
+	/* OTELSHIM_EXIT_TIMEOUT: the most exit (or an exec) waits for the
+	 * queue to go out or to the spool; never more than
+	 * bsp_export_timeout_ms. */
+	uint32_t exit_timeout_ms;
+	/* OTELSHIM_SPOOL_DIR: NULL = the per-user default
+	 * (spool_default_dir), "off" = no spool. */
+	const char *spool_dir;
+	uint32_t spool_max_mb;      /* OTELSHIM_SPOOL_MAX_MB, default 64 */
 	/* OTELSHIM_URL_SENSITIVE_KEYS: query keys whose values are
 	 * redacted, replacing the default list; NULL = the default. */
 	const char *url_sensitive_keys;

@@ -10,6 +10,7 @@
 #ifndef OTELSHIM_EXPORTER_H
 #define OTELSHIM_EXPORTER_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -23,7 +24,7 @@
 /* Bump when a call's meaning changes, or when fields of a struct below
  * are reordered or retyped at the same size: the sizes in
  * struct exporter_abi catch every other layout change on their own. */
-#define EXPORTER_ABI_VERSION 3
+#define EXPORTER_ABI_VERSION 4
 
 /* The circuit breaker's state, as exporter_counters.breaker_state
  * publishes it. */
@@ -43,6 +44,9 @@ struct exporter_counters {
 	uint64_t spans_rejected;       /* partial success: refused by server */
 	uint32_t breaker_state;        /* enum exporter_breaker_state */
 	uint64_t breaker_opens;        /* times the circuit breaker opened */
+	uint64_t spans_spooled;        /* written to the spool (on disk) */
+	uint64_t spool_evicted;        /* spool files dropped for room */
+	uint64_t spool_delivered;      /* spool files delivered */
 };
 
 /* Result of one export call. */
@@ -53,6 +57,23 @@ enum exporter_result {
 	 * breaker open): not counted as lost; the caller keeps the spans
 	 * and offers them again later. */
 	EXPORTER_RETRY_LATER = -2,
+	/* Written to the spool (OTELSHIM_SPOOL_DIR) for a later process to
+	 * deliver: done with here, not lost; counted in spans_spooled. */
+	EXPORTER_SPOOLED = 1,
+};
+
+/* export_spans flags. */
+enum {
+	/* The last try (exit, a fatal signal): one attempt, no retry and no
+	 * backoff sleep; what is not sent goes to the spool. */
+	EXPORTER_FINAL = 1,
+	/* No network: straight to the spool (before an exec, after a
+	 * final attempt failed, or when an outage would otherwise make the
+	 * queue drop spans).  EXPORTER_RETRY_LATER when it cannot. */
+	EXPORTER_TO_SPOOL = 2,
+	/* n is 0: only deliver what waits in the spool for the endpoint
+	 * (the image before an exec left spans there). */
+	EXPORTER_DELIVER = 4,
 };
 
 /* What the library gives the module. */
@@ -71,6 +92,11 @@ struct exporter_host {
 	 * program never meets EMFILE sooner): the return value is the
 	 * descriptor to use from then on.  May be NULL. */
 	int (*own_fd)(int fd, int owned);
+	/* Non-zero (and futex-woken, FUTEX_WAKE_PRIVATE) when the process is
+	 * about to exit or exec, or the queue is about to spill to the
+	 * spool: an export under way makes no further attempt and cuts its
+	 * backoff sleep short.  May be NULL. */
+	const _Atomic uint32_t *abort_word;
 };
 
 /*
@@ -111,12 +137,16 @@ struct exporter_ops {
 	 */
 	void *(*create)(const struct exporter_host *host);
 	/*
-	 * Encodes and sends n spans, retrying as OTLP/HTTP allows, and returns
-	 * by deadline_ns (CLOCK_MONOTONIC) at the latest.
+	 * Encodes and sends n spans, retrying as OTLP/HTTP allows (flags:
+	 * EXPORTER_FINAL, EXPORTER_TO_SPOOL), and returns by deadline_ns
+	 * (CLOCK_MONOTONIC) at the latest.  After a successful export, files
+	 * waiting in the spool for the same endpoint go out too, within the
+	 * same deadline.
 	 */
 	enum exporter_result (*export_spans)(void *exp,
 					     const struct span *spans,
-					     size_t n, uint64_t deadline_ns);
+					     size_t n, uint64_t deadline_ns,
+					     unsigned flags);
 	void (*destroy)(void *exp);
 	/*
 	 * No export is due soon (the queue drained, or a failed batch waits

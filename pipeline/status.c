@@ -68,8 +68,10 @@ size_t status_format_json(const struct status_report *r,
 		"\"updated_unix_ms\":%llu,\"spans\":{\"recorded\":%llu,"
 		"\"exported\":%llu,\"dropped_queue_full\":%llu,"
 		"\"dropped_export_failed\":%llu,\"rejected\":%llu,"
-		"\"queued\":%llu},\"batches_retried\":%llu,"
-		"\"breaker_opens\":%llu}\n",
+		"\"queued\":%llu,\"spooled\":%llu},"
+		"\"batches_retried\":%llu,\"breaker_opens\":%llu,"
+		"\"spool_files_evicted\":%llu,"
+		"\"spool_files_delivered\":%llu}\n",
 		(int)r->pid, status_health_name(h),
 		status_breaker_name(r->breaker_state),
 		(unsigned long long)unix_ms,
@@ -79,8 +81,11 @@ size_t status_format_json(const struct status_report *r,
 		(unsigned long long)r->dropped_export,
 		(unsigned long long)r->rejected,
 		(unsigned long long)r->queued,
+		(unsigned long long)r->spooled,
 		(unsigned long long)r->batches_retried,
-		(unsigned long long)r->breaker_opens);
+		(unsigned long long)r->breaker_opens,
+		(unsigned long long)r->spool_evicted,
+		(unsigned long long)r->spool_delivered);
 
 	return clamp(n, cap);
 }
@@ -91,12 +96,15 @@ size_t status_format_summary(const struct status_report *r, char *buf,
 	int n = snprintf(buf, cap,
 		"pid %d: spans recorded %llu, exported %llu, dropped "
 		"(queue full) %llu, dropped (export failed) %llu, rejected "
-		"%llu; batches retried %llu; breaker %s",
+		"%llu, spooled %llu, spool files evicted %llu; batches "
+		"retried %llu; breaker %s",
 		(int)r->pid, (unsigned long long)r->recorded,
 		(unsigned long long)r->exported,
 		(unsigned long long)r->dropped_queue,
 		(unsigned long long)r->dropped_export,
 		(unsigned long long)r->rejected,
+		(unsigned long long)r->spooled,
+		(unsigned long long)r->spool_evicted,
 		(unsigned long long)r->batches_retried,
 		status_breaker_name(r->breaker_state));
 

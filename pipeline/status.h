@@ -29,6 +29,9 @@ struct status_report {
 	uint64_t breaker_opens;
 	uint32_t breaker_state;         /* 0 closed, 1 open, 2 half-open */
 	uint64_t queued;
+	uint64_t spooled;               /* written to the spool */
+	uint64_t spool_evicted;         /* spool files removed for room */
+	uint64_t spool_delivered;       /* spool files sent */
 };
 
 /* Spans lost in this window keep a process "degraded". */

@@ -7,7 +7,9 @@
  * that warned about its configuration also marks its children's
  * environment, so that the rest of the tree does not repeat the warning
  * (config.h).  system() and popen() start their shell through these
- * environments too (shell.c).
+ * environments too (shell.c).  Before an exec replaces this image, what
+ * the exporter thread has queued goes to the spool, for the new image to
+ * deliver (batch_before_exec).
  *
  * These hooks may run in a vfork() child, which shares our memory: they
  * build the new environment on the stack and never allocate or lock.
@@ -19,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pipeline/batch.h"
 #include "context.h"
 #include "exec.h"
 #include "execenv.h"
@@ -60,9 +63,11 @@ static int context_entries(struct exec_env *buf, struct execenv_add *add)
 	return 0;
 }
 
-char *const *exec_env(char *const *envp, struct exec_env *buf)
+/* exec_env, and the spooled mark when spooled. */
+static char *const *exec_env_marked(char *const *envp, struct exec_env *buf,
+				    int spooled)
 {
-	struct execenv_add add = { NULL, NULL, NULL };
+	struct execenv_add add = { NULL, NULL, NULL, NULL };
 	const struct config *cfg;
 
 	context_entries(buf, &add);
@@ -70,22 +75,51 @@ char *const *exec_env(char *const *envp, struct exec_env *buf)
 	cfg = preload_config();
 	if (cfg->warned_env[0])
 		add.mark = cfg->warned_env;
+	if (spooled)
+		add.spooled = BATCH_SPOOLED_VAR "=1";
 	return execenv_build(envp, &add, buf->entries, EXEC_ENV_MAX + 4);
+}
+
+char *const *exec_env(char *const *envp, struct exec_env *buf)
+{
+	return exec_env_marked(envp, buf, 0);
+}
+
+/*
+ * The new image (preloaded through the inherited LD_PRELOAD) delivers
+ * what this one queued: it goes to the spool first, and the new image is
+ * told to look there (BATCH_SPOOLED_VAR).  Not in a vfork() child, whose
+ * memory and exporter thread are the parent's, nor on our own threads.
+ */
+static int before_exec(void)
+{
+	int spooled = 0;
+
+	if (preload_enter() && !preload_in_shared_child())
+		KEEP_ERRNO(spooled = batch_before_exec());
+	return spooled;
 }
 
 #define WITH_CONTEXT(envp)                                              \
 	struct exec_env env_buf_;                                       \
 	char *const *env_ = exec_env((envp), &env_buf_)
 
+/* An exec that replaces this image: the queue to the spool, then the
+ * new image's environment. */
+#define EXEC_WITH_CONTEXT(envp)                                         \
+	struct exec_env env_buf_;                                       \
+	int spooled_ = before_exec();                                   \
+	char *const *env_ = exec_env_marked((envp), &env_buf_, spooled_)
+
 HOOK_API int execve(const char *path, char *const argv[], char *const envp[])
 {
-	WITH_CONTEXT(envp);
+	EXEC_WITH_CONTEXT(envp);
 	return real_execve(path, argv, env_);
 }
 
 HOOK_API int execv(const char *path, char *const argv[])
 {
-	WITH_CONTEXT(environ);
+	EXEC_WITH_CONTEXT(environ);
 	if (env_ == environ)
 		return real_execv(path, argv);
 	return real_execve(path, argv, env_);
@@ -93,7 +127,7 @@ HOOK_API int execv(const char *path, char *const argv[])
 
 HOOK_API int execvp(const char *file, char *const argv[])
 {
-	WITH_CONTEXT(environ);
+	EXEC_WITH_CONTEXT(environ);
 	if (env_ == environ)
 		return real_execvp(file, argv);
 	return real_execvpe(file, argv, env_);
@@ -101,11 +135,18 @@ HOOK_API int execvp(const char *file, char *const argv[])
 
 HOOK_API int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	WITH_CONTEXT(envp);
+	EXEC_WITH_CONTEXT(envp);
 	return real_execvpe(file, argv, env_);
 }
 
-/* posix_spawn and posix_spawnp differ only in how they find the
+HOOK_API int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	EXEC_WITH_CONTEXT(envp);
+	return real_fexecve(fd, argv, env_);
+}
+
+/* posix_spawn does not replace this image: nothing to spool.
+ * posix_spawn and posix_spawnp differ only in how they find the
  * program. */
 static int spawn(__typeof__(real_posix_spawn) real, pid_t *pid,
 		 const char *prog, const posix_spawn_file_actions_t *fa,

@@ -35,20 +35,25 @@ static int has_mark(char *const *envp, const char *mark)
 char *const *execenv_build(char *const *envp, const struct execenv_add *add,
 			   char **out, size_t cap)
 {
-	const char *mark = add->mark;
+	const char *marks[2] = { add->mark, add->spooled };
 	size_t n = 0, extra;
+	int i;
 
 	if (!envp)
 		return envp;
-	if (mark && has_mark(envp, mark))
-		mark = NULL;
-	if (!add->traceparent && !mark)
+	for (i = 0; i < 2; i++) {
+		if (marks[i] && has_mark(envp, marks[i]))
+			marks[i] = NULL;
+	}
+	if (!add->traceparent && !marks[0] && !marks[1])
 		return envp;
-	extra = 1 + !!mark + (add->traceparent ? 1 + !!add->tracestate : 0);
+	extra = 1 + !!marks[0] + !!marks[1] +
+		(add->traceparent ? 1 + !!add->tracestate : 0);
 	for (char *const *e = envp; *e; e++) {
 		if (add->traceparent && is_context(*e))
 			continue;
-		if (mark && same_name(*e, mark))
+		if ((marks[0] && same_name(*e, marks[0])) ||
+		    (marks[1] && same_name(*e, marks[1])))
 			continue;
 		if (n + extra >= cap)
 			return envp;
@@ -61,8 +66,10 @@ char *const *execenv_build(char *const *envp, const struct execenv_add *add,
 		if (add->tracestate)
 			out[n++] = (char *)add->tracestate;
 	}
-	if (mark)
-		out[n++] = (char *)mark;
+	for (i = 0; i < 2; i++) {
+		if (marks[i])
+			out[n++] = (char *)marks[i];
+	}
 	out[n] = NULL;
 	return out;
 }

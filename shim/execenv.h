@@ -16,13 +16,16 @@ struct execenv_add {
 	const char *traceparent;        /* NULL: the context stays as is */
 	const char *tracestate;         /* with traceparent; NULL: none */
 	const char *mark;               /* CONFIG_WARNED_VAR "=...", or NULL */
+	/* BATCH_SPOOLED_VAR "=1" when this image left spans in the spool
+	 * for the next to deliver, or NULL. */
+	const char *spooled;
 };
 
 /*
  * Fills out (room for cap pointers, its NULL included) with envp's
  * entries plus add's.  A traceparent replaces every TRACEPARENT and
  * TRACESTATE of envp (a context is one pair: a state never outlives its
- * parent), a mark every entry of its name.  Returns out, or envp itself
+ * parent), a mark (or spooled) every entry of its name.  Returns out, or envp itself
  * when there is nothing to change (no traceparent, and no mark or envp's
  * first entry of its name already is it), when envp is NULL, or when out is too
  * small: a child then starts as it would without us.

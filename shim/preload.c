@@ -12,6 +12,7 @@
 #include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/syscall.h>
@@ -140,6 +141,13 @@ static void init(void)
 	pthread_atfork(batch_before_fork, batch_after_fork_parent,
 		       child_after_fork);
 	preload_tracing = 1;
+	/* The image before an exec left spans in the spool: deliver them
+	 * (even if this one records nothing), and do not have every later
+	 * child of ours do it again. */
+	if (getenv(BATCH_SPOOLED_VAR)) {
+		unsetenv(BATCH_SPOOLED_VAR);
+		batch_deliver_spool();
+	}
 }
 
 int preload_enter(void)

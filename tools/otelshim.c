@@ -6,6 +6,7 @@
  *   otelshim view FILE
  *   otelshim doctor [CMD]
  *   otelshim status [DIR]
+ *   otelshim flush [DIR]
  *   otelshim help [COMMAND], otelshim --version
  *
  * Exit status: 0 when everything asked for worked, 1 when a check or the
@@ -30,6 +31,8 @@
 
 #include "common/endpoint.h"
 #include "common/text.h"
+#include "flush.h"
+#include "post.h"
 #include "json.h"
 #include "view.h"
 
@@ -338,18 +341,8 @@ static int doctor_binary(const char *cmd)
  * answers 200) to the URL the library posts to; 0 when it was taken. */
 static int doctor_probe_otlp(int fd, const char *url, const struct endpoint *e)
 {
-	char req[4096], resp[256] = "";
-	struct timeval tv = { .tv_sec = 3 };
-	int status = 0, n;
+	int status = post_send(fd, e, "application/x-protobuf", "", "", 0);
 
-	n = snprintf(req, sizeof(req),
-		     "POST %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: "
-		     "application/x-protobuf\r\nContent-Length: 0\r\n"
-		     "Connection: close\r\n\r\n", e->target, e->host, e->port);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (n > 0 && n < (int)sizeof(req) && write(fd, req, (size_t)n) == n &&
-	    read(fd, resp, sizeof(resp) - 1) > 0)
-		sscanf(resp, "HTTP/%*s %d", &status);
 	if (status == 200) {
 		printf("[ ok ] %s accepts OTLP/HTTP (an empty export request "
 		       "got 200)\n", url);
@@ -370,11 +363,10 @@ static const char *env_get(const char *name)
  * number of failed checks. */
 static int doctor_endpoint(void)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
 	char url[4096];
-	const char *from;
+	const char *from, *why;
 	struct endpoint e;
-	int fd = -1, failed = 0, grpc;
+	int fd, grpc;
 
 	if (endpoint_from_env(env_get, url, sizeof(url), &from, &grpc) < 0 ||
 	    endpoint_split(url, &e) != 0) {
@@ -384,27 +376,20 @@ static int doctor_endpoint(void)
 	}
 	printf("[info] spans are posted to %s (%s)\n", url,
 	       from ? from : "the default endpoint");
-	if (getaddrinfo(e.host, e.port, &hints, &ai) != 0) {
-		printf("[FAIL] %s: %s does not resolve\n", url, e.host);
+	fd = post_connect(&e, &why);
+	if (fd < 0) {
+		printf("[FAIL] %s: %s port %s %s\n", url, e.host, e.port, why);
 		return 1;
 	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-		printf("[FAIL] %s: nothing accepts connections at %s port "
-		       "%s\n", url, e.host, e.port);
-		failed = 1;
-	} else if (e.tls || grpc) {
+	if (e.tls || grpc) {
 		printf("[ ok ] %s accepts connections (%s)\n", url,
 		       grpc ? "OTLP/gRPC: the export itself is not tried by "
 			      "doctor" : "TLS: the certificate is not checked "
 			      "by doctor");
-	} else {
-		failed = doctor_probe_otlp(fd, url, &e);
-	}
-	freeaddrinfo(ai);
-	if (fd >= 0)
 		close(fd);
-	return failed;
+		return 0;
+	}
+	return doctor_probe_otlp(fd, url, &e);
 }
 
 static int doctor_main(int argc, char **argv)
@@ -448,6 +433,7 @@ static int status_main(int argc, char **argv)
 	DIR *d;
 	int n = 0;
 
+	flush_print_usage();
 	if (!dir || !*dir) {
 		fprintf(stderr, "otelshim status: no DIR given and "
 			"OTELSHIM_STATUS_DIR is not set\n");
@@ -518,7 +504,11 @@ static const struct command command_list[] = {
 	  "CMD can be traced. Exits 1 when a check fails.", doctor_main },
 	{ "status", "[DIR]",
 	  "One line per traced process reporting in DIR (default\n"
-	  "$OTELSHIM_STATUS_DIR).", status_main },
+	  "$OTELSHIM_STATUS_DIR), and the spool's size.", status_main },
+	{ "flush", "[DIR]",
+	  "Send what waits in the spool (default $OTELSHIM_SPOOL_DIR or the\n"
+	  "per-user one) to the endpoints it was meant for; plain http://\n"
+	  "only, https:// files are left for a traced process.", flush_main },
 	{ NULL, NULL, NULL, NULL },
 };
 

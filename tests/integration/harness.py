@@ -14,6 +14,8 @@ Every test module is a plain unittest module:
                 spans = sink.wait_for_spans(1)
 """
 
+import atexit
+import itertools
 import json
 import os
 import selectors
@@ -328,12 +330,30 @@ def _indent(text):
 
 # ------------------------------------------------------------ environment
 
+# Spans a traced program could not send wait in its spool for a later
+# traced program of the same user to deliver.  Each program traced_env()
+# prepares gets a spool directory of its own (its children share it), so
+# what one test's program left behind never reaches another test's sink;
+# programs started with a copy of os.environ share this run's.
+_SPOOL_BASE = Path(tempfile.mkdtemp(prefix="otelshim-test-spools-"))
+_spool_seq = itertools.count()
+os.environ["OTELSHIM_SPOOL_DIR"] = str(_SPOOL_BASE / "shared")
+atexit.register(shutil.rmtree, _SPOOL_BASE, True)
+
+
+def fresh_spool_dir():
+    """A spool directory path no program has used yet (not created: the
+    library creates it, 0700, when it first spools)."""
+    return str(_SPOOL_BASE / ("spool-%d" % next(_spool_seq)))
+
+
 def traced_env(sink=None, **overrides):
     """A copy of os.environ that preloads LIB and exports to sink.
 
     LD_PRELOAD gets LIB appended (space-separated) to what is already
     there; OTEL_EXPORTER_OTLP_ENDPOINT is the sink's endpoint and
-    OTEL_BSP_SCHEDULE_DELAY is 200 ms.  OTEL_* variables and
+    OTEL_BSP_SCHEDULE_DELAY is 200 ms; OTELSHIM_SPOOL_DIR is a fresh
+    directory (fresh_spool_dir); OTELSHIM_EXIT_TIMEOUT is 5 s.  OTEL_* variables and
     TRACEPARENT/TRACESTATE inherited from the caller are dropped so the
     tests do not depend on the shell they run in.  Keyword overrides
     are set last; a value of None deletes the variable."""
@@ -345,6 +365,13 @@ def traced_env(sink=None, **overrides):
     if sink is not None:
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = sink.endpoint
     env["OTEL_BSP_SCHEDULE_DELAY"] = "200"
+    env["OTELSHIM_SPOOL_DIR"] = fresh_spool_dir()
+    # A request the exit's one attempt gives up on may have reached the
+    # receiver: it is spooled and sent again (at least once).  The test
+    # sink, on a loaded machine with many traced processes exiting at
+    # once, can take longer than the default second to answer; tests of
+    # the exit bound set OTELSHIM_EXIT_TIMEOUT themselves.
+    env["OTELSHIM_EXIT_TIMEOUT"] = "5000"
     for k, v in overrides.items():
         if v is None:
             env.pop(k, None)

@@ -287,8 +287,15 @@ class Lifecycle(unittest.TestCase):
         self.assertLess(time.monotonic() - t0, 2.0)
 
     def test_503_is_retried_and_delivered_once(self):
+        """A running program's export is retried after a 503 (at exit
+        there is one attempt only, then the spool: test_spool.py)."""
+        prog = ("import socket, time\n"
+                "try: socket.create_connection(('127.0.0.1', 1))\n"
+                "except OSError: pass\n"
+                "time.sleep(4)\n")
         with Sink(fail_first=2, status=503, retry_after=0) as sink:
-            curl_refused(sink, OTEL_BSP_EXPORT_TIMEOUT=10000)
+            run_traced([sys.executable, "-c", prog], sink,
+                       OTEL_BSP_EXPORT_TIMEOUT=10000)
             spans = sink.wait_for_spans(1)
             time.sleep(0.3)
             self.assertEqual(len(sink.spans()), 1)

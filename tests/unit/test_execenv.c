@@ -32,7 +32,7 @@ static const char *joined(char *const *env)
 START_TEST(nothing_to_add_is_the_same_array)
 {
 	char *envp[] = { "A=1", "TRACEPARENT=x", NULL };
-	struct execenv_add none = { NULL, NULL, NULL };
+	struct execenv_add none = { NULL, NULL, NULL, NULL };
 	struct execenv_add same = { NULL, NULL, "M=1" };
 	char *marked[] = { "A=1", "M=1", "M=2", NULL };
 
@@ -78,6 +78,25 @@ START_TEST(mark_replaces_another_mark_only)
 }
 END_TEST
 
+/* The spooled mark goes with or without the warning mark, replaces an
+ * older one of its name, and is not added twice. */
+START_TEST(spooled_mark)
+{
+	char *envp[] = { "A=1", "OTELSHIM_SPOOLED=0", NULL };
+	char *has[] = { "OTELSHIM_SPOOLED=1", NULL };
+	struct execenv_add sp = { NULL, NULL, NULL, "OTELSHIM_SPOOLED=1" };
+	struct execenv_add all = { TP, NULL, MARK, "OTELSHIM_SPOOLED=1" };
+
+	ck_assert_str_eq(joined(execenv_build(envp, &sp, out, NELEM(out))),
+			 "A=1|OTELSHIM_SPOOLED=1");
+	ck_assert_str_eq(joined(execenv_build(envp, &all, out, NELEM(out))),
+			 "A=1|" TP "|" MARK "|OTELSHIM_SPOOLED=1");
+	ck_assert_ptr_eq(execenv_build(has, &sp, out, NELEM(out)), has);
+	/* Three entries and a NULL do not fit in three pointers. */
+	ck_assert_ptr_eq(execenv_build(envp, &sp, out, 2), envp);
+}
+END_TEST
+
 START_TEST(too_large_passes_through)
 {
 	char *envp[] = { "A=1", "B=2", "C=3", NULL };
@@ -93,4 +112,4 @@ END_TEST
 
 UNIT_MAIN("execenv", nothing_to_add_is_the_same_array,
 	  context_replaces_both_variables, mark_replaces_another_mark_only,
-	  too_large_passes_through)
+	  spooled_mark, too_large_passes_through)

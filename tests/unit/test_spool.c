@@ -141,6 +141,27 @@ START_TEST(orphaned_claims_return)
 }
 END_TEST
 
+/* A claim under our own pid that we no longer hold was left by the
+ * program this process exec()ed from: taken back, not stuck until the
+ * process ends. */
+START_TEST(own_claim_from_before_an_exec_returns)
+{
+	struct spool sp;
+	struct spool_item it, lost;
+
+	make_dir();
+	ck_assert_int_eq(spool_open(&sp, dir, 1 << 20), 0);
+	put(&sp, A, "carried");
+	ck_assert_int_eq(spool_claim(&sp, A, &lost), 1);
+	free(lost.body);                /* the old image is gone */
+	ck_assert_int_eq(spool_claim(&sp, A, &it), 1);
+	ck_assert(memcmp(it.body, "carried", 7) == 0);
+	spool_finish(&sp, &it, 1);
+	ck_assert_int_eq(spool_claim(&sp, A, &it), 0);
+	spool_close(&sp);
+}
+END_TEST
+
 /* Four processes drain 200 requests together: each is delivered once. */
 START_TEST(concurrent_claims_exactly_once)
 {
@@ -191,4 +212,5 @@ END_TEST
 
 UNIT_MAIN("spool", in_and_out_oldest_first, bounded_oldest_evicted,
 	  refuses_unsafe_directories, orphaned_claims_return,
+	  own_claim_from_before_an_exec_returns,
 	  concurrent_claims_exactly_once)

@@ -36,9 +36,10 @@ START_TEST(json_and_file)
 	struct status_report r = {
 		.pid = 42, .recorded = 10, .exported = 7, .dropped_queue = 1,
 		.dropped_export = 2, .batches_retried = 3, .queued = 0,
+		.spooled = 4, .spool_evicted = 5, .spool_delivered = 6,
 	};
-	char json[512], path[256], dir[] = "/tmp/otelshim-status-XXXXXX";
-	char back[512];
+	char json[768], path[256], dir[] = "/tmp/otelshim-status-XXXXXX";
+	char back[768];
 	size_t len = status_format_json(&r, STATUS_DEGRADED, 1234, json,
 					sizeof(json));
 	FILE *f;
@@ -47,8 +48,9 @@ START_TEST(json_and_file)
 		"{\"pid\":42,\"health\":\"degraded\",\"breaker\":\"closed\","
 		"\"updated_unix_ms\":1234,\"spans\":{\"recorded\":10,"
 		"\"exported\":7,\"dropped_queue_full\":1,"
-		"\"dropped_export_failed\":2,\"rejected\":0,\"queued\":0},"
-		"\"batches_retried\":3,\"breaker_opens\":0}\n");
+		"\"dropped_export_failed\":2,\"rejected\":0,\"queued\":0,"
+		"\"spooled\":4},\"batches_retried\":3,\"breaker_opens\":0,"
+		"\"spool_files_evicted\":5,\"spool_files_delivered\":6}\n");
 	/* A short buffer cuts, terminated. */
 	ck_assert_uint_eq(status_format_json(&r, STATUS_HEALTHY, 1, back, 8), 7);
 	ck_assert_uint_eq(strlen(back), 7);
@@ -71,13 +73,14 @@ END_TEST
 START_TEST(summary)
 {
 	struct status_report r = { .pid = 7, .recorded = 5, .exported = 5,
-				   .breaker_state = 1 };
+				   .breaker_state = 1, .spooled = 2 };
 	char line[256];
 
 	status_format_summary(&r, line, sizeof(line));
 	ck_assert_str_eq(line, "pid 7: spans recorded 5, exported 5, dropped "
 			 "(queue full) 0, dropped (export failed) 0, rejected "
-			 "0; batches retried 0; breaker open");
+			 "0, spooled 2, spool files evicted 0; batches retried "
+			 "0; breaker open");
 }
 END_TEST
 
