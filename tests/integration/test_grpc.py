@@ -25,6 +25,18 @@ def curl_refused(sink, **env):
                       **dict(GRPC, **env))
 
 
+# A program that lives on after its span, so that the exporter retries as
+# it does in a service (at exit there is one attempt, then the spool).
+LIVING = ("import socket, time\n"
+          "try:\n    socket.create_connection(('127.0.0.1', 1))\n"
+          "except OSError:\n    pass\n"
+          "time.sleep(60)\n")
+
+
+def living(sink, **env):
+    return Background(["python3", "-c", LIVING], sink, **dict(GRPC, **env))
+
+
 def statuses(sink):
     return [r["status_returned"] for r in sink.requests()]
 
@@ -79,34 +91,37 @@ class GrpcExport(unittest.TestCase):
                         req["bytes"])
 
     def test_unavailable_is_retried(self):
-        with Sink(grpc=True, fail_first=2) as sink:
-            curl_refused(sink)
+        with Sink(grpc=True, fail_first=2) as sink, living(sink):
             spans = sink.wait_for_spans(1, timeout=15)
             time.sleep(0.5)
             self.assertEqual(statuses(sink), [14, 14, 0])
             self.assertEqual(len(sink.spans()), 1, spans)
 
     def test_resource_exhausted_only_with_retry_info(self):
-        with Sink(grpc=True, status=8) as sink:
-            r = curl_refused(sink, OTEL_LOG_LEVEL="warn")
+        with Sink(grpc=True, status=8) as sink, \
+                living(sink, OTEL_LOG_LEVEL="warn") as prog:
+            sink.wait_for_requests(1)
+            # Longer than the first backoff: no second attempt came.
+            time.sleep(2.0)
             self.assertEqual(statuses(sink), [8])
-        self.assertIn("gRPC status 8 RESOURCE_EXHAUSTED", r.stderr)
-        with Sink(grpc=True, status=8, fail_first=1, retry_after=1) as sink:
-            t0 = time.monotonic()
-            curl_refused(sink)
-            took = time.monotonic() - t0
+            self.assertIn("gRPC status 8 RESOURCE_EXHAUSTED", prog.output())
+        with Sink(grpc=True, status=8, fail_first=1, retry_after=1) as sink, \
+                living(sink):
             sink.wait_for_spans(1)
             self.assertEqual(statuses(sink), [8, 0])
+            first, second = sink.requests()
         # The retry waited for the delay the server named.
-        self.assertGreaterEqual(took, 0.9)
+        self.assertGreaterEqual(second["received_ms"] - first["received_ms"],
+                                950)
 
     def test_permanent_error_not_retried(self):
-        with Sink(grpc=True, status=3) as sink:
-            r = curl_refused(sink, OTEL_LOG_LEVEL="warn")
-            self.assertEqual(r.returncode, 7)
+        with Sink(grpc=True, status=3) as sink, \
+                living(sink, OTEL_LOG_LEVEL="warn") as prog:
+            sink.wait_for_requests(1)
+            time.sleep(2.0)
             self.assertEqual(statuses(sink), [3])
-        self.assertIn("gRPC status 3 INVALID_ARGUMENT: sink fault mode",
-                      r.stderr)
+            self.assertIn("gRPC status 3 INVALID_ARGUMENT: sink fault mode",
+                          prog.output())
 
     def test_hanging_receiver_bounded_at_exit(self):
         with Sink(grpc=True, hang=True) as sink:

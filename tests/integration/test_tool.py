@@ -96,7 +96,7 @@ class Tool(unittest.TestCase):
         r = tool("doctor", env={"OTEL_EXPORTER_OTLP_ENDPOINT":
                                 "http://127.0.0.1:%d" % port})
         self.assertEqual(r.returncode, 1, r.stdout)
-        self.assertIn("nothing accepts connections", r.stdout)
+        self.assertIn("accepts no connection", r.stdout)
         r = tool("doctor", env={"OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://x"})
         self.assertEqual(r.returncode, 1, r.stdout)
         self.assertIn("not an http:// or https:// URL", r.stdout)

@@ -30,7 +30,8 @@
  * decimal string; bytes as lowercase hex; arrays and kvlists nested.
  * FILE.requests gets one line per request, whatever it was answered:
  *   seq, method, path, headers, bytes, spans, status_returned (null when
- *   never answered), and error / hung / client_gone where they apply.
+ *   never answered), received_ms (when it came, ms since the epoch), and
+ *   error / hung / client_gone where they apply.
  */
 'use strict';
 
@@ -383,7 +384,7 @@ function serveGrpc(opt, logRequest, nextSeq) {
 		const rec = {
 			seq: mySeq, method: 'POST', path, headers,
 			bytes: call.request.length, spans: 0,
-			status_returned: null,
+			status_returned: null, received_ms: Date.now(),
 		};
 		let spans;
 		try {
@@ -488,7 +489,7 @@ function main() {
 		const rec = {
 			seq: mySeq, method: req.method, path: req.url,
 			headers: info.headers, bytes: size, spans: 0,
-			status_returned: null,
+			status_returned: null, received_ms: Date.now(),
 		};
 		const json = ctype === 'application/json';
 
