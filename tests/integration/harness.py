@@ -15,6 +15,7 @@ Every test module is a plain unittest module:
 """
 
 import atexit
+import contextlib
 import itertools
 import json
 import os
@@ -22,11 +23,14 @@ import selectors
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -461,6 +465,43 @@ class Background:
         if self._log is not None:
             self._log.close()
         return False
+
+
+@contextlib.contextmanager
+def tls_receiver(certdir):
+    """An https receiver on loopback with a self-signed certificate for
+    127.0.0.1 written to certdir/c.pem; yields (endpoint, cert path, list
+    of the paths POSTed to)."""
+    key, cert = os.path.join(certdir, "k.pem"), os.path.join(certdir,
+                                                              "c.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=IP:127.0.0.1"], check=True,
+                   capture_output=True)
+    hits = []
+
+    class H(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = HTTPServer(("127.0.0.1", 0), H)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    th = threading.Thread(target=srv.serve_forever, daemon=True)
+    th.start()
+    try:
+        yield "https://127.0.0.1:%d" % srv.server_address[1], cert, hits
+    finally:
+        srv.shutdown()
 
 
 # ------------------------------------------------------------ span lookups

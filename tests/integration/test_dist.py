@@ -6,21 +6,17 @@ Debian root filesystem that has no libcurl, protobuf-c or libunwind
 (debootstrap --variant=minbase, cached in build/rootfs-minbase, entered
 with chroot)."""
 
-import contextlib
 import json
 import os
 import re
 import shutil
-import ssl
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
-from harness import (BUILD, KIND_CLIENT, LIB, MODULE, ROOT, STATUS_ERROR,
+from harness import (BUILD, tls_receiver, KIND_CLIENT, LIB, MODULE, ROOT, STATUS_ERROR,
                      Sink)
 
 DIST_SH = ROOT / "tools" / "dist.sh"
@@ -72,43 +68,6 @@ def make_bundle(dest):
         raise AssertionError("tools/dist.sh failed:\n%s%s"
                              % (r.stdout, r.stderr))
     return dest
-
-
-@contextlib.contextmanager
-def tls_receiver(certdir):
-    """An https receiver on loopback with a self-signed certificate for
-    127.0.0.1 written to certdir/c.pem; yields (endpoint, cert path, list
-    of the paths POSTed to)."""
-    key, cert = os.path.join(certdir, "k.pem"), os.path.join(certdir,
-                                                              "c.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
-                    "-nodes", "-keyout", key, "-out", cert, "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-addext",
-                    "subjectAltName=IP:127.0.0.1"], check=True,
-                   capture_output=True)
-    hits = []
-
-    class H(BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            hits.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *a):
-            pass
-
-    srv = HTTPServer(("127.0.0.1", 0), H)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cert, key)
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    th = threading.Thread(target=srv.serve_forever, daemon=True)
-    th.start()
-    try:
-        yield "https://127.0.0.1:%d" % srv.server_address[1], cert, hits
-    finally:
-        srv.shutdown()
 
 
 def spans_of_jsonl(path):

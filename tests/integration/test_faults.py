@@ -7,17 +7,16 @@ its own health."""
 import glob
 import json
 import os
-import ssl
 import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
 import unittest
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-from harness import Sink, free_port, run_traced, traced_env, Background
+from harness import (Sink, free_port, run_traced, traced_env, Background,
+                     tls_receiver)
 
 REFUSE = ["curl", "-sS", "http://127.0.0.1:1/"]
 
@@ -60,43 +59,18 @@ class BackendFaults(unittest.TestCase):
     def test_tls_endpoint_with_untrusted_certificate(self):
         """https verifies certificates by default: a self-signed server
         gets nothing, and the program neither notices nor waits."""
-        with tempfile.TemporaryDirectory() as d:
-            key, cert = os.path.join(d, "k.pem"), os.path.join(d, "c.pem")
-            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
-                            "-nodes", "-keyout", key, "-out", cert, "-days",
-                            "1", "-subj", "/CN=127.0.0.1"], check=True,
-                           capture_output=True)
-            hits = []
-
-            class H(BaseHTTPRequestHandler):
-                def do_POST(self):
-                    hits.append(self.path)
-                    self.send_response(200)
-                    self.end_headers()
-
-                def log_message(self, *a):
-                    pass
-
-            srv = HTTPServer(("127.0.0.1", 0), H)
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(cert, key)
-            srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-            th = threading.Thread(target=srv.serve_forever, daemon=True)
-            th.start()
-            try:
-                ep = "https://127.0.0.1:%d" % srv.server_address[1]
-                r, took = timed(REFUSE, None, OTEL_EXPORTER_OTLP_ENDPOINT=ep,
-                                OTEL_BSP_EXPORT_TIMEOUT=2000)
-                self.assertEqual(r.returncode, 7)
-                self.assertLess(took, 3.0)
-                self.assertEqual(hits, [])
-                # Trusting the certificate explicitly makes it work.
-                r, took = timed(REFUSE, None, OTEL_EXPORTER_OTLP_ENDPOINT=ep,
-                                OTEL_EXPORTER_OTLP_CERTIFICATE=cert,
-                                OTEL_BSP_EXPORT_TIMEOUT=4000)
-                self.assertEqual(hits, ["/v1/traces"])
-            finally:
-                srv.shutdown()
+        with tempfile.TemporaryDirectory() as d, \
+                tls_receiver(d) as (ep, cert, hits):
+            r, took = timed(REFUSE, None, OTEL_EXPORTER_OTLP_ENDPOINT=ep,
+                            OTEL_BSP_EXPORT_TIMEOUT=2000)
+            self.assertEqual(r.returncode, 7)
+            self.assertLess(took, 3.0)
+            self.assertEqual(hits, [])
+            # Trusting the certificate explicitly makes it work.
+            r, took = timed(REFUSE, None, OTEL_EXPORTER_OTLP_ENDPOINT=ep,
+                            OTEL_EXPORTER_OTLP_CERTIFICATE=cert,
+                            OTEL_BSP_EXPORT_TIMEOUT=4000)
+            self.assertEqual(hits, ["/v1/traces"])
 
 
 class Outage(unittest.TestCase):
