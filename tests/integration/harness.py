@@ -49,11 +49,30 @@ STATUS_ERROR = 2
 ANY = object()
 
 
+# Ports handed out by free_port(): below the kernel's ephemeral range
+# (/proc/sys/net/ipv4/ip_local_port_range, 32768-60999 by default), so
+# that no outgoing connection of this or another program on the machine
+# takes the port between free_port() and the server's bind().
+_PORTS = (20000, 32000)
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that is free now, for a server that has to
+    be told its port.  Chosen at random outside the ephemeral range, so
+    only another free_port() caller (one chance in thousands) can take it
+    before the server binds; a server that can bind port 0 and report
+    the port it got should do that instead."""
+    import random
+    lo, hi = _PORTS
+    for _ in range(200):
+        port = random.randint(lo, hi)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port in %d-%d" % _PORTS)
 
 
 def wait_for_port(port, host="127.0.0.1", timeout=10.0):
@@ -76,6 +95,95 @@ def need_programs(*names):
     for name in names:
         if shutil.which(name) is None:
             raise unittest.SkipTest("%s is not installed" % name)
+
+
+# ------------------------------------------------------------ privileges
+#
+# Tests that need a privilege or a kernel feature the machine may not
+# grant (root, chroot, a mount namespace, raising resource limits) ask
+# one of these first.  Each returns None when the thing works here, or a
+# one-line reason to skip with; the answer is probed once (by trying it)
+# and cached.  Inside a container or a chroot, root often lacks some of
+# them: unshare cannot make / private when / is not a mount point.
+#
+#     reason = need_mount_namespace()
+#     if reason:
+#         self.skipTest(reason)         # setUpClass: raise SkipTest(reason)
+
+_probed = {}
+
+
+def _probe(key, fn):
+    if key not in _probed:
+        _probed[key] = fn()
+    return _probed[key]
+
+
+def _try(argv, what):
+    """None when argv runs and exits 0, else a reason naming what."""
+    try:
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return "%s: %s" % (what, e)
+    if r.returncode != 0:
+        err = (r.stderr.strip().splitlines() or ["exit %d" % r.returncode])
+        return "%s: %s" % (what, err[-1])
+    return None
+
+
+def need_root():
+    """None when running as root."""
+    return None if os.geteuid() == 0 else "needs root (running as uid %d)" \
+        % os.geteuid()
+
+
+def need_chroot():
+    """None when chroot(2) works here (root with CAP_SYS_CHROOT)."""
+    def probe():
+        if need_root():
+            return "chroot " + need_root()
+        if shutil.which("chroot") is None:
+            return "chroot is not installed"
+        return _try(["chroot", "/", "true"], "chroot does not work here")
+    return _probe("chroot", probe)
+
+
+def need_mount_namespace():
+    """None when a private mount namespace can be made here (what the
+    tests use to mount /proc into a root filesystem without the mount
+    showing outside): fails in most containers and inside a chroot."""
+    def probe():
+        if need_root():
+            return "a mount namespace " + need_root()
+        if shutil.which("unshare") is None:
+            return "unshare is not installed"
+        return _try(["unshare", "--mount", "--propagation", "private",
+                     "true"], "no private mount namespace here (unshare)")
+    return _probe("mountns", probe)
+
+
+def need_rlimit(resource_id, value):
+    """None when this process may raise resource_id's hard limit to value
+    (root with CAP_SYS_RESOURCE; a container may deny it)."""
+    import resource
+
+    def probe():
+        soft, hard = resource.getrlimit(resource_id)
+        if hard == resource.RLIM_INFINITY or \
+                (value != resource.RLIM_INFINITY and value <= hard):
+            return None
+        r = subprocess.run(
+            [sys.executable, "-c",
+             "import resource; resource.setrlimit(%d, (%d, %d))"
+             % (resource_id, soft, value)],
+            capture_output=True, text=True)
+        if r.returncode != 0:
+            return "cannot raise resource limit %d to %d here: %s" % (
+                resource_id, value, (r.stderr.strip().splitlines()
+                                     or ["?"])[-1])
+        return None
+    return _probe(("rlimit", resource_id, value), probe)
 
 
 def node_binary():
