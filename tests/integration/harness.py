@@ -75,6 +75,14 @@ def free_port():
     raise AssertionError("no free port in %d-%d" % _PORTS)
 
 
+# Seconds a loaded 2-core machine may add to a short traced program's run
+# (starting it, loading libcurl, the exporter thread's first connect) on
+# top of what the program waits for by design: "exit is not held beyond
+# OTEL_BSP_EXPORT_TIMEOUT" is checked as took < timeout + SLACK, with
+# timeouts far below the default of 30 s that a held exit would show.
+SLACK = 4.0
+
+
 def wait_for_port(port, host="127.0.0.1", timeout=10.0):
     """Wait until something accepts TCP connections on host:port."""
     deadline = time.monotonic() + timeout
@@ -217,6 +225,33 @@ def ensure_sink_deps(out=sys.stderr):
     os.utime(SINK_DIR / "node_modules")
 
 
+# Python source for programs run under the shim that must wait until the
+# receiver has their spans (instead of sleeping and hoping the exporter
+# was quick enough): defines sink_has(n), true once the test receiver
+# whose spans file is in $OTELSHIM_TEST_SPANS holds n spans, and
+# wait_sink(n), which waits for that (at most 60 s, then exits 99).
+# Pass the file with sink_wait_env(sink) in the program's environment.
+SINK_WAIT_PY = """
+import os as _os, time as _time
+def sink_has(n):
+    try:
+        with open(_os.environ["OTELSHIM_TEST_SPANS"], "rb") as _f:
+            return _f.read().count(b"\\n") >= n
+    except FileNotFoundError:
+        return False
+def wait_sink(n):
+    _end = _time.monotonic() + 60
+    while not sink_has(n):
+        if _time.monotonic() > _end:
+            _os._exit(99)
+        _time.sleep(0.02)
+"""
+
+
+def sink_wait_env(sink):
+    return {"OTELSHIM_TEST_SPANS": str(sink.out)}
+
+
 def _read_jsonl(path):
     """Parsed lines of a JSON-lines file; a last line still being written
     (no newline yet) is left for the next read."""
@@ -351,7 +386,9 @@ class Sink:
     def requests(self):
         """One dict per request received: seq, method, path, headers,
         bytes, spans, status_returned (None when hanging or when the
-        client went away first)."""
+        client went away first), at_ms (when it arrived, in ms on the
+        receiver's monotonic clock: differences are exact whatever the
+        test's own scheduling)."""
         return _read_jsonl(str(self.out) + ".requests")
 
     def stderr(self):

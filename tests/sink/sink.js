@@ -23,7 +23,8 @@
  * decimal string; bytes as lowercase hex; arrays and kvlists nested.
  * FILE.requests gets one line per request, whatever it was answered:
  *   seq, method, path, headers, bytes, spans, status_returned (null when
- *   never answered), and error / hung / client_gone where they apply.
+ *   never answered), at_ms (when its headers arrived, ms on a monotonic
+ *   clock), and error / hung / client_gone where they apply.
  */
 'use strict';
 
@@ -339,7 +340,7 @@ function main() {
 	}
 
 	/* body is null when the request was larger than --max-bytes. */
-	function handle(req, res, body, size) {
+	function handle(req, res, body, size, atMs) {
 		const mySeq = ++seq;
 		const ctype = mediaType(req.headers['content-type']);
 		const cenc = (req.headers['content-encoding'] || '')
@@ -354,7 +355,7 @@ function main() {
 		const rec = {
 			seq: mySeq, method: req.method, path: req.url,
 			headers: info.headers, bytes: size, spans: 0,
-			status_returned: null,
+			status_returned: null, at_ms: atMs,
 		};
 		const json = ctype === 'application/json';
 
@@ -456,6 +457,7 @@ function main() {
 	}
 
 	const server = http.createServer((req, res) => {
+		const atMs = performance.now();
 		const chunks = [];
 		let size = 0;
 		let over = false;
@@ -470,7 +472,7 @@ function main() {
 		req.on('end', () => {
 			const body = over ? null : Buffer.concat(chunks);
 			try {
-				handle(req, res, body, size);
+				handle(req, res, body, size, atMs);
 			} catch (e) {
 				process.stderr.write('sink: internal error: ' +
 					(e.stack || e) + '\n');
