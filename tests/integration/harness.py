@@ -83,7 +83,7 @@ def free_port():
 SLACK = 4.0
 
 
-def wait_for_port(port, host="127.0.0.1", timeout=10.0):
+def wait_for_port(port, host="127.0.0.1", timeout=30.0):
     """Wait until something accepts TCP connections on host:port."""
     deadline = time.monotonic() + timeout
     while True:
@@ -285,7 +285,7 @@ class Sink:
 
     def __init__(self, status=None, retry_after=None, delay_ms=None,
                  hang=False, fail_first=None, max_bytes=None,
-                 start_timeout=15.0, port=0):
+                 start_timeout=30.0, port=0):
         self.options = dict(status=status, retry_after=retry_after,
                             delay_ms=delay_ms, hang=hang,
                             fail_first=fail_first, max_bytes=max_bytes)
@@ -400,7 +400,7 @@ class Sink:
         except FileNotFoundError:
             return ""
 
-    def wait_for_spans(self, pred_or_count=1, timeout=10.0):
+    def wait_for_spans(self, pred_or_count=1, timeout=30.0):
         """Wait until the received spans satisfy pred_or_count and return
         all of them.  An int waits for at least that many spans.  A
         callable is called with the list of spans and must return true
@@ -422,7 +422,7 @@ class Sink:
                        _indent(self.stderr())))
             time.sleep(0.05)
 
-    def wait_for_requests(self, count=1, timeout=10.0):
+    def wait_for_requests(self, count=1, timeout=30.0):
         """Wait until at least count requests arrived (whatever they were
         answered) and return them.  Raises AssertionError on timeout."""
         deadline = time.monotonic() + timeout

@@ -76,7 +76,7 @@ class Awkward(unittest.TestCase):
                 for t in ts: t.join()
             """), sink)
             self.assertEqual(r.returncode, 0, r.stderr)
-            spans = sink.wait_for_spans(640, timeout=20)
+            spans = sink.wait_for_spans(640, timeout=60)
         self.assertEqual(len({s["span_id"] for s in spans}), 640)
 
     def test_daemonising_double_fork(self):

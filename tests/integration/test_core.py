@@ -260,7 +260,7 @@ class Lifecycle(unittest.TestCase):
             r = run_traced([sys.executable, "-c", prog], sink,
                            OTEL_BSP_SCHEDULE_DELAY=5000)
             self.assertEqual(r.returncode, 0, r.stderr)
-            spans = sink.wait_for_spans(21, timeout=15)
+            spans = sink.wait_for_spans(21, timeout=60)
             time.sleep(0.5)
             spans = sink.spans()
         self.assertEqual(len(spans), 21)

@@ -787,7 +787,7 @@ class BuildBundleTest(unittest.TestCase):
                 return {("notes", KIND_SERVER),
                         ("traffic", KIND_CLIENT)} <= kinds and any(
                     s["name"] == "connect" for s in spans)
-            spans = sink.wait_for_spans(complete, timeout=15)
+            spans = sink.wait_for_spans(complete, timeout=60)
         by_id = {s["span_id"]: s for s in spans}
         post = [s for s in spans if s["kind"] == KIND_SERVER and
                 s["attributes"].get("http.request.method") == "POST"]

@@ -179,7 +179,7 @@ class Breaker(unittest.TestCase):
                 if p.poll() is None:
                     p.kill()
                     p.wait()
-            spans = sink.wait_for_spans(100, timeout=10)
+            spans = sink.wait_for_spans(100, timeout=60)
             reqs = sink.requests()
         statuses = [q["status_returned"] for q in reqs]
         # When the receiver got each request, on its own clock.

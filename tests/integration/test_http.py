@@ -213,7 +213,7 @@ class KeepAliveAndFraming(unittest.TestCase):
                 r = run_traced([sys.executable, "-c", prog, str(port)],
                                sink, OTEL_SERVICE_NAME="loop")
                 self.assertEqual(r.returncode, 0, r.stderr)
-                spans = sink.wait_for_spans(200, timeout=20)
+                spans = sink.wait_for_spans(200, timeout=60)
         servers = find_spans(spans, "GET", KIND_SERVER)
         clients = find_spans(spans, "GET", KIND_CLIENT)
         self.assertEqual(len(servers), 100, summarize(spans[:10]))
@@ -490,7 +490,7 @@ class Nginx(unittest.TestCase):
                 master = ngx.proc.pid
                 spans = sink.wait_for_spans(
                     lambda ss: len(find_spans(ss, kind=KIND_SERVER)) >= 3,
-                    timeout=15)
+                    timeout=60)
                 time.sleep(0.5)
                 spans = sink.spans()
         # static file through sendfile: a complete server span
