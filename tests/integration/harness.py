@@ -108,11 +108,12 @@ def need_programs(*names):
 # ------------------------------------------------------------ privileges
 #
 # Tests that need a privilege or a kernel feature the machine may not
-# grant (root, chroot, a mount namespace, raising resource limits) ask
-# one of these first.  Each returns None when the thing works here, or a
-# one-line reason to skip with; the answer is probed once (by trying it)
-# and cached.  Inside a container or a chroot, root often lacks some of
-# them: unshare cannot make / private when / is not a mount point.
+# grant (root, chroot, a mount namespace) ask one of these first (tests
+# that set resource limits stay within the hard limit they were given).
+# Each returns None when the thing works here, or a one-line reason to
+# skip with; the answer is probed once (by trying it) and cached.  Inside
+# a container or a chroot, root often lacks some of them: unshare cannot
+# make / private when / is not a mount point.
 #
 #     reason = need_mount_namespace()
 #     if reason:
@@ -142,8 +143,9 @@ def _try(argv, what):
 
 def need_root():
     """None when running as root."""
-    return None if os.geteuid() == 0 else "needs root (running as uid %d)" \
-        % os.geteuid()
+    if os.geteuid() == 0:
+        return None
+    return "needs root (running as uid %d)" % os.geteuid()
 
 
 def need_chroot():
@@ -170,28 +172,6 @@ def need_mount_namespace():
                      "true"], "no private mount namespace here (unshare)")
     return _probe("mountns", probe)
 
-
-def need_rlimit(resource_id, value):
-    """None when this process may raise resource_id's hard limit to value
-    (root with CAP_SYS_RESOURCE; a container may deny it)."""
-    import resource
-
-    def probe():
-        soft, hard = resource.getrlimit(resource_id)
-        if hard == resource.RLIM_INFINITY or \
-                (value != resource.RLIM_INFINITY and value <= hard):
-            return None
-        r = subprocess.run(
-            [sys.executable, "-c",
-             "import resource; resource.setrlimit(%d, (%d, %d))"
-             % (resource_id, soft, value)],
-            capture_output=True, text=True)
-        if r.returncode != 0:
-            return "cannot raise resource limit %d to %d here: %s" % (
-                resource_id, value, (r.stderr.strip().splitlines()
-                                     or ["?"])[-1])
-        return None
-    return _probe(("rlimit", resource_id, value), probe)
 
 
 def node_binary():
