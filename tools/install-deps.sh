@@ -2,8 +2,9 @@
 # Installs what `make test` needs on a Debian bookworm machine: compilers and
 # fuzzing runtime, the libraries the shim and its exporter link, the real
 # programs the integration tests trace, and the test receiver's npm
-# packages.  Quiet and quick when everything is already there; as non-root
-# it only prints the command to run.
+# packages.  Quiet and quick when everything is already there.  Installs
+# as root directly, as another user through sudo; without sudo it prints
+# the command for root to run and fails.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -34,16 +35,20 @@ done
 
 if [ "${#missing[@]}" -gt 0 ]; then
 	install=(apt-get install -y --no-install-recommends "${missing[@]}")
+	as_root=()
 	if [ "$(id -u)" -ne 0 ]; then
-		echo "otelshim: missing packages: ${missing[*]}" >&2
-		echo "otelshim: run as root:" >&2
-		echo "  apt-get update && DEBIAN_FRONTEND=noninteractive" \
-			"${install[*]}" >&2
-		exit 1
+		if ! command -v sudo >/dev/null 2>&1; then
+			echo "otelshim: missing packages: ${missing[*]}" >&2
+			echo "otelshim: run as root (or install sudo):" >&2
+			echo "  apt-get update && DEBIAN_FRONTEND=noninteractive" \
+				"${install[*]}" >&2
+			exit 1
+		fi
+		as_root=(sudo)
 	fi
 	echo "otelshim: installing: ${missing[*]}"
-	apt-get update
-	DEBIAN_FRONTEND=noninteractive "${install[@]}"
+	"${as_root[@]}" apt-get update
+	"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive "${install[@]}"
 fi
 
 if [ ! -d tests/sink/node_modules ]; then

@@ -55,14 +55,41 @@ STATUS_ERROR = 2
 ANY = object()
 
 
+# Ports handed out by free_port(): below the kernel's ephemeral range
+# (/proc/sys/net/ipv4/ip_local_port_range, 32768-60999 by default), so
+# that no outgoing connection of this or another program on the machine
+# takes the port between free_port() and the server's bind().
+_PORTS = (20000, 32000)
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that is free now, for a server that has to
+    be told its port.  Chosen at random outside the ephemeral range, so
+    only another free_port() caller (one chance in thousands) can take it
+    before the server binds; a server that can bind port 0 and report
+    the port it got should do that instead."""
+    import random
+    lo, hi = _PORTS
+    for _ in range(200):
+        port = random.randint(lo, hi)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port in %d-%d" % _PORTS)
 
 
-def wait_for_port(port, host="127.0.0.1", timeout=10.0):
+# Seconds a loaded 2-core machine may add to a short traced program's run
+# (starting it, loading libcurl, the exporter thread's first connect) on
+# top of what the program waits for by design: "exit is not held beyond
+# OTEL_BSP_EXPORT_TIMEOUT" is checked as took < timeout + SLACK, with
+# timeouts far below the default of 30 s that a held exit would show.
+SLACK = 4.0
+
+
+def wait_for_port(port, host="127.0.0.1", timeout=30.0):
     """Wait until something accepts TCP connections on host:port."""
     deadline = time.monotonic() + timeout
     while True:
@@ -82,6 +109,75 @@ def need_programs(*names):
     for name in names:
         if shutil.which(name) is None:
             raise unittest.SkipTest("%s is not installed" % name)
+
+
+# ------------------------------------------------------------ privileges
+#
+# Tests that need a privilege or a kernel feature the machine may not
+# grant (root, chroot, a mount namespace) ask one of these first (tests
+# that set resource limits stay within the hard limit they were given).
+# Each returns None when the thing works here, or a one-line reason to
+# skip with; the answer is probed once (by trying it) and cached.  Inside
+# a container or a chroot, root often lacks some of them: unshare cannot
+# make / private when / is not a mount point.
+#
+#     reason = need_mount_namespace()
+#     if reason:
+#         self.skipTest(reason)         # setUpClass: raise SkipTest(reason)
+
+_probed = {}
+
+
+def _probe(key, fn):
+    if key not in _probed:
+        _probed[key] = fn()
+    return _probed[key]
+
+
+def _try(argv, what):
+    """None when argv runs and exits 0, else a reason naming what."""
+    try:
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return "%s: %s" % (what, e)
+    if r.returncode != 0:
+        err = (r.stderr.strip().splitlines() or ["exit %d" % r.returncode])
+        return "%s: %s" % (what, err[-1])
+    return None
+
+
+def need_root():
+    """None when running as root."""
+    if os.geteuid() == 0:
+        return None
+    return "needs root (running as uid %d)" % os.geteuid()
+
+
+def need_chroot():
+    """None when chroot(2) works here (root with CAP_SYS_CHROOT)."""
+    def probe():
+        if need_root():
+            return "chroot " + need_root()
+        if shutil.which("chroot") is None:
+            return "chroot is not installed"
+        return _try(["chroot", "/", "true"], "chroot does not work here")
+    return _probe("chroot", probe)
+
+
+def need_mount_namespace():
+    """None when a private mount namespace can be made here (what the
+    tests use to mount /proc into a root filesystem without the mount
+    showing outside): fails in most containers and inside a chroot."""
+    def probe():
+        if need_root():
+            return "a mount namespace " + need_root()
+        if shutil.which("unshare") is None:
+            return "unshare is not installed"
+        return _try(["unshare", "--mount", "--propagation", "private",
+                     "true"], "no private mount namespace here (unshare)")
+    return _probe("mountns", probe)
+
 
 
 def node_binary():
@@ -113,6 +209,33 @@ def ensure_sink_deps(out=sys.stderr):
     if r.returncode != 0:
         raise RuntimeError("npm ci in %s failed:\n%s" % (SINK_DIR, r.stdout))
     os.utime(SINK_DIR / "node_modules")
+
+
+# Python source for programs run under the shim that must wait until the
+# receiver has their spans (instead of sleeping and hoping the exporter
+# was quick enough): defines sink_has(n), true once the test receiver
+# whose spans file is in $OTELSHIM_TEST_SPANS holds n spans, and
+# wait_sink(n), which waits for that (at most 60 s, then exits 99).
+# Pass the file with sink_wait_env(sink) in the program's environment.
+SINK_WAIT_PY = """
+import os as _os, time as _time
+def sink_has(n):
+    try:
+        with open(_os.environ["OTELSHIM_TEST_SPANS"], "rb") as _f:
+            return _f.read().count(b"\\n") >= n
+    except FileNotFoundError:
+        return False
+def wait_sink(n):
+    _end = _time.monotonic() + 60
+    while not sink_has(n):
+        if _time.monotonic() > _end:
+            _os._exit(99)
+        _time.sleep(0.02)
+"""
+
+
+def sink_wait_env(sink):
+    return {"OTELSHIM_TEST_SPANS": str(sink.out)}
 
 
 def _read_jsonl(path):
@@ -151,7 +274,7 @@ class Sink:
 
     def __init__(self, status=None, retry_after=None, delay_ms=None,
                  hang=False, fail_first=None, max_bytes=None,
-                 start_timeout=15.0, port=0, path=None, grpc=False):
+                 start_timeout=30.0, port=0, path=None, grpc=False):
         self.options = dict(status=status, retry_after=retry_after,
                             delay_ms=delay_ms, hang=hang,
                             fail_first=fail_first, max_bytes=max_bytes,
@@ -255,7 +378,9 @@ class Sink:
     def requests(self):
         """One dict per request received: seq, method, path, headers,
         bytes, spans, status_returned (None when hanging or when the
-        client went away first)."""
+        client went away first), at_ms (when it arrived, in ms on the
+        receiver's monotonic clock: differences are exact whatever the
+        test's own scheduling)."""
         return _read_jsonl(str(self.out) + ".requests")
 
     def stderr(self):
@@ -267,7 +392,7 @@ class Sink:
         except FileNotFoundError:
             return ""
 
-    def wait_for_spans(self, pred_or_count=1, timeout=10.0):
+    def wait_for_spans(self, pred_or_count=1, timeout=30.0):
         """Wait until the received spans satisfy pred_or_count and return
         all of them.  An int waits for at least that many spans.  A
         callable is called with the list of spans and must return true
@@ -289,7 +414,7 @@ class Sink:
                        _indent(self.stderr())))
             time.sleep(0.05)
 
-    def wait_for_requests(self, count=1, timeout=10.0):
+    def wait_for_requests(self, count=1, timeout=30.0):
         """Wait until at least count requests arrived (whatever they were
         answered) and return them.  Raises AssertionError on timeout."""
         deadline = time.monotonic() + timeout

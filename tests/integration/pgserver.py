@@ -72,10 +72,8 @@ def need_postgres():
 
 
 def _free_port():
-    import socket
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    from harness import free_port
+    return free_port()
 
 
 class PgServer:

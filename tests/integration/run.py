@@ -3,7 +3,8 @@
 with unittest.  Arguments filter what runs: a module name (test_sink), a
 class or test name, or a dotted part of a test id
 (test_sink.SinkDecodeTest.test_gzip).
-The last line printed is "N passed, N failed" (", N skipped" when any);
+The skipped tests are listed with their reasons before the last line,
+"N passed, N failed" (", N skipped" when any);
 the exit status is 1 when a test failed or errored, or none ran.
 """
 
@@ -27,6 +28,16 @@ def iter_tests(suite):
             yield from iter_tests(t)
         else:
             yield t
+
+
+def test_name(test):
+    """module.Class.test for a test; module.Class for a class whose
+    setUpClass skipped (unittest reports it as an _ErrorHolder named
+    "setUpClass (module.Class)")."""
+    tid = test.id()
+    if tid.startswith("setUpClass (") and tid.endswith(")"):
+        return tid[len("setUpClass ("):-1] + " (whole class)"
+    return tid
 
 
 def selected(test, filters):
@@ -72,14 +83,32 @@ def main(argv):
 
     failed = (len(result.failures) + len(result.errors)
               + len(result.unexpectedSuccesses))
-    skipped = len(result.skipped)
-    passed = result.testsRun - failed - skipped
+    # A class whose setUpClass skipped is one entry in result.skipped and
+    # none of its tests ran (nor count in testsRun): count them here.
+    skipped = 0
+    for test, _ in result.skipped:
+        if isinstance(test, unittest.TestCase):
+            skipped += 1
+        else:
+            cls = test_name(test).split(" ")[0]
+            skipped += sum(1 for t in tests
+                           if t.id().startswith(cls + "."))
+    run_skipped = sum(1 for t, _ in result.skipped
+                      if isinstance(t, unittest.TestCase))
+    passed = result.testsRun - failed - run_skipped
     line = "%d passed, %d failed" % (passed, failed)
     if skipped:
         line += ", %d skipped" % skipped
+    if result.skipped:
+        # What did not run here and why (no root, no mount namespace, a
+        # program missing), so a green line does not hide it.
+        print("skipped:")
+        for test, reason in result.skipped:
+            first = (reason.strip().splitlines() or [""])[0]
+            print("  %s: %s" % (test_name(test), first))
     print("integration: %.1fs" % (time.monotonic() - start))
     print(line)
-    return 1 if failed or result.testsRun == 0 else 0
+    return 1 if failed or (result.testsRun == 0 and not skipped) else 0
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ import textwrap
 import time
 import unittest
 
-from harness import (LIB, KIND_CLIENT, STATUS_ERROR, Sink, find_spans,
-                     run_traced, traced_env, attr)
+from harness import (LIB, KIND_CLIENT, SLACK, STATUS_ERROR, Sink,
+                     find_spans, run_traced, traced_env, attr)
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 PARENT_ID = "b7ad6b7169203331"
@@ -260,7 +260,7 @@ class Lifecycle(unittest.TestCase):
             r = run_traced([sys.executable, "-c", prog], sink,
                            OTEL_BSP_SCHEDULE_DELAY=5000)
             self.assertEqual(r.returncode, 0, r.stderr)
-            spans = sink.wait_for_spans(21, timeout=15)
+            spans = sink.wait_for_spans(21, timeout=60)
             time.sleep(0.5)
             spans = sink.spans()
         self.assertEqual(len(spans), 21)
@@ -274,7 +274,7 @@ class Lifecycle(unittest.TestCase):
             curl_refused(sink, OTEL_BSP_EXPORT_TIMEOUT=1500,
                          OTEL_BSP_SCHEDULE_DELAY=5000)
             took = time.monotonic() - t0
-        self.assertLess(took, 1.5 + 1.0)
+        self.assertLess(took, 1.5 + SLACK)
 
     def test_dead_backend_does_not_hold_exit(self):
         with Sink() as sink:
@@ -284,7 +284,7 @@ class Lifecycle(unittest.TestCase):
                        OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
                        OTEL_BSP_EXPORT_TIMEOUT=1000)
         self.assertEqual(r.returncode, 7)
-        self.assertLess(time.monotonic() - t0, 2.0)
+        self.assertLess(time.monotonic() - t0, 1.0 + SLACK)
 
     def test_503_is_retried_and_delivered_once(self):
         """A running program's export is retried after a 503 (at exit

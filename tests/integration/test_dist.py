@@ -16,8 +16,8 @@ import time
 import unittest
 from pathlib import Path
 
-from harness import (BUILD, tls_receiver, KIND_CLIENT, LIB, MODULE, ROOT, STATUS_ERROR,
-                     Sink)
+from harness import (BUILD, KIND_CLIENT, LIB, MODULE, ROOT, STATUS_ERROR,
+                     Sink, need_chroot, need_mount_namespace, tls_receiver)
 
 DIST_SH = ROOT / "tools" / "dist.sh"
 ROOTFS = BUILD / "rootfs-minbase"
@@ -245,8 +245,9 @@ def ensure_rootfs():
     if (ROOTFS / "usr" / "bin" / "bash").exists() and \
        (ROOTFS / ".otelshim-complete").exists():
         return ROOTFS
-    if os.geteuid() != 0:
-        raise unittest.SkipTest("debootstrap and chroot need root")
+    reason = need_chroot()
+    if reason:
+        raise unittest.SkipTest("debootstrap: " + reason)
     if shutil.which("debootstrap") is None:
         raise unittest.SkipTest("debootstrap is not installed "
                                 "(tools/install-deps.sh installs it)")
@@ -274,8 +275,9 @@ class MinbaseChrootTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        if os.geteuid() != 0:
-            raise unittest.SkipTest("chroot needs root")
+        reason = need_chroot()
+        if reason:
+            raise unittest.SkipTest(reason)
         cls.rootfs = ensure_rootfs()
         cls.tmp = Path(tempfile.mkdtemp(prefix="otelshim-dist-"))
         bundle = make_bundle(cls.tmp / "otelshim")
@@ -300,8 +302,10 @@ class MinbaseChrootTest(unittest.TestCase):
         inner = ["chroot", str(self.rootfs), "/usr/bin/env", "-i"] + \
             ["%s=%s" % kv for kv in base.items()] + list(argv)
         if proc:
-            if shutil.which("unshare") is None:
-                self.skipTest("unshare is not installed")
+            reason = need_mount_namespace()
+            if reason:
+                self.skipTest("/proc cannot be mounted for the rootfs "
+                              "alone: " + reason)
             script = 'mount -t proc proc "$1/proc" && shift && exec "$@"'
             inner = ["unshare", "--mount", "--propagation", "private",
                      "sh", "-c", script, "sh", str(self.rootfs)] + inner
@@ -398,8 +402,6 @@ class MinbaseChrootTest(unittest.TestCase):
                          self.inside + "/" + name, "--",
                          "bash", "-c", REFUSED_SCRIPT],
                         env={"OTEL_BSP_SCHEDULE_DELAY": "200"}, proc=True)
-        if r.returncode != 7 and "mount" in r.stderr:
-            self.skipTest("cannot mount /proc here: %s" % r.stderr.strip())
         self.assertEqual(r.returncode, 7, r.stderr)
         spans = spans_of_jsonl(self.host_dir / name)
         self.assertEqual([s["name"] for s in spans], ["connect"])

@@ -48,7 +48,7 @@ class FastApiShop(unittest.TestCase):
                 self.assertIn('"id"', r.stdout)
                 spans = sink.wait_for_spans(
                     lambda ss: len(find_spans(ss, kind=KIND_SERVER)) >= 2
-                    and find_spans(ss, name="INSERT orders"), timeout=20)
+                    and find_spans(ss, name="INSERT orders"), timeout=60)
         get = find_span(spans, kind=KIND_SERVER,
                         pred=lambda s: attr(s, "url.path") == "/products/2")
         post = find_span(spans, kind=KIND_SERVER,

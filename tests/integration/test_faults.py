@@ -15,8 +15,8 @@ import time
 import unittest
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-from harness import (Sink, free_port, run_traced, traced_env, Background,
-                     tls_receiver)
+from harness import (SLACK, Sink, free_port, run_traced, traced_env,
+                     Background, tls_receiver)
 
 REFUSE = ["curl", "-sS", "http://127.0.0.1:1/"]
 
@@ -34,7 +34,7 @@ class BackendFaults(unittest.TestCase):
                         OTEL_BSP_EXPORT_TIMEOUT=1500)
         self.assertEqual(r.returncode, 7)
         self.assertNotIn("otelshim", r.stderr)
-        self.assertLess(took, 1.5 + 1.0)
+        self.assertLess(took, 1.5 + SLACK)
 
     def test_slow_receiver_still_gets_spans(self):
         with Sink(delay_ms=700) as sink:
@@ -64,44 +64,69 @@ class BackendFaults(unittest.TestCase):
             r, took = timed(REFUSE, None, OTEL_EXPORTER_OTLP_ENDPOINT=ep,
                             OTEL_BSP_EXPORT_TIMEOUT=2000)
             self.assertEqual(r.returncode, 7)
-            self.assertLess(took, 3.0)
+            self.assertLess(took, 2.0 + SLACK)
             self.assertEqual(hits, [])
             # Trusting the certificate explicitly makes it work.
             r, took = timed(REFUSE, None, OTEL_EXPORTER_OTLP_ENDPOINT=ep,
                             OTEL_EXPORTER_OTLP_CERTIFICATE=cert,
-                            OTEL_BSP_EXPORT_TIMEOUT=4000)
+                            OTEL_BSP_EXPORT_TIMEOUT=20000)
             self.assertEqual(hits, ["/v1/traces"])
 
 
 class Outage(unittest.TestCase):
     def test_outage_the_ring_can_hold_loses_nothing(self):
-        """The backend is down while the program records 40 spans, then
-        comes back: every span arrives, exactly once."""
+        """The backend is down while the program records 40 spans and
+        the exporter fails to send them, then comes back: every span
+        arrives while the program still runs, exactly once."""
         prog = textwrap.dedent("""
-            import socket, time
+            import json, os, socket, sys, time
             for _ in range(40):
                 try:
                     socket.create_connection(("127.0.0.1", 1))
                 except OSError:
                     pass
                 time.sleep(0.03)
-            time.sleep(4)
+            # Wait until a batch has failed and is kept for a retry (the
+            # status file counts them), tell the test, wait for it.
+            path = os.path.join(os.environ["OTELSHIM_STATUS_DIR"],
+                                "otelshim-%d.json" % os.getpid())
+            end = time.monotonic() + 60
+            st = {}
+            while time.monotonic() < end:
+                try:
+                    st = json.load(open(path))
+                except (OSError, ValueError):
+                    pass
+                if (st.get("batches_retried", 0) > 0
+                        and st["spans"]["recorded"] == 40):
+                    break
+                time.sleep(0.05)
+            print(json.dumps(st), flush=True)
+            sys.stdin.read()
         """)
         port = free_port()
-        env = traced_env(None,
-                         OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:%d" % port,
-                         OTEL_BSP_EXPORT_TIMEOUT=1000)
-        proc = subprocess.Popen([sys.executable, "-c", prog], env=env)
-        try:
-            time.sleep(2.0)
-            with Sink(port=port) as sink:
-                spans = sink.wait_for_spans(40, timeout=15)
-                proc.wait(timeout=30)
-                time.sleep(0.3)
-                spans = sink.spans()
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+        with tempfile.TemporaryDirectory() as d:
+            env = traced_env(None, OTELSHIM_STATUS_DIR=d,
+                             OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:%d"
+                             % port, OTEL_BSP_EXPORT_TIMEOUT=1000)
+            proc = subprocess.Popen([sys.executable, "-c", prog], env=env,
+                                    stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, text=True)
+            try:
+                st = json.loads(proc.stdout.readline())
+                self.assertGreater(st.get("batches_retried", 0), 0, st)
+                self.assertEqual(st["spans"]["recorded"], 40, st)
+                with Sink(port=port) as sink:
+                    sink.wait_for_spans(40, timeout=30)
+                    self.assertIsNone(proc.poll())   # delivered while alive
+                    proc.stdin.close()
+                    self.assertEqual(proc.wait(timeout=30), 0)
+                    spans = sink.spans()
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                proc.stdout.close()
         self.assertEqual(len(spans), 40)
         self.assertEqual(len({s["span_id"] for s in spans}), 40)
 
@@ -128,15 +153,17 @@ class Breaker(unittest.TestCase):
                                  env=traced_env(sink,
                                                 OTEL_BSP_SCHEDULE_DELAY=100,
                                                 OTEL_BSP_EXPORT_TIMEOUT=300))
-            seen, arrivals = 0, []
-            t0 = time.monotonic()
-            while p.poll() is None and time.monotonic() - t0 < 30:
-                n = len(sink.requests())
-                arrivals += [time.monotonic() - t0] * (n - seen)
-                seen = n
-                time.sleep(0.05)
-            spans = sink.wait_for_spans(100, timeout=10)
-            statuses = [q["status_returned"] for q in sink.requests()]
+            try:
+                p.wait(timeout=120)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+            spans = sink.wait_for_spans(100, timeout=60)
+            reqs = sink.requests()
+        statuses = [q["status_returned"] for q in reqs]
+        # When the receiver got each request, on its own clock.
+        arrivals = [q["at_ms"] / 1000.0 for q in reqs]
         self.assertEqual(statuses[:5], [503] * 5)
         self.assertEqual(statuses[5], 200)
         # The pause after the fifth failure: the breaker's cool-down.
@@ -145,22 +172,37 @@ class Breaker(unittest.TestCase):
 
 
 class SelfReport(unittest.TestCase):
+    # Records N failed-connect spans, waits until the status file
+    # accounts for every one of them (exported, or dropped after a failed
+    # export), then prints it.
     PROG = textwrap.dedent("""
-        import glob, os, socket, sys, time
-        for _ in range(int(sys.argv[1])):
+        import json, os, socket, sys, time
+        n = int(sys.argv[1])
+        for _ in range(n):
             try:
                 socket.create_connection(("127.0.0.1", 1))
             except OSError:
                 pass
-        time.sleep(float(sys.argv[2]))
         path = os.path.join(os.environ["OTELSHIM_STATUS_DIR"],
                             "otelshim-%d.json" % os.getpid())
-        print(open(path).read())
+        end = time.monotonic() + 60
+        while True:
+            try:
+                text = open(path).read()
+                sp = json.loads(text)["spans"]
+                if sp["exported"] + sp["dropped_export_failed"] >= n:
+                    break
+            except (OSError, ValueError, KeyError):
+                pass
+            if time.monotonic() > end:
+                break
+            time.sleep(0.05)
+        print(text)
     """)
 
     def test_status_file_while_running_gone_after(self):
         with Sink() as sink, tempfile.TemporaryDirectory() as d:
-            r = run_traced([sys.executable, "-c", self.PROG, "3", "0.8"],
+            r = run_traced([sys.executable, "-c", self.PROG, "3"],
                            sink, OTELSHIM_STATUS_DIR=d)
             st = json.loads(r.stdout)
             self.assertEqual(st["health"], "healthy")
@@ -171,7 +213,7 @@ class SelfReport(unittest.TestCase):
 
     def test_status_degraded_when_exports_fail(self):
         with Sink(status=400) as sink, tempfile.TemporaryDirectory() as d:
-            r = run_traced([sys.executable, "-c", self.PROG, "2", "0.8"],
+            r = run_traced([sys.executable, "-c", self.PROG, "2"],
                            sink, OTELSHIM_STATUS_DIR=d)
             st = json.loads(r.stdout)
         self.assertEqual(st["health"], "degraded")
@@ -240,8 +282,7 @@ class Memory(unittest.TestCase):
         prog = textwrap.dedent("""
             import socket, sys, time
             samples = []
-            end = time.monotonic() + 6
-            while time.monotonic() < end:
+            for _ in range(60):          # 18000 spans: the ring wraps
                 for _ in range(300):
                     try:
                         socket.create_connection(("127.0.0.1", 1))
@@ -256,7 +297,7 @@ class Memory(unittest.TestCase):
         r = run_traced([sys.executable, "-c", prog], None,
                        OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9",
                        OTEL_BSP_EXPORT_TIMEOUT=300, OTEL_BSP_SCHEDULE_DELAY=100,
-                       timeout=60)
+                       timeout=300)
         kb = [int(x) for x in r.stdout.split()]
         self.assertGreater(len(kb), 20)
         half = len(kb) // 2

@@ -111,7 +111,7 @@ class GrpcExport(unittest.TestCase):
             self.assertEqual(statuses(sink), [8, 0])
             first, second = sink.requests()
         # The retry waited for the delay the server named.
-        self.assertGreaterEqual(second["received_ms"] - first["received_ms"],
+        self.assertGreaterEqual(second["at_ms"] - first["at_ms"],
                                 950)
 
     def test_permanent_error_not_retried(self):

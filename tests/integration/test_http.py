@@ -27,14 +27,26 @@ PROGS = Path(__file__).resolve().parent / "progs"
 # An HTTP/1.1 keep-alive server: GET / (text), /chunked (chunked body),
 # /fail (500), /slow-head (HEAD-friendly), POST (answers the sha256 of
 # the body, how many traceparent headers came and the first one).
+# usage: SERVER_PY PORT [GATE]: with GATE, connections get a small
+# receive buffer and nothing is read from them before the file GATE
+# exists (the client creates it once its writes find the socket full).
 SERVER_PY = textwrap.dedent(r"""
-    import hashlib, http.server, sys
+    import hashlib, http.server, os, socket, sys, time
+
+    GATE = sys.argv[2] if len(sys.argv) > 2 else None
 
     class H(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def log_message(self, *a):
             pass
+
+        def setup(self):
+            deadline = time.monotonic() + 120
+            while GATE and not os.path.exists(GATE) and \
+                    time.monotonic() < deadline:
+                time.sleep(0.01)
+            super().setup()
 
         def reply(self, code, body):
             self.send_response(code)
@@ -66,14 +78,22 @@ SERVER_PY = textwrap.dedent(r"""
                                    len(tps), tps[0] if tps else "-")
             self.reply(200, body.encode())
 
-    http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])),
-                                    H).serve_forever()
+    class S(http.server.ThreadingHTTPServer):
+        def server_bind(self):
+            if GATE:   # accepted sockets inherit it; set before listen()
+                self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF,
+                                       4096)
+            super().server_bind()
+
+    S(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 """)
 
 
-def server(sink, port, name="pyserver", **env):
-    return Background([sys.executable, "-c", SERVER_PY, str(port)], sink,
-                      OTEL_SERVICE_NAME=name, **env)
+def server(sink, port, name="pyserver", gate=None, **env):
+    argv = [sys.executable, "-c", SERVER_PY, str(port)]
+    if gate is not None:
+        argv.append(str(gate))
+    return Background(argv, sink, OTEL_SERVICE_NAME=name, **env)
 
 
 def service(span):
@@ -239,7 +259,7 @@ class KeepAliveAndFraming(unittest.TestCase):
                 r = run_traced([sys.executable, "-c", prog, str(port)],
                                sink, OTEL_SERVICE_NAME="loop")
                 self.assertEqual(r.returncode, 0, r.stderr)
-                spans = sink.wait_for_spans(200, timeout=20)
+                spans = sink.wait_for_spans(200, timeout=60)
         servers = find_spans(spans, "GET", KIND_SERVER)
         clients = find_spans(spans, "GET", KIND_CLIENT)
         self.assertEqual(len(servers), 100, summarize(spans[:10]))
@@ -346,17 +366,26 @@ class ByteExactness(unittest.TestCase):
         return hashlib.sha256(body).hexdigest()
 
     def run_mode(self, mode, nreq=12, size=70000, **env):
+        """The client pipelines nreq requests of size bytes each; the
+        server reads nothing until the client's writes found the socket
+        full (the gate file), and its receive buffer is small, so the
+        kernel accepts a short count for the write that fills it: partial
+        writes happen on any machine, at any load."""
         port = free_port()
+        gate = os.path.join(self.dir, "gate-%s-%d" % (mode, nreq))
+        if os.path.exists(gate):
+            os.unlink(gate)
         with Sink() as sink:
-            with server(sink, port):
+            with server(sink, port, gate=gate):
                 wait_for_port(port)
                 r = run_traced([self.exe, str(port), mode, str(nreq),
-                                str(size)], sink, timeout=60,
+                                str(size), gate], sink, timeout=120,
                                OTEL_SERVICE_NAME="exact", **env)
                 self.assertEqual(r.returncode, 0, r.stderr)
                 lines = r.stdout.split("\n")[:nreq]
-                spans = sink.wait_for_spans(2 * nreq, timeout=20) \
+                spans = sink.wait_for_spans(2 * nreq, timeout=30) \
                     if env.get("OTEL_PROPAGATORS") != "none" else []
+        self.assertTrue(os.path.exists(gate), "the client never blocked")
         self.assertIn("partial=", r.stderr)
         partial = int(r.stderr.split("partial=")[1].split()[0])
         self.assertGreater(partial, 0, "no partial write happened")
@@ -520,7 +549,7 @@ class Nginx(unittest.TestCase):
                 master = ngx.proc.pid
                 spans = sink.wait_for_spans(
                     lambda ss: len(find_spans(ss, kind=KIND_SERVER)) >= 5,
-                    timeout=15)
+                    timeout=60)
                 time.sleep(0.5)
                 spans = sink.spans()
         # static file through sendfile: a complete server span

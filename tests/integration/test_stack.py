@@ -17,9 +17,9 @@ import time
 import unittest
 import urllib.request
 
-from harness import (BUILD, KIND_CLIENT, KIND_SERVER, STATUS_ERROR, Sink,
-                     Background, attr, find_spans, lib_built, run_traced,
-                     traced_env)
+from harness import (BUILD, KIND_CLIENT, KIND_SERVER, SINK_WAIT_PY,
+                     STATUS_ERROR, Sink, Background, attr, find_spans,
+                     lib_built, run_traced, sink_wait_env, traced_env)
 
 EXAMPLE = BUILD / "examples" / "callchain"
 
@@ -156,7 +156,7 @@ class SlowSpanStack(unittest.TestCase, StackAssertions):
             self.assertNotIn("code.function.name", s["attributes"])
 
 
-def wait_listening(bg, timeout=10):
+def wait_listening(bg, timeout=30):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         m = re.search(r"listening (\d+)", bg.output())
@@ -169,7 +169,7 @@ def wait_listening(bg, timeout=10):
 def get(port, path):
     try:
         with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path),
-                                    timeout=5) as r:
+                                    timeout=30) as r:
             return r.status
     except Exception as e:  # the crash closes the connection
         return e
@@ -190,7 +190,7 @@ class Crash(unittest.TestCase, StackAssertions):
         with Sink() as sink:
             rc, out = self.serve_and_crash(sink)
             spans = sink.wait_for_spans(
-                lambda s: attr(s, "url.path") == "/crash", timeout=5)
+                lambda s: attr(s, "url.path") == "/crash", timeout=30)
         self.assertEqual(rc, -signal.SIGSEGV, out)
         s = find_spans(spans, name="GET", kind=KIND_SERVER,
                        attrs={"url.path": "/crash"})[0]
@@ -226,9 +226,10 @@ class Crash(unittest.TestCase, StackAssertions):
         env = traced_env(sink) if traced else dict(os.environ)
 
         def core_on():
-            resource.setrlimit(resource.RLIMIT_CORE,
-                               (resource.RLIM_INFINITY,
-                                resource.RLIM_INFINITY))
+            # As large as this process may make it (raising the hard
+            # limit needs a privilege a container may not grant).
+            hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
+            resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
         p = subprocess.Popen([str(EXAMPLE), "crash"], env=env, cwd=cwd,
                              stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, preexec_fn=core_on)
@@ -257,17 +258,21 @@ class Crash(unittest.TestCase, StackAssertions):
     def test_program_handler_is_left_alone(self):
         """Python's faulthandler installs a SIGSEGV handler before the
         first span: ours must not replace it."""
-        prog = ("import faulthandler, socket, time, ctypes\n"
+        # The span reaching the receiver shows that the exporter thread,
+        # which installs the crash handler, has started.
+        prog = (SINK_WAIT_PY +
+                "import faulthandler, socket, time, ctypes\n"
                 "faulthandler.enable()\n"
                 "s = socket.socket()\n"
                 "try:\n"
                 "    s.connect(('127.0.0.1', 1))\n"
                 "except OSError:\n"
                 "    pass\n"
-                "time.sleep(0.3)\n"
+                "wait_sink(1)\n"
                 "ctypes.string_at(0)\n")
         with Sink() as sink:
-            r = run_traced([sys.executable, "-c", prog], sink)
+            r = run_traced([sys.executable, "-c", prog], sink,
+                           **sink_wait_env(sink))
         self.assertEqual(r.returncode, -signal.SIGSEGV, r.stderr)
         self.assertIn("Fatal Python error: Segmentation fault", r.stderr)
 

@@ -181,19 +181,23 @@ class Tool(unittest.TestCase):
             env = dict(os.environ, OTELSHIM_STATUS_DIR=d,
                        OTEL_EXPORTER_OTLP_ENDPOINT=sink.endpoint,
                        OTEL_BSP_SCHEDULE_DELAY="100")
+            # The program runs until the test closes its stdin.
             p = subprocess.Popen([TOOL, "run", "--", sys.executable, "-c",
-                                  "import socket, time\n"
+                                  "import socket, sys\n"
                                   "try: socket.create_connection(('127.0.0.1', 1))\n"
                                   "except OSError: pass\n"
-                                  "time.sleep(3)\n"], env=env)
+                                  "sys.stdin.read()\n"], env=env,
+                                 stdin=subprocess.PIPE)
             try:
-                for _ in range(50):
+                deadline = time.monotonic() + 30
+                while True:
                     r = tool("status", d)
-                    if "healthy" in r.stdout:
+                    if "healthy" in r.stdout or time.monotonic() > deadline:
                         break
                     time.sleep(0.1)
             finally:
-                p.wait(timeout=10)
+                p.stdin.close()
+                p.wait(timeout=30)
         self.assertIn(str(p.pid), r.stdout)
         self.assertIn("healthy", r.stdout)
 

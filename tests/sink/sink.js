@@ -30,8 +30,8 @@
  * decimal string; bytes as lowercase hex; arrays and kvlists nested.
  * FILE.requests gets one line per request, whatever it was answered:
  *   seq, method, path, headers, bytes, spans, status_returned (null when
- *   never answered), received_ms (when it came, ms since the epoch), and
- *   error / hung / client_gone where they apply.
+ *   never answered), at_ms (when its headers arrived, ms on a monotonic
+ *   clock), and error / hung / client_gone where they apply.
  */
 'use strict';
 
@@ -384,7 +384,7 @@ function serveGrpc(opt, logRequest, nextSeq) {
 		const rec = {
 			seq: mySeq, method: 'POST', path, headers,
 			bytes: call.request.length, spans: 0,
-			status_returned: null, received_ms: Date.now(),
+			status_returned: null, at_ms: performance.now(),
 		};
 		let spans;
 		try {
@@ -474,7 +474,7 @@ function main() {
 		return serveGrpc(opt, logRequest, () => ++seq);
 
 	/* body is null when the request was larger than --max-bytes. */
-	function handle(req, res, body, size) {
+	function handle(req, res, body, size, atMs) {
 		const mySeq = ++seq;
 		const ctype = mediaType(req.headers['content-type']);
 		const cenc = (req.headers['content-encoding'] || '')
@@ -489,7 +489,7 @@ function main() {
 		const rec = {
 			seq: mySeq, method: req.method, path: req.url,
 			headers: info.headers, bytes: size, spans: 0,
-			status_returned: null, received_ms: Date.now(),
+			status_returned: null, at_ms: atMs,
 		};
 		const json = ctype === 'application/json';
 
@@ -595,6 +595,7 @@ function main() {
 	}
 
 	const server = http.createServer((req, res) => {
+		const atMs = performance.now();
 		const chunks = [];
 		let size = 0;
 		let over = false;
@@ -609,7 +610,7 @@ function main() {
 		req.on('end', () => {
 			const body = over ? null : Buffer.concat(chunks);
 			try {
-				handle(req, res, body, size);
+				handle(req, res, body, size, atMs);
 			} catch (e) {
 				process.stderr.write('sink: internal error: ' +
 					(e.stack || e) + '\n');

@@ -3,7 +3,11 @@
  * byte-exactness test: it pipelines POST requests written with write(),
  * writev() or sendmsg() in uneven pieces, checks every count the kernel
  * (or a preloaded library) returns, then prints the response bodies.
- * usage: http_exact PORT MODE(write|writev|sendmsg|all) NREQ BODYLEN
+ * usage: http_exact PORT MODE(write|writev|sendmsg|all) NREQ BODYLEN [GATE]
+ * GATE: a file created the first time a write finds the socket full
+ * (EAGAIN), for a server that reads nothing until then: every write up to
+ * that point ran into a full receiver, so partial writes happen whatever
+ * the machine's speed.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -19,6 +23,7 @@
 
 static unsigned long rng = 12345;
 static long partial, eagain;
+static const char *gate;
 
 static size_t rnd(size_t n)
 {
@@ -30,7 +35,7 @@ static void wait_out(int fd)
 {
 	struct pollfd p = { .fd = fd, .events = POLLOUT };
 
-	if (poll(&p, 1, 10000) != 1) {
+	if (poll(&p, 1, 60000) != 1) {
 		fprintf(stderr, "poll timeout\n");
 		exit(2);
 	}
@@ -67,7 +72,15 @@ static void send_all(int fd, const char *mode, struct iovec *iov, int n)
 				perror("write");
 				exit(2);
 			}
-			eagain++;
+			if (eagain++ == 0 && gate) {
+				int g = open(gate, O_WRONLY | O_CREAT, 0644);
+
+				if (g < 0) {
+					perror(gate);
+					exit(2);
+				}
+				close(g);
+			}
 			wait_out(fd);
 			continue;
 		}
@@ -104,8 +117,9 @@ int main(int argc, char **argv)
 	char head[256], *body, rbuf[65536];
 	size_t rlen = 0;
 
-	if (argc != 5)
+	if (argc != 5 && argc != 6)
 		return 1;
+	gate = argc == 6 ? argv[5] : NULL;
 	port = atoi(argv[1]);
 	nreq = atoi(argv[3]);
 	len = atoi(argv[4]);
