@@ -173,22 +173,33 @@ junk:
 	return p;
 }
 
+/* Longest [name] content, in bytes of well-formed UTF-8. */
+#define BRACKET_MAX 128
+
 /* [name] is an identifier only when its content looks like a name (SQLite,
  * SQL Server); otherwise '[' is an operator (a PostgreSQL subscript, whose
- * numbers must be sanitised). */
+ * numbers must be sanitised).  The length is that of the content once
+ * repaired to UTF-8, as the sanitised text carries it: the verdict must
+ * not change when that text is read again. */
 static const char *skip_bracket(const char *p, const char *end)
 {
 	const char *q = p + 1;
+	int wide = 0;
 
 	if (q >= end || IS(*q, C_DIGIT) || *q == ']')
 		return NULL;
-	while (q < end && q - p <= 128) {
+	while (q < end && (size_t)(q - p - 1) <= BRACKET_MAX) {
 		uint8_t c = (uint8_t)*q;
 
-		if (c == ']')
+		if (c == ']') {
+			if (wide && utf8_repair(p + 1, (size_t)(q - p - 1), 0,
+						NULL, 0) > BRACKET_MAX)
+				return NULL;
 			return q + 1;
+		}
 		if (!(IS(c, C_CONT) || c == ' ' || c >= 0x80))
 			return NULL;
+		wide |= c >= 0x80;
 		q++;
 	}
 	return NULL;
@@ -276,7 +287,9 @@ const char *sql_lex(const char *p, const char *end, struct tok *t)
 		p = skip_quoted(p + 1, end, (char)c, 0, &closed);
 		/* An unclosed quote may be a SQLite string: hide the rest. */
 		t->kind = closed ? TK_QIDENT : TK_STRING;
-		t->dq = c == '"' && !(p < end && *p == '.');
+		/* "t".col names a column of t; "t".5 is t, then a number. */
+		t->dq = c == '"' && !(p < end && *p == '.' &&
+				      !(end - p >= 2 && IS(p[1], C_DIGIT)));
 		goto out;
 	case '[':
 		s = skip_bracket(p, end);

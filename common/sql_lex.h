@@ -175,7 +175,7 @@ enum tk {
 struct tok {
 	uint8_t kind;
 	uint8_t kw;     /* TK_WORD: enum kw */
-	uint8_t dq;     /* TK_QIDENT: "..." not followed by '.' */
+	uint8_t dq;     /* TK_QIDENT: "..." not followed by '.' and a name */
 	uint8_t sq;     /* TK_STRING: a plain, terminated '...' */
 	const char *s;
 	size_t n;
