@@ -29,6 +29,7 @@
 #include "httpinject.h"
 #include "httpspan.h"
 #include "propagate.h"
+#include "reqtab.h"
 
 #define HC_QUEUE    16
 
@@ -39,6 +40,8 @@ struct hc_conn {
 	struct http_stream out;         /* what the program writes */
 	struct span *q[HC_QUEUE];       /* requests waiting for a response,
 					   oldest first; NULL: untraced */
+	uint64_t qref[HC_QUEUE];        /* server: the request's ref in
+					   reqtab; client: its parent's */
 	uint8_t qhead;
 	uint8_t qlen;
 	uint8_t role;
@@ -99,18 +102,23 @@ static void conn_put(struct fd_entry *e)
 
 /* ------------------------------------------------------------ requests */
 
-static void q_push(struct hc_conn *c, struct span *s)
+static void q_push(struct hc_conn *c, struct span *s, uint64_t ref)
 {
 	if (c->qlen >= HC_QUEUE) {
 		/* Deeper pipelining than we follow: not traced. */
+		if (c->role == ROLE_SERVER)
+			reqtab_remove(ref);
 		if (s)
 			ctx_discard(s);
 		return;
 	}
 	c->q[(c->qhead + c->qlen) % HC_QUEUE] = s;
+	c->qref[(c->qhead + c->qlen) % HC_QUEUE] = ref;
 	c->qlen++;
 }
 
+/* The oldest request, out of the queue; a server request is no longer in
+ * flight from here on (before its span ends: reqtab.h). */
 static struct span *q_pop(struct hc_conn *c)
 {
 	struct span *s;
@@ -118,9 +126,19 @@ static struct span *q_pop(struct hc_conn *c)
 	if (!c->qlen)
 		return NULL;
 	s = c->q[c->qhead];
+	if (c->role == ROLE_SERVER)
+		reqtab_remove(c->qref[c->qhead]);
 	c->qhead = (uint8_t)((c->qhead + 1) % HC_QUEUE);
 	c->qlen--;
 	return s;
+}
+
+/* The ref of the oldest (head) or newest (tail) request waiting. */
+static uint64_t q_ref(const struct hc_conn *c, int tail)
+{
+	if (!c->qlen)
+		return 0;
+	return c->qref[(c->qhead + (tail ? c->qlen - 1u : 0u)) % HC_QUEUE];
 }
 
 /* Ends every span still waiting, as failed with err. */
@@ -143,23 +161,27 @@ static void server_head(struct fd_entry *e, struct hc_conn *c,
 	char ts[PROPAGATE_TRACESTATE_MAX + 1];
 	struct span *s;
 	int has_remote = 0;
+	uint64_t ref = 0;
 
 	if (propagate)
 		has_remote = hs_remote(h, &remote, ts, sizeof(ts));
 	/* A new request is never the child of what this thread handled
 	 * before (an event loop moves on between requests). */
-	ctx_set_active(NULL);
+	ctx_serve(NULL, 0);
 	s = ctx_start(SPAN_KIND_SERVER, has_remote ? &remote : NULL);
+	if (s)
+		ref = reqtab_add(s->trace_id, s->span_id, s->trace_flags);
 	http_push_request(&c->out, h);
-	q_push(c, s);
+	q_push(c, s, ref);
 	if (!s)
 		goto out;
 	if (c->in_start_ns && c->in_start_ns < s->start_ns)
 		s->start_ns = c->in_start_ns;
 	hs_server(s, h, e);
-	/* Work this thread does until the response is written (queries,
-	 * outgoing requests) belongs to this request. */
-	ctx_set_active(s);
+	/* Work this thread does until it waits for events again or the
+	 * response is written (queries, outgoing requests) belongs to this
+	 * request; so does work it hands to other threads (reqtab.h). */
+	ctx_serve(s, ref);
 out:
 	c->in_start_ns = 0;
 }
@@ -314,6 +336,11 @@ void hc_after_read(struct fd_entry *e, const struct iovec *iov, int n,
 			return;
 		if (c->role == ROLE_NONE)
 			set_role(c, ROLE_SERVER);
+		/* The thread works for the request these bytes belong to: a
+		 * server's newest (its body; a new head takes over in
+		 * server_head), the parent of the client request answered. */
+		if (c->qlen)
+			ctx_serve_ref(q_ref(c, c->role == ROLE_SERVER));
 		feed_iov(e, c, 1, iov, n, (size_t)ret, propagate);
 		return;
 	}
@@ -340,12 +367,13 @@ void hc_after_read(struct fd_entry *e, const struct iovec *iov, int n,
 /* ------------------------------------------------------------ writes */
 
 /* A request starts with this write: its client span, and what to add. */
-static void client_request_start(struct hc_conn *c, const struct iovec *iov,
-				 int n, int propagate)
+static void client_request_start(struct fd_entry *e, struct hc_conn *c,
+				 const struct iovec *iov, int n, int propagate)
 {
 	char tp[PROPAGATE_TRACEPARENT_LEN + 1];
 	struct hi_view v;
 	struct hi_point pt;
+	struct req_ids ids;
 	struct span *s;
 	int r;
 
@@ -353,10 +381,17 @@ static void client_request_start(struct hc_conn *c, const struct iovec *iov,
 	r = hi_find_point(v.p, v.len, &pt);
 	if (r == -1)
 		return;  /* not a request: the stream will say so */
+	/* The first request on a connection opened while serving a request
+	 * is that request's, whichever callback writes it. */
+	if (e->owner) {
+		if (reqtab_get(e->owner, &ids) == 0)
+			ctx_serve_ref(e->owner);
+		e->owner = 0;
+	}
 	s = ctx_start(SPAN_KIND_CLIENT, NULL);
 	c->out_started = 1;
 	c->out_span = s;
-	q_push(c, s);
+	q_push(c, s, reqtab_serving());
 	if (!s || !propagate || r != 0)
 		return;  /* request line cut: no injection for this one */
 	ctx_traceparent(s, tp, sizeof(tp));
@@ -399,9 +434,13 @@ ssize_t hc_write(struct fd_entry *e, const struct iovec *iov, int n,
 		set_role(c, ROLE_CLIENT);
 	if (c->role == ROLE_SERVER)
 		c->write_ns = ctx_now_ns();
+	/* The thread works for the request these bytes belong to: the one a
+	 * server answers, the parent of a client request continued. */
+	if (c->role == ROLE_SERVER ? c->qlen > 0 : c->out_started)
+		ctx_serve_ref(q_ref(c, c->role == ROLE_CLIENT));
 	if (c->role == ROLE_CLIENT && !c->out_started &&
 	    !hi_pending(&c->ed) && http_stream_idle(&c->out))
-		client_request_start(c, iov, n, propagate);
+		client_request_start(e, c, iov, n, propagate);
 	if (!hi_pending(&c->ed)) {
 		r = w->put(w->arg, iov, n);
 	} else {

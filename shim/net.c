@@ -28,6 +28,7 @@
 #include "ownfd.h"
 #include "peer.h"
 #include "preload.h"
+#include "reqtab.h"
 #include "stack.h"
 
 static enum fd_kind kind_of(int domain, int type)
@@ -269,6 +270,7 @@ static void connected(struct fd_entry *e, const struct sockaddr *addr,
 	}
 	if (!addr)
 		return;
+	e->owner = reqtab_serving();
 	if (len > sizeof(e->peer))
 		len = sizeof(e->peer);
 	memcpy(&e->peer, addr, len);
