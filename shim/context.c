@@ -302,7 +302,7 @@ void ctx_serve(struct span *s, uint64_t ref)
 {
 	thread_active = s;
 	thread_active_ref = ref;
-	reqtab_serve(ref);
+	reqtab_serve(ref, REQTAB_READ);
 }
 
 void ctx_set_active(struct span *s)
@@ -316,13 +316,13 @@ void ctx_set_active(struct span *s)
 	ctx_serve(s, ref);
 }
 
-void ctx_serve_ref(uint64_t ref)
+void ctx_serve_ref(uint64_t ref, enum reqtab_how how)
 {
 	if (ref != thread_active_ref) {
 		thread_active = NULL;
 		thread_active_ref = 0;
 	}
-	reqtab_serve(ref);
+	reqtab_serve(ref, how);
 }
 
 void ctx_event_wait(void)
@@ -334,7 +334,7 @@ void ctx_event_wait(void)
 
 struct span *ctx_active(void)
 {
-	if (thread_active && reqtab_serving() != thread_active_ref)
+	if (thread_active && reqtab_serving(NULL) != thread_active_ref)
 		thread_active = NULL;
 	return thread_active;
 }

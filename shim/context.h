@@ -13,6 +13,7 @@
 
 #include "pipeline/config.h"
 #include "pipeline/span.h"
+#include "reqtab.h"
 
 /* A parent given explicitly, e.g. from an incoming traceparent header. */
 struct ctx_remote {
@@ -57,8 +58,9 @@ void ctx_serve(struct span *s, uint64_t ref);
 void ctx_set_active(struct span *s);
 
 /* This thread serves the request ref, whose span it does not hold (the
- * parent of a client request it reads the answer to). */
-void ctx_serve_ref(uint64_t ref);
+ * request it reads the body of, the parent of a client request it reads
+ * the answer to), known by how. */
+void ctx_serve_ref(uint64_t ref, enum reqtab_how how);
 
 /* The thread goes back to its event wait: it serves nobody now. */
 void ctx_event_wait(void);

@@ -324,6 +324,20 @@ static int transient(int err)
 	       err == ENOBUFS || err == ENOMEM;
 }
 
+/*
+ * A read on c, whatever it returned, tells which callback runs: the one for
+ * the request the connection names, a server's newest (its body; a new
+ * head takes over in server_head), the parent of the client request
+ * answered, or nobody (an end of stream, a connection between requests).
+ */
+static void serve_reader(const struct hc_conn *c)
+{
+	if (c->role == ROLE_SERVER)
+		ctx_serve_ref(q_ref(c, 1), REQTAB_READ);
+	else
+		ctx_serve_ref(q_ref(c, 0), REQTAB_ANSWER);
+}
+
 void hc_after_read(struct fd_entry *e, const struct iovec *iov, int n,
 		   ssize_t ret, int err, int propagate)
 {
@@ -336,17 +350,14 @@ void hc_after_read(struct fd_entry *e, const struct iovec *iov, int n,
 			return;
 		if (c->role == ROLE_NONE)
 			set_role(c, ROLE_SERVER);
-		/* The thread works for the request these bytes belong to: a
-		 * server's newest (its body; a new head takes over in
-		 * server_head), the parent of the client request answered. */
-		if (c->qlen)
-			ctx_serve_ref(q_ref(c, c->role == ROLE_SERVER));
+		serve_reader(c);
 		feed_iov(e, c, 1, iov, n, (size_t)ret, propagate);
 		return;
 	}
 	c = conn_of(e);
 	if (!c || c->role == ROLE_NONE)
 		return;
+	serve_reader(c);
 	if (ret == 0) {
 		/* The peer is done sending. */
 		if (c->role == ROLE_CLIENT) {
@@ -374,6 +385,7 @@ static void client_request_start(struct fd_entry *e, struct hc_conn *c,
 	struct hi_view v;
 	struct hi_point pt;
 	struct req_ids ids;
+	enum reqtab_how how;
 	struct span *s;
 	int r;
 
@@ -383,15 +395,15 @@ static void client_request_start(struct fd_entry *e, struct hc_conn *c,
 		return;  /* not a request: the stream will say so */
 	/* The first request on a connection opened while serving a request
 	 * is that request's, whichever callback writes it. */
-	if (e->owner) {
-		if (reqtab_get(e->owner, &ids) == 0)
-			ctx_serve_ref(e->owner);
-		e->owner = 0;
-	}
+	if (e->owner && reqtab_get(e->owner, &ids) == 0)
+		ctx_serve_ref(e->owner, REQTAB_CONNECT);
+	else if (reqtab_serving(&how) && how == REQTAB_ANSWER)
+		ctx_serve_ref(0, REQTAB_NONE);  /* maybe a pool's queue */
+	e->owner = 0;
 	s = ctx_start(SPAN_KIND_CLIENT, NULL);
 	c->out_started = 1;
 	c->out_span = s;
-	q_push(c, s, reqtab_serving());
+	q_push(c, s, reqtab_serving(NULL));
 	if (!s || !propagate || r != 0)
 		return;  /* request line cut: no injection for this one */
 	ctx_traceparent(s, tp, sizeof(tp));
@@ -434,10 +446,10 @@ ssize_t hc_write(struct fd_entry *e, const struct iovec *iov, int n,
 		set_role(c, ROLE_CLIENT);
 	if (c->role == ROLE_SERVER)
 		c->write_ns = ctx_now_ns();
-	/* The thread works for the request these bytes belong to: the one a
-	 * server answers, the parent of a client request continued. */
-	if (c->role == ROLE_SERVER ? c->qlen > 0 : c->out_started)
-		ctx_serve_ref(q_ref(c, c->role == ROLE_CLIENT));
+	/* The thread works for the parent of a client request it goes on
+	 * writing.  (Writing a response says nothing of what runs next.) */
+	if (c->role == ROLE_CLIENT && c->out_started)
+		ctx_serve_ref(q_ref(c, 1), REQTAB_ANSWER);
 	if (c->role == ROLE_CLIENT && !c->out_started &&
 	    !hi_pending(&c->ed) && http_stream_idle(&c->out))
 		client_request_start(e, c, iov, n, propagate);

@@ -128,27 +128,28 @@ static uint64_t sole_latest(uint64_t *epoch)
 
 static TLS uint64_t cur;
 static TLS uint64_t mark;
-static TLS int cur_own;         /* cur came from this thread's own I/O */
+static TLS uint8_t cur_how;     /* enum reqtab_how */
 
-void reqtab_serve(uint64_t ref)
+void reqtab_serve(uint64_t ref, enum reqtab_how how)
 {
 	cur = ref;
-	cur_own = ref != 0;
+	cur_how = ref ? (uint8_t)how : REQTAB_NONE;
 }
 
-uint64_t reqtab_serving(void)
+uint64_t reqtab_serving(enum reqtab_how *how)
 {
 	struct req_ids ids;
 
 	if (cur && reqtab_get(cur, &ids) != 0)
-		cur = 0;
+		reqtab_serve(0, REQTAB_NONE);
+	if (how)
+		*how = (enum reqtab_how)cur_how;
 	return cur;
 }
 
 void reqtab_event_wait(void)
 {
-	cur = 0;
-	cur_own = 0;
+	reqtab_serve(0, REQTAB_NONE);
 }
 
 /* The mark for "now": see reqtab_add for why inflight is read last. */
@@ -172,7 +173,7 @@ int reqtab_parent(struct req_ids *out, uint64_t *ref)
 		*ref = cur;
 		return 0;
 	}
-	cur = 0;
+	reqtab_serve(0, REQTAB_NONE);
 	/* One in flight: it is the latest started, this thread's job began
 	 * after it started while it was alone, and none started since. */
 	if (!(mark & MARK_SOLE))
@@ -244,7 +245,7 @@ static void tag_unlock(struct rt_tag *t)
  * if that can still decide something, else 0. */
 static uint64_t carried(void)
 {
-	uint64_t r = reqtab_serving();
+	uint64_t r = reqtab_serving(NULL);
 
 	return r ? r : mark;
 }
@@ -305,25 +306,26 @@ static uint64_t tag_take(uintptr_t key)
 void reqtab_acquired(const void *addr, int blocked)
 {
 	uint64_t v = tag_take((uintptr_t)addr), now;
+	enum reqtab_how how;
 
 	if (!blocked)
 		return;  /* no hand-off: the token was there already */
-	now = reqtab_serving();
+	now = reqtab_serving(&how);
 	/* A thread that read its request itself (thread per request) keeps
 	 * it through any lock it waits for. */
-	if (now && cur_own)
+	if (now && how == REQTAB_READ)
 		return;
 	if (v == CONFLICT || !v || (v & MARK_SOLE)) {
 		/* Woken by a thread serving nobody it could name: a new job
 		 * with the releaser's mark, or, in the middle of serving a
 		 * request handed over, nothing we can tell apart from a new
 		 * job: no guess either way. */
-		cur = 0;
+		reqtab_serve(0, REQTAB_NONE);
 		mark = v == CONFLICT ? 0 : v;
 		return;
 	}
 	/* Serving another request already: which one this is for is not
 	 * known. */
-	cur = now && now != v ? 0 : v;
+	reqtab_serve(now && now != v ? 0 : v, REQTAB_HANDOFF);
 	mark = 0;
 }

@@ -50,11 +50,24 @@ int reqtab_inflight(void);
 
 /* ------------------------------------------------------------ threads */
 
-/* This thread serves ref from now on (0: nobody). */
-void reqtab_serve(uint64_t ref);
+/* How a thread came to serve a request: what it may be used for. */
+enum reqtab_how {
+	REQTAB_NONE = 0,
+	REQTAB_READ,            /* it read the request (head or body) */
+	REQTAB_ANSWER,          /* it read an answer to a request made for it
+				   (a callback that may also start another
+				   request's queued work: pools, agents) */
+	REQTAB_CONNECT,         /* first request on a connection opened while
+				   it read the request */
+	REQTAB_HANDOFF,         /* woken by a thread serving it */
+};
 
-/* What this thread serves, if still in flight; else 0. */
-uint64_t reqtab_serving(void);
+/* This thread serves ref from now on (0: nobody), known by how. */
+void reqtab_serve(uint64_t ref, enum reqtab_how how);
+
+/* What this thread serves, if still in flight (and *how, if given);
+ * else 0. */
+uint64_t reqtab_serving(enum reqtab_how *how);
 
 /*
  * The thread goes back to its event wait (epoll_wait, poll on several
