@@ -9,7 +9,9 @@
  * (sem_post is async-signal-safe): reqtab's tags are lock-free for them.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <semaphore.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "preload.h"
@@ -73,4 +75,44 @@ HOOK_API int sem_clockwait(sem_t *sem, clockid_t clock,
 			   const struct timespec *t)
 {
 	SEM_WAIT(real_sem_clockwait(sem, clock, t));
+}
+
+/*
+ * A thread created while serving a request starts serving it (a pool that
+ * grows when work arrives: anyio, concurrent.futures).  The start routine
+ * is wrapped in a small block the new thread frees.  pthread_create is not
+ * async-signal-safe, so malloc is allowed here.
+ */
+struct start {
+	void *(*fn)(void *);
+	void *arg;
+	uint64_t carried;
+};
+
+static void *thread_start(void *p)
+{
+	struct start st = *(struct start *)p;
+
+	free(p);
+	reqtab_started(st.carried);
+	return st.fn(st.arg);
+}
+
+HOOK_API int pthread_create(pthread_t *t, const pthread_attr_t *attr,
+			    void *(*fn)(void *), void *arg)
+{
+	struct start *st;
+	uint64_t v;
+	int r;
+
+	if (!preload_enter() || !(v = reqtab_carried()) ||
+	    !(st = malloc(sizeof(*st))))
+		return real_pthread_create(t, attr, fn, arg);
+	st->fn = fn;
+	st->arg = arg;
+	st->carried = v;
+	r = real_pthread_create(t, attr, thread_start, st);
+	if (r != 0)
+		free(st);
+	return r;
 }

@@ -250,6 +250,20 @@ static uint64_t carried(void)
 	return r ? r : mark;
 }
 
+uint64_t reqtab_carried(void)
+{
+	return carried();
+}
+
+void reqtab_started(uint64_t v)
+{
+	if (v & MARK_SOLE) {
+		mark = v;
+		return;
+	}
+	reqtab_serve(v, REQTAB_HANDOFF);
+}
+
 void reqtab_post(const void *addr)
 {
 	uintptr_t key = (uintptr_t)addr;

@@ -105,4 +105,12 @@ void reqtab_post(const void *addr);
  */
 void reqtab_acquired(const void *addr, int blocked);
 
+/* What a thread this thread creates starts with (pthread_create): an
+ * opaque value for reqtab_started(). */
+uint64_t reqtab_carried(void);
+
+/* First thing on a thread created with carried: the creator's request
+ * (a hand-off), or its mark. */
+void reqtab_started(uint64_t carried);
+
 #endif

@@ -271,3 +271,169 @@ class EventLoops(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# ------------------------------------------------------------ hand-offs
+
+FASTAPI_APP = textwrap.dedent(r'''
+    import os
+    from fastapi import FastAPI
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(os.environ["DATABASE_URL"], pool_size=16)
+    app = FastAPI()
+
+    # A plain `def` route: uvicorn runs it on a worker thread (anyio).
+    # Each statement names its request in a column alias.
+    @app.get("/item/{rid}")
+    def item(rid: str):
+        with engine.connect() as c:
+            c.execute(text("SELECT 1 AS r_" + rid)).scalar()
+            c.execute(text("SELECT 2 AS s_" + rid)).scalar()
+        return {"rid": rid}
+''')
+
+# N client threads, each making its requests one after the other.
+CLIENTS_PY = textwrap.dedent(r'''
+    import sys, threading, urllib.request
+    port, clients, each = (int(a) for a in sys.argv[1:4])
+    prefix = sys.argv[4] if len(sys.argv) > 4 else "/item/"
+    def run(k):
+        for i in range(each):
+            rid = "c%dn%d" % (k, i)
+            with urllib.request.urlopen("http://127.0.0.1:%d%s%s"
+                                        % (port, prefix, rid),
+                                        timeout=30) as r:
+                assert rid in r.read().decode()
+    ts = [threading.Thread(target=run, args=(k,)) for k in range(clients)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+    print("done")
+''')
+
+
+def statement_rid(span):
+    """The request id a statement names (its column alias), or None."""
+    q = attr(span, "db.query.text") or ""
+    for p in ("AS r_", "AS s_"):
+        i = q.find(p)
+        if i >= 0:
+            return q[i + len(p):].split()[0].strip()
+    return None
+
+
+class HandOffs(unittest.TestCase):
+    def fastapi(self, clients, each):
+        from pgserver import PgServer, need_postgres
+        need_postgres()
+        if os.system("/usr/bin/python3 -c 'import fastapi, uvicorn, "
+                     "sqlalchemy, psycopg2' 2>/dev/null") != 0:
+            raise unittest.SkipTest("FastAPI stack not installed")
+        d = Path(tempfile.mkdtemp(prefix="otelshim-fastapi-"))
+        self.addCleanup(shutil.rmtree, d, True)
+        (d / "app.py").write_text(FASTAPI_APP)
+        port = free_port()
+        with PgServer(password="pw") as pg, Sink() as sink:
+            url = "postgresql+psycopg2://%s:%s@%s:%d/postgres" % (
+                pg.user, pg.password, pg.host, pg.port)
+            with Background(["/usr/bin/python3", "-m", "uvicorn", "app:app",
+                             "--port", port, "--no-access-log"], sink,
+                            cwd=d, DATABASE_URL=url,
+                            OTEL_SERVICE_NAME="shop") as svc:
+                wait_for_port(port, timeout=30)
+                r = subprocess.run([sys.executable, "-c", CLIENTS_PY,
+                                    str(port), str(clients), str(each)],
+                                   capture_output=True, text=True,
+                                   timeout=300)
+                self.assertIn("done", r.stdout, r.stderr + svc.output())
+                spans = settle(sink)
+        servers = {s["span_id"]: s for s in find_spans(
+            spans, kind=KIND_SERVER, pred=lambda s: service(s) == "shop")}
+        stmts = [s for s in spans if service(s) == "shop"
+                 and attr(s, "db.system.name") == "postgresql"]
+        rid_of_server = {k: attr(s, "url.path").rsplit("/", 1)[1]
+                         for k, s in servers.items()}
+        right = wrong = none = 0
+        per_request = {}
+        for s in stmts:
+            p = s["parent_span_id"] or ""
+            if p not in servers:
+                none += 1
+                continue
+            per_request.setdefault(p, []).append(s)
+            rid = statement_rid(s)
+            if rid is None:
+                continue
+            if rid == rid_of_server[p]:
+                right += 1
+                self.assertEqual(s["trace_id"], servers[p]["trace_id"])
+            else:
+                wrong += 1
+        # BEGIN/ROLLBACK (and the first connection's set-up) name no
+        # request: under a request, they must at least run inside it.
+        extra = 0
+        for p, ss in per_request.items():
+            srv = servers[p]
+            for x in ss:
+                if int(x["start_time_unix_nano"]) < \
+                        int(srv["start_time_unix_nano"]) or \
+                        int(x["end_time_unix_nano"]) > \
+                        int(srv["end_time_unix_nano"]):
+                    extra += 1
+        total = clients * each
+        named = sum(1 for s in stmts if statement_rid(s))
+        report("fastapi def routes, %d client(s) x %d: %d statements "
+               "(%d naming their request): %d right, %d WRONG, %d "
+               "unparented; statements outside their parent's time: %d"
+               % (clients, each, len(stmts), named, right, wrong, none,
+                  extra))
+        self.assertEqual(len(servers), total)
+        self.assertEqual(named, 2 * total)
+        self.assertEqual(wrong, 0)
+        self.assertEqual(extra, 0)
+        return right, named
+
+    def test_c_worker_pool(self):
+        need_programs("cc")
+        d = Path(tempfile.mkdtemp(prefix="otelshim-pool-"))
+        self.addCleanup(shutil.rmtree, d, True)
+        exe = d / "pool"
+        subprocess.run(["cc", "-O1", "-pthread", "-o", str(exe),
+                        str(PROGS / "pool.c")], check=True)
+        port, bport = free_port(), free_port()
+        for clients, each in ((1, 20), (8, 25)):
+            with Sink() as sink:
+                with Background([sys.executable, "-c", BACKEND_PY,
+                                 str(bport)], sink,
+                                OTEL_SERVICE_NAME="backend"), \
+                     Background([str(exe), str(port), str(bport), "4"],
+                                sink, OTEL_SERVICE_NAME="pool") as pool:
+                    wait_for_port(bport)
+                    wait_for_port(port)
+                    r = subprocess.run([sys.executable, "-c", CLIENTS_PY,
+                                        str(port), str(clients), str(each),
+                                        "/p/"], capture_output=True,
+                                       text=True, timeout=120)
+                    self.assertIn("done", r.stdout, r.stderr + pool.output())
+                    spans = settle(sink)
+            servers = find_spans(spans, kind=KIND_SERVER,
+                                 pred=lambda s: service(s) == "pool")
+            calls = find_spans(spans, kind=KIND_CLIENT,
+                               pred=lambda s: service(s) == "pool")
+            self.assertEqual(len(calls), clients * each)
+            right, wrong, none, wrongs = classify(calls, servers, target_of,
+                                                  target_of)
+            report("C worker pool, %d client(s) x %d: %d calls: %d right, "
+                   "%d WRONG, %d unparented" % (clients, each, len(calls),
+                                                right, wrong, none))
+            self.assertEqual(wrong, 0, wrongs)
+            if clients == 1:
+                self.assertEqual(right, len(calls))
+
+    def test_fastapi_def_routes_one_client(self):
+        right, named = self.fastapi(1, 20)
+        self.assertEqual(right, named, "sequential: every statement in "
+                         "its request's trace")
+
+    def test_fastapi_def_routes_eight_clients(self):
+        self.fastapi(8, 15)
