@@ -111,14 +111,14 @@ $(MODULE): $(MODULE_OBJS) $(COMMON_LIB)
 
 # make test: install what is missing (tools/install-deps.sh), build, then
 # unit tests (also under ASan+UBSan; ring, batch loop, transport and the
-# pointer table under TSan), short fuzz runs and
+# pointer table and the request table under TSan), short fuzz runs and
 # the integration tests on real programs.
 test: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) unit SANITIZE=address,undefined
 	$(MAKE) unit SANITIZE=thread UNIT_ONLY="test_ring test_batch test_transport \
-	  test_ptrtab"
+	  test_ptrtab test_handoff"
 	$(MAKE) fuzz-smoke
 	$(MAKE) integration
 
