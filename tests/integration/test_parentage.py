@@ -312,6 +312,36 @@ CLIENTS_PY = textwrap.dedent(r'''
 ''')
 
 
+# An asyncio server whose handler fetches the same path from the backend
+# with urllib on the default executor's threads.
+EXECUTOR_PY = textwrap.dedent(r'''
+    import asyncio, sys, urllib.request
+    port, bport = int(sys.argv[1]), int(sys.argv[2])
+
+    def fetch(path):
+        with urllib.request.urlopen("http://127.0.0.1:%d%s"
+                                    % (bport, path), timeout=30) as r:
+            return r.read()
+
+    async def handle(reader, writer):
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            path = head.split(b" ")[1].decode()
+            body = await asyncio.get_running_loop().run_in_executor(
+                None, fetch, path)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
+                         % len(body) + body)
+            await writer.drain()
+
+    async def main():
+        server = await asyncio.start_server(handle, "127.0.0.1", port)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+''')
+
+
 def statement_rid(span):
     """The request id a statement names (its column alias), or None."""
     q = attr(span, "db.query.text") or ""
@@ -426,6 +456,38 @@ class HandOffs(unittest.TestCase):
             report("C worker pool, %d client(s) x %d: %d calls: %d right, "
                    "%d WRONG, %d unparented" % (clients, each, len(calls),
                                                 right, wrong, none))
+            self.assertEqual(wrong, 0, wrongs)
+            if clients == 1:
+                self.assertEqual(right, len(calls))
+
+    def test_asyncio_run_in_executor(self):
+        port, bport = free_port(), free_port()
+        for clients, each in ((1, 20), (8, 20)):
+            with Sink() as sink:
+                with Background([sys.executable, "-c", BACKEND_PY,
+                                 str(bport)], sink,
+                                OTEL_SERVICE_NAME="backend"), \
+                     Background([sys.executable, "-c", EXECUTOR_PY,
+                                 str(port), str(bport)], sink,
+                                OTEL_SERVICE_NAME="aio") as aio:
+                    wait_for_port(bport)
+                    wait_for_port(port)
+                    r = subprocess.run([sys.executable, "-c", CLIENTS_PY,
+                                        str(port), str(clients), str(each),
+                                        "/x/"], capture_output=True,
+                                       text=True, timeout=120)
+                    self.assertIn("done", r.stdout, r.stderr + aio.output())
+                    spans = settle(sink)
+            servers = find_spans(spans, kind=KIND_SERVER,
+                                 pred=lambda s: service(s) == "aio")
+            calls = find_spans(spans, kind=KIND_CLIENT,
+                               pred=lambda s: service(s) == "aio")
+            self.assertEqual(len(calls), clients * each)
+            right, wrong, none, wrongs = classify(calls, servers, target_of,
+                                                  target_of)
+            report("asyncio run_in_executor + urllib, %d client(s) x %d: "
+                   "%d calls: %d right, %d WRONG, %d unparented"
+                   % (clients, each, len(calls), right, wrong, none))
             self.assertEqual(wrong, 0, wrongs)
             if clients == 1:
                 self.assertEqual(right, len(calls))
