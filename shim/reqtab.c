@@ -99,26 +99,21 @@ int reqtab_inflight(void)
 	return atomic_load(&inflight);
 }
 
-/* The only request in flight, if there is exactly one and no request
- * started while we looked; else 0.  *epoch: requests started so far. */
-static uint64_t sole(uint64_t *epoch)
+/* The only request in flight, if there is exactly one and it is the one
+ * started last; else 0. */
+static uint64_t sole_latest(uint64_t *epoch)
 {
-	uint64_t e = atomic_load(&started), r, found = 0;
+	uint64_t e = atomic_load(&started), r;
 
 	*epoch = e;
 	if (atomic_load(&inflight) != 1)
 		return 0;
 	for (unsigned i = 0; i < REQTAB_SLOTS; i++) {
 		r = atomic_load_explicit(&slots[i].ref, memory_order_relaxed);
-		if (!r || r == SLOT_BUSY)
-			continue;
-		if (found)
-			return 0;
-		found = r;
+		if (r && r != SLOT_BUSY && r >> SLOT_BITS == e)
+			return r;
 	}
-	if (atomic_load(&started) != e || atomic_load(&inflight) != 1)
-		return 0;
-	return found;
+	return 0;
 }
 
 /* ------------------------------------------------------------ threads */
@@ -179,11 +174,11 @@ int reqtab_parent(struct req_ids *out, uint64_t *ref)
 		return 0;
 	}
 	reqtab_serve(0, REQTAB_NONE);
-	/* One in flight, alone since this thread's job began: none started
-	 * since then, and then too it was the only one. */
+	/* One in flight: it is the latest started, this thread's job began
+	 * after it started while it was alone, and none started since. */
 	if (!(mark & MARK_SOLE))
 		return -1;
-	r = sole(&epoch);
+	r = sole_latest(&epoch);
 	if (!r || (mark & ~MARK_SOLE) != epoch || reqtab_get(r, out) != 0)
 		return -1;
 	*ref = r;
