@@ -191,8 +191,24 @@ struct rt_tag {
 	_Atomic uint64_t seq;           /* odd while being changed */
 	_Atomic uintptr_t key;          /* the object's address */
 	_Atomic uint64_t val;           /* a ref, a mark, CONFLICT or 0 */
+	_Atomic uint64_t mval;          /* the releasers' mark (or 0) */
+	_Atomic uintptr_t owner;        /* who acquires it: 0 nobody yet
+					   since the key came, a thread, or
+					   OWNER_SHARED */
 	_Atomic uint32_t count;         /* releases not yet acquired */
 };
+
+/*
+ * A semaphore several threads acquire (a pool's queue) hands out tokens
+ * with no owner: a thread woken by X's release may dequeue another
+ * request's work, because a thread that took an earlier token may not
+ * have dequeued yet.  Such a semaphore hands over only a mark (the
+ * one-in-flight rule).  A request itself is handed over only through a
+ * semaphore one thread acquires (CPython's per-waiter locks, a thread's
+ * own wake-up semaphore), and not on its first acquisition seen: tokens
+ * taken before the key came to its bucket went unseen.
+ */
+#define OWNER_SHARED ((uintptr_t)1)
 
 static struct rt_tag tags[REQTAB_TAGS];
 
@@ -232,9 +248,12 @@ static void tag_unlock(struct rt_tag *t)
 {
 	if (nested_key) {
 		if (atomic_load_explicit(&t->key, memory_order_relaxed) ==
-		    nested_key)
+		    nested_key) {
 			atomic_store_explicit(&t->val, CONFLICT,
 					      memory_order_relaxed);
+			atomic_store_explicit(&t->mval, 0,
+					      memory_order_relaxed);
+		}
 		nested_key = 0;
 	}
 	held = NULL;
@@ -268,7 +287,7 @@ void reqtab_post(const void *addr)
 {
 	uintptr_t key = (uintptr_t)addr;
 	struct rt_tag *t = tag_of(key);
-	uint64_t v = carried(), old;
+	uint64_t v = carried(), m, old;
 	uint32_t n;
 
 	/* Nothing to hand over and nothing here to contradict: one load. */
@@ -280,26 +299,37 @@ void reqtab_post(const void *addr)
 		nested_key = key;
 		return;
 	}
+	/* The mark a shared semaphore hands over: ours if we serve
+	 * nobody, else whether the request we serve is alone now. */
+	m = v & MARK_SOLE ? v : v ? mark_now() : 0;
 	n = atomic_load_explicit(&t->count, memory_order_relaxed);
-	if (atomic_load_explicit(&t->key, memory_order_relaxed) != key ||
-	    n == 0) {
+	if (atomic_load_explicit(&t->key, memory_order_relaxed) != key) {
 		atomic_store_explicit(&t->key, key, memory_order_relaxed);
-		atomic_store_explicit(&t->val, v, memory_order_relaxed);
+		atomic_store_explicit(&t->owner, 0, memory_order_relaxed);
 		n = 0;
+	}
+	if (n == 0) {
+		atomic_store_explicit(&t->val, v, memory_order_relaxed);
+		atomic_store_explicit(&t->mval, m, memory_order_relaxed);
 	} else {
 		old = atomic_load_explicit(&t->val, memory_order_relaxed);
 		if (old != v)
 			atomic_store_explicit(&t->val, CONFLICT,
+					      memory_order_relaxed);
+		if (atomic_load_explicit(&t->mval, memory_order_relaxed) != m)
+			atomic_store_explicit(&t->mval, 0,
 					      memory_order_relaxed);
 	}
 	atomic_store_explicit(&t->count, n + 1, memory_order_relaxed);
 	tag_unlock(t);
 }
 
-/* Takes one release's tag of key: its value, or 0. */
+/* Takes one release's tag of key: what it hands this thread (a ref only
+ * from a semaphore this thread alone has acquired before), or 0. */
 static uint64_t tag_take(uintptr_t key)
 {
 	struct rt_tag *t = tag_of(key);
+	uintptr_t me = (uintptr_t)&cur, was;
 	uint64_t v = 0;
 	uint32_t n;
 
@@ -310,7 +340,13 @@ static uint64_t tag_take(uintptr_t key)
 		return CONFLICT;
 	n = atomic_load_explicit(&t->count, memory_order_relaxed);
 	if (atomic_load_explicit(&t->key, memory_order_relaxed) == key && n) {
+		was = atomic_load_explicit(&t->owner, memory_order_relaxed);
 		v = atomic_load_explicit(&t->val, memory_order_relaxed);
+		if (was != me || v == CONFLICT)
+			v = atomic_load_explicit(&t->mval,
+						 memory_order_relaxed);
+		atomic_store_explicit(&t->owner, !was || was == me ? me :
+				      OWNER_SHARED, memory_order_relaxed);
 		atomic_store_explicit(&t->count, n - 1, memory_order_relaxed);
 	}
 	tag_unlock(t);

@@ -3,7 +3,8 @@
  * for good when a request ends, even when its slot is reused; an event
  * wait forgets the request served; a semaphore released while serving a
  * request hands it to a blocked waiter, a thread reading its own request
- * keeps it, two releases for different requests hand over nothing; the
+ * keeps it, two releases for different requests hand over nothing, a
+ * semaphore several threads acquire hands over marks only; the
  * one-in-flight rule needs the job to have begun during the request, alone;
  * and threads registering, reading and tagging at once (run under TSan
  * too: a reader never gets ids torn between two requests).
@@ -125,7 +126,20 @@ START_TEST(one_in_flight)
 }
 END_TEST
 
-static int fake_sem[4];
+static int fake_sem[6];
+
+/* This thread acquires sem once: from now on it is the semaphore's only
+ * acquirer, so a request can be handed over through it. */
+static void prime(const void *sem, uint64_t any)
+{
+	reqtab_serve(any, REQTAB_READ);
+	reqtab_post(sem);
+	reqtab_serve(0, REQTAB_NONE);
+	reqtab_acquired(sem, 1);
+	/* The first acquisition seen hands over no request (a mark at
+	 * most). */
+	ck_assert_uint_eq(reqtab_serving(NULL), 0);
+}
 
 START_TEST(handoff_through_a_semaphore)
 {
@@ -134,6 +148,8 @@ START_TEST(handoff_through_a_semaphore)
 	reset();
 	a = add(10);
 	b = add(11);
+	for (int i = 0; i < 4; i++)
+		prime(&fake_sem[i], a);
 	/* Serving a, release; another job's thread blocks and wakes. */
 	reqtab_serve(a, REQTAB_READ);
 	reqtab_post(&fake_sem[0]);
@@ -182,6 +198,43 @@ START_TEST(handoff_through_a_semaphore)
 	reqtab_remove(a);
 	reqtab_acquired(&fake_sem[0], 1);
 	ck_assert_int_eq(parent(), -1);
+	reqtab_remove(b);
+}
+END_TEST
+
+static void *take_once(void *sem)
+{
+	reqtab_acquired(sem, 0);
+	return NULL;
+}
+
+START_TEST(shared_semaphore_hands_over_marks_only)
+{
+	pthread_t t;
+	uint64_t a, b;
+
+	reset();
+	a = add(13);
+	prime(&fake_sem[4], a);
+	/* Another thread takes a token of it too: a pool's semaphore. */
+	reqtab_serve(a, REQTAB_READ);
+	reqtab_post(&fake_sem[4]);
+	pthread_create(&t, NULL, take_once, &fake_sem[4]);
+	pthread_join(t, NULL);
+	/* a alone in flight when released: the mark decides. */
+	reqtab_post(&fake_sem[4]);
+	reqtab_serve(0, REQTAB_NONE);
+	reqtab_acquired(&fake_sem[4], 1);
+	ck_assert_int_eq(parent(), 13);
+	ck_assert_uint_eq(reqtab_serving(NULL), 0);
+	/* Two in flight when released: nothing. */
+	b = add(14);
+	reqtab_serve(a, REQTAB_READ);
+	reqtab_post(&fake_sem[4]);
+	reqtab_serve(0, REQTAB_NONE);
+	reqtab_acquired(&fake_sem[4], 1);
+	ck_assert_int_eq(parent(), -1);
+	reqtab_remove(a);
 	reqtab_remove(b);
 }
 END_TEST
@@ -248,6 +301,7 @@ int main(void)
 	tcase_add_test(tc, serving_ends_at_event_wait_and_answer);
 	tcase_add_test(tc, one_in_flight);
 	tcase_add_test(tc, handoff_through_a_semaphore);
+	tcase_add_test(tc, shared_semaphore_hands_over_marks_only);
 	tcase_add_test(tc, thread_created_while_serving);
 	tcase_add_test(tc, threads_at_once);
 	suite_add_tcase(s, tc);
