@@ -9,12 +9,15 @@
  * added to a request are httpinject.c's, sent here with the program's
  * bytes in one real call.
  *
- * Parents: a server span is made active on the thread that read its
- * request head, until its response is complete, so queries and outgoing
- * requests of a thread-per-request server are its children.  An event
- * loop interleaving requests gets a best-effort association: the request
- * head read last on the thread is the parent of what the thread does next,
- * and a new request head never inherits the previous request's span.
+ * Parents: each server request is registered in reqtab.c while in
+ * flight (until its response is complete), and every read tells reqtab
+ * which request the thread now works for: the server request whose bytes
+ * it read, the parent of the client request whose answer it read, or
+ * nobody.  A client request takes as parent the request that opened its
+ * connection (its first request only), else the one the thread serves,
+ * unless the thread came to serve it by reading an answer (where pools
+ * start queued requests).  A new request head never inherits the previous
+ * request's span.  README "How parentage is decided" has the whole rule.
  * Requests written in pieces too small to hold the request line get no
  * header (the span is still recorded), rather than being buffered.
  */
