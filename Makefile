@@ -38,7 +38,8 @@ PROTO_H       := $(PROTO_C:.c=.h)
 
 # Files that define interposed libc symbols: never linked into test programs.
 HOOK_SRCS     := shim/preload.c shim/net.c shim/exec.c shim/shell.c shim/pq.c \
-                 shim/sqlite.c shim/sig.c shim/ownfd.c
+                 shim/sqlite.c shim/sig.c shim/ownfd.c shim/waits.c \
+                 shim/handoff.c
 
 LIB      := $(BUILD)/libotelshim.so
 MODULE   := $(BUILD)/otelshim-exporter.so
@@ -111,14 +112,14 @@ $(MODULE): $(MODULE_OBJS) $(COMMON_LIB)
 
 # make test: install what is missing (tools/install-deps.sh), build, then
 # unit tests (also under ASan+UBSan; ring, batch loop, transport and the
-# pointer table under TSan), short fuzz runs and
+# pointer table and the request table under TSan), short fuzz runs and
 # the integration tests on real programs.
 test: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) unit SANITIZE=address,undefined
 	$(MAKE) unit SANITIZE=thread UNIT_ONLY="test_ring test_batch test_transport \
-	  test_ptrtab"
+	  test_ptrtab test_handoff"
 	$(MAKE) fuzz-smoke
 	$(MAKE) integration
 

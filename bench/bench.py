@@ -205,7 +205,8 @@ def bench_floor():
             "http://127.0.0.1:1", "bench-floor")).stdout)),
     ], rounds=max(ROUNDS, 7))
     for metric, label in (("write_ns", "write() to /dev/null"),
-                          ("sendrecv_ns", "send/recv, socketpair")):
+                          ("sendrecv_ns", "send/recv, socketpair"),
+                          ("sem_ns", "sem_post/sem_wait, uncontended")):
         p, s = summ(res["plain"][metric]), summ(res["shim"][metric])
         added = s["median"] - p["median"]
         row("floor.%s_added_ns" % metric.split("_")[0],

@@ -15,6 +15,7 @@
 #include "pipeline/record.h"
 #include "context.h"
 #include "propagate.h"
+#include "reqtab.h"
 
 #define TLS __attribute__((tls_model("initial-exec"))) __thread
 
@@ -33,7 +34,11 @@ struct rng {
 };
 
 static TLS struct rng thread_rng;
+/* The server span this thread read the request of, while it serves it;
+ * trace_state of children comes from it (reqtab has the ids). */
 static TLS struct span *thread_active;
+static TLS uint64_t thread_active_ref;
+static TLS struct span *thread_registered;     /* by ctx_set_active */
 
 static uint64_t rotl(uint64_t x, int k)
 {
@@ -200,15 +205,20 @@ int ctx_should_sample(enum config_sampler sampler, double ratio,
 struct span *ctx_start(enum span_kind kind, const struct ctx_remote *remote)
 {
 	struct span *s = rec_alloc();
-	const struct span *local = thread_active;
-	int parent = 0, parent_sampled = 0;
+	const struct span *own = NULL;
+	struct req_ids local;
+	uint64_t ref = 0;
+	int parent = 0, parent_sampled = 0, has_local;
 
 	if (!s) {
 		batch_note_dropped();
 		return NULL;
 	}
 	s->kind = (uint8_t)kind;
-	if (!remote && !local && remote_valid)
+	has_local = !remote && reqtab_parent(&local, &ref) == 0;
+	if (has_local && thread_active && thread_active_ref == ref)
+		own = thread_active;
+	if (!remote && !has_local && remote_valid)
 		remote = &remote_parent;
 	if (remote) {
 		memcpy(s->trace_id, remote->trace_id, 16);
@@ -221,16 +231,18 @@ struct span *ctx_start(enum span_kind kind, const struct ctx_remote *remote)
 		if (remote->trace_state_len)
 			s->trace_state = rec_str(s, remote->trace_state,
 						 remote->trace_state_len);
-	} else if (local) {
-		memcpy(s->trace_id, local->trace_id, 16);
-		memcpy(s->parent_span_id, local->span_id, 8);
+	} else if (has_local) {
+		memcpy(s->trace_id, local.trace_id, 16);
+		memcpy(s->parent_span_id, local.span_id, 8);
 		parent = 1;
-		parent_sampled = local->trace_flags & SPAN_FLAG_SAMPLED;
-		s->trace_flags = local->trace_flags & 0x02;
-		if (local->trace_state.len)
+		parent_sampled = local.flags & SPAN_FLAG_SAMPLED;
+		s->trace_flags = local.flags & 0x02;
+		/* Only a span this thread serves itself gives its state: a
+		 * request handed over carries its ids alone. */
+		if (own && own->trace_state.len)
 			s->trace_state = rec_str(s,
-				span_str_ptr(local, local->trace_state),
-				local->trace_state.len);
+				span_str_ptr(own, own->trace_state),
+				own->trace_state.len);
 	} else {
 		do
 			ctx_random(s->trace_id, 16);
@@ -257,11 +269,22 @@ uint64_t ctx_stop_clock(struct span *s)
 	return s->end_ns - s->start_ns;
 }
 
+/* s ends: a span ctx_set_active registered is in flight no more. */
+static void unregister(const struct span *s)
+{
+	if (s != thread_registered)
+		return;
+	if (thread_active == s)
+		reqtab_remove(thread_active_ref);
+	thread_registered = NULL;
+}
+
 void ctx_end(struct span *s)
 {
 	if (!s)
 		return;
 	ctx_stop_clock(s);
+	unregister(s);
 	if (thread_active == s)
 		thread_active = NULL;
 	if (s->trace_flags & SPAN_FLAG_SAMPLED)
@@ -271,6 +294,7 @@ void ctx_end(struct span *s)
 
 void ctx_discard(struct span *s)
 {
+	unregister(s);
 	if (thread_active == s)
 		thread_active = NULL;
 	rec_free(s);
@@ -281,13 +305,55 @@ int ctx_rewrite_traceparent(void)
 	return ctx_cfg && ctx_cfg->rewrite_traceparent;
 }
 
-void ctx_set_active(struct span *s)
+int ctx_local_trace(uint8_t trace_id[16])
+{
+	struct req_ids local;
+	uint64_t ref;
+
+	if (reqtab_parent(&local, &ref) != 0)
+		return 0;
+	memcpy(trace_id, local.trace_id, 16);
+	return 1;
+}
+
+void ctx_serve(struct span *s, uint64_t ref)
 {
 	thread_active = s;
+	thread_active_ref = ref;
+	reqtab_serve(ref, REQTAB_READ);
+}
+
+void ctx_set_active(struct span *s)
+{
+	uint64_t ref = 0;
+
+	if (s) {
+		ref = reqtab_add(s->trace_id, s->span_id, s->trace_flags);
+		thread_registered = s;
+	}
+	ctx_serve(s, ref);
+}
+
+void ctx_serve_ref(uint64_t ref, enum reqtab_how how)
+{
+	if (ref != thread_active_ref) {
+		thread_active = NULL;
+		thread_active_ref = 0;
+	}
+	reqtab_serve(ref, how);
+}
+
+void ctx_event_wait(void)
+{
+	thread_active = NULL;
+	thread_active_ref = 0;
+	reqtab_event_wait();
 }
 
 struct span *ctx_active(void)
 {
+	if (thread_active && reqtab_serving(NULL) != thread_active_ref)
+		thread_active = NULL;
 	return thread_active;
 }
 

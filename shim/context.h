@@ -13,6 +13,7 @@
 
 #include "pipeline/config.h"
 #include "pipeline/span.h"
+#include "reqtab.h"
 
 /* A parent given explicitly, e.g. from an incoming traceparent header. */
 struct ctx_remote {
@@ -34,9 +35,10 @@ void ctx_after_fork_child(void);
 
 /*
  * Starts a span of `kind` now.  Its parent is `remote` if given, else the
- * span active on this thread, else the process's remote parent, else none.
- * Returns NULL when no record is free.  An unsampled span is still returned
- * (its ids propagate) but ctx_end() does not export it.
+ * request this thread serves or was handed (reqtab_parent), else the
+ * process's remote parent, else none.  Returns NULL when no record is
+ * free.  An unsampled span is still returned (its ids propagate) but
+ * ctx_end() does not export it.
  */
 struct span *ctx_start(enum span_kind kind, const struct ctx_remote *remote);
 
@@ -50,8 +52,28 @@ void ctx_discard(struct span *s);
  * itself gets our client span as its parent-id. */
 int ctx_rewrite_traceparent(void);
 
-/* The span that is the parent of spans this thread starts; NULL clears. */
+/* 1 and the trace id of the local parent a span started now on this
+ * thread would get (the request it serves); 0 when it has none. */
+int ctx_local_trace(uint8_t trace_id[16]);
+
+/* This thread serves the server span s, registered as ref (reqtab_add);
+ * NULL/0: nobody. */
+void ctx_serve(struct span *s, uint64_t ref);
+
+/* A span this thread made itself (tests, helpers): registered as a
+ * request in flight until ctx_end() on this thread, and served; NULL:
+ * serve nobody. */
 void ctx_set_active(struct span *s);
+
+/* This thread serves the request ref, whose span it does not hold (the
+ * request it reads the body of, the parent of a client request it reads
+ * the answer to), known by how. */
+void ctx_serve_ref(uint64_t ref, enum reqtab_how how);
+
+/* The thread goes back to its event wait: it serves nobody now. */
+void ctx_event_wait(void);
+
+/* The server span this thread serves itself, while in flight; or NULL. */
 struct span *ctx_active(void);
 
 /* Formats the context a child of s should continue as a W3C traceparent

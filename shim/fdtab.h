@@ -41,6 +41,9 @@ struct fd_entry {
 	uint16_t peer_len;      /* bytes of peer in use */
 	uint16_t conn;          /* connection state index + 1, 0 = none */
 	uint64_t connect_start_ns;
+	uint64_t owner;         /* connect() while serving this request
+				   (reqtab ref): its first request is
+				   that request's; 0 none */
 	struct sockaddr_storage peer;   /* connect() target, accept() peer */
 };
 

@@ -9,12 +9,15 @@
  * added to a request are httpinject.c's, sent here with the program's
  * bytes in one real call.
  *
- * Parents: a server span is made active on the thread that read its
- * request head, until its response is complete, so queries and outgoing
- * requests of a thread-per-request server are its children.  An event
- * loop interleaving requests gets a best-effort association: the request
- * head read last on the thread is the parent of what the thread does next,
- * and a new request head never inherits the previous request's span.
+ * Parents: each server request is registered in reqtab.c while in
+ * flight (until its response is complete), and every read tells reqtab
+ * which request the thread now works for: the server request whose bytes
+ * it read, the parent of the client request whose answer it read, or
+ * nobody.  A client request takes as parent the request that opened its
+ * connection (its first request only), else the one the thread serves,
+ * unless the thread came to serve it by reading an answer (where pools
+ * start queued requests).  A new request head never inherits the previous
+ * request's span.  README "How parentage is decided" has the whole rule.
  * Requests written in pieces too small to hold the request line get no
  * header (the span is still recorded), rather than being buffered.
  */
@@ -29,6 +32,7 @@
 #include "httpinject.h"
 #include "httpspan.h"
 #include "propagate.h"
+#include "reqtab.h"
 
 #define HC_QUEUE    16
 
@@ -39,6 +43,8 @@ struct hc_conn {
 	struct http_stream out;         /* what the program writes */
 	struct span *q[HC_QUEUE];       /* requests waiting for a response,
 					   oldest first; NULL: untraced */
+	uint64_t qref[HC_QUEUE];        /* server: the request's ref in
+					   reqtab; client: its parent's */
 	uint8_t qhead;
 	uint8_t qlen;
 	uint8_t role;
@@ -102,18 +108,23 @@ static void conn_put(struct fd_entry *e)
 
 /* ------------------------------------------------------------ requests */
 
-static void q_push(struct hc_conn *c, struct span *s)
+static void q_push(struct hc_conn *c, struct span *s, uint64_t ref)
 {
 	if (c->qlen >= HC_QUEUE) {
 		/* Deeper pipelining than we follow: not traced. */
+		if (c->role == ROLE_SERVER)
+			reqtab_remove(ref);
 		if (s)
 			ctx_discard(s);
 		return;
 	}
 	c->q[(c->qhead + c->qlen) % HC_QUEUE] = s;
+	c->qref[(c->qhead + c->qlen) % HC_QUEUE] = ref;
 	c->qlen++;
 }
 
+/* The oldest request, out of the queue; a server request is no longer in
+ * flight from here on (before its span ends: reqtab.h). */
 static struct span *q_pop(struct hc_conn *c)
 {
 	struct span *s;
@@ -121,9 +132,19 @@ static struct span *q_pop(struct hc_conn *c)
 	if (!c->qlen)
 		return NULL;
 	s = c->q[c->qhead];
+	if (c->role == ROLE_SERVER)
+		reqtab_remove(c->qref[c->qhead]);
 	c->qhead = (uint8_t)((c->qhead + 1) % HC_QUEUE);
 	c->qlen--;
 	return s;
+}
+
+/* The ref of the oldest (head) or newest (tail) request waiting. */
+static uint64_t q_ref(const struct hc_conn *c, int tail)
+{
+	if (!c->qlen)
+		return 0;
+	return c->qref[(c->qhead + (tail ? c->qlen - 1u : 0u)) % HC_QUEUE];
 }
 
 /* Ends every span still waiting, as failed with err. */
@@ -142,20 +163,24 @@ static void q_fail_all(struct hc_conn *c, const char *err)
 /* The SERVER span of a request whose head h was read, queued for its
  * response; NULL when not traced. */
 static struct span *server_span(struct fd_entry *e, struct hc_conn *c,
-				const struct http_head *h, int propagate)
+				const struct http_head *h, int propagate,
+				uint64_t *ref)
 {
 	struct ctx_remote remote;
 	char ts[PROPAGATE_TRACESTATE_MAX + 1];
 	struct span *s;
 	int has_remote = 0;
 
+	*ref = 0;
 	if (propagate)
 		has_remote = hs_remote(h, &remote, ts, sizeof(ts));
 	/* A new request is never the child of what this thread handled
 	 * before (an event loop moves on between requests). */
-	ctx_set_active(NULL);
+	ctx_serve(NULL, 0);
 	s = ctx_start(SPAN_KIND_SERVER, has_remote ? &remote : NULL);
-	q_push(c, s);
+	if (s)
+		*ref = reqtab_add(s->trace_id, s->span_id, s->trace_flags);
+	q_push(c, s, *ref);
 	if (s) {
 		if (c->in_start_ns && c->in_start_ns < s->start_ns)
 			s->start_ns = c->in_start_ns;
@@ -169,6 +194,7 @@ static void server_head(struct fd_entry *e, struct hc_conn *c,
 			const struct http_head *h, int propagate)
 {
 	struct span *s;
+	uint64_t ref;
 
 	if (c->answered_early) {
 		/* Its span was made and ended with the answer (early_server);
@@ -179,11 +205,12 @@ static void server_head(struct fd_entry *e, struct hc_conn *c,
 		return;
 	}
 	http_push_request(&c->out, h);
-	s = server_span(e, c, h, propagate);
-	/* Work this thread does until the response is written (queries,
-	 * outgoing requests) belongs to this request. */
+	s = server_span(e, c, h, propagate, &ref);
+	/* Work this thread does until it waits for events again or the
+	 * response is written (queries, outgoing requests) belongs to this
+	 * request; so does work it hands to other threads (reqtab.h). */
 	if (s)
-		ctx_set_active(s);
+		ctx_serve(s, ref);
 }
 
 static void client_head(struct fd_entry *e, struct hc_conn *c,
@@ -215,10 +242,11 @@ static void early_server(struct fd_entry *e, struct hc_conn *c,
 			 int propagate)
 {
 	struct http_head h;
+	uint64_t ref;
 
 	if (!http_unfinished_request(&c->in, &h))
 		return;
-	server_span(e, c, &h, propagate);
+	server_span(e, c, &h, propagate, &ref);
 	c->answered_early = !http_stream_done(&c->in);
 }
 
@@ -356,6 +384,20 @@ static int transient(int err)
 	       err == ENOBUFS || err == ENOMEM;
 }
 
+/*
+ * A read on c, whatever it returned, tells which callback runs: the one for
+ * the request the connection names, a server's newest (its body; a new
+ * head takes over in server_head), the parent of the client request
+ * answered, or nobody (an end of stream, a connection between requests).
+ */
+static void serve_reader(const struct hc_conn *c)
+{
+	if (c->role == ROLE_SERVER)
+		ctx_serve_ref(q_ref(c, 1), REQTAB_READ);
+	else
+		ctx_serve_ref(q_ref(c, 0), REQTAB_ANSWER);
+}
+
 void hc_after_read(struct fd_entry *e, const struct iovec *iov, int n,
 		   ssize_t ret, int err, int propagate)
 {
@@ -368,12 +410,14 @@ void hc_after_read(struct fd_entry *e, const struct iovec *iov, int n,
 			return;
 		if (c->role == ROLE_NONE)
 			set_role(c, ROLE_SERVER);
+		serve_reader(c);
 		feed_iov(e, c, 1, iov, n, (size_t)ret, propagate);
 		return;
 	}
 	c = conn_of(e);
 	if (!c || c->role == ROLE_NONE)
 		return;
+	serve_reader(c);
 	if (ret == 0) {
 		/* The peer is done sending. */
 		if (c->role == ROLE_CLIENT) {
@@ -403,8 +447,8 @@ void hc_after_read(struct fd_entry *e, const struct iovec *iov, int n,
 static int program_context(const struct hi_view *v, const struct hi_point *pt,
 			   struct ctx_remote *r, char *ts, size_t cap)
 {
-	const struct span *cur = ctx_active();
 	struct str tp, st = { NULL, 0 };
+	uint8_t local[16];
 
 	if (!pt->has_traceparent ||
 	    hi_find_header(v->p, v->len, "traceparent", &tp) != 1)
@@ -414,18 +458,21 @@ static int program_context(const struct hi_view *v, const struct hi_point *pt,
 		st.p = NULL;
 	if (!hs_remote_from(tp, st, r, ts, cap))
 		return 0;
-	return !cur || memcmp(cur->trace_id, r->trace_id, 16) != 0;
+	return !ctx_local_trace(local) ||
+	       memcmp(local, r->trace_id, 16) != 0;
 }
 
 /* A request starts with this write: its client span, and what to add. */
-static void client_request_start(struct hc_conn *c, const struct iovec *iov,
-				 int n, int propagate)
+static void client_request_start(struct fd_entry *e, struct hc_conn *c,
+				 const struct iovec *iov, int n, int propagate)
 {
 	char tp[PROPAGATE_TRACEPARENT_LEN + 1];
 	char ts[PROPAGATE_TRACESTATE_MAX + 1];
 	struct ctx_remote remote;
 	struct hi_view v;
 	struct hi_point pt;
+	struct req_ids ids;
+	enum reqtab_how how;
 	struct span *s;
 	int r, joined;
 
@@ -433,12 +480,19 @@ static void client_request_start(struct hc_conn *c, const struct iovec *iov,
 	r = hi_find_point(v.p, v.len, &pt);
 	if (r == -1)
 		return;  /* not a request: the stream will say so */
+	/* The first request on a connection opened while serving a request
+	 * is that request's, whichever callback writes it. */
+	if (e->owner && reqtab_get(e->owner, &ids) == 0)
+		ctx_serve_ref(e->owner, REQTAB_CONNECT);
+	else if (reqtab_serving(&how) && how == REQTAB_ANSWER)
+		ctx_serve_ref(0, REQTAB_NONE);  /* maybe a pool's queue */
+	e->owner = 0;
 	joined = r == 0 && propagate &&
 		 program_context(&v, &pt, &remote, ts, sizeof(ts));
 	s = ctx_start(SPAN_KIND_CLIENT, joined ? &remote : NULL);
 	c->out_started = 1;
 	c->out_span = s;
-	q_push(c, s);
+	q_push(c, s, reqtab_serving(NULL));
 	if (!s || !propagate || r != 0)
 		return;  /* request line cut: no injection for this one */
 	if (joined && !ctx_rewrite_traceparent())
@@ -483,9 +537,13 @@ ssize_t hc_write(struct fd_entry *e, const struct iovec *iov, int n,
 		set_role(c, ROLE_CLIENT);
 	if (c->role == ROLE_SERVER)
 		c->write_ns = ctx_now_ns();
+	/* The thread works for the parent of a client request it goes on
+	 * writing.  (Writing a response says nothing of what runs next.) */
+	if (c->role == ROLE_CLIENT && c->out_started)
+		ctx_serve_ref(q_ref(c, 1), REQTAB_ANSWER);
 	if (c->role == ROLE_CLIENT && !c->out_started &&
 	    !hi_pending(&c->ed) && http_stream_idle(&c->out))
-		client_request_start(c, iov, n, propagate);
+		client_request_start(e, c, iov, n, propagate);
 	if (!hi_pending(&c->ed)) {
 		r = w->put(w->arg, iov, n);
 	} else {

@@ -28,6 +28,7 @@
 #include "ownfd.h"
 #include "peer.h"
 #include "preload.h"
+#include "reqtab.h"
 #include "stack.h"
 
 static enum fd_kind kind_of(int domain, int type)
@@ -258,6 +259,8 @@ HOOK_API int socket(int domain, int type, int protocol)
 static void connected(struct fd_entry *e, const struct sockaddr *addr,
 		      socklen_t len, int ret, int err, uint64_t start)
 {
+	enum reqtab_how how;
+
 	if (e->state == FD_CONNECTING) {
 		/* A repeated connect() reports on the pending one. */
 		if (ret == 0 || err == EISCONN)
@@ -269,6 +272,11 @@ static void connected(struct fd_entry *e, const struct sockaddr *addr,
 	}
 	if (!addr)
 		return;
+	/* Opened in a callback that read its request: for that request.
+	 * A callback reading an answer may open one for a request that
+	 * waited in a pool (node's agent does): no owner then. */
+	if (reqtab_serving(&how) && how == REQTAB_READ)
+		e->owner = reqtab_serving(NULL);
 	if (len > sizeof(e->peer))
 		len = sizeof(e->peer);
 	memcpy(&e->peer, addr, len);
@@ -402,6 +410,8 @@ static void accepted(int lfd, int fd, const struct sockaddr_storage *ss,
 	}
 	if (!e)
 		return;
+	/* An accept callback serves no request yet. */
+	ctx_serve_ref(0, REQTAB_NONE);
 	forget(e, fd);
 	if (l && (l->kind == FD_OTHER || l->kind == FD_OWN))
 		return;

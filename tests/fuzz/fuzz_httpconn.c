@@ -7,7 +7,7 @@
  * traceparent lines of ours.  With bit 2 of the first byte the writes
  * happen while a server span of a known trace is active, so a forwarded
  * traceparent of that trace gets its parent-id rewritten in place.
- * links: shim/httpconn.c shim/http.c shim/http_head.c shim/httpinject.c shim/httpspan.c shim/peer.c shim/context.c pipeline/record.c pipeline/slab.c shim/propagate.c shim/stack.c shim/log.c
+ * links: shim/httpconn.c shim/http.c shim/http_head.c shim/httpinject.c shim/httpspan.c shim/peer.c shim/context.c shim/reqtab.c pipeline/record.c pipeline/slab.c shim/propagate.c shim/stack.c shim/log.c
  */
 #include <errno.h>
 #include <stdint.h>

@@ -3,7 +3,7 @@
  * cases), the environment carrier (TRACEPARENT/TRACESTATE), parent choice
  * and id generation.  batch_submit is replaced by a recorder here, which is
  * the one seam between context.c and the exporter side.
- * links: shim/context.c pipeline/record.c pipeline/slab.c shim/propagate.c
+ * links: shim/context.c pipeline/record.c pipeline/slab.c shim/propagate.c shim/reqtab.c
  */
 #include "pipeline/batch.h"
 #include "pipeline/record.h"

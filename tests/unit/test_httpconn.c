@@ -4,7 +4,7 @@
  * that takes a few bytes per call, or none), server and client spans from
  * the bytes of a connection, and connections that are not HTTP.
  * batch_submit is replaced by a recorder of ended spans.
- * links: shim/httpconn.c shim/http.c shim/http_head.c shim/httpinject.c shim/httpspan.c shim/peer.c shim/context.c pipeline/record.c pipeline/slab.c shim/propagate.c shim/stack.c shim/log.c
+ * links: shim/httpconn.c shim/http.c shim/http_head.c shim/httpinject.c shim/httpspan.c shim/peer.c shim/context.c shim/reqtab.c pipeline/record.c pipeline/slab.c shim/propagate.c shim/stack.c shim/log.c
  */
 #include <errno.h>
 #include <stdio.h>
