@@ -74,11 +74,15 @@ long tls_write(struct fd_entry *e, struct tls_wstate *ws, const void *buf,
 		done += (size_t)r;
 		/* A real partial write ends the program's call, as it would
 		 * have without us. */
-		if (partial && t.short_write)
-			break;
+		if (partial && t.short_write && done > 0)
+			return (long)done;
 	}
-	if (done == len || (partial && done > 0))
+	if (done == len)
 		return (long)done;
+	/* A failure after some of the program's bytes went out is reported
+	 * as the failure, in either mode: a positive count would leave the
+	 * failed call pending while the program moves on, which the TLS
+	 * library forbids.  Its retry resumes where the bytes stopped. */
 	if (t.retry && done > 0) {
 		ws->len = len;
 		ws->done = done;
