@@ -132,7 +132,8 @@ class Sink:
     (seconds, sent as Retry-After on error answers), delay_ms (wait before
     answering), hang (read the request, never answer), fail_first (fail
     the first K requests with status, default 503, then succeed), path
-    (accept posts to this path only, 404 for any other, as Tempo does).
+    (accept posts to this path only, 404 for any other, as Tempo does),
+    tls (a (key file, certificate file) pair: HTTPS, endpoint https://).
 
         with Sink(fail_first=2) as sink:
             ... sink.endpoint ... sink.wait_for_spans(3)
@@ -143,12 +144,13 @@ class Sink:
 
     def __init__(self, status=None, retry_after=None, delay_ms=None,
                  hang=False, fail_first=None, max_bytes=None,
-                 start_timeout=15.0, port=0, path=None):
+                 start_timeout=15.0, port=0, path=None, tls=None):
         self.options = dict(status=status, retry_after=retry_after,
                             delay_ms=delay_ms, hang=hang,
                             fail_first=fail_first, max_bytes=max_bytes,
                             path=path)
         self.start_timeout = start_timeout
+        self.tls = tls
         self.want_port = port
         self.proc = None
         self.port = None
@@ -169,6 +171,9 @@ class Sink:
                 argv += [flag, str(o[key])]
         if o["hang"]:
             argv.append("--hang")
+        if self.tls:
+            argv += ["--tls-key", str(self.tls[0]),
+                     "--tls-cert", str(self.tls[1])]
         return argv
 
     def start(self):
@@ -187,7 +192,8 @@ class Sink:
             raise RuntimeError("sink did not start (got %r):\n%s"
                                % (line, err))
         self.port = int(parts[1])
-        self.endpoint = "http://127.0.0.1:%d" % self.port
+        self.endpoint = "%s://127.0.0.1:%d" % (
+            "https" if self.tls else "http", self.port)
         return self
 
     def _first_line(self):

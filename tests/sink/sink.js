@@ -10,8 +10,10 @@
  * Usage:
  *   node sink.js --port N --out FILE [--status CODE] [--retry-after S]
  *                [--delay-ms MS] [--hang] [--fail-first K] [--max-bytes N]
- *                [--path P]
+ *                [--path P] [--tls-key FILE --tls-cert FILE]
  *
+ * With --tls-key and --tls-cert it speaks HTTPS with that key and
+ * certificate (PEM).
  * The first line on stdout is "listening <port>" once the socket is bound.
  * FILE gets one JSON line per span of every request answered 200:
  *   trace_id, span_id, parent_span_id ('' for a root; lowercase hex), name,
@@ -30,6 +32,7 @@
 
 const fs = require('fs');
 const http = require('http');
+const https = require('https');
 const zlib = require('zlib');
 const protobuf = require('protobufjs/minimal');
 const root = require(
@@ -67,7 +70,8 @@ function usage(msg) {
 	process.stderr.write('sink: ' + msg + '\n' +
 		'usage: sink.js --port N --out FILE [--status CODE] ' +
 		'[--retry-after S] [--delay-ms MS] [--hang] ' +
-		'[--fail-first K] [--max-bytes N] [--path P]\n');
+		'[--fail-first K] [--max-bytes N] [--path P] ' +
+		'[--tls-key FILE --tls-cert FILE]\n');
 	process.exit(2);
 }
 
@@ -75,7 +79,12 @@ function parseArgs(argv) {
 	const opt = {
 		port: null, out: null, status: null, retryAfter: null,
 		delayMs: 0, hang: false, failFirst: 0,
-		maxBytes: 64 * 1024 * 1024, path: null,
+		maxBytes: 64 * 1024 * 1024, path: null, tlsKey: null,
+		tlsCert: null,
+	};
+	const texts = {
+		'--out': 'out', '--path': 'path', '--retry-after': 'retryAfter',
+		'--tls-key': 'tlsKey', '--tls-cert': 'tlsCert',
 	};
 	const ints = {
 		'--port': 'port', '--status': 'status',
@@ -86,18 +95,10 @@ function parseArgs(argv) {
 		const a = argv[i];
 		if (a === '--hang') {
 			opt.hang = true;
-		} else if (a === '--out') {
+		} else if (Object.prototype.hasOwnProperty.call(texts, a)) {
 			if (i + 1 >= argv.length)
-				usage('--out needs a value');
-			opt.out = argv[++i];
-		} else if (a === '--path') {
-			if (i + 1 >= argv.length)
-				usage('--path needs a value');
-			opt.path = argv[++i];
-		} else if (a === '--retry-after') {
-			if (i + 1 >= argv.length)
-				usage('--retry-after needs a value');
-			opt.retryAfter = argv[++i];
+				usage(a + ' needs a value');
+			opt[texts[a]] = argv[++i];
 		} else if (Object.prototype.hasOwnProperty.call(ints, a)) {
 			const v = argv[++i];
 			if (v === undefined || !/^\d+$/.test(v))
@@ -111,6 +112,8 @@ function parseArgs(argv) {
 		usage('--port and --out are required');
 	if (opt.status !== null && (opt.status < 100 || opt.status > 599))
 		usage('--status must be an HTTP status code');
+	if ((opt.tlsKey === null) !== (opt.tlsCert === null))
+		usage('--tls-key and --tls-cert go together');
 	if (opt.failFirst > 0 && opt.status === null)
 		opt.status = 503;
 	return opt;
@@ -464,7 +467,7 @@ function main() {
 			finish();
 	}
 
-	const server = http.createServer((req, res) => {
+	const onRequest = (req, res) => {
 		const chunks = [];
 		let size = 0;
 		let over = false;
@@ -493,7 +496,10 @@ function main() {
 			process.stderr.write('sink: read error: ' + e.message +
 				'\n');
 		});
-	});
+	};
+	const server = opt.tlsKey === null ? http.createServer(onRequest) :
+		https.createServer({ key: fs.readFileSync(opt.tlsKey),
+			cert: fs.readFileSync(opt.tlsCert) }, onRequest);
 	/* A hung answer must not be cut short by the server's own timers. */
 	server.requestTimeout = 0;
 	server.keepAliveTimeout = 30000;
