@@ -52,12 +52,17 @@ typedef struct ssl_st SSL;
 
 #define TLS_BITS 12
 #define TLS_PROBES 16u
+/* Real calls under capture that touch no socket before an object is
+ * taken for one without any (memory BIOs, as asyncio's): from then on it
+ * costs a lookup, not a capture. */
+#define TLS_MISSES 8
 
 enum { SLOT_NEW = 0, SLOT_TRACED, SLOT_UNTRACED };
 
 struct tls_slot {
 	_Atomic uintptr_t key;          /* first: ptrtab.h */
 	uint8_t state;
+	uint8_t misses;                 /* SLOT_NEW: captures that found none */
 	int fd;                         /* SLOT_TRACED: the transport */
 	struct tls_wstate ws;
 };
@@ -84,6 +89,7 @@ static struct tls_slot *tie(SSL *ssl, struct tls_slot *sl, int fd)
 	if (!sl && !(sl = ptrtab_claim(&table, ssl)))
 		return NULL;
 	sl->ws = (struct tls_wstate){ 0, 0 };
+	sl->misses = 0;
 	sl->fd = fd;
 	/* Only the program's own stream sockets: never the exporter's
 	 * (FD_OWN), nor one we did not see created (no peer known). */
@@ -132,6 +138,7 @@ static struct fd_entry *entry_of(SSL *ssl, struct tls_slot **slp)
 		/* The socket was closed under the object, maybe reused:
 		 * look again next time. */
 		sl->state = SLOT_NEW;
+		sl->misses = 0;
 		*slp = NULL;
 		return NULL;
 	}
@@ -148,9 +155,19 @@ static void capture_begin(void)
  * it touched, if any. */
 static void capture_end(SSL *ssl)
 {
+	struct tls_slot *sl = ptrtab_find(&table, ssl);
+
 	tls_capturing = 0;
-	if (captured)
-		tie(ssl, ptrtab_find(&table, ssl), captured - 1);
+	if (captured) {
+		tie(ssl, sl, captured - 1);
+	} else {
+		if (!sl && (sl = ptrtab_claim(&table, ssl)) != NULL) {
+			sl->state = SLOT_NEW;
+			sl->misses = 0;
+		}
+		if (sl && sl->state == SLOT_NEW && ++sl->misses >= TLS_MISSES)
+			sl->state = SLOT_UNTRACED;
+	}
 	captured = 0;
 }
 
