@@ -38,12 +38,10 @@ typedef struct ssl_st SSL;
 #define OSSL_MODE_ENABLE_PARTIAL_WRITE  0x1L
 #define OSSL_ERROR_ZERO_RETURN          6
 
-#define CALL(ret, name, params, args)                                     \
-	LIB_NEXT("libssl", ret, name, params)                             \
-	LIB_SLOT(name)
-#define HOOK(ret, name, params, args)                                     \
-	CALL(ret, name, params, args)                                     \
-	HOOK_API ret name params;
+#define CALL(ret, name, params, args) \
+	LIB_CALL_ROW("libssl", ret, name, params)
+#define HOOK(ret, name, params, args) \
+	LIB_HOOK_ROW("libssl", ret, name, params)
 #include "ssl.def"
 #undef HOOK
 #undef CALL
