@@ -3,21 +3,13 @@
  * the application thread that calls the TLS library.  The plaintext a
  * program reads and writes through an SSL object goes to the same
  * recogniser, spans and trace headers as a plain socket's (tlsconn.c,
- * httpconn.c), kept in the descriptor entry of the object's socket; that
- * entry is marked TLS so the socket hooks leave the ciphertext alone.
- *
- * Finding the socket: SSL_set_fd names it (python, nginx); an object with
- * a BIO of its own (curl's) is tied to the first stream socket its real
- * handshake, read or write touches on the calling thread (tls.h).  An
- * object on one of the exporter's own sockets, or used on the exporter
- * thread (its libcurl speaks TLS through these very hooks), is never
- * traced.
- *
- * Each object has a slot in a fixed lock-free table keyed by its pointer
- * (ptrtab.h): its socket, and the state of a write cut short by
- * WANT_READ/WANT_WRITE.  An SSL object is used by one thread at a time
- * (OpenSSL's rule), so a slot is written without a lock.  A TLS stream
- * that is not HTTP costs a write or read one table lookup and a branch.
+ * httpconn.c), kept in the descriptor entry of the object's socket, which
+ * tlsobj.c finds: SSL_set_fd names it (python, nginx); an object with a
+ * BIO of its own (curl's) is tied to the first stream socket its real
+ * handshake, read or write touches.  Calls on the exporter thread (its
+ * libcurl speaks TLS through these very hooks) pass straight through, and
+ * a TLS stream that is not HTTP costs a call one table lookup and a
+ * branch.
  */
 #include <errno.h>
 #include <limits.h>
@@ -25,9 +17,7 @@
 #include <stdint.h>
 
 #include "fdtab.h"
-#include "httpconn.h"
 #include "preload.h"
-#include "ptrtab.h"
 #include "tls.h"
 #include "tlsconn.h"
 
@@ -46,132 +36,12 @@ typedef struct ssl_st SSL;
 #undef HOOK
 #undef CALL
 
-/* ------------------------------------------------------------ objects */
-
-#define TLS_BITS 12
-#define TLS_PROBES 16u
-/* Real calls under capture that touch no socket before an object is
- * taken for one without any (memory BIOs, as asyncio's): from then on it
- * costs a lookup, not a capture. */
-#define TLS_MISSES 8
-
-enum { SLOT_NEW = 0, SLOT_TRACED, SLOT_UNTRACED };
-
-struct tls_slot {
-	_Atomic uintptr_t key;          /* first: ptrtab.h */
-	uint8_t state;
-	uint8_t misses;                 /* SLOT_NEW: captures that found none */
-	int fd;                         /* SLOT_TRACED: the transport */
-	struct tls_wstate ws;
-};
-
-static struct tls_slot slots[1u << TLS_BITS];
-static const struct ptrtab table = PTRTAB(slots, TLS_BITS, TLS_PROBES);
-
-PRELOAD_TLS int tls_capturing;
-/* The transport noted during a capture, + 1; 0: none yet. */
-static PRELOAD_TLS int captured;
-
-void tls_capture_note(const struct fd_entry *e)
+/* SSL_get_fd for tls_obj(): the socket under a socket BIO. */
+static int ssl_fd(const void *obj)
 {
-	if (!captured)
-		captured = (int)(e - fdtab_table) + 1;
-}
+	int (*get_fd)(const SSL *) = next_SSL_get_fd();
 
-/* Ties ssl to its socket fd: the entry's bytes become plaintext, followed
- * from the start.  Returns the slot, or NULL when the table is full. */
-static struct tls_slot *tie(SSL *ssl, struct tls_slot *sl, int fd)
-{
-	struct fd_entry *e = fdtab_get(fd);
-
-	if (!sl && !(sl = ptrtab_claim(&table, ssl)))
-		return NULL;
-	sl->ws = (struct tls_wstate){ 0, 0 };
-	sl->misses = 0;
-	sl->fd = fd;
-	/* Only the program's own stream sockets: never the exporter's
-	 * (FD_OWN), nor one we did not see created (no peer known). */
-	if (!e || (e->kind != FD_TCP && e->kind != FD_UNIX)) {
-		sl->state = SLOT_UNTRACED;
-		return sl;
-	}
-	sl->state = SLOT_TRACED;
-	if (!e->tls) {
-		/* What the socket hooks made of the handshake is not ours. */
-		if (e->conn)
-			hc_close(e);
-		e->tls = 1;
-		e->proto = FD_PROTO_UNKNOWN;
-	}
-	return sl;
-}
-
-/* ssl's slot once its socket is known: from the table, else asked of the
- * object (a socket BIO); NULL while unknown. */
-static struct tls_slot *slot_of(SSL *ssl)
-{
-	struct tls_slot *sl = ptrtab_find(&table, ssl);
-	int (*get_fd)(const SSL *);
-	int fd;
-
-	if (sl && sl->state != SLOT_NEW)
-		return sl;
-	get_fd = next_SSL_get_fd();
-	fd = get_fd ? get_fd(ssl) : -1;
-	return fd >= 0 ? tie(ssl, sl, fd) : NULL;
-}
-
-/* The traced descriptor entry of ssl's socket, or NULL.  *slp gets the
- * slot (NULL while the socket is unknown: capture it). */
-static struct fd_entry *entry_of(SSL *ssl, struct tls_slot **slp)
-{
-	struct tls_slot *sl = slot_of(ssl);
-	struct fd_entry *e;
-
-	*slp = sl;
-	if (!sl || sl->state != SLOT_TRACED)
-		return NULL;
-	e = fdtab_get(sl->fd);
-	if (!e || !e->tls) {
-		/* The socket was closed under the object, maybe reused:
-		 * look again next time. */
-		sl->state = SLOT_NEW;
-		sl->misses = 0;
-		*slp = NULL;
-		return NULL;
-	}
-	return e;
-}
-
-static void capture_begin(void)
-{
-	captured = 0;
-	tls_capturing = 1;
-}
-
-/* After a real call made under capture_begin(): ties ssl to the socket
- * it touched, if any. */
-static void capture_end(SSL *ssl)
-{
-	struct tls_slot *sl = ptrtab_find(&table, ssl);
-
-	tls_capturing = 0;
-	if (captured) {
-		tie(ssl, sl, captured - 1);
-	} else {
-		if (!sl && (sl = ptrtab_claim(&table, ssl)) != NULL) {
-			sl->state = SLOT_NEW;
-			sl->misses = 0;
-		}
-		if (sl && sl->state == SLOT_NEW && ++sl->misses >= TLS_MISSES)
-			sl->state = SLOT_UNTRACED;
-	}
-	captured = 0;
-}
-
-static int propagating(void)
-{
-	return preload_config()->propagate_tracecontext;
+	return get_fd ? get_fd(obj) : -1;
 }
 
 /* 1 if the failure ret of a real call on ssl asks for the same call again
@@ -202,7 +72,7 @@ HOOK_API int SSL_set_fd(SSL *ssl, int fd)
 	}
 	ret = real(ssl, fd);
 	if (ret == 1 && preload_enter())
-		KEEP_ERRNO(tie(ssl, ptrtab_find(&table, ssl), fd));
+		KEEP_ERRNO(tls_obj_tie(ssl, fd));
 	return ret;
 }
 
@@ -218,11 +88,15 @@ HOOK_API int SSL_set_fd(SSL *ssl, int fd)
 			errno = ENOSYS;                                   \
 			return -1;                                        \
 		}                                                         \
-		if (!preload_enter() || slot_of(ssl))                     \
+		struct fd_entry *fe_;                                     \
+		struct tls_wstate *ws_;                                   \
+									  \
+		if (!preload_enter() ||                                   \
+		    tls_obj(ssl, ssl_fd, &fe_, &ws_) != TLS_OBJ_UNKNOWN)   \
 			return real(ssl);                                 \
-		capture_begin();                                          \
+		tls_obj_capture_begin();                                  \
 		ret = real(ssl);                                          \
-		KEEP_ERRNO(capture_end(ssl));                             \
+		KEEP_ERRNO(tls_obj_capture_end(ssl));                     \
 		return ret;                                               \
 	}
 
@@ -233,12 +107,9 @@ HANDSHAKE_HOOK(SSL_do_handshake)
 HOOK_API void SSL_free(SSL *ssl)
 {
 	void (*real)(SSL *) = next_SSL_free();
-	struct tls_slot *sl;
 
-	if (preload_enter() && (sl = ptrtab_find(&table, ssl)) != NULL) {
-		sl->state = SLOT_NEW;
-		ptrtab_free(sl);
-	}
+	if (preload_enter())
+		tls_obj_forget(ssl);
 	if (real)
 		real(ssl);
 }
@@ -252,12 +123,13 @@ static void after_read(SSL *ssl, struct fd_entry *e, const void *buf,
 	int code;
 
 	if (ret > 0)
-		tls_after_read(e, buf, n, TLS_READ_DATA, propagating());
+		tls_after_read(e, buf, n, TLS_READ_DATA, tls_propagating());
 	else if (wants_retry(ssl, ret, &code))
-		tls_after_read(e, buf, 0, TLS_READ_AGAIN, propagating());
+		tls_after_read(e, buf, 0, TLS_READ_AGAIN, tls_propagating());
 	else
 		tls_after_read(e, buf, 0, code == OSSL_ERROR_ZERO_RETURN ?
-			       TLS_READ_EOF : TLS_READ_ERROR, propagating());
+			       TLS_READ_EOF : TLS_READ_ERROR,
+			       tls_propagating());
 }
 
 /*
@@ -267,19 +139,20 @@ static void after_read(SSL *ssl, struct fd_entry *e, const void *buf,
  */
 #define TLS_READ(call, ret, got)                                         \
 	do {                                                             \
-		struct tls_slot *sl;                                     \
+		struct tls_wstate *ws;                                   \
 		struct fd_entry *e;                                      \
+		int use;                                                 \
 									 \
 		if (!preload_enter())                                    \
 			return call;                                     \
-		e = entry_of(ssl, &sl);                                  \
-		if (!sl) {                                               \
-			capture_begin();                                 \
+		use = tls_obj(ssl, ssl_fd, &e, &ws);                     \
+		if (use == TLS_OBJ_UNKNOWN) {                            \
+			tls_obj_capture_begin();                         \
 			ret = call;                                      \
-			KEEP_ERRNO(capture_end(ssl));                    \
+			KEEP_ERRNO(tls_obj_capture_end(ssl));            \
 			return ret;                                      \
 		}                                                        \
-		if (!e || e->proto == FD_PROTO_NONE)                     \
+		if (use != TLS_OBJ_TRACED || e->proto == FD_PROTO_NONE)  \
 			return call;                                     \
 		ret = call;                                              \
 		KEEP_ERRNO(after_read(ssl, e, buf, (got), ret));         \
@@ -350,20 +223,21 @@ static int traced_write(SSL *ssl, const void *buf, size_t len,
 {
 	long (*ctrl)(SSL *, int, long, void *) = next_SSL_ctrl();
 	struct tls_io io = { put_one, p };
-	struct tls_slot *sl;
+	struct tls_wstate *ws;
 	struct fd_entry *e;
-	int partial;
+	int use;
+	enum tls_wmode mode;
 
 	if (!preload_enter())
 		return W_PLAIN;
-	e = entry_of(ssl, &sl);
-	if (!sl)
+	use = tls_obj(ssl, ssl_fd, &e, &ws);
+	if (use == TLS_OBJ_UNKNOWN)
 		return W_CAPTURE;
-	if (!e || e->proto == FD_PROTO_NONE || !ctrl)
+	if (use != TLS_OBJ_TRACED || e->proto == FD_PROTO_NONE || !ctrl)
 		return W_PLAIN;
-	partial = (ctrl(ssl, OSSL_CTRL_MODE, 0, NULL) &
-		   OSSL_MODE_ENABLE_PARTIAL_WRITE) != 0;
-	*out = tls_write(e, &sl->ws, buf, len, partial, &io, propagating());
+	mode = ctrl(ssl, OSSL_CTRL_MODE, 0, NULL) &
+	       OSSL_MODE_ENABLE_PARTIAL_WRITE ? TLS_W_PARTIAL : TLS_W_WHOLE;
+	*out = tls_write(e, ws, buf, len, mode, &io, tls_propagating());
 	return W_TRACED;
 }
 
@@ -383,9 +257,9 @@ HOOK_API int SSL_write(SSL *ssl, const void *buf, int num)
 	case W_TRACED:
 		return (int)r;
 	case W_CAPTURE:
-		capture_begin();
+		tls_obj_capture_begin();
 		ret = p.write(ssl, buf, num);
-		KEEP_ERRNO(capture_end(ssl));
+		KEEP_ERRNO(tls_obj_capture_end(ssl));
 		return ret;
 	default:
 		return p.write(ssl, buf, num);
@@ -412,9 +286,9 @@ HOOK_API int SSL_write_ex(SSL *ssl, const void *buf, size_t num,
 		*written = (size_t)r;
 		return 1;
 	case W_CAPTURE:
-		capture_begin();
+		tls_obj_capture_begin();
 		ret = p.write_ex(ssl, buf, num, written);
-		KEEP_ERRNO(capture_end(ssl));
+		KEEP_ERRNO(tls_obj_capture_end(ssl));
 		return ret;
 	default:
 		return p.write_ex(ssl, buf, num, written);

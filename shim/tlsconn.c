@@ -49,9 +49,11 @@ static ssize_t tw_put(void *arg, const struct iovec *iov, int n)
 }
 
 long tls_write(struct fd_entry *e, struct tls_wstate *ws, const void *buf,
-	       size_t len, int partial, const struct tls_io *io,
+	       size_t len, enum tls_wmode mode, const struct tls_io *io,
 	       int propagate)
 {
+	int partial = mode != TLS_W_WHOLE;
+
 	struct tw t = { .io = io };
 	struct hc_writer hw = { tw_put, &t };
 	struct iovec v;
@@ -77,12 +79,13 @@ long tls_write(struct fd_entry *e, struct tls_wstate *ws, const void *buf,
 		if (partial && t.short_write && done > 0)
 			return (long)done;
 	}
-	if (done == len)
+	if (done == len || (mode == TLS_W_RECORD && done > 0))
 		return (long)done;
 	/* A failure after some of the program's bytes went out is reported
-	 * as the failure, in either mode: a positive count would leave the
-	 * failed call pending while the program moves on, which the TLS
-	 * library forbids.  Its retry resumes where the bytes stopped. */
+	 * as the failure in OpenSSL's modes: a positive count would leave the
+	 * failed call pending while the program may move on to other bytes,
+	 * which OpenSSL forbids.  Its retry resumes where the bytes
+	 * stopped. */
 	if (t.retry && done > 0) {
 		ws->len = len;
 		ws->done = done;

@@ -41,15 +41,29 @@ struct tls_wstate {
 	size_t done;            /* of its bytes already taken */
 };
 
+/* What a TLS library's write promises the program. */
+enum tls_wmode {
+	/* OpenSSL's default: len, or a failure the program retries with the
+	 * same buffer and length (after which it resumes where the bytes of
+	 * that write stopped). */
+	TLS_W_WHOLE,
+	/* OpenSSL with SSL_MODE_ENABLE_PARTIAL_WRITE: also 1..len. */
+	TLS_W_PARTIAL,
+	/* GnuTLS: 1..len, and a retry may pass no buffer at all (NULL, 0),
+	 * so a failure after some of the program's bytes went out is
+	 * reported as those bytes: the program's next write then starts
+	 * with exactly the real call that failed. */
+	TLS_W_RECORD,
+};
+
 /*
  * The program writes buf[0..len) (len > 0) on the TLS connection whose
- * transport is e.  partial: the object is in SSL_MODE_ENABLE_PARTIAL_WRITE
- * (a positive count below len may be returned); otherwise the result is
- * len or a failure.  Returns what the program must see: its bytes taken,
- * or the failure value of the last real call with its errno.
+ * transport is e, under mode's promises.  Returns what the program must
+ * see: its bytes taken, or the failure value of the last real call with
+ * its errno.
  */
 long tls_write(struct fd_entry *e, struct tls_wstate *ws, const void *buf,
-	       size_t len, int partial, const struct tls_io *io,
+	       size_t len, enum tls_wmode mode, const struct tls_io *io,
 	       int propagate);
 
 /* How a real TLS read ended, for tls_after_read. */
