@@ -1,6 +1,6 @@
 """HTTPS: spans and W3C trace context inside TLS (OpenSSL), on real
-programs, all preloaded: curl and python's urllib against a python
-ssl-wrapped http.server, curl -> nginx with TLS -> an https backend, a
+programs, all preloaded: curl, python's urllib and wget (GnuTLS)
+against a python ssl-wrapped http.server, curl -> nginx with TLS -> an https backend, a
 non-blocking C client whose SSL_write calls block and are retried
 (TLS 1.2 and 1.3, with and without partial writes), a TLS stream that is
 not HTTP, and the exporter itself sending to an https receiver.  The
@@ -250,6 +250,35 @@ class CurlToPython(unittest.TestCase):
                    if not is_root(s)]
         self.assertEqual(len({attr(s, "network.peer.port")
                               for s in servers}), 1, summarize(servers))
+
+
+class WgetGnuTLS(unittest.TestCase):
+    def test_wget_header_injected_and_exact(self):
+        need_programs("wget")
+        port = free_port()
+        base = "https://127.0.0.1:%d" % port
+        argv = ["wget", "-q", "-O", "-", "--ca-certificate=" + cert(),
+                base + "/data/200000", base + "/tp"]
+        with Sink() as sink, server(sink, port):
+            wait_for_port(port)
+            plain = subprocess.run(argv, capture_output=True, timeout=30)
+            r = subprocess.run(argv, capture_output=True, timeout=30,
+                               env=traced_env(sink,
+                                              OTEL_SERVICE_NAME="wget"))
+            spans = settle(sink, lambda ss: len(ss) >= 6)
+        self.assertEqual(plain.stdout, data(200000) + b"/tp 0\n")
+        # The header arrived on the server side, the bytes are exact.
+        self.assertEqual(r.stdout, data(200000) + b"/tp 1\n", r.stderr)
+        self.assertEqual(len(spans), 6, summarize(spans))
+        for path in ("/data/200000", "/tp"):
+            c = find_span(spans, "GET", KIND_CLIENT,
+                          attrs={"url.full": base + path})
+            s = find_span(spans, "GET", KIND_SERVER,
+                          attrs={"url.path": path},
+                          pred=lambda s: not is_root(s))
+            self.assertEqual(service(c), "wget")
+            assert_child_of(s, c)
+            self.assertEqual(attr(c, "http.response.status_code"), 200)
 
 
 class PythonClient(unittest.TestCase):
