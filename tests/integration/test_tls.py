@@ -526,5 +526,29 @@ class ExporterOverHttps(unittest.TestCase):
                              "http://127.0.0.1:%d/a.txt" % port)
 
 
+class CPythonSslSuite(unittest.TestCase):
+    def test_same_result_with_and_without(self):
+        """CPython's own test_ssl (sockets, memory BIOs, non-blocking
+        handshakes, renegotiation refusals, TLS 1.2 and 1.3) gives the
+        same outcome with the library preloaded."""
+        try:
+            import test.test_ssl  # noqa: F401
+        except ImportError:
+            raise unittest.SkipTest("CPython's test package is not here")
+        argv = [sys.executable, "-m", "test", "test_ssl"]
+
+        def outcome(out):
+            return [l for l in out.splitlines()
+                    if l.startswith(("Total tests:", "Result:"))]
+
+        plain = subprocess.run(argv, capture_output=True, text=True,
+                               timeout=600)
+        with Sink() as sink:
+            traced = run_traced(argv, sink, timeout=600)
+        self.assertIn("Result: SUCCESS", outcome(plain.stdout), plain.stdout)
+        self.assertEqual(outcome(traced.stdout), outcome(plain.stdout),
+                         traced.stdout[-3000:])
+
+
 if __name__ == "__main__":
     unittest.main()
