@@ -390,6 +390,10 @@ class NonBlockingClient(unittest.TestCase):
     def test_partial_writes_tls13(self):
         self._check("partial", "1.3")
 
+    def test_moving_buffer_tls13(self):
+        # SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER: every retry from a copy.
+        self._check("moving", "1.3")
+
 
 class Nginx(unittest.TestCase):
     def test_curl_nginx_https_backend_one_trace(self):

@@ -8,9 +8,11 @@
  * failure (SSL_R_BAD_WRITE_RETRY among them) exits 2.  The first time a
  * write blocks it creates GOFILE, which tells the server to start
  * reading, so the retries happen on every run whatever the machine's
- * speed.  Prints the response body on stdout, counts on stderr.
+ * speed.  Mode moving sets SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER and makes
+ * every retry from a fresh copy of the bytes at another address.  Prints
+ * the response body on stdout, counts on stderr.
  *
- *   tls_nonblock PORT partial|full 1.2|1.3 BODY_BYTES GOFILE
+ *   tls_nonblock PORT partial|full|moving 1.2|1.3 BODY_BYTES GOFILE
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,9 +46,10 @@ static void wait_for(int fd, int err)
 int main(int argc, char **argv)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
-	int fd, sndbuf = 4096, partial, ver, r, err, blocked = 0, writes = 0;
+	int fd, sndbuf = 4096, partial, moving, ver, r, err, blocked = 0;
+	int writes = 0, copies = 0;
 	size_t body, len, off = 0, hlen;
-	char *buf, resp[4096];
+	char *buf, *copy[2], *from, resp[4096];
 	const char *gofile;
 	SSL_CTX *ctx;
 	SSL *ssl;
@@ -54,6 +57,7 @@ int main(int argc, char **argv)
 	if (argc != 6)
 		die("usage: tls_nonblock PORT partial|full 1.2|1.3 BYTES GOFILE");
 	partial = !strcmp(argv[2], "partial");
+	moving = !strcmp(argv[2], "moving");
 	ver = !strcmp(argv[3], "1.2") ? TLS1_2_VERSION : TLS1_3_VERSION;
 	body = strtoul(argv[4], NULL, 10);
 	gofile = argv[5];
@@ -73,6 +77,8 @@ int main(int argc, char **argv)
 	ssl = SSL_new(ctx);
 	if (partial)
 		SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE);
+	if (moving)
+		SSL_set_mode(ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_set_fd(ssl, fd);
 	while ((r = SSL_connect(ssl)) != 1) {
 		err = SSL_get_error(ssl, r);
@@ -90,8 +96,11 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < body; i++)
 		buf[hlen + i] = (char)('a' + (i * 7 + i / 251) % 26);
 	len = hlen + body;
+	copy[0] = malloc(len);
+	copy[1] = malloc(len);
+	from = buf;
 	while (off < len) {
-		r = SSL_write(ssl, buf + off, (int)(len - off));
+		r = SSL_write(ssl, from + off, (int)(len - off));
 		if (r > 0) {
 			writes++;
 			if (!partial && (size_t)r != len - off)
@@ -108,6 +117,13 @@ int main(int argc, char **argv)
 		if (!blocked++)
 			close(open(gofile, O_CREAT | O_WRONLY, 0644));
 		wait_for(fd, err);
+		if (moving) {
+			/* The same bytes, elsewhere, for the retry. */
+			char *to = copy[copies++ % 2];
+
+			memcpy(to + off, from + off, len - off);
+			from = to;
+		}
 	}
 	if (!blocked)
 		close(open(gofile, O_CREAT | O_WRONLY, 0644));
@@ -132,5 +148,7 @@ int main(int argc, char **argv)
 	SSL_CTX_free(ctx);
 	close(fd);
 	free(buf);
+	free(copy[0]);
+	free(copy[1]);
 	return 0;
 }
