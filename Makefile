@@ -39,7 +39,7 @@ PROTO_H       := $(PROTO_C:.c=.h)
 # Files that define interposed libc symbols: never linked into test programs.
 HOOK_SRCS     := shim/preload.c shim/net.c shim/exec.c shim/shell.c shim/pq.c \
                  shim/sqlite.c shim/sig.c shim/ownfd.c shim/waits.c \
-                 shim/handoff.c
+                 shim/handoff.c shim/tls.c shim/gnutls.c
 
 LIB      := $(BUILD)/libotelshim.so
 MODULE   := $(BUILD)/otelshim-exporter.so

@@ -8,6 +8,7 @@
 #ifndef OTELSHIM_FDTAB_H
 #define OTELSHIM_FDTAB_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -37,7 +38,10 @@ struct fd_entry {
 	uint8_t kind;           /* enum fd_kind */
 	uint8_t state;          /* enum fd_state */
 	uint8_t proto;          /* enum fd_proto */
-	uint8_t accepted;       /* 1: came from accept(): we are the server */
+	uint8_t accepted : 1;   /* 1: came from accept(): we are the server */
+	uint8_t tls : 1;        /* 1: a TLS library's transport (tls.c): the
+				   socket carries ciphertext, the HTTP is
+				   followed in the plaintext instead */
 	uint16_t peer_len;      /* bytes of peer in use */
 	uint16_t conn;          /* connection state index + 1, 0 = none */
 	uint64_t connect_start_ns;

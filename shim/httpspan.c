@@ -103,6 +103,17 @@ int hs_remote_from(struct str traceparent, struct str tracestate,
 	return 1;
 }
 
+/* The connection's scheme: https for the plaintext of TLS (tls.c). */
+static const char *scheme_of(const struct fd_entry *e)
+{
+	return e && e->tls ? "https" : "http";
+}
+
+static int default_port(const struct fd_entry *e)
+{
+	return e && e->tls ? 443 : 80;
+}
+
 void hs_server(struct span *s, const struct http_head *h,
 	       const struct fd_entry *e)
 {
@@ -123,11 +134,12 @@ void hs_server(struct span *s, const struct http_head *h,
 
 		rec_attr_str(s, ATTR_URL_QUERY, buf, n);
 	}
-	rec_attr_cstr(s, ATTR_URL_SCHEME, "http");
+	rec_attr_cstr(s, ATTR_URL_SCHEME, scheme_of(e));
 	host = h->x_forwarded_host.p ? &h->x_forwarded_host : &h->host;
 	if (host->p && http_split_host(host->p, host->n, &name, &port) == 0) {
 		rec_attr_str(s, ATTR_SERVER_ADDRESS, name.p, name.n);
-		rec_attr_int(s, ATTR_SERVER_PORT, port >= 0 ? port : 80);
+		rec_attr_int(s, ATTR_SERVER_PORT,
+			     port >= 0 ? port : default_port(e));
 	}
 	peer_port = peer_of(e, peer, sizeof(peer));
 	if (http_client_address(h, &addr) == 0)
@@ -161,9 +173,9 @@ void hs_client(struct span *s, const struct http_head *h,
 		port = peer_port;
 	}
 	if (port < 0)
-		port = 80;
+		port = default_port(e);
 	rec_attr_int(s, ATTR_SERVER_PORT, port);
-	n = http_url_full("http", h->host.p ? h->host.p : peer,
+	n = http_url_full(scheme_of(e), h->host.p ? h->host.p : peer,
 			  h->host.p ? h->host.n : strlen(peer),
 			  h->target.p ? h->target.p : "", h->target.n,
 			  url, sizeof(url));

@@ -30,6 +30,7 @@
 #include "preload.h"
 #include "reqtab.h"
 #include "stack.h"
+#include "tls.h"
 
 static enum fd_kind kind_of(int domain, int type)
 {
@@ -148,7 +149,11 @@ static inline struct fd_entry *watched(int fd)
 	}
 	if (e->kind < FD_TCP)
 		return NULL;
-	if (e->proto == FD_PROTO_NONE && e->state != FD_CONNECTING)
+	if (__builtin_expect(tls_capturing, 0))
+		tls_capture_note(e);
+	/* Ciphertext: the plaintext is followed in the TLS hooks. */
+	if ((e->proto == FD_PROTO_NONE || e->tls || tls_capturing) &&
+	    e->state != FD_CONNECTING)
 		return NULL;
 	/* Only now the thread check: our own threads never get here with
 	 * anything to trace, but must pass through when they do. */
@@ -175,7 +180,8 @@ static void after_read(struct fd_entry *e, const struct iovec *iov, int n,
 {
 	if (e->state == FD_CONNECTING)
 		io_outcome(e, ret, err);
-	if (e->proto != FD_PROTO_NONE && !(flags & (MSG_PEEK | MSG_ERRQUEUE)))
+	if (e->proto != FD_PROTO_NONE && !e->tls &&
+	    !(flags & (MSG_PEEK | MSG_ERRQUEUE)))
 		hc_after_read(e, iov, n, ret, err, propagating());
 }
 
@@ -230,7 +236,7 @@ static ssize_t do_write(struct fd_entry *e, const struct iovec *iov, int n,
 	struct hc_writer hw = { wr_put, w };
 	ssize_t ret;
 
-	if (e->proto == FD_PROTO_NONE || (w->flags & MSG_OOB))
+	if (e->proto == FD_PROTO_NONE || e->tls || (w->flags & MSG_OOB))
 		ret = wr_put(w, iov, n);
 	else
 		ret = hc_write(e, iov, n, &hw, propagating());
@@ -506,7 +512,7 @@ static void after_sendfile(struct fd_entry *e, ssize_t ret, int err)
 {
 	if (e->state == FD_CONNECTING)
 		io_outcome(e, ret, err);
-	if (e->proto != FD_PROTO_NONE)
+	if (e->proto != FD_PROTO_NONE && !e->tls)
 		hc_after_sendfile(e, ret, err);
 }
 
@@ -521,7 +527,7 @@ static void after_sendfile(struct fd_entry *e, ssize_t ret, int err)
 									    \
 		if (!e)                                                     \
 			return real_##name(out, in, off, n);                \
-		if (e->proto != FD_PROTO_NONE &&                            \
+		if (e->proto != FD_PROTO_NONE && !e->tls &&                 \
 		    hc_before_sendfile(e, &hw) < 0)                         \
 			return -1;                                          \
 		ret = real_##name(out, in, off, n);                         \

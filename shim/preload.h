@@ -117,6 +117,16 @@ static inline void *preload_lib_fn(void *_Atomic *slot, const char *name,
 
 #define LIB_SLOT(name) void *_Atomic lib_slot_##name;
 
+/* A row of a library's table in the one file that holds its hooks: the
+ * next_<name>() and slot, and for a HOOK row the hook's declaration, so
+ * that a hook whose definition drifts from its row does not compile. */
+#define LIB_CALL_ROW(lib_prefix, ret, name, params)                      \
+	LIB_NEXT(lib_prefix, ret, name, params)                           \
+	LIB_SLOT(name)
+#define LIB_HOOK_ROW(lib_prefix, ret, name, params)                      \
+	LIB_CALL_ROW(lib_prefix, ret, name, params)                       \
+	HOOK_API ret name params;
+
 /* The process's argv, as the dynamic loader gave it to constructors. */
 char *const *preload_argv(void);
 

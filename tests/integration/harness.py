@@ -263,7 +263,8 @@ class Sink:
     the first K requests with status, default 503, then succeed), path
     (accept posts to this path only, 404 for any other, as Tempo does),
     grpc (serve OTLP/gRPC; status is then a gRPC status code, and the
-    traced programs need OTEL_EXPORTER_OTLP_PROTOCOL=grpc).
+    traced programs need OTEL_EXPORTER_OTLP_PROTOCOL=grpc), tls (a (key
+    file, certificate file) pair: HTTPS, endpoint https://).
 
         with Sink(fail_first=2) as sink:
             ... sink.endpoint ... sink.wait_for_spans(3)
@@ -274,12 +275,14 @@ class Sink:
 
     def __init__(self, status=None, retry_after=None, delay_ms=None,
                  hang=False, fail_first=None, max_bytes=None,
-                 start_timeout=30.0, port=0, path=None, grpc=False):
+                 start_timeout=30.0, port=0, path=None, grpc=False,
+                 tls=None):
         self.options = dict(status=status, retry_after=retry_after,
                             delay_ms=delay_ms, hang=hang,
                             fail_first=fail_first, max_bytes=max_bytes,
                             path=path, grpc=grpc)
         self.start_timeout = start_timeout
+        self.tls = tls
         self.want_port = port
         self.proc = None
         self.port = None
@@ -302,6 +305,9 @@ class Sink:
             argv.append("--hang")
         if o["grpc"]:
             argv.append("--grpc")
+        if self.tls:
+            argv += ["--tls-key", str(self.tls[0]),
+                     "--tls-cert", str(self.tls[1])]
         return argv
 
     def start(self):
@@ -320,7 +326,8 @@ class Sink:
             raise RuntimeError("sink did not start (got %r):\n%s"
                                % (line, err))
         self.port = int(parts[1])
-        self.endpoint = "http://127.0.0.1:%d" % self.port
+        self.endpoint = "%s://127.0.0.1:%d" % (
+            "https" if self.tls else "http", self.port)
         return self
 
     def _first_line(self):

@@ -10,14 +10,17 @@
  * Usage:
  *   node sink.js --port N --out FILE [--status CODE] [--retry-after S]
  *                [--delay-ms MS] [--hang] [--fail-first K] [--max-bytes N]
- *                [--path P] [--grpc]
+ *                [--path P] [--grpc] [--tls-key FILE --tls-cert FILE]
  *
  * --grpc serves OTLP/gRPC instead (TraceService/Export over HTTP/2, with
  * @grpc/grpc-js, which also undoes grpc-encoding: gzip); --status is then
  * a gRPC status code (--fail-first alone fails with UNAVAILABLE),
  * --retry-after S sends a google.rpc.RetryInfo of S seconds with a
  * failure, and --hang, --delay-ms and --fail-first work as for HTTP.
+ * --tls-key and --tls-cert serve OTLP/HTTP over HTTPS.
  *
+ * With --tls-key and --tls-cert it speaks HTTPS with that key and
+ * certificate (PEM).
  * The first line on stdout is "listening <port>" once the socket is bound.
  * FILE gets one JSON line per span of every request answered 200:
  *   trace_id, span_id, parent_span_id ('' for a root; lowercase hex), name,
@@ -37,6 +40,7 @@
 
 const fs = require('fs');
 const http = require('http');
+const https = require('https');
 const zlib = require('zlib');
 const protobuf = require('protobufjs/minimal');
 const root = require(
@@ -74,7 +78,8 @@ function usage(msg) {
 	process.stderr.write('sink: ' + msg + '\n' +
 		'usage: sink.js --port N --out FILE [--status CODE] ' +
 		'[--retry-after S] [--delay-ms MS] [--hang] ' +
-		'[--fail-first K] [--max-bytes N] [--path P]\n');
+		'[--fail-first K] [--max-bytes N] [--path P] [--grpc] ' +
+		'[--tls-key FILE --tls-cert FILE]\n');
 	process.exit(2);
 }
 
@@ -83,6 +88,11 @@ function parseArgs(argv) {
 		port: null, out: null, status: null, retryAfter: null,
 		delayMs: 0, hang: false, failFirst: 0,
 		maxBytes: 64 * 1024 * 1024, path: null, grpc: false,
+		tlsKey: null, tlsCert: null,
+	};
+	const texts = {
+		'--out': 'out', '--path': 'path', '--retry-after': 'retryAfter',
+		'--tls-key': 'tlsKey', '--tls-cert': 'tlsCert',
 	};
 	const ints = {
 		'--port': 'port', '--status': 'status',
@@ -95,18 +105,10 @@ function parseArgs(argv) {
 			opt.hang = true;
 		} else if (a === '--grpc') {
 			opt.grpc = true;
-		} else if (a === '--out') {
+		} else if (Object.prototype.hasOwnProperty.call(texts, a)) {
 			if (i + 1 >= argv.length)
-				usage('--out needs a value');
-			opt.out = argv[++i];
-		} else if (a === '--path') {
-			if (i + 1 >= argv.length)
-				usage('--path needs a value');
-			opt.path = argv[++i];
-		} else if (a === '--retry-after') {
-			if (i + 1 >= argv.length)
-				usage('--retry-after needs a value');
-			opt.retryAfter = argv[++i];
+				usage(a + ' needs a value');
+			opt[texts[a]] = argv[++i];
 		} else if (Object.prototype.hasOwnProperty.call(ints, a)) {
 			const v = argv[++i];
 			if (v === undefined || !/^\d+$/.test(v))
@@ -123,6 +125,8 @@ function parseArgs(argv) {
 	if (!opt.grpc && opt.status !== null &&
 	    (opt.status < 100 || opt.status > 599))
 		usage('--status must be an HTTP status code');
+	if ((opt.tlsKey === null) !== (opt.tlsCert === null))
+		usage('--tls-key and --tls-cert go together');
 	if (opt.failFirst > 0 && opt.status === null)
 		opt.status = opt.grpc ? 14 : 503;
 	return opt;
@@ -594,7 +598,7 @@ function main() {
 			finish();
 	}
 
-	const server = http.createServer((req, res) => {
+	const onRequest = (req, res) => {
 		const atMs = performance.now();
 		const chunks = [];
 		let size = 0;
@@ -624,7 +628,10 @@ function main() {
 			process.stderr.write('sink: read error: ' + e.message +
 				'\n');
 		});
-	});
+	};
+	const server = opt.tlsKey === null ? http.createServer(onRequest) :
+		https.createServer({ key: fs.readFileSync(opt.tlsKey),
+			cert: fs.readFileSync(opt.tlsCert) }, onRequest);
 	/* A hung answer must not be cut short by the server's own timers. */
 	server.requestTimeout = 0;
 	server.keepAliveTimeout = 30000;

@@ -1,0 +1,558 @@
+"""HTTPS: spans and W3C trace context inside TLS (OpenSSL), on real
+programs, all preloaded: curl, python's urllib and wget (GnuTLS)
+against a python ssl-wrapped http.server, curl -> nginx with TLS -> an https backend, a
+non-blocking C client whose SSL_write calls block and are retried
+(TLS 1.2 and 1.3, with and without partial writes), a TLS stream that is
+not HTTP, and the exporter itself sending to an https receiver.  The
+certificate is made here with `openssl req`."""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import unittest
+from pathlib import Path
+
+from harness import (KIND_CLIENT, KIND_SERVER, Background, Sink,
+                     assert_child_of, attr, find_span, find_spans,
+                     free_port, is_root, need_programs, run_traced,
+                     summarize, traced_env, wait_for_port)
+
+PROGS = Path(__file__).resolve().parent / "progs"
+
+# GET /data/N: N deterministic bytes; GET /tp: how many traceparent
+# headers came; POST: sha256 of the body.  HTTP/1.1 keep-alive over TLS.
+SERVER_PY = textwrap.dedent(r"""
+    import hashlib, http.server, ssl, sys
+
+    class H(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def reply(self, body):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            if self.path.startswith("/data/"):
+                n = int(self.path[6:])
+                self.reply(bytes((i * 7 + i // 251) % 256 for i in range(n)))
+                return
+            tps = self.headers.get_all("traceparent") or []
+            self.reply(("%s %d\n" % (self.path, len(tps))).encode())
+
+        def do_POST(self):
+            data = self.rfile.read(int(self.headers["Content-Length"]))
+            tps = self.headers.get_all("traceparent") or []
+            self.reply(("%s %d\n" % (hashlib.sha256(data).hexdigest(),
+                                     len(tps))).encode())
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    srv.serve_forever()
+""")
+
+# One connection: TLS handshake, then nothing read until the file named
+# by argv[4] exists (the client makes it once a write has blocked), then
+# one request answered with the sha256 of its body and its traceparent
+# count.  A tiny receive buffer makes the client's writes block.
+SLOW_SERVER_PY = textwrap.dedent(r"""
+    import hashlib, os, socket, ssl, sys, time
+
+    port, cert, key, gofile = sys.argv[1:5]
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    ls.bind(("127.0.0.1", int(port)))
+    ls.listen(1)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    while True:  # the test's probe of the port comes first
+        try:
+            c = ctx.wrap_socket(ls.accept()[0], server_side=True)
+            break
+        except (ssl.SSLError, OSError):
+            pass
+    while not os.path.exists(gofile):
+        time.sleep(0.01)
+    f = c.makefile("rb")
+    f.readline()
+    n, tps = 0, 0
+    while True:
+        line = f.readline()
+        if line in (b"\r\n", b""):
+            break
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            n = int(value)
+        if name.lower() == b"traceparent":
+            tps += 1
+    body = f.read(n)
+    text = ("%s %d %d\n" % (hashlib.sha256(body).hexdigest(), len(body),
+                            tps)).encode()
+    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n"
+              b"Connection: close\r\n\r\n%s" % (len(text), text))
+    c.close()
+""")
+
+# A TLS stream that is not HTTP: the server echoes what it reads.
+ECHO_PY = textwrap.dedent(r"""
+    import socket, ssl, sys
+
+    port, cert, key = sys.argv[1:4]
+    ls = socket.create_server(("127.0.0.1", int(port)))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    while True:  # the test's probe of the port comes first
+        try:
+            c = ctx.wrap_socket(ls.accept()[0], server_side=True)
+            break
+        except (ssl.SSLError, OSError):
+            pass
+    with c:
+        while True:
+            data = c.recv(65536)
+            if not data:
+                break
+            c.sendall(data)
+""")
+
+ECHO_CLIENT_PY = textwrap.dedent(r"""
+    import hashlib, socket, ssl, sys
+
+    ctx = ssl.create_default_context(cafile=sys.argv[2])
+    data = b"".join(b"\x00\x01binary %d\r\n\r\n" % i for i in range(5000))
+    got = b""
+    with ctx.wrap_socket(socket.create_connection(("127.0.0.1",
+                                                   int(sys.argv[1]))),
+                         server_hostname="127.0.0.1") as c:
+        c.sendall(data)
+        while len(got) < len(data):
+            got += c.recv(65536)
+    print(len(got), got == data)
+""")
+
+URLLIB_PY = textwrap.dedent(r"""
+    import ssl, sys, urllib.request
+
+    ctx = ssl.create_default_context(cafile=sys.argv[2])
+    for path in ("/tp", "/data/70000"):
+        with urllib.request.urlopen("https://127.0.0.1:%s%s"
+                                    % (sys.argv[1], path),
+                                    context=ctx) as r:
+            body = r.read()
+            print(len(body), body[:20])
+""")
+
+_dir = None
+
+
+def setUpModule():
+    global _dir
+    need_programs("openssl", "cc")
+    _dir = Path(tempfile.mkdtemp(prefix="otelshim-tls-"))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", str(_dir / "key.pem"),
+                    "-out", str(_dir / "cert.pem")],
+                   check=True, capture_output=True)
+    subprocess.run(["cc", "-O1", "-g", "-Wall", "-o",
+                    str(_dir / "tls_nonblock"),
+                    str(PROGS / "tls_nonblock.c"), "-lssl", "-lcrypto"],
+                   check=True)
+
+
+def tearDownModule():
+    if _dir is not None and not os.environ.get("OTELSHIM_TEST_KEEP"):
+        shutil.rmtree(_dir, ignore_errors=True)
+
+
+def cert():
+    return str(_dir / "cert.pem")
+
+
+def key():
+    return str(_dir / "key.pem")
+
+
+def server(sink, port, name="tlsserver", traced=True):
+    return Background([sys.executable, "-c", SERVER_PY, str(port), cert(),
+                       key()], sink, traced=traced, OTEL_SERVICE_NAME=name)
+
+
+def service(span):
+    return span["resource"].get("service.name")
+
+
+def data(n):
+    return bytes((i * 7 + i // 251) % 256 for i in range(n))
+
+
+def settle(sink, pred, timeout=15):
+    """The spans once pred holds, after a pause for any stray ones."""
+    sink.wait_for_spans(pred, timeout=timeout)
+    time.sleep(1.0)
+    return sink.spans()
+
+
+class CurlToPython(unittest.TestCase):
+    def test_keepalive_connected_and_exact(self):
+        need_programs("curl")
+        port = free_port()
+        base = "https://127.0.0.1:%d" % port
+        argv = ["curl", "-sS", "--cacert", cert(), base + "/data/300000",
+                base + "/tp"]
+        with Sink() as sink, server(sink, port):
+            wait_for_port(port)
+            plain = subprocess.run(argv, capture_output=True, timeout=30)
+            r = subprocess.run(argv, capture_output=True, timeout=30,
+                               env=traced_env(sink,
+                                              OTEL_SERVICE_NAME="curl"))
+            spans = settle(sink, lambda ss: len(ss) >= 6)
+        want = data(300000)
+        self.assertEqual(plain.stdout, want + b"/tp 0\n")
+        # The program sees exactly the response bytes; the server got
+        # one traceparent, added inside TLS.
+        self.assertEqual(r.stdout, want + b"/tp 1\n", r.stderr)
+        # 2 server spans of the untraced run, 2 + 2 of the traced one,
+        # none from the ciphertext.
+        self.assertEqual(len(spans), 6, summarize(spans))
+        clients = find_spans(spans, "GET", KIND_CLIENT)
+        self.assertEqual(len(clients), 2, summarize(spans))
+        for c in clients:
+            self.assertEqual(service(c), "curl")
+            self.assertTrue(is_root(c))
+            self.assertTrue(attr(c, "url.full").startswith(base + "/"))
+            self.assertEqual(attr(c, "server.port"), port)
+            self.assertEqual(attr(c, "network.peer.port"), port)
+            self.assertEqual(attr(c, "http.response.status_code"), 200)
+            path = attr(c, "url.full")[len(base):]
+            s = find_span(spans, "GET", KIND_SERVER,
+                          attrs={"url.path": path},
+                          pred=lambda s: not is_root(s))
+            assert_child_of(s, c)
+            self.assertEqual(attr(s, "url.scheme"), "https")
+            self.assertEqual(attr(s, "server.port"), port)
+        # Both requests went over one TLS connection.
+        servers = [s for s in find_spans(spans, "GET", KIND_SERVER)
+                   if not is_root(s)]
+        self.assertEqual(len({attr(s, "network.peer.port")
+                              for s in servers}), 1, summarize(servers))
+
+
+class WgetGnuTLS(unittest.TestCase):
+    def test_wget_header_injected_and_exact(self):
+        need_programs("wget")
+        port = free_port()
+        base = "https://127.0.0.1:%d" % port
+        argv = ["wget", "-q", "-O", "-", "--ca-certificate=" + cert(),
+                base + "/data/200000", base + "/tp"]
+        with Sink() as sink, server(sink, port):
+            wait_for_port(port)
+            plain = subprocess.run(argv, capture_output=True, timeout=30)
+            r = subprocess.run(argv, capture_output=True, timeout=30,
+                               env=traced_env(sink,
+                                              OTEL_SERVICE_NAME="wget"))
+            spans = settle(sink, lambda ss: len(ss) >= 6)
+        self.assertEqual(plain.stdout, data(200000) + b"/tp 0\n")
+        # The header arrived on the server side, the bytes are exact.
+        self.assertEqual(r.stdout, data(200000) + b"/tp 1\n", r.stderr)
+        self.assertEqual(len(spans), 6, summarize(spans))
+        for path in ("/data/200000", "/tp"):
+            c = find_span(spans, "GET", KIND_CLIENT,
+                          attrs={"url.full": base + path})
+            s = find_span(spans, "GET", KIND_SERVER,
+                          attrs={"url.path": path},
+                          pred=lambda s: not is_root(s))
+            self.assertEqual(service(c), "wget")
+            assert_child_of(s, c)
+            self.assertEqual(attr(c, "http.response.status_code"), 200)
+
+
+class PythonClient(unittest.TestCase):
+    def test_urllib_https(self):
+        port = free_port()
+        with Sink() as sink, server(sink, port):
+            wait_for_port(port)
+            r = run_traced([sys.executable, "-c", URLLIB_PY, str(port),
+                            cert()], sink, OTEL_SERVICE_NAME="urllib")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            spans = settle(sink, lambda ss: len(ss) >= 4)
+        self.assertEqual(r.stdout.splitlines(),
+                         ["6 b'/tp 1\\n'", "70000 %r" % data(20)])
+        self.assertEqual(len(spans), 4, summarize(spans))
+        for path in ("/tp", "/data/70000"):
+            c = find_span(spans, "GET", KIND_CLIENT,
+                          attrs={"url.full": "https://127.0.0.1:%d%s"
+                                 % (port, path)})
+            s = find_span(spans, "GET", KIND_SERVER,
+                          attrs={"url.path": path})
+            self.assertEqual(service(c), "urllib")
+            assert_child_of(s, c)
+            self.assertEqual(attr(s, "url.scheme"), "https")
+            self.assertEqual(attr(c, "http.response.status_code"), 200)
+
+
+class NotHttp(unittest.TestCase):
+    def test_binary_tls_stream_left_alone(self):
+        port = free_port()
+        with Sink() as sink:
+            with Background([sys.executable, "-c", ECHO_PY, str(port),
+                             cert(), key()], sink) as echo:
+                wait_for_port(port)
+                r = run_traced([sys.executable, "-c", ECHO_CLIENT_PY,
+                                str(port), cert()], sink)
+                echo.proc.wait(timeout=20)
+            self.assertEqual(r.stdout.strip(), "%d True" % len(
+                b"".join(b"\x00\x01binary %d\r\n\r\n" % i
+                         for i in range(5000))), r.stderr)
+            # The harness's own connection to the port is no span either.
+            time.sleep(1.5)
+            self.assertEqual(sink.spans(), [])
+
+
+class NonBlockingClient(unittest.TestCase):
+    """SSL_write on a non-blocking socket whose peer does not read yet:
+    the client checks each result against OpenSSL's rules itself."""
+
+    BODY = 1 << 20
+
+    def _run(self, mode, version, traced):
+        port = free_port()
+        gofile = _dir / ("go-%s-%s-%d" % (mode, version, traced))
+        if gofile.exists():
+            gofile.unlink()
+        argv = [str(_dir / "tls_nonblock"), str(port), mode, version,
+                str(self.BODY), str(gofile)]
+        with Sink() as sink:
+            with Background([sys.executable, "-c", SLOW_SERVER_PY,
+                             str(port), cert(), key(), str(gofile)], sink,
+                            OTEL_SERVICE_NAME="slow") as srv:
+                wait_for_port(port)
+                if traced:
+                    r = run_traced(argv, sink, timeout=60,
+                                   OTEL_SERVICE_NAME="nonblock")
+                else:
+                    r = subprocess.run(argv, capture_output=True,
+                                       text=True, timeout=60)
+                srv.proc.wait(timeout=30)
+                self.assertEqual(r.returncode, 0, r.stderr + srv.output())
+                # Client and server span, or the server's alone; the
+                # harness's probe of the port makes none.
+                spans = settle(sink, 2 if traced else 1)
+                self.assertEqual(len(spans), 2 if traced else 1,
+                                 summarize(spans))
+        return r, spans
+
+    def _check(self, mode, version):
+        body = bytes((ord("a") + (i * 7 + i // 251) % 26)
+                     for i in range(self.BODY))
+        sha = hashlib.sha256(body).hexdigest()
+        plain, _ = self._run(mode, version, False)
+        r, spans = self._run(mode, version, True)
+        self.assertTrue(plain.stdout.endswith("%s %d 0\n"
+                                              % (sha, self.BODY)),
+                        plain.stdout)
+        self.assertTrue(r.stdout.endswith("%s %d 1\n" % (sha, self.BODY)),
+                        r.stdout)
+        # The writes did block and were retried.
+        self.assertNotIn("blocked=0", r.stderr)
+        self.assertIn("blocked=", r.stderr)
+        c = find_span(spans, "POST", KIND_CLIENT)
+        s = find_span(spans, "POST", KIND_SERVER)
+        assert_child_of(s, c)
+        self.assertEqual(attr(c, "url.full"),
+                         "https://tls.test/upload")
+        self.assertEqual(attr(c, "http.response.status_code"), 200)
+        self.assertEqual(attr(s, "url.scheme"), "https")
+
+    def test_default_mode_tls12(self):
+        self._check("full", "1.2")
+
+    def test_default_mode_tls13(self):
+        self._check("full", "1.3")
+
+    def test_partial_writes_tls12(self):
+        self._check("partial", "1.2")
+
+    def test_partial_writes_tls13(self):
+        self._check("partial", "1.3")
+
+    def test_moving_buffer_tls13(self):
+        # SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER: every retry from a copy.
+        self._check("moving", "1.3")
+
+
+class Nginx(unittest.TestCase):
+    def test_curl_nginx_https_backend_one_trace(self):
+        need_programs("nginx", "curl")
+        d = Path(tempfile.mkdtemp(prefix="otelshim-nginx-tls-"))
+        try:
+            self._run(d)
+        finally:
+            if not os.environ.get("OTELSHIM_TEST_KEEP"):
+                shutil.rmtree(d, ignore_errors=True)
+
+    def _run(self, d):
+        port, bport = free_port(), free_port()
+        (d / "www" / "static").mkdir(parents=True)
+        content = "".join("line %05d of the static file\n" % i
+                          for i in range(3000))
+        (d / "www" / "static" / "big.txt").write_text(content)
+        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (d / sub).mkdir()
+        conf = textwrap.dedent("""
+            daemon off;
+            master_process on;
+            worker_processes 1;
+            user root;
+            pid {d}/nginx.pid;
+            error_log {d}/error.log info;
+            events {{ worker_connections 64; }}
+            http {{
+                access_log {d}/access.log;
+                client_body_temp_path {d}/body;
+                proxy_temp_path {d}/proxy;
+                fastcgi_temp_path {d}/fastcgi;
+                uwsgi_temp_path {d}/uwsgi;
+                scgi_temp_path {d}/scgi;
+                sendfile on;
+                server {{
+                    listen 127.0.0.1:{port} ssl;
+                    ssl_certificate {cert};
+                    ssl_certificate_key {key};
+                    location /static/ {{ root {d}/www; }}
+                    location /api/ {{
+                        proxy_pass https://127.0.0.1:{bport};
+                        proxy_http_version 1.1;
+                    }}
+                }}
+            }}
+        """).format(d=d, port=port, bport=bport, cert=cert(), key=key())
+        (d / "nginx.conf").write_text(conf)
+        base = "https://127.0.0.1:%d" % port
+        with Sink() as sink:
+            with server(sink, bport, name="backend"), \
+                 Background(["nginx", "-p", str(d), "-c",
+                             str(d / "nginx.conf")], sink,
+                            OTEL_SERVICE_NAME="nginx") as ngx:
+                wait_for_port(bport)
+                wait_for_port(port)
+                r = run_traced(["curl", "-sS", "--cacert", cert(),
+                                base + "/static/big.txt"], sink,
+                               OTEL_SERVICE_NAME="curl")
+                self.assertEqual(r.stdout, content, r.stderr)
+                r = run_traced(["curl", "-sS", "--cacert", cert(),
+                                base + "/api/hello?x=1"], sink,
+                               OTEL_SERVICE_NAME="curl")
+                self.assertEqual(r.stdout, "/api/hello?x=1 1\n",
+                                 r.stderr + ngx.output())
+                spans = settle(sink, lambda ss: len(
+                    find_spans(ss, kind=KIND_SERVER)) >= 3)
+        static = find_span(spans, "GET", KIND_SERVER,
+                           attrs={"url.path": "/static/big.txt"})
+        self.assertEqual(service(static), "nginx")
+        self.assertEqual(attr(static, "url.scheme"), "https")
+        self.assertEqual(attr(static, "http.response.status_code"), 200)
+        cstatic = find_span(spans, "GET", KIND_CLIENT, attrs={
+            "url.full": base + "/static/big.txt"})
+        assert_child_of(static, cstatic)
+        # curl -> nginx (TLS) -> backend (TLS): four connected spans
+        c1 = find_span(spans, "GET", KIND_CLIENT,
+                       attrs={"url.full": base + "/api/hello?x=1"})
+        s1 = find_span(spans, "GET", KIND_SERVER,
+                       attrs={"url.path": "/api/hello"},
+                       pred=lambda s: service(s) == "nginx")
+        c2 = find_span(spans, "GET", KIND_CLIENT,
+                       pred=lambda s: service(s) == "nginx")
+        s2 = find_span(spans, "GET", KIND_SERVER,
+                       pred=lambda s: service(s) == "backend")
+        assert_child_of(s1, c1)
+        assert_child_of(c2, s1)
+        assert_child_of(s2, c2)
+        self.assertEqual(attr(s1, "url.scheme"), "https")
+        self.assertEqual(attr(c2, "url.full"),
+                         "https://127.0.0.1:%d/api/hello?x=1" % bport)
+        self.assertEqual(attr(s2, "url.scheme"), "https")
+        self.assertEqual(attr(s2, "http.response.status_code"), 200)
+        # one span per request: nothing from the ciphertext
+        self.assertEqual(len(spans), 6, summarize(spans))
+
+
+class ExporterOverHttps(unittest.TestCase):
+    def test_own_https_export_is_not_traced(self):
+        """The exporter's libcurl speaks TLS through the same hooks: its
+        requests must never become spans, nor get a traceparent."""
+        need_programs("curl")
+        port = free_port()
+        www = tempfile.mkdtemp(prefix="otelshim-www-")
+        Path(www, "a.txt").write_text("a\n")
+        prog = textwrap.dedent("""
+            import subprocess, sys, time, urllib.request
+            for i in range(3):
+                urllib.request.urlopen(sys.argv[1]).read()
+                time.sleep(0.6)
+        """)
+        try:
+            with Sink(tls=(key(), cert())) as sink, \
+                 Background([sys.executable, "-m", "http.server", "--bind",
+                             "127.0.0.1", str(port)], traced=False,
+                            cwd=www):
+                self.assertTrue(sink.endpoint.startswith("https://"))
+                wait_for_port(port)
+                r = run_traced([sys.executable, "-c", prog,
+                                "http://127.0.0.1:%d/a.txt" % port], sink,
+                               OTEL_EXPORTER_OTLP_CERTIFICATE=cert())
+                self.assertEqual(r.returncode, 0, r.stderr)
+                spans = settle(sink, 3)
+                reqs = sink.requests()
+        finally:
+            shutil.rmtree(www, ignore_errors=True)
+        # Batches went out during the run (200 ms schedule) and at exit.
+        self.assertGreaterEqual(len(reqs), 2, reqs)
+        for q in reqs:
+            self.assertNotIn("traceparent", q["headers"])
+        self.assertEqual(len(spans), 3, summarize(spans))
+        for s in spans:
+            self.assertEqual(attr(s, "url.full"),
+                             "http://127.0.0.1:%d/a.txt" % port)
+
+
+class CPythonSslSuite(unittest.TestCase):
+    def test_same_result_with_and_without(self):
+        """CPython's own test_ssl (sockets, memory BIOs, non-blocking
+        handshakes, renegotiation refusals, TLS 1.2 and 1.3) gives the
+        same outcome with the library preloaded."""
+        try:
+            import test.test_ssl  # noqa: F401
+        except ImportError:
+            raise unittest.SkipTest("CPython's test package is not here")
+        argv = [sys.executable, "-m", "test", "test_ssl"]
+
+        def outcome(out):
+            return [l for l in out.splitlines()
+                    if l.startswith(("Total tests:", "Result:"))]
+
+        plain = subprocess.run(argv, capture_output=True, text=True,
+                               timeout=600)
+        with Sink() as sink:
+            traced = run_traced(argv, sink, timeout=600)
+        self.assertIn("Result: SUCCESS", outcome(plain.stdout), plain.stdout)
+        self.assertEqual(outcome(traced.stdout), outcome(plain.stdout),
+                         traced.stdout[-3000:])
+
+
+if __name__ == "__main__":
+    unittest.main()
