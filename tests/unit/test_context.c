@@ -15,11 +15,6 @@ static int nsubmitted;
 
 static int ndropped;
 
-/* The exporter thread is started by the first span; none here. */
-void batch_warm(void)
-{
-}
-
 void batch_note_dropped(void)
 {
 	ndropped++;

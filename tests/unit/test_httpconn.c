@@ -27,11 +27,6 @@ void batch_submit(const struct span *s)
 	nsubmitted++;
 }
 
-/* The exporter thread is started by the first span; none here. */
-void batch_warm(void)
-{
-}
-
 void batch_note_dropped(void)
 {
 }
