@@ -8,7 +8,7 @@
  * maybe taken part of it internally), and with partial writes enabled it
  * may return less; GnuTLS's writes may return less too.  Failures and sizes follow a seeded schedule.
  * batch_submit is replaced by a recorder of ended spans.
- * links: shim/tlsconn.c shim/httpconn.c shim/http.c shim/http_head.c shim/httpinject.c shim/httpspan.c shim/peer.c shim/context.c pipeline/record.c pipeline/slab.c shim/propagate.c shim/stack.c shim/log.c
+ * links: shim/tlsconn.c shim/httpconn.c shim/http.c shim/http_head.c shim/httpinject.c shim/httpspan.c shim/peer.c shim/context.c shim/reqtab.c pipeline/record.c pipeline/slab.c shim/propagate.c shim/stack.c shim/log.c
  */
 #include <errno.h>
 #include <netinet/in.h>
