@@ -91,6 +91,23 @@ class Tool(unittest.TestCase):
         self.assertIn("answered an empty OTLP export with 404", r.stdout)
         self.assertIn("1 check failed", r.stdout)
 
+    def test_doctor_at_the_default_endpoint(self):
+        # No endpoint set: doctor and the library both use
+        # http://localhost:4318/v1/traces, where a receiver with that one
+        # route (as Tempo's) listens.
+        try:
+            sink = Sink(port=4318, path="/v1/traces").start()
+        except Exception as e:      # the port is taken on this machine
+            self.skipTest("port 4318 is not free: %s" % e)
+        try:
+            r = tool("doctor")
+        finally:
+            sink.stop()
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertIn("posted to http://localhost:4318/v1/traces (the "
+                      "default endpoint)", r.stdout)
+        self.assertIn("accepts OTLP/HTTP", r.stdout)
+
     def test_doctor_exit_status(self):
         port = free_port()
         r = tool("doctor", env={"OTEL_EXPORTER_OTLP_ENDPOINT":
