@@ -27,6 +27,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 import unittest
@@ -634,6 +635,33 @@ def tls_receiver(certdir):
         yield "https://127.0.0.1:%d" % srv.server_address[1], cert, hits
     finally:
         srv.shutdown()
+
+
+def nginx_conf(d, http, workers=2, connections=64, log="info"):
+    """Writes d/nginx.conf for a throw-away nginx run in the foreground
+    with everything under d (pid, logs, temp folders), the http block
+    holding the lines given (servers, upstreams); returns the command that
+    runs it."""
+    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (d / sub).mkdir(exist_ok=True)
+    conf = textwrap.dedent("""\
+        daemon off;
+        master_process on;
+        worker_processes {workers};
+        user root;
+        pid {d}/nginx.pid;
+        error_log {d}/error.log {log};
+        events {{ worker_connections {connections}; }}
+        http {{
+            access_log {d}/access.log;
+            client_body_temp_path {d}/body;
+            proxy_temp_path {d}/proxy;
+            fastcgi_temp_path {d}/fastcgi;
+            uwsgi_temp_path {d}/uwsgi;
+            scgi_temp_path {d}/scgi;
+        """).format(d=d, workers=workers, connections=connections, log=log)
+    (d / "nginx.conf").write_text(conf + textwrap.dedent(http) + "}\n")
+    return ["nginx", "-p", str(d), "-c", str(d / "nginx.conf")]
 
 
 # ------------------------------------------------------------ span lookups

@@ -18,7 +18,8 @@ import unittest
 from pathlib import Path
 
 from harness import (KIND_CLIENT, KIND_SERVER, Background, Sink, attr,
-                     find_spans, free_port, need_programs, node_binary,
+                     find_spans, free_port, need_programs, nginx_conf,
+                     node_binary,
                      run_traced, wait_for_port)
 
 PROGS = Path(__file__).resolve().parent / "progs"
@@ -123,31 +124,16 @@ def run_wrk(port, d):
     return r.stdout
 
 
-NGINX_CONF = """
-    daemon off;
-    master_process on;
-    worker_processes 2;
-    user root;
-    pid {d}/nginx.pid;
-    error_log {d}/error.log warn;
-    events {{ worker_connections 256; }}
-    http {{
-        access_log off;
-        client_body_temp_path {d}/body;
-        proxy_temp_path {d}/proxy;
-        fastcgi_temp_path {d}/fastcgi;
-        uwsgi_temp_path {d}/uwsgi;
-        scgi_temp_path {d}/scgi;
-        upstream back {{
-            server 127.0.0.1:{bport};
-            {keepalive}
-        }}
-        server {{
-            listen 127.0.0.1:{port};
-            location /api/ {{
-                proxy_pass http://back;
-                {proxy_extra}
-            }}
+NGINX_HTTP = """
+    upstream back {{
+        server 127.0.0.1:{bport};
+        {keepalive}
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location /api/ {{
+            proxy_pass http://back;
+            {proxy_extra}
         }}
     }}
 """
@@ -165,20 +151,16 @@ class EventLoops(unittest.TestCase):
         need_programs("nginx", "wrk")
         d = self.dir
         port, bport = free_port(), free_port()
-        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (d / sub).mkdir()
-        conf = textwrap.dedent(NGINX_CONF).format(
-            d=d, port=port, bport=bport,
+        ngx_cmd = nginx_conf(d, NGINX_HTTP.format(
+            port=port, bport=bport,
             keepalive="keepalive 16;" if keepalive else "",
             proxy_extra=("proxy_http_version 1.1; "
                          "proxy_set_header Connection \"\";")
-            if keepalive else "")
-        (d / "nginx.conf").write_text(conf)
+            if keepalive else ""), connections=256, log="warn")
         with Sink() as sink:
             with Background([sys.executable, "-c", BACKEND_PY, str(bport)],
                             sink, OTEL_SERVICE_NAME="backend"), \
-                 Background(["nginx", "-p", str(d), "-c",
-                             str(d / "nginx.conf")], sink,
+                 Background(ngx_cmd, sink,
                             OTEL_SERVICE_NAME="nginx") as ngx:
                 wait_for_port(bport)
                 wait_for_port(port)

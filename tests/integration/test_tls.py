@@ -19,7 +19,7 @@ from pathlib import Path
 
 from harness import (KIND_CLIENT, KIND_SERVER, Background, Sink,
                      assert_child_of, attr, find_span, find_spans,
-                     free_port, is_root, need_programs, run_traced,
+                     free_port, is_root, need_programs, nginx_conf, run_traced,
                      summarize, traced_env, wait_for_port)
 
 PROGS = Path(__file__).resolve().parent / "progs"
@@ -411,42 +411,24 @@ class Nginx(unittest.TestCase):
         content = "".join("line %05d of the static file\n" % i
                           for i in range(3000))
         (d / "www" / "static" / "big.txt").write_text(content)
-        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (d / sub).mkdir()
-        conf = textwrap.dedent("""
-            daemon off;
-            master_process on;
-            worker_processes 1;
-            user root;
-            pid {d}/nginx.pid;
-            error_log {d}/error.log info;
-            events {{ worker_connections 64; }}
-            http {{
-                access_log {d}/access.log;
-                client_body_temp_path {d}/body;
-                proxy_temp_path {d}/proxy;
-                fastcgi_temp_path {d}/fastcgi;
-                uwsgi_temp_path {d}/uwsgi;
-                scgi_temp_path {d}/scgi;
-                sendfile on;
-                server {{
-                    listen 127.0.0.1:{port} ssl;
-                    ssl_certificate {cert};
-                    ssl_certificate_key {key};
-                    location /static/ {{ root {d}/www; }}
-                    location /api/ {{
-                        proxy_pass https://127.0.0.1:{bport};
-                        proxy_http_version 1.1;
-                    }}
+        ngx_cmd = nginx_conf(d, """
+            sendfile on;
+            server {{
+                listen 127.0.0.1:{port} ssl;
+                ssl_certificate {cert};
+                ssl_certificate_key {key};
+                location /static/ {{ root {d}/www; }}
+                location /api/ {{
+                    proxy_pass https://127.0.0.1:{bport};
+                    proxy_http_version 1.1;
                 }}
             }}
-        """).format(d=d, port=port, bport=bport, cert=cert(), key=key())
-        (d / "nginx.conf").write_text(conf)
+        """.format(d=d, port=port, bport=bport, cert=cert(), key=key()),
+            workers=1)
         base = "https://127.0.0.1:%d" % port
         with Sink() as sink:
             with server(sink, bport, name="backend"), \
-                 Background(["nginx", "-p", str(d), "-c",
-                             str(d / "nginx.conf")], sink,
+                 Background(ngx_cmd, sink,
                             OTEL_SERVICE_NAME="nginx") as ngx:
                 wait_for_port(bport)
                 wait_for_port(port)

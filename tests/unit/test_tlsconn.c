@@ -14,45 +14,10 @@
 #include <netinet/in.h>
 #include <stdio.h>
 
-#include "pipeline/batch.h"
-#include "pipeline/record.h"
-#include "shim/context.h"
 #include "shim/httpconn.h"
 #include "shim/tlsconn.h"
+#include "span_recorder.h"
 #include "unit.h"
-
-#define MAXSPANS 64
-
-static struct span submitted[MAXSPANS];
-static int nsubmitted;
-
-void batch_submit(const struct span *s)
-{
-	if (nsubmitted < MAXSPANS)
-		submitted[nsubmitted] = *s;
-	nsubmitted++;
-}
-
-void batch_warm(void)
-{
-}
-
-void batch_note_dropped(void)
-{
-}
-
-static struct config cfg;
-
-static void setup(void)
-{
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.sampler = CONFIG_SAMPLER_PARENTBASED_ALWAYS_ON;
-	cfg.sampler_ratio = 1.0;
-	cfg.propagate_tracecontext = 1;
-	ctx_init(&cfg, NULL);
-	ctx_set_active(NULL);
-	nsubmitted = 0;
-}
 
 /* The fake TLS library: one object, what reached the peer in wire. */
 struct lib {
