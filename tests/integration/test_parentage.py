@@ -19,8 +19,7 @@ from pathlib import Path
 
 from harness import (KIND_CLIENT, KIND_SERVER, Background, Sink, attr,
                      find_spans, free_port, need_programs, nginx_conf,
-                     node_binary,
-                     run_traced, wait_for_port)
+                     node_binary, run_traced, wait_for_port)
 
 PROGS = Path(__file__).resolve().parent / "progs"
 
