@@ -10,7 +10,7 @@ plus tests/integration/pgserver.py for the PostgreSQL server.
 
 Environment: BENCH_ROUNDS (default 5), BENCH_SECONDS (wrk -d and pgbench
 -T, default 5), BENCH_ONLY (comma-separated workload names: floor, start,
-http, pgbench, sqlite, exporter, memory, fork, exit).
+http, https, pgbench, sqlite, exporter, memory, fork, exit).
 """
 
 import json
@@ -254,9 +254,9 @@ def status_counts(status_dir, pid):
         return None
 
 
-def wrk(port, seconds):
+def wrk(port, seconds, scheme="http"):
     r = run(["wrk", "-t2", "-c4", "-d%ds" % seconds, "--latency",
-             "http://127.0.0.1:%d/" % port], clean_env(),
+             "%s://127.0.0.1:%d/" % (scheme, port)], clean_env(),
             timeout=seconds + 60)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", r.stdout).group(1))
     m = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", r.stdout)
@@ -364,6 +364,59 @@ def bench_http(sink):
                 "<= 1.10x" if ours else "report",
                 r_p99 <= 1.10 if ours else None)
     shutil.rmtree(status_dir, ignore_errors=True)
+
+
+def bench_https(sink):
+    """nginx terminating TLS (keep-alive, a small static page), wrk over
+    https: the shim in nginx follows the plaintext inside OpenSSL."""
+    from harness import nginx_conf
+
+    d = Path(tempfile.mkdtemp(prefix="otelshim-bench-tls-"))
+    key, cert = d / "k.pem", d / "c.pem"
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj",
+         "/CN=127.0.0.1"], clean_env())
+    (d / "www").mkdir()
+    (d / "www" / "index.html").write_text("hello\n")
+
+    def variant(env):
+        def fn():
+            port = free_port()
+            cmd = nginx_conf(d, """
+                server {{
+                    listen 127.0.0.1:{port} ssl;
+                    ssl_certificate {cert};
+                    ssl_certificate_key {key};
+                    keepalive_requests 1000000;
+                    location / {{ root {d}/www; }}
+                }}
+            """.format(port=port, cert=cert, key=key, d=d), workers=1,
+                log="error")
+            proc = subprocess.Popen(cmd, env=env, start_new_session=True,
+                                    stdout=subprocess.DEVNULL)
+            try:
+                deadline = time.time() + 10
+                while time.time() < deadline:
+                    with socket.socket() as s:
+                        if s.connect_ex(("127.0.0.1", port)) == 0:
+                            break
+                    time.sleep(0.05)
+                wrk(port, 1, "https")           # warm-up, not measured
+                res = wrk(port, SECONDS, "https")
+            finally:
+                stop_server(proc)
+            return {"rps": res["rps"], "p99_ms": res["p99_ms"]}
+        return fn
+
+    res = interleave([
+        ("plain", variant(clean_env())),
+        ("shim", variant(shim_env(sink.endpoint, "bench-nginx-tls"))),
+    ])
+    p, s = summ(res["plain"]["rps"]), summ(res["shim"]["rps"])
+    r = s["median"] / p["median"]
+    row("https.nginx.rps_ratio", "HTTPS nginx (TLS, keep-alive): "
+        "throughput", "req/s", p, s, round(r, 3), ">= 0.90", r >= 0.90)
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def bench_pgbench(sink):
@@ -715,7 +768,8 @@ def main():
     load_before = os.getloadavg()
     sink = Sink()
     steps = [("floor", bench_floor, False), ("start", bench_start, False),
-             ("http", bench_http, True), ("pgbench", bench_pgbench, True),
+             ("http", bench_http, True), ("https", bench_https, True),
+             ("pgbench", bench_pgbench, True),
              ("sqlite", bench_sqlite, True),
              ("exporter", bench_exporter, False),
              ("memory", bench_memory, True),
