@@ -139,6 +139,10 @@ static const struct exporter_ops *load_module(void)
 
 	if (!h) {
 		host_log(CONFIG_LOG_ERROR, dlerror());
+		/* Asked again, the loader frees the message now instead of
+		 * at this thread's exit, which a process may not wait for
+		 * (a leak checker at exit would report it). */
+		dlerror();
 		return NULL;
 	}
 	entry = (const struct exporter_ops *(*)(void))dlsym(h, EXPORTER_ENTRY);

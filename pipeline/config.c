@@ -402,7 +402,7 @@ static const struct config_row rows[] = {
 	{ "OTEL_BSP_EXPORT_TIMEOUT",
 	  NUMBER(bsp_export_timeout_ms, 0, UINT32_MAX), .def = "30000",
 	  .what = "is not a valid timeout in ms" },
-	/* A span record is about 2 KiB: a larger queue is a typo, not a
+	/* The queue takes 1 KiB per span: a larger one is a typo, not a
 	 * wish. */
 	{ "OTEL_BSP_MAX_QUEUE_SIZE",
 	  NUMBER(bsp_max_queue_size, 1, 1u << 20), .def = "2048",

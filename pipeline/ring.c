@@ -1,10 +1,17 @@
 /*
- * A bounded multi-producer, single-consumer queue of span records, after
- * Dmitry Vyukov's sequence-numbered array queue: each slot carries a
- * sequence number that says whose turn it is, so producers claim slots with
- * one compare-and-swap and never wait for each other.  Sequence numbers are
- * kept apart from the records so that creating the ring touches only a few
- * pages; record pages become resident as they are first written.
+ * A bounded multi-producer, single-consumer queue of packed span records
+ * (span_pack.h) in one circular byte buffer.  A producer claims room with
+ * one compare-and-swap on the write position, packs its record there and
+ * publishes it by setting the entry's state word; producers never wait
+ * for each other, and a record takes the bytes it holds, not a 2 KB slot.
+ *
+ * The consumer reads entries in order and stops at the first one not yet
+ * published (a producer interrupted mid-copy), and it zeroes what it has
+ * read before giving the room back: a state word that is not zero can
+ * then only have been written by the producer that owns that entry now,
+ * wherever in the buffer the entries of this lap begin.  An entry that
+ * would run past the end of the buffer is placed at its start, and the
+ * bytes skipped are a padding entry of their own.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -12,17 +19,32 @@
 #include <sys/mman.h>
 
 #include "ring.h"
+#include "span_pack.h"
+
+enum entry_state {
+	ENTRY_FREE = 0,         /* zeroed: claimed, not yet published */
+	ENTRY_SPAN = 1,
+	ENTRY_PAD = 2,          /* room skipped to wrap around */
+};
+
+struct entry {
+	_Atomic uint32_t state; /* enum entry_state, published last */
+	uint32_t len;           /* bytes of the entry, header included */
+};
 
 struct ring {
-	size_t capacity;
-	_Atomic uint64_t head;          /* next position to push */
+	size_t capacity;                /* records */
+	size_t size;                    /* bytes of data[] */
+	unsigned char *data;
+	size_t map_len;
+	char pad0[64];
+	_Atomic uint64_t head;          /* bytes claimed, ever */
+	_Atomic uint64_t pushed;        /* records claimed, ever */
 	char pad1[64];
-	_Atomic uint64_t tail;          /* next position to pop */
+	_Atomic uint64_t tail;          /* bytes given back, ever */
+	_Atomic uint64_t popped;        /* records popped, ever */
 	_Atomic uint64_t dropped;
 	char pad2[64];
-	_Atomic uint64_t *seq;          /* per slot: position it awaits */
-	struct span *slots;
-	size_t map_len;
 };
 
 static size_t page_round(size_t n)
@@ -30,35 +52,42 @@ static size_t page_round(size_t n)
 	return (n + 4095) & ~(size_t)4095;
 }
 
+static size_t entry_len(size_t body)
+{
+	return (sizeof(struct entry) + body + 7) & ~(size_t)7;
+}
+
 struct ring *ring_create(size_t capacity)
 {
 	size_t hdr = page_round(sizeof(struct ring));
-	size_t seqs = page_round(capacity * sizeof(uint64_t));
-	size_t recs = page_round(capacity * sizeof(struct span));
+	size_t size = capacity * RING_BYTES_PER_SPAN;
+	size_t floor = 2 * entry_len(SPAN_PACKED_MAX);
 	struct ring *r;
 	char *mem;
 
-	if (capacity == 0) {
+	if (capacity == 0 || capacity > SIZE_MAX / RING_BYTES_PER_SPAN) {
 		errno = EINVAL;
 		return NULL;
 	}
-	mem = mmap(NULL, hdr + seqs + recs, PROT_READ | PROT_WRITE,
+	/* Room for at least two of the largest records, whatever the
+	 * capacity, so that any record can always be queued. */
+	size = page_round(size < floor ? floor : size);
+	mem = mmap(NULL, hdr + size, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (mem == MAP_FAILED)
 		return NULL;
 	/* A forked child drops the parent's ring (batch_after_fork_child)
 	 * without reading it: fork() need not copy its page tables, nor leave
-	 * the parent to take a copy-on-write fault on each slot it writes
+	 * the parent to take a copy-on-write fault on each page it writes
 	 * next.  The child sees zeroes there instead (before Linux 4.14 the
 	 * advice fails and the pages are copied as before); the header page
 	 * is kept, so that ring_destroy still knows the length to unmap. */
-	madvise(mem + hdr, seqs + recs, MADV_WIPEONFORK);
+	madvise(mem + hdr, size, MADV_WIPEONFORK);
 	r = (struct ring *)mem;
 	r->capacity = capacity;
-	r->map_len = hdr + seqs + recs;
-	r->seq = (_Atomic uint64_t *)(mem + hdr);
-	r->slots = (struct span *)(mem + hdr + seqs);
-	ring_reset(r);
+	r->size = size;
+	r->data = (unsigned char *)mem + hdr;
+	r->map_len = hdr + size;
 	return r;
 }
 
@@ -70,43 +99,66 @@ void ring_destroy(struct ring *r)
 
 void ring_reset(struct ring *r)
 {
-	for (size_t i = 0; i < r->capacity; i++)
-		atomic_store_explicit(&r->seq[i], i, memory_order_relaxed);
+	memset(r->data, 0, r->size);
 	atomic_store_explicit(&r->head, 0, memory_order_relaxed);
+	atomic_store_explicit(&r->pushed, 0, memory_order_relaxed);
 	atomic_store_explicit(&r->tail, 0, memory_order_relaxed);
+	atomic_store_explicit(&r->popped, 0, memory_order_relaxed);
 	atomic_store_explicit(&r->dropped, 0, memory_order_release);
+}
+
+static struct entry *entry_at(const struct ring *r, uint64_t pos)
+{
+	return (struct entry *)(r->data + pos % r->size);
+}
+
+static size_t drop(struct ring *r)
+{
+	atomic_fetch_add_explicit(&r->dropped, 1, memory_order_relaxed);
+	return 0;
 }
 
 size_t ring_push(struct ring *r, const struct span *s)
 {
+	size_t len = entry_len(span_packed_size(s));
 	uint64_t pos = atomic_load_explicit(&r->head, memory_order_relaxed);
-	size_t idx;
+	uint64_t queued;
+	size_t skip;
+	struct entry *e;
 
 	for (;;) {
-		idx = (size_t)(pos % r->capacity);
-		uint64_t seq = atomic_load_explicit(&r->seq[idx],
-						    memory_order_acquire);
-		int64_t dif = (int64_t)(seq - pos);
+		/* Acquire: the consumer zeroed what it gave back. */
+		uint64_t tail = atomic_load_explicit(&r->tail,
+						     memory_order_acquire);
+		size_t off = (size_t)(pos % r->size);
 
-		if (dif == 0) {
-			if (atomic_compare_exchange_weak_explicit(
-				    &r->head, &pos, pos + 1,
-				    memory_order_relaxed, memory_order_relaxed))
-				break;
-		} else if (dif < 0) {
-			/* The slot still holds a record from one lap ago. */
-			atomic_fetch_add_explicit(&r->dropped, 1,
-						  memory_order_relaxed);
-			return 0;
-		} else {
-			pos = atomic_load_explicit(&r->head,
-						   memory_order_relaxed);
-		}
+		if (atomic_load_explicit(&r->pushed, memory_order_relaxed) -
+		    atomic_load_explicit(&r->popped, memory_order_relaxed) >=
+		    r->capacity)
+			return drop(r);
+		skip = off + len > r->size ? r->size - off : 0;
+		if (pos + skip + len - tail > r->size)
+			return drop(r);
+		if (atomic_compare_exchange_weak_explicit(
+			    &r->head, &pos, pos + skip + len,
+			    memory_order_relaxed, memory_order_relaxed))
+			break;
 	}
-	memcpy(&r->slots[idx], s, sizeof(*s));
-	atomic_store_explicit(&r->seq[idx], pos + 1, memory_order_release);
-	return (size_t)(pos + 1 -
-			atomic_load_explicit(&r->tail, memory_order_relaxed));
+	queued = atomic_fetch_add_explicit(&r->pushed, 1,
+					   memory_order_relaxed) + 1;
+	if (skip) {
+		e = entry_at(r, pos);
+		e->len = (uint32_t)skip;
+		atomic_store_explicit(&e->state, ENTRY_PAD,
+				      memory_order_release);
+		pos += skip;
+	}
+	e = entry_at(r, pos);
+	e->len = (uint32_t)len;
+	span_pack(s, (unsigned char *)(e + 1));
+	atomic_store_explicit(&e->state, ENTRY_SPAN, memory_order_release);
+	return (size_t)(queued -
+			atomic_load_explicit(&r->popped, memory_order_relaxed));
 }
 
 size_t ring_pop(struct ring *r, struct span *out, size_t max)
@@ -115,31 +167,37 @@ size_t ring_pop(struct ring *r, struct span *out, size_t max)
 	size_t n = 0;
 
 	while (n < max) {
-		size_t idx = (size_t)(pos % r->capacity);
-		uint64_t seq = atomic_load_explicit(&r->seq[idx],
-						    memory_order_acquire);
+		struct entry *e = entry_at(r, pos);
+		uint32_t state = atomic_load_explicit(&e->state,
+						      memory_order_acquire);
+		uint32_t len = e->len;
 
-		if (seq != pos + 1)
+		if (state == ENTRY_FREE)
 			break;  /* empty, or a producer is mid-copy */
-		memcpy(&out[n++], &r->slots[idx], sizeof(*out));
-		atomic_store_explicit(&r->seq[idx], pos + r->capacity,
-				      memory_order_release);
-		pos++;
+		if (state == ENTRY_SPAN)
+			span_unpack((const unsigned char *)(e + 1),
+				    &out[n++]);
+		/* Zeroed before the room is given back (the release below),
+		 * so that no stale byte reads as a published entry later. */
+		memset(&e->len, 0, len - sizeof(e->state));
+		atomic_store_explicit(&e->state, ENTRY_FREE,
+				      memory_order_relaxed);
+		pos += len;
 	}
-	atomic_store_explicit(&r->tail, pos, memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->popped, n, memory_order_relaxed);
+	atomic_store_explicit(&r->tail, pos, memory_order_release);
 	return n;
 }
 
 size_t ring_count(const struct ring *r)
 {
-	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	uint64_t in = atomic_load_explicit(&r->pushed, memory_order_relaxed);
+	uint64_t out = atomic_load_explicit(&r->popped, memory_order_relaxed);
 
-	return head > tail ? (size_t)(head - tail) : 0;
+	return in > out ? (size_t)(in - out) : 0;
 }
 
 uint64_t ring_dropped(const struct ring *r)
 {
 	return atomic_load_explicit(&r->dropped, memory_order_relaxed);
 }
-

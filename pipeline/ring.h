@@ -4,6 +4,9 @@
  * push never blocks and never allocates: when the ring is full the record
  * is dropped and counted.  Push is lock-free and async-signal-safe, so hooks
  * running inside signal handlers may use it.
+ *
+ * Records are kept packed (span_pack.h), so the ring is bounded twice: by
+ * a number of records, and by bytes, RING_BYTES_PER_SPAN for each of them.
  */
 #ifndef OTELSHIM_RING_H
 #define OTELSHIM_RING_H
@@ -16,9 +19,18 @@
 struct ring;
 
 /*
- * Creates a ring of `capacity` records.  The storage is reserved with mmap
- * and only the pages that records are written to become resident.  Returns
- * NULL on failure (errno set).
+ * Bytes of storage per record of capacity.  A packed HTTP server span
+ * takes about 600 bytes, a SQL span 300-500 plus its statement; records
+ * larger than this on average (long statements, stacks) fill the ring by
+ * bytes before they fill it by count.
+ */
+#define RING_BYTES_PER_SPAN 1024
+
+/*
+ * Creates a ring of `capacity` records (and capacity * RING_BYTES_PER_SPAN
+ * bytes, never less than two of the largest records).  The storage is
+ * reserved with mmap and only the pages that records are written to
+ * become resident.  Returns NULL on failure (errno set).
  */
 struct ring *ring_create(size_t capacity);
 
@@ -26,14 +38,15 @@ struct ring *ring_create(size_t capacity);
 void ring_destroy(struct ring *r);
 
 /*
- * Copies *s into the ring.  Returns the number of records queued after the
+ * Copies *s into the ring, packed.  Returns the number of records queued after the
  * push (an estimate under concurrency), or 0 if the ring was full and the
  * record was dropped.  Any thread, any time, including signal handlers.
  */
 size_t ring_push(struct ring *r, const struct span *s);
 
 /*
- * Moves up to max records into out[] in queue order; returns how many.
+ * Moves up to max records into out[] in queue order, unpacked (only what
+ * a record's counts cover is written); returns how many.
  * Only one thread may pop at a time.  A record still being written by an
  * interrupted producer ends the pop early; it is returned next time.
  */
@@ -46,9 +59,8 @@ size_t ring_count(const struct ring *r);
 uint64_t ring_dropped(const struct ring *r);
 
 /*
- * Empties the ring and zeroes the drop counter.  For a forked child, which
- * drops what it inherited: only valid while no other thread uses the ring
- * (in a fork child handler, the child is single-threaded).
+ * Empties the ring and zeroes its counters.  Only valid while no other
+ * thread uses the ring.
  */
 void ring_reset(struct ring *r);
 

@@ -1,5 +1,6 @@
 /*
- * The ring: order, capacity, drop counting, reset, and several producer
+ * The ring: order, capacity by count and by bytes, records of every size
+ * across the wrap-around, drop counting, reset, and several producer
  * threads racing one consumer (also run under ThreadSanitizer).
  * links: pipeline/ring.c
  */
@@ -11,13 +12,59 @@
 #include "pipeline/ring.h"
 #include "unit.h"
 
-static struct span make(uint64_t n)
+/* A record of `pool` pooled bytes (at least 16) that says n at both ends
+ * of its pool. */
+static struct span make_sized(uint64_t n, size_t pool)
 {
 	struct span s;
 
 	memset(&s, 0, sizeof(s));
 	s.start_ns = n;
+	s.pool_used = (uint16_t)pool;
 	memcpy(s.pool, &n, sizeof(n));
+	memcpy(s.pool + pool - sizeof(n), &n, sizeof(n));
+	return s;
+}
+
+static struct span make(uint64_t n)
+{
+	return make_sized(n, 16);
+}
+
+/* The record's pool says n at both ends. */
+static void assert_intact(const struct span *s, uint64_t n)
+{
+	uint64_t first, last;
+
+	ck_assert_uint_eq(s->start_ns, n);
+	memcpy(&first, s->pool, sizeof(first));
+	memcpy(&last, s->pool + s->pool_used - sizeof(last), sizeof(last));
+	ck_assert_uint_eq(first, n);
+	ck_assert_uint_eq(last, n);
+}
+
+/* The largest record there is: every attribute, event and stack slot and
+ * the whole pool in use. */
+static struct span make_full(uint64_t n)
+{
+	struct span s = make_sized(n, SPAN_STRPOOL);
+	static const char *const key = "k";
+
+	s.nattrs = SPAN_MAX_ATTRS;
+	for (int i = 0; i < SPAN_MAX_ATTRS; i++) {
+		s.attrs[i].key = key;
+		s.attrs[i].type = SPAN_ATTR_INT;
+		s.attrs[i].v.i = (int64_t)(n + (uint64_t)i);
+	}
+	s.nevents = SPAN_MAX_EVENTS;
+	for (int i = 0; i < SPAN_MAX_EVENTS; i++) {
+		s.events[i].time_ns = n + (uint64_t)i;
+		s.events[i].name = key;
+		s.events[i].nattrs = SPAN_MAX_EVENT_ATTRS;
+	}
+	s.stack_depth = SPAN_STACK_MAX;
+	for (int i = 0; i < SPAN_STACK_MAX; i++)
+		s.stack[i] = (uintptr_t)(n * 100 + (uint64_t)i);
 	return s;
 }
 
@@ -81,6 +128,66 @@ START_TEST(odd_capacity_and_reset)
 }
 END_TEST
 
+START_TEST(packed_records_round_trip)
+{
+	struct ring *r = ring_create(4);
+	struct span in = make_full(7), out;
+
+	ck_assert_uint_eq(ring_push(r, &in), 1);
+	memset(&out, 0xa5, sizeof(out));
+	ck_assert_uint_eq(ring_pop(r, &out, 1), 1);
+	ck_assert_int_eq(memcmp(&in, &out, sizeof(in)), 0);
+	ring_destroy(r);
+}
+END_TEST
+
+/* Large records fill the ring by bytes before they fill it by count;
+ * records of mixed sizes come out intact lap after lap, across the
+ * padding that a record too long for the end of the buffer leaves. */
+START_TEST(bounded_by_bytes_and_wrapping)
+{
+	size_t cap = 8, fit = 0;
+	struct ring *r = ring_create(cap);
+	struct span out[8];
+	uint64_t next = 0, want = 0;
+
+	for (;;) {
+		struct span s = make_full(fit);
+
+		if (!ring_push(r, &s))
+			break;
+		fit++;
+	}
+	ck_assert_uint_lt(fit, cap);
+	ck_assert_uint_ge(fit, 2);
+	ck_assert_uint_eq(ring_dropped(r), 1);
+	ck_assert_uint_eq(ring_pop(r, out, 8), fit);
+	for (size_t i = 0; i < fit; i++)
+		ck_assert_uint_eq(out[i].stack[SPAN_STACK_MAX - 1],
+				  i * 100 + SPAN_STACK_MAX - 1);
+	for (int lap = 0; lap < 200; lap++) {
+		size_t pushed = 0, got;
+
+		for (int k = 0; k < 3; k++) {
+			size_t pool = 16 + (size_t)((next * 397) %
+						    (SPAN_STRPOOL - 16));
+			struct span s = make_sized(next, pool);
+
+			if (ring_push(r, &s)) {
+				next++;
+				pushed++;
+			}
+		}
+		got = ring_pop(r, out, 8);
+		ck_assert_uint_eq(got, pushed);
+		for (size_t i = 0; i < got; i++)
+			assert_intact(&out[i], want++);
+	}
+	ck_assert_uint_eq(want, next);
+	ring_destroy(r);
+}
+END_TEST
+
 START_TEST(zero_capacity_refused)
 {
 	ck_assert_ptr_null(ring_create(0));
@@ -101,7 +208,10 @@ static void *producer(void *arg)
 	struct mp *p = arg;
 
 	for (uint64_t i = 0; i < PER_PRODUCER; i++) {
-		struct span s = make(((uint64_t)p->id << 32) | i);
+		/* Pools from 16 bytes to the whole pool, so that entries
+		 * of all sizes race each other across the wrap-around. */
+		struct span s = make_sized(((uint64_t)p->id << 32) | i,
+					   16 + (i * 131) % (SPAN_STRPOOL - 16));
 
 		if (ring_push(p->r, &s))
 			p->pushed++;
@@ -127,13 +237,12 @@ START_TEST(many_producers)
 		size_t n = ring_pop(r, out, 64);
 
 		for (size_t k = 0; k < n; k++) {
-			uint64_t v = out[k].start_ns, pool;
+			uint64_t v = out[k].start_ns;
 			int id = (int)(v >> 32);
 			uint64_t seq = v & 0xffffffffu;
 
 			/* Each producer's spans arrive in order, intact. */
-			memcpy(&pool, out[k].pool, sizeof(pool));
-			ck_assert_uint_eq(pool, v);
+			assert_intact(&out[k], v);
 			ck_assert_int_lt(id, PRODUCERS);
 			ck_assert(last[id] == UINT64_MAX || seq > last[id]);
 			last[id] = seq;
@@ -174,6 +283,8 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, fifo_and_capacity);
 	tcase_add_test(tc, odd_capacity_and_reset);
+	tcase_add_test(tc, packed_records_round_trip);
+	tcase_add_test(tc, bounded_by_bytes_and_wrapping);
 	tcase_add_test(tc, zero_capacity_refused);
 	tcase_add_test(tc, many_producers);
 	suite_add_tcase(s, tc);

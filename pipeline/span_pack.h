@@ -1,0 +1,103 @@
+/*
+ * A span record packed to what it holds.  struct span is sized for the
+ * largest span (2 KB and more: twenty attribute slots, a 1280-byte string
+ * pool, a stack), while a typical one uses a fifth of it: the queue keeps
+ * records packed, so copying one in and out moves only the bytes in use
+ * and the queue's memory follows the spans' real size.
+ *
+ * Layout: the header (every field before attrs), then attrs[nattrs],
+ * events[nevents], stack[stack_depth] and pool[pool_used].  Both sides
+ * are in one process, so pointers (attribute keys, event names) travel
+ * as they are.
+ */
+#ifndef OTELSHIM_SPAN_PACK_H
+#define OTELSHIM_SPAN_PACK_H
+
+#include <stddef.h>
+#include <string.h>
+
+#include "span.h"
+
+#define SPAN_PACK_HEADER offsetof(struct span, attrs)
+
+/* The counts a packed record's sections are sized by, clamped to the
+ * arrays so that a damaged record cannot make a copy run past them. */
+static inline size_t span_pack_nattrs(const struct span *s)
+{
+	return s->nattrs < SPAN_MAX_ATTRS ? s->nattrs : SPAN_MAX_ATTRS;
+}
+
+static inline size_t span_pack_nevents(const struct span *s)
+{
+	return s->nevents < SPAN_MAX_EVENTS ? s->nevents : SPAN_MAX_EVENTS;
+}
+
+static inline size_t span_pack_depth(const struct span *s)
+{
+	return s->stack_depth < SPAN_STACK_MAX ? s->stack_depth :
+	       SPAN_STACK_MAX;
+}
+
+static inline size_t span_pack_pool(const struct span *s)
+{
+	return s->pool_used < SPAN_STRPOOL ? s->pool_used : SPAN_STRPOOL;
+}
+
+/* Bytes span_pack writes for s. */
+static inline size_t span_packed_size(const struct span *s)
+{
+	return SPAN_PACK_HEADER +
+	       span_pack_nattrs(s) * sizeof(s->attrs[0]) +
+	       span_pack_nevents(s) * sizeof(s->events[0]) +
+	       span_pack_depth(s) * sizeof(s->stack[0]) +
+	       span_pack_pool(s);
+}
+
+/* The largest packed record: every section full. */
+#define SPAN_PACKED_MAX sizeof(struct span)
+
+/* Copies the section of n bytes at src to dst; returns dst's end. */
+static inline unsigned char *span_pack_copy(unsigned char *dst,
+					    const void *src, size_t n)
+{
+	memcpy(dst, src, n);
+	return dst + n;
+}
+
+/* Writes s packed at dst (span_packed_size(s) bytes). */
+static inline void span_pack(const struct span *s, unsigned char *dst)
+{
+	dst = span_pack_copy(dst, s, SPAN_PACK_HEADER);
+	dst = span_pack_copy(dst, s->attrs,
+			     span_pack_nattrs(s) * sizeof(s->attrs[0]));
+	dst = span_pack_copy(dst, s->events,
+			     span_pack_nevents(s) * sizeof(s->events[0]));
+	dst = span_pack_copy(dst, s->stack,
+			     span_pack_depth(s) * sizeof(s->stack[0]));
+	span_pack_copy(dst, s->pool, span_pack_pool(s));
+}
+
+/*
+ * Unpacks the record at src into *out.  Only the parts the counts cover
+ * are written; the rest of *out is left as it was, and no reader looks
+ * past the counts.
+ */
+static inline void span_unpack(const unsigned char *src, struct span *out)
+{
+	size_t n;
+
+	memcpy(out, src, SPAN_PACK_HEADER);
+	src += SPAN_PACK_HEADER;
+	n = span_pack_nattrs(out) * sizeof(out->attrs[0]);
+	memcpy(out->attrs, src, n);
+	src += n;
+	n = span_pack_nevents(out) * sizeof(out->events[0]);
+	memcpy(out->events, src, n);
+	src += n;
+	n = span_pack_depth(out) * sizeof(out->stack[0]);
+	memcpy(out->stack, src, n);
+	src += n;
+	memcpy(out->pool, src, span_pack_pool(out));
+}
+
+#endif
