@@ -267,7 +267,9 @@ static int build_attr(struct build *b, const struct span *s,
 	default:
 		return 0;
 	}
-	kv->key = ctext(b, at->key);
+	/* Keys are string literals of the library (span.h): well-formed
+	 * text that outlives the call, sent as they are, not copied. */
+	kv->key = at->key ? (char *)at->key : (char *)"";
 	return 1;
 }
 
@@ -316,7 +318,7 @@ static pb_event *build_event(struct build *b, const struct span *s,
 		return NULL;
 	opentelemetry__proto__trace__v1__span__event__init(e);
 	e->time_unix_nano = ev->time_ns;
-	e->name = ctext(b, ev->name);
+	e->name = ev->name ? (char *)ev->name : (char *)"";  /* a literal */
 	if (nattrs > SPAN_MAX_EVENT_ATTRS)
 		nattrs = SPAN_MAX_EVENT_ATTRS;
 	e->attributes = build_attrs(b, s, ev->attrs, nattrs, SIZE_MAX,
