@@ -777,6 +777,70 @@ static unsigned skip_line(struct http_stream *st, const char *p, size_t len,
 	return 0;
 }
 
+/* The head limit cuts a run short, so that the byte crossing it still goes
+ * through the checks of one byte; returns the run's length after that,
+ * now counted in the head. */
+static size_t count_run(struct http_stream *st, size_t n)
+{
+	if (st->head_bytes + n > HTTP_HEAD_LIMIT)
+		n = st->head_bytes < HTTP_HEAD_LIMIT ?
+		    HTTP_HEAD_LIMIT - st->head_bytes : 0;
+	st->head_bytes += (uint32_t)n;
+	return n;
+}
+
+/*
+ * Runs of bytes with nothing to decide until the run ends, taken in one
+ * go rather than byte by byte: the request target and a header value
+ * (stored as they are) and a header name (stored lowercased).  Returns
+ * the run's length, 0 when p does not start one; the byte that ends a
+ * run goes through step().
+ */
+static size_t take_run(struct http_stream *st, const char *p, const char *end)
+{
+	const unsigned char *q = (const unsigned char *)p;
+	const unsigned char *stop = (const unsigned char *)end;
+	size_t n, keep, limit;
+	uint16_t cut;
+
+	if (st->flags & F_CR)
+		return 0;
+	switch (st->state) {
+	case S_HNAME:
+		while (q < stop && http_tchar(*q))
+			q++;
+		n = count_run(st, (size_t)((const char *)q - p));
+		for (size_t i = 0; i < n; i++) {
+			if (st->namelen < sizeof(st->name))
+				st->name[st->namelen] = ascii_lower(p[i]);
+			if (st->namelen <= sizeof(st->name))
+				st->namelen++;
+		}
+		return n;
+	case S_TARGET:
+		while (q < stop && *q > 0x20 && *q != 0x7f)
+			q++;
+		limit = HTTP_TARGET_MAX;
+		cut = HTTP_H_TRUNCATED;
+		break;
+	default:        /* S_HVALUE */
+		while (q < stop && ((*q >= 0x20 && *q != 0x7f) || *q == '\t'))
+			q++;
+		limit = st->kind >= K_CL ? HTTP_BUF_SIZE : KEPT_LIMIT;
+		cut = F_LINE_TRUNC;
+		break;
+	}
+	n = count_run(st, (size_t)((const char *)q - p));
+	keep = st->used < limit ? limit - st->used : 0;
+	if (keep > n)
+		keep = n;
+	memcpy(st->buf + st->used, p, keep);
+	st->used = (uint16_t)(st->used + keep);
+	if (keep < n)
+		st->flags |= cut;
+	return n;
+}
+
 /* Up to *k bytes of a body or chunk whose length is known: *k is cut to
  * what remains of it; returns HTTP_EV_END if that ends the message. */
 static unsigned take_body(struct http_stream *st, uint64_t *k,
@@ -826,6 +890,16 @@ size_t http_feed(struct http_stream *st, const char *data, size_t len,
 			what = skip_line(st, p, (size_t)(end - p), &n);
 			p += n;
 			break;
+		case S_TARGET:
+		case S_HNAME:
+		case S_HVALUE:
+			n = take_run(st, p, end);
+			if (n) {
+				p += n;
+				break;
+			}
+			/* A byte that ends the run: */
+			/* fall through */
 		default:
 			if (st->state >= S_BODY_CL)
 				st->body_bytes++;
