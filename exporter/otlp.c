@@ -267,8 +267,8 @@ static int build_attr(struct build *b, const struct span *s,
 	default:
 		return 0;
 	}
-	/* Keys are string literals of the library (span.h): well-formed
-	 * text that outlives the call, sent as they are, not copied. */
+	/* Keys are the library's own constants (span.h): well-formed text
+	 * that outlives the call, sent as they are, not copied. */
 	kv->key = at->key ? (char *)at->key : (char *)"";
 	return 1;
 }

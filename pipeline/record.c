@@ -53,17 +53,12 @@ void rec_name(struct span *s, const char *name, size_t len)
 	s->name = rec_str(s, name, len);
 }
 
-/* Keys are literals, mostly the very same one when equal: the pointer,
- * then the first letter, settle nearly every comparison without a call. */
-static inline int same_key(const char *a, const char *b)
-{
-	return a == b || (a[0] == b[0] && !strcmp(a, b));
-}
-
+/* A key is one object (common/semconv.h): the same key, the same
+ * address. */
 static struct span_attr *attr_slot(struct span *s, const char *key)
 {
 	for (size_t i = 0; i < s->nattrs; i++)
-		if (same_key(s->attrs[i].key, key))
+		if (s->attrs[i].key == key)
 			return &s->attrs[i];
 	if (s->nattrs == SPAN_MAX_ATTRS) {
 		s->dropped_attrs++;

@@ -32,6 +32,8 @@ size_t rec_in_flight(void);
 struct span_str rec_str(struct span *s, const char *str, size_t len);
 
 void rec_name(struct span *s, const char *name, size_t len);
+/* key: one of common/semconv.h's keys.  Setting a key the record has
+ * already replaces its value. */
 void rec_attr_str(struct span *s, const char *key, const char *val,
 		  size_t len);
 /* rec_attr_str with a NUL-terminated value. */

@@ -4,8 +4,9 @@
  * string inline in a small pool, so filling one never allocates and copying
  * one into the ring is a memcpy.  Strings that do not fit are truncated.
  *
- * Attribute keys and event names are pointers to string literals in the
- * shim: they stay valid for the life of the process (and across fork).
+ * Attribute keys are pointers to the keys of common/semconv.h (one object
+ * per key: equal keys, equal addresses) and event names pointers to string
+ * literals: both stay valid for the life of the process (and across fork).
  */
 #ifndef OTELSHIM_SPAN_H
 #define OTELSHIM_SPAN_H
