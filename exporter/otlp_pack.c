@@ -149,10 +149,33 @@ static void field_fixed32(struct writer *w, unsigned field, uint32_t v)
 	put_tag(w, field, WIRE_I32);
 }
 
+/* The tag and length of a length-delimited field when both fit a byte
+ * (fields 1-15, up to 127 bytes: nearly every one we write), in one
+ * reservation with the n bytes after them; NULL otherwise, or when out of
+ * memory (w->oom says which). */
+static inline uint8_t *short_len(struct writer *w, unsigned field, size_t n)
+{
+	uint8_t *d;
+
+	if (n >= 0x80 || field >= 16 || !(d = reserve(w, n + 2)))
+		return NULL;
+	d[0] = (uint8_t)(field << 3 | WIRE_LEN);
+	d[1] = (uint8_t)n;
+	return d + 2;
+}
+
 /* A length-delimited field, written even when empty. */
 static void field_len(struct writer *w, unsigned field, const void *p,
 		      size_t n)
 {
+	uint8_t *d = short_len(w, field, n);
+
+	if (d) {
+		memcpy(d, p, n);
+		return;
+	}
+	if (w->oom)
+		return;
 	put(w, p, n);
 	put_varint(w, n);
 	put_tag(w, field, WIRE_LEN);
@@ -174,7 +197,17 @@ static void field_bytes(struct writer *w, unsigned field,
 /* Closes a sub-message whose fields were written since `mark`. */
 static void end_message(struct writer *w, unsigned field, size_t mark)
 {
-	put_varint(w, w->used - mark);
+	size_t n = w->used - mark;
+	uint8_t *d;
+
+	if (n < 0x80 && field < 16) {
+		if ((d = reserve(w, 2))) {
+			d[0] = (uint8_t)(field << 3 | WIRE_LEN);
+			d[1] = (uint8_t)n;
+		}
+		return;
+	}
+	put_varint(w, n);
 	put_tag(w, field, WIRE_LEN);
 }
 
