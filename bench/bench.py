@@ -254,10 +254,15 @@ def row(key, workload, unit, plain, shim, value, target, met, note=""):
 
 def cpu_row(key, workload, plain, shim, per, target, note=""):
     """A CPU-per-request/statement row: plain and shim are lists of µs
-    per request or statement, one per round; the figure is the median
-    of shim minus the median of plain."""
+    per request or statement, one per round, in round order.  The figure
+    is the median over the rounds of shim minus plain within the round:
+    the two ran one after the other, so a change in the load on the
+    machine between rounds cancels better than between medians."""
     p, s = summ(plain), summ(shim)
-    added = s["median"] - p["median"]
+    diffs = [b - a for a, b in zip(plain, shim)]
+    added = statistics.median(diffs)
+    note = "shim minus plain by round: %s; %s" % (
+        ", ".join("%+.2f" % d for d in diffs), note)
     row(key, workload, "cpu_us", p, s, round(added, 2),
         "report" if target is None else "<= %g us per %s" % (target, per),
         None if target is None else added <= target, note)
@@ -268,8 +273,8 @@ def cpu_note(res, count_label):
     """Counts and the split of a CPU row: the requests or statements per
     round and, shim minus plain, the traced process against the sink."""
     p, s = res["plain"], res["shim"]
-    return ("%s per round: plain %d, shim %d (medians); of the added CPU, "
-            "traced process %+.2f us, sink %+.2f us" % (
+    return ("%s per round: plain %d, shim %d (medians); medians, shim "
+            "minus plain: traced process %+.2f us, sink %+.2f us" % (
                 count_label, statistics.median(p["count"]),
                 statistics.median(s["count"]),
                 statistics.median(s["proc_us"]) -
