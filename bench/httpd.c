@@ -5,7 +5,12 @@
  * the shim is preloaded.  Requests are assumed to have no body (wrk sends
  * GETs).
  *
- *     httpd PORT       (0: any free port; the port is printed on stdout)
+ *     httpd PORT [CONNECTIONS]
+ *
+ * PORT 0 takes any free port; the port is printed on stdout.  With
+ * CONNECTIONS the server accepts that many connections and exits (exit(),
+ * so the shim's exit flush runs) once the last of them has closed: a run
+ * of a fixed size for the instruction counts under callgrind.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,6 +18,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +32,9 @@ static const char response[] =
 	"Content-Length: 13\r\n"
 	"\r\n"
 	"Hello, world!";
+
+static long conn_limit;                 /* 0: serve forever */
+static atomic_long conns_closed;
 
 static void *conn_main(void *arg)
 {
@@ -57,6 +66,8 @@ static void *conn_main(void *arg)
 		len += (size_t)r;
 	}
 	close(fd);
+	if (conn_limit && atomic_fetch_add(&conns_closed, 1) + 1 == conn_limit)
+		exit(0);
 	return NULL;
 }
 
@@ -65,11 +76,13 @@ int main(int argc, char **argv)
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t slen = sizeof(sa);
 	pthread_attr_t attr;
+	long accepted = 0;
 	int one = 1, lfd;
 
 	signal(SIGPIPE, SIG_IGN);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sa.sin_port = htons((uint16_t)(argc > 1 ? atoi(argv[1]) : 0));
+	conn_limit = argc > 2 ? atol(argv[2]) : 0;
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
 	if (lfd < 0) {
 		perror("httpd: socket");
@@ -86,7 +99,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	for (;;) {
+	while (!conn_limit || accepted < conn_limit) {
 		pthread_t t;
 		int fd = accept(lfd, NULL, NULL);
 
@@ -98,7 +111,13 @@ int main(int argc, char **argv)
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (pthread_create(&t, &attr, conn_main,
-				   (void *)(intptr_t)fd) != 0)
+				   (void *)(intptr_t)fd) != 0) {
 			close(fd);
+			continue;
+		}
+		accepted++;
 	}
+	/* The last connection's thread exits the process. */
+	for (;;)
+		pause();
 }

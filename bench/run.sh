@@ -38,6 +38,7 @@ build tlsfloor -lssl -lcrypto
 build spawn
 build spanload
 build forkcost
+build keepalive
 build exptput -I. pipeline/config.c pipeline/config_lists.c \
 	pipeline/config_scalars.c build/libcommon.a -ldl
 
