@@ -3,10 +3,12 @@ programs, all preloaded: curl, python's urllib and wget (GnuTLS)
 against a python ssl-wrapped http.server, curl -> nginx with TLS -> an https backend, a
 non-blocking C client whose SSL_write calls block and are retried
 (TLS 1.2 and 1.3, with and without partial writes), a TLS stream that is
-not HTTP, and the exporter itself sending to an https receiver.  The
-certificate is made here with `openssl req`."""
+not HTTP, the exporter itself sending to an https receiver, and psql and
+pgbench with sslmode=require against a PostgreSQL server with ssl on
+(pgserver.py).  The certificate is made here with `openssl req`."""
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -21,6 +23,8 @@ from harness import (KIND_CLIENT, KIND_SERVER, Background, Sink,
                      assert_child_of, attr, find_span, find_spans,
                      free_port, is_root, need_programs, nginx_conf, run_traced,
                      summarize, traced_env, wait_for_port)
+import pgserver
+from pgserver import PgServer
 
 PROGS = Path(__file__).resolve().parent / "progs"
 
@@ -471,6 +475,136 @@ class Nginx(unittest.TestCase):
         self.assertEqual(attr(s2, "http.response.status_code"), 200)
         # one span per request: nothing from the ciphertext
         self.assertEqual(len(spans), 6, summarize(spans))
+
+
+PQ_PASSWORD = "pw_tls_Secret_5521"
+
+# psql's commands: whether the session is TLS, statements with literals
+# (one long enough to span several TLS records), an error, and a result
+# of many records.
+PSQL_CMDS = [
+    "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+    "CREATE TABLE tls_items (id int PRIMARY KEY, name text)",
+    "INSERT INTO tls_items VALUES (1, 'tls_secret_lit_4471'), (2, '%s')"
+    % ("long_secret_" * 3000),
+    "SELECT id, length(name) FROM tls_items WHERE name <> "
+    "'tls_secret_lit_4471'",
+    "SELECT * FROM tls_missing_table",
+    "SELECT g, md5(g::text) FROM generate_series(1, 3000) g",
+    "DROP TABLE tls_items",
+]
+
+PGBENCH_SCRIPT = """\
+\\set a random(1, 100000)
+SELECT :a::bigint + 918273 AS tls_bench;
+\\startpipeline
+SELECT count(*) FROM generate_series(1, :a::int % 10 + 1);
+SELECT 'pgb_tls_secret_6161' AS tag;
+\\endpipeline
+"""
+
+
+class PostgresSslmode(unittest.TestCase):
+    """libpq with sslmode=require: its TLS (OpenSSL on libpq's own BIO)
+    carries the PostgreSQL protocol, which is never HTTP, so the spans
+    are the libpq hooks' alone, the same as over a plain connection, and
+    what the programs print is unchanged."""
+
+    @classmethod
+    def setUpClass(cls):
+        pgserver.need_postgres()
+        cls.pg = PgServer(password=PQ_PASSWORD, ssl=(cert(), key())).start()
+        try:
+            cls.pg.createdb("app")
+        except BaseException:
+            cls.pg.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pg.stop()
+
+    def shape(self, spans):
+        """What must not depend on TLS: each span's name, kind, status and
+        attributes, without the client's own port."""
+        out = []
+        for s in spans:
+            a = dict(s["attributes"])
+            a.pop("network.peer.port", None)
+            out.append((s["name"], s["kind"], s["status"].get("code"),
+                        s["status"].get("message", ""),
+                        json.dumps(a, sort_keys=True)))
+        return sorted(out)
+
+    def by_service(self, spans, name):
+        return [s for s in spans if service(s) == name]
+
+    def test_psql_and_pgbench_over_tls(self):
+        psql = [pgserver.pg_bin("psql"), "-X", "-A", "-t"]
+        for c in PSQL_CMDS:
+            psql += ["-c", c]
+        script = _dir / "tls_bench.sql"
+        script.write_text(PGBENCH_SCRIPT)
+        # A connection (and TLS session) per transaction: objects freed
+        # and their sockets' descriptors reused.
+        bench = [pgserver.pg_bin("pgbench"), "-n", "-C", "-M", "extended",
+                 "-t", "10", "-c", "2", "-j", "1", "-f", str(script)]
+        runs = {}
+        with Sink() as sink:
+            for mode in ("disable", "require"):
+                dsn = self.pg.dsn("app", sslmode=mode)
+                untraced = subprocess.run(psql + ["-d", dsn],
+                                          capture_output=True, timeout=60)
+                traced = subprocess.run(
+                    psql + ["-d", dsn], capture_output=True, timeout=60,
+                    env=traced_env(sink, OTEL_SERVICE_NAME="psql-" + mode))
+                b = run_traced(bench + [dsn], sink, timeout=60,
+                               OTEL_SERVICE_NAME="pgbench-" + mode)
+                self.assertEqual(b.returncode, 0, b.stderr)
+                self.assertIn("actually processed: 20/20", b.stdout)
+                runs[mode] = (untraced, traced)
+            # psql: 7 statements; pgbench: 3 per transaction (a script
+            # of its own: no set-up query), for each mode.
+            per_mode = len(PSQL_CMDS) + 20 * 3
+            spans = settle(sink, 2 * per_mode)
+        self.assertEqual(len(spans), 2 * per_mode, summarize(spans))
+        for mode, (untraced, traced) in runs.items():
+            self.assertEqual(traced.stdout, untraced.stdout, mode)
+            self.assertEqual(traced.stderr, untraced.stderr, mode)
+            self.assertEqual(traced.returncode, untraced.returncode)
+        plain, tls = runs["disable"][1], runs["require"][1]
+        self.assertEqual(plain.stdout.split(b"\n", 1)[0], b"f")
+        self.assertEqual(tls.stdout.split(b"\n", 1)[0], b"t")
+        self.assertEqual(plain.stdout.split(b"\n", 1)[1],
+                         tls.stdout.split(b"\n", 1)[1])
+        self.assertIn(b'"tls_missing_table" does not exist', tls.stderr)
+        # Nothing but query spans: no HTTP span, no span from the TLS
+        # records.
+        for s in spans:
+            self.assertEqual(attr(s, "db.system.name"), "postgresql",
+                             summarize([s]))
+            self.assertEqual(s["kind"], KIND_CLIENT)
+            self.assertEqual(attr(s, "server.port"), self.pg.port)
+        for prog in ("psql", "pgbench"):
+            self.assertEqual(
+                self.shape(self.by_service(spans, prog + "-require")),
+                self.shape(self.by_service(spans, prog + "-disable")),
+                prog)
+        ins = find_span(self.by_service(spans, "psql-require"),
+                        name="INSERT tls_items")
+        self.assertEqual(attr(ins, "db.query.text"),
+                         "INSERT INTO tls_items VALUES (?, ?)")
+        sel = find_span(self.by_service(spans, "psql-require"),
+                        attrs={"db.query.text": "SELECT g, md5(g::text) "
+                               "FROM generate_series(?, ?) g"})
+        self.assertEqual(attr(sel, "db.response.returned_rows"), 3000)
+        err = find_span(self.by_service(spans, "psql-require"),
+                        name="SELECT tls_missing_table")
+        self.assertEqual(attr(err, "db.response.status_code"), "42P01")
+        blob = json.dumps(spans)
+        for secret in ("tls_secret_lit_4471", "long_secret_", "918273",
+                       "pgb_tls_secret_6161", PQ_PASSWORD):
+            self.assertNotIn(secret, blob)
 
 
 class ExporterOverHttps(unittest.TestCase):
