@@ -2,7 +2,8 @@
 programs, all preloaded: curl, python's urllib and wget (GnuTLS)
 against a python ssl-wrapped http.server, curl -> nginx with TLS -> an https backend, a
 non-blocking C client whose SSL_write calls block and are retried
-(TLS 1.2 and 1.3, with and without partial writes), a TLS stream that is
+(TLS 1.2 and 1.3, with and without partial writes), renegotiation and
+key updates between keep-alive requests, a TLS stream that is
 not HTTP, the exporter itself sending to an https receiver, and psql and
 pgbench with sslmode=require against a PostgreSQL server with ssl on
 (pgserver.py).  The certificate is made here with `openssl req`."""
@@ -172,10 +173,10 @@ def setUpModule():
                     "-keyout", str(_dir / "key.pem"),
                     "-out", str(_dir / "cert.pem")],
                    check=True, capture_output=True)
-    subprocess.run(["cc", "-O1", "-g", "-Wall", "-o",
-                    str(_dir / "tls_nonblock"),
-                    str(PROGS / "tls_nonblock.c"), "-lssl", "-lcrypto"],
-                   check=True)
+    for prog in ("tls_nonblock", "tls_rekey"):
+        subprocess.run(["cc", "-O1", "-g", "-Wall", "-o", str(_dir / prog),
+                        str(PROGS / (prog + ".c")), "-lssl", "-lcrypto"],
+                       check=True)
 
 
 def tearDownModule():
@@ -397,6 +398,59 @@ class NonBlockingClient(unittest.TestCase):
     def test_moving_buffer_tls13(self):
         # SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER: every retry from a copy.
         self._check("moving", "1.3")
+
+
+class Rekey(unittest.TestCase):
+    """Keys changed between keep-alive requests: TLS 1.2 renegotiation
+    (the client's, finished by SSL_do_handshake or inside the next
+    SSL_write, and the server's HelloRequest) and TLS 1.3 key updates
+    (both ways), with a non-blocking client (progs/tls_rekey.c).  The
+    server, traced too, says what each request brought; the client
+    checks that against what it sent and that the keys did change."""
+
+    def test_renegotiation_and_key_update(self):
+        prog = str(_dir / "tls_rekey")
+        port = free_port()
+        with Sink() as sink, \
+             Background([prog, "server", str(port), cert(), key()], sink,
+                        OTEL_SERVICE_NAME="rekey-server") as srv:
+            wait_for_port(port)
+            plain = subprocess.run([prog, "client", str(port)],
+                                   capture_output=True, text=True,
+                                   timeout=60)
+            r = run_traced([prog, "client", str(port)], sink, timeout=60,
+                           OTEL_SERVICE_NAME="rekey-client")
+            self.assertEqual(plain.returncode, 0, plain.stderr)
+            self.assertEqual(r.returncode, 0, r.stderr + srv.output())
+            # 4 connections of 3 requests: the untraced run's server
+            # spans, the traced run's client and server spans.
+            spans = settle(sink, 36)
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), 12, r.stdout)
+        # Each request got one traceparent and nothing else changed in
+        # the bytes the server read (head, body and their hash).
+        self.assertEqual(plain.stdout.count(" tp=0 "), 12, plain.stdout)
+        self.assertEqual(r.stdout, plain.stdout.replace(" tp=0 ", " tp=1 "))
+        # One span per request and side, none from the handshakes.
+        self.assertEqual(len(spans), 36, summarize(spans))
+        self.assertEqual(len(find_spans(spans, kind=KIND_CLIENT)), 12,
+                         summarize(spans))
+        for line in lines:
+            target = line.split()[0]
+            path, _, query = target.partition("?")
+            c = find_span(spans, kind=KIND_CLIENT,
+                          attrs={"url.full": "https://tls.test" + target})
+            s = find_span(spans, kind=KIND_SERVER, attrs={"url.path": path},
+                          pred=lambda s: not is_root(s) and
+                          attr(s, "url.query", "") == query)
+            assert_child_of(s, c)
+            self.assertEqual(service(c), "rekey-client")
+            self.assertEqual(c["name"], "GET" if path.endswith("/get")
+                             else "POST")
+            self.assertEqual(attr(c, "http.response.status_code"), 200)
+            self.assertEqual(attr(c, "network.peer.port"), port)
+            self.assertEqual(attr(s, "url.scheme"), "https")
+            self.assertEqual(attr(s, "http.response.status_code"), 200)
 
 
 class Nginx(unittest.TestCase):
