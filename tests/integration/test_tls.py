@@ -2,7 +2,8 @@
 programs, all preloaded: curl, python's urllib and wget (GnuTLS)
 against a python ssl-wrapped http.server, curl -> nginx with TLS -> an https backend, a
 non-blocking C client whose SSL_write calls block and are retried
-(TLS 1.2 and 1.3, with and without partial writes), renegotiation and
+(TLS 1.2 and 1.3, with and without partial writes), the same with
+gnutls_record_send (retried with the same arguments or none), renegotiation and
 key updates between keep-alive requests, a TLS stream that is
 not HTTP, the exporter itself sending to an https receiver, and psql and
 pgbench with sslmode=require against a PostgreSQL server with ssl on
@@ -173,10 +174,11 @@ def setUpModule():
                     "-keyout", str(_dir / "key.pem"),
                     "-out", str(_dir / "cert.pem")],
                    check=True, capture_output=True)
-    for prog in ("tls_nonblock", "tls_rekey"):
+    for prog, libs in (("tls_nonblock", ["-lssl", "-lcrypto"]),
+                       ("tls_rekey", ["-lssl", "-lcrypto"]),
+                       ("gnutls_nonblock", ["-lgnutls"])):
         subprocess.run(["cc", "-O1", "-g", "-Wall", "-o", str(_dir / prog),
-                        str(PROGS / (prog + ".c")), "-lssl", "-lcrypto"],
-                       check=True)
+                        str(PROGS / (prog + ".c"))] + libs, check=True)
 
 
 def tearDownModule():
@@ -398,6 +400,75 @@ class NonBlockingClient(unittest.TestCase):
     def test_moving_buffer_tls13(self):
         # SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER: every retry from a copy.
         self._check("moving", "1.3")
+
+
+class GnuTLSNonBlocking(unittest.TestCase):
+    """gnutls_record_send on a non-blocking socket whose peer does not
+    read yet (progs/gnutls_nonblock.c): retried with the same arguments,
+    the request is followed to its end with its traceparent; retried
+    without a buffer, the program still gets exactly GnuTLS's answers and
+    the server every byte, and the span ends there."""
+
+    BODY = 200000
+
+    def _run(self, sink, mode, traced):
+        port = free_port()
+        gofile = _dir / ("gnutls-go-%s-%d" % (mode, traced))
+        if gofile.exists():
+            gofile.unlink()
+        argv = [str(_dir / "gnutls_nonblock"), str(port), mode,
+                str(self.BODY), str(gofile)]
+        with Background([sys.executable, "-c", SLOW_SERVER_PY, str(port),
+                         cert(), key(), str(gofile)], sink,
+                        OTEL_SERVICE_NAME="slow-%s-%d" % (mode, traced)) \
+                as srv:
+            wait_for_port(port)
+            if traced:
+                r = run_traced(argv, sink, timeout=60,
+                               OTEL_SERVICE_NAME="gnutls-" + mode)
+            else:
+                r = subprocess.run(argv, capture_output=True, text=True,
+                                   timeout=60)
+            srv.proc.wait(timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr + srv.output())
+        # The writes did block and were retried.
+        self.assertNotIn("blocked=0", r.stderr)
+        self.assertIn("blocked=", r.stderr)
+        return r
+
+    def test_retries_with_same_arguments_and_without_buffer(self):
+        body = bytes((ord("a") + (i * 7 + i // 251) % 26)
+                     for i in range(self.BODY))
+        sha = hashlib.sha256(body).hexdigest()
+        runs = {}
+        with Sink() as sink:
+            for mode in ("same", "null"):
+                runs[mode] = (self._run(sink, mode, False),
+                              self._run(sink, mode, True))
+            # A server span per run, a client span per traced run; the
+            # harness's probes of the ports make none.
+            spans = settle(sink, 6)
+        self.assertEqual(len(spans), 6, summarize(spans))
+        for mode, (plain, r) in runs.items():
+            self.assertTrue(plain.stdout.endswith("%s %d 0\n"
+                                                  % (sha, self.BODY)),
+                            plain.stdout)
+            # Every byte arrived, with one traceparent.
+            self.assertTrue(r.stdout.endswith("%s %d 1\n"
+                                              % (sha, self.BODY)),
+                            r.stdout)
+            c = find_span(spans, "POST", KIND_CLIENT,
+                          pred=lambda s: service(s) == "gnutls-" + mode)
+            s = find_span(spans, "POST", KIND_SERVER,
+                          pred=lambda s: service(s) == "slow-%s-1" % mode)
+            assert_child_of(s, c)
+            self.assertEqual(attr(c, "url.full"), "https://tls.test/upload")
+            self.assertEqual(attr(s, "url.scheme"), "https")
+            if mode == "same":
+                self.assertEqual(attr(c, "http.response.status_code"), 200)
+            else:
+                # Not followed past the retry: no response seen.
+                self.assertIsNone(attr(c, "http.response.status_code"))
 
 
 class Rekey(unittest.TestCase):
