@@ -651,10 +651,12 @@ class PostgresSslmode(unittest.TestCase):
 
     def shape(self, spans):
         """What must not depend on TLS: each span's name, kind, status and
-        attributes, without the client's own port."""
+        attributes, without the client's own port and the stack a slow
+        span gets (code.*: it depends on the machine's load)."""
         out = []
         for s in spans:
-            a = dict(s["attributes"])
+            a = {k: v for k, v in s["attributes"].items()
+                 if not k.startswith("code.")}
             a.pop("network.peer.port", None)
             out.append((s["name"], s["kind"], s["status"].get("code"),
                         s["status"].get("message", ""),
