@@ -13,7 +13,7 @@
  *	(a HelloRequest, unless the last one's renegotiation is still under
  *	way) and /server-keyupdate makes it update its keys, asking the
  *	client to update its own.  It allows client-initiated
- *	renegotiation, and answers a renegotiating ClientHello 50 ms late.
+ *	renegotiation, and answers a renegotiating ClientHello 100 ms late.
  *
  *   tls_rekey client PORT
  *	One connection per mode: reneg (TLS 1.2, SSL_renegotiate between
@@ -129,7 +129,7 @@ static void on_server_message(int write_p, int version, int content_type,
 
 	if (!write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
 	    m[0] == SSL3_MT_CLIENT_HELLO && ++hellos_read > 1)
-		usleep(50000);
+		usleep(100000);
 }
 
 /* Answers the requests of one connection. */
