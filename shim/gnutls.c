@@ -4,16 +4,16 @@
  * same way tls.c does it for OpenSSL.  A session is tied to the socket its
  * handshake (or first record call) touches (tls.h).
  *
- * GnuTLS lets a program retry a write that returned GNUTLS_E_AGAIN or
- * GNUTLS_E_INTERRUPTED with no buffer at all (NULL, 0): the library sends
- * the record it kept.  The plaintext of such a retry is not in our hands,
- * so trace headers go only into requests written on blocking sockets,
- * where a write does not return GNUTLS_E_AGAIN, and a connection that
- * sees such a retry is no longer followed (its bytes pass unchanged).
- * Spans are made either way.
+ * A write that returned GNUTLS_E_AGAIN or GNUTLS_E_INTERRUPTED is retried
+ * with the same arguments or with none (NULL, 0); either way GnuTLS sends
+ * the record it kept and answers with that record's length, whatever it
+ * is given.  A retry with the same arguments is our real calls again
+ * (tlsconn.c).  A retry without a buffer gives us no plaintext to follow:
+ * the kept record is sent, the program is told how many of its own bytes
+ * were in it (tlsconn.c puts some in every record that holds our header),
+ * and the connection is no longer followed (its span ends unfinished).
  */
 #include <errno.h>
-#include <fcntl.h>
 
 #include "httpconn.h"
 #include "preload.h"
@@ -115,13 +115,34 @@ static long put_one(void *arg, const void *buf, size_t len, int *retry)
 	return (long)r;
 }
 
-/* 1 when a write on fd cannot return GNUTLS_E_AGAIN. */
-static int blocking(int fd)
-{
-	int fl;
+/* GnuTLS's value for a state it cannot be in. */
+#define GT_E_INTERNAL_ERROR     (-59)
 
-	KEEP_ERRNO(fl = fcntl(fd, F_GETFL));
-	return fl >= 0 && !(fl & O_NONBLOCK);
+/*
+ * A write without bytes: the retry of one that failed.  If GnuTLS keeps a
+ * record of our real calls (ws->kept), it is sent, and the program's bytes
+ * in it are what the program's failed write took; the connection is then
+ * no longer followed, as we did not see those bytes.  Else it is the
+ * program's business alone.
+ */
+static ssize_t retry_without_buffer(struct put *p, struct fd_entry *e,
+				    struct tls_wstate *ws, const void *data,
+				    size_t size)
+{
+	ssize_t r = p->send(p->session, data, size);
+
+	if (!ws->kept || r == GT_E_AGAIN || r == GT_E_INTERRUPTED)
+		return r;
+	ws->kept = 0;
+	KEEP_ERRNO(hc_close(e));
+	e->proto = FD_PROTO_NONE;
+	if (r < 0)
+		return r;
+	/* Only a peer that limits records to fewer bytes than our header
+	 * leaves none of the program's bytes in the record. */
+	if ((size_t)r <= ws->kept_ours)
+		return GT_E_INTERNAL_ERROR;
+	return r - (ssize_t)ws->kept_ours;
 }
 
 HOOK_API ssize_t gnutls_record_send(gnutls_session_t session,
@@ -147,11 +168,8 @@ HOOK_API ssize_t gnutls_record_send(gnutls_session_t session,
 	}
 	if (use != TLS_OBJ_TRACED || e->proto == FD_PROTO_NONE)
 		return p.send(session, data, size);
-	if (!data || !size) {
-		/* A retry whose bytes we cannot see: stop following. */
-		KEEP_ERRNO(hc_close(e));
-		return p.send(session, data, size);
-	}
+	if (!data || !size)
+		return retry_without_buffer(&p, e, ws, data, size);
 	return tls_write(e, ws, data, size, TLS_W_RECORD, &io,
-			 tls_propagating() && blocking((int)(e - fdtab_table)));
+			 tls_propagating());
 }

@@ -5,37 +5,90 @@
  * as a socket's.
  */
 #include <errno.h>
+#include <string.h>
 #include <sys/uio.h>
 
 #include "httpconn.h"
+#include "httpinject.h"
 #include "tlsconn.h"
+
+/* Our header and the program's bytes after it in one GnuTLS record: at
+ * most this much. */
+#define TW_JOIN_MAX (HI_HDR_MAX + 256)
 
 /* The hc_writer behind a TLS write: what the last real call said. */
 struct tw {
 	const struct tls_io *io;
+	int record;             /* TLS_W_RECORD */
+	const char *prog;       /* the program's bytes of this hc_write */
+	size_t prog_len;
 	long last;              /* its result */
 	int err;                /* errno after it, when it failed */
 	int retry;              /* it failed asking for the same call again */
 	int short_write;        /* it took fewer bytes than it was given */
+	size_t ours;            /* header bytes it began with */
 };
 
-/* One real TLS write of the first non-empty piece: a TLS write takes one
- * buffer, and httpconn.c treats a write that takes fewer bytes than laid
- * out like a stream socket doing the same. */
-static ssize_t tw_put(void *arg, const struct iovec *iov, int n)
+static int outside(const struct tw *t, const struct iovec *v)
 {
-	struct tw *t = arg;
+	const char *p = v->iov_base;
+
+	return p < t->prog || p >= t->prog + t->prog_len;
+}
+
+/*
+ * The first non-empty piece, or for GnuTLS our header joined with the
+ * program's bytes after it (into join).  A record GnuTLS keeps after
+ * GNUTLS_E_AGAIN then always holds some of the program's bytes, which a
+ * retry without a buffer reports (gnutls.c).  *ours: header bytes at its
+ * start.
+ */
+static struct iovec piece(struct tw *t, const struct iovec *iov, int n,
+			  char *join, size_t *ours)
+{
+	struct iovec v;
+	size_t total = 0, k;
 	int i = 0;
-	long r;
 
 	while (i < n - 1 && iov[i].iov_len == 0)
 		i++;
+	v = iov[i];
+	*ours = 0;
+	if (!t->record || !outside(t, &v))
+		return v;
+	for (int j = 0; j < n; j++)
+		total += iov[j].iov_len;
+	/* A parent-id rewritten in place stands for the program's bytes. */
+	if (total <= t->prog_len || v.iov_len > TW_JOIN_MAX)
+		return v;
+	*ours = v.iov_len;
+	v.iov_base = join;
+	v.iov_len = 0;
+	for (; i < n && v.iov_len < TW_JOIN_MAX; i++) {
+		k = iov[i].iov_len;
+		if (k > TW_JOIN_MAX - v.iov_len)
+			k = TW_JOIN_MAX - v.iov_len;
+		memcpy(join + v.iov_len, iov[i].iov_base, k);
+		v.iov_len += k;
+	}
+	return v;
+}
+
+/* One real TLS write of the first piece: a TLS write takes one buffer,
+ * and httpconn.c treats a write that takes fewer bytes than laid out
+ * like a stream socket doing the same. */
+static ssize_t tw_put(void *arg, const struct iovec *iov, int n)
+{
+	struct tw *t = arg;
+	char join[TW_JOIN_MAX];
+	struct iovec v = piece(t, iov, n, join, &t->ours);
+	long r;
+
 	t->retry = 0;
-	r = t->io->write(t->io->arg, iov[i].iov_base, iov[i].iov_len,
-			 &t->retry);
+	r = t->io->write(t->io->arg, v.iov_base, v.iov_len, &t->retry);
 	t->last = r;
 	if (r > 0) {
-		if ((size_t)r < iov[i].iov_len)
+		if ((size_t)r < v.iov_len)
 			t->short_write = 1;
 		return r;
 	}
@@ -54,7 +107,7 @@ long tls_write(struct fd_entry *e, struct tls_wstate *ws, const void *buf,
 {
 	int partial = mode != TLS_W_WHOLE;
 
-	struct tw t = { .io = io };
+	struct tw t = { .io = io, .record = mode == TLS_W_RECORD };
 	struct hc_writer hw = { tw_put, &t };
 	struct iovec v;
 	size_t done = 0;
@@ -67,9 +120,12 @@ long tls_write(struct fd_entry *e, struct tls_wstate *ws, const void *buf,
 		done = ws->done;
 	ws->len = 0;
 	ws->done = 0;
+	ws->kept = 0;
 	while (done < len) {
 		v.iov_base = (char *)buf + done;
 		v.iov_len = len - done;
+		t.prog = v.iov_base;
+		t.prog_len = v.iov_len;
 		r = hc_write(e, &v, 1, &hw, propagate);
 		if (r < 0)
 			break;
@@ -78,6 +134,11 @@ long tls_write(struct fd_entry *e, struct tls_wstate *ws, const void *buf,
 		 * have without us. */
 		if (partial && t.short_write && done > 0)
 			return (long)done;
+	}
+	if (mode == TLS_W_RECORD && done < len && t.retry) {
+		/* GnuTLS keeps the record of the call that failed. */
+		ws->kept = 1;
+		ws->kept_ours = t.ours;
 	}
 	if (done == len || (mode == TLS_W_RECORD && done > 0))
 		return (long)done;

@@ -35,10 +35,13 @@ struct tls_io {
 };
 
 /* Per TLS object: a program write cut short by a retryable failure after
- * some of its bytes went out (non-partial mode).  All zero: none. */
+ * some of its bytes went out (non-partial mode), and for GnuTLS the record
+ * it keeps from a real write that failed so.  All zero: none. */
 struct tls_wstate {
 	size_t len;             /* length of the program's write */
 	size_t done;            /* of its bytes already taken */
+	size_t kept_ours;       /* header bytes at the kept record's start */
+	int kept;               /* GnuTLS keeps a record of ours */
 };
 
 /* What a TLS library's write promises the program. */
@@ -49,10 +52,13 @@ enum tls_wmode {
 	TLS_W_WHOLE,
 	/* OpenSSL with SSL_MODE_ENABLE_PARTIAL_WRITE: also 1..len. */
 	TLS_W_PARTIAL,
-	/* GnuTLS: 1..len, and a retry may pass no buffer at all (NULL, 0),
-	 * so a failure after some of the program's bytes went out is
-	 * reported as those bytes: the program's next write then starts
-	 * with exactly the real call that failed. */
+	/* GnuTLS: 1..len.  A failure after some of the program's bytes went
+	 * out is reported as those bytes: the program's next write then
+	 * starts with exactly the real call that failed, which GnuTLS
+	 * answers from the record it kept whatever it is given.  Our header
+	 * goes out in one real write with program bytes after it, so that
+	 * record always holds some of the program's bytes: a retry without
+	 * a buffer (NULL, 0) is answered with them (tls_wstate.kept). */
 	TLS_W_RECORD,
 };
 

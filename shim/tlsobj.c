@@ -53,7 +53,7 @@ static struct tls_slot *tie(const void *obj, struct tls_slot *sl, int fd)
 
 	if (!sl && !(sl = ptrtab_claim(&table, obj)))
 		return NULL;
-	sl->ws = (struct tls_wstate){ 0, 0 };
+	sl->ws = (struct tls_wstate){ 0 };
 	sl->misses = 0;
 	sl->fd = fd;
 	if (!e || (e->kind != FD_TCP && e->kind != FD_UNIX)) {

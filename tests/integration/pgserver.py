@@ -15,6 +15,10 @@ durability for speed.  When the tests run as root the server runs as the
 Authentication: connections over the Unix socket are trusted; TCP
 connections need the superuser's password when one was given (SCRAM),
 else they are trusted too.  The superuser is `postgres`.
+
+TLS: PgServer(ssl=(cert_pem, key_pem)) turns on `ssl` with that
+certificate (copied into the server's directory); TCP clients then choose
+with `sslmode` (pg.dsn("app", sslmode="require")).
 """
 
 import os
@@ -84,8 +88,10 @@ class PgServer:
     (the directory holding the Unix socket), user ("postgres"), password
     (or None), dir (the temporary directory), data_dir, log_path."""
 
-    def __init__(self, password=None, settings=None, start_timeout=30.0):
+    def __init__(self, password=None, settings=None, start_timeout=30.0,
+                 ssl=None):
         self.password = password
+        self.ssl = ssl
         self.settings = dict(FAST_SETTINGS)
         self.settings.update(settings or {})
         self.start_timeout = start_timeout
@@ -169,8 +175,25 @@ class PgServer:
         lines = ["%s = %s" % kv for kv in self.settings.items()]
         lines += ["port = %d" % self.port,
                   "unix_socket_directories = '%s'" % self.socket_dir]
+        if self.ssl:
+            lines += ["ssl = on"] + self._install_certificate()
         with open(self.data_dir / "postgresql.conf", "a") as f:
             f.write("\n# otelshim tests\n" + "\n".join(lines) + "\n")
+
+    def _install_certificate(self):
+        """The server's copies of the certificate and key (the key only
+        for the server's user, as the server demands); their settings."""
+        names = []
+        for src, name, mode in zip(self.ssl, ("server.crt", "server.key"),
+                                   (0o644, 0o600)):
+            dst = self.dir / name
+            shutil.copyfile(src, dst)
+            if self._uid is not None:
+                os.chown(dst, self._uid, self._gid)
+            os.chmod(dst, mode)
+            names.append(str(dst))
+        return ["ssl_cert_file = '%s'" % names[0],
+                "ssl_key_file = '%s'" % names[1]]
 
     def _start_server(self):
         self._run([pg_bin("pg_ctl"), "-D", str(self.data_dir), "-l",

@@ -2,11 +2,15 @@
 programs, all preloaded: curl, python's urllib and wget (GnuTLS)
 against a python ssl-wrapped http.server, curl -> nginx with TLS -> an https backend, a
 non-blocking C client whose SSL_write calls block and are retried
-(TLS 1.2 and 1.3, with and without partial writes), a TLS stream that is
-not HTTP, and the exporter itself sending to an https receiver.  The
-certificate is made here with `openssl req`."""
+(TLS 1.2 and 1.3, with and without partial writes), the same with
+gnutls_record_send (retried with the same arguments or none), renegotiation and
+key updates between keep-alive requests, a TLS stream that is
+not HTTP, the exporter itself sending to an https receiver, and psql and
+pgbench with sslmode=require against a PostgreSQL server with ssl on
+(pgserver.py).  The certificate is made here with `openssl req`."""
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -21,6 +25,8 @@ from harness import (KIND_CLIENT, KIND_SERVER, Background, Sink,
                      assert_child_of, attr, find_span, find_spans,
                      free_port, is_root, need_programs, nginx_conf, run_traced,
                      summarize, traced_env, wait_for_port)
+import pgserver
+from pgserver import PgServer
 
 PROGS = Path(__file__).resolve().parent / "progs"
 
@@ -168,10 +174,11 @@ def setUpModule():
                     "-keyout", str(_dir / "key.pem"),
                     "-out", str(_dir / "cert.pem")],
                    check=True, capture_output=True)
-    subprocess.run(["cc", "-O1", "-g", "-Wall", "-o",
-                    str(_dir / "tls_nonblock"),
-                    str(PROGS / "tls_nonblock.c"), "-lssl", "-lcrypto"],
-                   check=True)
+    for prog, libs in (("tls_nonblock", ["-lssl", "-lcrypto"]),
+                       ("tls_rekey", ["-lssl", "-lcrypto"]),
+                       ("gnutls_nonblock", ["-lgnutls"])):
+        subprocess.run(["cc", "-O1", "-g", "-Wall", "-o", str(_dir / prog),
+                        str(PROGS / (prog + ".c"))] + libs, check=True)
 
 
 def tearDownModule():
@@ -395,6 +402,128 @@ class NonBlockingClient(unittest.TestCase):
         self._check("moving", "1.3")
 
 
+class GnuTLSNonBlocking(unittest.TestCase):
+    """gnutls_record_send on a non-blocking socket whose peer does not
+    read yet (progs/gnutls_nonblock.c): retried with the same arguments,
+    the request is followed to its end with its traceparent; retried
+    without a buffer, the program still gets exactly GnuTLS's answers and
+    the server every byte, and the span ends there."""
+
+    BODY = 200000
+
+    def _run(self, sink, mode, traced):
+        port = free_port()
+        gofile = _dir / ("gnutls-go-%s-%d" % (mode, traced))
+        if gofile.exists():
+            gofile.unlink()
+        argv = [str(_dir / "gnutls_nonblock"), str(port), mode,
+                str(self.BODY), str(gofile)]
+        with Background([sys.executable, "-c", SLOW_SERVER_PY, str(port),
+                         cert(), key(), str(gofile)], sink,
+                        OTEL_SERVICE_NAME="slow-%s-%d" % (mode, traced)) \
+                as srv:
+            wait_for_port(port)
+            if traced:
+                r = run_traced(argv, sink, timeout=60,
+                               OTEL_SERVICE_NAME="gnutls-" + mode)
+            else:
+                r = subprocess.run(argv, capture_output=True, text=True,
+                                   timeout=60)
+            srv.proc.wait(timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr + srv.output())
+        # The writes did block and were retried.
+        self.assertNotIn("blocked=0", r.stderr)
+        self.assertIn("blocked=", r.stderr)
+        return r
+
+    def test_retries_with_same_arguments_and_without_buffer(self):
+        body = bytes((ord("a") + (i * 7 + i // 251) % 26)
+                     for i in range(self.BODY))
+        sha = hashlib.sha256(body).hexdigest()
+        runs = {}
+        with Sink() as sink:
+            for mode in ("same", "null"):
+                runs[mode] = (self._run(sink, mode, False),
+                              self._run(sink, mode, True))
+            # A server span per run, a client span per traced run; the
+            # harness's probes of the ports make none.
+            spans = settle(sink, 6)
+        self.assertEqual(len(spans), 6, summarize(spans))
+        for mode, (plain, r) in runs.items():
+            self.assertTrue(plain.stdout.endswith("%s %d 0\n"
+                                                  % (sha, self.BODY)),
+                            plain.stdout)
+            # Every byte arrived, with one traceparent.
+            self.assertTrue(r.stdout.endswith("%s %d 1\n"
+                                              % (sha, self.BODY)),
+                            r.stdout)
+            c = find_span(spans, "POST", KIND_CLIENT,
+                          pred=lambda s: service(s) == "gnutls-" + mode)
+            s = find_span(spans, "POST", KIND_SERVER,
+                          pred=lambda s: service(s) == "slow-%s-1" % mode)
+            assert_child_of(s, c)
+            self.assertEqual(attr(c, "url.full"), "https://tls.test/upload")
+            self.assertEqual(attr(s, "url.scheme"), "https")
+            if mode == "same":
+                self.assertEqual(attr(c, "http.response.status_code"), 200)
+            else:
+                # Not followed past the retry: no response seen.
+                self.assertIsNone(attr(c, "http.response.status_code"))
+
+
+class Rekey(unittest.TestCase):
+    """Keys changed between keep-alive requests: TLS 1.2 renegotiation
+    (the client's, finished by SSL_do_handshake or inside the next
+    SSL_write, and the server's HelloRequest) and TLS 1.3 key updates
+    (both ways), with a non-blocking client (progs/tls_rekey.c).  The
+    server, traced too, says what each request brought; the client
+    checks that against what it sent and that the keys did change."""
+
+    def test_renegotiation_and_key_update(self):
+        prog = str(_dir / "tls_rekey")
+        port = free_port()
+        with Sink() as sink, \
+             Background([prog, "server", str(port), cert(), key()], sink,
+                        OTEL_SERVICE_NAME="rekey-server") as srv:
+            wait_for_port(port)
+            plain = subprocess.run([prog, "client", str(port)],
+                                   capture_output=True, text=True,
+                                   timeout=60)
+            r = run_traced([prog, "client", str(port)], sink, timeout=60,
+                           OTEL_SERVICE_NAME="rekey-client")
+            self.assertEqual(plain.returncode, 0, plain.stderr)
+            self.assertEqual(r.returncode, 0, r.stderr + srv.output())
+            # 4 connections of 3 requests: the untraced run's server
+            # spans, the traced run's client and server spans.
+            spans = settle(sink, 36)
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), 12, r.stdout)
+        # Each request got one traceparent and nothing else changed in
+        # the bytes the server read (head, body and their hash).
+        self.assertEqual(plain.stdout.count(" tp=0 "), 12, plain.stdout)
+        self.assertEqual(r.stdout, plain.stdout.replace(" tp=0 ", " tp=1 "))
+        # One span per request and side, none from the handshakes.
+        self.assertEqual(len(spans), 36, summarize(spans))
+        self.assertEqual(len(find_spans(spans, kind=KIND_CLIENT)), 12,
+                         summarize(spans))
+        for line in lines:
+            target = line.split()[0]
+            path, _, query = target.partition("?")
+            c = find_span(spans, kind=KIND_CLIENT,
+                          attrs={"url.full": "https://tls.test" + target})
+            s = find_span(spans, kind=KIND_SERVER, attrs={"url.path": path},
+                          pred=lambda s: not is_root(s) and
+                          attr(s, "url.query", "") == query)
+            assert_child_of(s, c)
+            self.assertEqual(service(c), "rekey-client")
+            self.assertEqual(c["name"], "GET" if path.endswith("/get")
+                             else "POST")
+            self.assertEqual(attr(c, "http.response.status_code"), 200)
+            self.assertEqual(attr(c, "network.peer.port"), port)
+            self.assertEqual(attr(s, "url.scheme"), "https")
+            self.assertEqual(attr(s, "http.response.status_code"), 200)
+
+
 class Nginx(unittest.TestCase):
     def test_curl_nginx_https_backend_one_trace(self):
         need_programs("nginx", "curl")
@@ -471,6 +600,138 @@ class Nginx(unittest.TestCase):
         self.assertEqual(attr(s2, "http.response.status_code"), 200)
         # one span per request: nothing from the ciphertext
         self.assertEqual(len(spans), 6, summarize(spans))
+
+
+PQ_PASSWORD = "pw_tls_Secret_5521"
+
+# psql's commands: whether the session is TLS, statements with literals
+# (one long enough to span several TLS records), an error, and a result
+# of many records.
+PSQL_CMDS = [
+    "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+    "CREATE TABLE tls_items (id int PRIMARY KEY, name text)",
+    "INSERT INTO tls_items VALUES (1, 'tls_secret_lit_4471'), (2, '%s')"
+    % ("long_secret_" * 3000),
+    "SELECT id, length(name) FROM tls_items WHERE name <> "
+    "'tls_secret_lit_4471'",
+    "SELECT * FROM tls_missing_table",
+    "SELECT g, md5(g::text) FROM generate_series(1, 3000) g",
+    "DROP TABLE tls_items",
+]
+
+PGBENCH_SCRIPT = """\
+\\set a random(1, 100000)
+SELECT :a::bigint + 918273 AS tls_bench;
+\\startpipeline
+SELECT count(*) FROM generate_series(1, :a::int % 10 + 1);
+SELECT 'pgb_tls_secret_6161' AS tag;
+\\endpipeline
+"""
+
+
+class PostgresSslmode(unittest.TestCase):
+    """libpq with sslmode=require: its TLS (OpenSSL on libpq's own BIO)
+    carries the PostgreSQL protocol, which is never HTTP, so the spans
+    are the libpq hooks' alone, the same as over a plain connection, and
+    what the programs print is unchanged."""
+
+    @classmethod
+    def setUpClass(cls):
+        pgserver.need_postgres()
+        cls.pg = PgServer(password=PQ_PASSWORD, ssl=(cert(), key())).start()
+        try:
+            cls.pg.createdb("app")
+        except BaseException:
+            cls.pg.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pg.stop()
+
+    def shape(self, spans):
+        """What must not depend on TLS: each span's name, kind, status and
+        attributes, without the client's own port and the stack a slow
+        span gets (code.*: it depends on the machine's load)."""
+        out = []
+        for s in spans:
+            a = {k: v for k, v in s["attributes"].items()
+                 if not k.startswith("code.")}
+            a.pop("network.peer.port", None)
+            out.append((s["name"], s["kind"], s["status"].get("code"),
+                        s["status"].get("message", ""),
+                        json.dumps(a, sort_keys=True)))
+        return sorted(out)
+
+    def by_service(self, spans, name):
+        return [s for s in spans if service(s) == name]
+
+    def test_psql_and_pgbench_over_tls(self):
+        psql = [pgserver.pg_bin("psql"), "-X", "-A", "-t"]
+        for c in PSQL_CMDS:
+            psql += ["-c", c]
+        script = _dir / "tls_bench.sql"
+        script.write_text(PGBENCH_SCRIPT)
+        # A connection (and TLS session) per transaction: objects freed
+        # and their sockets' descriptors reused.
+        bench = [pgserver.pg_bin("pgbench"), "-n", "-C", "-M", "extended",
+                 "-t", "10", "-c", "2", "-j", "1", "-f", str(script)]
+        runs = {}
+        with Sink() as sink:
+            for mode in ("disable", "require"):
+                dsn = self.pg.dsn("app", sslmode=mode)
+                untraced = subprocess.run(psql + ["-d", dsn],
+                                          capture_output=True, timeout=60)
+                traced = subprocess.run(
+                    psql + ["-d", dsn], capture_output=True, timeout=60,
+                    env=traced_env(sink, OTEL_SERVICE_NAME="psql-" + mode))
+                b = run_traced(bench + [dsn], sink, timeout=60,
+                               OTEL_SERVICE_NAME="pgbench-" + mode)
+                self.assertEqual(b.returncode, 0, b.stderr)
+                self.assertIn("actually processed: 20/20", b.stdout)
+                runs[mode] = (untraced, traced)
+            # psql: 7 statements; pgbench: 3 per transaction (a script
+            # of its own: no set-up query), for each mode.
+            per_mode = len(PSQL_CMDS) + 20 * 3
+            spans = settle(sink, 2 * per_mode)
+        self.assertEqual(len(spans), 2 * per_mode, summarize(spans))
+        for mode, (untraced, traced) in runs.items():
+            self.assertEqual(traced.stdout, untraced.stdout, mode)
+            self.assertEqual(traced.stderr, untraced.stderr, mode)
+            self.assertEqual(traced.returncode, untraced.returncode)
+        plain, tls = runs["disable"][1], runs["require"][1]
+        self.assertEqual(plain.stdout.split(b"\n", 1)[0], b"f")
+        self.assertEqual(tls.stdout.split(b"\n", 1)[0], b"t")
+        self.assertEqual(plain.stdout.split(b"\n", 1)[1],
+                         tls.stdout.split(b"\n", 1)[1])
+        self.assertIn(b'"tls_missing_table" does not exist', tls.stderr)
+        # Nothing but query spans: no HTTP span, no span from the TLS
+        # records.
+        for s in spans:
+            self.assertEqual(attr(s, "db.system.name"), "postgresql",
+                             summarize([s]))
+            self.assertEqual(s["kind"], KIND_CLIENT)
+            self.assertEqual(attr(s, "server.port"), self.pg.port)
+        for prog in ("psql", "pgbench"):
+            self.assertEqual(
+                self.shape(self.by_service(spans, prog + "-require")),
+                self.shape(self.by_service(spans, prog + "-disable")),
+                prog)
+        ins = find_span(self.by_service(spans, "psql-require"),
+                        name="INSERT tls_items")
+        self.assertEqual(attr(ins, "db.query.text"),
+                         "INSERT INTO tls_items VALUES (?, ?)")
+        sel = find_span(self.by_service(spans, "psql-require"),
+                        attrs={"db.query.text": "SELECT g, md5(g::text) "
+                               "FROM generate_series(?, ?) g"})
+        self.assertEqual(attr(sel, "db.response.returned_rows"), 3000)
+        err = find_span(self.by_service(spans, "psql-require"),
+                        name="SELECT tls_missing_table")
+        self.assertEqual(attr(err, "db.response.status_code"), "42P01")
+        blob = json.dumps(spans)
+        for secret in ("tls_secret_lit_4471", "long_secret_", "918273",
+                       "pgb_tls_secret_6161", PQ_PASSWORD):
+            self.assertNotIn(secret, blob)
 
 
 class ExporterOverHttps(unittest.TestCase):
