@@ -632,6 +632,30 @@ static void wait_changed(_Atomic uint32_t *w, uint32_t val,
 	}
 }
 
+/*
+ * The exporter thread did not finish within the exit budget (a send or a
+ * stack being symbolised took longer): whatever it had not sent, spooled
+ * or counted dies with the process.  Says how many, so that no span is
+ * lost without a word.
+ */
+static void warn_unsent_at_exit(uint64_t budget_ns)
+{
+	struct status_report r;
+	uint64_t accounted;
+	char line[200];
+
+	fill_report(&r);
+	accounted = r.exported + r.rejected + r.dropped_queue +
+		    r.dropped_export + r.spooled;
+	if (r.recorded <= accounted)
+		return;
+	snprintf(line, sizeof(line), "exporter still busy at exit after "
+		 "%llu ms: %llu spans neither sent nor spooled",
+		 (unsigned long long)(budget_ns / 1000000),
+		 (unsigned long long)(r.recorded - accounted));
+	host_log(CONFIG_LOG_WARN, line);
+}
+
 void batch_shutdown(void)
 {
 	const struct config *cfg = host.cfg;
@@ -658,6 +682,8 @@ void batch_shutdown(void)
 	/* OTELSHIM_EXIT_TIMEOUT=0: no network, only the spool's moment. */
 	wait_changed(&done_word, 0, start + (budget ? budget :
 					     SPOOL_RESERVE_NS));
+	if (!atomic_load(&done_word))
+		warn_unsent_at_exit(budget);
 	if (cfg->log_level >= CONFIG_LOG_INFO) {
 		struct status_report r;
 		char line[400];
