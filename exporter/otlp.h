@@ -33,8 +33,6 @@ struct otlp_code_site {
 typedef int (*otlp_site_fn)(const struct span *s,
 			    struct otlp_code_site *site);
 
-struct otlp_arena_chunk;
-
 struct otlp_encoder {
 	const struct config *cfg;
 	const struct resource *res;
@@ -43,9 +41,11 @@ struct otlp_encoder {
 	/* Memory kept from one call to the next, so a busy exporter does not
 	 * hand pages back to the kernel and fault them in again for every
 	 * batch; otlp_release() lets go of it.  Zero-initialise. */
-	struct otlp_arena_chunk *spare;
-	uint8_t *pb_buf;
+	uint8_t *pb_buf;                /* the output, written from its end */
 	size_t pb_cap;
+	char *scratch;                  /* text being repaired */
+	size_t scratch_cap;
+	char *stack_text;               /* a stack being rendered */
 };
 
 /*

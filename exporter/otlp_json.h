@@ -1,6 +1,6 @@
 /*
  * The OTLP/JSON writer for a tree of protobuf-c messages (otlp_json.c),
- * the counterpart of the protobuf writer in otlp_pack.h: the console and
+ * the counterpart of the protobuf writer in otlp_pb.h: the console and
  * file exporters and OTLP/HTTP with the JSON protocol send what it writes.
  * Exporter thread only.
  */
@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "otlp_pack.h"
+#include "otlp_pb.h"
 
 /*
  * Writes req as one OTLP/JSON object (hex ids, integer enums,

@@ -10,7 +10,7 @@
 
 #include "common/text.h"
 #include "common/utf8.h"
-#include "otlp_pack.h"
+#include "otlp_pb.h"
 #include "otlp_response.h"
 #include "pbwire.h"
 #include "scan.h"

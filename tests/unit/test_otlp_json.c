@@ -3,7 +3,7 @@
  * byte on small cases and run through python3's json module on a full
  * one; a hand-built tree covers what span records never hold (bytes,
  * key-value lists, nested arrays, values left unset).
- * links: exporter/otlp.c exporter/legacy.c exporter/otlp_json.c exporter/otlp_pack.c build/proto/common.pb-c.c build/proto/resource.pb-c.c build/proto/trace.pb-c.c build/proto/trace_service.pb-c.c
+ * links: exporter/otlp.c exporter/legacy.c exporter/otlp_json.c build/proto/common.pb-c.c build/proto/resource.pb-c.c build/proto/trace.pb-c.c build/proto/trace_service.pb-c.c
  */
 #include <math.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "exporter/otlp_pack.h"
+#include "exporter/otlp_pb.h"
 #include "exporter/otlp_response.h"
 #include "unit.h"
 

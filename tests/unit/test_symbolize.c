@@ -4,7 +4,7 @@
  * render one per line; the code site skips library frames; the OTLP
  * encoder adds the code.* attributes; and the ELF reader survives stripped,
  * truncated and corrupted files.
- * links: exporter/symbolize.c exporter/otlp.c exporter/legacy.c exporter/otlp_json.c exporter/otlp_pack.c build/proto/common.pb-c.c build/proto/resource.pb-c.c build/proto/trace.pb-c.c build/proto/trace_service.pb-c.c
+ * links: exporter/symbolize.c exporter/otlp.c exporter/legacy.c exporter/otlp_json.c build/proto/common.pb-c.c build/proto/resource.pb-c.c build/proto/trace.pb-c.c build/proto/trace_service.pb-c.c
  */
 #include <check.h>
 #include <dlfcn.h>

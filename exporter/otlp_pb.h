@@ -1,9 +1,9 @@
 /*
- * Short names for the protobuf-c message types of an OTLP trace export,
- * and the one-pass protobuf writer for a tree of them (otlp_pack.c).
+ * Short names for the protobuf-c message types of an OTLP trace export:
+ * what the JSON writer walks and what a server's answer decodes into.
  */
-#ifndef OTELSHIM_OTLP_PACK_H
-#define OTELSHIM_OTLP_PACK_H
+#ifndef OTELSHIM_OTLP_PB_H
+#define OTELSHIM_OTLP_PB_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -29,15 +29,5 @@ typedef Opentelemetry__Proto__Common__V1__KeyValueList pb_kvlist;
 
 /* Which member of an AnyValue is set. */
 #define ANY_CASE(c) OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_##c
-
-/*
- * Serialises req as protobuf into *buf, a malloc()ed buffer of *cap bytes
- * (NULL at first) that is replaced by a bigger one when it is too small;
- * the bytes end up at its end, *out pointing to the first of *len.  The
- * caller keeps the buffer for the next call and frees it in the end.
- * Returns 0, or -ENOMEM.
- */
-int otlp_pack_request(const pb_request *req, uint8_t **buf, size_t *cap,
-		      const uint8_t **out, size_t *len);
 
 #endif
