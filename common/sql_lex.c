@@ -448,6 +448,20 @@ out:
 	return p;
 }
 
+/* Any other token at s into x, with its gap; returns where it ends. */
+static const char *lex_other(const char *s, const char *end, struct tok *x,
+			     uint8_t gap)
+{
+	const char *p;
+
+	*x = (struct tok){ .gap = gap, .s = s };
+	p = lex_one(s, end, x);
+	x->n = (size_t)(p - s);
+	if (x->kind == TK_PUNCT)
+		x->c = *s;
+	return p;
+}
+
 size_t sql_lex_run(const char **pp, const char *end, struct tok *t,
 		   size_t max)
 {
@@ -460,52 +474,45 @@ size_t sql_lex_run(const char **pp, const char *end, struct tok *t,
 		uint8_t c = (uint8_t)*p, cl = sql_cls[c];
 
 		s = p;
-		if (cl & C_SPACE) {
-			int nul = c == 0;
-
-			for (p++; p < end && IS(*p, C_SPACE); p++)
-				nul |= *p == 0;
-			if (!nul) {
-				gap = 1;
-				continue;
-			}
-		}
-		x->kw = KW_NONE;
-		x->dq = 0;
-		x->sq = 0;
-		x->plain = 0;
-		x->c = 0;
-		if (cl & C_SPACE) {
-			x->kind = TK_SPACE;
-		} else if ((cl & C_ONE) ||
-		           (c == '.' && !(end - p >= 2 && IS(p[1], C_DIGIT)))) {
-			x->kind = TK_PUNCT;
-			x->c = (char)c;
-			x->plain = 1;
-			p++;
-		} else if (cl & C_START) {
+		if (cl & C_START) {
 			/* A plain ASCII word, unless it goes on in UTF-8 or
 			 * is a literal's prefix (E'..', U&'..'). */
 			for (p++; p < end && IS(*p, C_CONT); p++)
 				;
 			if (p < end && ((uint8_t)*p >= 0x80 ||
 			                (p - s == 1 && (*p == '\'' ||
-			                                *p == '&')))) {
-				p = lex_one(s, end, x);
-			} else {
-				x->kind = TK_WORD;
-				x->kw = kw_lookup(s, (size_t)(p - s), end);
-				x->plain = 1;
-			}
+			                                *p == '&'))))
+				p = lex_other(s, end, x, gap);
+			else
+				*x = (struct tok){
+					.kind = TK_WORD, .gap = gap, .plain = 1,
+					.kw = kw_lookup(s, (size_t)(p - s), end),
+					.s = s, .n = (size_t)(p - s),
+				};
+			gap = 0;
+		} else if ((cl & C_ONE) ||
+		           (c == '.' && !(end - p >= 2 && IS(p[1], C_DIGIT)))) {
+			*x = (struct tok){
+				.kind = TK_PUNCT, .gap = gap, .plain = 1,
+				.c = (char)c, .s = s, .n = 1,
+			};
+			p++;
+			gap = 0;
+		} else if (cl & C_SPACE) {
+			int nul = c == 0;
+
+			for (p++; p < end && IS(*p, C_SPACE); p++)
+				nul |= *p == 0;
+			gap = 1;
+			if (!nul)
+				continue;
+			*x = (struct tok){
+				.kind = TK_SPACE, .s = s, .n = (size_t)(p - s),
+			};
 		} else {
-			p = lex_one(s, end, x);
-			if (x->kind == TK_PUNCT)
-				x->c = (char)c;
+			p = lex_other(s, end, x, gap);
+			gap = x->kind == TK_COMMENT;
 		}
-		x->s = s;
-		x->n = (size_t)(p - s);
-		x->gap = gap;
-		gap = x->kind == TK_COMMENT || x->kind == TK_SPACE;
 		k++;
 		/* A single space after a token, the common case, without
 		 * a trip round the loop. */

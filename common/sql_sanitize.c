@@ -215,14 +215,42 @@ static int san_quiet(struct san *o, const struct tok *t)
 	return 1;
 }
 
+/*
+ * The next common case: inside an open list, a number, a string or a
+ * comma, no sign before it.  Returns 0 for a token it does not handle.
+ */
+static int san_list_item(struct san *o, const struct tok *t)
+{
+	if (t->kind == TK_NUMBER || t->kind == TK_STRING) {
+		o->lst_cast = 0;
+		o->lst_items++;
+		flush(o, t->s);
+		putc1(o, '?');
+		o->run = t->s + t->n;
+		o->pkind = TK_STRING;
+		o->pc = 0;
+	} else if (t->c == ',' && t->n == 1) {
+		o->lst_cast = 0;
+		o->pkind = TK_PUNCT;
+		o->pc = ',';
+	} else {
+		return 0;
+	}
+	o->pkw = KW_NONE;
+	return 1;
+}
+
 static void san_token(struct san *o, const struct tok *t)
 {
 	int literal = 0, sign = 0;
 	char c = t->c;
 	const char *te = t->s + t->n;
 
-	if (!o->lst && o->vals_depth < 0 && !o->sign && san_quiet(o, t))
-		return;
+	if (!o->sign) {
+		if (o->lst ? san_list_item(o, t) :
+		    o->vals_depth < 0 && san_quiet(o, t))
+			return;
+	}
 	switch (t->kind) {
 	case TK_SPACE:
 		flush(o, t->s);
