@@ -1,7 +1,8 @@
 /*
  * SQL sanitising and summarising for database spans (see sql.h): one pass
- * of the lexer (sql_lex.c) feeds each token to the sanitiser
- * (sql_sanitize.c) and the summariser (sql_summary.c).
+ * of the lexer (sql_lex.c) cuts the text into batches of tokens, and the
+ * sanitiser (sql_sanitize.c) and the summariser (sql_summary.c) each take
+ * a batch in a loop of their own.
  *
  * Runs on application threads: no allocation, no locks, only memcpy,
  * memchr and memcmp from libc, linear work with a fixed bound.
@@ -19,14 +20,14 @@ size_t sql_analyze(const char *sql, size_t len, unsigned flags,
                    struct sql_info *info)
 {
 	struct sql_info local;
+	struct tok t[SQL_LEX_BATCH];
 	struct san o;
 	struct sum m;
-	struct tok t;
 	const char *p = sql, *end;
 	int do_text = text != NULL && text_cap > 0;
 	int do_sum = (summary != NULL && summary_cap > 0) || info != NULL;
 	int trunc = 0;
-	size_t ret = 0;
+	size_t ret = 0, k;
 
 	if (info == NULL)
 		info = &local;
@@ -39,24 +40,22 @@ size_t sql_analyze(const char *sql, size_t len, unsigned flags,
 	}
 	end = p + len;
 
-	sql_san_init(&o, do_text ? text : NULL, text_cap, flags);
+	if (do_text)
+		sql_san_init(&o, text, text_cap, flags, sql);
 	sql_sum_init(&m, summary, summary_cap, flags, info);
 
 	while (p < end && (do_text || do_sum)) {
-		p = sql_lex(p, end, &t);
-		if (do_text) {
-			sql_san_token(&o, &t);
-			if (sql_san_done(&o)) {
-				/* The buffer is final: stop sanitising. */
-				ret = sql_san_finish(&o, &trunc);
-				do_text = 0;
-			}
+		k = sql_lex_run(&p, end, t, SQL_LEX_BATCH);
+		if (do_text && sql_san_tokens(&o, t, k, p)) {
+			/* The buffer is final: stop sanitising. */
+			ret = sql_san_finish(&o, p, &trunc);
+			do_text = 0;
 		}
 		if (do_sum)
-			sql_sum_token(&m, &t);
+			sql_sum_tokens(&m, t, k);
 	}
 	if (do_text)
-		ret = sql_san_finish(&o, &trunc);
+		ret = sql_san_finish(&o, p, &trunc);
 	sql_sum_finish(&m);
 	if (trunc)
 		info->truncated |= SQL_TRUNC_TEXT;

@@ -19,6 +19,14 @@ const uint8_t sql_cls[256] = {
 	['g' ... 'z'] = C_START | C_CONT | C_ALNUM,
 	['_'] = C_START | C_CONT | C_ALNUM,
 	['$'] = C_CONT,
+	/* Bytes that start no longer token (no comment, string, number,
+	 * name or parameter). */
+	[0x01 ... 0x08] = C_ONE, [0x0e ... 0x1f] = C_ONE, [0x7f] = C_ONE,
+	['!'] = C_ONE, ['#'] = C_ONE, ['%'] = C_ONE, ['&'] = C_ONE,
+	['('] = C_ONE, [')'] = C_ONE, ['*'] = C_ONE, ['+'] = C_ONE,
+	[','] = C_ONE, [';'] = C_ONE, ['<'] = C_ONE, ['='] = C_ONE,
+	['>'] = C_ONE, ['\\'] = C_ONE, [']'] = C_ONE, ['^'] = C_ONE,
+	['{'] = C_ONE, ['|'] = C_ONE, ['}'] = C_ONE, ['~'] = C_ONE,
 };
 
 const struct kwent sql_kwtab[KW_COUNT] = {
@@ -29,57 +37,119 @@ const struct kwent sql_kwtab[KW_COUNT] = {
 };
 
 
+/*
+ * Keyword lookup by a perfect hash: the first two and the last two letters
+ * of a word and its length, folded to 32 bits and multiplied, give each of
+ * the keywords a slot of its own (KW_HASH_MUL was searched for that; the
+ * unit test checks every keyword is found by its name).  A word costs one
+ * multiplication and, if its slot is taken, one comparison, and letters
+ * compare in either case since c & 0xdf is upper case for a letter and no
+ * letter for any other byte a word holds.  After a change to the keyword
+ * list, find a new multiplier and table if the test fails.
+ */
+#define KW_HASH_MUL 0x3b9095d9u
+#define KW_HASH(c0, c1, cn2, cn1, n) \
+	((((uint32_t)((c0) & 31) | (uint32_t)((c1) & 31) << 5 | \
+	   (uint32_t)((cn2) & 31) << 10 | (uint32_t)((cn1) & 31) << 15 | \
+	   (uint32_t)(n) << 20) * KW_HASH_MUL) >> 23)
+
+static const uint8_t kw_slot[512] = {
+	[  2] = KW_VACUUM, [ 21] = KW_TRUE, [ 22] = KW_INSERT,
+	[ 25] = KW_EXCEPT, [ 28] = KW_FALSE, [ 37] = KW_THEN,
+	[ 38] = KW_LOCAL, [ 62] = KW_QUERY, [ 67] = KW_EXTENSION,
+	[ 77] = KW_TEMPORARY, [ 82] = KW_PROCEDURE, [ 85] = KW_CLUSTER,
+	[ 87] = KW_BY, [ 88] = KW_WINDOW, [ 90] = KW_HAVING, [ 94] = KW_IS,
+	[ 99] = KW_CONCURRENTLY, [110] = KW_REPLACE, [114] = KW_UNIQUE,
+	[116] = KW_CALL, [118] = KW_ANALYZE, [121] = KW_DOMAIN,
+	[122] = KW_REFRESH, [125] = KW_TRUNCATE, [127] = KW_AS,
+	[129] = KW_INTERSECT, [149] = KW_VERBOSE, [150] = KW_REINDEX,
+	[157] = KW_COPY, [165] = KW_MATERIALIZED, [169] = KW_FOR,
+	[178] = KW_WITH, [183] = KW_MERGE, [184] = KW_ELSE, [187] = KW_AND,
+	[188] = KW_INTO, [189] = KW_RETURN, [193] = KW_USER,
+	[195] = KW_RETURNING, [202] = KW_TEMP, [203] = KW_OR,
+	[207] = KW_SERVER, [213] = KW_ANALYSE, [215] = KW_COMMENT,
+	[220] = KW_PREPARE, [227] = KW_ON, [234] = KW_VIRTUAL,
+	[241] = KW_SELECT, [245] = KW_INDEX, [252] = KW_IN,
+	[253] = KW_DISTINCT, [255] = KW_TABLE, [258] = KW_OFFSET,
+	[263] = KW_UNLOGGED, [281] = KW_FOREIGN, [285] = KW_CREATE,
+	[290] = KW_LATERAL, [291] = KW_FETCH, [292] = KW_FROM,
+	[296] = KW_LIKE, [297] = KW_RULE, [298] = KW_ILIKE, [300] = KW_IF,
+	[306] = KW_PRAGMA, [308] = KW_GROUP, [313] = KW_SCHEMA,
+	[314] = KW_VALUES, [315] = KW_ONLY, [316] = KW_VIEW,
+	[330] = KW_BETWEEN, [338] = KW_FUNCTION, [348] = KW_DEFAULT,
+	[351] = KW_DATABASE, [355] = KW_POLICY, [357] = KW_NULL,
+	[394] = KW_WHEN, [395] = KW_DO, [398] = KW_NOT, [406] = KW_EXISTS,
+	[407] = KW_TRIGGER, [415] = KW_FREEZE, [416] = KW_SEQUENCE,
+	[417] = KW_LIMIT, [428] = KW_FULL, [432] = KW_DECLARE,
+	[433] = KW_EXPLAIN, [437] = KW_UPDATE, [438] = KW_USING,
+	[442] = KW_TYPE, [445] = KW_RECURSIVE, [446] = KW_WHERE,
+	[454] = KW_PLAN, [457] = KW_SET, [461] = KW_ORDER, [462] = KW_JOIN,
+	[464] = KW_ROLE, [466] = KW_GLOB, [478] = KW_LOCK, [479] = KW_UNION,
+	[481] = KW_GLOBAL, [497] = KW_ALTER, [503] = KW_DROP,
+	[508] = KW_CASE, [509] = KW_TABLESPACE, [510] = KW_DELETE,
+};
+
 #define KW_LONGEST 12
 
-/* Keyword id of the word [s, s + n), case-insensitive, or KW_NONE. */
-static uint8_t kw_lookup(const char *s, size_t n)
+/* From byte 16 - n on: n bytes that fold a letter to upper case, then
+ * zeros, so that 16 bytes of a word of n letters compare with a name. */
+static const uint8_t kw_fold[32] = {
+	0xdf, 0xdf, 0xdf, 0xdf, 0xdf, 0xdf, 0xdf, 0xdf,
+	0xdf, 0xdf, 0xdf, 0xdf, 0xdf, 0xdf, 0xdf, 0xdf,
+};
+
+/* Keyword id of the word [s, s + n), case-insensitive, or KW_NONE; end
+ * is where the text ends. */
+static inline uint8_t kw_lookup(const char *s, size_t n, const char *end)
 {
-	char up[KW_LONGEST + 1];
-	int lo = 1, hi = KW_COUNT - 1;
+	const char *k;
+	uint64_t w[2], f[2], kk[2];
+	uint8_t kw;
 	size_t i;
 
 	if (n < 2 || n > KW_LONGEST)
 		return KW_NONE;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (c >= 'a' && c <= 'z')
-			c -= 'a' - 'A';
-		else if (c < 'A' || c > 'Z')
+	kw = kw_slot[KW_HASH(s[0], s[1], s[n - 2], s[n - 1], n)];
+	k = sql_kwtab[kw].name;
+	if (kw == KW_NONE || k[n] != 0)
+		return KW_NONE;
+	if (end - s >= 16) {
+		memcpy(w, s, 16);
+		memcpy(f, kw_fold + 16 - n, 16);
+		memcpy(kk, k, 16);
+		return ((w[0] & f[0]) ^ kk[0]) | ((w[1] & f[1]) ^ kk[1]) ?
+		       KW_NONE : kw;
+	}
+	for (i = 0; i < n; i++)
+		if ((s[i] & 0xdf) != k[i])
 			return KW_NONE;
-		up[i] = c;
-	}
-	up[n] = 0;
-	while (lo <= hi) {
-		int mid = (lo + hi) / 2;
-		const char *k = sql_kwtab[mid].name;
-		int r;
-
-		for (i = 0; up[i] != 0 && up[i] == k[i]; i++)
-			;
-		r = (uint8_t)up[i] - (uint8_t)k[i];
-
-		if (r == 0)
-			return (uint8_t)mid;
-		if (r < 0)
-			hi = mid - 1;
-		else
-			lo = mid + 1;
-	}
-	return KW_NONE;
+	return kw;
 }
 
 #ifdef UNITTEST
-/* Every keyword is found by its own name: the table is sorted. */
+/* Every keyword is found by its own name, in either case, both where the
+ * text goes on and where it ends; a longer or shorter word is not. */
 int sql_keywords_ok(void);
 int sql_keywords_ok(void)
 {
+	char b[32];
+	size_t n, j;
 	int i;
 
-	for (i = 1; i < KW_COUNT; i++)
-		if (kw_lookup(sql_kwtab[i].name,
-			      strlen(sql_kwtab[i].name)) != i)
+	for (i = 1; i < KW_COUNT; i++) {
+		n = strlen(sql_kwtab[i].name);
+		memset(b, ' ', sizeof(b));
+		for (j = 0; j < n; j++)
+			b[j] = (char)(sql_kwtab[i].name[j] | (j & 1 ? 0x20 : 0));
+		if (kw_lookup(b, n, b + sizeof(b)) != i ||
+		    kw_lookup(b, n, b + n) != i ||
+		    kw_lookup(b, n - 1, b + sizeof(b)) == i ||
+		    kw_lookup(b + 1, n - 1, b + n) == i)
 			return 0;
+		b[n] = 'S';
+		if (kw_lookup(b, n + 1, b + sizeof(b)) == i)
+			return 0;
+	}
 	return 1;
 }
 #endif
@@ -242,23 +312,14 @@ static const char *lex_dollar(const char *p, const char *end, struct tok *t)
 	return end;
 }
 
-/* Reads one token at p (p < end) into t; returns where the next starts. */
-const char *sql_lex(const char *p, const char *end, struct tok *t)
+/* Reads the token at p (p < end, not whitespace) into t's kind, kw, dq
+ * and sq (kw, dq and sq are 0 on entry); returns where the next starts. */
+static const char *lex_one(const char *p, const char *end, struct tok *t)
 {
 	const char *s = p;
 	uint8_t c = (uint8_t)*p;
 	int closed;
 
-	t->s = p;
-	t->kw = KW_NONE;
-	t->dq = 0;
-	t->sq = 0;
-	if (IS(c, C_SPACE)) {
-		while (p < end && IS(*p, C_SPACE))
-			p++;
-		t->kind = TK_SPACE;
-		goto out;
-	}
 	t->kind = TK_PUNCT;
 	switch (c) {
 	case '-':
@@ -379,11 +440,87 @@ const char *sql_lex(const char *p, const char *end, struct tok *t)
 				goto out;
 			}
 		}
-		t->kw = kw_lookup(s, (size_t)(p - s));
+		t->kw = kw_lookup(s, (size_t)(p - s), end);
 		goto out;
 	}
 	p++;
 out:
-	t->n = (size_t)(p - t->s);
 	return p;
+}
+
+/* Any other token at s into x, with its gap; returns where it ends. */
+static const char *lex_other(const char *s, const char *end, struct tok *x,
+			     uint8_t gap)
+{
+	const char *p;
+
+	*x = (struct tok){ .gap = gap, .s = s };
+	p = lex_one(s, end, x);
+	x->n = (size_t)(p - s);
+	if (x->kind == TK_PUNCT)
+		x->c = *s;
+	return p;
+}
+
+size_t sql_lex_run(const char **pp, const char *end, struct tok *t,
+		   size_t max)
+{
+	const char *p = *pp, *s;
+	uint8_t gap = 0;
+	size_t k = 0;
+
+	while (p < end && k < max) {
+		struct tok *x = &t[k];
+		uint8_t c = (uint8_t)*p, cl = sql_cls[c];
+
+		s = p;
+		if (cl & C_START) {
+			/* A plain ASCII word, unless it goes on in UTF-8 or
+			 * is a literal's prefix (E'..', U&'..'). */
+			for (p++; p < end && IS(*p, C_CONT); p++)
+				;
+			if (p < end && ((uint8_t)*p >= 0x80 ||
+			                (p - s == 1 && (*p == '\'' ||
+			                                *p == '&'))))
+				p = lex_other(s, end, x, gap);
+			else
+				*x = (struct tok){
+					.kind = TK_WORD, .gap = gap, .plain = 1,
+					.kw = kw_lookup(s, (size_t)(p - s), end),
+					.s = s, .n = (size_t)(p - s),
+				};
+			gap = 0;
+		} else if ((cl & C_ONE) ||
+		           (c == '.' && !(end - p >= 2 && IS(p[1], C_DIGIT)))) {
+			*x = (struct tok){
+				.kind = TK_PUNCT, .gap = gap, .plain = 1,
+				.c = (char)c, .s = s, .n = 1,
+			};
+			p++;
+			gap = 0;
+		} else if (cl & C_SPACE) {
+			int nul = c == 0;
+
+			for (p++; p < end && IS(*p, C_SPACE); p++)
+				nul |= *p == 0;
+			gap = 1;
+			if (!nul)
+				continue;
+			*x = (struct tok){
+				.kind = TK_SPACE, .s = s, .n = (size_t)(p - s),
+			};
+		} else {
+			p = lex_other(s, end, x, gap);
+			gap = x->kind == TK_COMMENT;
+		}
+		k++;
+		/* A single space after a token, the common case, without
+		 * a trip round the loop. */
+		if (end - p >= 2 && p[0] == ' ' && !IS(p[1], C_SPACE)) {
+			p++;
+			gap = 1;
+		}
+	}
+	*pp = p;
+	return k;
 }

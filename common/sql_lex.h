@@ -1,7 +1,8 @@
 /*
  * What the SQL lexer hands the sanitiser and the summariser (private to
  * common/sql*.c): character classes, the keywords they care about, and
- * tokens.
+ * tokens, cut a batch at a time so that each of the two runs its own loop
+ * over them.
  */
 #ifndef OTELSHIM_SQL_LEX_H
 #define OTELSHIM_SQL_LEX_H
@@ -18,6 +19,7 @@ enum {
 	C_DIGIT = 0x08,
 	C_HEX = 0x10,
 	C_ALNUM = 0x20,         /* [A-Za-z0-9_]: what a number swallows */
+	C_ONE = 0x40,           /* always a token of its own: ( ) , ; = ... */
 };
 
 extern const uint8_t sql_cls[256];
@@ -35,7 +37,7 @@ enum {
 	KF_SKIP = 0x10,         /* skipped before a DDL or UPDATE target */
 };
 
-/* Sorted by name (the lookup is a binary search). */
+/* Sorted by name; the lookup is a perfect hash (sql_lex.c). */
 #define SQL_KEYWORDS(X) \
 	X(ALTER, 0) \
 	X(ANALYSE, KF_MOD) \
@@ -152,7 +154,7 @@ enum kw {
 };
 
 struct kwent {
-	char name[13];
+	char name[16];          /* NUL-padded: compared 8 bytes at a time */
 	uint8_t flags;
 };
 
@@ -161,7 +163,7 @@ extern const struct kwent sql_kwtab[KW_COUNT];
 /* ---------------------------------------------------------------- lexer */
 
 enum tk {
-	TK_SPACE = 1,
+	TK_SPACE = 1,   /* only whitespace that holds a NUL byte */
 	TK_COMMENT,
 	TK_WORD,        /* identifier or keyword */
 	TK_QIDENT,      /* "name", `name`, [name], U&"name" */
@@ -174,15 +176,26 @@ enum tk {
 
 struct tok {
 	uint8_t kind;
+	uint8_t gap;    /* whitespace or a comment comes right before it */
 	uint8_t kw;     /* TK_WORD: enum kw */
 	uint8_t dq;     /* TK_QIDENT: "..." not followed by '.' and a name */
 	uint8_t sq;     /* TK_STRING: a plain, terminated '...' */
+	uint8_t plain;  /* known to be ASCII without NUL (else: may be) */
+	char c;         /* TK_PUNCT: its first character, else 0 */
 	const char *s;
 	size_t n;
 };
 
-/* Cuts the next token off [p, end), p < end, into *t; returns where the
- * token ends. */
-const char *sql_lex(const char *p, const char *end, struct tok *t);
+/* Tokens cut per call of sql_lex_run(). */
+#define SQL_LEX_BATCH 32
+
+/*
+ * Cuts the tokens at *p (up to end) into t[0, max) and moves *p past
+ * them; returns how many (0 only at end).  Whitespace without a NUL byte
+ * is no token, just the next token's gap: the text between two tokens is
+ * copied as it stands.
+ */
+size_t sql_lex_run(const char **p, const char *end, struct tok *t,
+		   size_t max);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * The literal sanitiser (see sql_sanitize.h).  Output positions are
- * logical, so a list that overflowed the buffer can still collapse.
- * Runs on application threads: no allocation, linear work.
+ * logical, so a list that overflowed the buffer can still collapse, and
+ * text that is kept as it stands is copied a run at a time.  Runs on
+ * application threads: no allocation, linear work.
  */
 #include <stdint.h>
 #include <string.h>
@@ -10,11 +11,13 @@
 #include "sql_sanitize.h"
 #include "utf8.h"
 
-void sql_san_init(struct san *o, char *buf, size_t cap, unsigned flags)
+void sql_san_init(struct san *o, char *buf, size_t cap, unsigned flags,
+		  const char *sql)
 {
 	memset(o, 0, sizeof(*o));
 	o->buf = buf;
-	o->lim = buf != NULL && cap > 0 ? cap - 1 : 0;
+	o->lim = cap - 1;
+	o->run = sql;
 	o->flags = flags;
 	o->vals_depth = -1;
 }
@@ -60,6 +63,31 @@ static void put_utf8(struct san *o, const char *s, size_t n)
 		run = ++s;
 	}
 	put(o, run, (size_t)(s - run));
+}
+
+/* Logical position of input position q, which the run reaches. */
+static size_t at(const struct san *o, const char *q)
+{
+	return o->n + (size_t)(q - o->run);
+}
+
+/* Copies the run up to q: before the end moves or a token is replaced. */
+static void flush(struct san *o, const char *q)
+{
+	if (q != o->run)        /* the text may be NULL when empty */
+		put(o, o->run, (size_t)(q - o->run));
+	o->run = q;
+}
+
+/* Are the n bytes at s ASCII without NUL, to be kept as they stand? */
+static int plain(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((uint8_t)(s[i] - 1) >= 0x7f)
+			return 0;
+	return 1;
 }
 
 static void put_space(struct san *o, const char *s, size_t n)
@@ -132,7 +160,7 @@ static void list_token(struct san *o, const struct tok *t, int literal)
 			o->lst_cast = 1;
 			return;
 		}
-		if (t->s[0] == ',' || t->s[0] == '-' || t->s[0] == '+')
+		if (t->c == ',' || t->c == '-' || t->c == '+')
 			return;
 		break;
 	default:
@@ -141,20 +169,101 @@ static void list_token(struct san *o, const struct tok *t, int literal)
 	o->lst_ok = 0;
 }
 
-void sql_san_token(struct san *o, const struct tok *t)
+/*
+ * The common case, most tokens of most statements: no list is open and no
+ * sign waits for its number.  Returns 0 for a token it does not handle.
+ */
+static int san_quiet(struct san *o, const struct tok *t)
 {
-	int literal = 0, sign = 0;
-	char c = t->kind == TK_PUNCT ? t->s[0] : 0;
+	char c = t->c;
 
 	switch (t->kind) {
+	case TK_WORD:
+		if (t->kw == KW_TRUE || t->kw == KW_FALSE ||
+		    t->kw == KW_VALUES)
+			return 0;
+		break;
+	case TK_NUMBER:
+	case TK_STRING:
+		flush(o, t->s);
+		putc1(o, '?');
+		o->run = t->s + t->n;
+		o->pkind = TK_STRING;
+		o->pkw = KW_NONE;
+		o->pc = 0;
+		return 1;
+	case TK_PUNCT:
+		if (c == '(') {
+			if (o->pkw == KW_IN)
+				return 0;
+			o->depth++;
+		} else if (c == ')') {
+			if (o->depth > 0)
+				o->depth--;
+		} else if (c == ';') {
+			o->depth = 0;
+		} else if (c == '-' || c == '+') {
+			return 0;
+		}
+		break;
+	default:
+		return 0;
+	}
+	o->pkind = t->kind;
+	o->pkw = t->kw;
+	o->pc = c;
+	return 1;
+}
+
+/*
+ * The next common case: inside an open list, a number, a string or a
+ * comma, no sign before it.  Returns 0 for a token it does not handle.
+ */
+static int san_list_item(struct san *o, const struct tok *t)
+{
+	if (t->kind == TK_NUMBER || t->kind == TK_STRING) {
+		o->lst_cast = 0;
+		o->lst_items++;
+		flush(o, t->s);
+		putc1(o, '?');
+		o->run = t->s + t->n;
+		o->pkind = TK_STRING;
+		o->pc = 0;
+	} else if (t->c == ',' && t->n == 1) {
+		o->lst_cast = 0;
+		o->pkind = TK_PUNCT;
+		o->pc = ',';
+	} else {
+		return 0;
+	}
+	o->pkw = KW_NONE;
+	return 1;
+}
+
+static void san_token(struct san *o, const struct tok *t)
+{
+	int literal = 0, sign = 0;
+	char c = t->c;
+	const char *te = t->s + t->n;
+
+	if (!o->sign) {
+		if (o->lst ? san_list_item(o, t) :
+		    o->vals_depth < 0 && san_quiet(o, t))
+			return;
+	}
+	switch (t->kind) {
 	case TK_SPACE:
+		flush(o, t->s);
 		put_space(o, t->s, t->n);
+		o->run = te;
 		return;
 	case TK_COMMENT:
 		/* One space keeps the tokens around it apart. */
+		flush(o, t->s);
 		if (o->n > 0 &&
 		    !(o->n <= o->lim && IS(o->buf[o->n - 1], C_SPACE)))
 			putc1(o, ' ');
+		o->run = te;
 		return;
 	case TK_NUMBER:
 	case TK_STRING:
@@ -181,6 +290,7 @@ void sql_san_token(struct san *o, const struct tok *t)
 		o->lst = 0;
 	}
 	if (o->lst == 'I' && c == ')' && o->lst_items > 0) {
+		flush(o, t->s);
 		o->n = o->lst_out;
 		putc1(o, '?');
 	}
@@ -191,21 +301,29 @@ void sql_san_token(struct san *o, const struct tok *t)
 			o->vals_depth = -1;
 	}
 
-	/* The token itself. */
-	if (t->kind == TK_NUMBER && o->sign)
+	/* The token itself: kept as it stands unless replaced. */
+	if (t->kind == TK_NUMBER && o->sign) {
+		flush(o, t->s);
 		o->n = o->sign_out;     /* -1 is one literal */
+	}
 	if (literal) {
+		flush(o, t->s);
 		putc1(o, '?');
+		o->run = te;
 	} else if (t->kind == TK_BAD) {
+		flush(o, t->s);
 		put(o, "\xef\xbf\xbd", 3);
+		o->run = te;
 	} else if (t->kind == TK_QIDENT || t->kind == TK_PARAM) {
-		put_utf8(o, t->s, t->n);        /* may hold any byte */
-	} else {
-		if ((c == '-' || c == '+') && t->n == 1 && sign_context(o)) {
-			sign = 1;
-			o->sign_out = o->n;
+		/* These may hold any byte. */
+		if (!plain(t->s, t->n)) {
+			flush(o, t->s);
+			put_utf8(o, t->s, t->n);
+			o->run = te;
 		}
-		put(o, t->s, t->n);
+	} else if ((c == '-' || c == '+') && t->n == 1 && sign_context(o)) {
+		sign = 1;
+		o->sign_out = at(o, t->s);
 	}
 	o->sign = sign;
 
@@ -221,7 +339,7 @@ void sql_san_token(struct san *o, const struct tok *t)
 		}
 		if (o->lst) {
 			o->lst_depth = o->depth;
-			o->lst_out = o->n;
+			o->lst_out = at(o, te);
 			o->lst_ok = 1;
 			o->lst_items = 0;
 			o->lst_cast = 0;
@@ -229,12 +347,14 @@ void sql_san_token(struct san *o, const struct tok *t)
 	} else if (c == ')') {
 		if (o->lst == 'V') {
 			/* Rows after the first fold into it. */
-			if (o->lst_items == 0)
+			if (o->lst_items == 0) {
 				o->vals_depth = -1;
-			else if (o->vals_rows > 0)
+			} else if (o->vals_rows > 0) {
+				flush(o, te);
 				o->n = o->vals_keep;
-			else
-				o->vals_keep = o->n;
+			} else {
+				o->vals_keep = at(o, te);
+			}
 			o->vals_rows++;
 		}
 		o->lst = 0;
@@ -256,14 +376,25 @@ void sql_san_token(struct san *o, const struct tok *t)
 	o->pc = c;
 }
 
-int sql_san_done(const struct san *o)
+int sql_san_tokens(struct san *o, const struct tok *t, size_t k,
+		   const char *upto)
 {
-	return o->n > o->lim && !o->lst && o->vals_depth < 0 && !o->sign;
+	size_t i;
+
+	for (i = 0; i < k; i++)
+		san_token(o, &t[i]);
+	/* Past the buffer's end, with nothing open that could move the end
+	 * back: the buffer is final. */
+	return at(o, upto) > o->lim && !o->lst && o->vals_depth < 0 &&
+	       !o->sign;
 }
 
-size_t sql_san_finish(struct san *o, int *truncated)
+size_t sql_san_finish(struct san *o, const char *upto, int *truncated)
 {
-	size_t n = o->n;
+	size_t n;
+
+	flush(o, upto);
+	n = o->n;
 
 	*truncated = n > o->lim;
 	if (n > o->lim) {

@@ -1,7 +1,7 @@
 /*
  * The literal sanitiser (private to common/sql*.c): fed the lexer's tokens
- * one by one, it writes db.query.text with every literal as '?', IN lists
- * and VALUES rows collapsed, into a bounded buffer.
+ * a batch at a time, it writes db.query.text with every literal as '?', IN
+ * lists and VALUES rows collapsed, into a bounded buffer.
  */
 #ifndef OTELSHIM_SQL_SANITIZE_H
 #define OTELSHIM_SQL_SANITIZE_H
@@ -15,11 +15,16 @@
  * The buffer holds its first cap - 1 bytes.  Collapsing an IN list or a
  * VALUES row moves the logical end back, so a long list that overflowed
  * the buffer can still end in a complete "IN (?)".
+ *
+ * Most of the text is kept as it stands (names, keywords, operators, the
+ * space between them): it is copied in runs, when something that is not
+ * kept (a literal, a comment) or a move of the end comes.
  */
 struct san {
 	char *buf;
 	size_t lim;             /* cap - 1 */
-	size_t n;               /* logical length */
+	size_t n;               /* logical length, without the run */
+	const char *run;        /* input kept from here on, not yet copied */
 	unsigned flags;
 	int depth;
 
@@ -49,17 +54,21 @@ struct san {
 	char pc;
 };
 
-/* Starts on buf (cap bytes; cap 0: measure only); flags SQL_POSTGRES or
- * SQL_SQLITE. */
-void sql_san_init(struct san *o, char *buf, size_t cap, unsigned flags);
+/* Starts on buf (cap > 0 bytes) for the text that starts at sql; flags
+ * SQL_POSTGRES or SQL_SQLITE. */
+void sql_san_init(struct san *o, char *buf, size_t cap, unsigned flags,
+		  const char *sql);
 
-void sql_san_token(struct san *o, const struct tok *t);
+/*
+ * Takes the next k tokens, the text up to upto (the end of the last one,
+ * or the whitespace after it).  Returns 1 once more input can no longer
+ * change what the buffer holds, else 0.
+ */
+int sql_san_tokens(struct san *o, const struct tok *t, size_t k,
+		   const char *upto);
 
-/* Can more input still change what the buffer holds?  0 if it can. */
-int sql_san_done(const struct san *o);
-
-/* NUL-terminates, dropping a character the limit cut in two; returns the
- * length and sets *truncated. */
-size_t sql_san_finish(struct san *o, int *truncated);
+/* NUL-terminates what the text up to upto gives, dropping a character
+ * the limit cut in two; returns the length and sets *truncated. */
+size_t sql_san_finish(struct san *o, const char *upto, int *truncated);
 
 #endif

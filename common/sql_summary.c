@@ -2,6 +2,7 @@
  * The summariser (see sql_summary.h).  Runs on application threads: no
  * allocation, linear work.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -75,7 +76,7 @@ static int same_name(const char *a, size_t an, const char *b, size_t bn)
 
 static void tg_commit(struct sum *m)
 {
-	const char *s = m->tg_s;
+	const char *s = m->tg_s, *name = s;
 	size_t n = (size_t)(m->tg_e - m->tg_s);
 	struct sql_info *info = m->info;
 	size_t i;
@@ -85,27 +86,33 @@ static void tg_commit(struct sum *m)
 	for (i = 0; i < (size_t)m->ncte; i++)
 		if (same_name(s, n, m->cte_s[i], m->cte_n[i]))
 			return;
-	/* Quoted names may hold NULs and bytes that are not UTF-8. */
-	for (i = 0; i < n && tn < sizeof(tmp) - 3; ) {
-		size_t l = s[i] == 0 ? 0 : (uint8_t)s[i] < 0x80 ? 1
-		                                : utf8_char_len(s + i, n - i);
+	/* Quoted names may hold NULs and bytes that are not UTF-8: those
+	 * are repaired into tmp; plain ASCII is used where it stands. */
+	if (m->tg_plain && n <= sizeof(tmp) - 3) {
+		tn = n;
+	} else {
+		name = tmp;
+		for (i = 0; i < n && tn < sizeof(tmp) - 3; ) {
+			size_t l = s[i] == 0 ? 0 : (uint8_t)s[i] < 0x80 ? 1
+			           : utf8_char_len(s + i, n - i);
 
-		if (l == 0) {
-			memcpy(tmp + tn, "\xef\xbf\xbd", 3);
-			tn += 3;
-			i++;
-		} else if (tn + l <= sizeof(tmp) - 3) {
-			memcpy(tmp + tn, s + i, l);
-			tn += l;
-			i += l;
-		} else {
-			break;
+			if (l == 0) {
+				memcpy(tmp + tn, "\xef\xbf\xbd", 3);
+				tn += 3;
+				i++;
+			} else if (tn + l <= sizeof(tmp) - 3) {
+				memcpy(tmp + tn, s + i, l);
+				tn += l;
+				i += l;
+			} else {
+				break;
+			}
 		}
+		if (i < n)
+			tn = sizeof(tmp);       /* too long for any output */
 	}
-	if (i < n)
-		tn = sizeof(tmp);       /* too long for any output */
 	if (tn <= SQL_SUMMARY_MAX)
-		sum_put(m, tmp, tn);
+		sum_put(m, name, tn);
 	else if (m->buf != NULL)
 		m->full = 1;
 	if (m->tg != T_COLLECTION)
@@ -114,12 +121,12 @@ static void tg_commit(struct sum *m)
 	if (info->ncollections == 1) {
 		m->coll_ok = tn < sizeof(info->collection);
 		if (m->coll_ok) {
-			memcpy(info->collection, tmp, tn);
+			memcpy(info->collection, name, tn);
 			info->collection[tn] = 0;
 		}
 	} else if (m->coll_ok) {
 		m->coll_ok = strlen(info->collection) == tn &&
-		             memcmp(info->collection, tmp, tn) == 0;
+		             memcmp(info->collection, name, tn) == 0;
 	}
 }
 
@@ -128,6 +135,7 @@ static void tg_begin(struct sum *m, const struct tok *t, int kind, int fn)
 	m->tg = kind;
 	m->tg_fn = fn;
 	m->tg_dot = 0;
+	m->tg_plain = t->plain;
 	m->tg_s = t->s;
 	m->tg_e = t->s + t->n;
 }
@@ -147,9 +155,10 @@ static int tg_feed(struct sum *m, const struct tok *t)
 	    (t->kind == TK_WORD || t->kind == TK_QIDENT)) {
 		m->tg_e = t->s + t->n;
 		m->tg_dot = 0;
+		m->tg_plain &= t->plain;
 		return 1;
 	}
-	if (!(m->tg_fn && t->kind == TK_PUNCT && t->s[0] == '('))
+	if (!(m->tg_fn && t->c == '('))
 		tg_commit(m);
 	m->tg = 0;
 	return 0;
@@ -441,7 +450,7 @@ static void sum_word(struct sum *m, const struct tok *t)
 
 static void sum_punct(struct sum *m, const struct tok *t)
 {
-	char c = t->s[0];
+	char c = t->c;
 	int d = m->depth < SUM_DEPTH ? m->depth : -1;
 
 	if (c == '(') {
@@ -472,7 +481,23 @@ static void sum_punct(struct sum *m, const struct tok *t)
 	}
 }
 
-void sql_sum_token(struct sum *m, const struct tok *t)
+/*
+ * The common case: no name is being read, nothing special is expected,
+ * and the token is punctuation, a literal or a name that is no keyword.
+ * Returns 0 for a token it does not handle.
+ */
+static int sum_quiet(struct sum *m, const struct tok *t)
+{
+	if (t->kind == TK_PUNCT) {
+		sum_punct(m, t);
+		return 1;
+	}
+	if (m->depth < SUM_DEPTH && m->from[m->depth] == F_EXPECT)
+		return 0;
+	return t->kind != TK_WORD || t->kw == KW_NONE;
+}
+
+static void sum_token(struct sum *m, const struct tok *t)
 {
 	struct sql_info *info = m->info;
 
@@ -480,7 +505,9 @@ void sql_sum_token(struct sum *m, const struct tok *t)
 		m->gap = 1;
 		return;
 	}
-	if (t->kind == TK_PUNCT && t->s[0] == ';') {
+	if (t->gap)
+		m->gap = 1;
+	if (t->c == ';') {
 		if (m->tg)
 			tg_feed(m, t);
 		stmt_reset(m);
@@ -489,12 +516,15 @@ void sql_sum_token(struct sum *m, const struct tok *t)
 	}
 	if (m->pkind == 0)
 		info->nstatements++;
+	if (!(m->tg | m->skip_paren | m->at_start | m->ddl | m->single |
+	      m->cte) && sum_quiet(m, t))
+		goto prev;
 	if (m->tg && tg_feed(m, t))
 		goto prev;
 	if (m->skip_paren) {
-		if (t->kind == TK_PUNCT && t->s[0] == '(')
+		if (t->c == '(')
 			m->skip_paren++;
-		else if (t->kind == TK_PUNCT && t->s[0] == ')')
+		else if (t->c == ')')
 			m->skip_paren--;
 		goto prev;
 	}
@@ -502,7 +532,7 @@ void sql_sum_token(struct sum *m, const struct tok *t)
 		if (t->kind == TK_WORD && m->explain &&
 		    (sql_kwtab[t->kw].flags & KF_MOD))
 			goto prev;
-		if (t->kind == TK_PUNCT && t->s[0] == '(' && m->explain) {
+		if (t->c == '(' && m->explain) {
 			m->skip_paren = 1;
 			goto prev;
 		}
@@ -514,7 +544,7 @@ void sql_sum_token(struct sum *m, const struct tok *t)
 		m->kind = ST_DML;
 		m->ops = 1;
 	}
-	if (m->ddl && t->kind == TK_PUNCT && t->s[0] == '(' &&
+	if (m->ddl && t->c == '(' &&
 	    m->kind == ST_LIST) {
 		m->skip_paren = 1;      /* VACUUM (options) */
 		goto prev;
@@ -527,13 +557,21 @@ prev:
 	m->gap = 0;
 	m->pkind = t->kind;
 	m->pkw = t->kw;
-	m->pc = t->kind == TK_PUNCT ? t->s[0] : 0;
+	m->pc = t->c;
+}
+
+void sql_sum_tokens(struct sum *m, const struct tok *t, size_t k)
+{
+	size_t i;
+
+	for (i = 0; i < k; i++)
+		sum_token(m, &t[i]);
 }
 
 void sql_sum_init(struct sum *m, char *buf, size_t cap, unsigned flags,
 		  struct sql_info *info)
 {
-	memset(m, 0, sizeof(*m));
+	memset(m, 0, offsetof(struct sum, query));
 	m->info = info;
 	m->flags = flags;
 	if (buf != NULL && cap > 0) {

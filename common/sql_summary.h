@@ -1,6 +1,6 @@
 /*
- * The summariser (private to common/sql*.c): fed the lexer's tokens one by
- * one, it follows a few keywords to find each statement's operation and
+ * The summariser (private to common/sql*.c): fed the lexer's tokens a batch
+ * at a time, it follows a few keywords to find each statement's operation and
  * tables, for db.query.summary, db.operation.name and db.collection.name.
  * Deliberately not a parser: it guesses from keyword context.
  */
@@ -41,8 +41,6 @@ struct sum {
 	int ddl_note;           /* the DDL object is not a collection */
 	int skip_paren;         /* skipping an option list: its depth */
 	int depth;
-	uint8_t query[SUM_DEPTH];       /* this level is a query */
-	uint8_t from[SUM_DEPTH];        /* F_* */
 
 	/* The next name is a target (INTO, UPDATE, DDL object ...). */
 	int single;             /* T_* or 0 */
@@ -53,14 +51,13 @@ struct sum {
 	int tg;                 /* T_* or 0 */
 	int tg_fn;              /* a '(' next makes it a function call */
 	int tg_dot;             /* a '.' was just read */
+	int tg_plain;           /* every part is plain ASCII */
 	const char *tg_s, *tg_e;
 
 	/* WITH names, which are not collections. */
 	int cte;
 	int cte_depth;
 	int ncte;
-	const char *cte_s[SUM_CTES];
-	size_t cte_n[SUM_CTES];
 
 	/* The previous significant token. */
 	uint8_t pkind;
@@ -70,13 +67,20 @@ struct sum {
 
 	unsigned ncoll;
 	int coll_ok;            /* collection[] holds the only one */
+
+	/* Arrays last: each entry is written before it is read, so they
+	 * are left out of the start's zeroing. */
+	uint8_t query[SUM_DEPTH];       /* this level is a query */
+	uint8_t from[SUM_DEPTH];        /* F_* */
+	const char *cte_s[SUM_CTES];
+	size_t cte_n[SUM_CTES];
 };
 
 /* Starts a summary into buf (cap bytes; NULL: info only), filling *info. */
 void sql_sum_init(struct sum *m, char *buf, size_t cap, unsigned flags,
 		  struct sql_info *info);
 
-void sql_sum_token(struct sum *m, const struct tok *t);
+void sql_sum_tokens(struct sum *m, const struct tok *t, size_t k);
 
 /* Ends the text: the summary NUL-terminated, info's fields final. */
 void sql_sum_finish(struct sum *m);
