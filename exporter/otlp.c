@@ -316,6 +316,22 @@ static void put_value(struct otlp_encoder *enc, struct writer *w,
 	end_message(w, 2, mark);
 }
 
+/*
+ * The length of an attribute key.  Keys are the library's constants, the
+ * same few dozen pointers span after span: a small table remembers their
+ * lengths rather than measuring each one again.
+ */
+static size_t key_len(struct otlp_encoder *enc, const char *key)
+{
+	size_t h = ((uintptr_t)key >> 3) % OTLP_KEY_CACHE;
+
+	if (enc->key_ptr[h] != key) {
+		enc->key_ptr[h] = key;
+		enc->key_len[h] = strlen(key);
+	}
+	return enc->key_len[h];
+}
+
 /* The attributes (at field) and their dropped count (field + 1), written
  * back to front. */
 static void put_attrs(struct otlp_encoder *enc, struct writer *w,
@@ -327,7 +343,8 @@ static void put_attrs(struct otlp_encoder *enc, struct writer *w,
 		size_t mark = w->used;
 
 		put_value(enc, w, s, o, &o->a[i]);
-		field_string(w, 1, o->a[i].key);
+		if (o->a[i].key[0])
+			field_len(w, 1, o->a[i].key, key_len(enc, o->a[i].key));
 		end_message(w, field, mark);
 	}
 }
@@ -356,8 +373,11 @@ static void put_event(struct otlp_encoder *enc, struct writer *w,
 	size_t n = ev->nattrs < SPAN_MAX_EVENT_ATTRS ? ev->nattrs :
 		   SPAN_MAX_EVENT_ATTRS;
 	size_t mark = w->used;
-	struct attrs_out o = { .max = SIZE_MAX };
+	struct attrs_out o;     /* not zeroed: 2.5 KB, filled as used */
 
+	o.n = 0;
+	o.dropped = 0;
+	o.max = SIZE_MAX;
 	for (size_t i = 0; i < n; i++)
 		plan_record_attr(enc, s, &ev->attrs[i], &o);
 	put_attrs(enc, w, s, &o, 3);
@@ -395,15 +415,15 @@ static void put_span(struct otlp_encoder *enc, struct writer *w,
 		   s->kind <= SPAN_KIND_CONSUMER ? s->kind :
 		   SPAN_KIND_INTERNAL;
 	struct otlp_code_site site;
-	struct attrs_out o = {
-		.dropped = s->dropped_attrs,
-		.max = cfg ? cfg->span_attr_count_limit : SIZE_MAX,
-	};
+	struct attrs_out o;     /* not zeroed: 2.5 KB, filled as used */
 	size_t mark = w->used, len;
 	const char *p;
 
 	/* The attributes first, front to back, to know which go and how many
 	 * the count limit drops; then everything back to front. */
+	o.n = 0;
+	o.dropped = s->dropped_attrs;
+	o.max = cfg ? cfg->span_attr_count_limit : SIZE_MAX;
 	for (size_t i = 0; i < nattrs; i++)
 		plan_record_attr(enc, s, &s->attrs[i], &o);
 	plan_code_site(enc, s, &site, &o);

@@ -33,6 +33,8 @@ struct otlp_code_site {
 typedef int (*otlp_site_fn)(const struct span *s,
 			    struct otlp_code_site *site);
 
+#define OTLP_KEY_CACHE 128
+
 struct otlp_encoder {
 	const struct config *cfg;
 	const struct resource *res;
@@ -46,6 +48,9 @@ struct otlp_encoder {
 	char *scratch;                  /* text being repaired */
 	size_t scratch_cap;
 	char *stack_text;               /* a stack being rendered */
+	/* Lengths of attribute keys seen, by address (otlp.c). */
+	const char *key_ptr[OTLP_KEY_CACHE];
+	size_t key_len[OTLP_KEY_CACHE];
 };
 
 /*
