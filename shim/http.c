@@ -791,10 +791,11 @@ static size_t count_run(struct http_stream *st, size_t n)
 
 /*
  * Runs of bytes with nothing to decide until the run ends, taken in one
- * go rather than byte by byte: the request target and a header value
- * (stored as they are) and a header name (stored lowercased).  Returns
- * the run's length, 0 when p does not start one; the byte that ends a
- * run goes through step().
+ * go rather than byte by byte: the method, the request target and a
+ * header value (stored as they are), a header name (stored lowercased),
+ * a reason phrase (skipped) and a whole "HTTP/1.x".  Returns the run's
+ * length, 0 when p does not start one; the byte that ends a run goes
+ * through step().
  */
 static size_t take_run(struct http_stream *st, const char *p, const char *end)
 {
@@ -806,6 +807,26 @@ static size_t take_run(struct http_stream *st, const char *p, const char *end)
 	if (st->flags & F_CR)
 		return 0;
 	switch (st->state) {
+	case S_METHOD:
+		while (q < stop && http_tchar(*q) &&
+		       st->used + (size_t)((const char *)q - p) <
+		       HTTP_METHOD_MAX)
+			q++;
+		limit = HTTP_METHOD_MAX;
+		cut = 0;
+		break;
+	case S_VERSION:
+		if (st->aux != 0 || end - p < 8 || memcmp(p, "HTTP/1.", 7) ||
+		    !ascii_is_digit(p[7]) ||
+		    st->head_bytes + 8 > HTTP_HEAD_LIMIT)
+			return 0;
+		st->version_minor = (uint8_t)(p[7] - '0');
+		st->aux = 8;
+		return count_run(st, 8);
+	case S_REASON:
+		while (q < stop && (*q == '\t' || (*q >= 0x20 && *q != 0x7f)))
+			q++;
+		return count_run(st, (size_t)((const char *)q - p));
 	case S_HNAME:
 		while (q < stop && http_tchar(*q))
 			q++;
@@ -890,7 +911,10 @@ size_t http_feed(struct http_stream *st, const char *data, size_t len,
 			what = skip_line(st, p, (size_t)(end - p), &n);
 			p += n;
 			break;
+		case S_METHOD:
 		case S_TARGET:
+		case S_VERSION:
+		case S_REASON:
 		case S_HNAME:
 		case S_HVALUE:
 			n = take_run(st, p, end);
