@@ -165,7 +165,7 @@ unit: $(addprefix $(UNITDIR)/,$(UNIT_ONLY))
 # parser, with a seed corpus in tests/fuzz/corpus/<name>/.
 FUZZDIR      := $(BUILD)/fuzz
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_SECONDS ?= 15
+FUZZ_SECONDS ?= 10
 
 $(FUZZDIR)/fuzz_%: tests/fuzz/fuzz_%.c $$(call links_of,tests/fuzz/fuzz_$$*.c) \
     $(COMMON_SRCS) \
