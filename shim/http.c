@@ -816,13 +816,29 @@ static size_t take_run(struct http_stream *st, const char *p, const char *end)
 		cut = 0;
 		break;
 	case S_VERSION:
-		if (st->aux != 0 || end - p < 8 || memcmp(p, "HTTP/1.", 7) ||
-		    !ascii_is_digit(p[7]) ||
-		    st->head_bytes + 8 > HTTP_HEAD_LIMIT)
+		/* The rest of "HTTP/1.x": aux bytes of it were seen (a
+		 * response's first byte goes through step()). */
+		n = 8 - st->aux;
+		if (st->aux >= 8 || (size_t)(end - p) < n ||
+		    memcmp(p, "HTTP/1." + st->aux, n - 1) ||
+		    !ascii_is_digit(p[n - 1]) ||
+		    st->head_bytes + n > HTTP_HEAD_LIMIT)
 			return 0;
-		st->version_minor = (uint8_t)(p[7] - '0');
+		st->version_minor = (uint8_t)(p[n - 1] - '0');
 		st->aux = 8;
-		return count_run(st, 8);
+		return count_run(st, n);
+	case S_STATUS:
+		/* Three digits and the space after them. */
+		if (st->aux != 0 || end - p < 4 || !ascii_is_digit(p[0]) ||
+		    p[0] == '0' || !ascii_is_digit(p[1]) ||
+		    !ascii_is_digit(p[2]) || p[3] != ' ' ||
+		    st->head_bytes + 4 > HTTP_HEAD_LIMIT)
+			return 0;
+		st->status = (uint16_t)((p[0] - '0') * 100 +
+					(p[1] - '0') * 10 + (p[2] - '0'));
+		st->aux = 3;
+		st->state = S_REASON;
+		return count_run(st, 4);
 	case S_REASON:
 		while (q < stop && (*q == '\t' || (*q >= 0x20 && *q != 0x7f)))
 			q++;
@@ -914,6 +930,7 @@ size_t http_feed(struct http_stream *st, const char *data, size_t len,
 		case S_METHOD:
 		case S_TARGET:
 		case S_VERSION:
+		case S_STATUS:
 		case S_REASON:
 		case S_HNAME:
 		case S_HVALUE:
