@@ -170,10 +170,11 @@ size_t ring_pop(struct ring *r, struct span *out, size_t max)
 		struct entry *e = entry_at(r, pos);
 		uint32_t state = atomic_load_explicit(&e->state,
 						      memory_order_acquire);
-		uint32_t len = e->len;
+		uint32_t len;
 
 		if (state == ENTRY_FREE)
 			break;  /* empty, or a producer is mid-copy */
+		len = e->len;   /* published with the state */
 		if (state == ENTRY_SPAN)
 			span_unpack((const unsigned char *)(e + 1),
 				    &out[n++]);
