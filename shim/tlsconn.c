@@ -55,7 +55,7 @@ long tls_write(struct fd_entry *e, struct tls_wstate *ws, const void *buf,
 	int partial = mode != TLS_W_WHOLE;
 
 	struct tw t = { .io = io };
-	struct hc_writer hw = { tw_put, &t };
+	struct hc_writer hw = { tw_put, &t, NULL };
 	struct iovec v;
 	size_t done = 0;
 	ssize_t r;
