@@ -24,9 +24,9 @@
  * and gets its span and header, and a head written in pieces gets its
  * header before its empty line; no byte is ever held back.  Bytes the
  * kernel did not take were fed already: the program writes them again,
- * and they are not fed twice (hc_conn.ahead).  One real write carries at
- * most one edit, so a write holding several requests becomes one real
- * write per request.
+ * and they are not fed twice (hc_conn.ahead).  With propagation, a write
+ * holding several requests goes out as one real write per request, each
+ * with its own edit.
  */
 #include <errno.h>
 #include <string.h>
@@ -608,8 +608,9 @@ static void head_piece(struct hc_conn *c, const struct iovec *iov, int n,
  * Feeds the request stream the program's bytes of this call that it has
  * not seen, from base + c->ahead (base: bytes of the call that went out
  * already) up to total, starting the span of each request met and
- * planning its header.  Stops at the start of a request while an edit of
- * an earlier one is still to go out: one real write carries one edit.
+ * planning its header.  With propagation, stops at the start of a request
+ * after bytes of an earlier one still to go out: it is planned once they
+ * have.
  */
 static void client_scan(struct fd_entry *e, struct hc_conn *c,
 			const struct iovec *iov, int n, size_t base,
@@ -639,7 +640,12 @@ static void client_scan(struct fd_entry *e, struct hc_conn *c,
 							p[k] == '\n'); k++)
 					;
 				len = k;
-			} else if (hi_pending(&c->ed)) {
+			} else if ((propagate && at > base) ||
+				   hi_pending(&c->ed)) {
+				/* One request per real write: the layout
+				 * of a write depends on its bytes only, so
+				 * a TLS write retried after a failure is laid
+				 * out as the one that failed. */
 				break;
 			} else {
 				client_request_start(e, c, iov, n, at, base,
@@ -711,7 +717,7 @@ static void client_failed(struct fd_entry *e, struct hc_conn *c, int err)
 
 /*
  * The program writes iov[0..n) (total bytes) on client connection c: in
- * one real write per edit, the requests found on the way.  A real write
+ * one real write per request found on the way.  A real write
  * that takes less than it was given ends the call, as it would have
  * without us; so does a failure after some bytes went out (the program
  * meets it again on its next write).
@@ -727,13 +733,11 @@ static ssize_t client_write(struct fd_entry *e, struct hc_conn *c,
 	for (;;) {
 		client_scan(e, c, iov, n, done, total, propagate);
 		end = http_stream_done(&c->out) ? total : done + c->ahead;
-		if (end > total)
+		/* The scan stops after bytes of this call; never an empty
+		 * write. */
+		if (end > total || end <= done)
 			end = total;
-		/* Without an edit the scan reached the end (or the stream
-		 * stopped); never an empty write. */
-		if (!hi_pending(&c->ed))
-			end = total;
-		if (!hi_pending(&c->ed) && done == 0)
+		if (!hi_pending(&c->ed) && done == 0 && end == total)
 			r = w->put(w->arg, iov, n);
 		else
 			r = write_edited(c, iov, n, done, &end, total, w);

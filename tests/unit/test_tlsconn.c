@@ -316,6 +316,66 @@ START_TEST(server_span_https)
 }
 END_TEST
 
+/* Two requests in one TLS write, the library failing and retrying at
+ * random: each gets its own span and one traceparent line, its own. */
+static void two_requests(enum tls_wmode mode, int fail_pct, uint32_t seed)
+{
+	static struct lib l;
+	static char two[2 * sizeof(REQ)];
+	struct fd_entry e = client_entry();
+	struct tls_wstate ws = { 0, 0 };
+	const char resp[] = "HTTP/1.1 204 No Content\r\n\r\n"
+			    "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n";
+	const size_t rlen = sizeof(REQ) - 1;
+	char tp[2][56], buf[64];
+	const char *w, *at;
+
+	memset(&l, 0, sizeof(l));
+	l.mode = mode;
+	l.partial = mode != TLS_W_WHOLE;
+	l.fail_pct = fail_pct;
+	l.seed = seed;
+	memcpy(two, REQ, rlen);
+	memcpy(two + rlen, REQ, rlen);
+	nsubmitted = 0;
+	program_write(&e, &ws, &l, two, 2 * rlen, 0);
+	tls_after_read(&e, resp, sizeof(resp) - 1, TLS_READ_DATA, 1);
+	ck_assert_int_eq(nsubmitted, 2);
+	ck_assert_str_eq(attr_str(&submitted[0], "http.response.status_code",
+				  buf, sizeof(buf)), "204");
+	ck_assert_str_eq(attr_str(&submitted[1], "http.response.status_code",
+				  buf, sizeof(buf)), "202");
+	ctx_traceparent(&submitted[0], tp[0], sizeof(tp[0]));
+	ctx_traceparent(&submitted[1], tp[1], sizeof(tp[1]));
+	ck_assert_str_ne(tp[0], tp[1]);
+	/* Each copy of REQ with its own line after the request line. */
+	ck_assert_uint_eq(l.len, 2 * (rlen + 13 + 55 + 2));
+	w = l.wire;
+	for (int i = 0; i < 2; i++) {
+		at = strstr(REQ, "\r\n") + 2;
+		ck_assert_int_eq(memcmp(w, REQ, (size_t)(at - REQ)), 0);
+		w += at - REQ;
+		ck_assert_int_eq(memcmp(w, "traceparent: ", 13), 0);
+		ck_assert_int_eq(memcmp(w + 13, tp[i], 55), 0);
+		w += 13 + 55 + 2;
+		ck_assert_int_eq(memcmp(w, at, rlen - (size_t)(at - REQ)), 0);
+		w += rlen - (size_t)(at - REQ);
+	}
+	tls_after_read(&e, resp, 0, TLS_READ_EOF, 1);
+	hc_close(&e);
+	ck_assert_uint_eq(hc_in_use(), 0);
+}
+
+START_TEST(pipelined_in_one_write)
+{
+	for (uint32_t seed = 1; seed <= 100; seed++) {
+		two_requests(TLS_W_WHOLE, 40, seed);
+		two_requests(TLS_W_PARTIAL, 40, seed);
+		two_requests(TLS_W_RECORD, 40, seed);
+	}
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tlsconn");
@@ -328,6 +388,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, record_mode_retries);
 	tcase_add_test(tc, never_blocked);
 	tcase_add_test(tc, written_in_pieces);
+	tcase_add_test(tc, pipelined_in_one_write);
 	tcase_add_test(tc, not_http_untouched);
 	tcase_add_test(tc, server_span_https);
 	suite_add_tcase(s, tc);
