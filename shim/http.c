@@ -974,6 +974,22 @@ int http_stream_idle(const struct http_stream *st)
 	return st->state == S_START;
 }
 
+unsigned http_head_seen(const struct http_stream *st)
+{
+	unsigned seen = 0;
+
+	if (st->dir != HTTP_DIR_REQUEST)
+		return 0;
+	if ((st->flags & (F_IN_HEAD | F_CR)) == (F_IN_HEAD | F_CR) &&
+	    st->state == S_HSTART)
+		seen |= HTTP_SEEN_ENDING;
+	if (st->ntp)
+		seen |= HTTP_SEEN_TRACEPARENT;
+	if (st->nts || (st->flags & HTTP_H_TS_DROPPED))
+		seen |= HTTP_SEEN_TRACESTATE;
+	return seen;
+}
+
 uint64_t http_skip(struct http_stream *st, uint64_t n, struct http_event *ev)
 {
 	uint64_t k = n;

@@ -163,6 +163,21 @@ int http_unfinished_request(const struct http_stream *st,
  */
 int http_stream_idle(const struct http_stream *st);
 
+/* Bits of http_head_seen(). */
+#define HTTP_SEEN_ENDING      0x01  /* the last byte fed was the CR that
+					 begins the empty line ending a
+					 request head: its LF comes next */
+#define HTTP_SEEN_TRACEPARENT 0x02  /* the head has a traceparent line */
+#define HTTP_SEEN_TRACESTATE  0x04  /* the head has a tracestate line */
+
+/*
+ * What a request stream has seen of the head it is in, or of the last
+ * head until the next message begins: HTTP_SEEN_* bits.  Lets a writer
+ * add a header before the empty line of a head written in pieces, where
+ * only the bytes already fed are known.
+ */
+unsigned http_head_seen(const struct http_stream *st);
+
 /*
  * Accounts for n bytes that went by without the caller seeing them
  * (sendfile(2): the body comes from a file).  Only body bytes whose

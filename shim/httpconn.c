@@ -18,8 +18,15 @@
  * unless the thread came to serve it by reading an answer (where pools
  * start queued requests).  A new request head never inherits the previous
  * request's span.  README "How parentage is decided" has the whole rule.
- * Requests written in pieces too small to hold the request line get no
- * header (the span is still recorded), rather than being buffered.
+ *
+ * A client's bytes are fed to the request stream before they are written,
+ * so that every request in a write (pipelining) is found where it starts
+ * and gets its span and header, and a head written in pieces gets its
+ * header before its empty line; no byte is ever held back.  Bytes the
+ * kernel did not take were fed already: the program writes them again,
+ * and they are not fed twice (hc_conn.ahead).  With propagation, a write
+ * holding several requests goes out as one real write per request, each
+ * with its own edit.
  */
 #include <errno.h>
 #include <string.h>
@@ -60,6 +67,13 @@ struct hc_conn {
 					   completes (the peer may have all of
 					   it before the call returns) */
 	struct span *out_span;          /* client: request being written */
+	uint8_t head_inject;            /* client: out_span's head came in
+					   pieces; its header goes before the
+					   empty line unless it has one */
+	size_t ahead;                   /* client: bytes the request stream
+					   was fed that the kernel has not
+					   taken yet: the first ones of the
+					   program's next write */
 	struct hi_edit ed;              /* client: trace headers on the way */
 };
 
@@ -462,21 +476,66 @@ static int program_context(const struct hi_view *v, const struct hi_point *pt,
 	       memcmp(local, r->trace_id, 16) != 0;
 }
 
-/* A request starts with this write: its client span, and what to add. */
+/* Program bytes [from, *end) of iov[0..n) as at most max iovecs in out:
+ * returns how many; *end is cut to where the last one ends. */
+static int iov_range(const struct iovec *iov, int n, size_t from,
+		     size_t *end, struct iovec *out, int max)
+{
+	size_t pos = 0;
+	int k = 0;
+
+	for (int i = 0; i < n && pos < *end; i++) {
+		size_t base = pos, a = pos, z = pos + iov[i].iov_len;
+
+		pos = z;
+		if (z <= from || z == a)
+			continue;
+		if (k == max) {
+			*end = a;
+			break;
+		}
+		if (a < from)
+			a = from;
+		if (z > *end)
+			z = *end;
+		out[k].iov_base = (char *)iov[i].iov_base + (a - base);
+		out[k].iov_len = z - a;
+		k++;
+	}
+	return k;
+}
+
+/* The byte at pos of iov[0..n) (pos inside it). */
+static unsigned char iov_byte(const struct iovec *iov, int n, size_t pos)
+{
+	for (int i = 0; i < n; i++) {
+		if (pos < iov[i].iov_len)
+			return ((const unsigned char *)iov[i].iov_base)[pos];
+		pos -= iov[i].iov_len;
+	}
+	return 0;
+}
+
+/* A request starts at byte from of the program's iov[0..n) (total
+ * bytes), base bytes of which have gone out in this call: its client span,
+ * and what to add to it. */
 static void client_request_start(struct fd_entry *e, struct hc_conn *c,
-				 const struct iovec *iov, int n, int propagate)
+				 const struct iovec *iov, int n, size_t from,
+				 size_t base, size_t total, int propagate)
 {
 	char tp[PROPAGATE_TRACEPARENT_LEN + 1];
 	char ts[PROPAGATE_TRACESTATE_MAX + 1];
+	struct iovec sub[HI_IOV_MAX];
 	struct ctx_remote remote;
 	struct hi_view v;
 	struct hi_point pt;
 	struct req_ids ids;
 	enum reqtab_how how;
 	struct span *s;
-	int r, joined;
+	size_t end = total;
+	int r, joined, whole;
 
-	hi_view(&v, iov, n);
+	hi_view(&v, sub, iov_range(iov, n, from, &end, sub, HI_IOV_MAX));
 	r = hi_find_point(v.p, v.len, &pt);
 	if (r == -1)
 		return;  /* not a request: the stream will say so */
@@ -487,38 +546,218 @@ static void client_request_start(struct fd_entry *e, struct hc_conn *c,
 	else if (reqtab_serving(&how) && how == REQTAB_ANSWER)
 		ctx_serve_ref(0, REQTAB_NONE);  /* maybe a pool's queue */
 	e->owner = 0;
-	joined = r == 0 && propagate &&
+	/* The head is here up to its end or its traceparent: the header
+	 * and a program's own context are decided from these bytes. */
+	whole = r == 0 && (pt.head_complete || pt.has_traceparent);
+	joined = whole && propagate &&
 		 program_context(&v, &pt, &remote, ts, sizeof(ts));
 	s = ctx_start(SPAN_KIND_CLIENT, joined ? &remote : NULL);
 	c->out_started = 1;
 	c->out_span = s;
+	c->head_inject = 0;
 	q_push(c, s, reqtab_serving(NULL));
-	if (!s || !propagate || r != 0)
-		return;  /* request line cut: no injection for this one */
+	if (!s || !propagate)
+		return;
+	if (!whole) {
+		/* In pieces: the header goes before the empty line. */
+		c->head_inject = 1;
+		return;
+	}
 	if (joined && !ctx_rewrite_traceparent())
 		return;  /* the program's header goes as it wrote it */
 	ctx_traceparent(s, tp, sizeof(tp));
-	hi_plan(&c->ed, &v, &pt, s, tp);
+	hi_plan(&c->ed, from - base, &v, &pt, s, tp);
 }
 
 /*
- * One real write of the program's iov[0..n) (total bytes) with our pending
- * edit applied; returns the program bytes taken or -1.  *again is set when
- * only header bytes went out: the program's bytes still have to be tried.
+ * The head of a request written in pieces: when the bytes fed so far end
+ * at or in its empty line (next is the stream position after them, in
+ * bytes of the call), the header is planned just before that line, unless
+ * the program wrote a traceparent of its own.
+ */
+static void head_piece(struct hc_conn *c, const struct iovec *iov, int n,
+		       size_t fed_from, size_t next, size_t base,
+		       const struct http_event *ev)
+{
+	char tp[PROPAGATE_TRACEPARENT_LEN + 1];
+	unsigned seen = http_head_seen(&c->out);
+	size_t at;
+
+	if (ev->type & HTTP_EV_HEAD) {
+		/* The LF of the empty line was the last byte fed; a CR
+		 * before it fed earlier would have been seen then. */
+		at = next - 1;
+		if (next >= fed_from + 2 && iov_byte(iov, n, next - 2) == '\r')
+			at = next - 2;
+	} else if (seen & HTTP_SEEN_ENDING) {
+		at = next - 1;
+	} else {
+		if (ev->type & (HTTP_EV_NOT_HTTP | HTTP_EV_ERROR))
+			c->head_inject = 0;
+		return;
+	}
+	c->head_inject = 0;
+	if (!c->out_span || (seen & HTTP_SEEN_TRACEPARENT))
+		return;
+	ctx_traceparent(c->out_span, tp, sizeof(tp));
+	hi_plan_header(&c->ed, at - base, c->out_span, tp,
+		       (seen & HTTP_SEEN_TRACESTATE) != 0);
+}
+
+/*
+ * Feeds the request stream the program's bytes of this call that it has
+ * not seen, from base + c->ahead (base: bytes of the call that went out
+ * already) up to total, starting the span of each request met and
+ * planning its header.  With propagation, stops at the start of a request
+ * after bytes of an earlier one still to go out: it is planned once they
+ * have.
+ */
+static void client_scan(struct fd_entry *e, struct hc_conn *c,
+			const struct iovec *iov, int n, size_t base,
+			size_t total, int propagate)
+{
+	struct http_stream *st = &c->out;
+	struct http_event ev;
+	size_t at = base + c->ahead, pos = 0, k, len;
+	const char *p;
+	int i = 0;
+
+	while (i < n && pos + iov[i].iov_len <= at) {
+		pos += iov[i].iov_len;
+		i++;
+	}
+	while (at < total && i < n && !http_stream_done(st)) {
+		p = (const char *)iov[i].iov_base + (at - pos);
+		len = pos + iov[i].iov_len - at;
+		if (len > total - at)
+			len = total - at;
+		if (http_stream_idle(st)) {
+			if (*p == '\r' || *p == '\n') {
+				/* Empty lines between messages: fed alone, so
+				 * that the request after them is seen to
+				 * start. */
+				for (k = 1; k < len && (p[k] == '\r' ||
+							p[k] == '\n'); k++)
+					;
+				len = k;
+			} else if ((propagate && at > base) ||
+				   hi_pending(&c->ed)) {
+				/* One request per real write: the layout
+				 * of a write depends on its bytes only, so
+				 * a TLS write retried after a failure is laid
+				 * out as the one that failed. */
+				break;
+			} else {
+				client_request_start(e, c, iov, n, at, base,
+						     total, propagate);
+			}
+		}
+		k = http_feed(st, p, len, &ev);
+		if (c->head_inject)
+			head_piece(c, iov, n, at, at + k, base, &ev);
+		request_event(e, c, &ev, propagate);
+		if (ev.type & HTTP_EV_NOT_HTTP) {
+			http_stop(&c->in);
+			http_stop(&c->out);
+		}
+		at += k;
+		c->ahead = at - base;
+		if (at == pos + iov[i].iov_len) {
+			pos += iov[i].iov_len;
+			i++;
+		}
+	}
+}
+
+/*
+ * One real write of program bytes [from, *end) of iov[0..n) with the
+ * pending edit applied, *end cut to fit HI_IOV_MAX pieces (total: the
+ * call's bytes); returns the program bytes taken or -1.  Bytes of ours
+ * that the kernel takes on their own are followed by another try with
+ * the program's.
  */
 static ssize_t write_edited(struct hc_conn *c, const struct iovec *iov,
-			    int n, size_t total, const struct hc_writer *w,
-			    int *again)
+			    int n, size_t from, size_t *end, size_t total,
+			    const struct hc_writer *w)
 {
+	struct iovec sub[HI_IOV_MAX];
 	struct hi_write out;
 	ssize_t r;
+	int k, again;
 
-	*again = 0;
-	hi_layout(&c->ed, iov, n, total, &out);
-	r = w->put(w->arg, out.v, out.n);
-	if (r < 0)
-		return r;
-	return hi_took(&c->ed, &out, (size_t)r, again);
+	k = iov_range(iov, n, from, end, sub, HI_IOV_MAX);
+	do {
+		hi_layout(&c->ed, sub, k, *end - from, &out);
+		if (w->lead_ours)
+			*w->lead_ours = out.lead;
+		if (*end < total && w->put_more)
+			r = w->put_more(w->arg, out.v, out.n);
+		else
+			r = w->put(w->arg, out.v, out.n);
+		if (r < 0)
+			return r;
+		/* Only our header went out: the program's bytes come next
+		 * (a full non-blocking socket answers EAGAIN then). */
+		r = hi_took(&c->ed, &out, (size_t)r, &again);
+	} while (again);
+	return r;
+}
+
+/* A hard error writing on a client connection: its requests failed. */
+static void client_failed(struct fd_entry *e, struct hc_conn *c, int err)
+{
+	if (transient(err) || err == EFAULT || err == EINVAL)
+		return;
+	q_fail_all(c, errno_type(err));
+	c->out_started = 0;
+	c->ahead = 0;
+	http_stop(&c->in);
+	http_stop(&c->out);
+	hi_drop(&c->ed);
+	maybe_release(e, c);
+}
+
+/*
+ * The program writes iov[0..n) (total bytes) on client connection c: in
+ * one real write per request found on the way.  A real write
+ * that takes less than it was given ends the call, as it would have
+ * without us; so does a failure after some bytes went out (the program
+ * meets it again on its next write).
+ */
+static ssize_t client_write(struct fd_entry *e, struct hc_conn *c,
+			    const struct iovec *iov, int n, size_t total,
+			    const struct hc_writer *w, int propagate)
+{
+	size_t done = 0, end;
+	ssize_t r;
+	int err;
+
+	for (;;) {
+		client_scan(e, c, iov, n, done, total, propagate);
+		end = http_stream_done(&c->out) ? total : done + c->ahead;
+		/* The scan stops after bytes of this call; never an empty
+		 * write. */
+		if (end > total || end <= done)
+			end = total;
+		if (!hi_pending(&c->ed) && done == 0 && end == total)
+			r = w->put(w->arg, iov, n);
+		else
+			r = write_edited(c, iov, n, done, &end, total, w);
+		if (r < 0) {
+			if (done > 0)
+				break;
+			err = errno;
+			client_failed(e, c, err);
+			errno = err;
+			return r;
+		}
+		done += (size_t)r;
+		c->ahead = c->ahead > (size_t)r ? c->ahead - (size_t)r : 0;
+		if (done >= total || done < end || r == 0)
+			break;
+	}
+	maybe_release(e, c);
+	return (ssize_t)done;
 }
 
 ssize_t hc_write(struct fd_entry *e, const struct iovec *iov, int n,
@@ -527,7 +766,6 @@ ssize_t hc_write(struct fd_entry *e, const struct iovec *iov, int n,
 	struct hc_conn *c;
 	size_t total = 0;
 	ssize_t r;
-	int err, again;
 
 	for (int i = 0; i < n; i++)
 		total += iov[i].iov_len;
@@ -535,45 +773,18 @@ ssize_t hc_write(struct fd_entry *e, const struct iovec *iov, int n,
 		return w->put(w->arg, iov, n);
 	if (c->role == ROLE_NONE)
 		set_role(c, ROLE_CLIENT);
-	if (c->role == ROLE_SERVER)
-		c->write_ns = ctx_now_ns();
-	/* The thread works for the parent of a client request it goes on
-	 * writing.  (Writing a response says nothing of what runs next.) */
-	if (c->role == ROLE_CLIENT && c->out_started)
-		ctx_serve_ref(q_ref(c, 1), REQTAB_ANSWER);
-	if (c->role == ROLE_CLIENT && !c->out_started &&
-	    !hi_pending(&c->ed) && http_stream_idle(&c->out))
-		client_request_start(e, c, iov, n, propagate);
-	if (!hi_pending(&c->ed)) {
-		r = w->put(w->arg, iov, n);
-	} else {
-		if (n > HI_IOV_MAX) {
-			n = HI_IOV_MAX;
-			total = 0;
-			for (int i = 0; i < n; i++)
-				total += iov[i].iov_len;
-		}
-		/* Only our header went out: the program's bytes come next
-		 * (a full non-blocking socket answers EAGAIN then). */
-		do
-			r = write_edited(c, iov, n, total, w, &again);
-		while (again);
+	if (c->role == ROLE_CLIENT) {
+		/* The thread works for the parent of a client request it
+		 * goes on writing.  (Writing a response says nothing of
+		 * what runs next.) */
+		if (c->out_started || c->ahead)
+			ctx_serve_ref(q_ref(c, 1), REQTAB_ANSWER);
+		return client_write(e, c, iov, n, total, w, propagate);
 	}
-	if (r < 0) {
-		err = errno;
-		if (!transient(err) && err != EFAULT && err != EINVAL &&
-		    c->role == ROLE_CLIENT) {
-			q_fail_all(c, errno_type(err));
-			c->out_started = 0;
-			http_stop(&c->in);
-			http_stop(&c->out);
-			hi_drop(&c->ed);
-			maybe_release(e, c);
-		}
-		errno = err;
-		return r;
-	}
-	feed_iov(e, c, 0, iov, n, (size_t)r, propagate);
+	c->write_ns = ctx_now_ns();
+	r = w->put(w->arg, iov, n);
+	if (r > 0)
+		feed_iov(e, c, 0, iov, n, (size_t)r, propagate);
 	return r;
 }
 
@@ -586,6 +797,7 @@ int hc_before_sendfile(struct fd_entry *e, const struct hc_writer *w)
 	if (!c)
 		return 0;
 	c->write_ns = ctx_now_ns();
+	c->ahead = 0;  /* what the program did not write again is gone */
 	hi_file_next(&c->ed);
 	while (hi_rest(&c->ed, &v)) {
 		r = w->put(w->arg, &v, 1);

@@ -23,11 +23,19 @@
 /*
  * put performs one write of iov[0..n) (the real writev, send, sendmsg...
  * of the hooked call, never the hook itself): returns bytes taken or -1
- * with errno set, exactly as the real call.
+ * with errno set, exactly as the real call.  put_more, when set, does the
+ * same for a real write that another one of the same program call follows
+ * at once (a write holding several requests): the socket may hold its
+ * bytes back for the next (MSG_MORE), as it would have sent them together
+ * without us.
  */
 struct hc_writer {
 	ssize_t (*put)(void *arg, const struct iovec *iov, int n);
 	void *arg;
+	ssize_t (*put_more)(void *arg, const struct iovec *iov, int n);
+	/* When not NULL, set before each put: how many bytes at the start of
+	 * its iovec are our header (0: the program's bytes come first). */
+	size_t *lead_ours;
 };
 
 /*
@@ -41,12 +49,16 @@ void hc_after_read(struct fd_entry *e, const struct iovec *iov, int n,
 
 /*
  * Writes iov[0..n) for the program through w and returns what the program
- * must see: the count of its own bytes taken, or -1 with errno.  When this
- * write starts a request and propagate is set, trace headers go out after
- * the request line; bytes of ours are never counted.  A header left half
- * sent is finished by the next write before any of the program's bytes.
- * While an edit is pending, at most HI_IOV_MAX iovecs go out per call: a
- * longer writev is sent in part, which stream sockets allow anyway.
+ * must see: the count of its own bytes taken, or -1 with errno.  With
+ * propagate set, every request the bytes start gets trace headers: after
+ * its request line when this write holds its head, else before the empty
+ * line ending the head; bytes of ours are never counted.  A write holding
+ * several requests goes out in one real write per request, and a real
+ * write cut short ends the call with the bytes taken so far.  A header
+ * left half sent is finished by the next write before any of the
+ * program's bytes.  While an edit is pending, at most HI_IOV_MAX iovecs go
+ * out per real write: a longer writev is sent in part, which stream
+ * sockets allow anyway.
  */
 ssize_t hc_write(struct fd_entry *e, const struct iovec *iov, int n,
 		 const struct hc_writer *w, int propagate);

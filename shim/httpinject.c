@@ -3,9 +3,12 @@
  * application thread that writes them.  Byte counts stay exact by keeping,
  * per connection, where our bytes sit relative to the program's: the
  * program is told only about its own bytes, and header bytes the kernel
- * did not take go out first in the next write.  Without the whole head in
- * the first write we cannot know that no traceparent follows; programs
- * that write heads in pieces rarely add one, so the header goes in anyway.
+ * did not take go out first in the next write.  A head the write holds
+ * whole (or up to a traceparent of the program's) gets the header after
+ * its request line; a head written in pieces gets it just before its
+ * empty line, once every header line has gone by: then whether the
+ * program wrote a traceparent itself is known without holding back any
+ * of its bytes.
  */
 #include <string.h>
 
@@ -153,12 +156,32 @@ static size_t append(char *out, size_t k, const char *s, size_t n)
 	return k + n;
 }
 
-void hi_plan(struct hi_edit *ed, const struct hi_view *v,
+void hi_plan_header(struct hi_edit *ed, uint64_t at, const struct span *s,
+		    const char *tp, int has_tracestate)
+{
+	size_t k;
+
+	k = append(ed->inj, 0, "traceparent: ", 13);
+	k = append(ed->inj, k, tp, PROPAGATE_TRACEPARENT_LEN);
+	k = append(ed->inj, k, "\r\n", 2);
+	if (s->trace_state.len && !has_tracestate &&
+	    s->trace_state.len <= PROPAGATE_TRACESTATE_MAX) {
+		k = append(ed->inj, k, "tracestate: ", 12);
+		k = append(ed->inj, k, span_str_ptr(s, s->trace_state),
+			   s->trace_state.len);
+		k = append(ed->inj, k, "\r\n", 2);
+	}
+	ed->inj_len = (uint16_t)k;
+	ed->inj_off = 0;
+	ed->inj_started = 0;
+	ed->inj_at = at;
+}
+
+void hi_plan(struct hi_edit *ed, uint64_t at, const struct hi_view *v,
 	     const struct hi_point *pt, const struct span *s, const char *tp)
 {
 	struct propagate_ctx pc;
 	struct str val;
-	size_t k;
 
 	if (pt->has_traceparent) {
 		/* A proxy forwarding its caller's header: same trace, so
@@ -170,25 +193,12 @@ void hi_plan(struct hi_edit *ed, const struct hi_view *v,
 		    memcmp(pc.trace_id, s->trace_id, 16) != 0)
 			return;
 		memcpy(ed->rp, tp + TP_ID_OFF, HI_PARENT_ID_LEN);
-		ed->rp_at = (uint64_t)(val.p - v->p) + TP_ID_OFF;
+		ed->rp_at = at + (uint64_t)(val.p - v->p) + TP_ID_OFF;
 		ed->rp_off = 0;
 		ed->rp_active = 1;
 		return;
 	}
-	k = append(ed->inj, 0, "traceparent: ", 13);
-	k = append(ed->inj, k, tp, PROPAGATE_TRACEPARENT_LEN);
-	k = append(ed->inj, k, "\r\n", 2);
-	if (s->trace_state.len && !pt->has_tracestate &&
-	    s->trace_state.len <= PROPAGATE_TRACESTATE_MAX) {
-		k = append(ed->inj, k, "tracestate: ", 12);
-		k = append(ed->inj, k, span_str_ptr(s, s->trace_state),
-			   s->trace_state.len);
-		k = append(ed->inj, k, "\r\n", 2);
-	}
-	ed->inj_len = (uint16_t)k;
-	ed->inj_off = 0;
-	ed->inj_started = 0;
-	ed->inj_at = pt->offset;
+	hi_plan_header(ed, at + pt->offset, s, tp, pt->has_tracestate);
 }
 
 int hi_pending(const struct hi_edit *ed)
@@ -245,10 +255,13 @@ void hi_layout(const struct hi_edit *ed, const struct iovec *iov, int n,
 
 	w->n = 0;
 	w->hdr = 0;
+	w->lead = 0;
 	if (ed->inj_len) {
 		at = ed->inj_at < total ? (size_t)ed->inj_at : total;
 		if (at < total || ed->inj_at == 0) {
 			w->hdr = ed->inj_len - ed->inj_off;
+			if (at == 0)
+				w->lead = w->hdr;
 			add_prog(w, iov, n, 0, at);
 			add(w, ed->inj + ed->inj_off, w->hdr);
 			add_prog(w, iov, n, at, total);

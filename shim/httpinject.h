@@ -83,13 +83,22 @@ struct hi_edit {
 };
 
 /*
- * A request of span s starts with the bytes in v, where hi_find_point()
- * returned 0 and *pt; tp is s's traceparent.  Plans the header to insert,
- * or, when the head forwards a traceparent of s's own trace, the in-place
- * rewrite of its parent-id to s; another trace's header is left alone.
+ * A request of span s starts with the bytes in v, at program bytes after
+ * the next one to go out, where hi_find_point() returned 0 and *pt; tp is
+ * s's traceparent.  Plans the header to insert, or, when the head
+ * forwards a traceparent of s's own trace, the in-place rewrite of its
+ * parent-id to s; another trace's header is left alone.
  */
-void hi_plan(struct hi_edit *ed, const struct hi_view *v,
+void hi_plan(struct hi_edit *ed, uint64_t at, const struct hi_view *v,
 	     const struct hi_point *pt, const struct span *s, const char *tp);
+
+/*
+ * Plans the trace headers of span s (traceparent tp, and s's tracestate
+ * unless the head has one) inserted at program bytes after the next one
+ * to go out: for a head written in pieces, just before its empty line.
+ */
+void hi_plan_header(struct hi_edit *ed, uint64_t at, const struct span *s,
+		    const char *tp, int has_tracestate);
 
 /* 1 while an edit waits for the program's next write. */
 int hi_pending(const struct hi_edit *ed);
@@ -106,6 +115,8 @@ struct hi_write {
 	struct iovec v[HI_IOV_MAX + 3];
 	int n;
 	size_t hdr;                     /* bytes of our header in v */
+	size_t lead;                    /* of them, v[0] (0: v[0] is the
+					   program's bytes) */
 };
 
 /* Lays out the program's iov[0..n) (total bytes, n <= HI_IOV_MAX) with

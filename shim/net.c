@@ -197,20 +197,26 @@ struct wr {
 	socklen_t alen;
 	const struct msghdr *msg;       /* sendmsg: name and control */
 	int calls;
+	int tcp;                        /* MSG_MORE applies */
 };
 
-static ssize_t wr_put(void *arg, const struct iovec *iov, int n)
+static ssize_t wr_send(struct wr *w, const struct iovec *iov, int n,
+		       int more)
 {
-	struct wr *w = arg;
 	struct msghdr m;
+	int flags = w->flags;
 	ssize_t r;
 
-	if (w->mode == W_WRITE) {
+	/* More of the same call follows at once: TCP sends the pieces
+	 * together, as the program's one call would have (on a socket,
+	 * write is send without flags). */
+	if (more && w->tcp)
+		flags |= MSG_MORE;
+	if (w->mode == W_WRITE && flags == 0) {
 		r = n == 1 ? real_write(w->fd, iov[0].iov_base, iov[0].iov_len)
 			   : real_writev(w->fd, iov, n);
 	} else if (n == 1 && !w->msg && !w->addr) {
-		r = real_send(w->fd, iov[0].iov_base, iov[0].iov_len,
-			      w->flags);
+		r = real_send(w->fd, iov[0].iov_base, iov[0].iov_len, flags);
 	} else {
 		memset(&m, 0, sizeof(m));
 		m.msg_iov = (struct iovec *)iov;
@@ -222,20 +228,31 @@ static ssize_t wr_put(void *arg, const struct iovec *iov, int n)
 			m.msg_control = w->msg->msg_control;
 			m.msg_controllen = w->msg->msg_controllen;
 		}
-		r = real_sendmsg(w->fd, &m, w->flags);
+		r = real_sendmsg(w->fd, &m, flags);
 	}
 	if (r >= 0)
 		w->calls++;
 	return r;
 }
 
+static ssize_t wr_put(void *arg, const struct iovec *iov, int n)
+{
+	return wr_send(arg, iov, n, 0);
+}
+
+static ssize_t wr_put_more(void *arg, const struct iovec *iov, int n)
+{
+	return wr_send(arg, iov, n, 1);
+}
+
 /* A write-type call on a watched descriptor. */
 static ssize_t do_write(struct fd_entry *e, const struct iovec *iov, int n,
 			struct wr *w)
 {
-	struct hc_writer hw = { wr_put, w };
+	struct hc_writer hw = { wr_put, w, wr_put_more, NULL };
 	ssize_t ret;
 
+	w->tcp = e->kind == FD_TCP;
 	if (e->proto == FD_PROTO_NONE || e->tls || (w->flags & MSG_OOB))
 		ret = wr_put(w, iov, n);
 	else
@@ -522,7 +539,7 @@ static void after_sendfile(struct fd_entry *e, ssize_t ret, int err)
 	{                                                                   \
 		struct fd_entry *e = watched(out);                          \
 		struct wr w = { .fd = out, .mode = W_WRITE };               \
-		struct hc_writer hw = { wr_put, &w };                       \
+		struct hc_writer hw = { wr_put, &w, NULL, NULL };           \
 		ssize_t ret;                                                \
 									    \
 		if (!e)                                                     \

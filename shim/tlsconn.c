@@ -27,6 +27,8 @@ struct tw {
 	int retry;              /* it failed asking for the same call again */
 	int short_write;        /* it took fewer bytes than it was given */
 	size_t ours;            /* header bytes it began with */
+	size_t lead;            /* httpconn.c: header bytes the next put's
+				   iovec begins with */
 };
 
 static int outside(const struct tw *t, const struct iovec *v)
@@ -47,7 +49,7 @@ static struct iovec piece(struct tw *t, const struct iovec *iov, int n,
 			  char *join, size_t *ours)
 {
 	struct iovec v;
-	size_t total = 0, k;
+	size_t k;
 	int i = 0;
 
 	while (i < n - 1 && iov[i].iov_len == 0)
@@ -56,10 +58,9 @@ static struct iovec piece(struct tw *t, const struct iovec *iov, int n,
 	*ours = 0;
 	if (!t->record || !outside(t, &v))
 		return v;
-	for (int j = 0; j < n; j++)
-		total += iov[j].iov_len;
-	/* A parent-id rewritten in place stands for the program's bytes. */
-	if (total <= t->prog_len || v.iov_len > TW_JOIN_MAX)
+	/* Only our header counts: a parent-id rewritten in place, also in
+	 * our memory, stands for the program's bytes. */
+	if (t->lead == 0 || t->lead != v.iov_len || v.iov_len > TW_JOIN_MAX)
 		return v;
 	*ours = v.iov_len;
 	v.iov_base = join;
@@ -84,6 +85,7 @@ static ssize_t tw_put(void *arg, const struct iovec *iov, int n)
 	struct iovec v = piece(t, iov, n, join, &t->ours);
 	long r;
 
+	t->lead = 0;    /* a put without a layout begins with the program's */
 	t->retry = 0;
 	r = t->io->write(t->io->arg, v.iov_base, v.iov_len, &t->retry);
 	t->last = r;
@@ -108,7 +110,7 @@ long tls_write(struct fd_entry *e, struct tls_wstate *ws, const void *buf,
 	int partial = mode != TLS_W_WHOLE;
 
 	struct tw t = { .io = io, .record = mode == TLS_W_RECORD };
-	struct hc_writer hw = { tw_put, &t };
+	struct hc_writer hw = { tw_put, &t, NULL, &t.lead };
 	struct iovec v;
 	size_t done = 0;
 	ssize_t r;

@@ -332,8 +332,8 @@ class KeepAliveAndFraming(unittest.TestCase):
                 wait_for_port(port)
                 r = run_traced([sys.executable, "-c", prog, str(port)],
                                sink)
-                # written a byte at a time: no room to add a traceparent
-                self.assertEqual(r.stdout.strip(), "ok /pieces?a=b 0",
+                # written a byte at a time: the header still goes in
+                self.assertEqual(r.stdout.strip(), "ok /pieces?a=b 1",
                                  r.stderr)
                 spans = sink.wait_for_spans(2)
         s = find_span(spans, "GET", KIND_SERVER)
@@ -346,6 +346,69 @@ class KeepAliveAndFraming(unittest.TestCase):
         self.assertEqual(attr(c, "url.full"),
                          "http://h.example:81/pieces?a=b")
         self.assertEqual(attr(c, "http.response.status_code"), 200)
+        assert_child_of(s, c)
+
+    PIPELINED = textwrap.dedent("""
+        import socket, sys, time
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+        reqs = [b"GET /p%d HTTP/1.1\\r\\nHost: h\\r\\n\\r\\n" % i
+                for i in range(1, 3)]
+        body = b"x" * 1000
+        reqs.append(b"POST /p3 HTTP/1.1\\r\\nHost: h\\r\\n"
+                    b"Content-Length: %d\\r\\nConnection: close\\r\\n"
+                    b"\\r\\n" % len(body) + body)
+        data = b"".join(reqs)
+        cut = int(sys.argv[2])
+        if cut:
+            # a request and the start of the next, the rest later
+            s.sendall(data[:cut])
+            time.sleep(0.2)
+            s.sendall(data[cut:])
+        else:
+            s.sendall(data)
+        got = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            got += d
+        for part in got.split(b"HTTP/1.1 ")[1:]:
+            print(part.split(b"\\r\\n\\r\\n", 1)[1].decode().strip())
+    """)
+
+    def pipelined(self, cut):
+        port = free_port()
+        with Sink() as sink:
+            with server(sink, port):
+                wait_for_port(port)
+                r = run_traced([sys.executable, "-c", self.PIPELINED,
+                                str(port), str(cut)], sink)
+                lines = r.stdout.strip().split("\n")
+                self.assertEqual(lines[:2], ["ok /p1 1", "ok /p2 1"],
+                                 r.stderr)
+                sha, count, _ = lines[2].split()
+                self.assertEqual((sha, count), (hashlib.sha256(
+                    b"x" * 1000).hexdigest(), "1"), r.stdout)
+                spans = sink.wait_for_spans(6)
+        clients = find_spans(spans, kind=KIND_CLIENT)
+        servers = find_spans(spans, kind=KIND_SERVER)
+        self.assertEqual(len(clients), 3, summarize(spans))
+        self.assertEqual(len(servers), 3, summarize(spans))
+        for i in range(1, 4):
+            srv = find_span(servers, attrs={"url.path": "/p%d" % i})
+            cli = find_span(clients, attrs={"url.full": "http://h/p%d" % i})
+            assert_child_of(srv, cli)
+            self.assertEqual(attr(cli, "http.response.status_code"), 200)
+        self.assertEqual(len({c["span_id"] for c in clients}), 3)
+
+    def test_pipelined_in_one_write(self):
+        # three requests in one sendall: each its client span and header
+        self.pipelined(0)
+
+    def test_pipelined_with_partial_next(self):
+        # the first request and the head of the second cut in its
+        # request line, then the rest
+        self.pipelined(len("GET /p1 HTTP/1.1\r\nHost: h\r\n\r\nGET /p"))
 
 
 class ByteExactness(unittest.TestCase):

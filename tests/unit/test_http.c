@@ -363,6 +363,46 @@ START_TEST(req_trace_headers)
 }
 END_TEST
 
+/* What a request stream tells of a head fed in pieces: the CR of its
+ * empty line as the last byte fed, and the trace headers gone by. */
+START_TEST(req_head_seen)
+{
+	static const char req[] = "GET / HTTP/1.1\r\nHost: h\r\n"
+				  "Tracestate: a=1\r\n\r\n";
+	size_t ending = sizeof(req) - 3, len = sizeof(req) - 1;
+	static const char tp_cr[] = "PUT / HTTP/1.0\r\ntraceparent: x\n\r";
+	static const char value_cr[] = "GET / HTTP/1.1\r\nX: y\r";
+	static const char resp_cr[] = "HTTP/1.1 200 OK\r\n\r";
+	struct http_stream st;
+	struct http_event ev;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned seen;
+
+		if (i == 0)
+			http_stream_init(&st, HTTP_DIR_REQUEST);
+		http_feed(&st, req + i, 1, &ev);
+		seen = http_head_seen(&st);
+		ck_assert_int_eq((seen & HTTP_SEEN_ENDING) != 0, i == ending);
+		ck_assert_int_eq((seen & HTTP_SEEN_TRACESTATE) != 0,
+				 i >= sizeof(req) - 4);
+		ck_assert_int_eq(seen & HTTP_SEEN_TRACEPARENT, 0);
+		ck_assert_int_eq(ev.type != 0, i == len - 1);
+	}
+	http_stream_init(&st, HTTP_DIR_REQUEST);
+	http_feed(&st, tp_cr, sizeof(tp_cr) - 1, &ev);
+	ck_assert_uint_eq(http_head_seen(&st),
+			  HTTP_SEEN_ENDING | HTTP_SEEN_TRACEPARENT);
+	/* A CR inside a value is no ending; responses have none. */
+	http_stream_init(&st, HTTP_DIR_REQUEST);
+	http_feed(&st, value_cr, sizeof(value_cr) - 1, &ev);
+	ck_assert_uint_eq(http_head_seen(&st), 0);
+	http_stream_init(&st, HTTP_DIR_RESPONSE);
+	http_feed(&st, resp_cr, sizeof(resp_cr) - 1, &ev);
+	ck_assert_uint_eq(http_head_seen(&st), 0);
+}
+END_TEST
+
 START_TEST(req_secrets_never_stored)
 {
 	static const char in[] =
@@ -799,6 +839,7 @@ int main(void)
 	tcase_add_test(tc, req_keepalive_many);
 	tcase_add_test(tc, req_pipelined);
 	tcase_add_test(tc, req_trace_headers);
+	tcase_add_test(tc, req_head_seen);
 	tcase_add_test(tc, req_secrets_never_stored);
 	tcase_add_test(tc, req_oversized);
 	tcase_add_test(tc, req_not_http);

@@ -21,6 +21,7 @@ struct fake {
 	const size_t *steps;
 	size_t nsteps, call;
 	int writes;
+	int more;               /* writes told more would follow */
 };
 
 static ssize_t fake_write(void *arg, const struct iovec *iov, int n)
@@ -49,6 +50,12 @@ static ssize_t fake_write(void *arg, const struct iovec *iov, int n)
 	return (ssize_t)got;
 }
 
+static ssize_t fake_write_more(void *arg, const struct iovec *iov, int n)
+{
+	((struct fake *)arg)->more++;
+	return fake_write(arg, iov, n);
+}
+
 /* Writes all of buf as a program would: retry on EAGAIN, continue after
  * partial writes, in pieces of at most piece bytes (0: all at once),
  * split into two iovecs at split when split > 0.  Checks every count. */
@@ -56,7 +63,7 @@ static void program_write(struct fd_entry *e, struct fake *f,
 			  const char *buf, size_t len, size_t piece,
 			  size_t split, int propagate)
 {
-	struct hc_writer w = { fake_write, f };
+	struct hc_writer w = { fake_write, f, fake_write_more };
 	size_t done = 0;
 	int spins = 0;
 
@@ -136,17 +143,26 @@ static const char REQ[] =
 static const char RESP[] =
 	"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok";
 
-/* What the wire must carry: REQ with one traceparent of span s after the
- * request line. */
-static size_t expected_wire(const struct span *s, char *out, size_t cap)
+/* Bytes of REQ's head, its empty line included. */
+static size_t req_head_len(void)
 {
-	const char *line_end = strstr(REQ, "\r\n") + 2;
+	return (size_t)(strstr(REQ, "\r\n\r\n") + 4 - REQ);
+}
+
+/* What the wire must carry: REQ with one traceparent of span s after the
+ * request line (the head whole in the first write) or before the empty
+ * line (the head in pieces). */
+static size_t expected_wire(const struct span *s, int at_end, char *out,
+			    size_t cap)
+{
+	const char *cut = at_end ? REQ + req_head_len() - 2 :
+				   strstr(REQ, "\r\n") + 2;
 	char tp[56];
-	size_t k = (size_t)(line_end - REQ);
+	size_t k = (size_t)(cut - REQ);
 
 	ctx_traceparent(s, tp, sizeof(tp));
 	return (size_t)snprintf(out, cap, "%.*straceparent: %s\r\n%s", (int)k,
-				REQ, tp, line_end);
+				REQ, tp, cut);
 }
 
 /* One request written with the socket taking steps[], the response read:
@@ -167,7 +183,8 @@ static void client_roundtrip(const size_t *steps, size_t nsteps,
 	program_write(&e, f, REQ, sizeof(REQ) - 1, piece, split, 1);
 	program_read(&e, RESP, sizeof(RESP) - 1, 0);
 	ck_assert_int_eq(nsubmitted, 1);
-	wlen = expected_wire(&submitted[0], want, sizeof(want));
+	wlen = expected_wire(&submitted[0], piece && piece < req_head_len(),
+			     want, sizeof(want));
 	ck_assert_uint_eq(f->len, wlen);
 	ck_assert_msg(memcmp(f->wire, want, wlen) == 0, "wire: %.*s",
 		      (int)f->len, f->wire);
@@ -222,21 +239,128 @@ START_TEST(inject_writev_pieces)
 }
 END_TEST
 
-START_TEST(no_inject_when_line_cut)
+/* REQ written as REQ[0, split) then the rest, the socket taking steps[]:
+ * the header goes after the request line when the first write holds the
+ * whole head, else just before the empty line; every count exact. */
+static void split_roundtrip(size_t split, const size_t *steps, size_t nsteps)
 {
-	/* The program writes 5 bytes at a time: the request line is never
-	 * whole in one write, so nothing is added, and the span still is. */
 	struct fd_entry e;
 	struct fake *f = calloc(1, sizeof(*f));
+	char want[512];
+	size_t wlen;
 
 	memset(&e, 0, sizeof(e));
 	e.kind = FD_TCP;
-	program_write(&e, f, REQ, sizeof(REQ) - 1, 5, 0, 1);
-	ck_assert_uint_eq(f->len, sizeof(REQ) - 1);
-	ck_assert(memcmp(f->wire, REQ, f->len) == 0);
+	f->steps = steps;
+	f->nsteps = nsteps;
+	nsubmitted = 0;
+	program_write(&e, f, REQ, split, 0, 0, 1);
+	program_write(&e, f, REQ + split, sizeof(REQ) - 1 - split, 0, 0, 1);
+	program_read(&e, RESP, sizeof(RESP) - 1, 0);
+	ck_assert_int_eq(nsubmitted, 1);
+	ck_assert_int_eq(submitted[0].status, SPAN_STATUS_UNSET);
+	wlen = expected_wire(&submitted[0], split < req_head_len(), want,
+			     sizeof(want));
+	ck_assert_msg(f->len == wlen && memcmp(f->wire, want, wlen) == 0,
+		      "split %zu: %.*s", split, (int)f->len, f->wire);
+	hc_close(&e);
+	ck_assert_uint_eq(hc_in_use(), 0);
+	free(f);
+}
+
+START_TEST(inject_head_split_anywhere)
+{
+	/* "POST " then the rest, inside the version, inside a header name,
+	 * between CR and LF of the empty line...: every cut. */
+	static const size_t trickle[] = { 1, 0, 2, 0, 1, 1, 0, 3, 0, 1 };
+	static const size_t blocked[] = { 0, 0, 5, 0 };
+
+	for (size_t split = 1; split < sizeof(REQ) - 1; split++) {
+		split_roundtrip(split, NULL, 0);
+		split_roundtrip(split, trickle, 10);
+		split_roundtrip(split, blocked, 4);
+	}
+}
+END_TEST
+
+START_TEST(inject_head_byte_by_byte)
+{
+	/* The program writes one byte per call, a socket that sometimes
+	 * takes nothing: the header still goes in, before the empty line. */
+	static const size_t steps[] = { 1, 0, 1, 1, 0 };
+	struct fd_entry e;
+	struct fake *f = calloc(1, sizeof(*f));
+	char want[512];
+	size_t wlen;
+
+	memset(&e, 0, sizeof(e));
+	e.kind = FD_TCP;
+	f->steps = steps;
+	f->nsteps = 5;
+	program_write(&e, f, REQ, sizeof(REQ) - 1, 1, 0, 1);
 	program_read(&e, RESP, sizeof(RESP) - 1, 1);
 	ck_assert_int_eq(nsubmitted, 1);
+	wlen = expected_wire(&submitted[0], 1, want, sizeof(want));
+	ck_assert_uint_eq(f->len, wlen);
+	ck_assert(memcmp(f->wire, want, wlen) == 0);
 	hc_close(&e);
+	free(f);
+}
+END_TEST
+
+START_TEST(pieces_with_own_traceparent)
+{
+	/* A head in pieces that carries the program's traceparent: nothing
+	 * is added, not one byte changed. */
+	static const char req[] =
+		"GET / HTTP/1.1\r\nHost: h\r\ntraceparent: "
+		"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+		"\r\n\r\n";
+	struct fd_entry e;
+	struct fake *f = calloc(1, sizeof(*f));
+
+	for (size_t piece = 1; piece < 40; piece++) {
+		memset(&e, 0, sizeof(e));
+		e.kind = FD_TCP;
+		f->len = 0;
+		program_write(&e, f, req, sizeof(req) - 1, piece, 0, 1);
+		ck_assert_uint_eq(f->len, sizeof(req) - 1);
+		ck_assert(memcmp(f->wire, req, f->len) == 0);
+		hc_close(&e);
+	}
+	free(f);
+}
+END_TEST
+
+START_TEST(not_http_after_get)
+{
+	/* Bytes that start like a request and are not one (a line protocol,
+	 * HTTP/0.9): passed on as they are, in every cut. */
+	static const char *const streams[] = {
+		"GET key\r\nSET a b\r\n\r\n",
+		"GET / HTTP/2.0\r\n\r\n",
+		"GETX\x01 / HTTP/1.1\r\n\r\n",
+		"GET /\r\nHost: h\r\n\r\n",
+	};
+	struct fd_entry e;
+	struct fake *f = calloc(1, sizeof(*f));
+
+	for (size_t i = 0; i < sizeof(streams) / sizeof(streams[0]); i++) {
+		size_t len = strlen(streams[i]);
+
+		for (size_t piece = 1; piece <= len; piece++) {
+			memset(&e, 0, sizeof(e));
+			e.kind = FD_TCP;
+			f->len = 0;
+			nsubmitted = 0;
+			program_write(&e, f, streams[i], len, piece, 0, 1);
+			ck_assert_uint_eq(f->len, len);
+			ck_assert(memcmp(f->wire, streams[i], len) == 0);
+			hc_close(&e);
+			ck_assert_int_eq(nsubmitted, 0);
+			ck_assert_uint_eq(hc_in_use(), 0);
+		}
+	}
 	free(f);
 }
 END_TEST
@@ -530,6 +654,177 @@ START_TEST(pipelined_keepalive)
 }
 END_TEST
 
+/* Three requests of different framings and the responses to them, in
+ * order: each response's status tells which request it answers. */
+static const char PIPE_REQ[] =
+	"POST /one HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nabcde"
+	"GET /two HTTP/1.1\r\nHost: h\r\n\r\n"
+	"PUT /three HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+	"\r\n3\r\nxyz\r\n0\r\n\r\n";
+static const char PIPE_RESP[] =
+	"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"
+	"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+	"HTTP/1.1 202 Accepted\r\nContent-Length: 1\r\n\r\n!";
+static const char *const PIPE_URL[] = { "http://h/one", "http://h/two",
+					"http://h/three" };
+static const char *const PIPE_STATUS[] = { "201", "404", "202" };
+
+/* Start of request i (0..3) of PIPE_REQ; 3: its end. */
+static size_t pipe_start(int i)
+{
+	const char *p = PIPE_REQ;
+	static const char *const first[] = { "POST /one", "GET /two",
+					     "PUT /three" };
+
+	if (i == 3)
+		return sizeof(PIPE_REQ) - 1;
+	return (size_t)(strstr(p, first[i]) - p);
+}
+
+/*
+ * The wire after nreq requests of PIPE_REQ: the program's bytes with one
+ * traceparent line added to each head (nothing else), that of the client
+ * span answered by the matching response; the spans ended in order.
+ */
+static void check_pipelined(const struct fake *f, int nreq)
+{
+	char buf[64], tp[56];
+	const char *w = f->wire, *end = f->wire + f->len;
+	size_t plen = pipe_start(nreq), prog = 0;
+
+	ck_assert_int_eq(nsubmitted, nreq);
+	for (int i = 0; i < nreq; i++) {
+		const struct span *s = &submitted[i];
+		const char *head_end, *line;
+		size_t want = pipe_start(i + 1) - pipe_start(i);
+		int found = 0;
+
+		ck_assert_int_eq(s->kind, SPAN_KIND_CLIENT);
+		ck_assert_str_eq(attr_str(s, "url.full", buf, sizeof(buf)),
+				 PIPE_URL[i]);
+		ck_assert_str_eq(attr_str(s, "http.response.status_code", buf,
+					  sizeof(buf)), PIPE_STATUS[i]);
+		ctx_traceparent(s, tp, sizeof(tp));
+		head_end = memmem(w, (size_t)(end - w), "\r\n\r\n", 4);
+		ck_assert_ptr_nonnull(head_end);
+		/* Copy the request's bytes without our line, count it. */
+		for (line = w; line < head_end + 2;) {
+			const char *lf = memchr(line, '\n', (size_t)(end - line));
+
+			if (strncmp(line, "traceparent: ", 13) == 0) {
+				ck_assert_int_eq(strncmp(line + 13, tp, 55), 0);
+				found++;
+			} else {
+				ck_assert(memcmp(line, PIPE_REQ + prog,
+						 (size_t)(lf + 1 - line)) == 0);
+				prog += (size_t)(lf + 1 - line);
+				want -= (size_t)(lf + 1 - line);
+			}
+			line = lf + 1;
+		}
+		ck_assert_msg(found == 1, "request %d: %d traceparent", i,
+			      found);
+		ck_assert(memcmp(line, PIPE_REQ + prog, want) == 0);
+		prog += want;
+		w = line + want;
+	}
+	ck_assert_uint_eq(prog, plen);
+	ck_assert_ptr_eq(w, end);
+	/* Every request its own trace position: distinct span ids. */
+	for (int i = 1; i < nreq; i++)
+		ck_assert(memcmp(submitted[i].span_id, submitted[0].span_id,
+				 8) != 0);
+}
+
+/* PIPE_REQ's first nreq requests written as writes cut at cut[] (the
+ * positions where one write ends and the next begins), the socket taking
+ * steps[]; the responses read in one piece. */
+static void pipelined_roundtrip(int nreq, const size_t *cut, int ncut,
+				const size_t *steps, size_t nsteps)
+{
+	struct fd_entry e;
+	struct fake *f = calloc(1, sizeof(*f));
+	size_t len = pipe_start(nreq), from = 0;
+
+	memset(&e, 0, sizeof(e));
+	e.kind = FD_TCP;
+	f->steps = steps;
+	f->nsteps = nsteps;
+	nsubmitted = 0;
+	for (int i = 0; i <= ncut; i++) {
+		size_t to = i < ncut ? cut[i] : len;
+
+		if (to > from)
+			program_write(&e, f, PIPE_REQ + from, to - from, 0, 0,
+				      1);
+		from = to;
+	}
+	program_read(&e, PIPE_RESP, sizeof(PIPE_RESP) - 1, 0);
+	check_pipelined(f, nreq);
+	if (!steps && !ncut) {
+		/* One real write per request, held for the next but the
+		 * last's. */
+		ck_assert_int_eq(f->writes, nreq);
+		ck_assert_int_eq(f->more, nreq - 1);
+	}
+	hc_close(&e);
+	ck_assert_uint_eq(hc_in_use(), 0);
+	free(f);
+}
+
+START_TEST(pipelined_client_one_write)
+{
+	static const size_t trickle[] = { 1, 0, 7, 0, 0, 30, 2, 0, 50, 1 };
+
+	/* Two, then three requests in one write; the socket taking all, a
+	 * few bytes per call, or cutting at every byte of the first call. */
+	for (int nreq = 2; nreq <= 3; nreq++) {
+		pipelined_roundtrip(nreq, NULL, 0, NULL, 0);
+		pipelined_roundtrip(nreq, NULL, 0, trickle, 10);
+		for (size_t k = 1; k < pipe_start(nreq) + 3 * 70; k++) {
+			size_t steps[2] = { k, 0 };
+
+			pipelined_roundtrip(nreq, NULL, 0, steps, 2);
+		}
+	}
+}
+END_TEST
+
+START_TEST(pipelined_client_with_partial_next)
+{
+	static const size_t trickle[] = { 3, 0, 1, 0, 20, 0, 1, 9 };
+
+	/* A request and the start of the next in one write, its rest in a
+	 * second, for every cut inside the second and third requests. */
+	for (size_t cut = pipe_start(1) + 1; cut < pipe_start(3); cut++) {
+		size_t cuts[1] = { cut };
+
+		pipelined_roundtrip(3, cuts, 1, NULL, 0);
+		pipelined_roundtrip(3, cuts, 1, trickle, 8);
+	}
+}
+END_TEST
+
+START_TEST(pipelined_client_writev)
+{
+	struct fd_entry e;
+	struct fake *f = calloc(1, sizeof(*f));
+
+	/* Three requests in one writev, cut into iovecs at every place. */
+	for (size_t split = 1; split < pipe_start(3); split++) {
+		memset(&e, 0, sizeof(e));
+		e.kind = FD_TCP;
+		memset(f, 0, sizeof(*f));
+		nsubmitted = 0;
+		program_write(&e, f, PIPE_REQ, pipe_start(3), 0, split, 1);
+		program_read(&e, PIPE_RESP, sizeof(PIPE_RESP) - 1, 7);
+		check_pipelined(f, 3);
+		hc_close(&e);
+	}
+	free(f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("httpconn");
@@ -541,7 +836,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, inject_every_first_cut);
 	tcase_add_test(tc, inject_trickle);
 	tcase_add_test(tc, inject_writev_pieces);
-	tcase_add_test(tc, no_inject_when_line_cut);
+	tcase_add_test(tc, inject_head_split_anywhere);
+	tcase_add_test(tc, inject_head_byte_by_byte);
+	tcase_add_test(tc, pieces_with_own_traceparent);
+	tcase_add_test(tc, not_http_after_get);
 	tcase_add_test(tc, no_inject_when_disabled);
 	tcase_add_test(tc, existing_traceparent_kept_or_rewritten);
 	tcase_add_test(tc, server_span_from_pieces);
@@ -549,6 +847,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, server_sendfile_body);
 	tcase_add_test(tc, not_http_is_released);
 	tcase_add_test(tc, pipelined_keepalive);
+	tcase_add_test(tc, pipelined_client_one_write);
+	tcase_add_test(tc, pipelined_client_with_partial_next);
+	tcase_add_test(tc, pipelined_client_writev);
 	suite_add_tcase(s, tc);
 	return s;
 }
