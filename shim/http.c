@@ -820,7 +820,7 @@ static size_t take_run(struct http_stream *st, const char *p, const char *end)
 		 * response's first byte goes through step()). */
 		n = 8 - st->aux;
 		if (st->aux >= 8 || (size_t)(end - p) < n ||
-		    memcmp(p, "HTTP/1." + st->aux, n - 1) ||
+		    memcmp(p, &"HTTP/1."[st->aux], n - 1) ||
 		    !ascii_is_digit(p[n - 1]) ||
 		    st->head_bytes + n > HTTP_HEAD_LIMIT)
 			return 0;

@@ -118,6 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	w.put = fake_write;
 	w.arg = &f;
 	w.put_more = NULL;
+	w.lead_ours = NULL;
 	piece = data[1] ? data[1] : len;
 	if (data[0] & 4) {
 		memset(&rem, 0, sizeof(rem));
