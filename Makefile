@@ -44,7 +44,7 @@ HOOK_SRCS     := shim/preload.c shim/net.c shim/exec.c shim/shell.c shim/pq.c \
 LIB      := $(BUILD)/libotelshim.so
 MODULE   := $(BUILD)/otelshim-exporter.so
 
-.PHONY: all deps test unit integration fuzz fuzz-smoke bench demo clean \
+.PHONY: all deps test unit integration fuzz fuzz-smoke fuzz-build unit-build bench demo clean \
         install dist examples
 all: $(LIB) $(MODULE) $(BUILD)/otelshim examples
 
@@ -114,12 +114,18 @@ $(MODULE): $(MODULE_OBJS) $(COMMON_LIB)
 # unit tests (also under ASan+UBSan; ring, batch loop, transport and the
 # pointer table and the request table under TSan), short fuzz runs and
 # the integration tests on real programs.
+# Builds run on every CPU (BUILD_JOBS); the tests themselves one at a time.
+BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
 test: deps
-	$(MAKE) all
+	$(MAKE) -j$(BUILD_JOBS) all
+	$(MAKE) -j$(BUILD_JOBS) unit-build
 	$(MAKE) unit
+	$(MAKE) -j$(BUILD_JOBS) unit-build SANITIZE=address,undefined
 	$(MAKE) unit SANITIZE=address,undefined
 	$(MAKE) unit SANITIZE=thread UNIT_ONLY="test_ring test_batch test_transport \
 	  test_ptrtab test_handoff"
+	$(MAKE) -j$(BUILD_JOBS) fuzz-build
 	$(MAKE) fuzz-smoke
 	$(MAKE) integration
 
@@ -156,6 +162,8 @@ $(UNITDIR)/test_%: $(UNITDIR)/obj/tests/unit/test_%.o \
     $$(call unit_objs,tests/unit/test_$$*.c) $(UNITDIR)/libcommon.a
 	$(CC) -pthread $(UNIT_CFLAGS) -o $@ $^ $(UNIT_LIBS)
 
+unit-build: $(addprefix $(UNITDIR)/,$(UNIT_ONLY))
+
 unit: $(addprefix $(UNITDIR)/,$(UNIT_ONLY))
 	@set -e; for t in $(UNIT_ONLY); do \
 	  echo "== unit $$t$(if $(SANITIZE), [$(SANITIZE)])"; \
@@ -175,6 +183,8 @@ $(FUZZDIR)/fuzz_%: tests/fuzz/fuzz_%.c $$(call links_of,tests/fuzz/fuzz_$$*.c) \
 	$(CLANG) $(CPPFLAGS) -DUNITTEST -g -O1 \
 	  -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c,$^) \
 	  -pthread -ldl -lm $$(pkg-config --libs zlib libprotobuf-c)
+
+fuzz-build: $(addprefix $(FUZZDIR)/,$(FUZZ_TARGETS))
 
 fuzz-smoke: $(addprefix $(FUZZDIR)/,$(FUZZ_TARGETS))
 	@set -e; for f in $(FUZZ_TARGETS); do \
