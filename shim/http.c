@@ -878,6 +878,27 @@ static size_t take_run(struct http_stream *st, const char *p, const char *end)
 	return n;
 }
 
+/* A CR with its LF after it ends the line in these states just as the LF
+ * alone would (await_lf), so the pair can go to step() as its LF. */
+static int crlf_as_lf(const struct http_stream *st)
+{
+	if (st->flags & F_CR)
+		return 0;
+	switch (st->state) {
+	case S_VERSION:
+		return st->dir == HTTP_DIR_REQUEST && st->aux == 8;
+	case S_STATUS:
+		return st->aux == 3;
+	case S_REASON:
+	case S_HSTART:
+	case S_HOWS:
+	case S_HVALUE:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 /* Up to *k bytes of a body or chunk whose length is known: *k is cut to
  * what remains of it; returns HTTP_EV_END if that ends the message. */
 static unsigned take_body(struct http_stream *st, uint64_t *k,
@@ -942,6 +963,12 @@ size_t http_feed(struct http_stream *st, const char *data, size_t len,
 			/* A byte that ends the run: */
 			/* fall through */
 		default:
+			if (*p == '\r' && end - p >= 2 && p[1] == '\n' &&
+			    st->head_bytes + 2 <= HTTP_HEAD_LIMIT &&
+			    crlf_as_lf(st)) {
+				st->head_bytes++;       /* the CR */
+				p++;
+			}
 			if (st->state >= S_BODY_CL)
 				st->body_bytes++;
 			else if (st->state != S_START)
