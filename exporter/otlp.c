@@ -210,7 +210,7 @@ static void plan_code_site(struct otlp_encoder *enc, const struct span *s,
 
 	if (!enc->code_site || s->stack_depth == 0)
 		return;
-	for (size_t i = 0; i < s->nattrs && i < SPAN_MAX_ATTRS; i++)
+	for (size_t i = 0; i < span_nattrs(s); i++)
 		if (s->attrs[i].type == SPAN_ATTR_STACK)
 			has_stack = 1;
 	memset(site, 0, sizeof(*site));
@@ -370,8 +370,7 @@ static int sendable(const struct span *s)
 static void put_event(struct otlp_encoder *enc, struct writer *w,
 		      const struct span *s, const struct span_event *ev)
 {
-	size_t n = ev->nattrs < SPAN_MAX_EVENT_ATTRS ? ev->nattrs :
-		   SPAN_MAX_EVENT_ATTRS;
+	size_t n = span_event_nattrs(ev);
 	size_t mark = w->used;
 	struct attrs_out o;     /* not zeroed: 2.5 KB, filled as used */
 
@@ -407,10 +406,7 @@ static void put_span(struct otlp_encoder *enc, struct writer *w,
 		     const struct span *s)
 {
 	const struct config *cfg = enc->cfg;
-	size_t nattrs = s->nattrs < SPAN_MAX_ATTRS ? s->nattrs :
-			SPAN_MAX_ATTRS;
-	size_t nevents = s->nevents < SPAN_MAX_EVENTS ? s->nevents :
-			 SPAN_MAX_EVENTS;
+	size_t nattrs = span_nattrs(s), nevents = span_nevents(s);
 	int kind = s->kind >= SPAN_KIND_INTERNAL &&
 		   s->kind <= SPAN_KIND_CONSUMER ? s->kind :
 		   SPAN_KIND_INTERNAL;

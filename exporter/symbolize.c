@@ -491,13 +491,11 @@ size_t symbolize_format(const struct symbolize_frame *f, char *buf,
  */
 size_t symbolize_render_stack(const struct span *s, char *buf, size_t cap)
 {
-	size_t depth = s->stack_depth, used = 0;
+	size_t depth = span_stack_depth(s), used = 0;
 
 	if (cap == 0)
 		return 0;
 	buf[0] = '\0';
-	if (depth > SPAN_STACK_MAX)
-		depth = SPAN_STACK_MAX;
 	for (size_t i = 0; i < depth; i++) {
 		struct symbolize_frame f;
 		char line[1024];
@@ -537,10 +535,8 @@ int symbolize_is_library(const char *path)
 
 int symbolize_code_site(const struct span *s, struct otlp_code_site *site)
 {
-	size_t depth = s->stack_depth;
+	size_t depth = span_stack_depth(s);
 
-	if (depth > SPAN_STACK_MAX)
-		depth = SPAN_STACK_MAX;
 	for (size_t i = 0; i < depth; i++) {
 		struct symbolize_frame f;
 

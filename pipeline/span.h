@@ -97,6 +97,35 @@ struct span {
 	char pool[SPAN_STRPOOL];
 };
 
+/* A record's counts clamped to its arrays: what a reader may walk, so that
+ * a damaged record can never take it past them. */
+static inline size_t span_nattrs(const struct span *s)
+{
+	return s->nattrs < SPAN_MAX_ATTRS ? s->nattrs : SPAN_MAX_ATTRS;
+}
+
+static inline size_t span_nevents(const struct span *s)
+{
+	return s->nevents < SPAN_MAX_EVENTS ? s->nevents : SPAN_MAX_EVENTS;
+}
+
+static inline size_t span_event_nattrs(const struct span_event *ev)
+{
+	return ev->nattrs < SPAN_MAX_EVENT_ATTRS ? ev->nattrs :
+	       SPAN_MAX_EVENT_ATTRS;
+}
+
+static inline size_t span_stack_depth(const struct span *s)
+{
+	return s->stack_depth < SPAN_STACK_MAX ? s->stack_depth :
+	       SPAN_STACK_MAX;
+}
+
+static inline size_t span_pool_used(const struct span *s)
+{
+	return s->pool_used < SPAN_STRPOOL ? s->pool_used : SPAN_STRPOOL;
+}
+
 /* Bytes of a pooled string (not NUL-terminated). */
 static inline const char *span_str_ptr(const struct span *s, struct span_str r)
 {

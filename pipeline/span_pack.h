@@ -20,37 +20,14 @@
 
 #define SPAN_PACK_HEADER offsetof(struct span, attrs)
 
-/* The counts a packed record's sections are sized by, clamped to the
- * arrays so that a damaged record cannot make a copy run past them. */
-static inline size_t span_pack_nattrs(const struct span *s)
-{
-	return s->nattrs < SPAN_MAX_ATTRS ? s->nattrs : SPAN_MAX_ATTRS;
-}
-
-static inline size_t span_pack_nevents(const struct span *s)
-{
-	return s->nevents < SPAN_MAX_EVENTS ? s->nevents : SPAN_MAX_EVENTS;
-}
-
-static inline size_t span_pack_depth(const struct span *s)
-{
-	return s->stack_depth < SPAN_STACK_MAX ? s->stack_depth :
-	       SPAN_STACK_MAX;
-}
-
-static inline size_t span_pack_pool(const struct span *s)
-{
-	return s->pool_used < SPAN_STRPOOL ? s->pool_used : SPAN_STRPOOL;
-}
-
 /* Bytes span_pack writes for s. */
 static inline size_t span_packed_size(const struct span *s)
 {
 	return SPAN_PACK_HEADER +
-	       span_pack_nattrs(s) * sizeof(s->attrs[0]) +
-	       span_pack_nevents(s) * sizeof(s->events[0]) +
-	       span_pack_depth(s) * sizeof(s->stack[0]) +
-	       span_pack_pool(s);
+	       span_nattrs(s) * sizeof(s->attrs[0]) +
+	       span_nevents(s) * sizeof(s->events[0]) +
+	       span_stack_depth(s) * sizeof(s->stack[0]) +
+	       span_pool_used(s);
 }
 
 /* The largest packed record: every section full. */
@@ -69,12 +46,12 @@ static inline void span_pack(const struct span *s, unsigned char *dst)
 {
 	dst = span_pack_copy(dst, s, SPAN_PACK_HEADER);
 	dst = span_pack_copy(dst, s->attrs,
-			     span_pack_nattrs(s) * sizeof(s->attrs[0]));
+			     span_nattrs(s) * sizeof(s->attrs[0]));
 	dst = span_pack_copy(dst, s->events,
-			     span_pack_nevents(s) * sizeof(s->events[0]));
+			     span_nevents(s) * sizeof(s->events[0]));
 	dst = span_pack_copy(dst, s->stack,
-			     span_pack_depth(s) * sizeof(s->stack[0]));
-	span_pack_copy(dst, s->pool, span_pack_pool(s));
+			     span_stack_depth(s) * sizeof(s->stack[0]));
+	span_pack_copy(dst, s->pool, span_pool_used(s));
 }
 
 /*
@@ -88,16 +65,16 @@ static inline void span_unpack(const unsigned char *src, struct span *out)
 
 	memcpy(out, src, SPAN_PACK_HEADER);
 	src += SPAN_PACK_HEADER;
-	n = span_pack_nattrs(out) * sizeof(out->attrs[0]);
+	n = span_nattrs(out) * sizeof(out->attrs[0]);
 	memcpy(out->attrs, src, n);
 	src += n;
-	n = span_pack_nevents(out) * sizeof(out->events[0]);
+	n = span_nevents(out) * sizeof(out->events[0]);
 	memcpy(out->events, src, n);
 	src += n;
-	n = span_pack_depth(out) * sizeof(out->stack[0]);
+	n = span_stack_depth(out) * sizeof(out->stack[0]);
 	memcpy(out->stack, src, n);
 	src += n;
-	memcpy(out->pool, src, span_pack_pool(out));
+	memcpy(out->pool, src, span_pool_used(out));
 }
 
 #endif
