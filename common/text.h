@@ -90,4 +90,13 @@ char *hex_encode(char *out, const uint8_t *bytes, size_t n);
 int hex_decode(const char *s, uint8_t *out, size_t n);
 int hex_decode_lower(const char *s, uint8_t *out, size_t n);
 
+/* 1 if all n bytes at p are zero: a trace or span id that is not one. */
+static inline int bytes_all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
 #endif

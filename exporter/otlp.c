@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/semconv.h"
+#include "common/text.h"
 #include "common/utf8.h"
 #include "legacy.h"
 #include "otlp.h"
@@ -351,20 +352,12 @@ static void put_attrs(struct otlp_encoder *enc, struct writer *w,
 
 /* ------------------------------------------------------------- spans */
 
-static int all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return 0;
-	return 1;
-}
-
 /* Spans whose trace or span id is all zero are left out: a receiver such
  * as Tempo rejects the entire push for one of them. */
 static int sendable(const struct span *s)
 {
-	return !all_zero(s->trace_id, sizeof(s->trace_id)) &&
-	       !all_zero(s->span_id, sizeof(s->span_id));
+	return !bytes_all_zero(s->trace_id, sizeof(s->trace_id)) &&
+	       !bytes_all_zero(s->span_id, sizeof(s->span_id));
 }
 
 static void put_event(struct otlp_encoder *enc, struct writer *w,
@@ -438,7 +431,7 @@ static void put_span(struct otlp_encoder *enc, struct writer *w,
 	field_int32(w, 6, kind);
 	p = pooled(s, s->name, &len);
 	text_field(enc, w, 5, p, len, 0, 0);
-	if (!all_zero(s->parent_span_id, sizeof(s->parent_span_id)))
+	if (!bytes_all_zero(s->parent_span_id, sizeof(s->parent_span_id)))
 		field_len(w, 4, s->parent_span_id, sizeof(s->parent_span_id));
 	p = pooled(s, s->trace_state, &len);
 	text_field(enc, w, 3, p, len, 0, 0);

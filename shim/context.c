@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/text.h"
 #include "pipeline/batch.h"
 #include "pipeline/record.h"
 #include "context.h"
@@ -107,14 +108,6 @@ void ctx_random(uint8_t *buf, size_t n)
 		buf += k;
 		n -= k;
 	}
-}
-
-static int all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return 0;
-	return 1;
 }
 
 uint64_t ctx_now_ns(void)
@@ -246,11 +239,11 @@ struct span *ctx_start(enum span_kind kind, const struct ctx_remote *remote)
 	} else {
 		do
 			ctx_random(s->trace_id, 16);
-		while (all_zero(s->trace_id, 16));
+		while (bytes_all_zero(s->trace_id, 16));
 	}
 	do
 		ctx_random(s->span_id, 8);
-	while (all_zero(s->span_id, 8));
+	while (bytes_all_zero(s->span_id, 8));
 	if (ctx_should_sample(ctx_cfg->sampler, ctx_cfg->sampler_ratio,
 			      s->trace_id, parent, parent_sampled)) {
 		s->trace_flags |= SPAN_FLAG_SAMPLED;

@@ -15,16 +15,6 @@
 #define TS_KEY_MAX     256
 #define TS_VALUE_MAX   256
 
-static int all_zero(const uint8_t *b, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (b[i])
-			return 0;
-	return 1;
-}
-
 int propagate_parse_traceparent(const char *s, size_t len,
 				struct propagate_ctx *out)
 {
@@ -52,7 +42,7 @@ int propagate_parse_traceparent(const char *s, size_t len,
 	    hex_decode_lower(s + 36, c.span_id, 8) < 0 ||
 	    hex_decode_lower(s + 53, &c.flags, 1) < 0)
 		return -1;
-	if (all_zero(c.trace_id, 16) || all_zero(c.span_id, 8))
+	if (bytes_all_zero(c.trace_id, 16) || bytes_all_zero(c.span_id, 8))
 		return -1;
 	c.flags &= PROPAGATE_FLAGS_KNOWN;
 	*out = c;
