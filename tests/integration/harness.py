@@ -363,9 +363,8 @@ class Sink:
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
-        if self.dir is not None and not os.environ.get("OTELSHIM_TEST_KEEP"):
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
+        remove_scratch(self.dir)
+        self.dir = None
 
     def __enter__(self):
         return self.start()
@@ -476,6 +475,23 @@ _SPOOL_BASE = Path(tempfile.mkdtemp(prefix="otelshim-test-spools-"))
 _spool_seq = itertools.count()
 os.environ["OTELSHIM_SPOOL_DIR"] = str(_SPOOL_BASE / "shared")
 atexit.register(shutil.rmtree, _SPOOL_BASE, True)
+
+
+def remove_scratch(d):
+    """Removes a test's temporary folder d, unless OTELSHIM_TEST_KEEP asks
+    to keep it for a look."""
+    if d is not None and not os.environ.get("OTELSHIM_TEST_KEEP"):
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def static_site(d):
+    """d/www/static/big.txt, 90 KB of numbered lines for a web server to
+    send (nginx with sendfile, say); returns the text."""
+    (Path(d) / "www" / "static").mkdir(parents=True)
+    content = "".join("line %05d of the static file\n" % i
+                      for i in range(3000))
+    (Path(d) / "www" / "static" / "big.txt").write_text(content)
+    return content
 
 
 def fresh_spool_dir():

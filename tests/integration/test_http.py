@@ -20,7 +20,8 @@ from pathlib import Path
 from harness import (KIND_CLIENT, KIND_SERVER, STATUS_ERROR, STATUS_UNSET,
                      Background, Sink, assert_child_of, attr, find_span,
                      find_spans, free_port, is_root, need_programs, nginx_conf,
-                     run_traced, summarize, wait_for_port)
+                     remove_scratch, run_traced, static_site, summarize,
+                     wait_for_port)
 
 PROGS = Path(__file__).resolve().parent / "progs"
 
@@ -542,15 +543,11 @@ class Nginx(unittest.TestCase):
         try:
             self._run(d)
         finally:
-            if not os.environ.get("OTELSHIM_TEST_KEEP"):
-                shutil.rmtree(d, ignore_errors=True)
+            remove_scratch(d)
 
     def _run(self, d):
         port, bport = free_port(), free_port()
-        (d / "www" / "static").mkdir(parents=True)
-        content = "".join("line %05d of the static file\n" % i
-                          for i in range(3000))
-        (d / "www" / "static" / "big.txt").write_text(content)
+        content = static_site(d)
         ngx_cmd = nginx_conf(d, """
             sendfile on;
             server {{

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from harness import (KIND_CLIENT, KIND_SERVER, Background, Sink, attr,
                      find_spans, free_port, need_programs, nginx_conf,
-                     node_binary, run_traced, wait_for_port)
+                     node_binary, remove_scratch, run_traced, wait_for_port)
 
 PROGS = Path(__file__).resolve().parent / "progs"
 
@@ -143,8 +143,7 @@ class EventLoops(unittest.TestCase):
         self.dir = Path(tempfile.mkdtemp(prefix="otelshim-parentage-"))
 
     def tearDown(self):
-        if not os.environ.get("OTELSHIM_TEST_KEEP"):
-            shutil.rmtree(self.dir, ignore_errors=True)
+        remove_scratch(self.dir)
 
     def nginx(self, keepalive):
         need_programs("nginx", "wrk")

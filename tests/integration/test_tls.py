@@ -11,7 +11,6 @@ pgbench with sslmode=require against a PostgreSQL server with ssl on
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -22,9 +21,10 @@ import unittest
 from pathlib import Path
 
 from harness import (KIND_CLIENT, KIND_SERVER, Background, Sink,
-                     assert_child_of, attr, find_span, find_spans,
-                     free_port, is_root, need_programs, nginx_conf, run_traced,
-                     summarize, traced_env, wait_for_port)
+                     assert_child_of, attr, find_span, find_spans, free_port,
+                     is_root, need_programs, nginx_conf, remove_scratch,
+                     run_traced, static_site, summarize, traced_env,
+                     wait_for_port)
 import pgserver
 from pgserver import PgServer
 
@@ -182,8 +182,7 @@ def setUpModule():
 
 
 def tearDownModule():
-    if _dir is not None and not os.environ.get("OTELSHIM_TEST_KEEP"):
-        shutil.rmtree(_dir, ignore_errors=True)
+    remove_scratch(_dir)
 
 
 def cert():
@@ -531,15 +530,11 @@ class Nginx(unittest.TestCase):
         try:
             self._run(d)
         finally:
-            if not os.environ.get("OTELSHIM_TEST_KEEP"):
-                shutil.rmtree(d, ignore_errors=True)
+            remove_scratch(d)
 
     def _run(self, d):
         port, bport = free_port(), free_port()
-        (d / "www" / "static").mkdir(parents=True)
-        content = "".join("line %05d of the static file\n" % i
-                          for i in range(3000))
-        (d / "www" / "static" / "big.txt").write_text(content)
+        content = static_site(d)
         ngx_cmd = nginx_conf(d, """
             sendfile on;
             server {{
