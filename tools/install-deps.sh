@@ -13,8 +13,9 @@ PACKAGES=(
 	build-essential pkg-config clang libclang-rt-14-dev
 	libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev
 	libunwind-dev libdw-dev check zlib1g-dev libpq-dev libsqlite3-dev
-	libhttp-parser-dev libpg-query-dev
-	curl ca-certificates python3 sqlite3 postgresql nginx-light wrk
+	libhttp-parser-dev libpg-query-dev libssl-dev libgnutls28-dev
+	curl ca-certificates openssl wget python3 sqlite3 postgresql
+	nginx-light wrk
 	nodejs procps valgrind
 	patchelf debootstrap python3-yaml python3-psycopg2
 	python3-fastapi python3-uvicorn python3-sqlalchemy
