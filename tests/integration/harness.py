@@ -63,22 +63,31 @@ ANY = object()
 _PORTS = (20000, 32000)
 
 
+# Every port free_port() has returned in this run: a test often picks a
+# port for one server and then starts another (a PostgreSQL) that picks
+# its own before the first has bound; the second must not get the same.
+_handed_out = set()
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that is free now, for a server that has to
-    be told its port.  Chosen at random outside the ephemeral range, so
-    only another free_port() caller (one chance in thousands) can take it
-    before the server binds; a server that can bind port 0 and report
-    the port it got should do that instead."""
+    be told its port.  Chosen at random outside the ephemeral range and
+    never the same twice in a run, so no other caller can take it before
+    the server binds; a server that can bind port 0 and report the port
+    it got should do that instead."""
     import random
     lo, hi = _PORTS
     for _ in range(200):
         port = random.randint(lo, hi)
+        if port in _handed_out:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
+        _handed_out.add(port)
+        return port
     raise AssertionError("no free port in %d-%d" % _PORTS)
 
 

@@ -39,7 +39,9 @@ class FastApiShop(unittest.TestCase):
                 base = "http://127.0.0.1:%d" % port
                 r = run_traced(["curl", "-s", base + "/products/2"], sink,
                                OTEL_SERVICE_NAME="client")
-                self.assertIn('"coffee"', r.stdout, svc.output())
+                self.assertIn('"coffee"', r.stdout,
+                              "curl exit %d: %s\nservice: %s"
+                              % (r.returncode, r.stderr, svc.output()))
                 r = run_traced(["curl", "-s", "-H",
                                 "Content-Type: application/json", "--data",
                                 '{"product_id": 1, "quantity": 7}',
