@@ -164,10 +164,14 @@ $(UNITDIR)/test_%: $(UNITDIR)/obj/tests/unit/test_%.o \
 
 unit-build: $(addprefix $(UNITDIR)/,$(UNIT_ONLY))
 
+# Seconds one check may take before Check calls it an error: its default
+# of 4 is reached by a sanitised build on a loaded machine.
+UNIT_TIMEOUT ?= 60
+
 unit: $(addprefix $(UNITDIR)/,$(UNIT_ONLY))
 	@set -e; for t in $(UNIT_ONLY); do \
 	  echo "== unit $$t$(if $(SANITIZE), [$(SANITIZE)])"; \
-	  CK_FORK=yes $(UNITDIR)/$$t; done
+	  CK_FORK=yes CK_DEFAULT_TIMEOUT=$(UNIT_TIMEOUT) $(UNITDIR)/$$t; done
 
 # Fuzz targets: tests/fuzz/fuzz_<name>.c, a libFuzzer entry point over one
 # parser, with a seed corpus in tests/fuzz/corpus/<name>/.

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "beside.h"
+#include "loader.h"
 
 void *dlopen_beside(const char *rel, const char *fallback)
 {
@@ -16,6 +17,7 @@ void *dlopen_beside(const char *rel, const char *fallback)
 	void *h = NULL;
 	int n;
 
+	loader_enter(1);
 	if (dladdr((void *)dlopen_beside, &info) && info.dli_fname)
 		slash = strrchr(info.dli_fname, '/');
 	if (slash) {
@@ -27,5 +29,6 @@ void *dlopen_beside(const char *rel, const char *fallback)
 	}
 	if (!h && fallback)
 		h = dlopen(fallback, RTLD_NOW | RTLD_LOCAL);
+	loader_leave();
 	return h;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/loader.h"
 #include "curl_api.h"
 
 static struct curl_api api;
@@ -44,15 +45,13 @@ static void openssl_without_atexit(void)
  * curl_global_cleanup is never called: at exit the program may still be
  * using libcurl.
  */
-const struct curl_api *curl_api_load(const char *soname, char *why,
-				     size_t cap)
+static const struct curl_api *load(const char *soname, char *why,
+				   size_t cap)
 {
 	struct curl_api t;
 	void *h;
 	CURLcode rc;
 
-	if (ready)
-		return &api;
 	h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
 	if (!h) {
 		snprintf(why, cap, "%s", dlerror());
@@ -77,4 +76,19 @@ const struct curl_api *curl_api_load(const char *soname, char *why,
 	api = t;
 	ready = 1;
 	return &api;
+}
+
+/* Loading libcurl, and OpenSSL initialising (which may load its
+ * configuration's modules), use the dynamic loader throughout. */
+const struct curl_api *curl_api_load(const char *soname, char *why,
+				     size_t cap)
+{
+	const struct curl_api *a;
+
+	if (ready)
+		return &api;
+	loader_enter(1);
+	a = load(soname, why, cap);
+	loader_leave();
+	return a;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/iov.h"
+#include "common/loader.h"
 #include "common/redact.h"
 #include "pipeline/exporter.h"
 #include "otlp.h"
@@ -129,6 +130,9 @@ static void *module_create(const struct exporter_host *host)
 	/* This module's copy of the list: command-line URLs are redacted
 	 * with the keys the hooks use. */
 	redact_set_url_keys(cfg->url_sensitive_keys);
+	/* And of the loader guard: libcurl and libdw are loaded later. */
+	if (host->loader_enter && host->loader_leave)
+		loader_set_guard(host->loader_enter, host->loader_leave);
 	if (resource_build(&m->res, cfg, host->argv) != 0) {
 		mlog(host, CONFIG_LOG_ERROR, "cannot build the resource");
 		goto fail;

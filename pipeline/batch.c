@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "common/beside.h"
+#include "common/loader.h"
 #include "batch.h"
 #include "ring.h"
 #include "status.h"
@@ -373,6 +374,8 @@ static void *exporter_main(void *arg)
 			.argv = host.argv,
 			.own_fd = host.own_fd,
 			.abort_word = &abort_word,
+			.loader_enter = loader_enter,
+			.loader_leave = loader_leave,
 		};
 
 		exporter = ops->create(&eh);

@@ -97,6 +97,10 @@ struct exporter_host {
 	 * spool: an export under way makes no further attempt and cuts its
 	 * backoff sleep short.  May be NULL. */
 	const _Atomic uint32_t *abort_word;
+	/* The host's loader guard (common/loader.h), for the module's own
+	 * dlopen() calls.  May be NULL. */
+	int (*loader_enter)(int wait);
+	void (*loader_leave)(void);
 };
 
 /*

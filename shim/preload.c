@@ -18,11 +18,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/loader.h"
 #include "common/redact.h"
 #include "pipeline/batch.h"
 #include "context.h"
 #include "crash.h"
 #include "fdtab.h"
+#include "forkguard.h"
 #include "log.h"
 #include "ownfd.h"
 #include "preload.h"
@@ -138,6 +140,7 @@ static void init(void)
 	};
 	batch_init(&host);
 	own_pid = (pid_t)syscall(SYS_getpid);
+	forkguard_install();
 	pthread_atfork(batch_before_fork, batch_after_fork_parent,
 		       child_after_fork);
 	preload_tracing = 1;
@@ -212,6 +215,7 @@ void *preload_next_in(const char *name, const char *lib_prefix)
 	 * RTLD_NEXT, yet the module's calls bind to our global hooks.  Ask
 	 * each such object through a handle of its own.  Slow, but only
 	 * until found. */
+	loader_enter(1);
 	dl_iterate_phdr(collect, &c);
 	for (int i = 0; i < c.n && !p; i++) {
 		void *h = dlopen(c.path[i], RTLD_LAZY | RTLD_NOLOAD);
@@ -224,6 +228,7 @@ void *preload_next_in(const char *name, const char *lib_prefix)
 		/* Still loaded afterwards: it was before our dlopen. */
 		dlclose(h);
 	}
+	loader_leave();
 	return p;
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/beside.h"
+#include "common/loader.h"
 #include "common/semconv.h"
 #include "pipeline/record.h"
 #include "context.h"
@@ -83,7 +84,9 @@ void stack_start(const struct config *cfg)
 	atomic_store_explicit(&threshold_ns,
 			      (uint64_t)cfg->stack_threshold_ms * 1000000ULL,
 			      memory_order_relaxed);
+	loader_enter(1);
 	dl_iterate_phdr(find_own, (void *)(uintptr_t)stack_start);
+	loader_leave();
 	h = open_lib(UNWIND_LIB);
 	if (!h) {
 		log_line(CONFIG_LOG_WARN, UNWIND_LIB " not found: spans carry "
@@ -98,7 +101,9 @@ void stack_start(const struct config *cfg)
 	}
 	/* The first unwind sets up libunwind's caches (and may allocate):
 	 * do it here rather than on an application thread. */
+	loader_enter(1);
 	fn(warm, 4);
+	loader_leave();
 	atomic_store_explicit(&unwind, fn, memory_order_release);
 }
 
@@ -114,9 +119,10 @@ size_t stack_capture(uintptr_t *pcs, size_t cap)
 	size_t n = 0;
 	int got, i = 0;
 
-	if (!fn || cap == 0)
+	if (!fn || cap == 0 || !loader_enter(0))
 		return 0;
 	got = fn(raw, (int)(sizeof(raw) / sizeof(raw[0])));
+	loader_leave();
 	/* Our frames sit on top; frames of ours further down (a hook that a
 	 * callback re-entered) are dropped as well. */
 	for (; i < got && n < cap; i++) {

@@ -36,7 +36,9 @@ void stack_capture_if_slow(struct span *s);
 /*
  * Captures the calling thread's stack into (pcs, cap), without the shim's
  * frames.  Returns how many addresses were stored: 0 while libunwind is
- * not loaded.
+ * not loaded, or in the moment another thread forks (the unwinder walks
+ * the loader's list of objects, which fork() must find unused; waiting
+ * for the fork is no choice in a signal handler).
  */
 size_t stack_capture(uintptr_t *pcs, size_t cap);
 

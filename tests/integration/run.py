@@ -57,6 +57,24 @@ def selected(test, filters):
     return False
 
 
+class TimedResult(unittest.TextTestResult):
+    """Also keeps how long each test took, for the slowest-tests list that
+    shows where the suite's time goes."""
+
+    def startTest(self, test):
+        self._started = time.monotonic()
+        super().startTest(test)
+
+    def stopTest(self, test):
+        super().stopTest(test)
+        self.durations.append((time.monotonic() - self._started,
+                               test_name(test)))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.durations = []
+
+
 def main(argv):
     filters = argv[1:]
     loader = unittest.TestLoader()
@@ -76,7 +94,8 @@ def main(argv):
         print("0 passed, %d failed" % len(tests))
         return 1
 
-    runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2)
+    runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2,
+                                     resultclass=TimedResult)
     start = time.monotonic()
     result = runner.run(unittest.TestSuite(tests))
     sys.stdout.flush()
@@ -106,6 +125,10 @@ def main(argv):
         for test, reason in result.skipped:
             first = (reason.strip().splitlines() or [""])[0]
             print("  %s: %s" % (test_name(test), first))
+    if len(result.durations) > 10:
+        print("slowest:")
+        for took, name in sorted(result.durations, reverse=True)[:10]:
+            print("  %5.1fs %s" % (took, name))
     print("integration: %.1fs" % (time.monotonic() - start))
     print(line)
     return 1 if failed or (result.testsRun == 0 and not skipped) else 0

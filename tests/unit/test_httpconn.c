@@ -63,7 +63,8 @@ static void program_write(struct fd_entry *e, struct fake *f,
 			  const char *buf, size_t len, size_t piece,
 			  size_t split, int propagate)
 {
-	struct hc_writer w = { fake_write, f, fake_write_more };
+	struct hc_writer w = { .put = fake_write, .arg = f,
+			       .put_more = fake_write_more };
 	size_t done = 0;
 	int spins = 0;
 
@@ -597,7 +598,7 @@ START_TEST(server_sendfile_body)
 		"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n";
 	struct fd_entry e;
 	struct fake *f = calloc(1, sizeof(*f));
-	struct hc_writer w = { fake_write, f };
+	struct hc_writer w = { .put = fake_write, .arg = f };
 
 	memset(&e, 0, sizeof(e));
 	e.kind = FD_TCP;

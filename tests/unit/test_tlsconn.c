@@ -366,7 +366,7 @@ static void two_requests(enum tls_wmode mode, int fail_pct, uint32_t seed)
 	static struct lib l;
 	static char two[2 * sizeof(REQ)];
 	struct fd_entry e = client_entry();
-	struct tls_wstate ws = { 0, 0 };
+	struct tls_wstate ws = { 0 };
 	const char resp[] = "HTTP/1.1 204 No Content\r\n\r\n"
 			    "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n";
 	const size_t rlen = sizeof(REQ) - 1;

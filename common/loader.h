@@ -1,0 +1,26 @@
+/*
+ * Our own uses of the dynamic loader — dlopen(), dl_iterate_phdr(), and
+ * unwinding through libunwind, which calls dl_iterate_phdr() — are kept
+ * out of the way of fork().  glibc resets its main loader lock in a forked
+ * child, but not the one dl_iterate_phdr() holds while it iterates (and
+ * dlopen() takes for a moment): a child forked while one of our threads was
+ * in there inherits that lock taken, and its first dlopen() (the exporter
+ * module, libunwind), and with it the child's exit, waits forever.
+ *
+ * Each binary links its own copy of this code; libotelshim.so installs the
+ * guard (shim/forkguard.h), the exporter module is handed the same guard by
+ * its host (exporter_host.loader_enter).  With no guard installed (unit
+ * tests) both calls do nothing.
+ */
+#ifndef OTELSHIM_LOADER_H
+#define OTELSHIM_LOADER_H
+
+/* enter(wait) returns 1 when the loader may be used until leave(), 0 when
+ * a fork is under way and wait was 0 (a signal handler must not block). */
+void loader_set_guard(int (*enter)(int wait), void (*leave)(void));
+
+/* Around every use of the loader by our code; 1 = go ahead (see above). */
+int loader_enter(int wait);
+void loader_leave(void);
+
+#endif
