@@ -783,10 +783,19 @@ class CPythonSslSuite(unittest.TestCase):
             return [l for l in out.splitlines()
                     if l.startswith(("Total tests:", "Result:"))]
 
-        plain = subprocess.run(argv, capture_output=True, text=True,
-                               timeout=600)
+        # The two runs share nothing: side by side, on two CPUs.
         with Sink() as sink:
-            traced = run_traced(argv, sink, timeout=600)
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True,
+                                    errors="replace")
+            try:
+                traced = run_traced(argv, sink, timeout=600)
+                out, err = proc.communicate(timeout=600)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+        plain = subprocess.CompletedProcess(argv, proc.returncode, out, err)
         self.assertIn("Result: SUCCESS", outcome(plain.stdout), plain.stdout)
         self.assertEqual(outcome(traced.stdout), outcome(plain.stdout),
                          traced.stdout[-3000:])
