@@ -4,9 +4,11 @@
  * SQLITE_DONE, an error, sqlite3_reset() or sqlite3_finalize(); a prepare
  * that fails is a span of its own.  What a span needs from the statement
  * text (sanitised text, summary, operation, collection) and the database
- * file is worked out once per prepare and kept in a fixed table keyed by
+ * file is taken once per prepare and kept in a fixed table keyed by
  * the statement pointer, so a step that continues a running statement
- * costs one table lookup, a branch and a counter.
+ * costs one table lookup, a branch and a counter.  The text is kept as
+ * written when it fits and goes into each span so: the exporter thread
+ * sanitises and summarises it (pipeline/span_sql.h).
  *
  * Nesting.  libsqlite3 calls its own API from inside itself (schema
  * loading runs sqlite3_exec() inside prepare, VACUUM prepares and steps
@@ -74,6 +76,9 @@
 /* An execution is running but has no record (the pool was empty). */
 #define SQ_UNTRACED ((struct span *)(uintptr_t)1)
 #define SQ_NS_CAP 512
+/* Pool bytes a span takes besides its namespace and text ("sqlite"),
+ * with room to spare. */
+#define SQ_SPAN_FIXED 32
 
 struct sq_slot {
 	_Atomic uintptr_t key;          /* first: ptrtab.h */
@@ -175,13 +180,16 @@ static size_t namespace_of(sqlite3 *db, char *out, size_t cap)
 	return n;
 }
 
-/* Fills in everything prepare knows: text, summary, namespace. */
+/* Fills in everything prepare knows: the text (kept as written for the
+ * exporter thread to analyse, unless too long), the namespace. */
 static void info_set(struct sq_info *in, sqlite3 *db, const char *sql,
 		     size_t len)
 {
 	atomic_store_explicit(&in->db, db, memory_order_relaxed);
-	dbspan_analyze(&in->sql, sql, len, SQL_SQLITE);
 	in->ns_len = (uint16_t)namespace_of(db, in->ns, sizeof(in->ns));
+	/* What a span holds before its text: the system, the namespace. */
+	dbspan_keep(&in->sql, sql, len, SQL_SQLITE,
+		    SPAN_STRPOOL - SQ_SPAN_FIXED - in->ns_len);
 }
 
 /*
