@@ -68,15 +68,16 @@ static struct span_attr *attr_slot(struct span *s, const char *key)
 	return &s->attrs[s->nattrs++];
 }
 
-void rec_attr_str(struct span *s, const char *key, const char *val,
-		  size_t len)
+const struct span_attr *rec_attr_str(struct span *s, const char *key,
+				     const char *val, size_t len)
 {
 	struct span_attr *a = attr_slot(s, key);
 
 	if (!a)
-		return;
+		return NULL;
 	a->type = SPAN_ATTR_STRING;
 	a->v.s = rec_str(s, val, len);
+	return a;
 }
 
 void rec_attr_cstr(struct span *s, const char *key, const char *val)
@@ -92,6 +93,26 @@ void rec_attr_int(struct span *s, const char *key, int64_t val)
 		return;
 	a->type = SPAN_ATTR_INT;
 	a->v.i = val;
+}
+
+int rec_attr_sql(struct span *s, const char *key, const char *sql,
+		 size_t len, unsigned dialect)
+{
+	struct span_attr *a;
+
+	/* A cut could end inside a literal: the statement goes whole or
+	 * not at all. */
+	if (len > (size_t)(SPAN_STRPOOL - s->pool_used))
+		return -1;
+	a = attr_slot(s, key);
+	if (!a)
+		return 0;
+	a->type = SPAN_ATTR_SQL;
+	memcpy(s->pool + s->pool_used, sql, len);
+	a->v.sql.text = (struct span_str){ s->pool_used, (uint16_t)len };
+	a->v.sql.dialect = dialect;
+	s->pool_used = (uint16_t)(s->pool_used + len);
+	return 0;
 }
 
 void rec_attr_stack(struct span *s, const char *key)

@@ -33,12 +33,21 @@ struct span_str rec_str(struct span *s, const char *str, size_t len);
 
 void rec_name(struct span *s, const char *name, size_t len);
 /* key: one of common/semconv.h's keys.  Setting a key the record has
- * already replaces its value. */
-void rec_attr_str(struct span *s, const char *key, const char *val,
-		  size_t len);
+ * already replaces its value.  Returns the attribute, NULL when the
+ * record had no slot left for it. */
+const struct span_attr *rec_attr_str(struct span *s, const char *key,
+				     const char *val, size_t len);
 /* rec_attr_str with a NUL-terminated value. */
 void rec_attr_cstr(struct span *s, const char *key, const char *val);
 void rec_attr_int(struct span *s, const char *key, int64_t val);
+/*
+ * A statement's raw text (SPAN_ATTR_SQL, dialect SQL_*), to be sanitised on
+ * the exporter thread when the record leaves the ring.  Never cut: when
+ * (sql, len) does not fit the pool whole, nothing is written and -1
+ * returned (the caller analyses it itself then); 0 when written.
+ */
+int rec_attr_sql(struct span *s, const char *key, const char *sql,
+		 size_t len, unsigned dialect);
 /* An attribute whose value is the record's captured stack. */
 void rec_attr_stack(struct span *s, const char *key);
 

@@ -5,6 +5,10 @@
  * publishes it by setting the entry's state word; producers never wait
  * for each other, and a record takes the bytes it holds, not a 2 KB slot.
  *
+ * Records may carry a statement's raw text (SPAN_ATTR_SQL); the pop
+ * sanitises it (span_sql.h) as it unpacks each record, so that whatever
+ * leaves the ring holds none.
+ *
  * The consumer reads entries in order and stops at the first one not yet
  * published (a producer interrupted mid-copy), and it zeroes what it has
  * read before giving the room back: a state word that is not zero can
@@ -20,6 +24,7 @@
 
 #include "ring.h"
 #include "span_pack.h"
+#include "span_sql.h"
 
 enum entry_state {
 	ENTRY_FREE = 0,         /* zeroed: claimed, not yet published */
@@ -175,9 +180,12 @@ size_t ring_pop(struct ring *r, struct span *out, size_t max)
 		if (state == ENTRY_FREE)
 			break;  /* empty, or a producer is mid-copy */
 		len = e->len;   /* published with the state */
-		if (state == ENTRY_SPAN)
-			span_unpack((const unsigned char *)(e + 1),
-				    &out[n++]);
+		if (state == ENTRY_SPAN) {
+			span_unpack((const unsigned char *)(e + 1), &out[n]);
+			/* The one way out of the queue: no raw statement
+			 * gets past it. */
+			span_sql_resolve(&out[n++]);
+		}
 		/* Zeroed before the room is given back (the release below),
 		 * so that no stale byte reads as a published entry later. */
 		memset(&e->len, 0, len - sizeof(e->state));

@@ -46,7 +46,8 @@ size_t ring_push(struct ring *r, const struct span *s);
 
 /*
  * Moves up to max records into out[] in queue order, unpacked (only what
- * a record's counts cover is written); returns how many.
+ * a record's counts cover is written), a raw statement in any of them
+ * sanitised and summarised (span_sql_resolve()); returns how many.
  * Only one thread may pop at a time.  A record still being written by an
  * interrupted producer ends the pop early; it is returned next time.
  */

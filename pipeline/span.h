@@ -43,6 +43,12 @@ enum span_attr_type {
 	/* The value is the record's captured stack (span.stack), rendered as
 	 * text by the exporter, which symbolises it off the hot path. */
 	SPAN_ATTR_STACK,
+	/* The value (v.sql) is a statement's text as the program passed it,
+	 * literals and all.  It only travels from the hook to the exporter
+	 * thread: ring_pop() replaces it (span_sql.h) with db.query.text
+	 * sanitised and the summary attributes, so no reader of a popped
+	 * record ever meets this type. */
+	SPAN_ATTR_SQL,
 };
 
 /* A string stored in the record's pool: bytes [off, off + len). */
@@ -51,11 +57,19 @@ struct span_str {
 	uint16_t len;
 };
 
+/* A raw statement: its bytes in the pool and its dialect (SQL_* of
+ * common/sql.h). */
+struct span_sql {
+	struct span_str text;
+	uint32_t dialect;
+};
+
 struct span_attr {
 	const char *key;
 	uint8_t type;           /* enum span_attr_type */
 	union {
 		struct span_str s;
+		struct span_sql sql;
 		int64_t i;
 		double d;
 		int b;

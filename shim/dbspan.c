@@ -10,24 +10,43 @@
 #include "dbspan.h"
 
 void dbspan_analyze(struct dbspan_sql *a, const char *sql, size_t len,
-		    unsigned flags)
+		    unsigned dialect)
 {
 	memset(&a->info, 0, sizeof(a->info));
 	a->text[0] = 0;
 	a->summary[0] = 0;
 	a->text_len = 0;
+	a->dialect = dialect;
+	a->raw = 0;
 	if (sql)
-		a->text_len = sql_analyze(sql, len, flags, a->text,
+		a->text_len = sql_analyze(sql, len, dialect, a->text,
 					  sizeof(a->text), a->summary,
 					  sizeof(a->summary), &a->info);
 }
 
+void dbspan_keep(struct dbspan_sql *a, const char *sql, size_t len,
+		 unsigned dialect, size_t max)
+{
+	if (!sql || len > max || len > sizeof(a->text)) {
+		dbspan_analyze(a, sql, len, dialect);
+		return;
+	}
+	memset(&a->info, 0, sizeof(a->info));
+	a->summary[0] = 0;
+	memcpy(a->text, sql, len);
+	a->text_len = len;
+	a->dialect = dialect;
+	a->raw = 1;
+}
+
 void dbspan_query_of(struct dbspan_query *q, const struct dbspan_sql *a)
 {
-	q->text = (struct str){ a->text, a->text_len };
+	q->text = (struct str){ a->text, a->raw ? 0 : a->text_len };
 	q->summary = (struct str){ a->summary, a->info.summary_len };
 	q->operation = a->info.operation;
 	q->collection = a->info.collection;
+	q->raw = (struct str){ a->text, a->raw ? a->text_len : 0 };
+	q->raw_dialect = a->dialect;
 }
 
 static void put_cstr(struct span *s, const char *key, const char *val)
@@ -36,45 +55,79 @@ static void put_cstr(struct span *s, const char *key, const char *val)
 		rec_attr_cstr(s, key, val);
 }
 
-void dbspan_describe(struct span *s, const struct dbspan_query *q)
+/* Names s by the value of its string attribute a (if written), sharing
+ * its bytes in the pool. */
+static void name_by(struct span *s, const struct span_attr *a)
 {
-	const struct span_attr *a;
+	if (a && a->type == SPAN_ATTR_STRING)
+		s->name = a->v.s;
+}
 
-	rec_attr_cstr(s, ATTR_DB_SYSTEM_NAME, q->system);
-	if (q->summary.n > 0) {
-		rec_attr_str(s, ATTR_DB_QUERY_SUMMARY, q->summary.p,
-			     q->summary.n);
-		/* The name is the summary: share its bytes in the pool. */
-		a = rec_find_attr(s, ATTR_DB_QUERY_SUMMARY);
-		if (a && a->type == SPAN_ATTR_STRING)
-			s->name = a->v.s;
-	} else if (q->ns.n > 0) {
-		rec_name(s, q->ns.p, q->ns.n);
-	} else {
-		rec_name(s, q->system, strlen(q->system));
-	}
-	if (q->ns.n > 0)
-		rec_attr_str(s, ATTR_DB_NAMESPACE, q->ns.p, q->ns.n);
+/* The summary as an attribute and the span's name, the operation and the
+ * collection. */
+static void describe_analysis(struct span *s, const struct dbspan_query *q)
+{
+	if (q->summary.n > 0)
+		name_by(s, rec_attr_str(s, ATTR_DB_QUERY_SUMMARY,
+					q->summary.p, q->summary.n));
 	put_cstr(s, ATTR_DB_OPERATION_NAME, q->operation);
 	put_cstr(s, ATTR_DB_COLLECTION_NAME, q->collection);
+}
+
+void dbspan_describe(struct span *s, const struct dbspan_query *q)
+{
+	const struct span_attr *sys, *ns = NULL;
+
+	sys = rec_attr_str(s, ATTR_DB_SYSTEM_NAME, q->system,
+			   strlen(q->system));
+	if (q->ns.n > 0)
+		ns = rec_attr_str(s, ATTR_DB_NAMESPACE, q->ns.p, q->ns.n);
+	/* Until a summary names it (below, or for a raw text on the
+	 * exporter thread): the namespace, else the system. */
+	name_by(s, ns ? ns : sys);
+	describe_analysis(s, q);
 	put_cstr(s, ATTR_SERVER_ADDRESS, q->server);
 	if (q->port > 0)
 		rec_attr_int(s, ATTR_SERVER_PORT, q->port);
+}
+
+/* Writes text, cut on a character boundary to leave reserve bytes. */
+static void put_text(struct span *s, struct str text, size_t reserve)
+{
+	size_t room = SPAN_STRPOOL - s->pool_used;
+	size_t n;
+
+	room = room > reserve ? room - reserve : 0;
+	n = utf8_cut(text.p, text.n, room);
+	if (n < text.n)
+		s->truncated = 1;
+	if (n > 0)
+		rec_attr_str(s, ATTR_DB_QUERY_TEXT, text.p, n);
 }
 
 void dbspan_text(struct span *s, const struct dbspan_query *q,
 		 size_t reserve)
 {
 	size_t room = SPAN_STRPOOL - s->pool_used;
-	size_t n;
+	struct dbspan_query aq;
+	struct dbspan_sql a;
 
+	if (q->raw.n == 0) {
+		put_text(s, q->text, reserve);
+		return;
+	}
 	room = room > reserve ? room - reserve : 0;
-	/* Cut on a character boundary. */
-	n = utf8_cut(q->text.p, q->text.n, room);
-	if (n < q->text.n)
-		s->truncated = 1;
-	if (n > 0)
-		rec_attr_str(s, ATTR_DB_QUERY_TEXT, q->text.p, n);
+	if (q->raw.n <= room &&
+	    rec_attr_sql(s, ATTR_DB_QUERY_TEXT, q->raw.p, q->raw.n,
+			 q->raw_dialect) == 0)
+		return;
+	/* Too long to travel whole (a cut raw text would lose the summary
+	 * of what follows the cut): analysed here. */
+	dbspan_analyze(&a, q->raw.p, q->raw.n, q->raw_dialect);
+	memset(&aq, 0, sizeof(aq));
+	dbspan_query_of(&aq, &a);
+	describe_analysis(s, &aq);
+	put_text(s, aq.text, reserve);
 }
 
 void dbspan_rows(struct span *s, int64_t rows)

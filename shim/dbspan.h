@@ -1,9 +1,10 @@
 /*
  * Database client spans, filled the same way for every database we hook
- * (libpq, sqlite3): a statement's text analysed once into what its spans
- * say (sanitised text, summary, operation, collection), the span's name
- * and db.* attributes, returned rows and errors.  Runs on application
- * threads inside the hooks: no allocation, no locks.
+ * (libpq, sqlite3): a statement's text, kept as written for the exporter
+ * thread to analyse (pipeline/span_sql.h) or analysed here into what its
+ * spans say (sanitised text, summary, operation, collection), the span's
+ * name and db.* attributes, returned rows and errors.  Runs on
+ * application threads inside the hooks: no allocation, no locks.
  */
 #ifndef OTELSHIM_DBSPAN_H
 #define OTELSHIM_DBSPAN_H
@@ -19,18 +20,33 @@ struct span;
 /* db.query.text is kept up to this many bytes. */
 #define DBSPAN_TEXT_CAP 1024
 
-/* A statement's text analysed for its spans: sql_analyze()'s output. */
+/*
+ * A statement's text for its spans: sql_analyze()'s output, or with raw
+ * set the text as written (text_len bytes, not NUL-terminated), left to
+ * the exporter thread; info and summary are empty then.
+ */
 struct dbspan_sql {
 	struct sql_info info;   /* operation, collection, summary_len */
 	size_t text_len;
+	unsigned dialect;       /* SQL_POSTGRES or SQL_SQLITE */
+	uint8_t raw;
 	char summary[SQL_SUMMARY_MAX + 1];
 	char text[DBSPAN_TEXT_CAP];
 };
 
-/* Analyses sql[0, len) (sql may be NULL when len is 0); flags as for
- * sql_analyze(). */
+/* Analyses sql[0, len) (sql may be NULL when len is 0); dialect as for
+ * sql_analyze()'s flags. */
 void dbspan_analyze(struct dbspan_sql *a, const char *sql, size_t len,
-		    unsigned flags);
+		    unsigned dialect);
+
+/*
+ * Keeps sql[0, len) as written when it is at most max bytes (and fits
+ * text[]), else analyses it: a statement's spans then cost its thread a
+ * copy, not the analysis.  max: what the caller's spans have room for,
+ * so that dbspan_text() finds it fits and need not analyse it there.
+ */
+void dbspan_keep(struct dbspan_sql *a, const char *sql, size_t len,
+		 unsigned dialect, size_t max);
 
 /* What a span says about its statement and where it ran.  Empty strings
  * (or NULL) and a zero port are left out. */
@@ -39,26 +55,36 @@ struct dbspan_query {
 	struct str ns;          /* db.namespace: the database or file */
 	struct str text;        /* db.query.text, sanitised */
 	struct str summary;     /* db.query.summary */
+	/* Or, instead of text, summary, operation and collection: the
+	 * statement as written, in dialect raw_dialect. */
+	struct str raw;
+	unsigned raw_dialect;
 	const char *operation;  /* db.operation.name */
 	const char *collection; /* db.collection.name */
 	const char *server;     /* server.address */
 	int port;               /* server.port */
 };
 
-/* The analysis' part of q: text, summary, operation and collection. */
+/* The analysis' part of q: text, summary, operation and collection, or
+ * the raw text. */
 void dbspan_query_of(struct dbspan_query *q, const struct dbspan_sql *a);
 
 /*
  * Names s and writes q's attributes but the text.  The name is the
  * summary, else the namespace, else the system (the semantic conventions'
- * order, given that an operation always makes a summary).
+ * order, given that an operation always makes a summary); with a raw
+ * text the summary is only known on the exporter thread, which renames
+ * the span then.
  */
 void dbspan_describe(struct span *s, const struct dbspan_query *q);
 
 /*
  * Writes q's text, after everything else that is known: it is what gets
  * cut when the record's pool runs short, and it leaves reserve pool
- * bytes free for what is only known later (an error).
+ * bytes free for what is only known later (an error).  A raw text goes
+ * into the record as it is, to be sanitised when the record leaves the
+ * queue, or when it does not fit whole is analysed here (summary,
+ * operation, collection and the name written then).
  */
 void dbspan_text(struct span *s, const struct dbspan_query *q,
 		 size_t reserve);

@@ -243,16 +243,20 @@ void pq_cmd_begin(struct pq_cmd *k, struct pq_conn *c, PGconn *conn,
 		pq_cmd_settle(c);
 	if (src == PQ_SRC_NAME) {
 		pq_stmt_query(pq_stmt_find(c, name), &q);
-	} else {
+	} else if (src == PQ_SRC_PREPARE ||
+		   (src == PQ_SRC_PARAMS && pq_stmt_find(c, ""))) {
+		/* A prepare names the statement; PQexecParams replaces the
+		 * unnamed one, if we know it.  Analysed here, once, for
+		 * every execution by name to reuse. */
 		dbspan_analyze(&a, sql, sql ? strlen(sql) : 0, SQL_POSTGRES);
 		memset(&q, 0, sizeof(q));
 		dbspan_query_of(&q, &a);
-		/* A prepare names the statement; PQexecParams replaces the
-		 * unnamed one, if we know it. */
-		if (src == PQ_SRC_PREPARE ||
-		    (src == PQ_SRC_PARAMS && pq_stmt_find(c, "")))
-			pq_stmt_store(c, src == PQ_SRC_PREPARE ? name : "",
-				      &a);
+		pq_stmt_store(c, src == PQ_SRC_PREPARE ? name : "", &a);
+	} else {
+		/* Run once: the exporter thread analyses it. */
+		memset(&q, 0, sizeof(q));
+		q.raw = (struct str){ sql, sql ? strlen(sql) : 0 };
+		q.raw_dialect = SQL_POSTGRES;
 	}
 	k->e.span = span_begin(c, conn, &q);
 }

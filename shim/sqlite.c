@@ -4,9 +4,13 @@
  * SQLITE_DONE, an error, sqlite3_reset() or sqlite3_finalize(); a prepare
  * that fails is a span of its own.  What a span needs from the statement
  * text (sanitised text, summary, operation, collection) and the database
- * file is worked out once per prepare and kept in a fixed table keyed by
+ * file is taken once per prepare and kept in a fixed table keyed by
  * the statement pointer, so a step that continues a running statement
- * costs one table lookup, a branch and a counter.
+ * costs one table lookup, a branch and a counter.  The text is kept as
+ * written when it fits and goes into the span so, for the exporter thread
+ * to sanitise and summarise (pipeline/span_sql.h); a statement run again
+ * is analysed here once, at the end of its second run, for the runs
+ * after it.
  *
  * Nesting.  libsqlite3 calls its own API from inside itself (schema
  * loading runs sqlite3_exec() inside prepare, VACUUM prepares and steps
@@ -74,6 +78,9 @@
 /* An execution is running but has no record (the pool was empty). */
 #define SQ_UNTRACED ((struct span *)(uintptr_t)1)
 #define SQ_NS_CAP 512
+/* Pool bytes a span takes besides its namespace and text ("sqlite"),
+ * with room to spare. */
+#define SQ_SPAN_FIXED 32
 
 struct sq_slot {
 	_Atomic uintptr_t key;          /* first: ptrtab.h */
@@ -91,9 +98,27 @@ struct sq_info {
 	struct dbspan_sql sql;
 };
 
-/* Split so that the step path only touches the small slots. */
+/*
+ * A statement run more than once (a program's statement cache): its raw
+ * text is analysed here once, by the thread that ends its second run, so
+ * that later runs cost no analysis on either thread (kept raw, every run
+ * would be analysed again on the exporter thread).  Written once after
+ * prepare, under the state word: claimed with a compare-and-swap, read
+ * only once published.
+ */
+enum { AGAIN_NONE, AGAIN_BUSY, AGAIN_READY };
+
+struct sq_again {
+	_Atomic uint32_t runs;          /* runs ended so far */
+	_Atomic int state;              /* AGAIN_* */
+	struct dbspan_sql sql;
+};
+
+/* Split so that the step path only touches the small slots, and only a
+ * statement run again touches its sq_again. */
 static struct sq_slot slots[1u << SQ_BITS];
 static struct sq_info infos[1u << SQ_BITS];
+static struct sq_again agains[1u << SQ_BITS];
 static const struct ptrtab table = PTRTAB(slots, SQ_BITS, SQ_PROBES);
 static _Atomic int table_full_said;
 
@@ -124,6 +149,11 @@ static inline struct sq_slot *slot_find(const void *stmt)
 static inline struct sq_info *info_of(const struct sq_slot *sl)
 {
 	return &infos[sl - slots];
+}
+
+static inline struct sq_again *again_of(const struct sq_slot *sl)
+{
+	return &agains[sl - slots];
 }
 
 /* Gives back a span taken out of a slot whose statement is gone. */
@@ -175,29 +205,58 @@ static size_t namespace_of(sqlite3 *db, char *out, size_t cap)
 	return n;
 }
 
-/* Fills in everything prepare knows: text, summary, namespace. */
+/* Fills in everything prepare knows: the text (kept as written for the
+ * exporter thread to analyse, unless too long), the namespace. */
 static void info_set(struct sq_info *in, sqlite3 *db, const char *sql,
 		     size_t len)
 {
 	atomic_store_explicit(&in->db, db, memory_order_relaxed);
-	dbspan_analyze(&in->sql, sql, len, SQL_SQLITE);
 	in->ns_len = (uint16_t)namespace_of(db, in->ns, sizeof(in->ns));
+	/* What a span holds before its text: the system, the namespace. */
+	dbspan_keep(&in->sql, sql, len, SQL_SQLITE,
+		    SPAN_STRPOOL - SQ_SPAN_FIXED - in->ns_len);
 }
 
 /*
- * Writes the span's name and attributes.  rows < 0 leaves out
- * db.response.returned_rows (a failed prepare returned nothing).  For an
- * error, rc is the result code and msg sqlite3_errmsg() as it was right
- * after the failing call.
+ * The text for a run of in's statement that is ending: as prepare kept
+ * it, or from the second run of a raw one on (ag: its sq_again, NULL for
+ * a one-off), analysed once (see struct sq_again).
+ */
+static const struct dbspan_sql *sql_of_run(const struct sq_info *in,
+					   struct sq_again *ag)
+{
+	int idle = AGAIN_NONE;
+
+	if (!ag || !in->sql.raw)
+		return &in->sql;
+	if (atomic_load_explicit(&ag->state, memory_order_acquire) ==
+	    AGAIN_READY)
+		return &ag->sql;
+	if (atomic_fetch_add_explicit(&ag->runs, 1, memory_order_relaxed) ==
+	    0 || !atomic_compare_exchange_strong(&ag->state, &idle,
+						 AGAIN_BUSY))
+		return &in->sql;
+	dbspan_analyze(&ag->sql, in->sql.text, in->sql.text_len,
+		       in->sql.dialect);
+	atomic_store_explicit(&ag->state, AGAIN_READY, memory_order_release);
+	return &ag->sql;
+}
+
+/*
+ * Writes the span's name and attributes; ag as for sql_of_run().  rows < 0
+ * leaves out db.response.returned_rows (a failed prepare returned
+ * nothing).  For an error, rc is the result code and msg sqlite3_errmsg()
+ * as it was right after the failing call.
  */
 static void span_fill(struct span *s, const struct sq_info *in,
-		      int64_t rows, int rc, const char *msg)
+		      struct sq_again *ag, int64_t rows, int rc,
+		      const char *msg)
 {
 	struct dbspan_query q = {
 		.system = "sqlite", .ns = { in->ns, in->ns_len },
 	};
 
-	dbspan_query_of(&q, &in->sql);
+	dbspan_query_of(&q, sql_of_run(in, ag));
 	dbspan_describe(s, &q);
 	if (rows >= 0)
 		dbspan_rows(s, rows);
@@ -230,8 +289,8 @@ static void exec_end(struct sq_slot *sl, struct span *s, int rc)
 	if (rc != SQLITE_OK)
 		msg = errmsg_of(atomic_load_explicit(&in->db,
 						     memory_order_relaxed));
-	span_fill(s, in, (int64_t)atomic_load_explicit(&sl->rows,
-			memory_order_relaxed), rc, msg);
+	span_fill(s, in, again_of(sl), (int64_t)atomic_load_explicit(
+			&sl->rows, memory_order_relaxed), rc, msg);
 	stack_capture_if_slow(s);
 	ctx_end(s);
 }
@@ -299,7 +358,7 @@ static void span_unprepared(sqlite3 *db, const char *sql, size_t len,
 	if (!s)
 		return;
 	s->start_ns = start;
-	span_fill(s, &in, rows, rc, msg);
+	span_fill(s, &in, NULL, rows, rc, msg);
 	stack_capture_if_slow(s);
 	ctx_end(s);
 }
@@ -366,6 +425,9 @@ static void stmt_track(enum sq_prep kind, sqlite3 *db, sqlite3_stmt *st,
 		      nbyte < 0 ? strlen(text) : strnlen(text, (size_t)nbyte);
 	}
 	info_set(info_of(sl), db, text, len);
+	atomic_store_explicit(&again_of(sl)->runs, 0, memory_order_relaxed);
+	atomic_store_explicit(&again_of(sl)->state, AGAIN_NONE,
+			      memory_order_relaxed);
 	atomic_store_explicit(&info_of(sl)->owner, sq_exec,
 			      memory_order_relaxed);
 }

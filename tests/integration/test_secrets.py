@@ -2,16 +2,18 @@
 traced program can carry them — request headers, response cookies, URL
 user info, signed-URL parameters, SQL literals, bound parameters, libpq
 passwords — are searched for in every byte the receiver got, spans and
-resource alike."""
+resource alike, and SQL literals also in the spool, where spans wait
+when the backend is down (at exit and before an exec)."""
 
 import os
+import subprocess
 import sys
 import tempfile
 import textwrap
 import unittest
 
-from harness import (KIND_SERVER, Background, Sink, find_spans, free_port,
-                     run_traced, wait_for_port)
+from harness import (BUILD, KIND_SERVER, Background, Sink, find_spans,
+                     free_port, run_traced, wait_for_port)
 from pgserver import PgServer, need_postgres
 
 # Every default sensitive query key of the semantic conventions
@@ -136,6 +138,61 @@ class Secrets(unittest.TestCase):
         self.assertIn("INSERT t", text)
         for s in SQL_SECRETS:
             self.assertNotIn(s, text)
+
+    def test_sql_literals_never_reach_the_spool(self):
+        """With the backend refusing, the statements' spans go to the
+        spool at exit, and before an exec: no literal in any byte of it,
+        nor in what `otelshim flush` then delivers."""
+        prog = textwrap.dedent("""
+            import os, sqlite3, sys
+            db = sqlite3.connect(":memory:")
+            db.execute("CREATE TABLE t (v TEXT, n INTEGER)")
+            db.execute("INSERT INTO t VALUES ('Sx17Spool', 27182818)")
+            db.execute("SELECT * FROM t WHERE v = 'Sx18Spool' "
+                       "OR n IN (31415, 92653)")
+            db.execute("UPDATE t SET v = 'Sx19Spool -- not a comment' "
+                       "WHERE n = 58979 /* Sx20Spool */")
+            if sys.argv[1:] == ["exec"]:
+                os.execv("/bin/true", ["true"])
+        """)
+        secrets = ["Sx17Spool", "Sx18Spool", "Sx19Spool", "Sx20Spool",
+                   "27182818", "31415", "92653", "58979"]
+        port = free_port()
+        with tempfile.TemporaryDirectory() as d:
+            spool = os.path.join(d, "spool")
+            path = script(d, prog)
+            for args in ([], ["exec"]):
+                r = run_traced(["/usr/bin/python3", path] + args, None,
+                               OTELSHIM_SPOOL_DIR=spool,
+                               OTEL_EXPORTER_OTLP_COMPRESSION="none",
+                               OTEL_EXPORTER_OTLP_ENDPOINT=
+                               "http://127.0.0.1:%d" % port)
+                self.assertEqual(r.returncode, 0, r.stderr)
+            blob = b""
+            for f in sorted(os.listdir(spool)):
+                with open(os.path.join(spool, f), "rb") as fh:
+                    blob += fh.read()
+            # Both runs' statements are there, sanitised.
+            self.assertEqual(blob.count(b"INSERT INTO t VALUES (?, ?)"), 2,
+                             blob)
+            self.assertEqual(blob.count(b"UPDATE t SET v = ? WHERE n = ?"),
+                             2, blob)
+            for secret in secrets:
+                self.assertNotIn(secret.encode(), blob)
+            with Sink(port=port) as sink:
+                r = subprocess.run([str(BUILD / "otelshim"), "flush", spool],
+                                   capture_output=True, text=True,
+                                   timeout=60)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                spans = sink.wait_for_spans(
+                    lambda ss: len(find_spans(ss, name="UPDATE t")) == 2)
+                text = everything(sink)
+        sel = find_spans(spans, name="SELECT t")
+        self.assertEqual(len(sel), 2)
+        self.assertEqual(sel[0]["attributes"]["db.query.text"],
+                         "SELECT * FROM t WHERE v = ? OR n IN (?)")
+        for secret in secrets:
+            self.assertNotIn(secret, text)
 
 
 if __name__ == "__main__":

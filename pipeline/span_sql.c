@@ -1,0 +1,136 @@
+/*
+ * Raw statements sanitised and summarised on the exporter thread (see
+ * span_sql.h).  Runs on whichever thread pops the ring; no allocation,
+ * no locks.
+ */
+#include <string.h>
+
+#include "common/semconv.h"
+#include "common/sql.h"
+#include "record.h"
+#include "span_sql.h"
+
+/* A pooled string clamped to the used bytes, so that a damaged
+ * reference can never reach past them. */
+static struct span_str clamp(struct span_str r, size_t used)
+{
+	if (r.off > used)
+		r.off = (uint16_t)used;
+	if (r.len > used - r.off)
+		r.len = (uint16_t)(used - r.off);
+	return r;
+}
+
+/* Where r lies once the bytes cut are out of the pool: after them, moved
+ * down; overlapping them (nothing but the raw statement should), empty. */
+static void shift(struct span_str *r, struct span_str cut)
+{
+	size_t end = (size_t)cut.off + cut.len;
+
+	if (r->off >= end)
+		r->off = (uint16_t)(r->off - cut.len);
+	else if ((size_t)r->off + r->len > cut.off)
+		*r = (struct span_str){ cut.off, 0 };
+}
+
+/*
+ * Takes the bytes cut out of s's pool (used bytes): what follows moves
+ * down over them, every reference with it, and the bytes freed at the
+ * end are zeroed, so that nothing of the raw statement is left.
+ */
+static void pool_cut(struct span *s, size_t used, struct span_str cut)
+{
+	size_t end = (size_t)cut.off + cut.len;
+
+	memmove(s->pool + cut.off, s->pool + end, used - end);
+	memset(s->pool + used - cut.len, 0, cut.len);
+	s->pool_used = (uint16_t)(used - cut.len);
+	shift(&s->name, cut);
+	shift(&s->status_message, cut);
+	shift(&s->trace_state, cut);
+	for (size_t i = 0; i < span_nattrs(s); i++) {
+		struct span_attr *a = &s->attrs[i];
+
+		if (a->type == SPAN_ATTR_STRING)
+			shift(&a->v.s, cut);
+		else if (a->type == SPAN_ATTR_SQL)      /* resolved next */
+			shift(&a->v.sql.text, cut);
+	}
+	for (size_t i = 0; i < span_nevents(s); i++) {
+		struct span_event *ev = &s->events[i];
+
+		for (size_t j = 0; j < span_event_nattrs(ev); j++)
+			if (ev->attrs[j].type == SPAN_ATTR_STRING)
+				shift(&ev->attrs[j].v.s, cut);
+	}
+}
+
+/* Removes attribute a from s. */
+static void attr_remove(struct span *s, struct span_attr *a)
+{
+	size_t n = span_nattrs(s), i = (size_t)(a - s->attrs);
+
+	memmove(a, a + 1, (n - i - 1) * sizeof(*a));
+	s->nattrs = (uint8_t)(n - 1);
+}
+
+static void put_cstr(struct span *s, const char *key, const char *val)
+{
+	if (val[0])
+		rec_attr_cstr(s, key, val);
+}
+
+/* Resolves the raw statement of attribute a (see span_sql_resolve). */
+static void resolve(struct span *s, struct span_attr *a)
+{
+	char text[SPAN_STRPOOL + 1];
+	char summary[SQL_SUMMARY_MAX + 1];
+	struct sql_info info;
+	size_t used = span_pool_used(s), tlen;
+	struct span_str raw = clamp(a->v.sql.text, used);
+
+	tlen = sql_analyze(s->pool + raw.off, raw.len,
+			   a->v.sql.dialect & SQL_SQLITE, text, sizeof(text),
+			   summary, sizeof(summary), &info);
+	a->type = SPAN_ATTR_STRING;
+	a->v.s = raw;
+	pool_cut(s, used, raw);
+	if (info.summary_len > 0) {
+		const struct span_attr *m = rec_attr_str(
+			s, ATTR_DB_QUERY_SUMMARY, summary, info.summary_len);
+
+		/* The name is the summary: its bytes shared in the pool. */
+		s->name = m ? m->v.s : rec_str(s, summary, info.summary_len);
+	}
+	put_cstr(s, ATTR_DB_OPERATION_NAME, info.operation);
+	put_cstr(s, ATTR_DB_COLLECTION_NAME, info.collection);
+	/* Last, so that it is the text that the pool cuts. */
+	a->v.s = rec_str(s, text, tlen);
+	if (info.truncated & SQL_TRUNC_TEXT)
+		s->truncated = 1;
+	if (a->v.s.len == 0)
+		attr_remove(s, a);
+}
+
+/* Resolves every raw statement of s from attribute i on. */
+static void resolve_from(struct span *s, size_t i)
+{
+	while (i < span_nattrs(s)) {
+		if (s->attrs[i].type == SPAN_ATTR_SQL)
+			resolve(s, &s->attrs[i]);  /* may remove it */
+		else
+			i++;
+	}
+}
+
+void span_sql_resolve(struct span *s)
+{
+	size_t n = span_nattrs(s);
+
+	/* Every record passes here: most hold no statement. */
+	for (size_t i = 0; i < n; i++)
+		if (s->attrs[i].type == SPAN_ATTR_SQL) {
+			resolve_from(s, i);
+			return;
+		}
+}

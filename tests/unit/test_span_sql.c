@@ -1,0 +1,268 @@
+/*
+ * Raw statements leave the ring sanitised: a record filled the way the
+ * database hooks fill it, with literals (a password, numbers, strings) in
+ * its raw text, comes out of ring_pop() with db.query.text, the summary,
+ * operation, collection and name, the other strings intact and no byte
+ * of a literal anywhere in the record or the ring; also when the raw text
+ * was cut inside a literal, sanitises to nothing, or leaves the pool too
+ * little room, and when it is too long to travel raw.
+ * links: shim/dbspan.c pipeline/record.c pipeline/slab.c pipeline/ring.c pipeline/span_sql.c
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/semconv.h"
+#include "pipeline/record.h"
+#include "pipeline/ring.h"
+#include "shim/dbspan.h"
+#include "unit.h"
+
+static const char *const secrets[] = {
+	"hunter2-pw", "31337", "4242", "Ada Lovelace", "cut-secret",
+	"comment-secret", "dq-secret",
+};
+
+/* A string attribute's value, NUL-terminated; NULL when absent. */
+static const char *attr(const struct span *s, const char *key)
+{
+	static char out[SPAN_STRPOOL + 1];
+	const struct span_attr *a = rec_find_attr(s, key);
+
+	if (!a)
+		return NULL;
+	ck_assert_int_eq(a->type, SPAN_ATTR_STRING);
+	memcpy(out, span_str_ptr(s, a->v.s), a->v.s.len);
+	out[a->v.s.len] = 0;
+	return out;
+}
+
+static const char *str_of_ref(const struct span *s, struct span_str r)
+{
+	static char out[SPAN_STRPOOL + 1];
+
+	memcpy(out, span_str_ptr(s, r), r.len);
+	out[r.len] = 0;
+	return out;
+}
+
+/* No attribute of s is still a raw statement, and no secret is in any
+ * byte of it. */
+static void assert_clean(const struct span *s)
+{
+	for (size_t i = 0; i < s->nattrs; i++)
+		ck_assert_int_ne(s->attrs[i].type, SPAN_ATTR_SQL);
+	for (size_t i = 0; i < NELEM(secrets); i++)
+		ck_assert_ptr_null(memmem(s, sizeof(*s), secrets[i],
+					  strlen(secrets[i])));
+}
+
+/* Pushes the in-flight record s through a ring of its own; the record as
+ * it comes out, the ring's memory checked clean after the pop. */
+static void through_ring(struct span *s, struct span *out)
+{
+	struct ring *r = ring_create(4);
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(ring_push(r, s), 1);
+	rec_free(s);
+	memset(out, 0, sizeof(*out));
+	ck_assert_uint_eq(ring_pop(r, out, 1), 1);
+	assert_clean(out);
+	ring_destroy(r);
+}
+
+static struct span *span_new(void)
+{
+	struct span *s = rec_alloc();
+
+	ck_assert_ptr_nonnull(s);
+	return s;
+}
+
+START_TEST(raw_text_sanitised_at_pop)
+{
+	const char *sql = "SELECT name FROM users WHERE password = "
+			  "'hunter2-pw' AND id = 31337 OR name IN "
+			  "('Ada Lovelace', 'x') -- comment-secret\n";
+	struct dbspan_query q = {
+		.system = "postgresql", .ns = STR_LIT("shop"),
+		.raw = { sql, strlen(sql) }, .raw_dialect = SQL_POSTGRES,
+		.server = "db.local", .port = 5432,
+	};
+	struct span *s = span_new();
+	const struct span_attr *a;
+	struct span out;
+
+	dbspan_describe(s, &q);
+	dbspan_text(s, &q, 64);
+	/* In flight: raw, and named by the namespace until the pop. */
+	a = rec_find_attr(s, ATTR_DB_QUERY_TEXT);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(a->type, SPAN_ATTR_SQL);
+	ck_assert_str_eq(str_of_ref(s, s->name), "shop");
+	ck_assert_ptr_null(rec_find_attr(s, ATTR_DB_QUERY_SUMMARY));
+	/* Strings written after the text (an error) survive the pop. */
+	dbspan_error(s, "28P01", NULL, STR_LIT("password authentication "
+					      "failed for user x"));
+	through_ring(s, &out);
+	ck_assert_str_eq(attr(&out, ATTR_DB_QUERY_TEXT),
+			 "SELECT name FROM users WHERE password = ? AND "
+			 "id = ? OR name IN (?) \n");
+	ck_assert_str_eq(attr(&out, ATTR_DB_QUERY_SUMMARY), "SELECT users");
+	ck_assert_str_eq(str_of_ref(&out, out.name), "SELECT users");
+	ck_assert_str_eq(attr(&out, ATTR_DB_OPERATION_NAME), "SELECT");
+	ck_assert_str_eq(attr(&out, ATTR_DB_COLLECTION_NAME), "users");
+	ck_assert_str_eq(attr(&out, ATTR_DB_NAMESPACE), "shop");
+	ck_assert_str_eq(attr(&out, ATTR_DB_SYSTEM_NAME), "postgresql");
+	ck_assert_str_eq(attr(&out, ATTR_SERVER_ADDRESS), "db.local");
+	ck_assert_str_eq(attr(&out, ATTR_DB_RESPONSE_STATUS_CODE), "28P01");
+	ck_assert_str_eq(str_of_ref(&out, out.status_message),
+			 "password authentication failed for user x");
+	ck_assert_int_eq(out.truncated, 0);
+}
+END_TEST
+
+/* A raw text cut inside a string literal hides the rest: nothing of the
+ * literal comes out. */
+START_TEST(cut_literal_stays_hidden)
+{
+	const char *sql = "INSERT INTO t (a, b) VALUES (4242, 'cut-secret";
+	struct span *s = span_new();
+	struct span out;
+
+	rec_attr_cstr(s, ATTR_DB_SYSTEM_NAME, "sqlite");
+	rec_name(s, "sqlite", 6);
+	ck_assert_int_eq(rec_attr_sql(s, ATTR_DB_QUERY_TEXT, sql,
+				      strlen(sql), SQL_SQLITE), 0);
+	through_ring(s, &out);
+	ck_assert_str_eq(attr(&out, ATTR_DB_QUERY_TEXT),
+			 "INSERT INTO t (a, b) VALUES (?, ?");
+	ck_assert_str_eq(str_of_ref(&out, out.name), "INSERT t");
+}
+END_TEST
+
+/* A text that sanitises to nothing leaves no attribute; the name stays
+ * the fallback. */
+START_TEST(nothing_left)
+{
+	const char *sql = "/* comment-secret 31337 */";
+	struct span *s = span_new();
+	struct span out;
+
+	rec_attr_cstr(s, ATTR_DB_SYSTEM_NAME, "sqlite");
+	rec_name(s, "main.db", 7);
+	rec_attr_sql(s, ATTR_DB_QUERY_TEXT, sql, strlen(sql), SQL_SQLITE);
+	through_ring(s, &out);
+	ck_assert_ptr_null(rec_find_attr(&out, ATTR_DB_QUERY_TEXT));
+	ck_assert_ptr_null(rec_find_attr(&out, ATTR_DB_QUERY_SUMMARY));
+	ck_assert_uint_eq(out.nattrs, 1);
+	ck_assert_str_eq(str_of_ref(&out, out.name), "main.db");
+}
+END_TEST
+
+/* The dialect travels with the text: SQLite takes a "double-quoted"
+ * value for a string literal. */
+START_TEST(dialect)
+{
+	const char *sql = "SELECT * FROM t WHERE a = \"dq-secret\"";
+	struct span *s = span_new();
+	struct span out;
+
+	rec_attr_sql(s, ATTR_DB_QUERY_TEXT, sql, strlen(sql), SQL_SQLITE);
+	through_ring(s, &out);
+	ck_assert_str_eq(attr(&out, ATTR_DB_QUERY_TEXT),
+			 "SELECT * FROM t WHERE a = ?");
+}
+END_TEST
+
+/* With the pool nearly full, the summary and its friends still come out
+ * whole and it is the text that is cut (between characters). */
+START_TEST(short_pool_cuts_the_text)
+{
+	char ns[SPAN_STRPOOL];
+	const char *sql = "UPDATE accounts SET owner = 'Ada Lovelace', "
+			  "balance = 31337 WHERE id = 4242";
+	struct dbspan_query q = {
+		.system = "sqlite", .raw = { sql, strlen(sql) },
+		.raw_dialect = SQL_SQLITE,
+	};
+	struct span *s = span_new();
+	struct span out;
+	const char *t;
+
+	memset(ns, 'n', sizeof(ns));
+	q.ns = (struct str){ ns, SPAN_STRPOOL - 6 - strlen(sql) };
+	dbspan_describe(s, &q);
+	dbspan_text(s, &q, 0);
+	ck_assert_uint_eq(s->pool_used, SPAN_STRPOOL);
+	ck_assert_int_eq(rec_find_attr(s, ATTR_DB_QUERY_TEXT)->type,
+			 SPAN_ATTR_SQL);
+	through_ring(s, &out);
+	ck_assert_str_eq(attr(&out, ATTR_DB_QUERY_SUMMARY), "UPDATE accounts");
+	ck_assert_str_eq(str_of_ref(&out, out.name), "UPDATE accounts");
+	ck_assert_str_eq(attr(&out, ATTR_DB_OPERATION_NAME), "UPDATE");
+	ck_assert_str_eq(attr(&out, ATTR_DB_COLLECTION_NAME), "accounts");
+	t = attr(&out, ATTR_DB_QUERY_TEXT);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_uint_gt(strlen(t), 0);
+	ck_assert(!strncmp(t, "UPDATE accounts SET owner = ?, balance = ? "
+			   "WHERE id = ?", strlen(t)));
+	ck_assert_int_eq(out.truncated, 1);
+	ck_assert_uint_le(out.pool_used, SPAN_STRPOOL);
+}
+END_TEST
+
+/* A text that does not fit the record whole is analysed before it is
+ * queued: no raw statement in the record at all. */
+START_TEST(too_long_for_the_record)
+{
+	char sql[SPAN_STRPOOL + 200];
+	struct dbspan_query q = { .system = "postgresql" };
+	struct span *s = span_new();
+	size_t n;
+	struct span out;
+
+	n = (size_t)snprintf(sql, sizeof(sql), "SELECT * FROM big WHERE "
+			     "secret = 'hunter2-pw' AND id IN (");
+	while (n < sizeof(sql) - 16)
+		n += (size_t)snprintf(sql + n, sizeof(sql) - n, "31337, ");
+	n += (size_t)snprintf(sql + n, sizeof(sql) - n, "1)");
+	q.raw = (struct str){ sql, n };
+	dbspan_describe(s, &q);
+	dbspan_text(s, &q, 224);
+	assert_clean(s);
+	ck_assert_str_eq(attr(s, ATTR_DB_QUERY_TEXT),
+			 "SELECT * FROM big WHERE secret = ? AND id IN (?)");
+	ck_assert_str_eq(str_of_ref(s, s->name), "SELECT big");
+	through_ring(s, &out);
+	ck_assert_str_eq(attr(&out, ATTR_DB_QUERY_SUMMARY), "SELECT big");
+}
+END_TEST
+
+/* A statement kept for its spans: as written while it fits, analysed
+ * when it does not. */
+START_TEST(keep_or_analyse)
+{
+	struct dbspan_sql a;
+	struct dbspan_query q = { 0 };
+	const char *sql = "DELETE FROM t WHERE id = 4242";
+
+	dbspan_keep(&a, sql, strlen(sql), SQL_SQLITE, 100);
+	dbspan_query_of(&q, &a);
+	ck_assert_int_eq(a.raw, 1);
+	ck_assert_uint_eq(q.raw.n, strlen(sql));
+	ck_assert_uint_eq(q.text.n, 0);
+	ck_assert_uint_eq(q.raw_dialect, SQL_SQLITE);
+	dbspan_keep(&a, sql, strlen(sql), SQL_SQLITE, 10);
+	dbspan_query_of(&q, &a);
+	ck_assert_int_eq(a.raw, 0);
+	ck_assert_uint_eq(q.raw.n, 0);
+	ck_assert_str_eq(a.text, "DELETE FROM t WHERE id = ?");
+	ck_assert_str_eq(q.operation, "DELETE");
+}
+END_TEST
+
+UNIT_MAIN("span_sql", raw_text_sanitised_at_pop, cut_literal_stays_hidden,
+	  nothing_left, dialect, short_pool_cuts_the_text,
+	  too_long_for_the_record, keep_or_analyse)
