@@ -6,9 +6,11 @@
  * OTLP protobuf and POST them to the endpoint in the environment, which
  * for the benchmark is the discard sink on another core.  It needs the
  * _GNU_SOURCE the build passes.  The process
- * pins itself to CPU 0 and prints "spans_per_s N" after `seconds`.
+ * pins itself to CPU 0 and prints "spans_per_s N" after `seconds`, or
+ * after `batches` batches when that is given (for callgrind, whose counts
+ * need a fixed amount of work, not a fixed time).
  *
- *     exptput MODULE SECONDS
+ *     exptput MODULE SECONDS [BATCHES]
  * links: pipeline/config.c pipeline/config_lists.c pipeline/config_scalars.c
  */
 #include <dlfcn.h>
@@ -109,16 +111,18 @@ int main(int argc, char **argv)
 	const struct exporter_ops *ops;
 	struct exporter_host host = { 0 };
 	struct config cfg;
-	uint64_t seq = 1, sent = 0, t0, end;
+	uint64_t seq = 1, sent = 0, t0, end, batches = 0, nbatch = 0;
 	cpu_set_t cpus;
 	void *dl, *exp;
 	double secs;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: exptput MODULE SECONDS\n");
+		fprintf(stderr, "usage: exptput MODULE SECONDS [BATCHES]\n");
 		return 2;
 	}
 	secs = atof(argv[2]);
+	if (argc > 3)
+		batches = strtoull(argv[3], NULL, 10);
 	CPU_ZERO(&cpus);
 	CPU_SET(0, &cpus);
 	sched_setaffinity(0, sizeof(cpus), &cpus);
@@ -151,7 +155,7 @@ int main(int argc, char **argv)
 	end = t0 + (uint64_t)(secs * 1e9);
 	/* Only the ids change from batch to batch: the spans are built once,
 	 * so that what is timed is the module's work. */
-	while (mono_ns() < end) {
+	while (batches ? nbatch < batches : mono_ns() < end) {
 		for (size_t i = 0; i < BATCH; i++) {
 			memcpy(spans[i].span_id, &seq, sizeof(seq));
 			memcpy(spans[i].trace_id, &seq, sizeof(seq));
@@ -164,6 +168,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		sent += BATCH;
+		nbatch++;
 	}
 	printf("spans_per_s %.0f\n", (double)sent * 1e9 /
 	       (double)(mono_ns() - t0));

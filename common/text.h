@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Bytes [p, p + n), not NUL-terminated, owned by someone else. */
 struct str {
@@ -93,10 +94,16 @@ int hex_decode_lower(const char *s, uint8_t *out, size_t n);
 /* 1 if all n bytes at p are zero: a trace or span id that is not one. */
 static inline int bytes_all_zero(const uint8_t *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return 0;
-	return 1;
+	uint64_t acc = 0, w;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		acc |= w;
+	}
+	for (; i < n; i++)
+		acc |= p[i];
+	return acc == 0;
 }
 
 #endif

@@ -135,18 +135,36 @@ int utf8_clean(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0;
+	uint64_t w;
 
 	/* Most strings are plain ASCII: eight bytes at a time while no byte
 	 * has its high bit set and none is NUL (which we also replace). */
 	while (i + 8 <= len) {
-		uint64_t w;
-
 		memcpy(&w, p + i, 8);
-		if ((w & 0x8080808080808080ULL) ||
-		    ((w - 0x0101010101010101ULL) & ~w &
-		     0x8080808080808080ULL))
+		if (!utf8_ascii_word(w))
 			break;
 		i += 8;
+	}
+	/* And most are short: the bytes the loop left, up to seven, in one
+	 * test, by loads that may overlap what it saw. */
+	if (i + 8 > len) {
+		if (len >= 8) {
+			memcpy(&w, p + len - 8, 8);
+		} else if (len >= 4) {
+			uint32_t a, b;
+
+			memcpy(&a, p, 4);
+			memcpy(&b, p + len - 4, 4);
+			w = (uint64_t)a << 32 | b;
+		} else if (len > 0) {
+			w = 0x0101010101000000ULL | p[0] |
+			    (uint64_t)p[len / 2] << 8 |
+			    (uint64_t)p[len - 1] << 16;
+		} else {
+			return 1;
+		}
+		if (utf8_ascii_word(w))
+			return 1;
 	}
 	while (i < len) {
 		int ok;

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /*
  * Length (1 to 4) of the well-formed character that starts at s, of the
@@ -48,5 +49,53 @@ size_t utf8_repair(const char *in, size_t len, size_t max_chars,
 
 /* 1 if (s, len) is well-formed UTF-8 without NUL bytes, else 0. */
 int utf8_clean(const char *s, size_t len);
+
+/* 1 if none of the eight bytes in w is NUL or has its high bit set. */
+static inline int utf8_ascii_word(uint64_t w)
+{
+	return !((w & 0x8080808080808080ULL) |
+		 ((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL));
+}
+
+/*
+ * Copies n bytes from s to d (which do not overlap) and returns 1 if they
+ * were all ASCII without NUL, and so clean in utf8_clean()'s sense; 0
+ * says nothing about them.  For the short strings of an OTLP request: the
+ * test rides on the copy, a word at a time, with no call.
+ */
+static inline __attribute__((always_inline)) int
+utf8_copy_ascii(void *d, const char *s, size_t n)
+{
+	uint8_t *o = d;
+	uint64_t w, bad = 0;
+	uint32_t a, b;
+	size_t i;
+
+	if (n >= 8) {
+		for (i = 0; i + 8 < n; i += 8) {
+			memcpy(&w, s + i, 8);
+			memcpy(o + i, &w, 8);
+			bad |= !utf8_ascii_word(w);
+		}
+		memcpy(&w, s + n - 8, 8);
+		memcpy(o + n - 8, &w, 8);
+		return !bad && utf8_ascii_word(w);
+	}
+	if (n >= 4) {
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+		memcpy(o, &a, 4);
+		memcpy(o + n - 4, &b, 4);
+		return utf8_ascii_word((uint64_t)a << 32 | b);
+	}
+	if (n == 0)
+		return 1;
+	o[0] = (uint8_t)s[0];
+	o[n / 2] = (uint8_t)s[n / 2];
+	o[n - 1] = (uint8_t)s[n - 1];
+	return utf8_ascii_word(0x0101010101000000ULL | o[0] |
+			       (uint64_t)o[n / 2] << 8 |
+			       (uint64_t)o[n - 1] << 16);
+}
 
 #endif

@@ -2,6 +2,10 @@
  * Span records -> one OTLP ExportTraceServiceRequest.  The protobuf is
  * written straight from the records by a back-to-front writer (pbwrite.h):
  * no message tree, no copy of any string but the ones that need repair.
+ * What is short and clean, nearly everything (an attribute under 128
+ * bytes, a span's ids, name and times), has all its sizes known before
+ * it is written and goes out front to back in one reservation, its UTF-8
+ * check riding on the copy; the rest, field by field.
  * The OTLP/JSON form is that protobuf decoded by protobuf-c and written by
  * otlp_json.c, so the two encodings can never disagree about limits,
  * UTF-8 repair or which fields are set.  Runs on the exporter thread only.
@@ -333,6 +337,19 @@ static size_t key_len(struct otlp_encoder *enc, const char *key)
 	return enc->key_len[h];
 }
 
+/* One KeyValue (at field), the general way: its value, then its key. */
+static void put_kv(struct otlp_encoder *enc, struct writer *w,
+		   const struct span *s, const struct attrs_out *o,
+		   const struct attr_out *a, unsigned field)
+{
+	size_t mark = w->used;
+
+	put_value(enc, w, s, o, a);
+	if (a->key[0])
+		field_len(w, 1, a->key, key_len(enc, a->key));
+	end_message(w, field, mark);
+}
+
 /* The attributes (at field) and their dropped count (field + 1), written
  * back to front. */
 static void put_attrs(struct otlp_encoder *enc, struct writer *w,
@@ -340,14 +357,139 @@ static void put_attrs(struct otlp_encoder *enc, struct writer *w,
 		      unsigned field)
 {
 	field_varint(w, field + 1, o->dropped);
-	for (size_t i = o->n; i-- > 0;) {
-		size_t mark = w->used;
+	for (size_t i = o->n; i-- > 0;)
+		put_kv(enc, w, s, o, &o->a[i], field);
+}
 
-		put_value(enc, w, s, o, &o->a[i]);
-		if (o->a[i].key[0])
-			field_len(w, 1, o->a[i].key, key_len(enc, o->a[i].key));
-		end_message(w, field, mark);
+/*
+ * Text that needs no repair, checked as it is copied: ASCII without NUL
+ * by the copy itself, anything else by utf8_clean().
+ */
+static int copy_clean(uint8_t *d, const char *s, size_t n)
+{
+	return utf8_copy_ascii(d, s, n) || utf8_clean(s, n);
+}
+
+/*
+ * A record attribute whose KeyValue takes less than 128 bytes and whose
+ * text needs neither repair nor a cut, nearly every one: all its sizes
+ * are known before a byte is written, so it goes out front to back in one
+ * reservation, the same bytes put_kv() writes.  0 when it does not
+ * qualify, and nothing is written.
+ */
+static int put_short_kv(struct otlp_encoder *enc, struct writer *w,
+			const struct span *s, const struct span_attr *at,
+			unsigned field, size_t limit)
+{
+	/* Read into locals first: the byte stores below may alias
+	 * anything, and would make the compiler load it again. */
+	const char *key = at->key ? at->key : "", *text = NULL;
+	size_t klen = key[0] ? key_len(enc, key) : 0;
+	unsigned type = at->type;
+	size_t vlen = 0, any, kv;
+	uint64_t v = 0;
+	uint8_t *d;
+
+	switch (type) {
+	case SPAN_ATTR_STRING:
+		text = pooled(s, at->v.s, &vlen);
+		if (vlen >= 0x80 || (limit && vlen > limit))
+			return 0;
+		any = 2 + vlen;
+		break;
+	case SPAN_ATTR_INT:
+		v = (uint64_t)at->v.i;
+		any = 1 + varint_len(v);
+		break;
+	case SPAN_ATTR_DOUBLE:
+		memcpy(&v, &at->v.d, sizeof(v));
+		any = 9;
+		break;
+	default:        /* SPAN_ATTR_BOOL */
+		v = at->v.b != 0;
+		any = 2;
+		break;
 	}
+	kv = (klen ? 2 + klen : 0) + 2 + any;
+	if (kv >= 0x80)
+		return 0;
+	if (!(d = reserve(w, 2 + kv)))
+		return 1;       /* out of memory: w->oom voids the output */
+	d[0] = (uint8_t)(field << 3 | WIRE_LEN);
+	d[1] = (uint8_t)kv;
+	d += 2;
+	if (klen) {
+		d[0] = 1 << 3 | WIRE_LEN;
+		d[1] = (uint8_t)klen;
+		(void)utf8_copy_ascii(d + 2, key, klen);  /* sent as it is */
+		d += 2 + klen;
+	}
+	d[0] = 2 << 3 | WIRE_LEN;
+	d[1] = (uint8_t)any;
+	d += 2;
+	switch (type) {
+	case SPAN_ATTR_STRING:
+		d[0] = 1 << 3 | WIRE_LEN;
+		d[1] = (uint8_t)vlen;
+		if (!copy_clean(d + 2, text, vlen)) {
+			unreserve(w, 2 + kv);   /* to be repaired */
+			return 0;
+		}
+		break;
+	case SPAN_ATTR_INT:
+		d[0] = 3 << 3 | WIRE_VARINT;
+		varint_at(d + 1, v);
+		break;
+	case SPAN_ATTR_DOUBLE:
+		d[0] = 4 << 3 | WIRE_I64;
+		le_at(d + 1, v, 8);
+		break;
+	default:
+		d[0] = 2 << 3 | WIRE_VARINT;
+		d[1] = (uint8_t)v;
+		break;
+	}
+	return 1;
+}
+
+/*
+ * A record's own attributes (at field) and their dropped count, when they
+ * are all that is sent and in their order: no count limit reached, no
+ * legacy names, no stack and so no code site (fast_attrs()).  Types we
+ * cannot send are left out without being counted, as plan_record_attr()
+ * does.
+ */
+static void put_record_attrs(struct otlp_encoder *enc, struct writer *w,
+			     const struct span *s, const struct span_attr *at,
+			     size_t n, uint32_t dropped, unsigned field)
+{
+	size_t limit = value_limit(enc);
+
+	field_varint(w, field + 1, dropped);
+	for (size_t i = n; i-- > 0;) {
+		struct attr_out a;
+
+		if (at[i].type != SPAN_ATTR_STRING &&
+		    at[i].type != SPAN_ATTR_INT &&
+		    at[i].type != SPAN_ATTR_DOUBLE &&
+		    at[i].type != SPAN_ATTR_BOOL)
+			continue;
+		if (put_short_kv(enc, w, s, &at[i], field, limit))
+			continue;
+		a.key = at[i].key ? at[i].key : "";
+		a.src = VAL_RECORD;
+		a.at = &at[i];
+		put_kv(enc, w, s, NULL, &a, field);
+	}
+}
+
+/* Whether n record attributes of s go out as put_record_attrs() writes
+ * them, under a count limit of max. */
+static int fast_attrs(const struct otlp_encoder *enc, const struct span *s,
+		      size_t n, size_t max)
+{
+	return s->stack_depth == 0 && n <= max &&
+	       !(enc->cfg && enc->cfg->semconv_dup);
 }
 
 /* ------------------------------------------------------------- spans */
@@ -367,12 +509,17 @@ static void put_event(struct otlp_encoder *enc, struct writer *w,
 	size_t mark = w->used;
 	struct attrs_out o;     /* not zeroed: 2.5 KB, filled as used */
 
-	o.n = 0;
-	o.dropped = 0;
-	o.max = SIZE_MAX;
-	for (size_t i = 0; i < n; i++)
-		plan_record_attr(enc, s, &ev->attrs[i], &o);
-	put_attrs(enc, w, s, &o, 3);
+	/* No limit, no legacy names on events: only a stack makes more. */
+	if (s->stack_depth == 0) {
+		put_record_attrs(enc, w, s, ev->attrs, n, 0, 3);
+	} else {
+		o.n = 0;
+		o.dropped = 0;
+		o.max = SIZE_MAX;
+		for (size_t i = 0; i < n; i++)
+			plan_record_attr(enc, s, &ev->attrs[i], &o);
+		put_attrs(enc, w, s, &o, 3);
+	}
 	field_string(w, 2, ev->name);   /* a literal */
 	field_fixed64(w, 1, ev->time_ns);
 	end_message(w, 11, mark);
@@ -394,29 +541,114 @@ static void put_status(struct otlp_encoder *enc, struct writer *w,
 	end_message(w, 15, mark);
 }
 
+/* A text field as text_field() writes it when the text is clean and
+ * shorter than 128 bytes, at d; the byte after it, or NULL when the text
+ * turns out to need repair. */
+static uint8_t *short_text_at(uint8_t *d, unsigned field, const char *p,
+			      size_t len)
+{
+	if (len == 0)
+		return d;
+	*d++ = (uint8_t)(field << 3 | WIRE_LEN);
+	*d++ = (uint8_t)len;
+	return copy_clean(d, p, len) ? d + len : NULL;
+}
+
+/*
+ * Fields 1-8 of a Span (ids, trace state, parent, name, kind, times).
+ * When the name and the trace state are short and clean, as nearly always,
+ * every size is known first and the fields go out front to back in one
+ * reservation; otherwise field by field, back to front.  The same bytes
+ * either way.
+ */
+static void put_span_head(struct otlp_encoder *enc, struct writer *w,
+			  const struct span *s, int kind)
+{
+	int has_parent = !bytes_all_zero(s->parent_span_id,
+					 sizeof(s->parent_span_id));
+	size_t name_len, ts_len, n;
+	const char *name = pooled(s, s->name, &name_len);
+	const char *ts = pooled(s, s->trace_state, &ts_len);
+	uint8_t *d;
+
+	if (name_len >= 0x80 || ts_len >= 0x80)
+		goto slow;
+	/* kind is 1-5 (put_span), one byte. */
+	n = 18 + 10 + (ts_len ? 2 + ts_len : 0) + (has_parent ? 10 : 0) +
+	    (name_len ? 2 + name_len : 0) + 2 +
+	    (s->start_ns ? 9 : 0) + (s->end_ns ? 9 : 0);
+	if (!(d = reserve(w, n)))
+		return;
+	*d++ = 1 << 3 | WIRE_LEN;
+	*d++ = sizeof(s->trace_id);
+	memcpy(d, s->trace_id, sizeof(s->trace_id));
+	d += sizeof(s->trace_id);
+	*d++ = 2 << 3 | WIRE_LEN;
+	*d++ = sizeof(s->span_id);
+	memcpy(d, s->span_id, sizeof(s->span_id));
+	d += sizeof(s->span_id);
+	if (!(d = short_text_at(d, 3, ts, ts_len)))
+		goto repair;
+	if (has_parent) {
+		*d++ = 4 << 3 | WIRE_LEN;
+		*d++ = sizeof(s->parent_span_id);
+		memcpy(d, s->parent_span_id, sizeof(s->parent_span_id));
+		d += sizeof(s->parent_span_id);
+	}
+	if (!(d = short_text_at(d, 5, name, name_len)))
+		goto repair;
+	*d++ = 6 << 3 | WIRE_VARINT;
+	*d++ = (uint8_t)kind;
+	if (s->start_ns) {
+		*d++ = 7 << 3 | WIRE_I64;
+		d = le_at(d, s->start_ns, 8);
+	}
+	if (s->end_ns) {
+		*d++ = 8 << 3 | WIRE_I64;
+		le_at(d, s->end_ns, 8);
+	}
+	return;
+repair:
+	unreserve(w, n);
+slow:
+	field_fixed64(w, 8, s->end_ns);
+	field_fixed64(w, 7, s->start_ns);
+	field_int32(w, 6, kind);
+	text_field(enc, w, 5, name, name_len, 0, 0);
+	if (has_parent)
+		field_len(w, 4, s->parent_span_id, sizeof(s->parent_span_id));
+	text_field(enc, w, 3, ts, ts_len, 0, 0);
+	field_len(w, 2, s->span_id, sizeof(s->span_id));
+	field_len(w, 1, s->trace_id, sizeof(s->trace_id));
+}
+
 /* One Span (field 2 of ScopeSpans). */
 static void put_span(struct otlp_encoder *enc, struct writer *w,
 		     const struct span *s)
 {
 	const struct config *cfg = enc->cfg;
 	size_t nattrs = span_nattrs(s), nevents = span_nevents(s);
+	size_t max = cfg ? cfg->span_attr_count_limit : SIZE_MAX;
 	int kind = s->kind >= SPAN_KIND_INTERNAL &&
 		   s->kind <= SPAN_KIND_CONSUMER ? s->kind :
 		   SPAN_KIND_INTERNAL;
+	int fast = fast_attrs(enc, s, nattrs, max);
 	struct otlp_code_site site;
 	struct attrs_out o;     /* not zeroed: 2.5 KB, filled as used */
-	size_t mark = w->used, len;
-	const char *p;
+	size_t mark = w->used;
 
-	/* The attributes first, front to back, to know which go and how many
-	 * the count limit drops; then everything back to front. */
-	o.n = 0;
-	o.dropped = s->dropped_attrs;
-	o.max = cfg ? cfg->span_attr_count_limit : SIZE_MAX;
-	for (size_t i = 0; i < nattrs; i++)
-		plan_record_attr(enc, s, &s->attrs[i], &o);
-	plan_code_site(enc, s, &site, &o);
-	plan_legacy(enc, kind, &o);
+	/* Unless the record's attributes go out as they are (fast), they are
+	 * planned first, front to back, to know which go and how many the
+	 * count limit drops; then everything back to front. */
+	if (!fast) {
+		o.n = 0;
+		o.dropped = s->dropped_attrs;
+		o.max = max;
+		for (size_t i = 0; i < nattrs; i++)
+			plan_record_attr(enc, s, &s->attrs[i], &o);
+		plan_code_site(enc, s, &site, &o);
+		plan_legacy(enc, kind, &o);
+	}
 
 	/* We always know whether the parent is remote, so 0x100 is set. */
 	field_fixed32(w, 16, (s->trace_flags & 0xffu) |
@@ -425,18 +657,12 @@ static void put_span(struct otlp_encoder *enc, struct writer *w,
 	put_status(enc, w, s);
 	for (size_t i = nevents; i-- > 0;)
 		put_event(enc, w, s, &s->events[i]);
-	put_attrs(enc, w, s, &o, 9);
-	field_fixed64(w, 8, s->end_ns);
-	field_fixed64(w, 7, s->start_ns);
-	field_int32(w, 6, kind);
-	p = pooled(s, s->name, &len);
-	text_field(enc, w, 5, p, len, 0, 0);
-	if (!bytes_all_zero(s->parent_span_id, sizeof(s->parent_span_id)))
-		field_len(w, 4, s->parent_span_id, sizeof(s->parent_span_id));
-	p = pooled(s, s->trace_state, &len);
-	text_field(enc, w, 3, p, len, 0, 0);
-	field_len(w, 2, s->span_id, sizeof(s->span_id));
-	field_len(w, 1, s->trace_id, sizeof(s->trace_id));
+	if (fast)
+		put_record_attrs(enc, w, s, s->attrs, nattrs,
+				 s->dropped_attrs, 9);
+	else
+		put_attrs(enc, w, s, &o, 9);
+	put_span_head(enc, w, s, kind);
 	end_message(w, 2, mark);
 }
 

@@ -61,6 +61,13 @@ static inline uint8_t *reserve(struct writer *w, size_t n)
 	return w->buf + w->cap - w->used;
 }
 
+/* Gives back the n bytes the last reserve() took, nothing having been
+ * written in front of them since. */
+static inline void unreserve(struct writer *w, size_t n)
+{
+	w->used -= n;
+}
+
 static inline void put(struct writer *w, const void *p, size_t n)
 {
 	uint8_t *d;
@@ -69,22 +76,54 @@ static inline void put(struct writer *w, const void *p, size_t n)
 		memcpy(d, p, n);
 }
 
+/* Bytes the varint of v takes. */
+static inline size_t varint_len(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/* Writes the varint of v at d, front to back; returns the byte after it
+ * (for a run of fields whose sizes are all known, see otlp.c). */
+static inline uint8_t *varint_at(uint8_t *d, uint64_t v)
+{
+	while (v >= 0x80) {
+		*d++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*d++ = (uint8_t)v;
+	return d;
+}
+
+/* The n low bytes of v, least significant first, at d; returns the byte
+ * after them. */
+static inline uint8_t *le_at(uint8_t *d, uint64_t v, size_t n)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(d, &v, n);
+#else
+	for (size_t i = 0; i < n; i++)
+		d[i] = (uint8_t)(v >> (8 * i));
+#endif
+	return d + n;
+}
+
 static inline void put_varint(struct writer *w, uint64_t v)
 {
-	uint8_t tmp[10], *d;
-	size_t n = 0;
+	uint8_t *d;
 
 	if (v < 0x80) {         /* tags, small counts and lengths */
 		if ((d = reserve(w, 1)))
 			*d = (uint8_t)v;
 		return;
 	}
-	while (v >= 0x80) {
-		tmp[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	tmp[n++] = (uint8_t)v;
-	put(w, tmp, n);
+	if ((d = reserve(w, varint_len(v))))
+		varint_at(d, v);
 }
 
 static inline void put_tag(struct writer *w, unsigned field, unsigned wire)
@@ -95,11 +134,10 @@ static inline void put_tag(struct writer *w, unsigned field, unsigned wire)
 /* The n low bytes of v, least significant first (fixed32, fixed64). */
 static inline void put_le(struct writer *w, uint64_t v, size_t n)
 {
-	uint8_t le[8];
+	uint8_t *d = reserve(w, n);
 
-	for (size_t i = 0; i < n; i++)
-		le[i] = (uint8_t)(v >> (8 * i));
-	put(w, le, n);
+	if (d)
+		le_at(d, v, n);
 }
 
 /*
@@ -184,21 +222,29 @@ static inline void field_string(struct writer *w, unsigned field, const char *s)
 		field_len(w, field, s, strlen(s));
 }
 
-/* Closes a sub-message whose fields were written since `mark`. */
+/* Closes a sub-message whose fields were written since `mark`: its tag
+ * and length in one reservation (fields 1-15, all but the span flags). */
 static inline void end_message(struct writer *w, unsigned field, size_t mark)
 {
 	size_t n = w->used - mark;
 	uint8_t *d;
 
-	if (n < 0x80 && field < 16) {
+	if (field >= 16) {
+		put_varint(w, n);
+		put_tag(w, field, WIRE_LEN);
+		return;
+	}
+	if (n < 0x80) {
 		if ((d = reserve(w, 2))) {
 			d[0] = (uint8_t)(field << 3 | WIRE_LEN);
 			d[1] = (uint8_t)n;
 		}
 		return;
 	}
-	put_varint(w, n);
-	put_tag(w, field, WIRE_LEN);
+	if ((d = reserve(w, 1 + varint_len(n)))) {
+		d[0] = (uint8_t)(field << 3 | WIRE_LEN);
+		varint_at(d + 1, n);
+	}
 }
 
 #endif

@@ -21,6 +21,8 @@ struct spooler {
 	const struct exporter_host *host;
 	struct spool sp;
 	int off;                        /* "off", or the directory refused */
+	uint64_t quiet_until;           /* CLOCK_MONOTONIC ns: no listing
+					   before (spooler_deliver) */
 	char dir[PATH_MAX];
 };
 
@@ -43,7 +45,9 @@ int spooler_put(struct spooler *s, const char *url, const char *ctype,
  * Sends files waiting for url (content type ctype) through tr, one
  * attempt each, oldest first, until none is left, one is not taken, or
  * deadline_ns comes, for round_ns at most.  A file the server refuses for its content is
- * removed (it would be refused again).  Counts spool_delivered.
+ * removed (it would be refused again).  Counts spool_delivered.  After a
+ * listing that found nothing for url, the spool is not listed again for a
+ * second unless this process spools a request meanwhile.
  */
 void spooler_deliver(struct spooler *s, struct transport *tr,
 		     const char *url, const char *ctype,
