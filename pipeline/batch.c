@@ -29,45 +29,76 @@
 #include "status.h"
 
 static struct batch_host host;
-static struct ring *_Atomic ring;
-static _Atomic int started;             /* the thread was created */
-static _Atomic uint32_t wake_word;      /* bumped to wake the thread */
-static _Atomic uint32_t done_word;      /* 1 once the thread has stopped */
-static _Atomic int stop_requested;
-static _Atomic uint32_t flush_req;      /* bumped by a crashing thread */
-static _Atomic uint32_t flush_done;     /* the last request served */
-static _Atomic uint64_t stop_deadline;  /* CLOCK_MONOTONIC ns, 0 = none */
-static _Atomic uint64_t flush_deadline; /* of the crash flush asked for */
-static _Atomic uint32_t spool_req;      /* bumped by a thread about to exec */
-static _Atomic uint32_t spool_done;     /* the last request served */
-/* Raised at exit and before an exec: the export under way makes no
- * further attempt (exporter_host.abort_word). */
-static _Atomic uint32_t abort_word;
-static _Atomic size_t pending_n;        /* `pending`, for other threads */
-/* The image before an exec left spans in the spool: 1 asked, 0 done. */
-static _Atomic int deliver_req;
+static const struct exporter_ops *ops;  /* the module stays loaded */
 /* This image spooled spans before an exec: every later exec (execvp
  * tries one path after another) tells the new image to deliver. */
 static _Atomic int exec_spooled;
-static _Atomic uint64_t recorded;
-static _Atomic uint64_t dropped_early;  /* no record free: never queued */
-static struct status_report last_report; /* exporter thread only */
-static uint64_t last_loss_ns;           /* exporter thread only */
-static _Atomic int shut_down;
 static int atexit_registered;
-static _Atomic int start_failed;        /* the ring could not be created */
-static struct exporter_counters counters;
-static const struct exporter_ops *ops;
-static void *exporter;
 
 /*
- * Held by the exporter thread while it loads and creates the exporter, and
- * by a forking thread around fork(): a child forked in the middle of a
- * dlopen() inherits the dynamic loader half-way through and cannot load
- * anything (glibc may even abort it).  Loading happens once per process,
- * so fork() waits a few milliseconds at most, once.
+ * What belongs to this process's exporter: the ring, the thread's words,
+ * the counters, the module's handle.  It lives in a page of its own that
+ * fork() hands the child zeroed (MADV_WIPEONFORK): zero is "no ring, no
+ * thread, nothing counted", so a child starts clean without our fork
+ * handler touching a byte of it, and the parent, whose page fork() then
+ * leaves writable, takes no copy-on-write fault when it next records a
+ * span or releases load_lock.  On a paravirtual guest each such fault
+ * costs about 10 us.  (A kernel without the advice, before 4.14, copies
+ * the page: batch_after_fork_child then clears it.)
  */
-static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
+struct batch_state {
+	struct ring *_Atomic ring;
+	_Atomic int started;             /* the thread was created */
+	_Atomic uint32_t wake_word;      /* bumped to wake the thread */
+	_Atomic uint32_t done_word;      /* 1 once the thread has stopped */
+	_Atomic int stop_requested;
+	_Atomic uint32_t flush_req;      /* bumped by a crashing thread */
+	_Atomic uint32_t flush_done;     /* the last request served */
+	_Atomic uint64_t stop_deadline;  /* CLOCK_MONOTONIC ns, 0 = none */
+	_Atomic uint64_t flush_deadline; /* of the crash flush asked for */
+	_Atomic uint32_t spool_req;      /* bumped by a thread about to exec */
+	_Atomic uint32_t spool_done;     /* the last request served */
+	/* Raised at exit and before an exec: the export under way makes no
+	 * further attempt (exporter_host.abort_word). */
+	_Atomic uint32_t abort_word;
+	_Atomic size_t pending_n;        /* `pending`, for other threads */
+	/* The image before an exec left spans in the spool: 1 asked, 0
+	 * done. */
+	_Atomic int deliver_req;
+	_Atomic uint64_t recorded;
+	_Atomic uint64_t dropped_early;  /* no record free: never queued */
+	_Atomic int shut_down;
+	_Atomic int start_failed;        /* the ring could not be created */
+	struct exporter_counters counters;
+	void *exporter;
+	/*
+	 * Spans at the front of the batch buffer that the exporter could
+	 * not send for a passing reason (EXPORTER_RETRY_LATER): offered
+	 * again before any new ones, so an outage the ring can hold loses
+	 * nothing.  Exporter thread only (pending_n mirrors it for the exec
+	 * hook).
+	 */
+	size_t pending;
+	struct status_report last_report; /* exporter thread only */
+	uint64_t last_loss_ns;           /* exporter thread only */
+	/*
+	 * Held by the exporter thread while it loads and creates the
+	 * exporter, and by a forking thread around fork(): a child forked
+	 * in the middle of a dlopen() inherits the dynamic loader half-way
+	 * through and cannot load anything (glibc may even abort it).
+	 * Loading happens once per process, so fork() waits a few
+	 * milliseconds at most, once.  All zeroes is glibc's unlocked
+	 * default mutex, which is what a child finds here.
+	 */
+	pthread_mutex_t load_lock;
+};
+
+/* Until batch_init has mapped the page, or when it could not: the same
+ * state where fork() copies it (batch_after_fork_child clears it). */
+static struct batch_state fallback_state;
+static struct batch_state *bs = &fallback_state;
+/* fork() wipes *bs (MADV_WIPEONFORK took). */
+static int bs_wiped;
 
 static uint64_t mono_ns(void)
 {
@@ -98,19 +129,30 @@ static void futex_wait(_Atomic uint32_t *w, uint32_t val, uint64_t timeout_ns)
  * ring about to spill). */
 static void raise_abort(void)
 {
-	atomic_store(&abort_word, 1);
-	futex_wake(&abort_word);
+	atomic_store(&bs->abort_word, 1);
+	futex_wake(&bs->abort_word);
 }
 
 static void wake_exporter(void)
 {
-	atomic_fetch_add_explicit(&wake_word, 1, memory_order_release);
-	futex_wake(&wake_word);
+	atomic_fetch_add_explicit(&bs->wake_word, 1, memory_order_release);
+	futex_wake(&bs->wake_word);
 }
 
 void batch_init(const struct batch_host *h)
 {
+	void *page;
+
 	host = *h;
+	if (bs != &fallback_state)
+		return;
+	page = mmap(NULL, sizeof(*bs), PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (page == MAP_FAILED)
+		return;
+	bs_wiped = madvise(page, sizeof(*bs), MADV_WIPEONFORK) == 0;
+	pthread_mutex_init(&((struct batch_state *)page)->load_lock, NULL);
+	bs = page;
 }
 
 static void host_log(enum config_log_level lvl, const char *msg);
@@ -164,16 +206,10 @@ static const struct exporter_ops *load_module(void)
 	return mod;
 }
 
-/* Spans at the front of the batch buffer that the exporter could not send
- * for a passing reason (EXPORTER_RETRY_LATER): offered again before any
- * new ones, so an outage the ring can hold loses nothing.  Exporter
- * thread only (pending_n mirrors it for the exec hook). */
-static size_t pending;
-
 static void set_pending(size_t n)
 {
-	pending = n;
-	atomic_store_explicit(&pending_n, n, memory_order_relaxed);
+	bs->pending = n;
+	atomic_store_explicit(&bs->pending_n, n, memory_order_relaxed);
 }
 
 /* How a drain treats what it cannot send. */
@@ -197,15 +233,15 @@ static enum exporter_result export_batch(struct span *buf, size_t n,
 {
 	enum exporter_result res = EXPORTER_FAILED;
 
-	if (exporter)
-		res = ops->export_spans(exporter, buf, n, deadline, flags);
+	if (bs->exporter)
+		res = ops->export_spans(bs->exporter, buf, n, deadline, flags);
 	if (res == EXPORTER_RETRY_LATER && !last_chance) {
 		set_pending(n);
 		return res;
 	}
 	if (res == EXPORTER_RETRY_LATER || (res == EXPORTER_FAILED &&
-					    !exporter))
-		__atomic_fetch_add(&counters.spans_failed, n,
+					    !bs->exporter))
+		__atomic_fetch_add(&bs->counters.spans_failed, n,
 				   __ATOMIC_RELAXED);
 	set_pending(0);
 	return res;
@@ -229,7 +265,7 @@ static void drain(struct ring *r, struct span *buf, size_t batch_max,
 	for (;;) {
 		enum exporter_result res;
 		uint64_t dl = deadline;
-		size_t n = pending;
+		size_t n = bs->pending;
 
 		if (!n) {
 			if (ring_count(r) < min || ring_count(r) == 0)
@@ -245,7 +281,7 @@ static void drain(struct ring *r, struct span *buf, size_t batch_max,
 		if (flags == EXPORTER_FINAL && mono_ns() >= dl)
 			flags = EXPORTER_TO_SPOOL;
 		res = export_batch(buf, n, dl, flags, mode == DRAIN_FINAL);
-		if (pending)
+		if (bs->pending)
 			break;
 		if (res == EXPORTER_SPOOLED && flags == EXPORTER_FINAL)
 			flags = EXPORTER_TO_SPOOL;      /* one attempt only */
@@ -264,8 +300,8 @@ static int spill(struct ring *r, struct span *buf, size_t batch_max)
 {
 	size_t low = host.cfg->bsp_max_queue_size / 2;
 
-	export_batch(buf, pending, 0, EXPORTER_TO_SPOOL, 0);
-	if (pending)
+	export_batch(buf, bs->pending, 0, EXPORTER_TO_SPOOL, 0);
+	if (bs->pending)
 		return -1;
 	while (ring_count(r) > low) {
 		size_t n = ring_pop(r, buf, batch_max);
@@ -273,7 +309,7 @@ static int spill(struct ring *r, struct span *buf, size_t batch_max)
 		if (n == 0)
 			break;
 		export_batch(buf, n, 0, EXPORTER_TO_SPOOL, 0);
-		if (pending)
+		if (bs->pending)
 			break;
 	}
 	return 0;
@@ -288,16 +324,17 @@ static size_t spill_mark_of(const struct config *cfg)
 
 static void fill_report(struct status_report *r)
 {
-	struct ring *q = atomic_load(&ring);
+	struct ring *q = atomic_load(&bs->ring);
 
 	memset(r, 0, sizeof(*r));
 	r->pid = getpid();
-	r->recorded = atomic_load(&recorded) + atomic_load(&dropped_early);
-	r->dropped_queue = atomic_load(&dropped_early) +
+	r->recorded = atomic_load(&bs->recorded) +
+		      atomic_load(&bs->dropped_early);
+	r->dropped_queue = atomic_load(&bs->dropped_early) +
 			   (q ? ring_dropped(q) : 0);
 	r->queued = q ? ring_count(q) : 0;
 	/* Written by the module through the host's counters. */
-#define COUNTER(field) __atomic_load_n(&counters.field, __ATOMIC_RELAXED)
+#define COUNTER(field) __atomic_load_n(&bs->counters.field, __ATOMIC_RELAXED)
 	r->exported = COUNTER(spans_exported);
 	r->dropped_export = COUNTER(spans_failed);
 	r->rejected = COUNTER(spans_rejected);
@@ -321,22 +358,23 @@ static void report_status(void)
 	if (!host.cfg->status_dir)
 		return;
 	fill_report(&now);
-	if (status_lost_since(&now, &last_report))
-		last_loss_ns = mono_ns();
+	if (status_lost_since(&now, &bs->last_report))
+		bs->last_loss_ns = mono_ns();
 	clock_gettime(CLOCK_REALTIME, &ts);
-	len = status_format_json(&now, status_health(&now, last_loss_ns &&
-				 mono_ns() - last_loss_ns < STATUS_DEGRADED_NS),
+	len = status_format_json(&now, status_health(&now, bs->last_loss_ns &&
+				 mono_ns() - bs->last_loss_ns <
+				 STATUS_DEGRADED_NS),
 				 (uint64_t)ts.tv_sec * 1000 +
 				 (uint64_t)ts.tv_nsec / 1000000, json,
 				 sizeof(json));
 	status_write_file(host.cfg->status_dir, now.pid, json, len);
-	last_report = now;
+	bs->last_report = now;
 }
 
 /*
- * The exporter thread's copy of up to n records, mapped apart and wiped in
- * a forked child, as the ring is (ring.c): the child starts a thread and a
- * buffer of its own, so fork() need not copy this one's page tables.
+ * The exporter thread's copy of up to n records, mapped apart and left out
+ * of a forked child, as the ring is (ring.c): the child starts a thread
+ * and a buffer of its own, so fork() need not copy this one's page tables.
  */
 static struct span *batch_buffer(size_t n)
 {
@@ -346,7 +384,7 @@ static struct span *batch_buffer(size_t n)
 
 	if (mem == MAP_FAILED)
 		return NULL;
-	madvise(mem, len, MADV_WIPEONFORK);
+	madvise(mem, len, MADV_DONTFORK);
 	return mem;
 }
 
@@ -363,110 +401,111 @@ static void *exporter_main(void *arg)
 	if (host.enter_own_thread)
 		host.enter_own_thread();
 	buf = batch_buffer(batch_max);
-	pthread_mutex_lock(&load_lock);
+	pthread_mutex_lock(&bs->load_lock);
 	if (!ops)
 		ops = load_module();
 	if (ops && buf) {
 		struct exporter_host eh = {
 			.cfg = host.cfg,
-			.counters = &counters,
+			.counters = &bs->counters,
 			.log = host_log,
 			.argv = host.argv,
 			.own_fd = host.own_fd,
-			.abort_word = &abort_word,
+			.abort_word = &bs->abort_word,
 			.loader_enter = loader_enter,
 			.loader_leave = loader_leave,
 		};
 
-		exporter = ops->create(&eh);
+		bs->exporter = ops->create(&eh);
 	}
-	pthread_mutex_unlock(&load_lock);
+	pthread_mutex_unlock(&bs->load_lock);
 	if (!buf)
 		goto out;
-	memset(&last_report, 0, sizeof(last_report));
-	last_loss_ns = 0;
+	memset(&bs->last_report, 0, sizeof(bs->last_report));
+	bs->last_loss_ns = 0;
 	report_status();
-	if (atomic_load(&deliver_req)) {
+	if (atomic_load(&bs->deliver_req)) {
 		/* Bounded like an exit: the program may be as short. */
-		if (exporter)
-			ops->export_spans(exporter, NULL, 0, mono_ns() +
+		if (bs->exporter)
+			ops->export_spans(bs->exporter, NULL, 0, mono_ns() +
 					  exit_budget_ns(cfg),
 					  EXPORTER_DELIVER);
-		atomic_store(&deliver_req, 0);
+		atomic_store(&bs->deliver_req, 0);
 	}
 	next = mono_ns() + delay;
 	for (;;) {
-		uint32_t seen = atomic_load_explicit(&wake_word,
+		uint32_t seen = atomic_load_explicit(&bs->wake_word,
 						     memory_order_acquire);
 		size_t queued = ring_count(r);
 		uint64_t now;
 
-		uint32_t want = atomic_load(&flush_req);
+		uint32_t want = atomic_load(&bs->flush_req);
 
 		/* A ring that reached the spill mark cut the last export's
 		 * retries; the next one may retry again (at exit the word
 		 * stays up). */
-		if (!atomic_load(&stop_requested))
-			atomic_store(&abort_word, 0);
-		if (want != atomic_load(&flush_done)) {
+		if (!atomic_load(&bs->stop_requested))
+			atomic_store(&bs->abort_word, 0);
+		if (want != atomic_load(&bs->flush_done)) {
 			/* A thread is dying of a signal: send everything
 			 * now, nothing stays pending. */
 			drain(r, buf, batch_max, 1,
-			      atomic_load(&flush_deadline), DRAIN_FINAL);
-			atomic_store(&flush_done, want);
-			futex_wake(&flush_done);
+			      atomic_load(&bs->flush_deadline), DRAIN_FINAL);
+			atomic_store(&bs->flush_done, want);
+			futex_wake(&bs->flush_done);
 			continue;
 		}
-		if (atomic_load(&stop_requested)) {
+		if (atomic_load(&bs->stop_requested)) {
 			drain(r, buf, batch_max, 1,
-			      atomic_load(&stop_deadline), DRAIN_FINAL);
+			      atomic_load(&bs->stop_deadline), DRAIN_FINAL);
 			break;
 		}
-		want = atomic_load(&spool_req);
-		if (want != atomic_load(&spool_done)) {
+		want = atomic_load(&bs->spool_req);
+		if (want != atomic_load(&bs->spool_done)) {
 			/* A thread is about to exec: the new image delivers
 			 * what we queued, from the spool. */
 			drain(r, buf, batch_max, 1, 0, DRAIN_SPOOL);
-			atomic_store(&spool_done, want);
-			futex_wake(&spool_done);
+			atomic_store(&bs->spool_done, want);
+			futex_wake(&bs->spool_done);
 			continue;
 		}
-		if (pending && queued >= spill_mark && queued > 0 &&
+		if (bs->pending && queued >= spill_mark && queued > 0 &&
 		    mono_ns() >= spill_after) {
 			if (spill(r, buf, batch_max) != 0)
 				spill_after = mono_ns() + 1000000000ULL;
 			report_status();
 			continue;
 		}
-		if (queued >= batch_max && !pending) {
+		if (queued >= batch_max && !bs->pending) {
 			drain(r, buf, batch_max, batch_max, 0, DRAIN_NORMAL);
 			report_status();
 			continue;
 		}
 		now = mono_ns();
-		if ((queued > 0 || pending) &&
-		    ((delay == 0 && !pending) || now >= next)) {
+		if ((queued > 0 || bs->pending) &&
+		    ((delay == 0 && !bs->pending) || now >= next)) {
 			drain(r, buf, batch_max, 1, 0, DRAIN_NORMAL);
 			report_status();
 			/* Drained, or the backend failed and the next try is
 			 * a second away: hold no descriptor until then. */
-			if ((pending || ring_count(r) == 0) && exporter &&
-			    ops->idle)
-				ops->idle(exporter);
+			if ((bs->pending || ring_count(r) == 0) &&
+			    bs->exporter && ops->idle)
+				ops->idle(bs->exporter);
 			/* Spans kept through an outage are offered again
 			 * once per schedule delay (at least a second). */
-			next = mono_ns() + (pending && delay < 1000000000ULL ?
+			next = mono_ns() + (bs->pending &&
+					    delay < 1000000000ULL ?
 					    1000000000ULL : delay);
 			continue;
 		}
-		if (now >= next && !pending) {
+		if (now >= next && !bs->pending) {
 			report_status();
 			next = now + delay;
 		}
 		/* With no schedule delay and nothing pending, producers
 		 * wake us for every span that finds the ring empty, so no
 		 * timeout is needed. */
-		futex_wait(&wake_word, seen,
+		futex_wait(&bs->wake_word, seen,
 			   next > now ? next - now : 0);
 	}
 out:
@@ -474,8 +513,8 @@ out:
 		status_remove_file(host.cfg->status_dir, getpid());
 	if (buf)
 		munmap(buf, batch_max * sizeof(*buf));
-	atomic_store(&done_word, 1);
-	futex_wake(&done_word);
+	atomic_store(&bs->done_word, 1);
+	futex_wake(&bs->done_word);
 	return NULL;
 }
 
@@ -490,25 +529,25 @@ static struct ring *start_exporter(void)
 	pthread_attr_t attr;
 	pthread_t tid;
 
-	if (!atomic_compare_exchange_strong(&started, &expect, 1)) {
+	if (!atomic_compare_exchange_strong(&bs->started, &expect, 1)) {
 		/* Another thread is creating the ring (an mmap: microseconds);
 		 * wait for it rather than lose this span.  A signal handler
 		 * interrupting the creating thread itself must not wait. */
-		while (!starting && !atomic_load(&start_failed) &&
-		       !(r = atomic_load_explicit(&ring,
+		while (!starting && !atomic_load(&bs->start_failed) &&
+		       !(r = atomic_load_explicit(&bs->ring,
 						  memory_order_acquire)))
 			sched_yield();
-		return atomic_load_explicit(&ring, memory_order_acquire);
+		return atomic_load_explicit(&bs->ring, memory_order_acquire);
 	}
 	starting = 1;
 	r = ring_create(host.cfg->bsp_max_queue_size);
 	starting = 0;
 	if (!r) {
-		atomic_store(&start_failed, 1);
+		atomic_store(&bs->start_failed, 1);
 		return NULL;
 	}
-	atomic_store(&done_word, 0);
-	atomic_store_explicit(&ring, r, memory_order_release);
+	atomic_store(&bs->done_word, 0);
+	atomic_store_explicit(&bs->ring, r, memory_order_release);
 	/*
 	 * The final flush runs from atexit, registered now: after the
 	 * program's own libraries (libcurl, OpenSSL) registered their exit
@@ -525,7 +564,7 @@ static struct ring *start_exporter(void)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&tid, &attr, exporter_main, r) != 0)
-		atomic_store(&done_word, 1);
+		atomic_store(&bs->done_word, 1);
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return r;
@@ -533,18 +572,18 @@ static struct ring *start_exporter(void)
 
 void batch_warm(void)
 {
-	if (!atomic_load_explicit(&ring, memory_order_acquire))
+	if (!atomic_load_explicit(&bs->ring, memory_order_acquire))
 		start_exporter();
 }
 
 void batch_note_dropped(void)
 {
-	atomic_fetch_add_explicit(&dropped_early, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&bs->dropped_early, 1, memory_order_relaxed);
 }
 
 void batch_submit(const struct span *s)
 {
-	struct ring *r = atomic_load_explicit(&ring, memory_order_acquire);
+	struct ring *r = atomic_load_explicit(&bs->ring, memory_order_acquire);
 	size_t wake_every = host.cfg->bsp_schedule_delay_ms ?
 			    host.cfg->bsp_max_export_batch_size : 1;
 	size_t queued;
@@ -554,12 +593,12 @@ void batch_submit(const struct span *s)
 	if (!r) {
 		/* Counted with the spans that found no record: recorded and
 		 * dropped at once. */
-		atomic_fetch_add_explicit(&dropped_early, 1,
+		atomic_fetch_add_explicit(&bs->dropped_early, 1,
 					  memory_order_relaxed);
 		return;
 	}
-	atomic_fetch_add_explicit(&recorded, 1, memory_order_relaxed);
-	if (atomic_load_explicit(&shut_down, memory_order_relaxed))
+	atomic_fetch_add_explicit(&bs->recorded, 1, memory_order_relaxed);
+	if (atomic_load_explicit(&bs->shut_down, memory_order_relaxed))
 		return;
 	queued = ring_push(r, s);
 	/* Wake the exporter once per full batch (or, with a zero schedule
@@ -581,15 +620,15 @@ int batch_flush_from_signal(uint64_t timeout_ns)
 	uint64_t deadline;
 	uint32_t want;
 
-	if (!atomic_load(&started) || atomic_load(&done_word))
+	if (!atomic_load(&bs->started) || atomic_load(&bs->done_word))
 		return -ESRCH;
 	deadline = mono_ns() + timeout_ns;
 	/* The network gets 4/5 of the time, the spool the rest. */
-	atomic_store(&flush_deadline, deadline - timeout_ns / 5);
-	want = atomic_fetch_add(&flush_req, 1) + 1;
+	atomic_store(&bs->flush_deadline, deadline - timeout_ns / 5);
+	want = atomic_fetch_add(&bs->flush_req, 1) + 1;
 	wake_exporter();
 	for (;;) {
-		uint32_t done = atomic_load(&flush_done);
+		uint32_t done = atomic_load(&bs->flush_done);
 		uint64_t now;
 
 		if ((int32_t)(done - want) >= 0)
@@ -597,7 +636,7 @@ int batch_flush_from_signal(uint64_t timeout_ns)
 		now = mono_ns();
 		if (now >= deadline)
 			return -ETIMEDOUT;
-		futex_wait(&flush_done, done, deadline - now);
+		futex_wait(&bs->flush_done, done, deadline - now);
 	}
 }
 
@@ -665,9 +704,9 @@ void batch_shutdown(void)
 	uint64_t budget, reserve, start;
 	int expect = 0;
 
-	if (!cfg || !atomic_load(&started))
+	if (!cfg || !atomic_load(&bs->started))
 		return;
-	if (!atomic_compare_exchange_strong(&shut_down, &expect, 1))
+	if (!atomic_compare_exchange_strong(&bs->shut_down, &expect, 1))
 		return;
 	/*
 	 * One attempt within the budget less a reserve (a fifth of it, at
@@ -678,14 +717,14 @@ void batch_shutdown(void)
 	reserve = budget / 5 < SPOOL_RESERVE_NS ? budget / 5 :
 		  SPOOL_RESERVE_NS;
 	start = mono_ns();
-	atomic_store(&stop_deadline, start + budget - reserve + 1);
-	atomic_store(&stop_requested, 1);
+	atomic_store(&bs->stop_deadline, start + budget - reserve + 1);
+	atomic_store(&bs->stop_requested, 1);
 	raise_abort();
 	wake_exporter();
 	/* OTELSHIM_EXIT_TIMEOUT=0: no network, only the spool's moment. */
-	wait_changed(&done_word, 0, start + (budget ? budget :
+	wait_changed(&bs->done_word, 0, start + (budget ? budget :
 					     SPOOL_RESERVE_NS));
-	if (!atomic_load(&done_word))
+	if (!atomic_load(&bs->done_word))
 		warn_unsent_at_exit(budget);
 	if (cfg->log_level >= CONFIG_LOG_INFO) {
 		struct status_report r;
@@ -700,91 +739,98 @@ void batch_shutdown(void)
 int batch_before_exec(void)
 {
 	const struct config *cfg = host.cfg;
-	struct ring *r = atomic_load_explicit(&ring, memory_order_acquire);
+	struct ring *r = atomic_load_explicit(&bs->ring, memory_order_acquire);
 	uint64_t spooled, deadline;
 	uint32_t want;
 
-	if (!cfg || !r || !atomic_load(&started) || atomic_load(&done_word) ||
-	    atomic_load(&shut_down))
+	if (!cfg || !r || !atomic_load(&bs->started) ||
+	    atomic_load(&bs->done_word) || atomic_load(&bs->shut_down))
 		return atomic_load(&exec_spooled);
 	if (ring_count(r) == 0 &&
-	    !atomic_load_explicit(&pending_n, memory_order_relaxed))
-		return atomic_load(&deliver_req) || atomic_load(&exec_spooled);
-	spooled = __atomic_load_n(&counters.spans_spooled, __ATOMIC_RELAXED);
-	want = atomic_fetch_add(&spool_req, 1) + 1;
+	    !atomic_load_explicit(&bs->pending_n, memory_order_relaxed))
+		return atomic_load(&bs->deliver_req) ||
+		       atomic_load(&exec_spooled);
+	spooled = __atomic_load_n(&bs->counters.spans_spooled,
+				  __ATOMIC_RELAXED);
+	want = atomic_fetch_add(&bs->spool_req, 1) + 1;
 	raise_abort();
 	wake_exporter();
 	deadline = mono_ns() + exit_budget_ns(cfg);
 	for (;;) {
-		uint32_t done = atomic_load(&spool_done);
+		uint32_t done = atomic_load(&bs->spool_done);
 
 		if ((int32_t)(done - want) >= 0 || mono_ns() >= deadline)
 			break;
-		wait_changed(&spool_done, done, deadline);
+		wait_changed(&bs->spool_done, done, deadline);
 	}
 	/* The exec may fail: exports go on as before. */
-	atomic_store(&abort_word, 0);
-	if (__atomic_load_n(&counters.spans_spooled, __ATOMIC_RELAXED) !=
+	atomic_store(&bs->abort_word, 0);
+	if (__atomic_load_n(&bs->counters.spans_spooled, __ATOMIC_RELAXED) !=
 	    spooled)
 		atomic_store(&exec_spooled, 1);
-	return atomic_load(&deliver_req) || atomic_load(&exec_spooled);
+	return atomic_load(&bs->deliver_req) || atomic_load(&exec_spooled);
 }
 
 void batch_deliver_spool(void)
 {
-	if (!host.cfg || atomic_load(&started))
+	if (!host.cfg || atomic_load(&bs->started))
 		return;
-	atomic_store(&deliver_req, 1);
+	atomic_store(&bs->deliver_req, 1);
 	start_exporter();
 }
 
 void batch_before_fork(void)
 {
-	pthread_mutex_lock(&load_lock);
+	pthread_mutex_lock(&bs->load_lock);
 }
 
 void batch_after_fork_parent(void)
 {
-	pthread_mutex_unlock(&load_lock);
+	pthread_mutex_unlock(&bs->load_lock);
 }
 
-void batch_after_fork_child(void)
+/* Cold: beside the library's other fork handlers (shim/preload.c). */
+__attribute__((cold)) void batch_after_fork_child(void)
 {
-	struct ring *r = atomic_load(&ring);
-
-	pthread_mutex_unlock(&load_lock);
-	/* The child is single-threaded here: plain resets are safe.  The
-	 * parent's exporter handle is forgotten, never cleaned up: that could
-	 * close a connection the parent still uses. */
-	exporter = NULL;
-	set_pending(0);
-	atomic_store(&abort_word, 0);
-	atomic_store(&spool_req, 0);
-	atomic_store(&spool_done, 0);
-	atomic_store(&deliver_req, 0);
-	memset(&counters, 0, sizeof(counters));
-	atomic_store(&recorded, 0);
-	atomic_store(&dropped_early, 0);
-	atomic_store(&stop_requested, 0);
-	atomic_store(&shut_down, 0);
-	atomic_store(&done_word, 0);
-	/* Drop the inherited spans; the next span starts our own thread. */
-	atomic_store(&ring, NULL);
-	atomic_store(&started, 0);
-	atomic_store(&start_failed, 0);
-	ring_destroy(r);
+	/* fork() handed the child *bs zeroed: nothing to do, and nothing
+	 * touched (each page a child writes costs it a fault). */
+	if (bs_wiped)
+		return;
+	/*
+	 * The page was copied instead.  The child is single-threaded here:
+	 * plain resets are safe.  The parent's exporter handle is forgotten,
+	 * never cleaned up: that could close a connection the parent still
+	 * uses; its ring is not even mapped here (ring.c).
+	 */
+	memset(bs, 0, sizeof(*bs));
+	pthread_mutex_init(&bs->load_lock, NULL);
 }
 
 void batch_get_stats(struct batch_stats *st)
 {
-	struct ring *r = atomic_load(&ring);
+	struct ring *r = atomic_load(&bs->ring);
 
 	memset(st, 0, sizeof(*st));
-	st->recorded = atomic_load(&recorded);
+	st->recorded = atomic_load(&bs->recorded);
 	if (r) {
 		st->dropped_queue = ring_dropped(r);
 		st->queued = ring_count(r);
 	}
-	st->thread_running = atomic_load(&started) && !atomic_load(&done_word);
-	st->exp = counters;
+	st->thread_running = atomic_load(&bs->started) &&
+			     !atomic_load(&bs->done_word);
+	/* The module writes these meanwhile (relaxed atomics). */
+#define COUNTER(f) (st->exp.f = __atomic_load_n(&bs->counters.f, \
+						__ATOMIC_RELAXED))
+	COUNTER(batches_sent);
+	COUNTER(batches_failed);
+	COUNTER(batches_retried);
+	COUNTER(spans_exported);
+	COUNTER(spans_failed);
+	COUNTER(spans_rejected);
+	COUNTER(breaker_state);
+	COUNTER(breaker_opens);
+	COUNTER(spans_spooled);
+	COUNTER(spool_evicted);
+	COUNTER(spool_delivered);
+#undef COUNTER
 }

@@ -86,7 +86,9 @@ int batch_before_exec(void);
 void batch_deliver_spool(void);
 
 /* pthread_atfork handlers.  The child forgets the parent's spans, thread
- * and exporter. */
+ * and exporter: fork() itself hands it this module's state zeroed, so
+ * the child's handler writes nothing (each page a child writes costs it
+ * a page fault) unless the kernel could not wipe it. */
 void batch_before_fork(void);
 void batch_after_fork_parent(void);
 void batch_after_fork_child(void);

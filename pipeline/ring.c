@@ -81,13 +81,12 @@ struct ring *ring_create(size_t capacity)
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (mem == MAP_FAILED)
 		return NULL;
-	/* A forked child drops the parent's ring (batch_after_fork_child)
-	 * without reading it: fork() need not copy its page tables, nor leave
-	 * the parent to take a copy-on-write fault on each page it writes
-	 * next.  The child sees zeroes there instead (before Linux 4.14 the
-	 * advice fails and the pages are copied as before); the header page
-	 * is kept, so that ring_destroy still knows the length to unmap. */
-	madvise(mem + hdr, size, MADV_WIPEONFORK);
+	/* A forked child never reads the parent's ring: it is left out of the
+	 * child altogether, so fork() need not copy its page tables, nor
+	 * leave the parent to take a copy-on-write fault on each page it
+	 * writes next.  The child's batch state says it has no ring
+	 * (batch.c), so nothing there refers to the hole. */
+	madvise(mem, hdr + size, MADV_DONTFORK);
 	r = (struct ring *)mem;
 	r->capacity = capacity;
 	r->size = size;

@@ -156,7 +156,8 @@ void ctx_init(const struct config *cfg, char *const *envp)
 	remote_valid = 1;
 }
 
-void ctx_after_fork_child(void)
+/* Cold: beside the library's other fork handlers (preload.c). */
+__attribute__((cold)) void ctx_after_fork_child(void)
 {
 	atomic_fetch_add_explicit(&fork_generation, 1, memory_order_relaxed);
 }

@@ -96,17 +96,27 @@ static void enter_own_thread(void)
 }
 
 /* This process's pid, kept current across fork(): a vfork() child (or a
- * raw clone) runs without our fork handlers and so sees another one. */
-static pid_t own_pid;
+ * raw clone) runs without our fork handlers and so sees another one.
+ * Given a value so that it sits in .data with ctx's fork generation: a
+ * forked child then writes one page of ours, not two, and each page it
+ * writes costs it a fault. */
+static pid_t own_pid = -1;
 
 int preload_in_shared_child(void)
 {
 	return (pid_t)syscall(SYS_getpid) != own_pid;
 }
 
-static void child_after_fork(void)
+/*
+ * Cold: kept with the other fork handlers (.text.unlikely), so that a
+ * child that execs or exits at once faults in one page of our code, not
+ * one per handler.  getpid() is right in a forked child (glibc resets any
+ * cache it keeps) and sits beside fork() in libc, a page the child has
+ * mapped already.
+ */
+__attribute__((cold)) static void child_after_fork(void)
 {
-	own_pid = (pid_t)syscall(SYS_getpid);
+	own_pid = getpid();
 	ctx_after_fork_child();
 	batch_after_fork_child();
 }

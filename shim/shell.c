@@ -104,7 +104,9 @@ static void locks_take(void)
 	pthread_mutex_lock(&popen_lock);
 }
 
-static void locks_give(void)
+/* Cold: beside the library's other fork handlers (preload.c), one page
+ * of code for a child to fault in. */
+__attribute__((cold)) static void locks_give(void)
 {
 	pthread_mutex_unlock(&popen_lock);
 	pthread_mutex_unlock(&sys_lock);

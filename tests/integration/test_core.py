@@ -268,6 +268,47 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(len({s["trace_id"] for s in spans}), 21)
         self.assertEqual(len({s["resource"]["process.pid"] for s in spans}), 21)
 
+    def test_fork_after_fork_each_generation_exports_its_own(self):
+        """fork() hands a child the exporter's state zeroed and leaves the
+        ring out: a child that started its own exporter and forks again
+        hands its child the same clean start, and the parent's spans
+        recorded after the forks still go out."""
+        prog = textwrap.dedent("""
+            import os, socket, sys
+            def refused():
+                try:
+                    socket.create_connection(("127.0.0.1", 1))
+                except OSError:
+                    pass
+            refused()
+            pid = os.fork()
+            if pid == 0:
+                refused()
+                grand = os.fork()
+                if grand == 0:
+                    refused()
+                    sys.exit(0)
+                os.waitpid(grand, 0)
+                refused()
+                sys.exit(0)
+            os.waitpid(pid, 0)
+            refused()
+        """)
+        with Sink() as sink:
+            r = run_traced([sys.executable, "-c", prog], sink,
+                           OTEL_BSP_SCHEDULE_DELAY=100)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            sink.wait_for_spans(5, timeout=60)
+            time.sleep(0.5)
+            spans = sink.spans()
+        self.assertEqual(len(spans), 5)
+        self.assertEqual(len({s["span_id"] for s in spans}), 5)
+        by_pid = {}
+        for s in spans:
+            pid = s["resource"]["process.pid"]
+            by_pid[pid] = by_pid.get(pid, 0) + 1
+        self.assertEqual(sorted(by_pid.values()), [1, 2, 2])
+
     def test_hanging_backend_does_not_hold_exit(self):
         with Sink(hang=True) as sink:
             t0 = time.monotonic()
