@@ -702,6 +702,9 @@ def bench_exporter():
     try:
         env = clean_env()
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = sink.endpoint
+        # The bench's own spool: the module lists it, and the user's
+        # default one may hold anything.
+        env["OTELSHIM_SPOOL_DIR"] = os.path.join(SPOOL_BASE, "spool")
         res = interleave([("shim", lambda: keyvals(run(
             [BIN / "exptput", MODULE, "2"], env).stdout))])
     finally:
