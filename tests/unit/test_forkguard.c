@@ -12,6 +12,7 @@
 #include <link.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -19,7 +20,7 @@
 #include "shim/forkguard.h"
 #include "unit.h"
 
-static volatile int walking;
+static _Atomic int walking;
 
 /* Holds the loader's iteration lock for a while, as a slow walk does. */
 static int slow_walk(struct dl_phdr_info *info, size_t size, void *arg)
