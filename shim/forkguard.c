@@ -4,45 +4,68 @@
  * again while they hold it (dlopen_beside inside stack_start), which a
  * waiting fork does not block; fork() takes it exclusively, so it waits
  * only for the uses under way, each a few milliseconds at most.
+ *
+ * The lock lives in a page that fork() hands the child zeroed
+ * (MADV_WIPEONFORK), and zero is an unlocked rwlock: the child starts with
+ * it free without our handler writing to it, and the parent, whose page
+ * fork() leaves writable, releases it without a copy-on-write fault.
+ * Each such fault is a measurable part of what a fork costs.
  */
 #include <pthread.h>
+#include <sys/mman.h>
 
 #include "common/loader.h"
 #include "forkguard.h"
 
-static pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_rwlock_t fallback = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_rwlock_t *lock = &fallback;
+static int wiped_at_fork;
 
 int forkguard_enter(int wait)
 {
 	if (wait)
-		return pthread_rwlock_rdlock(&lock) == 0;
-	return pthread_rwlock_tryrdlock(&lock) == 0;
+		return pthread_rwlock_rdlock(lock) == 0;
+	return pthread_rwlock_tryrdlock(lock) == 0;
 }
 
 void forkguard_leave(void)
 {
-	pthread_rwlock_unlock(&lock);
+	pthread_rwlock_unlock(lock);
 }
 
 static void before_fork(void)
 {
-	pthread_rwlock_wrlock(&lock);
+	pthread_rwlock_wrlock(lock);
 }
 
 static void after_fork_parent(void)
 {
-	pthread_rwlock_unlock(&lock);
+	pthread_rwlock_unlock(lock);
 }
 
-/* The lock names its writer by thread id, and the child's one thread has
- * another: start it afresh (nothing else runs in the child yet). */
-static void after_fork_child(void)
+/* Cold: beside the library's other fork handlers (preload.c).  Without
+ * the wiped page the child's copy is still locked, and names its writer
+ * by a thread id the child's one thread does not have: start it afresh
+ * (nothing else runs in the child yet). */
+__attribute__((cold)) static void after_fork_child(void)
 {
-	pthread_rwlock_init(&lock, NULL);
+	if (!wiped_at_fork)
+		pthread_rwlock_init(lock, NULL);
 }
 
 void forkguard_install(void)
 {
+	void *page = mmap(NULL, sizeof(*lock), PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (page != MAP_FAILED) {
+		if (madvise(page, sizeof(*lock), MADV_WIPEONFORK) == 0) {
+			lock = page;    /* zeroes: PTHREAD_RWLOCK_INITIALIZER */
+			wiped_at_fork = 1;
+		} else {
+			munmap(page, sizeof(*lock));
+		}
+	}
 	loader_set_guard(forkguard_enter, forkguard_leave);
 	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }
