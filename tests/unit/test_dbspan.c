@@ -10,6 +10,7 @@
 #include "common/semconv.h"
 #include "pipeline/record.h"
 #include "shim/dbspan.h"
+#include "span_text.h"
 #include "unit.h"
 
 static struct span *span_new(void)
@@ -18,29 +19,6 @@ static struct span *span_new(void)
 
 	ck_assert_ptr_nonnull(s);
 	return s;
-}
-
-/* A string attribute's value, NUL-terminated; NULL when absent. */
-static const char *attr(const struct span *s, const char *key)
-{
-	static char out[SPAN_STRPOOL + 1];
-	const struct span_attr *a = rec_find_attr(s, key);
-
-	if (!a)
-		return NULL;
-	ck_assert_int_eq(a->type, SPAN_ATTR_STRING);
-	memcpy(out, span_str_ptr(s, a->v.s), a->v.s.len);
-	out[a->v.s.len] = 0;
-	return out;
-}
-
-static const char *name(const struct span *s)
-{
-	static char out[SPAN_STRPOOL + 1];
-
-	memcpy(out, span_str_ptr(s, s->name), s->name.len);
-	out[s->name.len] = 0;
-	return out;
 }
 
 START_TEST(analyze)
@@ -78,15 +56,15 @@ START_TEST(describe)
 
 	dbspan_describe(s, &q);
 	dbspan_text(s, &q, 0);
-	ck_assert_str_eq(name(s), "SELECT");
+	ck_assert_str_eq(span_name_text(s), "SELECT");
 	ck_assert_int_eq(s->name.off, rec_find_attr(s, ATTR_DB_QUERY_SUMMARY)
 			 ->v.s.off);
-	ck_assert_str_eq(attr(s, ATTR_DB_SYSTEM_NAME), "postgresql");
-	ck_assert_str_eq(attr(s, ATTR_DB_NAMESPACE), "shop");
-	ck_assert_str_eq(attr(s, ATTR_DB_QUERY_TEXT), "SELECT 1");
-	ck_assert_str_eq(attr(s, ATTR_DB_OPERATION_NAME), "SELECT");
-	ck_assert_ptr_null(attr(s, ATTR_DB_COLLECTION_NAME));
-	ck_assert_str_eq(attr(s, ATTR_SERVER_ADDRESS), "db.local");
+	ck_assert_str_eq(span_attr_text(s, ATTR_DB_SYSTEM_NAME), "postgresql");
+	ck_assert_str_eq(span_attr_text(s, ATTR_DB_NAMESPACE), "shop");
+	ck_assert_str_eq(span_attr_text(s, ATTR_DB_QUERY_TEXT), "SELECT 1");
+	ck_assert_str_eq(span_attr_text(s, ATTR_DB_OPERATION_NAME), "SELECT");
+	ck_assert_ptr_null(span_attr_text(s, ATTR_DB_COLLECTION_NAME));
+	ck_assert_str_eq(span_attr_text(s, ATTR_SERVER_ADDRESS), "db.local");
 	a = rec_find_attr(s, ATTR_SERVER_PORT);
 	ck_assert_ptr_nonnull(a);
 	ck_assert_int_eq(a->v.i, 5432);
@@ -102,18 +80,18 @@ START_TEST(name_fallbacks)
 	struct dbspan_query q = { .system = "sqlite", .ns = STR_LIT("a.db") };
 
 	dbspan_describe(s, &q);
-	ck_assert_str_eq(name(s), "a.db");
-	ck_assert_ptr_null(attr(s, ATTR_DB_QUERY_SUMMARY));
-	ck_assert_ptr_null(attr(s, ATTR_DB_QUERY_TEXT));
-	ck_assert_ptr_null(attr(s, ATTR_DB_OPERATION_NAME));
-	ck_assert_ptr_null(attr(s, ATTR_SERVER_ADDRESS));
+	ck_assert_str_eq(span_name_text(s), "a.db");
+	ck_assert_ptr_null(span_attr_text(s, ATTR_DB_QUERY_SUMMARY));
+	ck_assert_ptr_null(span_attr_text(s, ATTR_DB_QUERY_TEXT));
+	ck_assert_ptr_null(span_attr_text(s, ATTR_DB_OPERATION_NAME));
+	ck_assert_ptr_null(span_attr_text(s, ATTR_SERVER_ADDRESS));
 	ck_assert_ptr_null(rec_find_attr(s, ATTR_SERVER_PORT));
 	rec_free(s);
 	s = span_new();
 	q.ns = (struct str){ "", 0 };
 	dbspan_describe(s, &q);
-	ck_assert_str_eq(name(s), "sqlite");
-	ck_assert_ptr_null(attr(s, ATTR_DB_NAMESPACE));
+	ck_assert_str_eq(span_name_text(s), "sqlite");
+	ck_assert_ptr_null(span_attr_text(s, ATTR_DB_NAMESPACE));
 	rec_free(s);
 }
 END_TEST
@@ -134,7 +112,7 @@ START_TEST(text_reserve)
 	dbspan_describe(s, &q);
 	room = SPAN_STRPOOL - s->pool_used - 101;
 	dbspan_text(s, &q, 101);
-	t = attr(s, ATTR_DB_QUERY_TEXT);
+	t = span_attr_text(s, ATTR_DB_QUERY_TEXT);
 	ck_assert_uint_eq(strlen(t), room & ~(size_t)1);
 	ck_assert_uint_ge(SPAN_STRPOOL - s->pool_used, 101);
 	ck_assert_int_eq(s->truncated, 1);
@@ -143,7 +121,7 @@ START_TEST(text_reserve)
 	s = span_new();
 	dbspan_describe(s, &q);
 	dbspan_text(s, &q, SPAN_STRPOOL);
-	ck_assert_ptr_null(attr(s, ATTR_DB_QUERY_TEXT));
+	ck_assert_ptr_null(span_attr_text(s, ATTR_DB_QUERY_TEXT));
 	ck_assert_int_eq(s->truncated, 1);
 	rec_free(s);
 }
@@ -158,8 +136,8 @@ START_TEST(rows_and_errors)
 	ck_assert_int_eq(rec_find_attr(s, ATTR_DB_RESPONSE_RETURNED_ROWS)
 			 ->v.i, 3);
 	dbspan_error(s, "23505", NULL, STR_LIT("duplicate key"));
-	ck_assert_str_eq(attr(s, ATTR_DB_RESPONSE_STATUS_CODE), "23505");
-	ck_assert_str_eq(attr(s, ATTR_ERROR_TYPE), "23505");
+	ck_assert_str_eq(span_attr_text(s, ATTR_DB_RESPONSE_STATUS_CODE), "23505");
+	ck_assert_str_eq(span_attr_text(s, ATTR_ERROR_TYPE), "23505");
 	ck_assert_int_eq(s->status, SPAN_STATUS_ERROR);
 	m = span_str_ptr(s, s->status_message);
 	ck_assert_uint_eq(s->status_message.len, 13);
@@ -168,14 +146,14 @@ START_TEST(rows_and_errors)
 
 	s = span_new();
 	dbspan_error(s, NULL, NULL, STR_LIT("connection lost"));
-	ck_assert_ptr_null(attr(s, ATTR_DB_RESPONSE_STATUS_CODE));
-	ck_assert_str_eq(attr(s, ATTR_ERROR_TYPE), "_OTHER");
+	ck_assert_ptr_null(span_attr_text(s, ATTR_DB_RESPONSE_STATUS_CODE));
+	ck_assert_str_eq(span_attr_text(s, ATTR_ERROR_TYPE), "_OTHER");
 	rec_free(s);
 
 	s = span_new();
 	dbspan_error(s, NULL, "pipeline_aborted", STR_LIT("not executed"));
-	ck_assert_ptr_null(attr(s, ATTR_DB_RESPONSE_STATUS_CODE));
-	ck_assert_str_eq(attr(s, ATTR_ERROR_TYPE), "pipeline_aborted");
+	ck_assert_ptr_null(span_attr_text(s, ATTR_DB_RESPONSE_STATUS_CODE));
+	ck_assert_str_eq(span_attr_text(s, ATTR_ERROR_TYPE), "pipeline_aborted");
 	rec_free(s);
 }
 END_TEST

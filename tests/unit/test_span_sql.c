@@ -16,35 +16,13 @@
 #include "pipeline/record.h"
 #include "pipeline/ring.h"
 #include "shim/dbspan.h"
+#include "span_text.h"
 #include "unit.h"
 
 static const char *const secrets[] = {
 	"hunter2-pw", "31337", "4242", "Ada Lovelace", "cut-secret",
 	"comment-secret", "dq-secret",
 };
-
-/* A string attribute's value, NUL-terminated; NULL when absent. */
-static const char *attr(const struct span *s, const char *key)
-{
-	static char out[SPAN_STRPOOL + 1];
-	const struct span_attr *a = rec_find_attr(s, key);
-
-	if (!a)
-		return NULL;
-	ck_assert_int_eq(a->type, SPAN_ATTR_STRING);
-	memcpy(out, span_str_ptr(s, a->v.s), a->v.s.len);
-	out[a->v.s.len] = 0;
-	return out;
-}
-
-static const char *str_of_ref(const struct span *s, struct span_str r)
-{
-	static char out[SPAN_STRPOOL + 1];
-
-	memcpy(out, span_str_ptr(s, r), r.len);
-	out[r.len] = 0;
-	return out;
-}
 
 /* No attribute of s is still a raw statement, and no secret is in any
  * byte of it. */
@@ -100,24 +78,24 @@ START_TEST(raw_text_sanitised_at_pop)
 	a = rec_find_attr(s, ATTR_DB_QUERY_TEXT);
 	ck_assert_ptr_nonnull(a);
 	ck_assert_int_eq(a->type, SPAN_ATTR_SQL);
-	ck_assert_str_eq(str_of_ref(s, s->name), "shop");
+	ck_assert_str_eq(span_text(s, s->name), "shop");
 	ck_assert_ptr_null(rec_find_attr(s, ATTR_DB_QUERY_SUMMARY));
 	/* Strings written after the text (an error) survive the pop. */
 	dbspan_error(s, "28P01", NULL, STR_LIT("password authentication "
 					      "failed for user x"));
 	through_ring(s, &out);
-	ck_assert_str_eq(attr(&out, ATTR_DB_QUERY_TEXT),
+	ck_assert_str_eq(span_attr_text(&out, ATTR_DB_QUERY_TEXT),
 			 "SELECT name FROM users WHERE password = ? AND "
 			 "id = ? OR name IN (?) \n");
-	ck_assert_str_eq(attr(&out, ATTR_DB_QUERY_SUMMARY), "SELECT users");
-	ck_assert_str_eq(str_of_ref(&out, out.name), "SELECT users");
-	ck_assert_str_eq(attr(&out, ATTR_DB_OPERATION_NAME), "SELECT");
-	ck_assert_str_eq(attr(&out, ATTR_DB_COLLECTION_NAME), "users");
-	ck_assert_str_eq(attr(&out, ATTR_DB_NAMESPACE), "shop");
-	ck_assert_str_eq(attr(&out, ATTR_DB_SYSTEM_NAME), "postgresql");
-	ck_assert_str_eq(attr(&out, ATTR_SERVER_ADDRESS), "db.local");
-	ck_assert_str_eq(attr(&out, ATTR_DB_RESPONSE_STATUS_CODE), "28P01");
-	ck_assert_str_eq(str_of_ref(&out, out.status_message),
+	ck_assert_str_eq(span_attr_text(&out, ATTR_DB_QUERY_SUMMARY), "SELECT users");
+	ck_assert_str_eq(span_name_text(&out), "SELECT users");
+	ck_assert_str_eq(span_attr_text(&out, ATTR_DB_OPERATION_NAME), "SELECT");
+	ck_assert_str_eq(span_attr_text(&out, ATTR_DB_COLLECTION_NAME), "users");
+	ck_assert_str_eq(span_attr_text(&out, ATTR_DB_NAMESPACE), "shop");
+	ck_assert_str_eq(span_attr_text(&out, ATTR_DB_SYSTEM_NAME), "postgresql");
+	ck_assert_str_eq(span_attr_text(&out, ATTR_SERVER_ADDRESS), "db.local");
+	ck_assert_str_eq(span_attr_text(&out, ATTR_DB_RESPONSE_STATUS_CODE), "28P01");
+	ck_assert_str_eq(span_text(&out, out.status_message),
 			 "password authentication failed for user x");
 	ck_assert_int_eq(out.truncated, 0);
 }
@@ -136,9 +114,9 @@ START_TEST(cut_literal_stays_hidden)
 	ck_assert_int_eq(rec_attr_sql(s, ATTR_DB_QUERY_TEXT, sql,
 				      strlen(sql), SQL_SQLITE), 0);
 	through_ring(s, &out);
-	ck_assert_str_eq(attr(&out, ATTR_DB_QUERY_TEXT),
+	ck_assert_str_eq(span_attr_text(&out, ATTR_DB_QUERY_TEXT),
 			 "INSERT INTO t (a, b) VALUES (?, ?");
-	ck_assert_str_eq(str_of_ref(&out, out.name), "INSERT t");
+	ck_assert_str_eq(span_name_text(&out), "INSERT t");
 }
 END_TEST
 
@@ -157,7 +135,7 @@ START_TEST(nothing_left)
 	ck_assert_ptr_null(rec_find_attr(&out, ATTR_DB_QUERY_TEXT));
 	ck_assert_ptr_null(rec_find_attr(&out, ATTR_DB_QUERY_SUMMARY));
 	ck_assert_uint_eq(out.nattrs, 1);
-	ck_assert_str_eq(str_of_ref(&out, out.name), "main.db");
+	ck_assert_str_eq(span_name_text(&out), "main.db");
 }
 END_TEST
 
@@ -171,7 +149,7 @@ START_TEST(dialect)
 
 	rec_attr_sql(s, ATTR_DB_QUERY_TEXT, sql, strlen(sql), SQL_SQLITE);
 	through_ring(s, &out);
-	ck_assert_str_eq(attr(&out, ATTR_DB_QUERY_TEXT),
+	ck_assert_str_eq(span_attr_text(&out, ATTR_DB_QUERY_TEXT),
 			 "SELECT * FROM t WHERE a = ?");
 }
 END_TEST
@@ -199,11 +177,11 @@ START_TEST(short_pool_cuts_the_text)
 	ck_assert_int_eq(rec_find_attr(s, ATTR_DB_QUERY_TEXT)->type,
 			 SPAN_ATTR_SQL);
 	through_ring(s, &out);
-	ck_assert_str_eq(attr(&out, ATTR_DB_QUERY_SUMMARY), "UPDATE accounts");
-	ck_assert_str_eq(str_of_ref(&out, out.name), "UPDATE accounts");
-	ck_assert_str_eq(attr(&out, ATTR_DB_OPERATION_NAME), "UPDATE");
-	ck_assert_str_eq(attr(&out, ATTR_DB_COLLECTION_NAME), "accounts");
-	t = attr(&out, ATTR_DB_QUERY_TEXT);
+	ck_assert_str_eq(span_attr_text(&out, ATTR_DB_QUERY_SUMMARY), "UPDATE accounts");
+	ck_assert_str_eq(span_name_text(&out), "UPDATE accounts");
+	ck_assert_str_eq(span_attr_text(&out, ATTR_DB_OPERATION_NAME), "UPDATE");
+	ck_assert_str_eq(span_attr_text(&out, ATTR_DB_COLLECTION_NAME), "accounts");
+	t = span_attr_text(&out, ATTR_DB_QUERY_TEXT);
 	ck_assert_ptr_nonnull(t);
 	ck_assert_uint_gt(strlen(t), 0);
 	ck_assert(!strncmp(t, "UPDATE accounts SET owner = ?, balance = ? "
@@ -232,11 +210,11 @@ START_TEST(too_long_for_the_record)
 	dbspan_describe(s, &q);
 	dbspan_text(s, &q, 224);
 	assert_clean(s);
-	ck_assert_str_eq(attr(s, ATTR_DB_QUERY_TEXT),
+	ck_assert_str_eq(span_attr_text(s, ATTR_DB_QUERY_TEXT),
 			 "SELECT * FROM big WHERE secret = ? AND id IN (?)");
-	ck_assert_str_eq(str_of_ref(s, s->name), "SELECT big");
+	ck_assert_str_eq(span_text(s, s->name), "SELECT big");
 	through_ring(s, &out);
-	ck_assert_str_eq(attr(&out, ATTR_DB_QUERY_SUMMARY), "SELECT big");
+	ck_assert_str_eq(span_attr_text(&out, ATTR_DB_QUERY_SUMMARY), "SELECT big");
 }
 END_TEST
 
