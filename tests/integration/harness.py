@@ -221,6 +221,17 @@ def ensure_sink_deps(out=sys.stderr):
     os.utime(SINK_DIR / "node_modules")
 
 
+# Python source for programs run under the shim: refused() makes a
+# connection to a closed loopback port, which records one CLIENT span.
+REFUSED_PY = """
+import socket
+def refused():
+    try:
+        socket.create_connection(("127.0.0.1", 1))
+    except OSError:
+        pass
+"""
+
 # Python source for programs run under the shim that must wait until the
 # receiver has their spans (instead of sleeping and hoping the exporter
 # was quick enough): defines sink_has(n), true once the test receiver

@@ -12,17 +12,9 @@ import textwrap
 import time
 import unittest
 
-from harness import (SINK_WAIT_PY, Sink, run_traced, sink_wait_env,
-                     traced_env)
+from harness import (REFUSED_PY, SINK_WAIT_PY, Sink, run_traced,
+                     sink_wait_env, traced_env)
 
-REFUSED = textwrap.dedent("""
-    import socket
-    def refused():
-        try:
-            socket.create_connection(("127.0.0.1", 1))
-        except OSError:
-            pass
-""")
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
@@ -31,7 +23,7 @@ def py(body):
     """python3 -c with refused() (one failed-connect span), sink_has(n)
     and wait_sink(n) (harness.SINK_WAIT_PY) defined."""
     return [sys.executable, "-c",
-            REFUSED + SINK_WAIT_PY + textwrap.dedent(body)]
+            REFUSED_PY + SINK_WAIT_PY + textwrap.dedent(body)]
 
 
 class Awkward(unittest.TestCase):

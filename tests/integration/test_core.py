@@ -11,8 +11,8 @@ import textwrap
 import time
 import unittest
 
-from harness import (LIB, KIND_CLIENT, SLACK, STATUS_ERROR, Sink,
-                     find_spans, run_traced, traced_env, attr)
+from harness import (LIB, KIND_CLIENT, REFUSED_PY, SLACK, STATUS_ERROR,
+                     Sink, find_spans, run_traced, traced_env, attr)
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 PARENT_ID = "b7ad6b7169203331"
@@ -238,13 +238,8 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(names, hooks)
 
     def test_fork_children_export_their_own_spans_once(self):
-        prog = textwrap.dedent("""
-            import os, socket, sys
-            def refused():
-                try:
-                    socket.create_connection(("127.0.0.1", 1))
-                except OSError:
-                    pass
+        prog = REFUSED_PY + textwrap.dedent("""
+            import os, sys
             refused()            # the parent's span, still queued at fork
             pids = []
             for i in range(20):
@@ -273,13 +268,8 @@ class Lifecycle(unittest.TestCase):
         ring out: a child that started its own exporter and forks again
         hands its child the same clean start, and the parent's spans
         recorded after the forks still go out."""
-        prog = textwrap.dedent("""
-            import os, socket, sys
-            def refused():
-                try:
-                    socket.create_connection(("127.0.0.1", 1))
-                except OSError:
-                    pass
+        prog = REFUSED_PY + textwrap.dedent("""
+            import os, sys
             refused()
             pid = os.fork()
             if pid == 0:
