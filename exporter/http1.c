@@ -271,7 +271,9 @@ static int chunked(uint8_t *b, size_t n, int decode, size_t *len)
 		i = (size_t)(eol - b) + 1;
 		if (size == 0)
 			break;
-		if (n - i < size + 2)
+		/* Compared without adding to size: sixteen hex digits can
+		 * make it SIZE_MAX. */
+		if (n - i < 2 || size > n - i - 2)
 			return 0;
 		if (decode)
 			memmove(b + out, b + i, size);

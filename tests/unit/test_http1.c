@@ -176,6 +176,24 @@ START_TEST(chunked_and_retry_after)
 }
 END_TEST
 
+/* A chunk size of sixteen hex digits (SIZE_MAX) is a chunk still to
+ * come, never a length added to past the end of what arrived (which made
+ * the next byte look like the chunk's end and the response complete). */
+START_TEST(chunk_size_max_is_never_complete)
+{
+	struct server s;
+	struct http1_client c;
+	struct http1_response r;
+
+	start(&s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		  "ffffffffffffffff\r\nX0\r\n\r\n");
+	s.close_after = 1;
+	client(&c, s.port, "/");
+	ck_assert_int_eq(post(&c, "x", &r, 2000), -EPROTO);
+	http1_free(&c);
+}
+END_TEST
+
 START_TEST(close_delimited_and_connection_close)
 {
 	struct server s;
@@ -243,5 +261,6 @@ START_TEST(unresolvable_bounded)
 END_TEST
 
 UNIT_MAIN("http1", keep_alive_reused, closed_keep_alive_replaced,
-	  chunked_and_retry_after, close_delimited_and_connection_close,
+	  chunked_and_retry_after, chunk_size_max_is_never_complete,
+	  close_delimited_and_connection_close,
 	  refused_silent_and_malformed, unresolvable_bounded)
