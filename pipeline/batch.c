@@ -79,8 +79,13 @@ struct batch_state {
 	 * hook).
 	 */
 	size_t pending;
-	struct status_report last_report; /* exporter thread only */
-	uint64_t last_loss_ns;           /* exporter thread only */
+	/* The status file (exporter thread only): what it says, when it
+	 * was written, and whether counts have moved since. */
+	struct status_report last_report;
+	uint64_t last_loss_ns;
+	uint64_t status_written_ns;
+	enum status_health status_health_written;
+	int status_stale;
 	/*
 	 * Held by the exporter thread while it loads and creates the
 	 * exporter, and by a forking thread around fork(): a child forked
@@ -347,28 +352,56 @@ static void fill_report(struct status_report *r)
 #undef COUNTER
 }
 
-/* Rewrites this process's status file (OTELSHIM_STATUS_DIR). */
-static void report_status(void)
+/*
+ * While spans flow the status file is rewritten at most this often: each
+ * rewrite is an open, a write and a rename, which a busy disk can hold in
+ * the kernel for tens of milliseconds while the ring fills behind the
+ * exporter thread.  A change of health is written at once.
+ */
+#define STATUS_INTERVAL_NS 1000000000ULL
+
+/* Rewrites this process's status file (OTELSHIM_STATUS_DIR) now, or marks
+ * it stale for status_due_ns() when it was written less than
+ * STATUS_INTERVAL_NS ago and its health has not changed. */
+static void report_status(int now_or_later)
 {
 	struct status_report now;
+	enum status_health health;
 	struct timespec ts;
+	uint64_t mono;
 	char json[768];
 	size_t len;
 
 	if (!host.cfg->status_dir)
 		return;
 	fill_report(&now);
+	mono = mono_ns();
 	if (status_lost_since(&now, &bs->last_report))
-		bs->last_loss_ns = mono_ns();
+		bs->last_loss_ns = mono;
+	health = status_health(&now, bs->last_loss_ns &&
+			       mono - bs->last_loss_ns < STATUS_DEGRADED_NS);
+	if (now_or_later && bs->status_written_ns &&
+	    mono - bs->status_written_ns < STATUS_INTERVAL_NS &&
+	    health == bs->status_health_written) {
+		bs->status_stale = 1;
+		return;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
-	len = status_format_json(&now, status_health(&now, bs->last_loss_ns &&
-				 mono_ns() - bs->last_loss_ns <
-				 STATUS_DEGRADED_NS),
-				 (uint64_t)ts.tv_sec * 1000 +
+	len = status_format_json(&now, health, (uint64_t)ts.tv_sec * 1000 +
 				 (uint64_t)ts.tv_nsec / 1000000, json,
 				 sizeof(json));
 	status_write_file(host.cfg->status_dir, now.pid, json, len);
 	bs->last_report = now;
+	bs->status_written_ns = mono;
+	bs->status_health_written = health;
+	bs->status_stale = 0;
+}
+
+/* When a stale status file is due for its rewrite; UINT64_MAX if none. */
+static uint64_t status_due_ns(void)
+{
+	return bs->status_stale ? bs->status_written_ns + STATUS_INTERVAL_NS :
+				  UINT64_MAX;
 }
 
 /*
@@ -423,7 +456,7 @@ static void *exporter_main(void *arg)
 		goto out;
 	memset(&bs->last_report, 0, sizeof(bs->last_report));
 	bs->last_loss_ns = 0;
-	report_status();
+	report_status(0);
 	if (atomic_load(&bs->deliver_req)) {
 		/* Bounded like an exit: the program may be as short. */
 		if (bs->exporter)
@@ -437,7 +470,7 @@ static void *exporter_main(void *arg)
 		uint32_t seen = atomic_load_explicit(&bs->wake_word,
 						     memory_order_acquire);
 		size_t queued = ring_count(r);
-		uint64_t now;
+		uint64_t now, sleep_ns;
 
 		uint32_t want = atomic_load(&bs->flush_req);
 
@@ -473,19 +506,19 @@ static void *exporter_main(void *arg)
 		    mono_ns() >= spill_after) {
 			if (spill(r, buf, batch_max) != 0)
 				spill_after = mono_ns() + 1000000000ULL;
-			report_status();
+			report_status(1);
 			continue;
 		}
 		if (queued >= batch_max && !bs->pending) {
 			drain(r, buf, batch_max, batch_max, 0, DRAIN_NORMAL);
-			report_status();
+			report_status(1);
 			continue;
 		}
 		now = mono_ns();
 		if ((queued > 0 || bs->pending) &&
 		    ((delay == 0 && !bs->pending) || now >= next)) {
 			drain(r, buf, batch_max, 1, 0, DRAIN_NORMAL);
-			report_status();
+			report_status(1);
 			/* Drained, or the backend failed and the next try is
 			 * a second away: hold no descriptor until then. */
 			if ((bs->pending || ring_count(r) == 0) &&
@@ -499,14 +532,19 @@ static void *exporter_main(void *arg)
 			continue;
 		}
 		if (now >= next && !bs->pending) {
-			report_status();
+			report_status(1);
 			next = now + delay;
 		}
+		if (now >= status_due_ns())
+			report_status(0);
 		/* With no schedule delay and nothing pending, producers
 		 * wake us for every span that finds the ring empty, so no
-		 * timeout is needed. */
-		futex_wait(&bs->wake_word, seen,
-			   next > now ? next - now : 0);
+		 * timeout is needed but the status file's. */
+		sleep_ns = next > now ? next - now : 0;
+		if (status_due_ns() != UINT64_MAX &&
+		    (!sleep_ns || status_due_ns() - now < sleep_ns))
+			sleep_ns = status_due_ns() - now;
+		futex_wait(&bs->wake_word, seen, sleep_ns);
 	}
 out:
 	if (host.cfg->status_dir)
