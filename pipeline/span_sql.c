@@ -9,6 +9,7 @@
 #include "common/sql.h"
 #include "record.h"
 #include "span_sql.h"
+#include "sql_memo.h"
 
 /* A pooled string clamped to the used bytes, so that a damaged
  * reference can never reach past them. */
@@ -83,30 +84,42 @@ static void put_cstr(struct span *s, const char *key, const char *val)
 /* Resolves the raw statement of attribute a (see span_sql_resolve). */
 static void resolve(struct span *s, struct span_attr *a)
 {
-	char text[SPAN_STRPOOL + 1];
-	char summary[SQL_SUMMARY_MAX + 1];
-	struct sql_info info;
-	size_t used = span_pool_used(s), tlen;
+	char text_buf[SPAN_STRPOOL + 1];
+	char summary_buf[SQL_SUMMARY_MAX + 1];
+	struct sql_info info_buf;
+	struct sql_memo_entry m;
+	size_t used = span_pool_used(s);
 	struct span_str raw = clamp(a->v.sql.text, used);
+	const char *sql = s->pool + raw.off;
+	unsigned dialect = a->v.sql.dialect & SQL_SQLITE;
 
-	tlen = sql_analyze(s->pool + raw.off, raw.len,
-			   a->v.sql.dialect & SQL_SQLITE, text, sizeof(text),
-			   summary, sizeof(summary), &info);
+	if (!sql_memo_find(sql, raw.len, dialect, &m)) {
+		m.len = sql_analyze(sql, raw.len, dialect, text_buf,
+				    sizeof(text_buf), summary_buf,
+				    sizeof(summary_buf), &info_buf);
+		sql_memo_keep(sql, raw.len, dialect, text_buf, m.len,
+			      summary_buf, &info_buf);
+		m.text = text_buf;
+		m.summary = summary_buf;
+		m.info = &info_buf;
+	}
 	a->type = SPAN_ATTR_STRING;
 	a->v.s = raw;
 	pool_cut(s, used, raw);
-	if (info.summary_len > 0) {
-		const struct span_attr *m = rec_attr_str(
-			s, ATTR_DB_QUERY_SUMMARY, summary, info.summary_len);
+	if (m.info->summary_len > 0) {
+		const struct span_attr *sum = rec_attr_str(
+			s, ATTR_DB_QUERY_SUMMARY, m.summary,
+			m.info->summary_len);
 
 		/* The name is the summary: its bytes shared in the pool. */
-		s->name = m ? m->v.s : rec_str(s, summary, info.summary_len);
+		s->name = sum ? sum->v.s :
+				rec_str(s, m.summary, m.info->summary_len);
 	}
-	put_cstr(s, ATTR_DB_OPERATION_NAME, info.operation);
-	put_cstr(s, ATTR_DB_COLLECTION_NAME, info.collection);
+	put_cstr(s, ATTR_DB_OPERATION_NAME, m.info->operation);
+	put_cstr(s, ATTR_DB_COLLECTION_NAME, m.info->collection);
 	/* Last, so that it is the text that the pool cuts. */
-	a->v.s = rec_str(s, text, tlen);
-	if (info.truncated & SQL_TRUNC_TEXT)
+	a->v.s = rec_str(s, m.text, m.len);
+	if (m.info->truncated & SQL_TRUNC_TEXT)
 		s->truncated = 1;
 	if (a->v.s.len == 0)
 		attr_remove(s, a);

@@ -11,8 +11,11 @@
  * the namespace, every pool byte in a string a reader sees, and the
  * marker in none of them nor anywhere else in the record, unless the
  * analysis itself kept it (an earlier unterminated literal that the tail
- * closes: fuzz_sql judges the analysis).
- * links: pipeline/span_sql.c pipeline/record.c pipeline/slab.c
+ * closes: fuzz_sql judges the analysis).  Then the statement without
+ * the tail, resolved twice: the records are the same byte for byte and
+ * carry the analysis's text, also when the second (or both) came from
+ * the memo of literal-free statements.
+ * links: pipeline/span_sql.c pipeline/sql_memo.c pipeline/record.c pipeline/slab.c
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -79,14 +82,39 @@ static const struct span_attr *find(const struct span *s, const char *key)
 	return NULL;
 }
 
+/* Fills s the way the database hooks do, with (sql, len) cut to the
+ * room the pool has left; returns the length kept. */
+static size_t fill(struct span *s, const char *ns, size_t nslen,
+		   const char *sql, size_t len, unsigned dialect,
+		   int with_error)
+{
+	const struct span_attr *nsa;
+	size_t room;
+
+	memset(s, 0, sizeof(*s));
+	rec_attr_cstr(s, ATTR_DB_SYSTEM_NAME, "sqlite");
+	nsa = rec_attr_str(s, ATTR_DB_NAMESPACE, ns, nslen);
+	s->name = nsa->v.s;
+	room = SPAN_STRPOOL - s->pool_used;
+	if (with_error)
+		room = room > sizeof(errmsg) ? room - sizeof(errmsg) : 0;
+	if (len > room)
+		len = room;
+	check(rec_attr_sql(s, ATTR_DB_QUERY_TEXT, sql, len, dialect) == 0);
+	if (with_error)
+		rec_status(s, SPAN_STATUS_ERROR, errmsg, strlen(errmsg));
+	return len;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct span s;
 	static char sql[SPAN_STRPOOL * 2], ns[SPAN_STRPOOL];
 	static char text[SPAN_STRPOOL + 1], summary[SQL_SUMMARY_MAX + 1];
 	struct sql_info info;
-	const struct span_attr *a, *nsa;
-	size_t nslen, len, room, tlen;
+	static struct span twice[2];
+	const struct span_attr *a;
+	size_t nslen, len, tlen, bare;
 	unsigned dialect;
 	int with_error, marked;
 
@@ -99,23 +127,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	len = size < sizeof(sql) - sizeof(tail) ? size :
 	      sizeof(sql) - sizeof(tail);
 	memcpy(sql, data, len);
+	bare = len;
 	marked = !memmem(sql, len, MARK, strlen(MARK));
 	memcpy(sql + len, tail, sizeof(tail) - 1);
 	len += sizeof(tail) - 1;
 
-	memset(&s, 0, sizeof(s));
 	memset(ns, 'n', nslen);
-	rec_attr_cstr(&s, ATTR_DB_SYSTEM_NAME, "sqlite");
-	nsa = rec_attr_str(&s, ATTR_DB_NAMESPACE, ns, nslen);
-	s.name = nsa->v.s;
-	room = SPAN_STRPOOL - s.pool_used;
-	if (with_error)
-		room = room > sizeof(errmsg) ? room - sizeof(errmsg) : 0;
-	if (len > room)
-		len = room;
-	check(rec_attr_sql(&s, ATTR_DB_QUERY_TEXT, sql, len, dialect) == 0);
-	if (with_error)
-		rec_status(&s, SPAN_STATUS_ERROR, errmsg, strlen(errmsg));
+	len = fill(&s, ns, nslen, sql, len, dialect, with_error);
 
 	tlen = sql_analyze(sql, len, dialect, text, sizeof(text), summary,
 			   sizeof(summary), &info);
@@ -166,5 +184,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (marked)
 		check(!memmem(&s, offsetof(struct span, pool), MARK,
 			      strlen(MARK)));
+
+	for (int i = 0; i < 2; i++) {
+		bare = fill(&twice[i], ns, nslen, sql, bare, dialect,
+			    with_error);
+		span_sql_resolve(&twice[i]);
+	}
+	check(!memcmp(&twice[0], &twice[1], sizeof(twice[0])));
+	tlen = sql_analyze(sql, bare, dialect, text, sizeof(text), summary,
+			   sizeof(summary), &info);
+	a = find(&twice[1], ATTR_DB_QUERY_TEXT);
+	if (a) {
+		check(a->v.s.len > 0 && a->v.s.len <= tlen);
+		check(!memcmp(span_str_ptr(&twice[1], a->v.s), text,
+			      a->v.s.len));
+		check(a->v.s.len == tlen || twice[1].truncated);
+	}
 	return 0;
 }

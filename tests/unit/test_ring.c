@@ -2,7 +2,7 @@
  * The ring: order, capacity by count and by bytes, records of every size
  * across the wrap-around, drop counting, reset, and several producer
  * threads racing one consumer (also run under ThreadSanitizer).
- * links: pipeline/ring.c pipeline/span_sql.c pipeline/record.c pipeline/slab.c
+ * links: pipeline/ring.c pipeline/span_sql.c pipeline/sql_memo.c pipeline/record.c pipeline/slab.c
  */
 #include <check.h>
 #include <pthread.h>

@@ -6,7 +6,9 @@
  * of a literal anywhere in the record or the ring; also when the raw text
  * was cut inside a literal, sanitises to nothing, or leaves the pool too
  * little room, and when it is too long to travel raw.
- * links: shim/dbspan.c pipeline/record.c pipeline/slab.c pipeline/ring.c pipeline/span_sql.c
+ * A statement without literals is analysed once and then found in the
+ * memo (sql_memo.c) with the same result; one with literals never is.
+ * links: shim/dbspan.c pipeline/record.c pipeline/slab.c pipeline/ring.c pipeline/span_sql.c pipeline/sql_memo.c
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include "common/semconv.h"
 #include "pipeline/record.h"
 #include "pipeline/ring.h"
+#include "pipeline/sql_memo.h"
 #include "shim/dbspan.h"
 #include "span_text.h"
 #include "unit.h"
@@ -241,6 +244,81 @@ START_TEST(keep_or_analyse)
 }
 END_TEST
 
+/* What a resolved record says about its statement, as one string. */
+static const char *resolved(const char *sql, unsigned d)
+{
+	static char out[4 * SPAN_STRPOOL];
+	struct span *s = span_new();
+	struct span rec;
+
+	rec_attr_sql(s, ATTR_DB_QUERY_TEXT, sql, strlen(sql), d);
+	through_ring(s, &rec);
+	snprintf(out, sizeof(out), "%s|", span_attr_text(&rec,
+		 ATTR_DB_QUERY_TEXT));
+	snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s|",
+		 span_attr_text(&rec, ATTR_DB_QUERY_SUMMARY));
+	snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s|",
+		 span_attr_text(&rec, ATTR_DB_OPERATION_NAME));
+	snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s|%s",
+		 span_attr_text(&rec, ATTR_DB_COLLECTION_NAME),
+		 span_name_text(&rec));
+	return out;
+}
+
+/* A parameterised statement comes out of the memo as the analysis gave
+ * it the first time; with a literal, or in the other dialect, it is
+ * analysed again. */
+START_TEST(memo_gives_the_same_analysis)
+{
+	static const char *const sqls[] = {
+		"SELECT abalance FROM pgbench_accounts WHERE aid = $1",
+		"UPDATE t SET a = ?1, b = :b WHERE id = @id",
+		"INSERT INTO \"song list\" (a, b) VALUES ($1, $2)",
+		"SELECT * FROM a JOIN b ON a.id = b.id",
+		"BEGIN",
+		"select x from t where y = \"dq\"",
+	};
+	struct sql_memo_entry m;
+
+	for (size_t i = 0; i < NELEM(sqls); i++)
+		for (unsigned d = SQL_POSTGRES; d <= SQL_SQLITE; d++) {
+			char first[4 * SPAN_STRPOOL];
+			int literal = i == 5 && d == SQL_SQLITE;
+
+			strcpy(first, resolved(sqls[i], d));
+			ck_assert_int_eq(sql_memo_find(sqls[i], strlen(sqls[i]),
+						       d, &m), !literal);
+			ck_assert_str_eq(resolved(sqls[i], d), first);
+		}
+	/* SQLite takes the "dq" for a string: kept for PostgreSQL only. */
+	ck_assert_str_eq(resolved(sqls[5], SQL_POSTGRES),
+			 "select x from t where y = \"dq\"|select t|select|t|"
+			 "select t");
+	ck_assert_str_eq(resolved(sqls[5], SQL_SQLITE),
+			 "select x from t where y = ?|select t|select|t|"
+			 "select t");
+}
+END_TEST
+
+START_TEST(memo_never_keeps_a_literal)
+{
+	static const char *const sqls[] = {
+		"SELECT name FROM users WHERE password = 'hunter2-pw'",
+		"DELETE FROM t WHERE id = 31337",
+		"SELECT a FROM t /* comment-secret */",
+		"SELECT * FROM t WHERE a IN (1, $2)",
+	};
+	struct sql_memo_entry m;
+
+	for (size_t i = 0; i < NELEM(sqls); i++) {
+		resolved(sqls[i], SQL_POSTGRES);
+		ck_assert(!sql_memo_find(sqls[i], strlen(sqls[i]),
+					 SQL_POSTGRES, &m));
+	}
+}
+END_TEST
+
 UNIT_MAIN("span_sql", raw_text_sanitised_at_pop, cut_literal_stays_hidden,
 	  nothing_left, dialect, short_pool_cuts_the_text,
-	  too_long_for_the_record, keep_or_analyse)
+	  too_long_for_the_record, keep_or_analyse,
+	  memo_gives_the_same_analysis, memo_never_keeps_a_literal)
