@@ -65,8 +65,13 @@ struct batch_state {
 	/* The image before an exec left spans in the spool: 1 asked, 0
 	 * done. */
 	_Atomic int deliver_req;
-	_Atomic uint64_t recorded;
+	/*
+	 * Spans recorded are counted where they go (the ring's pushed and
+	 * dropped counts, and these two), not on their way in: a span costs
+	 * its thread no write to a line that every thread reads.
+	 */
 	_Atomic uint64_t dropped_early;  /* no record free: never queued */
+	_Atomic uint64_t after_shutdown; /* ended after batch_shutdown */
 	_Atomic int shut_down;
 	_Atomic int start_failed;        /* the ring could not be created */
 	struct exporter_counters counters;
@@ -327,14 +332,21 @@ static size_t spill_mark_of(const struct config *cfg)
 	return cfg->bsp_max_queue_size - cfg->bsp_max_queue_size / 4;
 }
 
+/* Spans that reached the ring's door: pushed, dropped by a full ring, or
+ * turned away after shutdown. */
+static uint64_t submitted(struct ring *q)
+{
+	return (q ? ring_pushed(q) + ring_dropped(q) : 0) +
+	       atomic_load_explicit(&bs->after_shutdown, memory_order_relaxed);
+}
+
 static void fill_report(struct status_report *r)
 {
 	struct ring *q = atomic_load(&bs->ring);
 
 	memset(r, 0, sizeof(*r));
 	r->pid = getpid();
-	r->recorded = atomic_load(&bs->recorded) +
-		      atomic_load(&bs->dropped_early);
+	r->recorded = submitted(q) + atomic_load(&bs->dropped_early);
 	r->dropped_queue = atomic_load(&bs->dropped_early) +
 			   (q ? ring_dropped(q) : 0);
 	r->queued = q ? ring_count(q) : 0;
@@ -635,9 +647,11 @@ void batch_submit(const struct span *s)
 					  memory_order_relaxed);
 		return;
 	}
-	atomic_fetch_add_explicit(&bs->recorded, 1, memory_order_relaxed);
-	if (atomic_load_explicit(&bs->shut_down, memory_order_relaxed))
+	if (atomic_load_explicit(&bs->shut_down, memory_order_relaxed)) {
+		atomic_fetch_add_explicit(&bs->after_shutdown, 1,
+					  memory_order_relaxed);
 		return;
+	}
 	queued = ring_push(r, s);
 	/* Wake the exporter once per full batch (or, with a zero schedule
 	 * delay, whenever the ring was empty), and at the spill mark, where
@@ -849,7 +863,7 @@ void batch_get_stats(struct batch_stats *st)
 	struct ring *r = atomic_load(&bs->ring);
 
 	memset(st, 0, sizeof(*st));
-	st->recorded = atomic_load(&bs->recorded);
+	st->recorded = submitted(r);
 	if (r) {
 		st->dropped_queue = ring_dropped(r);
 		st->queued = ring_count(r);

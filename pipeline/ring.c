@@ -205,6 +205,11 @@ size_t ring_count(const struct ring *r)
 	return in > out ? (size_t)(in - out) : 0;
 }
 
+uint64_t ring_pushed(const struct ring *r)
+{
+	return atomic_load_explicit(&r->pushed, memory_order_relaxed);
+}
+
 uint64_t ring_dropped(const struct ring *r)
 {
 	return atomic_load_explicit(&r->dropped, memory_order_relaxed);

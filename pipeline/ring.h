@@ -56,6 +56,9 @@ size_t ring_pop(struct ring *r, struct span *out, size_t max);
 /* Records queued now (an estimate under concurrency). */
 size_t ring_count(const struct ring *r);
 
+/* Records pushed (queued at the time), since creation or reset. */
+uint64_t ring_pushed(const struct ring *r);
+
 /* Records dropped because the ring was full, since creation or reset. */
 uint64_t ring_dropped(const struct ring *r);
 
