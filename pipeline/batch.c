@@ -433,6 +433,20 @@ static struct span *batch_buffer(size_t n)
 	return mem;
 }
 
+/*
+ * SCHED_BATCH: woken by a producer, this thread waits for the next tick
+ * rather than preempt the program's running thread, and it never takes
+ * a real-time policy a program may have given the thread that started
+ * it.  It keeps its fair share of the CPU: the ring holds tens of
+ * milliseconds of spans, the program's latency is its own.
+ */
+static void lower_priority(void)
+{
+	struct sched_param none = { .sched_priority = 0 };
+
+	pthread_setschedparam(pthread_self(), SCHED_BATCH, &none);
+}
+
 static void *exporter_main(void *arg)
 {
 	const struct config *cfg = host.cfg;
@@ -445,6 +459,7 @@ static void *exporter_main(void *arg)
 
 	if (host.enter_own_thread)
 		host.enter_own_thread();
+	lower_priority();
 	buf = batch_buffer(batch_max);
 	pthread_mutex_lock(&bs->load_lock);
 	if (!ops)

@@ -221,6 +221,27 @@ class Lifecycle(unittest.TestCase):
             r = run_traced([sys.executable, "-c", prog], sink)
         self.assertEqual(r.stdout.split(), ["1", "False", "False", "True"])
 
+    def test_exporter_thread_never_preempts_the_program(self):
+        """The exporter thread runs SCHED_BATCH (policy 3 in
+        /proc/PID/task/TID/stat); the program's thread keeps its own."""
+        prog = textwrap.dedent("""
+            import os, socket, time
+            try:
+                socket.create_connection(("127.0.0.1", 1))
+            except OSError:
+                pass
+            end = time.monotonic() + 10
+            while (len(os.listdir("/proc/self/task")) < 2
+                   and time.monotonic() < end):
+                time.sleep(0.01)
+            for tid in sorted(os.listdir("/proc/self/task"), key=int):
+                stat = open("/proc/self/task/%s/stat" % tid).read()
+                print(stat.rsplit(")", 1)[1].split()[38])
+        """)
+        with Sink() as sink:
+            r = run_traced([sys.executable, "-c", prog], sink)
+        self.assertEqual(r.stdout.split(), ["0", "3"])
+
     def test_exports_only_interposed_symbols(self):
         out = subprocess.run(["nm", "-D", "--defined-only", str(LIB)],
                              capture_output=True, text=True, check=True).stdout
