@@ -15,10 +15,9 @@
 #include "pipeline/batch.h"
 #include "pipeline/record.h"
 #include "context.h"
+#include "preload.h"
 #include "propagate.h"
 #include "reqtab.h"
-
-#define TLS __attribute__((tls_model("initial-exec"))) __thread
 
 static const struct config *ctx_cfg;
 
@@ -34,12 +33,12 @@ struct rng {
 	unsigned generation;
 };
 
-static TLS struct rng thread_rng;
+static PRELOAD_TLS struct rng thread_rng;
 /* The server span this thread read the request of, while it serves it;
  * trace_state of children comes from it (reqtab has the ids). */
-static TLS struct span *thread_active;
-static TLS uint64_t thread_active_ref;
-static TLS struct span *thread_registered;     /* by ctx_set_active */
+static PRELOAD_TLS struct span *thread_active;
+static PRELOAD_TLS uint64_t thread_active_ref;
+static PRELOAD_TLS struct span *thread_registered;     /* by ctx_set_active */
 
 static uint64_t rotl(uint64_t x, int k)
 {

@@ -12,8 +12,7 @@
 #include <string.h>
 
 #include "reqtab.h"
-
-#define TLS __attribute__((tls_model("initial-exec"))) __thread
+#include "preload.h"
 
 #define SLOT_BITS  8
 #define SLOT_MASK  ((1u << SLOT_BITS) - 1)
@@ -126,9 +125,9 @@ static uint64_t sole_latest(uint64_t *epoch)
 #define MARK_SOLE  (1ULL << 63)
 #define CONFLICT   UINT64_MAX
 
-static TLS uint64_t cur;
-static TLS uint64_t mark;
-static TLS uint8_t cur_how;     /* enum reqtab_how */
+static PRELOAD_TLS uint64_t cur;
+static PRELOAD_TLS uint64_t mark;
+static PRELOAD_TLS uint8_t cur_how;     /* enum reqtab_how */
 
 void reqtab_serve(uint64_t ref, enum reqtab_how how)
 {
@@ -214,8 +213,8 @@ static struct rt_tag tags[REQTAB_TAGS];
 
 /* A bucket this thread holds, and an object a signal handler released
  * while it did (the holder turns that object's tag into CONFLICT). */
-static TLS struct rt_tag *held;
-static TLS uintptr_t nested_key;
+static PRELOAD_TLS struct rt_tag *held;
+static PRELOAD_TLS uintptr_t nested_key;
 
 static struct rt_tag *tag_of(uintptr_t key)
 {
