@@ -1051,7 +1051,42 @@ def bench_instr(sink):
     instr_row("instr.sqlite.added_per_statement",
               "instructions per statement, sqlite3 CLI (callgrind)",
               "statement", INSTR_STATEMENTS, sqlite_run)
+    instr_pgbench(tmp, senv, sink, serial)
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def instr_pgbench(tmp, senv, sink, serial):
+    """The instr rows of pgbench -S, simple and prepared: one client,
+    one thread, a fixed number of transactions (one SELECT each); the
+    server, outside valgrind, is not counted."""
+    import pgserver
+    pgbench = pgserver.pg_bin("pgbench")
+    try:
+        pgserver.need_postgres()
+    except Exception as e:      # unittest.SkipTest
+        log("instr: pgbench skipped: %s" % e)
+        return
+    with pgserver.PgServer() as pg:
+        pg.createdb("bench")
+        base = clean_env()
+        base.update(pg.env("bench", unix=False))
+        run([pgbench, "-i", "-s", "1", "-q"], base, timeout=300)
+        for mode in ("simple", "prepared"):
+            def pgbench_run(shim, n, mode=mode):
+                env = dict(base)
+                if shim:
+                    env.update(shim_env(sink.endpoint, "bench-pgbench",
+                                        senv))
+                prefix = os.path.join(tmp, "pgbench-%d" % next(serial))
+                r = run(callgrind_argv(prefix) +
+                        [pgbench, "-S", "-M", mode, "-c1", "-j1",
+                         "-t%d" % n, "-n"], env, timeout=600)
+                return callgrind_counts(prefix), summary_counts(r.stderr)
+
+            instr_row("instr.pgbench.%s.added_per_statement" % mode,
+                      "instructions per statement, pgbench -S -M %s "
+                      "(callgrind)" % mode, "statement", INSTR_STATEMENTS,
+                      pgbench_run)
 
 
 # ------------------------------------------------------------ report
