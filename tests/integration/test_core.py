@@ -230,13 +230,17 @@ class Lifecycle(unittest.TestCase):
                 socket.create_connection(("127.0.0.1", 1))
             except OSError:
                 pass
+            def policies():
+                out = []
+                for tid in sorted(os.listdir("/proc/self/task"), key=int):
+                    stat = open("/proc/self/task/%s/stat" % tid).read()
+                    out.append(stat.rsplit(")", 1)[1].split()[38])
+                return out
+            # The thread sets its policy as it starts.
             end = time.monotonic() + 10
-            while (len(os.listdir("/proc/self/task")) < 2
-                   and time.monotonic() < end):
+            while policies() != ["0", "3"] and time.monotonic() < end:
                 time.sleep(0.01)
-            for tid in sorted(os.listdir("/proc/self/task"), key=int):
-                stat = open("/proc/self/task/%s/stat" % tid).read()
-                print(stat.rsplit(")", 1)[1].split()[38])
+            print(" ".join(policies()))
         """)
         with Sink() as sink:
             r = run_traced([sys.executable, "-c", prog], sink)
