@@ -39,54 +39,61 @@ const struct kwent sql_kwtab[KW_COUNT] = {
 
 /*
  * Keyword lookup by a perfect hash: the first two and the last two letters
- * of a word and its length, folded to 32 bits and multiplied, give each of
- * the keywords a slot of its own (KW_HASH_MUL was searched for that; the
- * unit test checks every keyword is found by its name).  A word costs one
- * multiplication and, if its slot is taken, one comparison, and letters
- * compare in either case since c & 0xdf is upper case for a letter and no
- * letter for any other byte a word holds.  After a change to the keyword
- * list, find a new multiplier and table if the test fails.
+ * of a word, each pair read as one 16-bit number, and its length, put in
+ * 64 bits and multiplied, give each of the keywords a slot of its own
+ * (KW_HASH_MUL was searched for that; the unit test checks every keyword
+ * is found by its name).  A word costs two short loads, one multiplication
+ * and, if its slot is taken, one comparison.  Letters compare in either
+ * case since c & 0xdf is upper case for a letter and no letter for any
+ * other byte a word holds, and the hash keeps of each byte only its five
+ * low bits, which a letter's two cases share.  After a change to the
+ * keyword list, find a new multiplier and table if the test fails.
  */
-#define KW_HASH_MUL 0x3b9095d9u
-#define KW_HASH(c0, c1, cn2, cn1, n) \
-	((((uint32_t)((c0) & 31) | (uint32_t)((c1) & 31) << 5 | \
-	   (uint32_t)((cn2) & 31) << 10 | (uint32_t)((cn1) & 31) << 15 | \
-	   (uint32_t)(n) << 20) * KW_HASH_MUL) >> 23)
+#define KW_HASH_MUL 0xa2f018914126c00full
+
+static inline unsigned kw_hash(const char *s, size_t n)
+{
+	uint64_t lo = ((uint8_t)s[0] | (uint8_t)s[1] << 8) & 0x1f1f;
+	uint64_t hi = ((uint8_t)s[n - 2] | (uint8_t)s[n - 1] << 8) & 0x1f1f;
+
+	return (unsigned)(((lo | hi << 16 | (uint64_t)n << 32) *
+			   KW_HASH_MUL) >> 55);
+}
 
 static const uint8_t kw_slot[512] = {
-	[  2] = KW_VACUUM, [ 21] = KW_TRUE, [ 22] = KW_INSERT,
-	[ 25] = KW_EXCEPT, [ 28] = KW_FALSE, [ 37] = KW_THEN,
-	[ 38] = KW_LOCAL, [ 62] = KW_QUERY, [ 67] = KW_EXTENSION,
-	[ 77] = KW_TEMPORARY, [ 82] = KW_PROCEDURE, [ 85] = KW_CLUSTER,
-	[ 87] = KW_BY, [ 88] = KW_WINDOW, [ 90] = KW_HAVING, [ 94] = KW_IS,
-	[ 99] = KW_CONCURRENTLY, [110] = KW_REPLACE, [114] = KW_UNIQUE,
-	[116] = KW_CALL, [118] = KW_ANALYZE, [121] = KW_DOMAIN,
-	[122] = KW_REFRESH, [125] = KW_TRUNCATE, [127] = KW_AS,
-	[129] = KW_INTERSECT, [149] = KW_VERBOSE, [150] = KW_REINDEX,
-	[157] = KW_COPY, [165] = KW_MATERIALIZED, [169] = KW_FOR,
-	[178] = KW_WITH, [183] = KW_MERGE, [184] = KW_ELSE, [187] = KW_AND,
-	[188] = KW_INTO, [189] = KW_RETURN, [193] = KW_USER,
-	[195] = KW_RETURNING, [202] = KW_TEMP, [203] = KW_OR,
-	[207] = KW_SERVER, [213] = KW_ANALYSE, [215] = KW_COMMENT,
-	[220] = KW_PREPARE, [227] = KW_ON, [234] = KW_VIRTUAL,
-	[241] = KW_SELECT, [245] = KW_INDEX, [252] = KW_IN,
-	[253] = KW_DISTINCT, [255] = KW_TABLE, [258] = KW_OFFSET,
-	[263] = KW_UNLOGGED, [281] = KW_FOREIGN, [285] = KW_CREATE,
-	[290] = KW_LATERAL, [291] = KW_FETCH, [292] = KW_FROM,
-	[296] = KW_LIKE, [297] = KW_RULE, [298] = KW_ILIKE, [300] = KW_IF,
-	[306] = KW_PRAGMA, [308] = KW_GROUP, [313] = KW_SCHEMA,
-	[314] = KW_VALUES, [315] = KW_ONLY, [316] = KW_VIEW,
-	[330] = KW_BETWEEN, [338] = KW_FUNCTION, [348] = KW_DEFAULT,
-	[351] = KW_DATABASE, [355] = KW_POLICY, [357] = KW_NULL,
-	[394] = KW_WHEN, [395] = KW_DO, [398] = KW_NOT, [406] = KW_EXISTS,
-	[407] = KW_TRIGGER, [415] = KW_FREEZE, [416] = KW_SEQUENCE,
-	[417] = KW_LIMIT, [428] = KW_FULL, [432] = KW_DECLARE,
-	[433] = KW_EXPLAIN, [437] = KW_UPDATE, [438] = KW_USING,
-	[442] = KW_TYPE, [445] = KW_RECURSIVE, [446] = KW_WHERE,
-	[454] = KW_PLAN, [457] = KW_SET, [461] = KW_ORDER, [462] = KW_JOIN,
-	[464] = KW_ROLE, [466] = KW_GLOB, [478] = KW_LOCK, [479] = KW_UNION,
-	[481] = KW_GLOBAL, [497] = KW_ALTER, [503] = KW_DROP,
-	[508] = KW_CASE, [509] = KW_TABLESPACE, [510] = KW_DELETE,
+	[  1] = KW_SERVER, [  7] = KW_MATERIALIZED, [  9] = KW_DO,
+	[ 12] = KW_REINDEX, [ 16] = KW_ONLY, [ 26] = KW_REPLACE,
+	[ 38] = KW_CREATE, [ 43] = KW_TRIGGER, [ 49] = KW_WINDOW,
+	[ 52] = KW_EXCEPT, [ 58] = KW_ELSE, [ 66] = KW_VIRTUAL, [ 67] = KW_IF,
+	[ 68] = KW_VERBOSE, [ 72] = KW_GLOBAL, [ 73] = KW_AND,
+	[ 75] = KW_ILIKE, [ 77] = KW_UNION, [ 81] = KW_RULE,
+	[ 85] = KW_BETWEEN, [ 89] = KW_IN, [ 92] = KW_DATABASE,
+	[106] = KW_ANALYSE, [116] = KW_INDEX, [127] = KW_SCHEMA,
+	[128] = KW_POLICY, [129] = KW_LOCK, [132] = KW_JOIN,
+	[134] = KW_LATERAL, [143] = KW_EXPLAIN, [144] = KW_UNLOGGED,
+	[145] = KW_FOREIGN, [148] = KW_REFRESH, [154] = KW_GLOB,
+	[155] = KW_FOR, [157] = KW_INTO, [172] = KW_TABLESPACE,
+	[176] = KW_RETURN, [186] = KW_EXTENSION, [188] = KW_CONCURRENTLY,
+	[191] = KW_SET, [196] = KW_RECURSIVE, [201] = KW_ORDER,
+	[206] = KW_TRUNCATE, [208] = KW_PRAGMA, [210] = KW_PREPARE,
+	[230] = KW_COMMENT, [235] = KW_INSERT, [246] = KW_TRUE,
+	[252] = KW_FULL, [253] = KW_PLAN, [264] = KW_DEFAULT,
+	[265] = KW_DELETE, [269] = KW_CASE, [270] = KW_OFFSET, [271] = KW_NOT,
+	[272] = KW_ROLE, [273] = KW_FROM, [284] = KW_WITH, [286] = KW_FREEZE,
+	[288] = KW_LIMIT, [290] = KW_TYPE, [291] = KW_ON, [297] = KW_DECLARE,
+	[298] = KW_WHEN, [299] = KW_NULL, [302] = KW_OR, [310] = KW_BY,
+	[311] = KW_FETCH, [318] = KW_TEMPORARY, [326] = KW_CLUSTER,
+	[335] = KW_UPDATE, [337] = KW_DISTINCT, [345] = KW_THEN,
+	[353] = KW_FALSE, [358] = KW_QUERY, [359] = KW_IS, [360] = KW_GROUP,
+	[366] = KW_COPY, [372] = KW_VALUES, [381] = KW_MERGE,
+	[384] = KW_RETURNING, [390] = KW_TEMP, [396] = KW_USING,
+	[401] = KW_INTERSECT, [422] = KW_CALL, [430] = KW_AS,
+	[438] = KW_ALTER, [439] = KW_VACUUM, [446] = KW_HAVING,
+	[448] = KW_UNIQUE, [450] = KW_ANALYZE, [452] = KW_LOCAL,
+	[459] = KW_USER, [470] = KW_EXISTS, [471] = KW_PROCEDURE,
+	[475] = KW_TABLE, [477] = KW_FUNCTION, [482] = KW_SEQUENCE,
+	[483] = KW_SELECT, [485] = KW_DOMAIN, [493] = KW_DROP,
+	[501] = KW_WHERE, [506] = KW_LIKE, [507] = KW_VIEW,
 };
 
 #define KW_LONGEST 12
@@ -109,7 +116,7 @@ static inline uint8_t kw_lookup(const char *s, size_t n, const char *end)
 
 	if (n < 2 || n > KW_LONGEST)
 		return KW_NONE;
-	kw = kw_slot[KW_HASH(s[0], s[1], s[n - 2], s[n - 1], n)];
+	kw = kw_slot[kw_hash(s, n)];
 	k = sql_kwtab[kw].name;
 	if (kw == KW_NONE || k[n] != 0)
 		return KW_NONE;
@@ -120,6 +127,15 @@ static inline uint8_t kw_lookup(const char *s, size_t n, const char *end)
 		return ((w[0] & f[0]) ^ kk[0]) | ((w[1] & f[1]) ^ kk[1]) ?
 		       KW_NONE : kw;
 	}
+	/* Near the end of the text (the statement's last words), a word
+	 * of up to 8 letters in one 8-byte compare while 8 bytes are left:
+	 * the mask's first 8 bytes are then its n letters and zeros. */
+	if (n <= 8 && end - s >= 8) {
+		memcpy(w, s, 8);
+		memcpy(f, kw_fold + 16 - n, 8);
+		memcpy(kk, k, 8);
+		return (w[0] & f[0]) ^ kk[0] ? KW_NONE : kw;
+	}
 	for (i = 0; i < n; i++)
 		if ((s[i] & 0xdf) != k[i])
 			return KW_NONE;
@@ -127,8 +143,9 @@ static inline uint8_t kw_lookup(const char *s, size_t n, const char *end)
 }
 
 #ifdef UNITTEST
-/* Every keyword is found by its own name, in either case, both where the
- * text goes on and where it ends; a longer or shorter word is not. */
+/* Every keyword is found by its own name, in either case, where the text
+ * goes on, where it ends and where only 8 bytes are left (the three ways
+ * kw_lookup() compares); a longer or shorter word is not. */
 int sql_keywords_ok(void);
 int sql_keywords_ok(void)
 {
@@ -138,16 +155,20 @@ int sql_keywords_ok(void)
 
 	for (i = 1; i < KW_COUNT; i++) {
 		n = strlen(sql_kwtab[i].name);
-		memset(b, ' ', sizeof(b));
+		/* '(' after the word: a mask a byte too long sees it. */
+		memset(b, '(', sizeof(b));
 		for (j = 0; j < n; j++)
 			b[j] = (char)(sql_kwtab[i].name[j] | (j & 1 ? 0x20 : 0));
 		if (kw_lookup(b, n, b + sizeof(b)) != i ||
 		    kw_lookup(b, n, b + n) != i ||
+		    kw_lookup(b, n, b + (n < 8 ? 8 : n)) != i ||
 		    kw_lookup(b, n - 1, b + sizeof(b)) == i ||
+		    kw_lookup(b, n - 1, b + (n - 1 < 8 ? 8 : n - 1)) == i ||
 		    kw_lookup(b + 1, n - 1, b + n) == i)
 			return 0;
 		b[n] = 'S';
-		if (kw_lookup(b, n + 1, b + sizeof(b)) == i)
+		if (kw_lookup(b, n + 1, b + sizeof(b)) == i ||
+		    kw_lookup(b, n + 1, b + (n < 8 ? 8 : n + 1)) == i)
 			return 0;
 	}
 	return 1;
@@ -462,6 +483,27 @@ static const char *lex_other(const char *s, const char *end, struct tok *x,
 	return p;
 }
 
+/* End of the run of ASCII name bytes at p.  Names are most of a statement's
+ * bytes: four at a time while four are left, so the bound is checked once
+ * for them rather than for each. */
+static inline const char *skip_cont(const char *p, const char *end)
+{
+	while (end - p >= 4) {
+		if (!IS(p[0], C_CONT))
+			return p;
+		if (!IS(p[1], C_CONT))
+			return p + 1;
+		if (!IS(p[2], C_CONT))
+			return p + 2;
+		if (!IS(p[3], C_CONT))
+			return p + 3;
+		p += 4;
+	}
+	while (p < end && IS(*p, C_CONT))
+		p++;
+	return p;
+}
+
 size_t sql_lex_run(const char **pp, const char *end, struct tok *t,
 		   size_t max)
 {
@@ -477,8 +519,7 @@ size_t sql_lex_run(const char **pp, const char *end, struct tok *t,
 		if (cl & C_START) {
 			/* A plain ASCII word, unless it goes on in UTF-8 or
 			 * is a literal's prefix (E'..', U&'..'). */
-			for (p++; p < end && IS(*p, C_CONT); p++)
-				;
+			p = skip_cont(p + 1, end);
 			if (p < end && ((uint8_t)*p >= 0x80 ||
 			                (p - s == 1 && (*p == '\'' ||
 			                                *p == '&'))))

@@ -206,6 +206,11 @@ static int san_quiet(struct san *o, const struct tok *t)
 			return 0;
 		}
 		break;
+	case TK_PARAM:
+		/* $1, ?, :name: kept as they stand when they are ASCII. */
+		if (!plain(t->s, t->n))
+			return 0;
+		break;
 	default:
 		return 0;
 	}

@@ -448,7 +448,7 @@ static void sum_word(struct sum *m, const struct tok *t)
 	}
 }
 
-static void sum_punct(struct sum *m, const struct tok *t)
+static inline void sum_punct(struct sum *m, const struct tok *t)
 {
 	char c = t->c;
 	int d = m->depth < SUM_DEPTH ? m->depth : -1;
