@@ -425,20 +425,18 @@ static const char *lex_one(const char *p, const char *end, struct tok *t)
 	if (IS(c, C_START) || c >= 0x80) {
 		size_t l;
 
+		/* A byte that is not UTF-8 belongs to the word as the U+FFFD
+		 * it becomes in the output would: sanitising that output
+		 * again must see the same words. */
 		while (p < end) {
 			if (IS(*p, C_CONT)) {
 				p++;
-			} else if ((uint8_t)*p >= 0x80 &&
-			           (l = utf8_char_len(p, (size_t)(end - p))) != 0) {
-				p += l;
+			} else if ((uint8_t)*p >= 0x80) {
+				l = utf8_char_len(p, (size_t)(end - p));
+				p += l ? l : 1;
 			} else {
 				break;
 			}
-		}
-		if (p == s) {
-			t->kind = TK_BAD;
-			p++;
-			goto out;
 		}
 		t->kind = TK_WORD;
 		if (p - s == 1 && p < end) {

@@ -171,7 +171,6 @@ enum tk {
 	TK_NUMBER,
 	TK_PARAM,       /* $1 ? ?1 :name @name $name */
 	TK_PUNCT,       /* one character, or "::" */
-	TK_BAD,         /* a byte that is not valid UTF-8 */
 };
 
 struct tok {

@@ -180,7 +180,7 @@ static int san_quiet(struct san *o, const struct tok *t)
 	switch (t->kind) {
 	case TK_WORD:
 		if (t->kw == KW_TRUE || t->kw == KW_FALSE ||
-		    t->kw == KW_VALUES)
+		    t->kw == KW_VALUES || !(t->plain || plain(t->s, t->n)))
 			return 0;
 		break;
 	case TK_NUMBER:
@@ -315,12 +315,9 @@ static void san_token(struct san *o, const struct tok *t)
 		flush(o, t->s);
 		putc1(o, '?');
 		o->run = te;
-	} else if (t->kind == TK_BAD) {
-		flush(o, t->s);
-		put(o, "\xef\xbf\xbd", 3);
-		o->run = te;
-	} else if (t->kind == TK_QIDENT || t->kind == TK_PARAM) {
-		/* These may hold any byte. */
+	} else if (t->kind == TK_QIDENT || t->kind == TK_PARAM ||
+		   (t->kind == TK_WORD && !t->plain)) {
+		/* These may hold any byte (words: not UTF-8). */
 		if (!plain(t->s, t->n)) {
 			flush(o, t->s);
 			put_utf8(o, t->s, t->n);

@@ -273,7 +273,10 @@ static void sum_verb(struct sum *m, const struct tok *t)
 		return;
 	default:
 		m->kind = ST_OTHER;
-		if (t->kind == TK_WORD && t->n < 32)
+		/* A word holding bytes that are not UTF-8 names no
+		 * operation. */
+		if (t->kind == TK_WORD && t->n < 32 &&
+		    (t->plain || utf8_clean(t->s, t->n)))
 			op_begin(m, t);
 		return;
 	}

@@ -314,7 +314,15 @@ static const struct scase cases[] = {
 	{ "$ $$", 0, "$ ?", "", "", "" },
 	{ "SELECT \xff\xfe FROM t\xc3", 0,
 	  "SELECT \xef\xbf\xbd\xef\xbf\xbd FROM t\xef\xbf\xbd",
-	  "SELECT t", "SELECT", "t" },
+	  "SELECT t\xef\xbf\xbd", "SELECT", "t\xef\xbf\xbd" },
+	/* A byte that is not UTF-8 is part of the word, as the U+FFFD it
+	 * becomes: sanitising the text again changes nothing. */
+	{ "SELECT * FROM t WHERE a IN(::\xff\"\"", SQL_SQLITE,
+	  "SELECT * FROM t WHERE a IN(::\xef\xbf\xbd?", "SELECT t",
+	  "SELECT", "t" },
+	{ "SELECT * FROM t WHERE a IN(::\xef\xbf\xbd\"\"", SQL_SQLITE,
+	  "SELECT * FROM t WHERE a IN(::\xef\xbf\xbd?", "SELECT t",
+	  "SELECT", "t" },
 	{ "SELECT caf\xc3\xa9 FROM \"\xe2\x82\xac\" WHERE a = 'b'", 0,
 	  "SELECT caf\xc3\xa9 FROM \"\xe2\x82\xac\" WHERE a = ?",
 	  "SELECT \"\xe2\x82\xac\"", "SELECT", "\"\xe2\x82\xac\"" },
