@@ -219,6 +219,50 @@ class SelfReport(unittest.TestCase):
         self.assertEqual(st["health"], "degraded")
         self.assertEqual(st["spans"]["dropped_export_failed"], 2)
 
+    def test_status_file_rewritten_at_most_once_a_second(self):
+        """Spans flowing for two seconds, a batch every few tens of
+        milliseconds: the file changes about once a second, not once a
+        batch, and still ends up counting them all."""
+        prog = textwrap.dedent("""
+            import json, os, socket, time
+            path = os.path.join(os.environ["OTELSHIM_STATUS_DIR"],
+                                "otelshim-%d.json" % os.getpid())
+            versions, n, end = set(), 0, time.monotonic() + 2
+            while time.monotonic() < end:
+                for _ in range(20):
+                    try:
+                        socket.create_connection(("127.0.0.1", 1))
+                    except OSError:
+                        pass
+                n += 20
+                try:
+                    st = os.stat(path)
+                    versions.add((st.st_ino, st.st_mtime_ns))
+                except OSError:
+                    pass
+                time.sleep(0.005)
+            deadline, sp = time.monotonic() + 10, {}
+            while time.monotonic() < deadline:
+                try:
+                    sp = json.load(open(path))["spans"]
+                except (OSError, ValueError):
+                    pass
+                if sp.get("exported") == n:
+                    break
+                time.sleep(0.05)
+            print(json.dumps({"n": n, "rewrites": len(versions),
+                              "spans": sp}))
+        """)
+        with Sink() as sink, tempfile.TemporaryDirectory() as d:
+            r = run_traced([sys.executable, "-c", prog], sink,
+                           OTELSHIM_STATUS_DIR=d,
+                           OTEL_BSP_MAX_EXPORT_BATCH_SIZE="64")
+            out = json.loads(r.stdout)
+        self.assertGreater(out["n"] // 64, 20)         # batches
+        self.assertLessEqual(out["rewrites"], 5, out)
+        self.assertEqual(out["spans"]["recorded"], out["n"], out)
+        self.assertEqual(out["spans"]["exported"], out["n"], out)
+
     def test_summary_at_exit_only_when_asked(self):
         with Sink() as sink:
             r = run_traced(REFUSE, sink)
