@@ -188,9 +188,36 @@ static struct sq_slot *slot_claim(const void *stmt)
 
 /* ------------------------------------------------------ spans */
 
+/*
+ * A connection's namespace, as the thread last looked it up.
+ * sqlite3_db_filename() finds the database by name on every call (about
+ * 130 instructions, half of a prepare's tracing), for an answer that only
+ * changes when a connection is opened, closed or deserialised: those
+ * hooks move the generation on, which makes every thread's copy stale.
+ * A longer file name than the copy holds is looked up each time.
+ */
+#define SQ_NS_KEEP 112
+
+struct sq_ns_last {
+	sqlite3 *db;
+	unsigned gen;
+	uint16_t len;
+	char ns[SQ_NS_KEEP];
+};
+
+static PRELOAD_TLS struct sq_ns_last sq_ns_last;
+/* Never 0, the generation of a thread's copy before its first look-up. */
+static _Atomic unsigned sq_ns_gen = 1;
+
+/* Every thread's namespace copy is stale from now on. */
+static void namespaces_changed(void)
+{
+	atomic_fetch_add_explicit(&sq_ns_gen, 1, memory_order_relaxed);
+}
+
 /* The database file as sqlite3_db_filename() reports it; ":memory:" for
  * in-memory and temporary databases. */
-static size_t namespace_of(sqlite3 *db, char *out, size_t cap)
+static size_t namespace_lookup(sqlite3 *db, char *out, size_t cap)
 {
 	const char *(*real)(sqlite3 *, const char *) =
 		next_sqlite3_db_filename();
@@ -202,6 +229,28 @@ static size_t namespace_of(sqlite3 *db, char *out, size_t cap)
 	n = strnlen(f, cap - 1);
 	memcpy(out, f, n);
 	out[n] = 0;
+	return n;
+}
+
+/* namespace_lookup(), from the thread's copy when it is current. */
+static size_t namespace_of(sqlite3 *db, char *out, size_t cap)
+{
+	struct sq_ns_last *c = &sq_ns_last;
+	unsigned gen = atomic_load_explicit(&sq_ns_gen, memory_order_relaxed);
+	size_t n;
+
+	if (db && c->db == db && c->gen == gen && c->len < cap) {
+		memcpy(out, c->ns, c->len + 1u);
+		return c->len;
+	}
+	n = namespace_lookup(db, out, cap);
+	if (n < sizeof(c->ns)) {
+		c->db = NULL;   /* a hook in a signal handler meanwhile */
+		memcpy(c->ns, out, n + 1);
+		c->len = (uint16_t)n;
+		c->db = db;
+		c->gen = gen;
+	}
 	return n;
 }
 
@@ -252,12 +301,10 @@ static void span_fill(struct span *s, const struct sq_info *in,
 		      struct sq_again *ag, int64_t rows, int rc,
 		      const char *msg)
 {
-	struct dbspan_query q = {
-		.system = "sqlite", .ns = { in->ns, in->ns_len },
-	};
+	const struct dbspan_sql *sql = sql_of_run(in, ag);
 
-	dbspan_query_of(&q, sql_of_run(in, ag));
-	dbspan_describe(s, &q);
+	dbspan_describe_sql(s, STR_LIT("sqlite"),
+			    (struct str){ in->ns, in->ns_len }, sql);
 	if (rows >= 0)
 		dbspan_rows(s, rows);
 	if (rc != SQLITE_OK) {
@@ -267,7 +314,7 @@ static void span_fill(struct span *s, const struct sq_info *in,
 		dbspan_error(s, sqlite_rc_name(rc), NULL,
 			     (struct str){ clean, n });
 	}
-	dbspan_text(s, &q, 0);
+	dbspan_text_sql(s, sql, 0);
 }
 
 static const char *errmsg_of(sqlite3 *db)
@@ -405,24 +452,32 @@ static void stmt_track(enum sq_prep kind, sqlite3 *db, sqlite3_stmt *st,
 		       const void *sql, int nbyte, const void *tail)
 {
 	struct sq_slot *sl = slot_claim(st);
-	const char *(*real_sql)(sqlite3_stmt *) = next_sqlite3_sql();
-	const char *text = real_sql ? real_sql(st) : NULL;
+	const char *(*real_sql)(sqlite3_stmt *);
+	const char *text = NULL;
 	char buf[4096];
 	size_t len;
 
 	if (!sl)
 		return;
-	if (text) {
-		len = strlen(text);
-	} else if (is_utf16(kind)) {
-		long n = tail ? (const char *)tail - (const char *)sql : nbyte;
-
-		len = sqlite_utf16_to_utf8(sql, n, buf, sizeof(buf), NULL);
-		text = buf;
-	} else {
+	if (!is_utf16(kind)) {
+		/* What sqlite3_sql() gives: SQLite keeps a copy of
+		 * [sql, tail), which prepare just returned. */
 		text = sql;
 		len = tail ? (size_t)((const char *)tail - text) :
 		      nbyte < 0 ? strlen(text) : strnlen(text, (size_t)nbyte);
+	} else {
+		real_sql = next_sqlite3_sql();
+		text = real_sql ? real_sql(st) : NULL;
+		if (text) {
+			len = strlen(text);
+		} else {
+			long n = tail ? (const char *)tail -
+					(const char *)sql : nbyte;
+
+			len = sqlite_utf16_to_utf8(sql, n, buf, sizeof(buf),
+						   NULL);
+			text = buf;
+		}
 	}
 	info_set(info_of(sl), db, text, len);
 	atomic_store_explicit(&again_of(sl)->runs, 0, memory_order_relaxed);
@@ -692,9 +747,11 @@ HOOK_API int sqlite3_exec(sqlite3 *db, const char *sql,
 
 /* Opening a connection resolves what the statement hooks need, so that
  * their first calls find it ready.  Only functions every SQLite 3 has:
- * a miss is looked up again each time. */
-static void resolve_all(void)
+ * a miss is looked up again each time.  The new connection may have the
+ * address of one closed before: namespaces looked up so far are stale. */
+static void opening(void)
 {
+	namespaces_changed();
 	next_sqlite3_step();
 	next_sqlite3_reset();
 	next_sqlite3_finalize();
@@ -707,7 +764,7 @@ HOOK_API int sqlite3_open(const char *filename, sqlite3 **pdb)
 {
 	if (!next_sqlite3_open())
 		return SQLITE_MISUSE;
-	resolve_all();
+	opening();
 	return next_sqlite3_open()(filename, pdb);
 }
 
@@ -716,7 +773,7 @@ HOOK_API int sqlite3_open_v2(const char *filename, sqlite3 **pdb, int flags,
 {
 	if (!next_sqlite3_open_v2())
 		return SQLITE_MISUSE;
-	resolve_all();
+	opening();
 	return next_sqlite3_open_v2()(filename, pdb, flags, vfs);
 }
 
@@ -724,7 +781,7 @@ HOOK_API int sqlite3_open16(const void *filename, sqlite3 **pdb)
 {
 	if (!next_sqlite3_open16())
 		return SQLITE_MISUSE;
-	resolve_all();
+	opening();
 	return next_sqlite3_open16()(filename, pdb);
 }
 
@@ -760,6 +817,8 @@ static int close_hook(int (*real)(sqlite3 *), sqlite3 *db, enum sq_close how)
 
 	if (!real)
 		return SQLITE_MISUSE;
+	/* Its address may be a new connection's next. */
+	namespaces_changed();
 	if (sq_depth || !preload_enter() || !db)
 		return real(db);
 	if (how == SQ_CLOSE_V2)
@@ -780,4 +839,21 @@ HOOK_API int sqlite3_close(sqlite3 *db)
 HOOK_API int sqlite3_close_v2(sqlite3 *db)
 {
 	return close_hook(next_sqlite3_close_v2(), db, SQ_CLOSE_V2);
+}
+
+/* A deserialised database is an in-memory one, under a new file name:
+ * namespaces looked up so far are stale. */
+HOOK_API int sqlite3_deserialize(sqlite3 *db, const char *schema,
+				 unsigned char *data, sqlite3_int64 size,
+				 sqlite3_int64 cap, unsigned flags)
+{
+	__typeof__(next_sqlite3_deserialize()) real =
+		next_sqlite3_deserialize();
+	int rc;
+
+	if (!real)
+		return SQLITE_MISUSE;
+	rc = real(db, schema, data, size, cap, flags);
+	namespaces_changed();
+	return rc;
 }

@@ -374,6 +374,61 @@ class NoStatementNoSpan(unittest.TestCase):
                          ["INSERT INTO t VALUES (?);"] * 3)
 
 
+NAMESPACE_PROGRAM = textwrap.dedent("""
+    import sqlite3, sys
+    a, b = sys.argv[1], sys.argv[2]
+    for path in (a, b, a, b):
+        conn = sqlite3.connect(path)
+        conn.execute("CREATE TABLE IF NOT EXISTS t(x)")
+        conn.execute("INSERT INTO t VALUES (1)")
+        conn.commit()
+        conn.close()
+    conn = sqlite3.connect(a)
+    image = conn.serialize()
+    conn.execute("SELECT count(*) FROM t").fetchall()
+    conn.deserialize(image)
+    # A statement prepared after it (the one above stays in Python's
+    # statement cache with what its prepare saw).
+    print("rows:", conn.execute("SELECT x FROM t").fetchall())
+    conn.close()
+""")
+
+
+class NamespaceFollowsTheConnection(unittest.TestCase):
+    """db.namespace is the file of the statement's own connection, also
+    when connections to other files are opened and closed in between (a
+    new one may get a closed one's address) and after the connection's
+    database was replaced by sqlite3_deserialize(), which makes it an
+    in-memory one."""
+
+    def test_reopened_and_deserialized(self):
+        py = python_with_system_sqlite()
+        prog = NAMESPACE_PROGRAM
+        with tempfile.TemporaryDirectory(prefix="otelshim-sqlite-") as d:
+            a, b = os.path.join(d, "a.db"), os.path.join(d, "b.db")
+            if not hasattr(__import__("sqlite3").Connection, "serialize"):
+                prog = prog.replace("image = conn.serialize()", "")
+                prog = prog.replace("conn.deserialize(image)", "")
+            with Sink() as sink:
+                r = run_traced([py, "-c", prog, a, b], sink)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                spans = by_start(settle(sink, 16))
+        # Each connection: CREATE TABLE, BEGIN, INSERT, COMMIT.
+        files = [a, b, a, b]
+        for i, f in enumerate(files):
+            for s in spans[4 * i:4 * i + 4]:
+                self.assertEqual(attr(s, "db.namespace"), f, summarize(spans))
+        last = spans[-1]
+        self.assertEqual(last["name"], "SELECT t", summarize(spans))
+        if "image = conn.serialize()" in prog:
+            # What sqlite3_db_filename() says of an in-memory database
+            # ("x", the name deserialize attaches it under), not the file.
+            self.assertNotEqual(attr(last, "db.namespace"), a,
+                                summarize(spans[16:]))
+        else:
+            self.assertEqual(attr(last, "db.namespace"), a)
+
+
 class CExample(unittest.TestCase):
     """examples/sqlite_loop: prepare once, then bind/step/reset N times."""
 
