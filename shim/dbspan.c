@@ -127,12 +127,27 @@ static void put_text(struct span *s, struct str text, size_t reserve)
 		rec_attr_str(s, ATTR_DB_QUERY_TEXT, text.p, n);
 }
 
+/* A raw text too long to travel whole (a cut raw text would lose the
+ * summary of what follows the cut): analysed here.  Apart, so that the
+ * common path does not set up the analysis' kilobytes of stack. */
+static __attribute__((noinline)) void put_analysed(struct span *s,
+						   struct str raw,
+						   unsigned dialect,
+						   size_t reserve)
+{
+	struct dbspan_sql a;
+
+	dbspan_analyze(&a, raw.p, raw.n, dialect);
+	describe_analysis(s, (struct str){ a.summary, a.info.summary_len },
+			  a.info.operation, a.info.collection);
+	put_text(s, (struct str){ a.text, a.text_len }, reserve);
+}
+
 /* dbspan_text() for the sanitised text, or the raw one (raw.n > 0). */
 static void put_query_text(struct span *s, struct str text, struct str raw,
 			   unsigned dialect, size_t reserve)
 {
 	size_t room = SPAN_STRPOOL - s->pool_used;
-	struct dbspan_sql a;
 
 	if (raw.n == 0) {
 		put_text(s, text, reserve);
@@ -142,12 +157,7 @@ static void put_query_text(struct span *s, struct str text, struct str raw,
 	if (raw.n <= room &&
 	    rec_attr_sql(s, ATTR_DB_QUERY_TEXT, raw.p, raw.n, dialect) == 0)
 		return;
-	/* Too long to travel whole (a cut raw text would lose the summary
-	 * of what follows the cut): analysed here. */
-	dbspan_analyze(&a, raw.p, raw.n, dialect);
-	describe_analysis(s, (struct str){ a.summary, a.info.summary_len },
-			  a.info.operation, a.info.collection);
-	put_text(s, (struct str){ a.text, a.text_len }, reserve);
+	put_analysed(s, raw, dialect, reserve);
 }
 
 void dbspan_text(struct span *s, const struct dbspan_query *q,

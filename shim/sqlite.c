@@ -291,6 +291,17 @@ static const struct dbspan_sql *sql_of_run(const struct sq_info *in,
 	return &ag->sql;
 }
 
+/* An error's attributes and status (apart from span_fill(): its buffer
+ * is only set up for a failure). */
+static __attribute__((noinline)) void span_error(struct span *s, int rc,
+						 const char *msg)
+{
+	char clean[256];
+	size_t n = sqlite_clean_errmsg(msg, clean, sizeof(clean));
+
+	dbspan_error(s, sqlite_rc_name(rc), NULL, (struct str){ clean, n });
+}
+
 /*
  * Writes the span's name and attributes; ag as for sql_of_run().  rows < 0
  * leaves out db.response.returned_rows (a failed prepare returned
@@ -307,13 +318,8 @@ static void span_fill(struct span *s, const struct sq_info *in,
 			    (struct str){ in->ns, in->ns_len }, sql);
 	if (rows >= 0)
 		dbspan_rows(s, rows);
-	if (rc != SQLITE_OK) {
-		char clean[256];
-		size_t n = sqlite_clean_errmsg(msg, clean, sizeof(clean));
-
-		dbspan_error(s, sqlite_rc_name(rc), NULL,
-			     (struct str){ clean, n });
-	}
+	if (rc != SQLITE_OK)
+		span_error(s, rc, msg);
 	dbspan_text_sql(s, sql, 0);
 }
 
@@ -355,13 +361,15 @@ static __attribute__((noinline)) void exec_begin(struct sq_slot *sl)
 		span_drop(s);  /* another thread started it first */
 }
 
-/* Ends sl's running execution, if one is, as rc says. */
+/* Ends sl's running execution, if one is, as rc says.  errno is kept
+ * here, so that a statement with no execution running (finalised after
+ * SQLITE_DONE) costs its caller no save and restore. */
 static void exec_over(struct sq_slot *sl, int rc)
 {
 	struct span *s = atomic_exchange(&sl->span, NULL);
 
 	if (s)
-		exec_end(sl, s, rc);
+		KEEP_ERRNO(exec_end(sl, s, rc));
 }
 
 /* The statement behind sl is going away: end its execution, free the
@@ -414,7 +422,8 @@ static void span_unprepared(sqlite3 *db, const char *sql, size_t len,
 
 enum sq_prep { P_V1, P_V2, P_V3, P_16, P_16_V2, P_16_V3 };
 
-static int prepare_real(enum sq_prep kind, sqlite3 *db, const void *sql,
+static inline __attribute__((always_inline))
+int prepare_real(enum sq_prep kind, sqlite3 *db, const void *sql,
 			int nbyte, unsigned flags, sqlite3_stmt **pst,
 			const void **tail)
 {
@@ -447,39 +456,48 @@ static int is_utf16(enum sq_prep kind)
 	return kind == P_16 || kind == P_16_V2 || kind == P_16_V3;
 }
 
+/* info_set() for a statement prepared from UTF-16 text: from SQLite's
+ * UTF-8 copy, else converted here (apart from stmt_track(), so that a
+ * UTF-8 prepare does not set up the conversion's buffer). */
+static __attribute__((noinline)) void info_set_utf16(
+	struct sq_info *in, sqlite3 *db, sqlite3_stmt *st, const void *sql,
+	int nbyte, const void *tail)
+{
+	const char *(*real_sql)(sqlite3_stmt *) = next_sqlite3_sql();
+	const char *text = real_sql ? real_sql(st) : NULL;
+	char buf[4096];
+	size_t len;
+
+	if (text) {
+		len = strlen(text);
+	} else {
+		long n = tail ? (const char *)tail - (const char *)sql : nbyte;
+
+		len = sqlite_utf16_to_utf8(sql, n, buf, sizeof(buf), NULL);
+		text = buf;
+	}
+	info_set(in, db, text, len);
+}
+
 /* A prepared statement gets its slot and its info. */
 static void stmt_track(enum sq_prep kind, sqlite3 *db, sqlite3_stmt *st,
 		       const void *sql, int nbyte, const void *tail)
 {
 	struct sq_slot *sl = slot_claim(st);
-	const char *(*real_sql)(sqlite3_stmt *);
-	const char *text = NULL;
-	char buf[4096];
+	const char *text = sql;
 	size_t len;
 
 	if (!sl)
 		return;
-	if (!is_utf16(kind)) {
+	if (is_utf16(kind)) {
+		info_set_utf16(info_of(sl), db, st, sql, nbyte, tail);
+	} else {
 		/* What sqlite3_sql() gives: SQLite keeps a copy of
 		 * [sql, tail), which prepare just returned. */
-		text = sql;
 		len = tail ? (size_t)((const char *)tail - text) :
 		      nbyte < 0 ? strlen(text) : strnlen(text, (size_t)nbyte);
-	} else {
-		real_sql = next_sqlite3_sql();
-		text = real_sql ? real_sql(st) : NULL;
-		if (text) {
-			len = strlen(text);
-		} else {
-			long n = tail ? (const char *)tail -
-					(const char *)sql : nbyte;
-
-			len = sqlite_utf16_to_utf8(sql, n, buf, sizeof(buf),
-						   NULL);
-			text = buf;
-		}
+		info_set(info_of(sl), db, text, len);
 	}
-	info_set(info_of(sl), db, text, len);
 	atomic_store_explicit(&again_of(sl)->runs, 0, memory_order_relaxed);
 	atomic_store_explicit(&again_of(sl)->state, AGAIN_NONE,
 			      memory_order_relaxed);
@@ -531,9 +549,11 @@ static void prepared(enum sq_prep kind, sqlite3 *db, const void *sql,
 	}
 }
 
-static int prepare_hook(enum sq_prep kind, sqlite3 *db, const void *sql,
-			int nbyte, unsigned flags, sqlite3_stmt **pst,
-			const void **ptail)
+/* Inlined into each entry point, where kind is a constant: the choice of
+ * the real function and of the text's encoding is made at compile time. */
+static inline __attribute__((always_inline))
+int prepare_hook(enum sq_prep kind, sqlite3 *db, const void *sql, int nbyte,
+		 unsigned flags, sqlite3_stmt **pst, const void **ptail)
 {
 	const void *tail = NULL;
 	uint64_t start;
@@ -602,7 +622,7 @@ HOOK_API int sqlite3_prepare16_v3(sqlite3 *db, const void *sql, int nbyte,
 /* The end of an execution seen at step: SQLITE_DONE or an error. */
 static __attribute__((noinline)) int step_ended(struct sq_slot *sl, int rc)
 {
-	KEEP_ERRNO(exec_over(sl, rc == SQLITE_DONE ? SQLITE_OK : rc));
+	exec_over(sl, rc == SQLITE_DONE ? SQLITE_OK : rc);
 	return rc;
 }
 
@@ -656,9 +676,9 @@ static int stmt_done_hook(int (*real)(sqlite3_stmt *), sqlite3_stmt *st,
 		return real(st);
 	/* Stopped before SQLITE_DONE: not an error. */
 	if (finalize)
-		KEEP_ERRNO(slot_release(sl, SQLITE_OK));
+		slot_release(sl, SQLITE_OK);
 	else
-		KEEP_ERRNO(exec_over(sl, SQLITE_OK));
+		exec_over(sl, SQLITE_OK);
 	sq_depth++;
 	rc = real(st);
 	sq_depth--;

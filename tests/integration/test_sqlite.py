@@ -429,6 +429,54 @@ class NamespaceFollowsTheConnection(unittest.TestCase):
             self.assertEqual(attr(last, "db.namespace"), a)
 
 
+UTF16_PROGRAM = textwrap.dedent("""
+    import ctypes, sys
+    # Through the global scope, as a program linked with it calls it.
+    ctypes.CDLL("libsqlite3.so.0", mode=ctypes.RTLD_GLOBAL)
+    lib = ctypes.CDLL(None)
+    db, st = ctypes.c_void_p(), ctypes.c_void_p()
+    lib.sqlite3_open(sys.argv[1].encode(), ctypes.byref(db))
+    lib.sqlite3_exec(db, "CREATE TABLE \u00e9t\u00e9(x)".encode(), None,
+                     None, None)
+    first = "SELECT x FROM \u00e9t\u00e9 WHERE x = 'u16secret'"
+    text = (first + "; SELECT 2").encode("utf-16-le") + bytes(2)
+    # NUL-terminated, then with the first statement's length given.
+    for nbyte in (-1, 2 * len(first)):
+        rc = lib.sqlite3_prepare16_v2(db, text, nbyte, ctypes.byref(st),
+                                      None)
+        print("prepare:", rc, "step:", lib.sqlite3_step(st),
+              "finalize:", lib.sqlite3_finalize(st))
+    lib.sqlite3_close(db)
+""")
+
+
+class Utf16Prepare(unittest.TestCase):
+    """A statement prepared from UTF-16 text: one span with the first
+    statement's text as UTF-8, sanitised, whether or not the length is
+    given."""
+
+    def test_prepare16_text(self):
+        py = python_with_system_sqlite()
+        with tempfile.TemporaryDirectory(prefix="otelshim-sqlite-") as d:
+            # A file, not -c: the command line is a resource attribute.
+            prog = os.path.join(d, "u16.py")
+            Path(prog).write_text(UTF16_PROGRAM)
+            with Sink() as sink:
+                r = run_traced([py, prog, os.path.join(d, "u.db")], sink)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                spans = by_start(settle(sink, 3))
+        self.assertEqual(len(spans), 3, summarize(spans))
+        self.assertIn("prepare: 0 step: 101 finalize: 0", r.stdout)
+        # Up to where SQLite stopped: past the ';', or the length given.
+        for s, end in zip(spans[1:], (";", "")):
+            self.assertEqual(s["name"], "SELECT \u00e9t\u00e9",
+                             summarize(spans))
+            self.assertEqual(attr(s, "db.query.text"),
+                             "SELECT x FROM \u00e9t\u00e9 WHERE x = ?" + end,
+                             summarize(spans))
+        assert_no_secret(self, spans, ["u16secret"])
+
+
 class CExample(unittest.TestCase):
     """examples/sqlite_loop: prepare once, then bind/step/reset N times."""
 
