@@ -31,7 +31,11 @@ void dbspan_keep(struct dbspan_sql *a, const char *sql, size_t len,
 		dbspan_analyze(a, sql, len, dialect);
 		return;
 	}
-	memset(&a->info, 0, sizeof(a->info));
+	/* A raw text has no analysis: only what readers of info look at
+	 * is cleared, not all of it (the collection alone is 128 bytes). */
+	a->info.operation[0] = 0;
+	a->info.collection[0] = 0;
+	a->info.summary_len = 0;
 	a->summary[0] = 0;
 	memcpy(a->text, sql, len);
 	a->text_len = len;
@@ -65,30 +69,48 @@ static void name_by(struct span *s, const struct span_attr *a)
 
 /* The summary as an attribute and the span's name, the operation and the
  * collection. */
-static void describe_analysis(struct span *s, const struct dbspan_query *q)
+static void describe_analysis(struct span *s, struct str summary,
+			      const char *operation, const char *collection)
 {
-	if (q->summary.n > 0)
+	if (summary.n > 0)
 		name_by(s, rec_attr_str(s, ATTR_DB_QUERY_SUMMARY,
-					q->summary.p, q->summary.n));
-	put_cstr(s, ATTR_DB_OPERATION_NAME, q->operation);
-	put_cstr(s, ATTR_DB_COLLECTION_NAME, q->collection);
+					summary.p, summary.n));
+	put_cstr(s, ATTR_DB_OPERATION_NAME, operation);
+	put_cstr(s, ATTR_DB_COLLECTION_NAME, collection);
+}
+
+/* db.system.name and db.namespace, and the name they give s until a
+ * summary names it (below, or for a raw text on the exporter thread):
+ * the namespace, else the system. */
+static void describe_where(struct span *s, struct str system, struct str ns)
+{
+	const struct span_attr *sys, *nsa = NULL;
+
+	sys = rec_attr_str(s, ATTR_DB_SYSTEM_NAME, system.p, system.n);
+	if (ns.n > 0)
+		nsa = rec_attr_str(s, ATTR_DB_NAMESPACE, ns.p, ns.n);
+	name_by(s, nsa ? nsa : sys);
 }
 
 void dbspan_describe(struct span *s, const struct dbspan_query *q)
 {
-	const struct span_attr *sys, *ns = NULL;
-
-	sys = rec_attr_str(s, ATTR_DB_SYSTEM_NAME, q->system,
-			   strlen(q->system));
-	if (q->ns.n > 0)
-		ns = rec_attr_str(s, ATTR_DB_NAMESPACE, q->ns.p, q->ns.n);
-	/* Until a summary names it (below, or for a raw text on the
-	 * exporter thread): the namespace, else the system. */
-	name_by(s, ns ? ns : sys);
-	describe_analysis(s, q);
+	describe_where(s, (struct str){ q->system, strlen(q->system) },
+		       q->ns);
+	describe_analysis(s, q->summary, q->operation, q->collection);
 	put_cstr(s, ATTR_SERVER_ADDRESS, q->server);
 	if (q->port > 0)
 		rec_attr_int(s, ATTR_SERVER_PORT, q->port);
+}
+
+void dbspan_describe_sql(struct span *s, struct str system, struct str ns,
+			 const struct dbspan_sql *a)
+{
+	describe_where(s, system, ns);
+	/* A raw text has no analysis yet. */
+	if (!a->raw)
+		describe_analysis(s, (struct str){ a->summary,
+						   a->info.summary_len },
+				  a->info.operation, a->info.collection);
 }
 
 /* Writes text, cut on a character boundary to leave reserve bytes. */
@@ -105,29 +127,54 @@ static void put_text(struct span *s, struct str text, size_t reserve)
 		rec_attr_str(s, ATTR_DB_QUERY_TEXT, text.p, n);
 }
 
-void dbspan_text(struct span *s, const struct dbspan_query *q,
-		 size_t reserve)
+/* A raw text too long to travel whole (a cut raw text would lose the
+ * summary of what follows the cut): analysed here.  Apart, so that the
+ * common path does not set up the analysis' kilobytes of stack. */
+static __attribute__((noinline)) void put_analysed(struct span *s,
+						   struct str raw,
+						   unsigned dialect,
+						   size_t reserve)
 {
-	size_t room = SPAN_STRPOOL - s->pool_used;
-	struct dbspan_query aq;
 	struct dbspan_sql a;
 
-	if (q->raw.n == 0) {
-		put_text(s, q->text, reserve);
+	dbspan_analyze(&a, raw.p, raw.n, dialect);
+	describe_analysis(s, (struct str){ a.summary, a.info.summary_len },
+			  a.info.operation, a.info.collection);
+	put_text(s, (struct str){ a.text, a.text_len }, reserve);
+}
+
+/* dbspan_text() for the sanitised text, or the raw one (raw.n > 0). */
+static void put_query_text(struct span *s, struct str text, struct str raw,
+			   unsigned dialect, size_t reserve)
+{
+	size_t room = SPAN_STRPOOL - s->pool_used;
+
+	if (raw.n == 0) {
+		put_text(s, text, reserve);
 		return;
 	}
 	room = room > reserve ? room - reserve : 0;
-	if (q->raw.n <= room &&
-	    rec_attr_sql(s, ATTR_DB_QUERY_TEXT, q->raw.p, q->raw.n,
-			 q->raw_dialect) == 0)
+	if (raw.n <= room &&
+	    rec_attr_sql(s, ATTR_DB_QUERY_TEXT, raw.p, raw.n, dialect) == 0)
 		return;
-	/* Too long to travel whole (a cut raw text would lose the summary
-	 * of what follows the cut): analysed here. */
-	dbspan_analyze(&a, q->raw.p, q->raw.n, q->raw_dialect);
-	memset(&aq, 0, sizeof(aq));
-	dbspan_query_of(&aq, &a);
-	describe_analysis(s, &aq);
-	put_text(s, aq.text, reserve);
+	put_analysed(s, raw, dialect, reserve);
+}
+
+void dbspan_text(struct span *s, const struct dbspan_query *q,
+		 size_t reserve)
+{
+	put_query_text(s, q->text, q->raw, q->raw_dialect, reserve);
+}
+
+void dbspan_text_sql(struct span *s, const struct dbspan_sql *a,
+		     size_t reserve)
+{
+	struct str text = { a->text, a->text_len }, none = { a->text, 0 };
+
+	if (a->raw)
+		put_query_text(s, none, text, a->dialect, reserve);
+	else
+		put_query_text(s, text, none, a->dialect, reserve);
 }
 
 void dbspan_rows(struct span *s, int64_t rows)

@@ -78,6 +78,12 @@ void dbspan_query_of(struct dbspan_query *q, const struct dbspan_sql *a);
  */
 void dbspan_describe(struct span *s, const struct dbspan_query *q);
 
+/* dbspan_describe() for a statement's analysis (or raw text) a, with no
+ * server, without building a query first: what every statement of a
+ * connection says is passed as it is kept. */
+void dbspan_describe_sql(struct span *s, struct str system, struct str ns,
+			 const struct dbspan_sql *a);
+
 /*
  * Writes q's text, after everything else that is known: it is what gets
  * cut when the record's pool runs short, and it leaves reserve pool
@@ -88,6 +94,10 @@ void dbspan_describe(struct span *s, const struct dbspan_query *q);
  */
 void dbspan_text(struct span *s, const struct dbspan_query *q,
 		 size_t reserve);
+
+/* dbspan_text() for a statement's analysis (or raw text) a. */
+void dbspan_text_sql(struct span *s, const struct dbspan_sql *a,
+		     size_t reserve);
 
 /* db.response.returned_rows. */
 void dbspan_rows(struct span *s, int64_t rows);

@@ -188,9 +188,36 @@ static struct sq_slot *slot_claim(const void *stmt)
 
 /* ------------------------------------------------------ spans */
 
+/*
+ * A connection's namespace, as the thread last looked it up.
+ * sqlite3_db_filename() finds the database by name on every call (about
+ * 130 instructions, half of a prepare's tracing), for an answer that only
+ * changes when a connection is opened, closed or deserialised: those
+ * hooks move the generation on, which makes every thread's copy stale.
+ * A longer file name than the copy holds is looked up each time.
+ */
+#define SQ_NS_KEEP 112
+
+struct sq_ns_last {
+	sqlite3 *db;
+	unsigned gen;
+	uint16_t len;
+	char ns[SQ_NS_KEEP];
+};
+
+static PRELOAD_TLS struct sq_ns_last sq_ns_last;
+/* Never 0, the generation of a thread's copy before its first look-up. */
+static _Atomic unsigned sq_ns_gen = 1;
+
+/* Every thread's namespace copy is stale from now on. */
+static void namespaces_changed(void)
+{
+	atomic_fetch_add_explicit(&sq_ns_gen, 1, memory_order_relaxed);
+}
+
 /* The database file as sqlite3_db_filename() reports it; ":memory:" for
  * in-memory and temporary databases. */
-static size_t namespace_of(sqlite3 *db, char *out, size_t cap)
+static size_t namespace_lookup(sqlite3 *db, char *out, size_t cap)
 {
 	const char *(*real)(sqlite3 *, const char *) =
 		next_sqlite3_db_filename();
@@ -202,6 +229,28 @@ static size_t namespace_of(sqlite3 *db, char *out, size_t cap)
 	n = strnlen(f, cap - 1);
 	memcpy(out, f, n);
 	out[n] = 0;
+	return n;
+}
+
+/* namespace_lookup(), from the thread's copy when it is current. */
+static size_t namespace_of(sqlite3 *db, char *out, size_t cap)
+{
+	struct sq_ns_last *c = &sq_ns_last;
+	unsigned gen = atomic_load_explicit(&sq_ns_gen, memory_order_relaxed);
+	size_t n;
+
+	if (db && c->db == db && c->gen == gen && c->len < cap) {
+		memcpy(out, c->ns, c->len + 1u);
+		return c->len;
+	}
+	n = namespace_lookup(db, out, cap);
+	if (n < sizeof(c->ns)) {
+		c->db = NULL;   /* a hook in a signal handler meanwhile */
+		memcpy(c->ns, out, n + 1);
+		c->len = (uint16_t)n;
+		c->db = db;
+		c->gen = gen;
+	}
 	return n;
 }
 
@@ -242,6 +291,17 @@ static const struct dbspan_sql *sql_of_run(const struct sq_info *in,
 	return &ag->sql;
 }
 
+/* An error's attributes and status (apart from span_fill(): its buffer
+ * is only set up for a failure). */
+static __attribute__((noinline)) void span_error(struct span *s, int rc,
+						 const char *msg)
+{
+	char clean[256];
+	size_t n = sqlite_clean_errmsg(msg, clean, sizeof(clean));
+
+	dbspan_error(s, sqlite_rc_name(rc), NULL, (struct str){ clean, n });
+}
+
 /*
  * Writes the span's name and attributes; ag as for sql_of_run().  rows < 0
  * leaves out db.response.returned_rows (a failed prepare returned
@@ -252,22 +312,15 @@ static void span_fill(struct span *s, const struct sq_info *in,
 		      struct sq_again *ag, int64_t rows, int rc,
 		      const char *msg)
 {
-	struct dbspan_query q = {
-		.system = "sqlite", .ns = { in->ns, in->ns_len },
-	};
+	const struct dbspan_sql *sql = sql_of_run(in, ag);
 
-	dbspan_query_of(&q, sql_of_run(in, ag));
-	dbspan_describe(s, &q);
+	dbspan_describe_sql(s, STR_LIT("sqlite"),
+			    (struct str){ in->ns, in->ns_len }, sql);
 	if (rows >= 0)
 		dbspan_rows(s, rows);
-	if (rc != SQLITE_OK) {
-		char clean[256];
-		size_t n = sqlite_clean_errmsg(msg, clean, sizeof(clean));
-
-		dbspan_error(s, sqlite_rc_name(rc), NULL,
-			     (struct str){ clean, n });
-	}
-	dbspan_text(s, &q, 0);
+	if (rc != SQLITE_OK)
+		span_error(s, rc, msg);
+	dbspan_text_sql(s, sql, 0);
 }
 
 static const char *errmsg_of(sqlite3 *db)
@@ -308,13 +361,15 @@ static __attribute__((noinline)) void exec_begin(struct sq_slot *sl)
 		span_drop(s);  /* another thread started it first */
 }
 
-/* Ends sl's running execution, if one is, as rc says. */
+/* Ends sl's running execution, if one is, as rc says.  errno is kept
+ * here, so that a statement with no execution running (finalised after
+ * SQLITE_DONE) costs its caller no save and restore. */
 static void exec_over(struct sq_slot *sl, int rc)
 {
 	struct span *s = atomic_exchange(&sl->span, NULL);
 
 	if (s)
-		exec_end(sl, s, rc);
+		KEEP_ERRNO(exec_end(sl, s, rc));
 }
 
 /* The statement behind sl is going away: end its execution, free the
@@ -367,7 +422,8 @@ static void span_unprepared(sqlite3 *db, const char *sql, size_t len,
 
 enum sq_prep { P_V1, P_V2, P_V3, P_16, P_16_V2, P_16_V3 };
 
-static int prepare_real(enum sq_prep kind, sqlite3 *db, const void *sql,
+static inline __attribute__((always_inline))
+int prepare_real(enum sq_prep kind, sqlite3 *db, const void *sql,
 			int nbyte, unsigned flags, sqlite3_stmt **pst,
 			const void **tail)
 {
@@ -400,31 +456,48 @@ static int is_utf16(enum sq_prep kind)
 	return kind == P_16 || kind == P_16_V2 || kind == P_16_V3;
 }
 
-/* A prepared statement gets its slot and its info. */
-static void stmt_track(enum sq_prep kind, sqlite3 *db, sqlite3_stmt *st,
-		       const void *sql, int nbyte, const void *tail)
+/* info_set() for a statement prepared from UTF-16 text: from SQLite's
+ * UTF-8 copy, else converted here (apart from stmt_track(), so that a
+ * UTF-8 prepare does not set up the conversion's buffer). */
+static __attribute__((noinline)) void info_set_utf16(
+	struct sq_info *in, sqlite3 *db, sqlite3_stmt *st, const void *sql,
+	int nbyte, const void *tail)
 {
-	struct sq_slot *sl = slot_claim(st);
 	const char *(*real_sql)(sqlite3_stmt *) = next_sqlite3_sql();
 	const char *text = real_sql ? real_sql(st) : NULL;
 	char buf[4096];
 	size_t len;
 
-	if (!sl)
-		return;
 	if (text) {
 		len = strlen(text);
-	} else if (is_utf16(kind)) {
+	} else {
 		long n = tail ? (const char *)tail - (const char *)sql : nbyte;
 
 		len = sqlite_utf16_to_utf8(sql, n, buf, sizeof(buf), NULL);
 		text = buf;
+	}
+	info_set(in, db, text, len);
+}
+
+/* A prepared statement gets its slot and its info. */
+static void stmt_track(enum sq_prep kind, sqlite3 *db, sqlite3_stmt *st,
+		       const void *sql, int nbyte, const void *tail)
+{
+	struct sq_slot *sl = slot_claim(st);
+	const char *text = sql;
+	size_t len;
+
+	if (!sl)
+		return;
+	if (is_utf16(kind)) {
+		info_set_utf16(info_of(sl), db, st, sql, nbyte, tail);
 	} else {
-		text = sql;
+		/* What sqlite3_sql() gives: SQLite keeps a copy of
+		 * [sql, tail), which prepare just returned. */
 		len = tail ? (size_t)((const char *)tail - text) :
 		      nbyte < 0 ? strlen(text) : strnlen(text, (size_t)nbyte);
+		info_set(info_of(sl), db, text, len);
 	}
-	info_set(info_of(sl), db, text, len);
 	atomic_store_explicit(&again_of(sl)->runs, 0, memory_order_relaxed);
 	atomic_store_explicit(&again_of(sl)->state, AGAIN_NONE,
 			      memory_order_relaxed);
@@ -476,9 +549,11 @@ static void prepared(enum sq_prep kind, sqlite3 *db, const void *sql,
 	}
 }
 
-static int prepare_hook(enum sq_prep kind, sqlite3 *db, const void *sql,
-			int nbyte, unsigned flags, sqlite3_stmt **pst,
-			const void **ptail)
+/* Inlined into each entry point, where kind is a constant: the choice of
+ * the real function and of the text's encoding is made at compile time. */
+static inline __attribute__((always_inline))
+int prepare_hook(enum sq_prep kind, sqlite3 *db, const void *sql, int nbyte,
+		 unsigned flags, sqlite3_stmt **pst, const void **ptail)
 {
 	const void *tail = NULL;
 	uint64_t start;
@@ -547,7 +622,7 @@ HOOK_API int sqlite3_prepare16_v3(sqlite3 *db, const void *sql, int nbyte,
 /* The end of an execution seen at step: SQLITE_DONE or an error. */
 static __attribute__((noinline)) int step_ended(struct sq_slot *sl, int rc)
 {
-	KEEP_ERRNO(exec_over(sl, rc == SQLITE_DONE ? SQLITE_OK : rc));
+	exec_over(sl, rc == SQLITE_DONE ? SQLITE_OK : rc);
 	return rc;
 }
 
@@ -601,9 +676,9 @@ static int stmt_done_hook(int (*real)(sqlite3_stmt *), sqlite3_stmt *st,
 		return real(st);
 	/* Stopped before SQLITE_DONE: not an error. */
 	if (finalize)
-		KEEP_ERRNO(slot_release(sl, SQLITE_OK));
+		slot_release(sl, SQLITE_OK);
 	else
-		KEEP_ERRNO(exec_over(sl, SQLITE_OK));
+		exec_over(sl, SQLITE_OK);
 	sq_depth++;
 	rc = real(st);
 	sq_depth--;
@@ -692,9 +767,11 @@ HOOK_API int sqlite3_exec(sqlite3 *db, const char *sql,
 
 /* Opening a connection resolves what the statement hooks need, so that
  * their first calls find it ready.  Only functions every SQLite 3 has:
- * a miss is looked up again each time. */
-static void resolve_all(void)
+ * a miss is looked up again each time.  The new connection may have the
+ * address of one closed before: namespaces looked up so far are stale. */
+static void opening(void)
 {
+	namespaces_changed();
 	next_sqlite3_step();
 	next_sqlite3_reset();
 	next_sqlite3_finalize();
@@ -707,7 +784,7 @@ HOOK_API int sqlite3_open(const char *filename, sqlite3 **pdb)
 {
 	if (!next_sqlite3_open())
 		return SQLITE_MISUSE;
-	resolve_all();
+	opening();
 	return next_sqlite3_open()(filename, pdb);
 }
 
@@ -716,7 +793,7 @@ HOOK_API int sqlite3_open_v2(const char *filename, sqlite3 **pdb, int flags,
 {
 	if (!next_sqlite3_open_v2())
 		return SQLITE_MISUSE;
-	resolve_all();
+	opening();
 	return next_sqlite3_open_v2()(filename, pdb, flags, vfs);
 }
 
@@ -724,7 +801,7 @@ HOOK_API int sqlite3_open16(const void *filename, sqlite3 **pdb)
 {
 	if (!next_sqlite3_open16())
 		return SQLITE_MISUSE;
-	resolve_all();
+	opening();
 	return next_sqlite3_open16()(filename, pdb);
 }
 
@@ -760,6 +837,8 @@ static int close_hook(int (*real)(sqlite3 *), sqlite3 *db, enum sq_close how)
 
 	if (!real)
 		return SQLITE_MISUSE;
+	/* Its address may be a new connection's next. */
+	namespaces_changed();
 	if (sq_depth || !preload_enter() || !db)
 		return real(db);
 	if (how == SQ_CLOSE_V2)
@@ -780,4 +859,21 @@ HOOK_API int sqlite3_close(sqlite3 *db)
 HOOK_API int sqlite3_close_v2(sqlite3 *db)
 {
 	return close_hook(next_sqlite3_close_v2(), db, SQ_CLOSE_V2);
+}
+
+/* A deserialised database is an in-memory one, under a new file name:
+ * namespaces looked up so far are stale. */
+HOOK_API int sqlite3_deserialize(sqlite3 *db, const char *schema,
+				 unsigned char *data, sqlite3_int64 size,
+				 sqlite3_int64 cap, unsigned flags)
+{
+	__typeof__(next_sqlite3_deserialize()) real =
+		next_sqlite3_deserialize();
+	int rc;
+
+	if (!real)
+		return SQLITE_MISUSE;
+	rc = real(db, schema, data, size, cap, flags);
+	namespaces_changed();
+	return rc;
 }

@@ -374,6 +374,109 @@ class NoStatementNoSpan(unittest.TestCase):
                          ["INSERT INTO t VALUES (?);"] * 3)
 
 
+NAMESPACE_PROGRAM = textwrap.dedent("""
+    import sqlite3, sys
+    a, b = sys.argv[1], sys.argv[2]
+    for path in (a, b, a, b):
+        conn = sqlite3.connect(path)
+        conn.execute("CREATE TABLE IF NOT EXISTS t(x)")
+        conn.execute("INSERT INTO t VALUES (1)")
+        conn.commit()
+        conn.close()
+    conn = sqlite3.connect(a)
+    image = conn.serialize()
+    conn.execute("SELECT count(*) FROM t").fetchall()
+    conn.deserialize(image)
+    # A statement prepared after it (the one above stays in Python's
+    # statement cache with what its prepare saw).
+    print("rows:", conn.execute("SELECT x FROM t").fetchall())
+    conn.close()
+""")
+
+
+class NamespaceFollowsTheConnection(unittest.TestCase):
+    """db.namespace is the file of the statement's own connection, also
+    when connections to other files are opened and closed in between (a
+    new one may get a closed one's address) and after the connection's
+    database was replaced by sqlite3_deserialize(), which makes it an
+    in-memory one."""
+
+    def test_reopened_and_deserialized(self):
+        py = python_with_system_sqlite()
+        prog = NAMESPACE_PROGRAM
+        with tempfile.TemporaryDirectory(prefix="otelshim-sqlite-") as d:
+            a, b = os.path.join(d, "a.db"), os.path.join(d, "b.db")
+            if not hasattr(__import__("sqlite3").Connection, "serialize"):
+                prog = prog.replace("image = conn.serialize()", "")
+                prog = prog.replace("conn.deserialize(image)", "")
+            with Sink() as sink:
+                r = run_traced([py, "-c", prog, a, b], sink)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                spans = by_start(settle(sink, 16))
+        # Each connection: CREATE TABLE, BEGIN, INSERT, COMMIT.
+        files = [a, b, a, b]
+        for i, f in enumerate(files):
+            for s in spans[4 * i:4 * i + 4]:
+                self.assertEqual(attr(s, "db.namespace"), f, summarize(spans))
+        last = spans[-1]
+        self.assertEqual(last["name"], "SELECT t", summarize(spans))
+        if "image = conn.serialize()" in prog:
+            # What sqlite3_db_filename() says of an in-memory database
+            # ("x", the name deserialize attaches it under), not the file.
+            self.assertNotEqual(attr(last, "db.namespace"), a,
+                                summarize(spans[16:]))
+        else:
+            self.assertEqual(attr(last, "db.namespace"), a)
+
+
+UTF16_PROGRAM = textwrap.dedent("""
+    import ctypes, sys
+    # Through the global scope, as a program linked with it calls it.
+    ctypes.CDLL("libsqlite3.so.0", mode=ctypes.RTLD_GLOBAL)
+    lib = ctypes.CDLL(None)
+    db, st = ctypes.c_void_p(), ctypes.c_void_p()
+    lib.sqlite3_open(sys.argv[1].encode(), ctypes.byref(db))
+    lib.sqlite3_exec(db, "CREATE TABLE \u00e9t\u00e9(x)".encode(), None,
+                     None, None)
+    first = "SELECT x FROM \u00e9t\u00e9 WHERE x = 'u16secret'"
+    text = (first + "; SELECT 2").encode("utf-16-le") + bytes(2)
+    # NUL-terminated, then with the first statement's length given.
+    for nbyte in (-1, 2 * len(first)):
+        rc = lib.sqlite3_prepare16_v2(db, text, nbyte, ctypes.byref(st),
+                                      None)
+        print("prepare:", rc, "step:", lib.sqlite3_step(st),
+              "finalize:", lib.sqlite3_finalize(st))
+    lib.sqlite3_close(db)
+""")
+
+
+class Utf16Prepare(unittest.TestCase):
+    """A statement prepared from UTF-16 text: one span with the first
+    statement's text as UTF-8, sanitised, whether or not the length is
+    given."""
+
+    def test_prepare16_text(self):
+        py = python_with_system_sqlite()
+        with tempfile.TemporaryDirectory(prefix="otelshim-sqlite-") as d:
+            # A file, not -c: the command line is a resource attribute.
+            prog = os.path.join(d, "u16.py")
+            Path(prog).write_text(UTF16_PROGRAM)
+            with Sink() as sink:
+                r = run_traced([py, prog, os.path.join(d, "u.db")], sink)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                spans = by_start(settle(sink, 3))
+        self.assertEqual(len(spans), 3, summarize(spans))
+        self.assertIn("prepare: 0 step: 101 finalize: 0", r.stdout)
+        # Up to where SQLite stopped: past the ';', or the length given.
+        for s, end in zip(spans[1:], (";", "")):
+            self.assertEqual(s["name"], "SELECT \u00e9t\u00e9",
+                             summarize(spans))
+            self.assertEqual(attr(s, "db.query.text"),
+                             "SELECT x FROM \u00e9t\u00e9 WHERE x = ?" + end,
+                             summarize(spans))
+        assert_no_secret(self, spans, ["u16secret"])
+
+
 class CExample(unittest.TestCase):
     """examples/sqlite_loop: prepare once, then bind/step/reset N times."""
 

@@ -158,5 +158,65 @@ START_TEST(rows_and_errors)
 }
 END_TEST
 
+/* Whether two records hold the same name, attributes and strings. */
+static void assert_same_record(const struct span *x, const struct span *y)
+{
+	ck_assert_uint_eq(x->nattrs, y->nattrs);
+	ck_assert_uint_eq(x->pool_used, y->pool_used);
+	ck_assert_uint_eq(x->truncated, y->truncated);
+	ck_assert_int_eq(x->name.off, y->name.off);
+	ck_assert_int_eq(x->name.len, y->name.len);
+	ck_assert(!memcmp(x->attrs, y->attrs, x->nattrs * sizeof(x->attrs[0])));
+	ck_assert(!memcmp(x->pool, y->pool, x->pool_used));
+}
+
+/* dbspan_describe_sql() and dbspan_text_sql() write what the query path
+ * writes, for every kind of kept text: raw, analysed, empty, too long to
+ * travel raw, with and without a namespace, with a reserve. */
+START_TEST(sql_path_same_as_query_path)
+{
+	static char big[1000];
+	const char *texts[] = {
+		"INSERT INTO t (name, qty) VALUES ('item1', 1)",
+		"SELECT a FROM t WHERE b = 'x'; DELETE FROM u", "", big,
+	};
+	const struct str nss[] = { STR_LIT("/tmp/app.db"), { "", 0 } };
+
+	memset(big, 'a', sizeof(big) - 1);
+	memcpy(big, "SELECT ", 7);
+	for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++) {
+		for (size_t n = 0; n < 2; n++) {
+			for (size_t k = 0; k < 2; k++) {
+				for (size_t r = 0; r < 2; r++) {
+					struct dbspan_sql a;
+					struct dbspan_query q = {
+						.system = "sqlite", .ns = nss[n],
+					};
+					struct span *x = span_new();
+					struct span *y = span_new();
+					size_t len = strlen(texts[t]);
+					size_t reserve = r ? 900 : 0;
+
+					/* k: kept raw when it fits the text
+					 * buffer, or analysed. */
+					dbspan_keep(&a, texts[t], len,
+						    SQL_SQLITE,
+						    k ? DBSPAN_TEXT_CAP : 0);
+					dbspan_query_of(&q, &a);
+					dbspan_describe(x, &q);
+					dbspan_text(x, &q, reserve);
+					dbspan_describe_sql(y, STR_LIT("sqlite"),
+							    nss[n], &a);
+					dbspan_text_sql(y, &a, reserve);
+					assert_same_record(x, y);
+					rec_free(x);
+					rec_free(y);
+				}
+			}
+		}
+	}
+}
+END_TEST
+
 UNIT_MAIN("dbspan", analyze, describe, name_fallbacks, text_reserve,
-	  rows_and_errors)
+	  rows_and_errors, sql_path_same_as_query_path)
