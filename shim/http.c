@@ -98,22 +98,30 @@ static const size_t head_field[HTTP_NSTR] = {
 	offsetof(struct http_head, x_forwarded_host),
 };
 
+#define KNOWN(name, kind, request_only) \
+	{ name, sizeof(name) - 1, kind, request_only }
+
+/* Lowercase names with their lengths: a header name is first compared by
+ * length, which rules out all but one or two. */
 static const struct {
 	const char *name;
+	uint8_t len;
 	uint8_t kind;
 	uint8_t request_only;   /* responses keep none of their headers */
 } known_headers[] = {
-	{ "host", STR_HOST, 1 },
-	{ "user-agent", STR_UA, 1 },
-	{ "traceparent", STR_TP, 1 },
-	{ "tracestate", STR_TS, 1 },
-	{ "forwarded", STR_FWD, 1 },
-	{ "x-forwarded-for", STR_XFF, 1 },
-	{ "x-forwarded-host", STR_XFH, 1 },
-	{ "content-length", K_CL, 0 },
-	{ "transfer-encoding", K_TE, 0 },
-	{ "connection", K_CONN, 0 },
+	KNOWN("host", STR_HOST, 1),
+	KNOWN("user-agent", STR_UA, 1),
+	KNOWN("traceparent", STR_TP, 1),
+	KNOWN("tracestate", STR_TS, 1),
+	KNOWN("forwarded", STR_FWD, 1),
+	KNOWN("x-forwarded-for", STR_XFF, 1),
+	KNOWN("x-forwarded-host", STR_XFH, 1),
+	KNOWN("content-length", K_CL, 0),
+	KNOWN("transfer-encoding", K_TE, 0),
+	KNOWN("connection", K_CONN, 0),
 };
+
+#undef KNOWN
 
 /* --------------------------------------------------------- stream state */
 
@@ -283,8 +291,12 @@ static int parse_content_length(struct http_stream *st, struct str v)
 {
 	struct cl_parse cl = { -1 };
 
-	if (each_element(v, &cl, cl_element) || cl.value < 0)
-		return -1;
+	/* Nearly every value is one number: no list to split then (a
+	 * failed try leaves cl as it was). */
+	if (v.n == 0 || cl_element(&cl, v) != 0) {
+		if (each_element(v, &cl, cl_element) || cl.value < 0)
+			return -1;
+	}
 	if (st->content_length >= 0 && st->content_length != cl.value)
 		return -1;
 	st->content_length = cl.value;
@@ -319,21 +331,31 @@ static int conn_element(void *arg, struct str e)
 	return 0;
 }
 
-static int classify_header(const struct http_stream *st)
+/* What the header named name[0..n) (any case) is to a stream of dir. */
+static int classify_name(const char *name, size_t n, unsigned dir)
 {
-	size_t i;
+	size_t i, k;
 
-	if (st->namelen > sizeof(st->name))
-		return K_SKIP;
 	for (i = 0; i < sizeof(known_headers) / sizeof(known_headers[0]); i++) {
-		if (known_headers[i].request_only &&
-		    st->dir != HTTP_DIR_REQUEST)
+		const char *lit = known_headers[i].name;
+
+		if (known_headers[i].len != n ||
+		    (known_headers[i].request_only && dir != HTTP_DIR_REQUEST))
 			continue;
-		if (strlen(known_headers[i].name) == st->namelen &&
-		    memcmp(known_headers[i].name, st->name, st->namelen) == 0)
+		for (k = 0; k < n && ascii_lower(name[k]) == lit[k]; k++)
+			;
+		if (k == n)
 			return known_headers[i].kind;
 	}
 	return K_SKIP;
+}
+
+static int classify_header(const struct http_stream *st)
+{
+	/* namelen is one past the name kept when the name was longer. */
+	if (st->namelen > sizeof(st->name))
+		return K_SKIP;
+	return classify_name(st->name, st->namelen, st->dir);
 }
 
 /* A header line we read the value of has ended: keep or interpret it.
@@ -916,6 +938,156 @@ static unsigned take_body(struct http_stream *st, uint64_t *k,
 	return 0;
 }
 
+/* ---------------------------------------------------------- whole heads */
+
+/*
+ * Most heads arrive whole, in one read or write.  Such a head is taken
+ * here a line at a time (runs, memchr) instead of through the machine,
+ * with the same effects: the kept values go through finish_header() and
+ * the empty line through head_done(), as they would byte by byte.  Only
+ * the plain shape is taken: lines ending in CRLF, no obs-fold, nothing cut
+ * to fit, nothing the machine would refuse.  Anything else, and a head cut
+ * short by the end of the data, makes whole_head() return 0 before
+ * head_done(): the machine then reads the same bytes from the first, and
+ * begin_message() resets whatever was written here.
+ */
+
+/* The end of a run of value bytes (header value, reason phrase): what
+ * S_HVALUE and S_REASON take. */
+static const char *value_end(const char *p, const char *end)
+{
+	while (p < end && (((unsigned char)*p >= 0x20 && *p != 0x7f) ||
+			   *p == '\t'))
+		p++;
+	return p;
+}
+
+static int is_crlf(const char *p, const char *end)
+{
+	return end - p >= 2 && p[0] == '\r' && p[1] == '\n';
+}
+
+/* "METHOD SP target SP HTTP/1.x CRLF" into the buffer; returns the byte
+ * after it, or NULL. */
+static const char *whole_request_line(struct http_stream *st, const char *p,
+				      const char *end)
+{
+	const char *m = p, *t;
+	size_t mlen, tlen;
+
+	if (*p < 'A' || *p > 'Z')
+		return NULL;
+	while (p < end && http_tchar((unsigned char)*p))
+		p++;
+	mlen = (size_t)(p - m);
+	if (mlen > HTTP_METHOD_MAX || p == end || *p != ' ')
+		return NULL;
+	t = ++p;
+	while (p < end && (unsigned char)*p > 0x20 && *p != 0x7f)
+		p++;
+	tlen = (size_t)(p - t);
+	if (tlen == 0 || mlen + tlen > HTTP_TARGET_MAX || end - p < 11 ||
+	    *p != ' ' || memcmp(p + 1, "HTTP/1.", 7) != 0 ||
+	    !ascii_is_digit(p[8]) || !is_crlf(p + 9, end))
+		return NULL;
+	memcpy(st->buf, m, mlen);
+	memcpy(st->buf + mlen, t, tlen);
+	st->used = (uint16_t)(mlen + tlen);
+	st->method_len = (uint16_t)mlen;
+	set_str(st, STR_METHOD, 0, mlen);
+	set_str(st, STR_TARGET, mlen, tlen);
+	st->version_minor = (uint8_t)(p[8] - '0');
+	return p + 11;
+}
+
+/* "HTTP/1.x SP 3DIGIT [SP reason] CRLF"; returns the byte after it, or
+ * NULL. */
+static const char *whole_status_line(struct http_stream *st, const char *p,
+				     const char *end)
+{
+	if (end - p < 14 || memcmp(p, "HTTP/1.", 7) != 0 ||
+	    !ascii_is_digit(p[7]) || p[8] != ' ' || p[9] < '1' || p[9] > '9' ||
+	    !ascii_is_digit(p[10]) || !ascii_is_digit(p[11]))
+		return NULL;
+	st->version_minor = (uint8_t)(p[7] - '0');
+	st->status = (uint16_t)((p[9] - '0') * 100 + (p[10] - '0') * 10 +
+				(p[11] - '0'));
+	p += 12;
+	if (*p == ' ')
+		p = value_end(p + 1, end);
+	return is_crlf(p, end) ? p + 2 : NULL;
+}
+
+/*
+ * The header lines and the empty line after them; returns the byte after
+ * that, or NULL.  Values of headers we keep or interpret are copied and
+ * finished as S_HVALUE would; the others are skipped as by S_HSKIP.
+ */
+static const char *whole_fields(struct http_stream *st, const char *p,
+				const char *end)
+{
+	const char *name, *v, *lf;
+	size_t n, limit;
+	int kind;
+
+	while (!is_crlf(p, end)) {
+		name = p;
+		while (p < end && http_tchar((unsigned char)*p))
+			p++;
+		if (p == name || p == end || *p != ':')
+			return NULL;
+		kind = classify_name(name, (size_t)(p - name), st->dir);
+		p++;
+		if (kind == K_SKIP) {
+			lf = memchr(p, '\n', (size_t)(end - p));
+			if (!lf)
+				return NULL;
+			p = lf + 1;
+			continue;
+		}
+		while (p < end && ascii_is_ows(*p))
+			p++;
+		v = p;
+		p = value_end(p, end);
+		n = (size_t)(p - v);
+		limit = kind >= K_CL ? HTTP_BUF_SIZE : KEPT_LIMIT;
+		if (!is_crlf(p, end) || st->used + n > limit)
+			return NULL;
+		st->kind = (uint8_t)kind;
+		st->val_off = st->used;
+		memcpy(st->buf + st->used, v, n);
+		st->used = (uint16_t)(st->used + n);
+		if (finish_header(st) < 0)
+			return NULL;
+		p += 2;
+	}
+	return p + 2;
+}
+
+/* A whole head at the start of a message: the bytes it took (its
+ * events in *what), or 0 when the machine must read them. */
+static size_t whole_head(struct http_stream *st, const char *p,
+			 const char *end, struct http_event *ev,
+			 unsigned *what)
+{
+	const char *q;
+
+	if (*p == '\r' || *p == '\n')
+		return 0;       /* empty lines before a message */
+	begin_message(st);
+	if (st->dir == HTTP_DIR_REQUEST)
+		q = whole_request_line(st, p, end);
+	else
+		q = whole_status_line(st, p, end);
+	if (q)
+		q = whole_fields(st, q, end);
+	if (!q || q - p > HTTP_HEAD_LIMIT)
+		return 0;
+	st->head_bytes = (uint32_t)(q - p);
+	*what = head_done(st, ev);
+	return (size_t)(q - p);
+}
+
 size_t http_feed(struct http_stream *st, const char *data, size_t len,
 		 struct http_event *ev)
 {
@@ -927,6 +1099,13 @@ size_t http_feed(struct http_stream *st, const char *data, size_t len,
 	ev->type = 0;
 	ev->body_bytes = 0;
 	while (p < end && what == 0) {
+		if (st->state == S_START) {
+			n = whole_head(st, p, end, ev, &what);
+			if (n) {
+				p += n;
+				break;
+			}
+		}
 		switch (st->state) {
 		case S_BODY_CL:
 		case S_CHUNK_DATA:
