@@ -86,43 +86,6 @@ enum {
 /* Request kinds queued on a response stream. */
 enum { REQ_PLAIN = 0, REQ_HEAD = 1, REQ_CONNECT = 2 };
 
-static const size_t head_field[HTTP_NSTR] = {
-	offsetof(struct http_head, method),
-	offsetof(struct http_head, target),
-	offsetof(struct http_head, host),
-	offsetof(struct http_head, user_agent),
-	offsetof(struct http_head, traceparent),
-	offsetof(struct http_head, tracestate),
-	offsetof(struct http_head, forwarded),
-	offsetof(struct http_head, x_forwarded_for),
-	offsetof(struct http_head, x_forwarded_host),
-};
-
-#define KNOWN(name, kind, request_only) \
-	{ name, sizeof(name) - 1, kind, request_only }
-
-/* Lowercase names with their lengths: a header name is first compared by
- * length, which rules out all but one or two. */
-static const struct {
-	const char *name;
-	uint8_t len;
-	uint8_t kind;
-	uint8_t request_only;   /* responses keep none of their headers */
-} known_headers[] = {
-	KNOWN("host", STR_HOST, 1),
-	KNOWN("user-agent", STR_UA, 1),
-	KNOWN("traceparent", STR_TP, 1),
-	KNOWN("tracestate", STR_TS, 1),
-	KNOWN("forwarded", STR_FWD, 1),
-	KNOWN("x-forwarded-for", STR_XFF, 1),
-	KNOWN("x-forwarded-host", STR_XFH, 1),
-	KNOWN("content-length", K_CL, 0),
-	KNOWN("transfer-encoding", K_TE, 0),
-	KNOWN("connection", K_CONN, 0),
-};
-
-#undef KNOWN
-
 /* --------------------------------------------------------- stream state */
 
 void http_stream_init(struct http_stream *st, enum http_dir dir)
@@ -209,21 +172,28 @@ static void set_str(struct http_stream *st, int i, size_t off, size_t len)
 	st->have |= (uint16_t)(1u << i);
 }
 
+static struct str ref_str(const struct http_stream *st, int i)
+{
+	struct str s = { NULL, 0 };
+
+	if (st->have & (1u << i)) {
+		s.p = st->buf + st->str[i].off;
+		s.n = st->str[i].len;
+	}
+	return s;
+}
+
 static void fill_head(const struct http_stream *st, struct http_head *h)
 {
-	int i;
-
-	for (i = 0; i < HTTP_NSTR; i++) {
-		struct str *s = (struct str *)((char *)h + head_field[i]);
-
-		if (st->have & (1u << i)) {
-			s->p = st->buf + st->str[i].off;
-			s->n = st->str[i].len;
-		} else {
-			s->p = NULL;
-			s->n = 0;
-		}
-	}
+	h->method = ref_str(st, STR_METHOD);
+	h->target = ref_str(st, STR_TARGET);
+	h->host = ref_str(st, STR_HOST);
+	h->user_agent = ref_str(st, STR_UA);
+	h->traceparent = ref_str(st, STR_TP);
+	h->tracestate = ref_str(st, STR_TS);
+	h->forwarded = ref_str(st, STR_FWD);
+	h->x_forwarded_for = ref_str(st, STR_XFF);
+	h->x_forwarded_host = ref_str(st, STR_XFH);
 	h->content_length = st->content_length;
 	h->head_bytes = st->head_bytes;
 	h->status = st->status;
@@ -331,24 +301,57 @@ static int conn_element(void *arg, struct str e)
 	return 0;
 }
 
-/* What the header named name[0..n) (any case) is to a stream of dir. */
+/* 1 if name[0..n) is lit, a lowercase name of n bytes, in any case. */
+static int name_is(const char *name, const char *lit, size_t n)
+{
+	size_t k = 0;
+
+	while (k < n && ascii_lower(name[k]) == lit[k])
+		k++;
+	return k == n;
+}
+
+#define IS(lit) name_is(name, lit, sizeof(lit) - 1)
+#define LEN(lit) (sizeof(lit) - 1)
+
+/*
+ * What the header named name[0..n) (any case) is to a stream of dir: the
+ * length rules out all known names but one or three, so every line costs
+ * a switch and at most a comparison or three.  Responses keep none of
+ * their headers.
+ */
 static int classify_name(const char *name, size_t n, unsigned dir)
 {
-	size_t i, k;
+	int req = dir == HTTP_DIR_REQUEST;
 
-	for (i = 0; i < sizeof(known_headers) / sizeof(known_headers[0]); i++) {
-		const char *lit = known_headers[i].name;
-
-		if (known_headers[i].len != n ||
-		    (known_headers[i].request_only && dir != HTTP_DIR_REQUEST))
-			continue;
-		for (k = 0; k < n && ascii_lower(name[k]) == lit[k]; k++)
-			;
-		if (k == n)
-			return known_headers[i].kind;
+	switch (n) {
+	case LEN("host"):
+		return req && IS("host") ? STR_HOST : K_SKIP;
+	case LEN("forwarded"):
+		return req && IS("forwarded") ? STR_FWD : K_SKIP;
+	case LEN("connection"):         /* user-agent, tracestate */
+		if (IS("connection"))
+			return K_CONN;
+		if (req && IS("user-agent"))
+			return STR_UA;
+		return req && IS("tracestate") ? STR_TS : K_SKIP;
+	case LEN("traceparent"):
+		return req && IS("traceparent") ? STR_TP : K_SKIP;
+	case LEN("content-length"):
+		return IS("content-length") ? K_CL : K_SKIP;
+	case LEN("x-forwarded-for"):
+		return req && IS("x-forwarded-for") ? STR_XFF : K_SKIP;
+	case LEN("x-forwarded-host"):
+		return req && IS("x-forwarded-host") ? STR_XFH : K_SKIP;
+	case LEN("transfer-encoding"):
+		return IS("transfer-encoding") ? K_TE : K_SKIP;
+	default:
+		return K_SKIP;
 	}
-	return K_SKIP;
 }
+
+#undef IS
+#undef LEN
 
 static int classify_header(const struct http_stream *st)
 {

@@ -198,6 +198,8 @@ static void check_stream(enum http_dir dir, const struct setup *su,
 
 #define REQ(in, want) check_stream(HTTP_DIR_REQUEST, NULL, in, \
 				   sizeof(in) - 1, 0, want)
+#define RESP(su, in, eof, want) check_stream(HTTP_DIR_RESPONSE, su, in, \
+					     sizeof(in) - 1, eof, want)
 
 /* --------------------------------------------------------- request side */
 
@@ -360,6 +362,31 @@ START_TEST(req_trace_headers)
 	    "X-Forwarded-For: 1.1.1.1\r\n\r\n",
 	    "@124 H GET / 1.1 fwd=for=1.2.3.4 xff=5.6.7.8, 9.9.9.9 xfh=x"
 	    " hb=124 E bb=0;");
+}
+END_TEST
+
+/* Header names are known in any case, by every byte; responses keep
+ * none of the request headers. */
+START_TEST(header_names)
+{
+	REQ("GET / HTTP/1.1\r\nHOST: a\r\nuSER-aGENT: b\r\nTRACEPARENT: c\r\n"
+	    "TRACESTATE: d\r\nFORWARDED: e\r\nX-FORWARDED-FOR: f\r\n"
+	    "X-FORWARDED-HOST: g\r\nCONTENT-LENGTH: 0\r\n"
+	    "CONNECTION: close\r\nTRANSFER-ENCODING: chunked\r\n\r\n"
+	    "0\r\n\r\n",
+	    "@194 H GET / 1.1 host=a ua=b tp=c ts=d fwd=e xff=f xfh=g cl=0"
+	    " f=3 hb=194;@199 E bb=5;");
+	REQ("GET / HTTP/1.1\r\nHosx: a\r\nUser-Agenx: b\r\nTraceparenx: c\r\n"
+	    "Tracestatx: d\r\nForwardex: e\r\nX-Forwarded-Fox: f\r\n"
+	    "X-Forwarded-Hosx: g\r\nContent-Lengtx: 5\r\n"
+	    "Connectiox: close\r\nTransfer-Encodinx: chunked\r\n"
+	    "Xost: h\r\nXser-agent: u\r\n\r\n",
+	    "@218 H GET / 1.1 hb=218 E bb=0;");
+	RESP(NULL, "HTTP/1.1 200 OK\r\nHost: a\r\nUser-Agent: b\r\n"
+	     "Traceparent: c\r\nTracestate: d\r\nForwarded: e\r\n"
+	     "X-Forwarded-For: f\r\nX-Forwarded-Host: g\r\n"
+	     "CONTENT-length: 2\r\nconnection: CLOSE\r\n\r\nok", 0,
+	     "@167 H 200 1.1 cl=2 f=2 hb=167;@169 E bb=2;");
 }
 END_TEST
 
@@ -598,8 +625,6 @@ END_TEST
 
 /* -------------------------------------------------------- response side */
 
-#define RESP(su, in, eof, want) check_stream(HTTP_DIR_RESPONSE, su, in, \
-					     sizeof(in) - 1, eof, want)
 
 START_TEST(resp_basic)
 {
@@ -971,6 +996,7 @@ int main(void)
 	tcase_add_test(tc, req_keepalive_many);
 	tcase_add_test(tc, req_pipelined);
 	tcase_add_test(tc, req_trace_headers);
+	tcase_add_test(tc, header_names);
 	tcase_add_test(tc, req_head_seen);
 	tcase_add_test(tc, req_secrets_never_stored);
 	tcase_add_test(tc, req_oversized);
