@@ -53,17 +53,31 @@ void rec_name(struct span *s, const char *name, size_t len)
 	s->name = rec_str(s, name, len);
 }
 
+/* The bit of a key in span.attr_keys: the top bits of its address times
+ * a large odd constant (Fibonacci hashing), which spreads keys defined
+ * next to each other. */
+static uint32_t key_bit(const char *key)
+{
+	return 1u << ((uint64_t)(uintptr_t)key * 0x9e3779b97f4a7c15u >> 59);
+}
+
 /* A key is one object (common/semconv.h): the same key, the same
- * address. */
+ * address.  The slots are searched for it only when its bit is set:
+ * a span records a dozen different keys, nearly all of them once. */
 static struct span_attr *attr_slot(struct span *s, const char *key)
 {
-	for (size_t i = 0; i < s->nattrs; i++)
-		if (s->attrs[i].key == key)
-			return &s->attrs[i];
+	uint32_t bit = key_bit(key);
+
+	if (s->attr_keys & bit) {
+		for (size_t i = 0; i < s->nattrs; i++)
+			if (s->attrs[i].key == key)
+				return &s->attrs[i];
+	}
 	if (s->nattrs == SPAN_MAX_ATTRS) {
 		s->dropped_attrs++;
 		return NULL;
 	}
+	s->attr_keys |= bit;
 	s->attrs[s->nattrs].key = key;
 	return &s->attrs[s->nattrs++];
 }

@@ -64,13 +64,13 @@ static void attr_method(struct span *s, const struct http_head *h)
 		rec_attr_str(s, ATTR_HTTP_REQUEST_METHOD, m, n);
 	} else {
 		rec_name(s, "HTTP", 4);
-		rec_attr_cstr(s, ATTR_HTTP_REQUEST_METHOD, "_OTHER");
+		rec_attr_str(s, ATTR_HTTP_REQUEST_METHOD, "_OTHER", 6);
 		if (m)
 			rec_attr_str(s, ATTR_HTTP_REQUEST_METHOD_ORIGINAL, m,
 				     n);
 	}
-	rec_attr_cstr(s, ATTR_NETWORK_PROTOCOL_VERSION,
-		      h->version_minor ? "1.1" : "1.0");
+	rec_attr_str(s, ATTR_NETWORK_PROTOCOL_VERSION,
+		     h->version_minor ? "1.1" : "1.0", 3);
 }
 
 int hs_remote(const struct http_head *h, struct ctx_remote *r, char *ts,
@@ -104,9 +104,9 @@ int hs_remote_from(struct str traceparent, struct str tracestate,
 }
 
 /* The connection's scheme: https for the plaintext of TLS (tls.c). */
-static const char *scheme_of(const struct fd_entry *e)
+static struct str scheme_of(const struct fd_entry *e)
 {
-	return e && e->tls ? "https" : "http";
+	return e && e->tls ? STR_LIT("https") : STR_LIT("http");
 }
 
 static int default_port(const struct fd_entry *e)
@@ -118,9 +118,10 @@ void hs_server(struct span *s, const struct http_head *h,
 	       const struct fd_entry *e)
 {
 	char buf[512], peer[PEER_TEXT_MAX];
-	struct str path, query, name, addr;
+	struct str path, query, name, addr, scheme = scheme_of(e);
 	const struct str *host;
 	int port, peer_port;
+	size_t peer_n;
 
 	attr_method(s, h);
 	/* A request rejected before its target was read has none. */
@@ -134,7 +135,7 @@ void hs_server(struct span *s, const struct http_head *h,
 
 		rec_attr_str(s, ATTR_URL_QUERY, buf, n);
 	}
-	rec_attr_cstr(s, ATTR_URL_SCHEME, scheme_of(e));
+	rec_attr_str(s, ATTR_URL_SCHEME, scheme.p, scheme.n);
 	host = h->x_forwarded_host.p ? &h->x_forwarded_host : &h->host;
 	if (host->p && http_split_host(host->p, host->n, &name, &port) == 0) {
 		rec_attr_str(s, ATTR_SERVER_ADDRESS, name.p, name.n);
@@ -142,12 +143,13 @@ void hs_server(struct span *s, const struct http_head *h,
 			     port >= 0 ? port : default_port(e));
 	}
 	peer_port = peer_of(e, peer, sizeof(peer));
+	peer_n = strlen(peer);
 	if (http_client_address(h, &addr) == 0)
 		rec_attr_str(s, ATTR_CLIENT_ADDRESS, addr.p, addr.n);
-	else if (peer[0])
-		rec_attr_cstr(s, ATTR_CLIENT_ADDRESS, peer);
-	if (peer[0]) {
-		rec_attr_cstr(s, ATTR_NETWORK_PEER_ADDRESS, peer);
+	else if (peer_n)
+		rec_attr_str(s, ATTR_CLIENT_ADDRESS, peer, peer_n);
+	if (peer_n) {
+		rec_attr_str(s, ATTR_NETWORK_PEER_ADDRESS, peer, peer_n);
 		rec_attr_int(s, ATTR_NETWORK_PEER_PORT, peer_port);
 	}
 	if (h->user_agent.p)
@@ -175,7 +177,7 @@ void hs_client(struct span *s, const struct http_head *h,
 	if (port < 0)
 		port = default_port(e);
 	rec_attr_int(s, ATTR_SERVER_PORT, port);
-	n = http_url_full(scheme_of(e), h->host.p ? h->host.p : peer,
+	n = http_url_full(scheme_of(e).p, h->host.p ? h->host.p : peer,
 			  h->host.p ? h->host.n : strlen(peer),
 			  h->target.p ? h->target.p : "", h->target.n,
 			  url, sizeof(url));
