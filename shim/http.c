@@ -172,28 +172,35 @@ static void set_str(struct http_stream *st, int i, size_t off, size_t len)
 	st->have |= (uint16_t)(1u << i);
 }
 
-static struct str ref_str(const struct http_stream *st, int i)
-{
-	struct str s = { NULL, 0 };
-
-	if (st->have & (1u << i)) {
-		s.p = st->buf + st->str[i].off;
-		s.n = st->str[i].len;
-	}
-	return s;
-}
+/* Where struct http_head keeps each of the stream's strings (STR_*). */
+static const size_t head_field[HTTP_NSTR] = {
+	offsetof(struct http_head, method),
+	offsetof(struct http_head, target),
+	offsetof(struct http_head, host),
+	offsetof(struct http_head, user_agent),
+	offsetof(struct http_head, traceparent),
+	offsetof(struct http_head, tracestate),
+	offsetof(struct http_head, forwarded),
+	offsetof(struct http_head, x_forwarded_for),
+	offsetof(struct http_head, x_forwarded_host),
+};
 
 static void fill_head(const struct http_stream *st, struct http_head *h)
 {
-	h->method = ref_str(st, STR_METHOD);
-	h->target = ref_str(st, STR_TARGET);
-	h->host = ref_str(st, STR_HOST);
-	h->user_agent = ref_str(st, STR_UA);
-	h->traceparent = ref_str(st, STR_TP);
-	h->tracestate = ref_str(st, STR_TS);
-	h->forwarded = ref_str(st, STR_FWD);
-	h->x_forwarded_for = ref_str(st, STR_XFF);
-	h->x_forwarded_host = ref_str(st, STR_XFH);
+	unsigned have = st->have;
+
+	/* All absent, then the few a head has (none on a response). */
+	h->method = h->target = h->host = h->user_agent = (struct str){ 0 };
+	h->traceparent = h->tracestate = h->forwarded = (struct str){ 0 };
+	h->x_forwarded_for = h->x_forwarded_host = (struct str){ 0 };
+	while (have) {
+		int i = __builtin_ctz(have);
+		struct str *s = (struct str *)((char *)h + head_field[i]);
+
+		s->p = st->buf + st->str[i].off;
+		s->n = st->str[i].len;
+		have &= have - 1;
+	}
 	h->content_length = st->content_length;
 	h->head_bytes = st->head_bytes;
 	h->status = st->status;
@@ -956,11 +963,14 @@ static unsigned take_body(struct http_stream *st, uint64_t *k,
  */
 
 /* The end of a run of value bytes (header value, reason phrase): what
- * S_HVALUE and S_REASON take. */
+ * S_HVALUE and S_REASON take, HTAB, SP, visible ASCII and obs-text. */
 static const char *value_end(const char *p, const char *end)
 {
-	while (p < end && (((unsigned char)*p >= 0x20 && *p != 0x7f) ||
-			   *p == '\t'))
+	static const unsigned char vchar[256] = {
+		['\t'] = 1, [0x20 ... 0x7e] = 1, [0x80 ... 0xff] = 1,
+	};
+
+	while (p < end && vchar[(unsigned char)*p])
 		p++;
 	return p;
 }
