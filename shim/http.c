@@ -308,14 +308,33 @@ static int conn_element(void *arg, struct str e)
 	return 0;
 }
 
-/* 1 if name[0..n) is lit, a lowercase name of n bytes, in any case. */
+/*
+ * 1 if name[0..n) is lit, a name of n lowercase letters and '-', in any
+ * case.  name holds token bytes (http_tchar): of those, setting bit 0x20
+ * turns an uppercase letter into its lowercase one and makes no other
+ * byte a letter or '-' ('^' and '_' become '~' and DEL), so that eight
+ * bytes compare at once, the last eight overlapping the ones before.
+ */
 static int name_is(const char *name, const char *lit, size_t n)
 {
-	size_t k = 0;
+	const uint64_t fold = 0x2020202020202020u;
+	uint64_t a, b;
+	size_t k;
 
-	while (k < n && ascii_lower(name[k]) == lit[k])
-		k++;
-	return k == n;
+	if (n < 8) {
+		for (k = 0; k < n && ascii_lower(name[k]) == lit[k]; k++)
+			;
+		return k == n;
+	}
+	for (k = 0; k + 8 < n; k += 8) {
+		memcpy(&a, name + k, 8);
+		memcpy(&b, lit + k, 8);
+		if ((a | fold) != b)
+			return 0;
+	}
+	memcpy(&a, name + n - 8, 8);
+	memcpy(&b, lit + n - 8, 8);
+	return (a | fold) == b;
 }
 
 #define IS(lit) name_is(name, lit, sizeof(lit) - 1)
@@ -970,6 +989,10 @@ static const char *value_end(const char *p, const char *end)
 		['\t'] = 1, [0x20 ... 0x7e] = 1, [0x80 ... 0xff] = 1,
 	};
 
+	while (end - p >= 4 && vchar[(unsigned char)p[0]] &&
+	       vchar[(unsigned char)p[1]] && vchar[(unsigned char)p[2]] &&
+	       vchar[(unsigned char)p[3]])
+		p += 4;
 	while (p < end && vchar[(unsigned char)*p])
 		p++;
 	return p;
@@ -978,6 +1001,20 @@ static const char *value_end(const char *p, const char *end)
 static int is_crlf(const char *p, const char *end)
 {
 	return end - p >= 2 && p[0] == '\r' && p[1] == '\n';
+}
+
+/* The end of a run of token bytes (a method, a header name), four bytes
+ * a turn while four remain. */
+static const char *token_end(const char *p, const char *end)
+{
+	while (end - p >= 4 && http_tchar((unsigned char)p[0]) &&
+	       http_tchar((unsigned char)p[1]) &&
+	       http_tchar((unsigned char)p[2]) &&
+	       http_tchar((unsigned char)p[3]))
+		p += 4;
+	while (p < end && http_tchar((unsigned char)*p))
+		p++;
+	return p;
 }
 
 /* "METHOD SP target SP HTTP/1.x CRLF" into the buffer; returns the byte
@@ -990,8 +1027,7 @@ static const char *whole_request_line(struct http_stream *st, const char *p,
 
 	if (*p < 'A' || *p > 'Z')
 		return NULL;
-	while (p < end && http_tchar((unsigned char)*p))
-		p++;
+	p = token_end(p, end);
 	mlen = (size_t)(p - m);
 	if (mlen > HTTP_METHOD_MAX || p == end || *p != ' ')
 		return NULL;
@@ -1045,8 +1081,7 @@ static const char *whole_fields(struct http_stream *st, const char *p,
 
 	while (!is_crlf(p, end)) {
 		name = p;
-		while (p < end && http_tchar((unsigned char)*p))
-			p++;
+		p = token_end(p, end);
 		if (p == name || p == end || *p != ':')
 			return NULL;
 		kind = classify_name(name, (size_t)(p - name), st->dir);

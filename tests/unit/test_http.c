@@ -382,6 +382,10 @@ START_TEST(header_names)
 	    "Connectiox: close\r\nTransfer-Encodinx: chunked\r\n"
 	    "Xost: h\r\nXser-agent: u\r\n\r\n",
 	    "@218 H GET / 1.1 hb=218 E bb=0;");
+	/* '_' and '^' are no '-' or letter whatever their case. */
+	REQ("GET / HTTP/1.1\r\nContent_Length: 5\r\nX-Forwarded_Host: g\r\n"
+	    "Trace^parent: x\r\n\r\n",
+	    "@75 H GET / 1.1 hb=75 E bb=0;");
 	RESP(NULL, "HTTP/1.1 200 OK\r\nHost: a\r\nUser-Agent: b\r\n"
 	     "Traceparent: c\r\nTracestate: d\r\nForwarded: e\r\n"
 	     "X-Forwarded-For: f\r\nX-Forwarded-Host: g\r\n"
