@@ -37,8 +37,9 @@ struct span_str rec_str(struct span *s, const char *str, size_t len)
 {
 	struct span_str r = { .off = s->pool_used, .len = 0 };
 	size_t room = SPAN_STRPOOL - s->pool_used;
-	/* A clean cut reads better (the exporter would repair a split one). */
-	size_t n = utf8_cut(str, len, room);
+	/* A clean cut reads better (the exporter would repair a split one);
+	 * nearly every string fits whole, without the call. */
+	size_t n = len <= room ? len : utf8_cut(str, len, room);
 
 	if (n < len)
 		s->truncated = 1;
