@@ -989,10 +989,6 @@ static const char *value_end(const char *p, const char *end)
 		['\t'] = 1, [0x20 ... 0x7e] = 1, [0x80 ... 0xff] = 1,
 	};
 
-	while (end - p >= 4 && vchar[(unsigned char)p[0]] &&
-	       vchar[(unsigned char)p[1]] && vchar[(unsigned char)p[2]] &&
-	       vchar[(unsigned char)p[3]])
-		p += 4;
 	while (p < end && vchar[(unsigned char)*p])
 		p++;
 	return p;
@@ -1003,15 +999,9 @@ static int is_crlf(const char *p, const char *end)
 	return end - p >= 2 && p[0] == '\r' && p[1] == '\n';
 }
 
-/* The end of a run of token bytes (a method, a header name), four bytes
- * a turn while four remain. */
+/* The end of a run of token bytes (a method, a header name). */
 static const char *token_end(const char *p, const char *end)
 {
-	while (end - p >= 4 && http_tchar((unsigned char)p[0]) &&
-	       http_tchar((unsigned char)p[1]) &&
-	       http_tchar((unsigned char)p[2]) &&
-	       http_tchar((unsigned char)p[3]))
-		p += 4;
 	while (p < end && http_tchar((unsigned char)*p))
 		p++;
 	return p;
