@@ -33,7 +33,9 @@ size_t rec_in_flight(void)
 	return slab_in_use(&rec_pool);
 }
 
-struct span_str rec_str(struct span *s, const char *str, size_t len)
+/* rec_str, inlined into the writers of this file. */
+static inline __attribute__((always_inline)) struct span_str
+pool_put(struct span *s, const char *str, size_t len)
 {
 	struct span_str r = { .off = s->pool_used, .len = 0 };
 	size_t room = SPAN_STRPOOL - s->pool_used;
@@ -49,9 +51,14 @@ struct span_str rec_str(struct span *s, const char *str, size_t len)
 	return r;
 }
 
+struct span_str rec_str(struct span *s, const char *str, size_t len)
+{
+	return pool_put(s, str, len);
+}
+
 void rec_name(struct span *s, const char *name, size_t len)
 {
-	s->name = rec_str(s, name, len);
+	s->name = pool_put(s, name, len);
 }
 
 /* The bit of a key in span.attr_keys: the top bits of its address times
@@ -64,8 +71,10 @@ static uint32_t key_bit(const char *key)
 
 /* A key is one object (common/semconv.h): the same key, the same
  * address.  The slots are searched for it only when its bit is set:
- * a span records a dozen different keys, nearly all of them once. */
-static struct span_attr *attr_slot(struct span *s, const char *key)
+ * a span records a dozen different keys, nearly all of them once.
+ * Inlined into each writer: it runs for every attribute of every span. */
+static inline __attribute__((always_inline)) struct span_attr *
+attr_slot(struct span *s, const char *key)
 {
 	uint32_t bit = key_bit(key);
 
@@ -91,7 +100,7 @@ const struct span_attr *rec_attr_str(struct span *s, const char *key,
 	if (!a)
 		return NULL;
 	a->type = SPAN_ATTR_STRING;
-	a->v.s = rec_str(s, val, len);
+	a->v.s = pool_put(s, val, len);
 	return a;
 }
 
