@@ -33,12 +33,15 @@ size_t rec_in_flight(void)
 	return slab_in_use(&rec_pool);
 }
 
-struct span_str rec_str(struct span *s, const char *str, size_t len)
+/* rec_str, inlined into the writers of this file. */
+static inline __attribute__((always_inline)) struct span_str
+pool_put(struct span *s, const char *str, size_t len)
 {
 	struct span_str r = { .off = s->pool_used, .len = 0 };
 	size_t room = SPAN_STRPOOL - s->pool_used;
-	/* A clean cut reads better (the exporter would repair a split one). */
-	size_t n = utf8_cut(str, len, room);
+	/* A clean cut reads better (the exporter would repair a split one);
+	 * nearly every string fits whole, without the call. */
+	size_t n = len <= room ? len : utf8_cut(str, len, room);
 
 	if (n < len)
 		s->truncated = 1;
@@ -48,22 +51,43 @@ struct span_str rec_str(struct span *s, const char *str, size_t len)
 	return r;
 }
 
+struct span_str rec_str(struct span *s, const char *str, size_t len)
+{
+	return pool_put(s, str, len);
+}
+
 void rec_name(struct span *s, const char *name, size_t len)
 {
-	s->name = rec_str(s, name, len);
+	s->name = pool_put(s, name, len);
+}
+
+/* The bit of a key in span.attr_keys: the top bits of its address times
+ * a large odd constant (Fibonacci hashing), which spreads keys defined
+ * next to each other. */
+static uint32_t key_bit(const char *key)
+{
+	return 1u << ((uint64_t)(uintptr_t)key * 0x9e3779b97f4a7c15u >> 59);
 }
 
 /* A key is one object (common/semconv.h): the same key, the same
- * address. */
-static struct span_attr *attr_slot(struct span *s, const char *key)
+ * address.  The slots are searched for it only when its bit is set:
+ * a span records a dozen different keys, nearly all of them once.
+ * Inlined into each writer: it runs for every attribute of every span. */
+static inline __attribute__((always_inline)) struct span_attr *
+attr_slot(struct span *s, const char *key)
 {
-	for (size_t i = 0; i < s->nattrs; i++)
-		if (s->attrs[i].key == key)
-			return &s->attrs[i];
+	uint32_t bit = key_bit(key);
+
+	if (s->attr_keys & bit) {
+		for (size_t i = 0; i < s->nattrs; i++)
+			if (s->attrs[i].key == key)
+				return &s->attrs[i];
+	}
 	if (s->nattrs == SPAN_MAX_ATTRS) {
 		s->dropped_attrs++;
 		return NULL;
 	}
+	s->attr_keys |= bit;
 	s->attrs[s->nattrs].key = key;
 	return &s->attrs[s->nattrs++];
 }
@@ -76,7 +100,7 @@ const struct span_attr *rec_attr_str(struct span *s, const char *key,
 	if (!a)
 		return NULL;
 	a->type = SPAN_ATTR_STRING;
-	a->v.s = rec_str(s, val, len);
+	a->v.s = pool_put(s, val, len);
 	return a;
 }
 

@@ -100,6 +100,9 @@ struct span {
 	uint8_t truncated;              /* some string did not fit the pool */
 	uint16_t dropped_attrs;         /* attributes that found no slot */
 	uint16_t pool_used;
+	uint32_t attr_keys;             /* keys in attrs, hashed to one bit
+					   each (record.c); a bit may be left
+					   set by a key taken away */
 	uint64_t start_ns;              /* CLOCK_REALTIME, ns since the epoch */
 	uint64_t end_ns;
 	struct span_str name;

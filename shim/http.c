@@ -86,35 +86,6 @@ enum {
 /* Request kinds queued on a response stream. */
 enum { REQ_PLAIN = 0, REQ_HEAD = 1, REQ_CONNECT = 2 };
 
-static const size_t head_field[HTTP_NSTR] = {
-	offsetof(struct http_head, method),
-	offsetof(struct http_head, target),
-	offsetof(struct http_head, host),
-	offsetof(struct http_head, user_agent),
-	offsetof(struct http_head, traceparent),
-	offsetof(struct http_head, tracestate),
-	offsetof(struct http_head, forwarded),
-	offsetof(struct http_head, x_forwarded_for),
-	offsetof(struct http_head, x_forwarded_host),
-};
-
-static const struct {
-	const char *name;
-	uint8_t kind;
-	uint8_t request_only;   /* responses keep none of their headers */
-} known_headers[] = {
-	{ "host", STR_HOST, 1 },
-	{ "user-agent", STR_UA, 1 },
-	{ "traceparent", STR_TP, 1 },
-	{ "tracestate", STR_TS, 1 },
-	{ "forwarded", STR_FWD, 1 },
-	{ "x-forwarded-for", STR_XFF, 1 },
-	{ "x-forwarded-host", STR_XFH, 1 },
-	{ "content-length", K_CL, 0 },
-	{ "transfer-encoding", K_TE, 0 },
-	{ "connection", K_CONN, 0 },
-};
-
 /* --------------------------------------------------------- stream state */
 
 void http_stream_init(struct http_stream *st, enum http_dir dir)
@@ -201,20 +172,34 @@ static void set_str(struct http_stream *st, int i, size_t off, size_t len)
 	st->have |= (uint16_t)(1u << i);
 }
 
+/* Where struct http_head keeps each of the stream's strings (STR_*). */
+static const size_t head_field[HTTP_NSTR] = {
+	offsetof(struct http_head, method),
+	offsetof(struct http_head, target),
+	offsetof(struct http_head, host),
+	offsetof(struct http_head, user_agent),
+	offsetof(struct http_head, traceparent),
+	offsetof(struct http_head, tracestate),
+	offsetof(struct http_head, forwarded),
+	offsetof(struct http_head, x_forwarded_for),
+	offsetof(struct http_head, x_forwarded_host),
+};
+
 static void fill_head(const struct http_stream *st, struct http_head *h)
 {
-	int i;
+	unsigned have = st->have;
 
-	for (i = 0; i < HTTP_NSTR; i++) {
+	/* All absent, then the few a head has (none on a response). */
+	h->method = h->target = h->host = h->user_agent = (struct str){ 0 };
+	h->traceparent = h->tracestate = h->forwarded = (struct str){ 0 };
+	h->x_forwarded_for = h->x_forwarded_host = (struct str){ 0 };
+	while (have) {
+		int i = __builtin_ctz(have);
 		struct str *s = (struct str *)((char *)h + head_field[i]);
 
-		if (st->have & (1u << i)) {
-			s->p = st->buf + st->str[i].off;
-			s->n = st->str[i].len;
-		} else {
-			s->p = NULL;
-			s->n = 0;
-		}
+		s->p = st->buf + st->str[i].off;
+		s->n = st->str[i].len;
+		have &= have - 1;
 	}
 	h->content_length = st->content_length;
 	h->head_bytes = st->head_bytes;
@@ -283,8 +268,12 @@ static int parse_content_length(struct http_stream *st, struct str v)
 {
 	struct cl_parse cl = { -1 };
 
-	if (each_element(v, &cl, cl_element) || cl.value < 0)
-		return -1;
+	/* Nearly every value is one number: no list to split then (a
+	 * failed try leaves cl as it was). */
+	if (v.n == 0 || cl_element(&cl, v) != 0) {
+		if (each_element(v, &cl, cl_element) || cl.value < 0)
+			return -1;
+	}
 	if (st->content_length >= 0 && st->content_length != cl.value)
 		return -1;
 	st->content_length = cl.value;
@@ -319,21 +308,83 @@ static int conn_element(void *arg, struct str e)
 	return 0;
 }
 
+/*
+ * 1 if name[0..n) is lit, a name of n lowercase letters and '-', in any
+ * case.  name holds token bytes (http_tchar): of those, setting bit 0x20
+ * turns an uppercase letter into its lowercase one and makes no other
+ * byte a letter or '-' ('^' and '_' become '~' and DEL), so that eight
+ * bytes compare at once, the last eight overlapping the ones before.
+ */
+static int name_is(const char *name, const char *lit, size_t n)
+{
+	const uint64_t fold = 0x2020202020202020u;
+	uint64_t a, b;
+	size_t k;
+
+	if (n < 8) {
+		for (k = 0; k < n && ascii_lower(name[k]) == lit[k]; k++)
+			;
+		return k == n;
+	}
+	for (k = 0; k + 8 < n; k += 8) {
+		memcpy(&a, name + k, 8);
+		memcpy(&b, lit + k, 8);
+		if ((a | fold) != b)
+			return 0;
+	}
+	memcpy(&a, name + n - 8, 8);
+	memcpy(&b, lit + n - 8, 8);
+	return (a | fold) == b;
+}
+
+#define IS(lit) name_is(name, lit, sizeof(lit) - 1)
+#define LEN(lit) (sizeof(lit) - 1)
+
+/*
+ * What the header named name[0..n) (any case) is to a stream of dir: the
+ * length rules out all known names but one or three, so every line costs
+ * a switch and at most a comparison or three.  Responses keep none of
+ * their headers.
+ */
+static int classify_name(const char *name, size_t n, unsigned dir)
+{
+	int req = dir == HTTP_DIR_REQUEST;
+
+	switch (n) {
+	case LEN("host"):
+		return req && IS("host") ? STR_HOST : K_SKIP;
+	case LEN("forwarded"):
+		return req && IS("forwarded") ? STR_FWD : K_SKIP;
+	case LEN("connection"):         /* user-agent, tracestate */
+		if (IS("connection"))
+			return K_CONN;
+		if (req && IS("user-agent"))
+			return STR_UA;
+		return req && IS("tracestate") ? STR_TS : K_SKIP;
+	case LEN("traceparent"):
+		return req && IS("traceparent") ? STR_TP : K_SKIP;
+	case LEN("content-length"):
+		return IS("content-length") ? K_CL : K_SKIP;
+	case LEN("x-forwarded-for"):
+		return req && IS("x-forwarded-for") ? STR_XFF : K_SKIP;
+	case LEN("x-forwarded-host"):
+		return req && IS("x-forwarded-host") ? STR_XFH : K_SKIP;
+	case LEN("transfer-encoding"):
+		return IS("transfer-encoding") ? K_TE : K_SKIP;
+	default:
+		return K_SKIP;
+	}
+}
+
+#undef IS
+#undef LEN
+
 static int classify_header(const struct http_stream *st)
 {
-	size_t i;
-
+	/* namelen is one past the name kept when the name was longer. */
 	if (st->namelen > sizeof(st->name))
 		return K_SKIP;
-	for (i = 0; i < sizeof(known_headers) / sizeof(known_headers[0]); i++) {
-		if (known_headers[i].request_only &&
-		    st->dir != HTTP_DIR_REQUEST)
-			continue;
-		if (strlen(known_headers[i].name) == st->namelen &&
-		    memcmp(known_headers[i].name, st->name, st->namelen) == 0)
-			return known_headers[i].kind;
-	}
-	return K_SKIP;
+	return classify_name(st->name, st->namelen, st->dir);
 }
 
 /* A header line we read the value of has ended: keep or interpret it.
@@ -916,6 +967,165 @@ static unsigned take_body(struct http_stream *st, uint64_t *k,
 	return 0;
 }
 
+/* ---------------------------------------------------------- whole heads */
+
+/*
+ * Most heads arrive whole, in one read or write.  Such a head is taken
+ * here a line at a time (runs, memchr) instead of through the machine,
+ * with the same effects: the kept values go through finish_header() and
+ * the empty line through head_done(), as they would byte by byte.  Only
+ * the plain shape is taken: lines ending in CRLF, no obs-fold, nothing cut
+ * to fit, nothing the machine would refuse.  Anything else, and a head cut
+ * short by the end of the data, makes whole_head() return 0 before
+ * head_done(): the machine then reads the same bytes from the first, and
+ * begin_message() resets whatever was written here.
+ */
+
+/* The end of a run of value bytes (header value, reason phrase): what
+ * S_HVALUE and S_REASON take, HTAB, SP, visible ASCII and obs-text. */
+static const char *value_end(const char *p, const char *end)
+{
+	static const unsigned char vchar[256] = {
+		['\t'] = 1, [0x20 ... 0x7e] = 1, [0x80 ... 0xff] = 1,
+	};
+
+	while (p < end && vchar[(unsigned char)*p])
+		p++;
+	return p;
+}
+
+static int is_crlf(const char *p, const char *end)
+{
+	return end - p >= 2 && p[0] == '\r' && p[1] == '\n';
+}
+
+/* The end of a run of token bytes (a method, a header name). */
+static const char *token_end(const char *p, const char *end)
+{
+	while (p < end && http_tchar((unsigned char)*p))
+		p++;
+	return p;
+}
+
+/* "METHOD SP target SP HTTP/1.x CRLF" into the buffer; returns the byte
+ * after it, or NULL. */
+static const char *whole_request_line(struct http_stream *st, const char *p,
+				      const char *end)
+{
+	const char *m = p, *t;
+	size_t mlen, tlen;
+
+	if (*p < 'A' || *p > 'Z')
+		return NULL;
+	p = token_end(p, end);
+	mlen = (size_t)(p - m);
+	if (mlen > HTTP_METHOD_MAX || p == end || *p != ' ')
+		return NULL;
+	t = ++p;
+	while (p < end && (unsigned char)*p > 0x20 && *p != 0x7f)
+		p++;
+	tlen = (size_t)(p - t);
+	if (tlen == 0 || mlen + tlen > HTTP_TARGET_MAX || end - p < 11 ||
+	    *p != ' ' || memcmp(p + 1, "HTTP/1.", 7) != 0 ||
+	    !ascii_is_digit(p[8]) || !is_crlf(p + 9, end))
+		return NULL;
+	memcpy(st->buf, m, mlen);
+	memcpy(st->buf + mlen, t, tlen);
+	st->used = (uint16_t)(mlen + tlen);
+	st->method_len = (uint16_t)mlen;
+	set_str(st, STR_METHOD, 0, mlen);
+	set_str(st, STR_TARGET, mlen, tlen);
+	st->version_minor = (uint8_t)(p[8] - '0');
+	return p + 11;
+}
+
+/* "HTTP/1.x SP 3DIGIT [SP reason] CRLF"; returns the byte after it, or
+ * NULL. */
+static const char *whole_status_line(struct http_stream *st, const char *p,
+				     const char *end)
+{
+	if (end - p < 14 || memcmp(p, "HTTP/1.", 7) != 0 ||
+	    !ascii_is_digit(p[7]) || p[8] != ' ' || p[9] < '1' || p[9] > '9' ||
+	    !ascii_is_digit(p[10]) || !ascii_is_digit(p[11]))
+		return NULL;
+	st->version_minor = (uint8_t)(p[7] - '0');
+	st->status = (uint16_t)((p[9] - '0') * 100 + (p[10] - '0') * 10 +
+				(p[11] - '0'));
+	p += 12;
+	if (*p == ' ')
+		p = value_end(p + 1, end);
+	return is_crlf(p, end) ? p + 2 : NULL;
+}
+
+/*
+ * The header lines and the empty line after them; returns the byte after
+ * that, or NULL.  Values of headers we keep or interpret are copied and
+ * finished as S_HVALUE would; the others are skipped as by S_HSKIP.
+ */
+static const char *whole_fields(struct http_stream *st, const char *p,
+				const char *end)
+{
+	const char *name, *v, *lf;
+	size_t n, limit;
+	int kind;
+
+	while (!is_crlf(p, end)) {
+		name = p;
+		p = token_end(p, end);
+		if (p == name || p == end || *p != ':')
+			return NULL;
+		kind = classify_name(name, (size_t)(p - name), st->dir);
+		p++;
+		if (kind == K_SKIP) {
+			lf = memchr(p, '\n', (size_t)(end - p));
+			if (!lf)
+				return NULL;
+			p = lf + 1;
+			continue;
+		}
+		while (p < end && ascii_is_ows(*p))
+			p++;
+		v = p;
+		p = value_end(p, end);
+		n = (size_t)(p - v);
+		limit = kind >= K_CL ? HTTP_BUF_SIZE : KEPT_LIMIT;
+		if (!is_crlf(p, end) || st->used + n > limit)
+			return NULL;
+		st->kind = (uint8_t)kind;
+		st->val_off = st->used;
+		memcpy(st->buf + st->used, v, n);
+		st->used = (uint16_t)(st->used + n);
+		if (finish_header(st) < 0)
+			return NULL;
+		p += 2;
+	}
+	return p + 2;
+}
+
+/* A whole head at the start of a message: the bytes it took (its
+ * events in *what), or 0 when the machine must read them. */
+static size_t whole_head(struct http_stream *st, const char *p,
+			 const char *end, struct http_event *ev,
+			 unsigned *what)
+{
+	const char *q;
+
+	if (*p == '\r' || *p == '\n')
+		return 0;       /* empty lines before a message */
+	begin_message(st);
+	if (st->dir == HTTP_DIR_REQUEST)
+		q = whole_request_line(st, p, end);
+	else
+		q = whole_status_line(st, p, end);
+	if (q)
+		q = whole_fields(st, q, end);
+	if (!q || q - p > HTTP_HEAD_LIMIT)
+		return 0;
+	st->head_bytes = (uint32_t)(q - p);
+	*what = head_done(st, ev);
+	return (size_t)(q - p);
+}
+
 size_t http_feed(struct http_stream *st, const char *data, size_t len,
 		 struct http_event *ev)
 {
@@ -927,6 +1137,13 @@ size_t http_feed(struct http_stream *st, const char *data, size_t len,
 	ev->type = 0;
 	ev->body_bytes = 0;
 	while (p < end && what == 0) {
+		if (st->state == S_START) {
+			n = whole_head(st, p, end, ev, &what);
+			if (n) {
+				p += n;
+				break;
+			}
+		}
 		switch (st->state) {
 		case S_BODY_CL:
 		case S_CHUNK_DATA:

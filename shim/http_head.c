@@ -12,16 +12,23 @@
 
 int http_method_known(const char *m, size_t len)
 {
-	static const char *const known[] = {
-		"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH",
-		"POST", "PUT", "TRACE", "QUERY",
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (strlen(known[i]) == len && memcmp(known[i], m, len) == 0)
-			return 1;
-	return 0;
+	/* By length, then the few of that length (memcmp of a constant
+	 * length compiles to a load and a compare). */
+	switch (len) {
+	case 3:
+		return !memcmp(m, "GET", 3) || !memcmp(m, "PUT", 3);
+	case 4:
+		return !memcmp(m, "POST", 4) || !memcmp(m, "HEAD", 4);
+	case 5:
+		return !memcmp(m, "PATCH", 5) || !memcmp(m, "TRACE", 5) ||
+		       !memcmp(m, "QUERY", 5);
+	case 6:
+		return !memcmp(m, "DELETE", 6);
+	case 7:
+		return !memcmp(m, "OPTIONS", 7) || !memcmp(m, "CONNECT", 7);
+	default:
+		return 0;
+	}
 }
 
 /* Length of "scheme" if t starts with "scheme://", else 0. */
@@ -43,10 +50,19 @@ static size_t scheme_len(const char *t, size_t len)
 	return 0;
 }
 
-/* Index of the first of the characters in set at or after i, else len. */
+/* Index of the first of the characters in set at or after i, else len.
+ * A NUL byte counts as one of them (strchr finds the terminator). */
 static size_t find_any(const char *s, size_t i, size_t len, const char *set)
 {
 	while (i < len && strchr(set, s[i]) == NULL)
+		i++;
+	return i;
+}
+
+/* find_any with a set of one character c, without a call per byte. */
+static size_t find_char(const char *s, size_t i, size_t len, char c)
+{
+	while (i < len && s[i] != c && s[i] != '\0')
 		i++;
 	return i;
 }
@@ -71,8 +87,8 @@ void http_split_target(const char *t, size_t len, struct str *path,
 		path->n = 0;
 		return;
 	}
-	hash = find_any(t, start, len, "#");
-	qpos = find_any(t, start, hash, "?");
+	hash = find_char(t, start, len, '#');
+	qpos = find_char(t, start, hash, '?');
 	path->p = t + start;
 	path->n = qpos - start;
 	if (sl && path->n == 0) {
@@ -114,8 +130,8 @@ static void put_redacted_query(struct wr *w, const char *q, size_t len)
 	size_t i = 0;
 
 	while (i <= len) {
-		size_t j = find_any(q, i, len, "&");
-		size_t eq = find_any(q, i, j, "=");
+		size_t j = find_char(q, i, len, '&');
+		size_t eq = find_char(q, i, j, '=');
 
 		if (i > 0)
 			put(w, "&", 1);
@@ -174,8 +190,8 @@ size_t http_url_full(const char *scheme, const char *host, size_t host_len,
 			put_authority(&w, target, target_len);
 		}
 	}
-	hash = find_any(target, rest, target_len, "#");
-	qpos = find_any(target, rest, hash, "?");
+	hash = find_char(target, rest, target_len, '#');
+	qpos = find_char(target, rest, hash, '?');
 	put(&w, target + rest, qpos - rest);
 	if (qpos < hash) {
 		put(&w, "?", 1);
@@ -224,11 +240,11 @@ int http_split_host(const char *h, size_t len, struct str *name, int *port)
 			return -1;
 		colon = h + after;
 	} else {
-		for (i = 0; i < len; i++) {
-			if (h[i] == ':') {
-				ncolons++;
-				colon = h + i;
-			}
+		/* The first colon and whether there is another one. */
+		colon = memchr(h, ':', len);
+		if (colon) {
+			i = (size_t)(colon + 1 - h);
+			ncolons = memchr(colon + 1, ':', len - i) ? 2 : 1;
 		}
 		name->p = h;
 		name->n = len;
@@ -278,10 +294,10 @@ static void clean_node(struct str *a)
 /* The "for" parameter of the first Forwarded element. */
 static int forwarded_for(const struct str *f, struct str *addr)
 {
-	size_t end = find_any(f->p, 0, f->n, ","), i = 0;
+	size_t end = find_char(f->p, 0, f->n, ','), i = 0;
 
 	while (i < end) {
-		size_t j = find_any(f->p, i, end, ";");
+		size_t j = find_char(f->p, i, end, ';');
 		struct str pair = str_trim((struct str){ f->p + i, j - i });
 
 		i = j + 1;
@@ -306,8 +322,8 @@ int http_client_address(const struct http_head *h, struct str *addr)
 		return 0;
 	if (xff->p == NULL)
 		return -1;
-	*addr = str_trim((struct str){ xff->p, find_any(xff->p, 0, xff->n,
-							",") });
+	*addr = str_trim((struct str){ xff->p, find_char(xff->p, 0, xff->n,
+							 ',') });
 	clean_node(addr);
 	return addr->n > 0 ? 0 : -1;
 }

@@ -75,6 +75,10 @@ struct hc_conn {
 					   taken yet: the first ones of the
 					   program's next write */
 	struct hi_edit ed;              /* client: trace headers on the way */
+	uint8_t peer_known;             /* peer below is made */
+	struct hs_peer peer;            /* the peer's address as text, made
+					   for the first span: a connected
+					   socket keeps its peer */
 };
 
 SLAB_DEFINE(hc_pool, struct hc_conn, HC_POOL_SIZE);
@@ -174,6 +178,16 @@ static void q_fail_all(struct hc_conn *c, const char *err)
 	}
 }
 
+static const struct hs_peer *peer_of(const struct fd_entry *e,
+				     struct hc_conn *c)
+{
+	if (!c->peer_known) {
+		hs_peer(e, &c->peer);
+		c->peer_known = 1;
+	}
+	return &c->peer;
+}
+
 /* The SERVER span of a request whose head h was read, queued for its
  * response; NULL when not traced. */
 static struct span *server_span(struct fd_entry *e, struct hc_conn *c,
@@ -198,7 +212,7 @@ static struct span *server_span(struct fd_entry *e, struct hc_conn *c,
 	if (s) {
 		if (c->in_start_ns && c->in_start_ns < s->start_ns)
 			s->start_ns = c->in_start_ns;
-		hs_server(s, h, e);
+		hs_server(s, h, e, peer_of(e, c));
 	}
 	c->in_start_ns = 0;
 	return s;
@@ -232,7 +246,7 @@ static void client_head(struct fd_entry *e, struct hc_conn *c,
 {
 	http_push_request(&c->in, h);
 	if (c->out_span)
-		hs_client(c->out_span, h, e);
+		hs_client(c->out_span, h, e, peer_of(e, c));
 }
 
 /* ------------------------------------------------------------ streams */

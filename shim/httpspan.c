@@ -10,7 +10,6 @@
 #include "pipeline/record.h"
 #include "http_head.h"
 #include "httpspan.h"
-#include "peer.h"
 #include "propagate.h"
 #include "stack.h"
 
@@ -20,14 +19,13 @@ static const char *status_text(unsigned code, char *buf, size_t cap)
 	return buf;
 }
 
-/* The numeric address of e's IP peer into host ("" if none); its port. */
-static int peer_of(const struct fd_entry *e, char *host, size_t cap)
+void hs_peer(const struct fd_entry *e, struct hs_peer *p)
 {
-	if (e->peer_len == 0) {
-		host[0] = 0;
-		return -1;
-	}
-	return peer_ip(&e->peer, host, cap);
+	p->host[0] = 0;
+	p->port = -1;
+	if (e->peer_len)
+		p->port = peer_ip(&e->peer, p->host, sizeof(p->host));
+	p->len = strlen(p->host);
 }
 
 void hs_end(struct span *s, unsigned status, const char *err)
@@ -64,13 +62,13 @@ static void attr_method(struct span *s, const struct http_head *h)
 		rec_attr_str(s, ATTR_HTTP_REQUEST_METHOD, m, n);
 	} else {
 		rec_name(s, "HTTP", 4);
-		rec_attr_cstr(s, ATTR_HTTP_REQUEST_METHOD, "_OTHER");
+		rec_attr_str(s, ATTR_HTTP_REQUEST_METHOD, "_OTHER", 6);
 		if (m)
 			rec_attr_str(s, ATTR_HTTP_REQUEST_METHOD_ORIGINAL, m,
 				     n);
 	}
-	rec_attr_cstr(s, ATTR_NETWORK_PROTOCOL_VERSION,
-		      h->version_minor ? "1.1" : "1.0");
+	rec_attr_str(s, ATTR_NETWORK_PROTOCOL_VERSION,
+		     h->version_minor ? "1.1" : "1.0", 3);
 }
 
 int hs_remote(const struct http_head *h, struct ctx_remote *r, char *ts,
@@ -104,9 +102,9 @@ int hs_remote_from(struct str traceparent, struct str tracestate,
 }
 
 /* The connection's scheme: https for the plaintext of TLS (tls.c). */
-static const char *scheme_of(const struct fd_entry *e)
+static struct str scheme_of(const struct fd_entry *e)
 {
-	return e && e->tls ? "https" : "http";
+	return e && e->tls ? STR_LIT("https") : STR_LIT("http");
 }
 
 static int default_port(const struct fd_entry *e)
@@ -115,12 +113,12 @@ static int default_port(const struct fd_entry *e)
 }
 
 void hs_server(struct span *s, const struct http_head *h,
-	       const struct fd_entry *e)
+	       const struct fd_entry *e, const struct hs_peer *peer)
 {
-	char buf[512], peer[PEER_TEXT_MAX];
-	struct str path, query, name, addr;
+	char buf[512];
+	struct str path, query, name, addr, scheme = scheme_of(e);
 	const struct str *host;
-	int port, peer_port;
+	int port;
 
 	attr_method(s, h);
 	/* A request rejected before its target was read has none. */
@@ -134,21 +132,21 @@ void hs_server(struct span *s, const struct http_head *h,
 
 		rec_attr_str(s, ATTR_URL_QUERY, buf, n);
 	}
-	rec_attr_cstr(s, ATTR_URL_SCHEME, scheme_of(e));
+	rec_attr_str(s, ATTR_URL_SCHEME, scheme.p, scheme.n);
 	host = h->x_forwarded_host.p ? &h->x_forwarded_host : &h->host;
 	if (host->p && http_split_host(host->p, host->n, &name, &port) == 0) {
 		rec_attr_str(s, ATTR_SERVER_ADDRESS, name.p, name.n);
 		rec_attr_int(s, ATTR_SERVER_PORT,
 			     port >= 0 ? port : default_port(e));
 	}
-	peer_port = peer_of(e, peer, sizeof(peer));
 	if (http_client_address(h, &addr) == 0)
 		rec_attr_str(s, ATTR_CLIENT_ADDRESS, addr.p, addr.n);
-	else if (peer[0])
-		rec_attr_cstr(s, ATTR_CLIENT_ADDRESS, peer);
-	if (peer[0]) {
-		rec_attr_cstr(s, ATTR_NETWORK_PEER_ADDRESS, peer);
-		rec_attr_int(s, ATTR_NETWORK_PEER_PORT, peer_port);
+	else if (peer->len)
+		rec_attr_str(s, ATTR_CLIENT_ADDRESS, peer->host, peer->len);
+	if (peer->len) {
+		rec_attr_str(s, ATTR_NETWORK_PEER_ADDRESS, peer->host,
+			     peer->len);
+		rec_attr_int(s, ATTR_NETWORK_PEER_PORT, peer->port);
 	}
 	if (h->user_agent.p)
 		rec_attr_str(s, ATTR_USER_AGENT_ORIGINAL, h->user_agent.p,
@@ -156,32 +154,32 @@ void hs_server(struct span *s, const struct http_head *h,
 }
 
 void hs_client(struct span *s, const struct http_head *h,
-	       const struct fd_entry *e)
+	       const struct fd_entry *e, const struct hs_peer *peer)
 {
-	char url[1024], peer[PEER_TEXT_MAX];
+	char url[1024];
 	struct str name;
-	int port = -1, peer_port;
+	int port = -1;
 	size_t n;
 
 	attr_method(s, h);
-	peer_port = peer_of(e, peer, sizeof(peer));
 	if (h->host.p && http_split_host(h->host.p, h->host.n, &name,
 					 &port) == 0) {
 		rec_attr_str(s, ATTR_SERVER_ADDRESS, name.p, name.n);
-	} else if (peer[0]) {
-		rec_attr_cstr(s, ATTR_SERVER_ADDRESS, peer);
-		port = peer_port;
+	} else if (peer->len) {
+		rec_attr_str(s, ATTR_SERVER_ADDRESS, peer->host, peer->len);
+		port = peer->port;
 	}
 	if (port < 0)
 		port = default_port(e);
 	rec_attr_int(s, ATTR_SERVER_PORT, port);
-	n = http_url_full(scheme_of(e), h->host.p ? h->host.p : peer,
-			  h->host.p ? h->host.n : strlen(peer),
+	n = http_url_full(scheme_of(e).p, h->host.p ? h->host.p : peer->host,
+			  h->host.p ? h->host.n : peer->len,
 			  h->target.p ? h->target.p : "", h->target.n,
 			  url, sizeof(url));
 	rec_attr_str(s, ATTR_URL_FULL, url, n);
-	if (peer[0]) {
-		rec_attr_cstr(s, ATTR_NETWORK_PEER_ADDRESS, peer);
-		rec_attr_int(s, ATTR_NETWORK_PEER_PORT, peer_port);
+	if (peer->len) {
+		rec_attr_str(s, ATTR_NETWORK_PEER_ADDRESS, peer->host,
+			     peer->len);
+		rec_attr_int(s, ATTR_NETWORK_PEER_PORT, peer->port);
 	}
 }

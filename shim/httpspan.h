@@ -14,6 +14,18 @@
 #include "context.h"
 #include "fdtab.h"
 #include "http.h"
+#include "peer.h"
+
+/* The numeric address of a connection's IP peer, made once for all the
+ * spans of the connection (hs_peer). */
+struct hs_peer {
+	char host[PEER_TEXT_MAX];       /* "" if the peer is not IP */
+	size_t len;
+	int port;                       /* -1 if none */
+};
+
+/* The peer of e, as its spans record it. */
+void hs_peer(const struct fd_entry *e, struct hs_peer *p);
 
 /*
  * The incoming context of a request head: 1 and *r filled when its
@@ -29,14 +41,14 @@ int hs_remote_from(struct str traceparent, struct str tracestate,
 		   struct ctx_remote *r, char *ts, size_t cap);
 
 /* Names the SERVER span s and sets its attributes from the request head h
- * read on e (and e's peer). */
+ * read on e, whose peer is peer. */
 void hs_server(struct span *s, const struct http_head *h,
-	       const struct fd_entry *e);
+	       const struct fd_entry *e, const struct hs_peer *peer);
 
 /* Names the CLIENT span s and sets its attributes from the request head h
- * written on e (and e's peer). */
+ * written on e, whose peer is peer. */
 void hs_client(struct span *s, const struct http_head *h,
-	       const struct fd_entry *e);
+	       const struct fd_entry *e, const struct hs_peer *peer);
 
 /* Ends s (NULL: nothing) with the final response status (0: none) or the
  * transport error err (an error.type value; NULL: none). */

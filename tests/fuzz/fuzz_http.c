@@ -3,7 +3,10 @@
  * point; the rest goes into a request stream and into a response stream,
  * whole, in two pieces and one byte at a time.  Every way must consume the
  * bytes, report heads whose strings lie in the stream's buffer, and give
- * the same events at the same offsets.  The helpers of http_head.c run on
+ * the same events at the same offsets, with the same head (every string).
+ * One byte at a time never takes the whole-head path of http_feed(): that
+ * run is the byte-by-byte machine alone, the reference the others are
+ * compared with.  The helpers of http_head.c run on
  * what the heads report, those of httpinject.c on the raw input.
  * links: shim/http.c shim/http_head.c shim/httpinject.c shim/propagate.c
  */
@@ -87,6 +90,15 @@ static void exercise_helpers(const struct http_head *h)
 		abort();
 }
 
+/* A head's string, absent ("-") told from empty ("||"). */
+static void log_str(struct log *l, struct str s)
+{
+	if (s.p)
+		log_add(l, "|%.*s|", (int)s.n, s.p);
+	else
+		log_add(l, "-");
+}
+
 static void log_event(struct log *l, const struct http_stream *st,
 		      const struct http_event *ev, size_t pos)
 {
@@ -116,18 +128,18 @@ static void log_event(struct log *l, const struct http_stream *st,
 			abort();
 		if (h->method.n + h->target.n > HTTP_TARGET_MAX)
 			abort();
-		log_add(l, " %.*s %.*s %u %u %x %lld %u|%.*s|%.*s|%.*s|%.*s",
-			(int)h->method.n, h->method.p ? h->method.p : "",
-			(int)h->target.n, h->target.p ? h->target.p : "",
-			h->status, h->version_minor, h->flags,
-			(long long)h->content_length, h->head_bytes,
-			(int)h->host.n, h->host.p ? h->host.p : "",
-			(int)h->user_agent.n,
-			h->user_agent.p ? h->user_agent.p : "",
-			(int)h->traceparent.n,
-			h->traceparent.p ? h->traceparent.p : "",
-			(int)h->tracestate.n,
-			h->tracestate.p ? h->tracestate.p : "");
+		log_add(l, " %u %u %x %lld %u", h->status, h->version_minor,
+			h->flags, (long long)h->content_length,
+			h->head_bytes);
+		log_str(l, h->method);
+		log_str(l, h->target);
+		log_str(l, h->host);
+		log_str(l, h->user_agent);
+		log_str(l, h->traceparent);
+		log_str(l, h->tracestate);
+		log_str(l, h->forwarded);
+		log_str(l, h->x_forwarded_for);
+		log_str(l, h->x_forwarded_host);
 		exercise_helpers(h);
 	}
 	if (t & HTTP_EV_END)

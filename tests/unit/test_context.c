@@ -278,7 +278,37 @@ START_TEST(record_strings_truncate)
 }
 END_TEST
 
+/* Setting a key again replaces its value, whichever keys came before:
+ * keys 8 bytes apart, more of them than a record has slots, so that some
+ * share a bit of the record's key filter and some do not. */
+START_TEST(record_attr_replaced)
+{
+	struct config c = cfg_with(CONFIG_SAMPLER_ALWAYS_ON, 1);
+	static char keys[SPAN_MAX_ATTRS + 8][8];
+	struct span *s;
+	int i, round;
+
+	ctx_init(&c, NULL);
+	s = ctx_start(SPAN_KIND_INTERNAL, NULL);
+	for (i = 0; i < SPAN_MAX_ATTRS + 8; i++) {
+		keys[i][0] = 'k';
+		keys[i][1] = (char)('A' + i);
+	}
+	for (round = 0; round < 3; round++)
+		for (i = 0; i < SPAN_MAX_ATTRS + 8; i++)
+			rec_attr_int(s, keys[i], round * 100 + i);
+	ck_assert_uint_eq(s->nattrs, SPAN_MAX_ATTRS);
+	ck_assert_uint_eq(s->dropped_attrs, 3 * 8);
+	for (i = 0; i < SPAN_MAX_ATTRS; i++) {
+		ck_assert_ptr_eq(s->attrs[i].key, keys[i]);
+		ck_assert_int_eq(s->attrs[i].v.i, 200 + i);
+	}
+	ctx_discard(s);
+}
+END_TEST
+
 UNIT_MAIN("context", sampler_fixed, sampler_ratio_bounds,
 	  sampler_ratio_statistics, env_carrier_parent,
 	  env_carrier_unsampled_and_invalid, ids_random_and_fork_reseed,
-	  record_pool_exhaustion, record_strings_truncate)
+	  record_pool_exhaustion, record_strings_truncate,
+	  record_attr_replaced)

@@ -198,6 +198,8 @@ static void check_stream(enum http_dir dir, const struct setup *su,
 
 #define REQ(in, want) check_stream(HTTP_DIR_REQUEST, NULL, in, \
 				   sizeof(in) - 1, 0, want)
+#define RESP(su, in, eof, want) check_stream(HTTP_DIR_RESPONSE, su, in, \
+					     sizeof(in) - 1, eof, want)
 
 /* --------------------------------------------------------- request side */
 
@@ -360,6 +362,35 @@ START_TEST(req_trace_headers)
 	    "X-Forwarded-For: 1.1.1.1\r\n\r\n",
 	    "@124 H GET / 1.1 fwd=for=1.2.3.4 xff=5.6.7.8, 9.9.9.9 xfh=x"
 	    " hb=124 E bb=0;");
+}
+END_TEST
+
+/* Header names are known in any case, by every byte; responses keep
+ * none of the request headers. */
+START_TEST(header_names)
+{
+	REQ("GET / HTTP/1.1\r\nHOST: a\r\nuSER-aGENT: b\r\nTRACEPARENT: c\r\n"
+	    "TRACESTATE: d\r\nFORWARDED: e\r\nX-FORWARDED-FOR: f\r\n"
+	    "X-FORWARDED-HOST: g\r\nCONTENT-LENGTH: 0\r\n"
+	    "CONNECTION: close\r\nTRANSFER-ENCODING: chunked\r\n\r\n"
+	    "0\r\n\r\n",
+	    "@194 H GET / 1.1 host=a ua=b tp=c ts=d fwd=e xff=f xfh=g cl=0"
+	    " f=3 hb=194;@199 E bb=5;");
+	REQ("GET / HTTP/1.1\r\nHosx: a\r\nUser-Agenx: b\r\nTraceparenx: c\r\n"
+	    "Tracestatx: d\r\nForwardex: e\r\nX-Forwarded-Fox: f\r\n"
+	    "X-Forwarded-Hosx: g\r\nContent-Lengtx: 5\r\n"
+	    "Connectiox: close\r\nTransfer-Encodinx: chunked\r\n"
+	    "Xost: h\r\nXser-agent: u\r\n\r\n",
+	    "@218 H GET / 1.1 hb=218 E bb=0;");
+	/* '_' and '^' are no '-' or letter whatever their case. */
+	REQ("GET / HTTP/1.1\r\nContent_Length: 5\r\nX-Forwarded_Host: g\r\n"
+	    "Trace^parent: x\r\n\r\n",
+	    "@75 H GET / 1.1 hb=75 E bb=0;");
+	RESP(NULL, "HTTP/1.1 200 OK\r\nHost: a\r\nUser-Agent: b\r\n"
+	     "Traceparent: c\r\nTracestate: d\r\nForwarded: e\r\n"
+	     "X-Forwarded-For: f\r\nX-Forwarded-Host: g\r\n"
+	     "CONTENT-length: 2\r\nconnection: CLOSE\r\n\r\nok", 0,
+	     "@167 H 200 1.1 cl=2 f=2 hb=167;@169 E bb=2;");
 }
 END_TEST
 
@@ -598,8 +629,6 @@ END_TEST
 
 /* -------------------------------------------------------- response side */
 
-#define RESP(su, in, eof, want) check_stream(HTTP_DIR_RESPONSE, su, in, \
-					     sizeof(in) - 1, eof, want)
 
 START_TEST(resp_basic)
 {
@@ -826,6 +855,138 @@ START_TEST(skip_body_bytes)
 }
 END_TEST
 
+/* -------------------------------------------------------- whole heads */
+
+/*
+ * A head that arrives whole is taken by a faster path of http_feed() than
+ * one fed a byte at a time (which only the byte machine sees): both must
+ * give the same events.  The inputs sit at the edges of what that path
+ * takes: lengths at their limits and one past, shapes it leaves to the
+ * machine.
+ */
+static void check_whole(enum http_dir dir, const char *in, size_t len)
+{
+	static struct log whole, bytes;
+
+	run(&whole, dir, NULL, in, len, 0, 0, 1);
+	run(&bytes, dir, NULL, in, len, 0, 1, 1);
+	ck_assert_str_eq(whole.s, bytes.s);
+}
+
+/* GET, a target making the start line, one header of name with a value
+ * of n times c, then tail. */
+static size_t head_with(char *in, size_t tlen, const char *name,
+			size_t n, char c, const char *tail)
+{
+	size_t k = (size_t)sprintf(in, "GET /");
+
+	memset(in + k, 't', tlen - 1);
+	k += tlen - 1;
+	k += (size_t)sprintf(in + k, " HTTP/1.1\r\n%s: ", name);
+	memset(in + k, c, n);
+	k += n;
+	k += (size_t)sprintf(in + k, "\r\n%s\r\n", tail);
+	return k;
+}
+
+START_TEST(whole_head_limits)
+{
+	static const char *const shapes[] = {
+		"GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\nUser-Agent: u\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: h\n\r\n",
+		"GET / HTTP/1.1\r\nHost: h\r\n\n",
+		"GET / HTTP/1.1\nHost: h\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost : h\r\n\r\n",
+		"GET / HTTP/1.1\r\n: h\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost:\th \t\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost:\r\nhost: second\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: h\x80\xff\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: h\x7f\r\n\r\n",
+		"GET / HTTP/1.1\r\nX-A: 1\r\n b\r\n\r\n",
+		"GET / HTTP/1.1\r\ntraceparent: a\r\ntraceparent: b\r\n"
+		"tracestate: x=1\r\n\r\n",
+		"GET / HTTP/1.1\r\ntracestate: a=1\r\ntracestate: b=2\r\n"
+		"TRACESTATE: c=3\r\ntracestate: d=4\r\ntracestate: e=5\r\n"
+		"traceparent: t\r\n\r\n",
+		"GET / HTTP/1.1\r\ntracestate: a=1\r\ntracestate: b=2\r\n"
+		"traceparent: t\r\n\r\n",
+		"POST / HTTP/1.1\r\nContent-Length: 3,3\r\n\r\nabc",
+		"POST / HTTP/1.1\r\nContent-Length: 3 , 3\r\n\r\nabc",
+		"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 03"
+		"\r\n\r\nabc",
+		"POST / HTTP/1.1\r\nContent-Length: 123456789012345678\r\n\r\n",
+		"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+		"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+		"0\r\n\r\n",
+		"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+		"GET / HTTP/1.0\r\n\r\n",
+		"GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: ws\r\n\r\n",
+		"CONNECT h:443 HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+		"GET / HTTP/1.9\r\n\r\nGET / HTTP/1.x\r\n\r\n",
+		"GET / HTTP/1.1\r\n\r\n\r\nGET /2 HTTP/1.1\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: h\r\n",
+		"Get / HTTP/1.1\r\n\r\n",
+	};
+	static const char *const statuses[] = {
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 204"
+		"\r\n\r\n",
+		"HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 200 \t\x80 ok \r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 099 Low\r\n\r\n",
+		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"
+		"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		"HTTP/1.1 2000 OK\r\n\r\n",
+		"HTTP/1.1 200 OK\n\n",
+		"HTTP/1.1 200 O\x01K\r\n\r\n",
+		"HTTP/1.0 200 OK\r\nHost: kept by requests only\r\n\r\nbody",
+		"HTTP/1.1 101 Switching\r\nConnection: upgrade\r\n\r\nxx",
+	};
+	static char in[HTTP_HEAD_LIMIT + 256];
+	size_t i, n, k;
+
+	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+		check_whole(HTTP_DIR_REQUEST, shapes[i], strlen(shapes[i]));
+	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
+		check_whole(HTTP_DIR_RESPONSE, statuses[i],
+			    strlen(statuses[i]));
+
+	/* Methods of HTTP_METHOD_MAX bytes and one more. */
+	for (n = HTTP_METHOD_MAX; n <= HTTP_METHOD_MAX + 1; n++) {
+		memset(in, 'M', n);
+		k = n + (size_t)sprintf(in + n, " / HTTP/1.1\r\n\r\n");
+		check_whole(HTTP_DIR_REQUEST, in, k);
+	}
+	/* Method and target of HTTP_TARGET_MAX bytes and around. */
+	for (n = HTTP_TARGET_MAX - 4; n <= HTTP_TARGET_MAX - 2; n++)
+		check_whole(HTTP_DIR_REQUEST, in,
+			    head_with(in, n, "Host", 1, 'h', ""));
+	/* Kept values that just fit (GET and the target use 4 bytes), one
+	 * more, trailing white space past the limit; an interpreted one. */
+	for (n = HTTP_BUF_SIZE - 128 - 6; n <= HTTP_BUF_SIZE - 128 - 3; n++) {
+		check_whole(HTTP_DIR_REQUEST, in,
+			    head_with(in, 1, "User-Agent", n, 'u', ""));
+		check_whole(HTTP_DIR_REQUEST, in,
+			    head_with(in, 1, "User-Agent", n, ' ', ""));
+		check_whole(HTTP_DIR_REQUEST, in,
+			    head_with(in, 1, "User-Agent", n, 'u',
+				      "Host: after\r\n"));
+		check_whole(HTTP_DIR_REQUEST, in,
+			    head_with(in, 1, "tracestate", n / 2, 's',
+				      "tracestate: x=1\r\n"
+				      "tracestate: y=2\r\n"));
+		check_whole(HTTP_DIR_REQUEST, in,
+			    head_with(in, 1, "Connection", n + 124, ' ',
+				      ""));
+	}
+	/* Heads of HTTP_HEAD_LIMIT bytes and one more. */
+	for (n = HTTP_HEAD_LIMIT - 1; n <= HTTP_HEAD_LIMIT + 1; n++) {
+		k = head_with(in, 1, "X-Filler", n - 30, 'f', "");
+		ck_assert_uint_eq(k, n);
+		check_whole(HTTP_DIR_REQUEST, in, k);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("http");
@@ -839,6 +1000,7 @@ int main(void)
 	tcase_add_test(tc, req_keepalive_many);
 	tcase_add_test(tc, req_pipelined);
 	tcase_add_test(tc, req_trace_headers);
+	tcase_add_test(tc, header_names);
 	tcase_add_test(tc, req_head_seen);
 	tcase_add_test(tc, req_secrets_never_stored);
 	tcase_add_test(tc, req_oversized);
@@ -856,6 +1018,7 @@ int main(void)
 	tcase_add_test(tc, resp_pending_overflow);
 	tcase_add_test(tc, skip_body_bytes);
 	tcase_add_test(tc, unfinished_request);
+	tcase_add_test(tc, whole_head_limits);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
