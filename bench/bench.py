@@ -20,6 +20,7 @@ completed, shim minus plain.  The instr rows count instructions
 load on the machine does not move.
 """
 
+import contextlib
 import glob
 import json
 import os
@@ -559,19 +560,32 @@ def bench_https(sink):
     shutil.rmtree(d, ignore_errors=True)
 
 
-def bench_pgbench(sink):
+@contextlib.contextmanager
+def pgbench_database(who):
+    """A PostgreSQL server with pgbench's tables (scale 1): yields the
+    pgbench binary and the environment that reaches the database, or
+    None (logged as `who` skipped) when PostgreSQL is missing."""
     import pgserver
-    pgbench = pgserver.pg_bin("pgbench")
     try:
         pgserver.need_postgres()
     except Exception as e:      # unittest.SkipTest
-        log("pgbench: skipped: %s" % e)
+        log("%s: skipped: %s" % (who, e))
+        yield None
         return
+    pgbench = pgserver.pg_bin("pgbench")
     with pgserver.PgServer() as pg:
         pg.createdb("bench")
         base = clean_env()
         base.update(pg.env("bench", unix=False))
         run([pgbench, "-i", "-s", "1", "-q"], base, timeout=300)
+        yield pgbench, base
+
+
+def bench_pgbench(sink):
+    with pgbench_database("pgbench") as db:
+        if not db:
+            return
+        pgbench, base = db
         counts = {}
         for mode in ("simple", "prepared"):
             argv = [pgbench, "-S", "-M", mode, "-c4", "-j2",
@@ -1059,18 +1073,10 @@ def instr_pgbench(tmp, senv, sink, serial):
     """The instr rows of pgbench -S, simple and prepared: one client,
     one thread, a fixed number of transactions (one SELECT each); the
     server, outside valgrind, is not counted."""
-    import pgserver
-    pgbench = pgserver.pg_bin("pgbench")
-    try:
-        pgserver.need_postgres()
-    except Exception as e:      # unittest.SkipTest
-        log("instr: pgbench skipped: %s" % e)
-        return
-    with pgserver.PgServer() as pg:
-        pg.createdb("bench")
-        base = clean_env()
-        base.update(pg.env("bench", unix=False))
-        run([pgbench, "-i", "-s", "1", "-q"], base, timeout=300)
+    with pgbench_database("instr: pgbench") as db:
+        if not db:
+            return
+        pgbench, base = db
         for mode in ("simple", "prepared"):
             def pgbench_run(shim, n, mode=mode):
                 env = dict(base)
