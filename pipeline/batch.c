@@ -497,7 +497,7 @@ static void *exporter_main(void *arg)
 		uint32_t seen = atomic_load_explicit(&bs->wake_word,
 						     memory_order_acquire);
 		size_t queued = ring_count(r);
-		uint64_t now, sleep_ns;
+		uint64_t now, wake_at;
 
 		uint32_t want = atomic_load(&bs->flush_req);
 
@@ -567,11 +567,11 @@ static void *exporter_main(void *arg)
 		/* With no schedule delay and nothing pending, producers
 		 * wake us for every span that finds the ring empty, so no
 		 * timeout is needed but the status file's. */
-		sleep_ns = next > now ? next - now : 0;
-		if (status_due_ns() != UINT64_MAX &&
-		    (!sleep_ns || status_due_ns() - now < sleep_ns))
-			sleep_ns = status_due_ns() - now;
-		futex_wait(&bs->wake_word, seen, sleep_ns);
+		wake_at = next > now ? next : UINT64_MAX;
+		if (status_due_ns() < wake_at)
+			wake_at = status_due_ns();
+		futex_wait(&bs->wake_word, seen,
+			   wake_at == UINT64_MAX ? 0 : wake_at - now);
 	}
 out:
 	if (host.cfg->status_dir)

@@ -132,10 +132,8 @@ int rec_attr_sql(struct span *s, const char *key, const char *sql,
 	if (!a)
 		return 0;
 	a->type = SPAN_ATTR_SQL;
-	memcpy(s->pool + s->pool_used, sql, len);
-	a->v.sql.text = (struct span_str){ s->pool_used, (uint16_t)len };
+	a->v.sql.text = pool_put(s, sql, len);  /* fits: never cut */
 	a->v.sql.dialect = dialect;
-	s->pool_used = (uint16_t)(s->pool_used + len);
 	return 0;
 }
 
