@@ -43,6 +43,11 @@ struct sql_info {
 	unsigned ncollections;  /* collection names met (repeats counted) */
 	unsigned summary_len;   /* bytes written to the summary */
 	unsigned truncated;     /* SQL_TRUNC_* */
+	/* SQLite dialect: quoted tokens read by their context rather than
+	 * their quotes -- a "double-quoted" token sanitised as a string, a
+	 * 'quoted' string taken as a table name.  The text's shape
+	 * (sql_shape) cannot tell these apart from names and values. */
+	unsigned quoted_guesses;
 };
 
 /*
@@ -91,5 +96,19 @@ size_t sql_analyze(const char *sql, size_t len, unsigned flags,
                    char *text, size_t text_cap,
                    char *summary, size_t summary_cap,
                    struct sql_info *info);
+
+/*
+ * Writes the shape of sql[0, len) to (out, cap): the text with every
+ * literal (numbers and strings, as sanitising replaces them) and every
+ * comment replaced by a two-byte marker of its kind.  Two texts with the
+ * same shape have the same analysis by sql_analyze() in either dialect,
+ * unless it reports quoted_guesses: what it writes never depends on what
+ * a literal or a comment holds.  So the analysis of one statement can be
+ * kept under its shape for the next run of the same statement with other
+ * values, and the shape holds none of them.  Returns the shape's length,
+ * or 0 if the text is empty, longer than SQL_SCAN_MAX, holds the marker's
+ * byte (0x01), or the shape does not fit in cap bytes.
+ */
+size_t sql_shape(const char *sql, size_t len, char *out, size_t cap);
 
 #endif

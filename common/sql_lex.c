@@ -503,7 +503,7 @@ static inline const char *skip_cont(const char *p, const char *end)
 }
 
 size_t sql_lex_run(const char **pp, const char *end, struct tok *t,
-		   size_t max)
+		   size_t max, int keywords)
 {
 	const char *p = *pp, *s;
 	uint8_t gap = 0;
@@ -525,7 +525,8 @@ size_t sql_lex_run(const char **pp, const char *end, struct tok *t,
 			else
 				*x = (struct tok){
 					.kind = TK_WORD, .gap = gap, .plain = 1,
-					.kw = kw_lookup(s, (size_t)(p - s), end),
+					.kw = keywords ? kw_lookup(
+						s, (size_t)(p - s), end) : 0,
 					.s = s, .n = (size_t)(p - s),
 				};
 			gap = 0;

@@ -279,6 +279,7 @@ static void san_token(struct san *o, const struct tok *t)
 		break;
 	case TK_QIDENT:
 		literal = (o->flags & SQL_SQLITE) && t->dq && dq_value(o);
+		o->guesses += literal;
 		break;
 	default:
 		break;

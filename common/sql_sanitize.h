@@ -52,6 +52,7 @@ struct san {
 	uint8_t pkind;
 	uint8_t pkw;
 	char pc;
+	unsigned guesses;       /* "double-quoted" tokens taken as strings */
 };
 
 /* Starts on buf (cap > 0 bytes) for the text that starts at sql; flags

@@ -138,6 +138,8 @@ static void tg_begin(struct sum *m, const struct tok *t, int kind, int fn)
 	m->tg_plain = t->plain;
 	m->tg_s = t->s;
 	m->tg_e = t->s + t->n;
+	if (t->kind == TK_STRING)       /* SQLite's 'quoted' table name */
+		m->info->quoted_guesses++;
 }
 
 /* Feeds a token to a target being read.  Returns 1 if it was consumed

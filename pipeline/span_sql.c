@@ -87,18 +87,18 @@ static void resolve(struct span *s, struct span_attr *a)
 	char text_buf[SPAN_STRPOOL + 1];
 	char summary_buf[SQL_SUMMARY_MAX + 1];
 	struct sql_info info_buf;
+	struct sql_memo_key key;
 	struct sql_memo_entry m;
 	size_t used = span_pool_used(s);
 	struct span_str raw = clamp(a->v.sql.text, used);
 	const char *sql = s->pool + raw.off;
 	unsigned dialect = a->v.sql.dialect & SQL_SQLITE;
 
-	if (!sql_memo_find(sql, raw.len, dialect, &m)) {
+	if (!sql_memo_find(sql, raw.len, dialect, &key, &m)) {
 		m.len = sql_analyze(sql, raw.len, dialect, text_buf,
 				    sizeof(text_buf), summary_buf,
 				    sizeof(summary_buf), &info_buf);
-		sql_memo_keep(sql, raw.len, dialect, text_buf, m.len,
-			      summary_buf, &info_buf);
+		sql_memo_keep(&key, text_buf, m.len, summary_buf, &info_buf);
 		m.text = text_buf;
 		m.summary = summary_buf;
 		m.info = &info_buf;

@@ -1,8 +1,9 @@
 /*
- * Remembered analyses of literal-free statements (see sql_memo.h): a
- * small direct-mapped table indexed by a hash of the text.  A hit costs a
- * hash and a compare, about 2 instructions per byte, where the analysis
- * costs 50 or more.
+ * Remembered analyses by statement shape (see sql_memo.h): a small
+ * direct-mapped table indexed by a hash of the shape.  A hit costs the
+ * lexer's pass to find the shape, a hash and a compare, about a third of
+ * the analysis; a statement whose shape is not remembered pays that on
+ * top of its analysis.
  */
 #include <stdatomic.h>
 #include <stdint.h>
@@ -12,25 +13,38 @@
 
 #define MEMO_BITS 6
 
+/*
+ * Misses in a row after which the shape is worked out for one statement
+ * in SKIP_EVERY only: a program whose statements seldom repeat (IN lists
+ * of ever other lengths, more shapes than the table holds) pays a share
+ * of the shape's cost, not all of it, on top of every analysis.  A hit
+ * ends the run.
+ */
+#define MISS_RUN 16
+#define SKIP_EVERY 8
+
 struct memo {
 	/*
-	 * The hash of the text with the dialect, never 0; 0 while the entry
-	 * is written.  Stored last with release, so that a forked child,
-	 * whose copy may have caught an entry half written, finds it either
-	 * empty or whole.
+	 * The hash of the shape with the dialect, never 0; 0 while the
+	 * entry is written.  Stored last with release, so that a forked
+	 * child, whose copy may have caught an entry half written, finds
+	 * it either empty or whole.
 	 */
 	_Atomic uint64_t key;
-	uint16_t len;
+	uint16_t shape_len;
+	uint16_t text_len;
+	char shape[SQL_MEMO_SHAPE_MAX];
 	char text[SQL_MEMO_TEXT_MAX];
 	char summary[SQL_SUMMARY_MAX + 1];
 	struct sql_info info;
 };
 
 static struct memo memo[1u << MEMO_BITS];
+static unsigned misses, skipped;
 
 /* A word at a time: statements are short and mostly ASCII, so this is
  * about as fast as reading them. */
-static uint64_t text_hash(const char *p, size_t len, unsigned dialect)
+static uint64_t shape_hash(const char *p, size_t len, unsigned dialect)
 {
 	const uint64_t k = 0x9e3779b97f4a7c15ULL;
 	uint64_t h = (len << 1 | dialect) * k, w;
@@ -49,49 +63,55 @@ static uint64_t text_hash(const char *p, size_t len, unsigned dialect)
 	return h | 1;   /* never the empty key */
 }
 
-static struct memo *slot_of(uint64_t key)
+static struct memo *slot_of(uint64_t hash)
 {
-	return &memo[(key >> 32) & ((1u << MEMO_BITS) - 1)];
+	return &memo[(hash >> 32) & ((1u << MEMO_BITS) - 1)];
 }
 
 int sql_memo_find(const char *sql, size_t len, unsigned dialect,
-		  struct sql_memo_entry *hit)
+		  struct sql_memo_key *key, struct sql_memo_entry *hit)
 {
-	uint64_t key;
 	struct memo *m;
 
-	if (len > SQL_MEMO_TEXT_MAX)
+	key->hash = 0;
+	if (misses >= MISS_RUN && ++skipped % SKIP_EVERY != 0)
 		return 0;
-	key = text_hash(sql, len, dialect);
-	m = slot_of(key);
-	if (atomic_load_explicit(&m->key, memory_order_acquire) != key ||
-	    m->len != len || memcmp(m->text, sql, len) != 0)
+	key->len = sql_shape(sql, len, key->shape, sizeof(key->shape));
+	if (key->len > 0)
+		key->hash = shape_hash(key->shape, key->len, dialect);
+	m = slot_of(key->hash);
+	if (key->hash == 0 ||
+	    atomic_load_explicit(&m->key, memory_order_acquire) != key->hash ||
+	    m->shape_len != key->len ||
+	    memcmp(m->shape, key->shape, key->len) != 0) {
+		misses += misses < MISS_RUN;
 		return 0;
+	}
+	misses = 0;
 	hit->text = m->text;
-	hit->len = len;
+	hit->len = m->text_len;
 	hit->summary = m->summary;
 	hit->info = &m->info;
 	return 1;
 }
 
-void sql_memo_keep(const char *sql, size_t len, unsigned dialect,
-		   const char *text, size_t tlen, const char *summary,
+void sql_memo_keep(const struct sql_memo_key *key, const char *text,
+		   size_t tlen, const char *summary,
 		   const struct sql_info *info)
 {
-	uint64_t key;
 	struct memo *m;
 
-	if (len > SQL_MEMO_TEXT_MAX || tlen != len ||
-	    memcmp(text, sql, len) != 0 || info->truncated ||
-	    info->summary_len > SQL_SUMMARY_MAX)
+	if (key->hash == 0 || tlen > SQL_MEMO_TEXT_MAX || info->truncated ||
+	    info->summary_len > SQL_SUMMARY_MAX || info->quoted_guesses)
 		return;
-	key = text_hash(sql, len, dialect);
-	m = slot_of(key);
+	m = slot_of(key->hash);
 	atomic_store_explicit(&m->key, 0, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
-	m->len = (uint16_t)len;
-	memcpy(m->text, sql, len);
+	m->shape_len = (uint16_t)key->len;
+	memcpy(m->shape, key->shape, key->len);
+	m->text_len = (uint16_t)tlen;
+	memcpy(m->text, text, tlen);
 	memcpy(m->summary, summary, info->summary_len);
 	m->info = *info;
-	atomic_store_explicit(&m->key, key, memory_order_release);
+	atomic_store_explicit(&m->key, key->hash, memory_order_release);
 }

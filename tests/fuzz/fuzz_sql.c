@@ -1,15 +1,19 @@
 /*
  * Fuzz target for the SQL sanitiser and summariser.  Raw input: output is
  * NUL-terminated within its buffer, valid UTF-8, a prefix of the untruncated
- * output, and sanitising it again changes nothing.  The same bytes also
+ * output, and sanitising it again changes nothing.  Its shape (sql_shape)
+ * holds for it: the input with other literals and comments written in,
+ * if it has the same shape, has the same analysis.  The same bytes also
  * drive a statement generator that puts a marker inside every literal and
- * comment it writes: the marker must never reach the text or the summary.
+ * comment it writes: the marker must never reach the text, the summary or
+ * the shape.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/sql.h"
+#include "common/sql_lex.h"
 
 #define MARK "QZXJ"
 
@@ -91,6 +95,82 @@ static void raw(const uint8_t *data, size_t size, unsigned flags)
 	check(m == n || m + 3 >= cap - 1);
 }
 
+/* ------------------------------------------------------------ shapes */
+
+/* What a literal or a comment of t's kind is replaced by, chosen by pick;
+ * NULL to keep it. */
+static const char *other(const struct tok *t, uint8_t pick)
+{
+	static const char *const number[] = { "0", "42", "7.5", "1e3", ".5" };
+	static const char *const string[] = { "'v'", "''", "'it''s'" };
+	static const char *const other_string[] = {
+		"E'q'", "X'00'", "$$d$$", "'open",
+	};
+
+	switch (t->kind) {
+	case TK_NUMBER:
+		return number[pick % 5];
+	case TK_STRING:
+		return t->sq ? string[pick % 3] : other_string[pick % 4];
+	case TK_COMMENT:
+		return pick & 1 ? "/* c */" : NULL;
+	default:
+		return NULL;
+	}
+}
+
+/* The input with its literals and comments replaced (by the choices the
+ * input's own bytes make): if its shape is the same, so is its analysis,
+ * unless the analysis guessed at quoted tokens (never remembered). */
+static void same_shape(const uint8_t *data, size_t size, unsigned flags)
+{
+	static char shape[8192], shape2[8192], var[65536];
+	static char text[3 * 65536], text2[3 * 65536];
+	char sum[300], sum2[300];
+	struct sql_info info, info2;
+	struct tok t[SQL_LEX_BATCH];
+	const char *sql = (const char *)data, *p = sql, *end = sql + size;
+	const char *run = sql, *r;
+	size_t n = 0, len, len2, k, i, rl, kept;
+
+	len = sql_shape(sql, size, shape, sizeof(shape));
+	if (len == 0)
+		return;
+	while (p < end) {
+		k = sql_lex_run(&p, end, t, SQL_LEX_BATCH, 1);
+		for (i = 0; i < k; i++) {
+			r = other(&t[i], data[(size_t)(t[i].s - sql) * 7 % size]);
+			if (r == NULL)
+				continue;
+			kept = (size_t)(t[i].s - run);
+			rl = strlen(r);
+			if (n + kept + rl > sizeof(var))
+				return;
+			memcpy(var + n, run, kept);
+			memcpy(var + n + kept, r, rl);
+			n += kept + rl;
+			run = t[i].s + t[i].n;
+		}
+	}
+	if (n + (size_t)(end - run) > sizeof(var))
+		return;
+	memcpy(var + n, run, (size_t)(end - run));
+	n += (size_t)(end - run);
+
+	len2 = sql_shape(var, n, shape2, sizeof(shape2));
+	if (len2 != len || memcmp(shape, shape2, len) != 0)
+		return;
+	len = sql_analyze(sql, size, flags, text, sizeof(text), sum,
+			  sizeof(sum), &info);
+	len2 = sql_analyze(var, n, flags, text2, sizeof(text2), sum2,
+			   sizeof(sum2), &info2);
+	if (info.quoted_guesses || info2.quoted_guesses)
+		return;
+	check(len == len2 && memcmp(text, text2, len) == 0);
+	check(memcmp(&info, &info2, sizeof(info)) == 0);
+	check(memcmp(sum, sum2, info.summary_len) == 0);
+}
+
 /* ------------------------------------------------ marker statements */
 
 struct gen {
@@ -164,7 +244,8 @@ static void marker(const uint8_t *data, size_t size)
 		"E", "U&", "[k] ", "`k` ", "PRAGMA ", "= ", "LIKE ",
 	};
 	struct gen g;
-	char text[3 * sizeof(g.out)], sum[300];
+	char text[3 * sizeof(g.out)], shape[2 * sizeof(g.out)], sum[300];
+	size_t n;
 	int i;
 
 	g.p = data;
@@ -212,6 +293,8 @@ static void marker(const uint8_t *data, size_t size)
 		emits(&g, " '");
 		content(&g, 'q');
 	}
+	n = sql_shape(g.out, g.n, shape, sizeof(shape));
+	check(memmem(shape, n, MARK, strlen(MARK)) == NULL);
 	sql_analyze(g.out, g.n, SQL_POSTGRES, text, sizeof(text), sum,
 	            sizeof(sum), NULL);
 	check(strstr(text, MARK) == NULL);
@@ -228,6 +311,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	raw(data, size, SQL_POSTGRES);
 	raw(data, size, SQL_SQLITE);
+	same_shape(data, size, SQL_POSTGRES);
+	same_shape(data, size, SQL_SQLITE);
 	marker(data, size);
 	return 0;
 }

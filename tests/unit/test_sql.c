@@ -1,7 +1,8 @@
 /*
  * SQL sanitising and summarising: exact outputs for a table of PostgreSQL
  * and SQLite statements, malformed input, inputs that end right before an
- * unmapped page, truncation at every buffer size, and idempotence.
+ * unmapped page, truncation at every buffer size, and idempotence; shapes,
+ * and one analysis for statements of one shape.
  */
 #include <check.h>
 #include <stdio.h>
@@ -617,6 +618,8 @@ START_TEST(page_boundary)
 			sql_analyze(p, k, cases[i].flags, text, sizeof(text),
 			            sum, sizeof(sum), &info);
 			ck_assert_uint_le(strlen(text), sizeof(text) - 1);
+			ck_assert_uint_le(sql_shape(p, k, text, sizeof(text)),
+					  sizeof(text));
 		}
 	}
 	/* Tails that stop inside every kind of token. */
@@ -641,9 +644,116 @@ START_TEST(page_boundary)
 			            sum, sizeof(sum), NULL);
 			sql_analyze(p, len, 0, text, sizeof(text), sum,
 			            sizeof(sum), NULL);
+			sql_shape(p, len, text, sizeof(text));
 		}
 	}
 	munmap(map, (size_t)pg * 2);
+}
+END_TEST
+
+/* The shape: literals and comments as markers of their kind, the rest
+ * as it stands; none for a text holding the marker's byte or too long
+ * for the buffer. */
+START_TEST(shape)
+{
+	static const struct {
+		const char *in, *shape;
+	} shapes[] = {
+		{ "INSERT INTO t (a, b) VALUES ('x', 12)",
+		  "INSERT INTO t (a, b) VALUES (\1S, \1N)" },
+		{ "SELECT a /* it's */ FROM t WHERE b = E'it\\'s' -- x'y",
+		  "SELECT a \1C FROM t WHERE b = \1s \1C" },
+		{ "SELECT $1, ?, ?2, :n, @n, TRUE, NULL FROM \"t 'x'\" "
+		  "JOIN [a b] ON `c`", NULL },
+		{ "SELECT -1.5e3, .5, 0x1F, $q$a'b$q$, X'00', 'open",
+		  "SELECT -\1N, \1N, \1N, \1s, \1s, \1s" },
+		{ "SELECT 'a''b' || U&'\\0041'",
+		  "SELECT \1S || \1s" },
+	};
+	char out[256];
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		const char *want = shapes[i].shape ? shapes[i].shape :
+		                   shapes[i].in;
+
+		n = sql_shape(shapes[i].in, strlen(shapes[i].in), out,
+		              sizeof(out));
+		ck_assert_uint_eq(n, strlen(want));
+		ck_assert(memcmp(out, want, n) == 0);
+		/* Exactly as long as the buffer: fits; one byte short: not. */
+		ck_assert_uint_eq(sql_shape(shapes[i].in, strlen(shapes[i].in),
+		                            out, n), n);
+		ck_assert_uint_eq(sql_shape(shapes[i].in, strlen(shapes[i].in),
+		                            out, n - 1), 0);
+	}
+	ck_assert_uint_eq(sql_shape("", 0, out, sizeof(out)), 0);
+	ck_assert_uint_eq(sql_shape("SELECT \1", 8, out, sizeof(out)), 0);
+}
+END_TEST
+
+/* Statements of one shape have one analysis, in both dialects. */
+START_TEST(same_shape_same_analysis)
+{
+	static const char *const pairs[][2] = {
+		{ "INSERT INTO t (name, qty) VALUES ('item1', 1)",
+		  "INSERT INTO t (name, qty) VALUES ('a much longer one', 97)" },
+		{ "SELECT * FROM t WHERE a IN (1, 2, 3) -- first",
+		  "SELECT * FROM t WHERE a IN (4, 5, 6) /* second */" },
+		{ "UPDATE u SET x = -5 WHERE y = E'\\n'",
+		  "UPDATE u SET x = -17 WHERE y = X'ff'" },
+		{ "SELECT a FROM b WHERE c = 'x' LIMIT 10",
+		  "SELECT a FROM b WHERE c = 'it''s' LIMIT 2" },
+	};
+
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
+		for (unsigned d = SQL_POSTGRES; d <= SQL_SQLITE; d++) {
+			char s0[256], s1[256], t0[256], t1[256];
+			char m0[256], m1[256];
+			struct sql_info i0, i1;
+			size_t n0, n1;
+
+			n0 = sql_shape(pairs[i][0], strlen(pairs[i][0]), s0,
+			               sizeof(s0));
+			n1 = sql_shape(pairs[i][1], strlen(pairs[i][1]), s1,
+			               sizeof(s1));
+			ck_assert(n0 > 0 && n0 == n1 && !memcmp(s0, s1, n0));
+			sql_analyze(pairs[i][0], strlen(pairs[i][0]), d, t0,
+			            sizeof(t0), m0, sizeof(m0), &i0);
+			sql_analyze(pairs[i][1], strlen(pairs[i][1]), d, t1,
+			            sizeof(t1), m1, sizeof(m1), &i1);
+			ck_assert_str_eq(t0, t1);
+			ck_assert_str_eq(m0, m1);
+			ck_assert(memcmp(&i0, &i1, sizeof(i0)) == 0);
+			ck_assert_uint_eq(i0.quoted_guesses, 0);
+		}
+}
+END_TEST
+
+/* What the shape cannot tell: SQLite reading a quoted token by where it
+ * stands.  Counted, in the SQLite dialect only. */
+START_TEST(quoted_guesses)
+{
+	static const struct {
+		const char *in;
+		unsigned guesses;
+	} guesses[] = {
+		{ "SELECT x FROM t WHERE y = \"dq\"", 1 },
+		{ "SELECT x FROM t WHERE y IN (\"a\", \"b\")", 2 },
+		{ "SELECT * FROM 'tbl'", 1 },
+		{ "SELECT \"x\" FROM \"t\" WHERE \"t\".\"y\" = 'v'", 0 },
+	};
+	struct sql_info info;
+	char text[128], sum[128];
+
+	for (size_t i = 0; i < sizeof(guesses) / sizeof(guesses[0]); i++) {
+		sql_analyze(guesses[i].in, strlen(guesses[i].in), SQL_SQLITE,
+		            text, sizeof(text), sum, sizeof(sum), &info);
+		ck_assert_uint_eq(info.quoted_guesses, guesses[i].guesses);
+		sql_analyze(guesses[i].in, strlen(guesses[i].in), SQL_POSTGRES,
+		            text, sizeof(text), sum, sizeof(sum), &info);
+		ck_assert_uint_eq(info.quoted_guesses, 0);
+	}
 }
 END_TEST
 
@@ -658,6 +768,9 @@ int main(void)
 	tcase_add_test(tc, markers_hidden);
 	tcase_add_loop_test(tc, truncation_every_cap, 0, (int)NCASES);
 	tcase_add_test(tc, long_in_list_collapses);
+	tcase_add_test(tc, shape);
+	tcase_add_test(tc, same_shape_same_analysis);
+	tcase_add_test(tc, quoted_guesses);
 	tcase_add_test(tc, summary_limits);
 	tcase_add_test(tc, nul_bytes);
 	tcase_add_test(tc, page_boundary);

@@ -1,0 +1,65 @@
+/*
+ * A statement's shape (see sql.h): the lexer's tokens written back as they
+ * stand, except literals and comments, which become a marker of their
+ * kind.  Statements that differ only inside literals and comments -- the
+ * same INSERT run with other values -- have one shape, and the analysis
+ * of one holds for all of them: it never looks inside a literal or a
+ * comment (SQLite's quoted-token guesses aside, which sql_info counts).
+ */
+#include <string.h>
+
+#include "sql.h"
+#include "sql_lex.h"
+
+/* Never in a text that has a shape, so a marker cannot be mistaken for
+ * the text's own bytes. */
+#define SHAPE_MARK '\1'
+
+/* The marker's second byte: which kind of token it stands for.  Every
+ * difference the analysis makes between two literal tokens is here. */
+static char mark_of(const struct tok *t)
+{
+	switch (t->kind) {
+	case TK_NUMBER:
+		return 'N';
+	case TK_STRING:
+		return t->sq ? 'S' : 's';       /* a plain, closed '...' */
+	case TK_COMMENT:
+		return 'C';
+	default:
+		return 0;
+	}
+}
+
+size_t sql_shape(const char *sql, size_t len, char *out, size_t cap)
+{
+	struct tok t[SQL_LEX_BATCH];
+	const char *p = sql, *end = sql + len, *run = sql;
+	size_t n = 0, k, i, kept;
+	char mark;
+
+	if (len == 0 || len > SQL_SCAN_MAX || memchr(sql, SHAPE_MARK, len))
+		return 0;
+	while (p < end) {
+		k = sql_lex_run(&p, end, t, SQL_LEX_BATCH, 0);
+		for (i = 0; i < k; i++) {
+			mark = mark_of(&t[i]);
+			if (!mark)
+				continue;
+			/* The text since the last marker, then this one. */
+			kept = (size_t)(t[i].s - run);
+			if (cap - n < kept + 2)
+				return 0;
+			memcpy(out + n, run, kept);
+			out[n + kept] = SHAPE_MARK;
+			out[n + kept + 1] = mark;
+			n += kept + 2;
+			run = t[i].s + t[i].n;
+		}
+	}
+	kept = (size_t)(end - run);
+	if (cap - n < kept)
+		return 0;
+	memcpy(out + n, run, kept);
+	return n + kept;
+}
