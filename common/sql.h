@@ -111,4 +111,8 @@ size_t sql_analyze(const char *sql, size_t len, unsigned flags,
  */
 size_t sql_shape(const char *sql, size_t len, char *out, size_t cap);
 
+/* A marker's first byte: never in a text that has a shape, so a marker
+ * cannot be mistaken for the text's own bytes. */
+#define SQL_SHAPE_MARK '\1'
+
 #endif

@@ -11,10 +11,6 @@
 #include "sql.h"
 #include "sql_lex.h"
 
-/* Never in a text that has a shape, so a marker cannot be mistaken for
- * the text's own bytes. */
-#define SHAPE_MARK '\1'
-
 /* The marker's second byte: which kind of token it stands for.  Every
  * difference the analysis makes between two literal tokens is here. */
 static char mark_of(const struct tok *t)
@@ -38,7 +34,7 @@ size_t sql_shape(const char *sql, size_t len, char *out, size_t cap)
 	size_t n = 0, k, i, kept;
 	char mark;
 
-	if (len == 0 || len > SQL_SCAN_MAX || memchr(sql, SHAPE_MARK, len))
+	if (len == 0 || len > SQL_SCAN_MAX || memchr(sql, SQL_SHAPE_MARK, len))
 		return 0;
 	while (p < end) {
 		k = sql_lex_run(&p, end, t, SQL_LEX_BATCH, 0);
@@ -51,7 +47,7 @@ size_t sql_shape(const char *sql, size_t len, char *out, size_t cap)
 			if (cap - n < kept + 2)
 				return 0;
 			memcpy(out + n, run, kept);
-			out[n + kept] = SHAPE_MARK;
+			out[n + kept] = SQL_SHAPE_MARK;
 			out[n + kept + 1] = mark;
 			n += kept + 2;
 			run = t[i].s + t[i].n;

@@ -33,6 +33,7 @@ struct memo {
 	_Atomic uint64_t key;
 	uint16_t shape_len;
 	uint16_t text_len;
+	uint8_t bare;                   /* the shape has no marker */
 	char shape[SQL_MEMO_SHAPE_MAX];
 	char text[SQL_MEMO_TEXT_MAX];
 	char summary[SQL_SUMMARY_MAX + 1];
@@ -68,22 +69,44 @@ static struct memo *slot_of(uint64_t hash)
 	return &memo[(hash >> 32) & ((1u << MEMO_BITS) - 1)];
 }
 
+/* The entry kept under hash for shape (len bytes), if any. */
+static struct memo *lookup(uint64_t hash, const char *shape, size_t len)
+{
+	struct memo *m = slot_of(hash);
+
+	if (atomic_load_explicit(&m->key, memory_order_acquire) != hash ||
+	    m->shape_len != len || memcmp(m->shape, shape, len) != 0)
+		return NULL;
+	return m;
+}
+
 int sql_memo_find(const char *sql, size_t len, unsigned dialect,
 		  struct sql_memo_key *key, struct sql_memo_entry *hit)
 {
-	struct memo *m;
+	struct memo *m = NULL;
+	uint64_t bare_hash = 0;
 
 	key->hash = 0;
 	if (misses >= MISS_RUN && ++skipped % SKIP_EVERY != 0)
 		return 0;
-	key->len = sql_shape(sql, len, key->shape, sizeof(key->shape));
-	if (key->len > 0)
-		key->hash = shape_hash(key->shape, key->len, dialect);
-	m = slot_of(key->hash);
-	if (key->hash == 0 ||
-	    atomic_load_explicit(&m->key, memory_order_acquire) != key->hash ||
-	    m->shape_len != key->len ||
-	    memcmp(m->shape, key->shape, key->len) != 0) {
+	/* A statement without literals and comments (placeholders only) is
+	 * its own shape: looked up as it stands, without lexing.  A bare
+	 * shape equal to it means the text has no marker byte either. */
+	if (len <= SQL_MEMO_SHAPE_MAX) {
+		bare_hash = shape_hash(sql, len, dialect);
+		m = lookup(bare_hash, sql, len);
+		if (m != NULL && !m->bare)
+			m = NULL;
+	}
+	if (m == NULL) {
+		key->len = sql_shape(sql, len, key->shape, sizeof(key->shape));
+		if (key->len > 0)
+			key->hash = shape_hash(key->shape, key->len, dialect);
+		/* The same hash: the same text, looked up above. */
+		if (key->hash != 0 && key->hash != bare_hash)
+			m = lookup(key->hash, key->shape, key->len);
+	}
+	if (m == NULL) {
 		misses += misses < MISS_RUN;
 		return 0;
 	}
@@ -109,6 +132,7 @@ void sql_memo_keep(const struct sql_memo_key *key, const char *text,
 	atomic_thread_fence(memory_order_release);
 	m->shape_len = (uint16_t)key->len;
 	memcpy(m->shape, key->shape, key->len);
+	m->bare = memchr(key->shape, SQL_SHAPE_MARK, key->len) == NULL;
 	m->text_len = (uint16_t)tlen;
 	memcpy(m->text, text, tlen);
 	memcpy(m->summary, summary, info->summary_len);

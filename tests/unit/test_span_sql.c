@@ -332,7 +332,27 @@ START_TEST(memo_never_keeps_a_guess)
 }
 END_TEST
 
+/* A text that holds the marker's byte has no shape: never taken for a
+ * shape with a literal in it. */
+START_TEST(memo_text_like_a_shape)
+{
+	static const char sql[] = "INSERT INTO t VALUES (5)";
+	static const char fake[] = "INSERT INTO t VALUES (\001N)";
+	struct sql_memo_key key;
+	struct sql_memo_entry m;
+	char first[4 * SPAN_STRPOOL];
+
+	strcpy(first, resolved(sql, SQL_POSTGRES));
+	ck_assert(sql_memo_find(sql, strlen(sql), SQL_POSTGRES, &key, &m));
+	ck_assert(!sql_memo_find(fake, strlen(fake), SQL_POSTGRES, &key, &m));
+	ck_assert_str_ne(resolved(fake, SQL_POSTGRES), first);
+	ck_assert_str_eq(first, "INSERT INTO t VALUES (?)|INSERT t|INSERT|t|"
+			 "INSERT t");
+}
+END_TEST
+
 UNIT_MAIN("span_sql", raw_text_sanitised_at_pop, cut_literal_stays_hidden,
 	  nothing_left, dialect, short_pool_cuts_the_text,
 	  too_long_for_the_record, keep_or_analyse,
-	  memo_gives_the_same_analysis, memo_never_keeps_a_guess)
+	  memo_gives_the_same_analysis, memo_never_keeps_a_guess,
+	  memo_text_like_a_shape)
