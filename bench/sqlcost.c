@@ -7,6 +7,7 @@
  *
  *     sqlcost                  lists the statements, one name a line
  *     sqlcost NAME [N]         analyses statement NAME N times (10000)
+ *     sqlcost -s NAME [N]      works out its shape N times instead
  *     sqlcost -t NAME          prints its text, summary and info once
  */
 #include <stdio.h>
@@ -59,8 +60,10 @@ int main(int argc, char **argv)
 {
 	const struct stmt *st = NULL;
 	int show = argc > 1 && strcmp(argv[1], "-t") == 0;
-	const char *name = argc > 1 + show ? argv[1 + show] : NULL;
-	long n = argc > 2 && !show ? atol(argv[2]) : 10000;
+	int shape = argc > 1 && strcmp(argv[1], "-s") == 0;
+	int opt = show || shape;
+	const char *name = argc > 1 + opt ? argv[1 + opt] : NULL;
+	long n = argc > 2 + opt && !show ? atol(argv[2 + opt]) : 10000;
 	size_t i, len;
 
 	if (name == NULL) {
@@ -85,6 +88,11 @@ int main(int argc, char **argv)
 		printf("text     %.*s\nsummary  %s\noperation %s\n"
 		       "collection %s\n", (int)k, text, summary,
 		       info.operation, info.collection);
+		return 0;
+	}
+	if (shape) {
+		while (n-- > 0)
+			sql_shape(st->sql, len, text, sizeof(text));
 		return 0;
 	}
 	while (n-- > 0)
