@@ -25,6 +25,7 @@
 #include "common/beside.h"
 #include "common/loader.h"
 #include "batch.h"
+#include "pace.h"
 #include "ring.h"
 #include "status.h"
 
@@ -74,6 +75,7 @@ struct batch_state {
 	_Atomic uint64_t after_shutdown; /* ended after batch_shutdown */
 	_Atomic int shut_down;
 	_Atomic int start_failed;        /* the ring could not be created */
+	struct pace pace;                /* the thread's scheduling policy */
 	struct exporter_counters counters;
 	void *exporter;
 	/*
@@ -433,20 +435,6 @@ static struct span *batch_buffer(size_t n)
 	return mem;
 }
 
-/*
- * SCHED_BATCH: woken by a producer, this thread waits for the next tick
- * rather than preempt the program's running thread, and it never takes
- * a real-time policy a program may have given the thread that started
- * it.  It keeps its fair share of the CPU: the ring holds tens of
- * milliseconds of spans, the program's latency is its own.
- */
-static void lower_priority(void)
-{
-	struct sched_param none = { .sched_priority = 0 };
-
-	pthread_setschedparam(pthread_self(), SCHED_BATCH, &none);
-}
-
 static void *exporter_main(void *arg)
 {
 	const struct config *cfg = host.cfg;
@@ -459,7 +447,7 @@ static void *exporter_main(void *arg)
 
 	if (host.enter_own_thread)
 		host.enter_own_thread();
-	lower_priority();
+	pace_start(&bs->pace);
 	buf = batch_buffer(batch_max);
 	pthread_mutex_lock(&bs->load_lock);
 	if (!ops)
@@ -500,6 +488,9 @@ static void *exporter_main(void *arg)
 		uint64_t now, wake_at;
 
 		uint32_t want = atomic_load(&bs->flush_req);
+
+		pace_settle(&bs->pace, queued, cfg->bsp_max_queue_size,
+			    mono_ns());
 
 		/* A ring that reached the spill mark cut the last export's
 		 * retries; the next one may retry again (at exit the word
@@ -574,6 +565,7 @@ static void *exporter_main(void *arg)
 			   wake_at == UINT64_MAX ? 0 : wake_at - now);
 	}
 out:
+	pace_stop(&bs->pace);
 	if (host.cfg->status_dir)
 		status_remove_file(host.cfg->status_dir, getpid());
 	if (buf)
@@ -668,6 +660,9 @@ void batch_submit(const struct span *s)
 		return;
 	}
 	queued = ring_push(r, s);
+	/* Half full (or full: 0): the exporter is late. */
+	if (queued >= host.cfg->bsp_max_queue_size / 2 || queued == 0)
+		pace_hurry(&bs->pace);
 	/* Wake the exporter once per full batch (or, with a zero schedule
 	 * delay, whenever the ring was empty), and at the spill mark, where
 	 * it spools rather than let the ring drop spans during an outage:

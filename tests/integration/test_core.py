@@ -246,6 +246,39 @@ class Lifecycle(unittest.TestCase):
             r = run_traced([sys.executable, "-c", prog], sink)
         self.assertEqual(r.stdout.split(), ["0", "3"])
 
+    def test_late_exporter_is_hurried_then_settles(self):
+        """Spans pile up behind a slow backend: the thread that finds the
+        queue half full puts the exporter thread on the normal policy
+        (0); a second after the queue has emptied it is back on
+        SCHED_BATCH (3)."""
+        prog = REFUSED_PY + textwrap.dedent("""
+            import os, time
+            def exporter_policy():
+                tids = sorted(os.listdir("/proc/self/task"), key=int)[1:]
+                stat = open("/proc/self/task/%s/stat" % tids[0]).read()
+                return stat.rsplit(")", 1)[1].split()[38]
+            def wait_for(policy, seconds):
+                end = time.monotonic() + seconds
+                while exporter_policy() != policy and \
+                        time.monotonic() < end:
+                    time.sleep(0.02)
+                return exporter_policy()
+            refused()                 # starts the exporter thread
+            seen = [wait_for("3", 10)]
+            time.sleep(0.3)           # its export is held by the sink
+            for i in range(40):       # queue 64: more than half
+                refused()
+            seen.append(exporter_policy())
+            seen.append(wait_for("3", 15))
+            print(" ".join(seen))
+        """)
+        with Sink(delay_ms=1500) as sink:
+            r = run_traced([sys.executable, "-c", prog], sink, timeout=60,
+                           OTEL_BSP_MAX_QUEUE_SIZE="64",
+                           OTEL_BSP_SCHEDULE_DELAY="100")
+            sink.wait_for_spans(41)
+        self.assertEqual(r.stdout.split(), ["3", "0", "3"], r.stderr)
+
     def test_exports_only_interposed_symbols(self):
         out = subprocess.run(["nm", "-D", "--defined-only", str(LIB)],
                              capture_output=True, text=True, check=True).stdout

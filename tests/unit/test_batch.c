@@ -6,7 +6,7 @@
  * starts with nothing of its parent's.  Also run under ThreadSanitizer.
  * And the check the loader makes before it calls into a module: every
  * struct crossing the boundary the same size on both sides.
- * links: pipeline/batch.c pipeline/ring.c pipeline/span_sql.c pipeline/sql_memo.c pipeline/record.c pipeline/slab.c pipeline/status.c
+ * links: pipeline/batch.c pipeline/pace.c pipeline/ring.c pipeline/span_sql.c pipeline/sql_memo.c pipeline/record.c pipeline/slab.c pipeline/status.c
  */
 #include <pthread.h>
 #include <string.h>
