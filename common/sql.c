@@ -45,7 +45,7 @@ size_t sql_analyze(const char *sql, size_t len, unsigned flags,
 	sql_sum_init(&m, summary, summary_cap, flags, info);
 
 	while (p < end && (do_text || do_sum)) {
-		k = sql_lex_run(&p, end, t, SQL_LEX_BATCH, 1);
+		k = sql_lex_run(&p, end, t, SQL_LEX_BATCH);
 		if (do_text && sql_san_tokens(&o, t, k, p)) {
 			/* The buffer is final: stop sanitising. */
 			ret = sql_san_finish(&o, p, &trunc);

@@ -502,8 +502,21 @@ static inline const char *skip_cont(const char *p, const char *end)
 	return p;
 }
 
-size_t sql_lex_run(const char **pp, const char *end, struct tok *t,
-		   size_t max, int keywords)
+/* Literals and comments: what a shape replaces by a marker. */
+static inline int is_mark(uint8_t kind)
+{
+	return kind == TK_STRING || kind == TK_NUMBER || kind == TK_COMMENT;
+}
+
+/*
+ * The lexer's loop, for both callers: with all, every token into t[], its
+ * keyword looked up; without, only literals and comments (sql_lex_marks),
+ * the other tokens passed over as cheaply as they can be told apart.
+ * Where a token starts and ends is the same either way.
+ */
+static inline __attribute__((always_inline))
+size_t lex_loop(const char **pp, const char *end, struct tok *t, size_t max,
+		const int all)
 {
 	const char *p = *pp, *s;
 	uint8_t gap = 0;
@@ -520,23 +533,29 @@ size_t sql_lex_run(const char **pp, const char *end, struct tok *t,
 			p = skip_cont(p + 1, end);
 			if (p < end && ((uint8_t)*p >= 0x80 ||
 			                (p - s == 1 && (*p == '\'' ||
-			                                *p == '&'))))
+			                                *p == '&')))) {
 				p = lex_other(s, end, x, gap);
-			else
+				if (!all && !is_mark(x->kind))
+					goto next;
+			} else if (all) {
 				*x = (struct tok){
 					.kind = TK_WORD, .gap = gap, .plain = 1,
-					.kw = keywords ? kw_lookup(
-						s, (size_t)(p - s), end) : 0,
+					.kw = kw_lookup(s, (size_t)(p - s), end),
 					.s = s, .n = (size_t)(p - s),
 				};
+			} else {
+				goto next;
+			}
 			gap = 0;
 		} else if ((cl & C_ONE) ||
 		           (c == '.' && !(end - p >= 2 && IS(p[1], C_DIGIT)))) {
+			p++;
+			if (!all)
+				goto next;
 			*x = (struct tok){
 				.kind = TK_PUNCT, .gap = gap, .plain = 1,
 				.c = (char)c, .s = s, .n = 1,
 			};
-			p++;
 			gap = 0;
 		} else if (cl & C_SPACE) {
 			int nul = c == 0;
@@ -544,7 +563,7 @@ size_t sql_lex_run(const char **pp, const char *end, struct tok *t,
 			for (p++; p < end && IS(*p, C_SPACE); p++)
 				nul |= *p == 0;
 			gap = 1;
-			if (!nul)
+			if (!nul || !all)
 				continue;
 			*x = (struct tok){
 				.kind = TK_SPACE, .s = s, .n = (size_t)(p - s),
@@ -552,8 +571,11 @@ size_t sql_lex_run(const char **pp, const char *end, struct tok *t,
 		} else {
 			p = lex_other(s, end, x, gap);
 			gap = x->kind == TK_COMMENT;
+			if (!all && !is_mark(x->kind))
+				goto next;
 		}
 		k++;
+next:
 		/* A single space after a token, the common case, without
 		 * a trip round the loop. */
 		if (end - p >= 2 && p[0] == ' ' && !IS(p[1], C_SPACE)) {
@@ -563,4 +585,16 @@ size_t sql_lex_run(const char **pp, const char *end, struct tok *t,
 	}
 	*pp = p;
 	return k;
+}
+
+size_t sql_lex_run(const char **pp, const char *end, struct tok *t,
+		   size_t max)
+{
+	return lex_loop(pp, end, t, max, 1);
+}
+
+size_t sql_lex_marks(const char **pp, const char *end, struct tok *t,
+		     size_t max)
+{
+	return lex_loop(pp, end, t, max, 0);
 }

@@ -15,16 +15,11 @@
  * difference the analysis makes between two literal tokens is here. */
 static char mark_of(const struct tok *t)
 {
-	switch (t->kind) {
-	case TK_NUMBER:
+	if (t->kind == TK_NUMBER)
 		return 'N';
-	case TK_STRING:
-		return t->sq ? 'S' : 's';       /* a plain, closed '...' */
-	case TK_COMMENT:
+	if (t->kind == TK_COMMENT)
 		return 'C';
-	default:
-		return 0;
-	}
+	return t->sq ? 'S' : 's';       /* a plain, closed '...' or another */
 }
 
 size_t sql_shape(const char *sql, size_t len, char *out, size_t cap)
@@ -32,23 +27,19 @@ size_t sql_shape(const char *sql, size_t len, char *out, size_t cap)
 	struct tok t[SQL_LEX_BATCH];
 	const char *p = sql, *end = sql + len, *run = sql;
 	size_t n = 0, k, i, kept;
-	char mark;
 
 	if (len == 0 || len > SQL_SCAN_MAX || memchr(sql, SQL_SHAPE_MARK, len))
 		return 0;
 	while (p < end) {
-		k = sql_lex_run(&p, end, t, SQL_LEX_BATCH, 0);
+		k = sql_lex_marks(&p, end, t, SQL_LEX_BATCH);
 		for (i = 0; i < k; i++) {
-			mark = mark_of(&t[i]);
-			if (!mark)
-				continue;
 			/* The text since the last marker, then this one. */
 			kept = (size_t)(t[i].s - run);
 			if (cap - n < kept + 2)
 				return 0;
 			memcpy(out + n, run, kept);
 			out[n + kept] = SQL_SHAPE_MARK;
-			out[n + kept + 1] = mark;
+			out[n + kept + 1] = mark_of(&t[i]);
 			n += kept + 2;
 			run = t[i].s + t[i].n;
 		}

@@ -1,8 +1,9 @@
 /*
  * Fuzz target for the SQL sanitiser and summariser.  Raw input: output is
  * NUL-terminated within its buffer, valid UTF-8, a prefix of the untruncated
- * output, and sanitising it again changes nothing.  Its shape (sql_shape)
- * holds for it: the input with other literals and comments written in,
+ * output, and sanitising it again changes nothing.  The lexer's two modes
+ * cut the same literals and comments, and its shape (sql_shape) holds for
+ * it: the input with other literals and comments written in,
  * if it has the same shape, has the same analysis.  The same bytes also
  * drive a statement generator that puts a marker inside every literal and
  * comment it writes: the marker must never reach the text, the summary or
@@ -119,6 +120,32 @@ static const char *other(const struct tok *t, uint8_t pick)
 	}
 }
 
+/* sql_lex_marks() hands over exactly the literal and comment tokens that
+ * sql_lex_run() cuts. */
+static void marks_as_run(const char *sql, size_t size)
+{
+	static struct tok all[4096 + 1], marks[4096 + 1];
+	const char *p = sql, *end = sql + size;
+	size_t na = 0, nm = 0, k;
+
+	while (p < end) {
+		k = sql_lex_run(&p, end, all + na, SQL_LEX_BATCH);
+		for (size_t i = na; i < na + k; i++)
+			if (all[i].kind == TK_STRING || all[i].kind == TK_NUMBER ||
+			    all[i].kind == TK_COMMENT)
+				all[nm++] = all[i];
+		na = nm;
+	}
+	p = sql;
+	nm = 0;
+	while (p < end)
+		nm += sql_lex_marks(&p, end, marks + nm, SQL_LEX_BATCH);
+	check(nm == na);
+	for (size_t i = 0; i < nm; i++)
+		check(marks[i].kind == all[i].kind && marks[i].s == all[i].s &&
+		      marks[i].n == all[i].n && marks[i].sq == all[i].sq);
+}
+
 /* The input with its literals and comments replaced (by the choices the
  * input's own bytes make): if its shape is the same, so is its analysis,
  * unless the analysis guessed at quoted tokens (never remembered). */
@@ -137,7 +164,7 @@ static void same_shape(const uint8_t *data, size_t size, unsigned flags)
 	if (len == 0)
 		return;
 	while (p < end) {
-		k = sql_lex_run(&p, end, t, SQL_LEX_BATCH, 1);
+		k = sql_lex_run(&p, end, t, SQL_LEX_BATCH);
 		for (i = 0; i < k; i++) {
 			r = other(&t[i], data[(size_t)(t[i].s - sql) * 7 % size]);
 			if (r == NULL)
@@ -311,6 +338,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	raw(data, size, SQL_POSTGRES);
 	raw(data, size, SQL_SQLITE);
+	marks_as_run((const char *)data, size);
 	same_shape(data, size, SQL_POSTGRES);
 	same_shape(data, size, SQL_SQLITE);
 	marker(data, size);
