@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "sql_lex.h"
+#include "text.h"
 #include "utf8.h"
 
 const uint8_t sql_cls[256] = {
@@ -481,25 +482,11 @@ static const char *lex_other(const char *s, const char *end, struct tok *x,
 	return p;
 }
 
-/* End of the run of ASCII name bytes at p.  Names are most of a statement's
- * bytes: four at a time while four are left, so the bound is checked once
- * for them rather than for each. */
+/* End of the run of ASCII name bytes at p: names are most of a
+ * statement's bytes. */
 static inline const char *skip_cont(const char *p, const char *end)
 {
-	while (end - p >= 4) {
-		if (!IS(p[0], C_CONT))
-			return p;
-		if (!IS(p[1], C_CONT))
-			return p + 1;
-		if (!IS(p[2], C_CONT))
-			return p + 2;
-		if (!IS(p[3], C_CONT))
-			return p + 3;
-		p += 4;
-	}
-	while (p < end && IS(*p, C_CONT))
-		p++;
-	return p;
+	return class_run_end(p, end, sql_cls, C_CONT);
 }
 
 /* Literals and comments: what a shape replaces by a marker. */

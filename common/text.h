@@ -47,6 +47,31 @@ static inline int ascii_is_ows(char c)
 }
 
 /* The value of a hex digit of either case, or -1. */
+/*
+ * The end of the run of bytes at p (up to end) whose class in table has a
+ * bit of mask: names, tokens and values, most of what the parsers read.
+ * Four bytes at a time while four are left, so that the bound is checked
+ * once for them rather than for each.
+ */
+static inline const char *class_run_end(const char *p, const char *end,
+					const uint8_t table[256], uint8_t mask)
+{
+	while (end - p >= 4) {
+		if (!(table[(uint8_t)p[0]] & mask))
+			return p;
+		if (!(table[(uint8_t)p[1]] & mask))
+			return p + 1;
+		if (!(table[(uint8_t)p[2]] & mask))
+			return p + 2;
+		if (!(table[(uint8_t)p[3]] & mask))
+			return p + 3;
+		p += 4;
+	}
+	while (p < end && (table[(uint8_t)*p] & mask))
+		p++;
+	return p;
+}
+
 static inline int hex_value(char c)
 {
 	if (c >= '0' && c <= '9')

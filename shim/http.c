@@ -985,13 +985,11 @@ static unsigned take_body(struct http_stream *st, uint64_t *k,
  * S_HVALUE and S_REASON take, HTAB, SP, visible ASCII and obs-text. */
 static const char *value_end(const char *p, const char *end)
 {
-	static const unsigned char vchar[256] = {
+	static const uint8_t vchar[256] = {
 		['\t'] = 1, [0x20 ... 0x7e] = 1, [0x80 ... 0xff] = 1,
 	};
 
-	while (p < end && vchar[(unsigned char)*p])
-		p++;
-	return p;
+	return class_run_end(p, end, vchar, 1);
 }
 
 static int is_crlf(const char *p, const char *end)
@@ -1002,9 +1000,7 @@ static int is_crlf(const char *p, const char *end)
 /* The end of a run of token bytes (a method, a header name). */
 static const char *token_end(const char *p, const char *end)
 {
-	while (p < end && http_tchar((unsigned char)*p))
-		p++;
-	return p;
+	return class_run_end(p, end, http_tchars(), 1);
 }
 
 /* "METHOD SP target SP HTTP/1.x CRLF" into the buffer; returns the byte

@@ -198,18 +198,24 @@ void http_stop(struct http_stream *st);
  * or a protocol switch; callers can forget the connection then. */
 int http_stream_done(const struct http_stream *st);
 
-/* 1 if c may appear in a token (a method, a header name): RFC 9110's
- * tchar.  A table: the parser asks for every byte of every header name. */
-static inline int http_tchar(unsigned char c)
+/* RFC 9110's tchar, the bytes of a token (a method, a header name), as a
+ * table of 0 and 1: the parser asks for every byte of every header name. */
+static inline const uint8_t *http_tchars(void)
 {
-	static const unsigned char tchar[256] = {
+	static const uint8_t tchar[256] = {
 		['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
 		['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1,
 		['\''] = 1, ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1,
 		['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
 	};
 
-	return tchar[c];
+	return tchar;
+}
+
+/* 1 if c may appear in a token. */
+static inline int http_tchar(unsigned char c)
+{
+	return http_tchars()[c];
 }
 
 #endif
