@@ -86,9 +86,9 @@ static void describe_where(struct span *s, struct str system, struct str ns)
 {
 	const struct span_attr *sys, *nsa = NULL;
 
-	sys = rec_attr_str(s, ATTR_DB_SYSTEM_NAME, system.p, system.n);
+	sys = rec_append_str(s, ATTR_DB_SYSTEM_NAME, system.p, system.n);
 	if (ns.n > 0)
-		nsa = rec_attr_str(s, ATTR_DB_NAMESPACE, ns.p, ns.n);
+		nsa = rec_append_str(s, ATTR_DB_NAMESPACE, ns.p, ns.n);
 	name_by(s, nsa ? nsa : sys);
 }
 
@@ -155,7 +155,7 @@ static void put_query_text(struct span *s, struct str text, struct str raw,
 	}
 	room = room > reserve ? room - reserve : 0;
 	if (raw.n <= room &&
-	    rec_attr_sql(s, ATTR_DB_QUERY_TEXT, raw.p, raw.n, dialect) == 0)
+	    rec_append_sql(s, ATTR_DB_QUERY_TEXT, raw.p, raw.n, dialect) == 0)
 		return;
 	put_analysed(s, raw, dialect, reserve);
 }
@@ -179,7 +179,7 @@ void dbspan_text_sql(struct span *s, const struct dbspan_sql *a,
 
 void dbspan_rows(struct span *s, int64_t rows)
 {
-	rec_attr_int(s, ATTR_DB_RESPONSE_RETURNED_ROWS, rows);
+	rec_append_int(s, ATTR_DB_RESPONSE_RETURNED_ROWS, rows);
 }
 
 void dbspan_error(struct span *s, const char *code, const char *type,
