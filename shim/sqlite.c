@@ -93,6 +93,10 @@ struct sq_info {
 	sqlite3 *_Atomic db;
 	/* The sqlite3_exec() call that prepared it, else NULL. */
 	const void *_Atomic owner;
+	/* The namespace generation (sq_ns_gen) ns was looked up in, 0 for
+	 * none: a slot's next statement is nearly always on the same
+	 * connection, and then keeps it. */
+	unsigned ns_gen;
 	uint16_t ns_len;
 	char ns[SQ_NS_CAP];
 	struct dbspan_sql sql;
@@ -259,8 +263,17 @@ static size_t namespace_of(sqlite3 *db, char *out, size_t cap)
 static void info_set(struct sq_info *in, sqlite3 *db, const char *sql,
 		     size_t len)
 {
-	atomic_store_explicit(&in->db, db, memory_order_relaxed);
-	in->ns_len = (uint16_t)namespace_of(db, in->ns, sizeof(in->ns));
+	/* Loaded before the look-up: a namespace newer than its
+	 * generation is only looked up again. */
+	unsigned gen = atomic_load_explicit(&sq_ns_gen, memory_order_relaxed);
+
+	if (!db || in->ns_gen != gen ||
+	    atomic_load_explicit(&in->db, memory_order_relaxed) != db) {
+		atomic_store_explicit(&in->db, db, memory_order_relaxed);
+		in->ns_len = (uint16_t)namespace_of(db, in->ns,
+						    sizeof(in->ns));
+		in->ns_gen = gen;
+	}
 	/* What a span holds before its text: the system, the namespace. */
 	dbspan_keep(&in->sql, sql, len, SQL_SQLITE,
 		    SPAN_STRPOOL - SQ_SPAN_FIXED - in->ns_len);
@@ -408,6 +421,7 @@ static void span_unprepared(sqlite3 *db, const char *sql, size_t len,
 	const char *msg = rc != SQLITE_OK ? errmsg_of(db) : NULL;
 	struct span *s;
 
+	in.ns_gen = 0;
 	info_set(&in, db, sql, len);
 	s = ctx_start(SPAN_KIND_CLIENT, NULL);
 	if (!s)
