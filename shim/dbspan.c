@@ -82,7 +82,8 @@ static void describe_analysis(struct span *s, struct str summary,
 /* db.system.name and db.namespace, and the name they give s until a
  * summary names it (below, or for a raw text on the exporter thread):
  * the namespace, else the system. */
-static void describe_where(struct span *s, struct str system, struct str ns)
+static inline __attribute__((always_inline)) void
+describe_where(struct span *s, struct str system, struct str ns)
 {
 	const struct span_attr *sys, *nsa = NULL;
 
@@ -144,8 +145,9 @@ static __attribute__((noinline)) void put_analysed(struct span *s,
 }
 
 /* dbspan_text() for the sanitised text, or the raw one (raw.n > 0). */
-static void put_query_text(struct span *s, struct str text, struct str raw,
-			   unsigned dialect, size_t reserve)
+static inline __attribute__((always_inline)) void
+put_query_text(struct span *s, struct str text, struct str raw,
+	       unsigned dialect, size_t reserve)
 {
 	size_t room = SPAN_STRPOOL - s->pool_used;
 
