@@ -154,12 +154,18 @@ static void new_ids(struct span *s, int trace)
 	memcpy(r->s, st, sizeof(st));
 }
 
-uint64_t ctx_now_ns(void)
+/* ctx_now_ns(), inlined where spans start and end. */
+static inline uint64_t now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t ctx_now_ns(void)
+{
+	return now_ns();
 }
 
 static const char *env_value(char *const *envp, const char *name)
@@ -206,9 +212,10 @@ __attribute__((cold)) void ctx_after_fork_child(void)
 	atomic_fetch_add_explicit(&fork_generation, 1, memory_order_relaxed);
 }
 
-int ctx_should_sample(enum config_sampler sampler, double ratio,
-		      const uint8_t trace_id[16], int parent,
-		      int parent_sampled)
+/* ctx_should_sample(), inlined into ctx_start(). */
+static inline __attribute__((always_inline)) int
+should_sample(enum config_sampler sampler, double ratio,
+	      const uint8_t trace_id[16], int parent, int parent_sampled)
 {
 	uint64_t x = 0;
 
@@ -238,6 +245,14 @@ int ctx_should_sample(enum config_sampler sampler, double ratio,
 		return x < (uint64_t)(ratio * 18446744073709551616.0);
 	}
 	return 1;
+}
+
+int ctx_should_sample(enum config_sampler sampler, double ratio,
+		      const uint8_t trace_id[16], int parent,
+		      int parent_sampled)
+{
+	return should_sample(sampler, ratio, trace_id, parent,
+			     parent_sampled);
 }
 
 struct span *ctx_start(enum span_kind kind, const struct ctx_remote *remote)
@@ -283,19 +298,19 @@ struct span *ctx_start(enum span_kind kind, const struct ctx_remote *remote)
 				own->trace_state.len);
 	}
 	new_ids(s, !parent);
-	if (ctx_should_sample(ctx_cfg->sampler, ctx_cfg->sampler_ratio,
+	if (should_sample(ctx_cfg->sampler, ctx_cfg->sampler_ratio,
 			      s->trace_id, parent, parent_sampled)) {
 		s->trace_flags |= SPAN_FLAG_SAMPLED;
 		batch_warm();
 	}
-	s->start_ns = ctx_now_ns();
+	s->start_ns = now_ns();
 	return s;
 }
 
 uint64_t ctx_stop_clock(struct span *s)
 {
 	if (!s->end_ns)
-		s->end_ns = ctx_now_ns();
+		s->end_ns = now_ns();
 	if (s->end_ns < s->start_ns)
 		s->end_ns = s->start_ns;
 	return s->end_ns - s->start_ns;
