@@ -258,6 +258,18 @@ static size_t namespace_of(sqlite3 *db, char *out, size_t cap)
 	return n;
 }
 
+/* in's connection and its namespace, as of generation gen.  Apart from
+ * info_set(): a statement on the connection of its slot's previous one
+ * does not need it. */
+static __attribute__((noinline)) void info_namespace(struct sq_info *in,
+						     sqlite3 *db,
+						     unsigned gen)
+{
+	atomic_store_explicit(&in->db, db, memory_order_relaxed);
+	in->ns_len = (uint16_t)namespace_of(db, in->ns, sizeof(in->ns));
+	in->ns_gen = gen;
+}
+
 /* Fills in everything prepare knows: the text (kept as written for the
  * exporter thread to analyse, unless too long), the namespace. */
 static void info_set(struct sq_info *in, sqlite3 *db, const char *sql,
@@ -268,12 +280,8 @@ static void info_set(struct sq_info *in, sqlite3 *db, const char *sql,
 	unsigned gen = atomic_load_explicit(&sq_ns_gen, memory_order_relaxed);
 
 	if (!db || in->ns_gen != gen ||
-	    atomic_load_explicit(&in->db, memory_order_relaxed) != db) {
-		atomic_store_explicit(&in->db, db, memory_order_relaxed);
-		in->ns_len = (uint16_t)namespace_of(db, in->ns,
-						    sizeof(in->ns));
-		in->ns_gen = gen;
-	}
+	    atomic_load_explicit(&in->db, memory_order_relaxed) != db)
+		info_namespace(in, db, gen);
 	/* What a span holds before its text: the system, the namespace. */
 	dbspan_keep(&in->sql, sql, len, SQL_SQLITE,
 		    SPAN_STRPOOL - SQ_SPAN_FIXED - in->ns_len);
