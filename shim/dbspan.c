@@ -103,8 +103,10 @@ void dbspan_describe(struct span *s, const struct dbspan_query *q)
 		rec_attr_int(s, ATTR_SERVER_PORT, q->port);
 }
 
-void dbspan_describe_sql(struct span *s, struct str system, struct str ns,
-			 const struct dbspan_sql *a)
+/* dbspan_describe_sql(), inlined into dbspan_statement_sql() too. */
+static inline __attribute__((always_inline)) void
+describe_sql(struct span *s, struct str system, struct str ns,
+	     const struct dbspan_sql *a)
 {
 	describe_where(s, system, ns);
 	/* A raw text has no analysis yet. */
@@ -112,6 +114,12 @@ void dbspan_describe_sql(struct span *s, struct str system, struct str ns,
 		describe_analysis(s, (struct str){ a->summary,
 						   a->info.summary_len },
 				  a->info.operation, a->info.collection);
+}
+
+void dbspan_describe_sql(struct span *s, struct str system, struct str ns,
+			 const struct dbspan_sql *a)
+{
+	describe_sql(s, system, ns, a);
 }
 
 /* Writes text, cut on a character boundary to leave reserve bytes. */
@@ -168,8 +176,9 @@ void dbspan_text(struct span *s, const struct dbspan_query *q,
 	put_query_text(s, q->text, q->raw, q->raw_dialect, reserve);
 }
 
-void dbspan_text_sql(struct span *s, const struct dbspan_sql *a,
-		     size_t reserve)
+/* dbspan_text_sql(), inlined into dbspan_statement_sql() too. */
+static inline __attribute__((always_inline)) void
+text_sql(struct span *s, const struct dbspan_sql *a, size_t reserve)
 {
 	struct str text = { a->text, a->text_len }, none = { a->text, 0 };
 
@@ -179,9 +188,24 @@ void dbspan_text_sql(struct span *s, const struct dbspan_sql *a,
 		put_query_text(s, text, none, a->dialect, reserve);
 }
 
+void dbspan_text_sql(struct span *s, const struct dbspan_sql *a,
+		     size_t reserve)
+{
+	text_sql(s, a, reserve);
+}
+
 void dbspan_rows(struct span *s, int64_t rows)
 {
 	rec_append_int(s, ATTR_DB_RESPONSE_RETURNED_ROWS, rows);
+}
+
+void dbspan_statement_sql(struct span *s, struct str system, struct str ns,
+			  const struct dbspan_sql *a, int64_t rows)
+{
+	describe_sql(s, system, ns, a);
+	if (rows >= 0)
+		dbspan_rows(s, rows);
+	text_sql(s, a, 0);
 }
 
 void dbspan_error(struct span *s, const char *code, const char *type,

@@ -334,13 +334,18 @@ static void span_fill(struct span *s, const struct sq_info *in,
 		      const char *msg)
 {
 	const struct dbspan_sql *sql = sql_of_run(in, ag);
+	struct str ns = { in->ns, in->ns_len };
 
-	dbspan_describe_sql(s, STR_LIT("sqlite"),
-			    (struct str){ in->ns, in->ns_len }, sql);
+	if (rc == SQLITE_OK) {
+		dbspan_statement_sql(s, STR_LIT("sqlite"), ns, sql, rows);
+		return;
+	}
+	/* The error's attributes go before the text, which is what gets
+	 * cut when the pool runs short. */
+	dbspan_describe_sql(s, STR_LIT("sqlite"), ns, sql);
 	if (rows >= 0)
 		dbspan_rows(s, rows);
-	if (rc != SQLITE_OK)
-		span_error(s, rc, msg);
+	span_error(s, rc, msg);
 	dbspan_text_sql(s, sql, 0);
 }
 
