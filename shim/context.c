@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/text.h"
 #include "pipeline/batch.h"
 #include "pipeline/record.h"
 #include "context.h"
