@@ -61,14 +61,6 @@ void rec_name(struct span *s, const char *name, size_t len)
 	s->name = pool_put(s, name, len);
 }
 
-/* The bit of a key in span.attr_keys: the top bits of its address times
- * a large odd constant (Fibonacci hashing), which spreads keys defined
- * next to each other. */
-static uint32_t key_bit(const char *key)
-{
-	return 1u << ((uint64_t)(uintptr_t)key * 0x9e3779b97f4a7c15u >> 59);
-}
-
 /* A key is one object (common/semconv.h): the same key, the same
  * address.  The slots are searched for it only when its bit is set:
  * a span records a dozen different keys, nearly all of them once.
@@ -76,7 +68,7 @@ static uint32_t key_bit(const char *key)
 static inline __attribute__((always_inline)) struct span_attr *
 attr_slot(struct span *s, const char *key)
 {
-	uint32_t bit = key_bit(key);
+	uint32_t bit = rec_key_bit(key);
 
 	if (s->attr_keys & bit) {
 		for (size_t i = 0; i < s->nattrs; i++)

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "span.h"
 
@@ -61,6 +62,92 @@ struct span_event *rec_event(struct span *s, const char *name,
 			     uint64_t time_ns);
 void rec_event_attr_str(struct span *s, struct span_event *ev,
 			const char *key, const char *val, size_t len);
+
+/*
+ * Inline writers for the hot paths, each the writer of the same name in
+ * rec_attr_* with its common case taken in the caller: a key the record
+ * does not have yet, a slot free and (for text) a value that fits the
+ * pool whole are appended without a call; in any other case that writer
+ * runs.  The record comes out the same either way.
+ */
+
+/* The bit of key in span.attr_keys: the top bits of its address times a
+ * large odd constant (Fibonacci hashing), which spreads keys defined next
+ * to each other.  A bit may be shared by several keys. */
+static inline uint32_t rec_key_bit(const char *key)
+{
+	return 1u << ((uint64_t)(uintptr_t)key * 0x9e3779b97f4a7c15u >> 59);
+}
+
+/* The slot of a new attribute key, typed: NULL when the key's bit is
+ * set (the record may have it) or no slot is left. */
+static inline struct span_attr *rec_append_slot(struct span *s,
+						const char *key,
+						uint8_t type)
+{
+	uint32_t bit = rec_key_bit(key);
+	struct span_attr *a;
+
+	if ((s->attr_keys & bit) || s->nattrs >= SPAN_MAX_ATTRS)
+		return NULL;
+	s->attr_keys |= bit;
+	a = &s->attrs[s->nattrs++];
+	a->key = key;
+	a->type = type;
+	return a;
+}
+
+/* Copies (str, len), which fits, into the pool. */
+static inline struct span_str rec_append_pool(struct span *s,
+					      const char *str, size_t len)
+{
+	uint16_t used = s->pool_used;
+
+	memcpy(s->pool + used, str, len);
+	s->pool_used = (uint16_t)(used + len);
+	return (struct span_str){ .off = used, .len = (uint16_t)len };
+}
+
+static inline const struct span_attr *rec_append_str(struct span *s,
+						     const char *key,
+						     const char *val,
+						     size_t len)
+{
+	struct span_attr *a;
+
+	if (len > (size_t)(SPAN_STRPOOL - s->pool_used) ||
+	    !(a = rec_append_slot(s, key, SPAN_ATTR_STRING)))
+		return rec_attr_str(s, key, val, len);
+	a->v.s = rec_append_pool(s, val, len);
+	return a;
+}
+
+static inline void rec_append_int(struct span *s, const char *key,
+				  int64_t val)
+{
+	struct span_attr *a = rec_append_slot(s, key, SPAN_ATTR_INT);
+
+	if (a)
+		a->v.i = val;
+	else
+		rec_attr_int(s, key, val);
+}
+
+static inline int rec_append_sql(struct span *s, const char *key,
+				 const char *sql, size_t len,
+				 unsigned dialect)
+{
+	struct span_attr *a;
+
+	if (len > (size_t)(SPAN_STRPOOL - s->pool_used))
+		return -1;
+	a = rec_append_slot(s, key, SPAN_ATTR_SQL);
+	if (!a)
+		return rec_attr_sql(s, key, sql, len, dialect);
+	a->v.sql.text = rec_append_pool(s, sql, len);
+	a->v.sql.dialect = dialect;
+	return 0;
+}
 
 /* Looks up a string attribute (for tests and for deriving names). */
 const struct span_attr *rec_find_attr(const struct span *s, const char *key);

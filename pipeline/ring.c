@@ -124,7 +124,8 @@ static size_t drop(struct ring *r)
 
 size_t ring_push(struct ring *r, const struct span *s)
 {
-	size_t len = entry_len(span_packed_size(s));
+	struct span_packing packing = span_packing_of(s);
+	size_t len = entry_len(span_packed_size(&packing));
 	uint64_t pos = atomic_load_explicit(&r->head, memory_order_relaxed);
 	uint64_t queued;
 	size_t skip;
@@ -159,7 +160,7 @@ size_t ring_push(struct ring *r, const struct span *s)
 	}
 	e = entry_at(r, pos);
 	e->len = (uint32_t)len;
-	span_pack(s, (unsigned char *)(e + 1));
+	span_pack(s, &packing, (unsigned char *)(e + 1));
 	atomic_store_explicit(&e->state, ENTRY_SPAN, memory_order_release);
 	return (size_t)(queued -
 			atomic_load_explicit(&r->popped, memory_order_relaxed));

@@ -1,9 +1,7 @@
 /*
- * The slot pool (see slab.h).  Claiming takes the lowest clear bit of the
- * first bitmap word that has one, with acquire order so that the slot's
- * previous owner's writes (released with the bit) are seen before the
- * slot is reused.  Runs on any application thread, inside signal handlers
- * too.
+ * The slot pool (see slab.h): what is not inline there, the mapping of
+ * the array on first use and the walks over it.  Runs on any application
+ * thread, inside signal handlers too.
  */
 #include <sys/mman.h>
 
@@ -14,8 +12,7 @@ static size_t slab_bytes(const struct slab *sl)
 	return (size_t)sl->nwords * 64 * sl->slot_size;
 }
 
-/* The slot array, mapped by the first caller. */
-static char *slab_base(struct slab *sl)
+char *slab_map(struct slab *sl)
 {
 	void *mem = atomic_load_explicit(&sl->mem, memory_order_acquire);
 	void *expect = NULL;
@@ -32,46 +29,6 @@ static char *slab_base(struct slab *sl)
 		return expect;
 	}
 	return mem;
-}
-
-void *slab_claim(struct slab *sl)
-{
-	char *base = slab_base(sl);
-
-	if (!base)
-		return NULL;
-	for (size_t w = 0; w < sl->nwords; w++) {
-		uint64_t bits = atomic_load_explicit(&sl->bits[w],
-						     memory_order_relaxed);
-
-		while (bits != UINT64_MAX) {
-			int bit = __builtin_ctzll(~bits);
-
-			if (atomic_compare_exchange_weak_explicit(
-				    &sl->bits[w], &bits,
-				    bits | ((uint64_t)1 << bit),
-				    memory_order_acquire,
-				    memory_order_relaxed))
-				return base + (w * 64 + (size_t)bit) *
-					      sl->slot_size;
-		}
-	}
-	return NULL;
-}
-
-void slab_release(struct slab *sl, size_t i)
-{
-	atomic_fetch_and_explicit(&sl->bits[i / 64],
-				  ~((uint64_t)1 << (i % 64)),
-				  memory_order_release);
-}
-
-size_t slab_index(const struct slab *sl, const void *slot)
-{
-	const char *base = atomic_load_explicit(&sl->mem,
-						memory_order_relaxed);
-
-	return (size_t)((const char *)slot - base) / sl->slot_size;
 }
 
 void *slab_at(const struct slab *sl, size_t i)

@@ -29,19 +29,60 @@ struct slab {
 	static struct slab name = { sizeof(slot_type), (nslots) / 64,      \
 				    name##_bits, NULL }
 
+/* The slot array, mapped by the first caller; NULL if it could not be.
+ * For slab_claim(). */
+char *slab_map(struct slab *sl);
+
 /*
  * Claims the lowest free slot and returns it, not cleared: the caller
  * initialises what it needs.  NULL when every slot is taken or the array
- * could not be mapped.
+ * could not be mapped.  Takes the lowest clear bit of the first bitmap
+ * word that has one, with acquire order so that the slot's previous
+ * owner's writes (released with the bit) are seen before it is reused.
+ * Inline: a span record is claimed for every span.
  */
-void *slab_claim(struct slab *sl);
+static inline void *slab_claim(struct slab *sl)
+{
+	char *base = atomic_load_explicit(&sl->mem, memory_order_acquire);
+
+	if (__builtin_expect(!base, 0) && !(base = slab_map(sl)))
+		return NULL;
+	for (size_t w = 0; w < sl->nwords; w++) {
+		uint64_t bits = atomic_load_explicit(&sl->bits[w],
+						     memory_order_relaxed);
+
+		while (bits != UINT64_MAX) {
+			int bit = __builtin_ctzll(~bits);
+
+			if (atomic_compare_exchange_weak_explicit(
+				    &sl->bits[w], &bits,
+				    bits | ((uint64_t)1 << bit),
+				    memory_order_acquire,
+				    memory_order_relaxed))
+				return base + (w * 64 + (size_t)bit) *
+					      sl->slot_size;
+		}
+	}
+	return NULL;
+}
 
 /* Gives back the slot of index i (from slab_index); it may be handed out
  * again at once. */
-void slab_release(struct slab *sl, size_t i);
+static inline void slab_release(struct slab *sl, size_t i)
+{
+	atomic_fetch_and_explicit(&sl->bits[i / 64],
+				  ~((uint64_t)1 << (i % 64)),
+				  memory_order_release);
+}
 
 /* The index of a slot slab_claim returned: 0 .. slots - 1. */
-size_t slab_index(const struct slab *sl, const void *slot);
+static inline size_t slab_index(const struct slab *sl, const void *slot)
+{
+	const char *base = atomic_load_explicit(&sl->mem,
+						memory_order_relaxed);
+
+	return (size_t)((const char *)slot - base) / sl->slot_size;
+}
 
 /* The slot of index i, or NULL while nothing was ever claimed. */
 void *slab_at(const struct slab *sl, size_t i);

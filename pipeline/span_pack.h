@@ -20,14 +20,30 @@
 
 #define SPAN_PACK_HEADER offsetof(struct span, attrs)
 
-/* Bytes span_pack writes for s. */
-static inline size_t span_packed_size(const struct span *s)
+/* The bytes of each section of a packed record.  The attributes follow
+ * the header in struct span as in the packed layout: they are one run. */
+struct span_packing {
+	size_t head;            /* the header and attrs[nattrs] */
+	size_t events;
+	size_t stack;
+	size_t pool;
+};
+
+static inline struct span_packing span_packing_of(const struct span *s)
 {
-	return SPAN_PACK_HEADER +
-	       span_nattrs(s) * sizeof(s->attrs[0]) +
-	       span_nevents(s) * sizeof(s->events[0]) +
-	       span_stack_depth(s) * sizeof(s->stack[0]) +
-	       span_pool_used(s);
+	return (struct span_packing){
+		.head = SPAN_PACK_HEADER +
+			span_nattrs(s) * sizeof(s->attrs[0]),
+		.events = span_nevents(s) * sizeof(s->events[0]),
+		.stack = span_stack_depth(s) * sizeof(s->stack[0]),
+		.pool = span_pool_used(s),
+	};
+}
+
+/* Bytes span_pack writes for a record of packing p. */
+static inline size_t span_packed_size(const struct span_packing *p)
+{
+	return p->head + p->events + p->stack + p->pool;
 }
 
 /* The largest packed record: every section full. */
@@ -41,17 +57,18 @@ static inline unsigned char *span_pack_copy(unsigned char *dst,
 	return dst + n;
 }
 
-/* Writes s packed at dst (span_packed_size(s) bytes). */
-static inline void span_pack(const struct span *s, unsigned char *dst)
+/* Writes s packed at dst (span_packed_size(p) bytes); p is
+ * span_packing_of(s).  Events and stack entries are rare: an empty
+ * section costs a test, not a copy. */
+static inline void span_pack(const struct span *s,
+			     const struct span_packing *p, unsigned char *dst)
 {
-	dst = span_pack_copy(dst, s, SPAN_PACK_HEADER);
-	dst = span_pack_copy(dst, s->attrs,
-			     span_nattrs(s) * sizeof(s->attrs[0]));
-	dst = span_pack_copy(dst, s->events,
-			     span_nevents(s) * sizeof(s->events[0]));
-	dst = span_pack_copy(dst, s->stack,
-			     span_stack_depth(s) * sizeof(s->stack[0]));
-	span_pack_copy(dst, s->pool, span_pool_used(s));
+	dst = span_pack_copy(dst, s, p->head);
+	if (p->events)
+		dst = span_pack_copy(dst, s->events, p->events);
+	if (p->stack)
+		dst = span_pack_copy(dst, s->stack, p->stack);
+	span_pack_copy(dst, s->pool, p->pool);
 }
 
 /*

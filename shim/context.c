@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/text.h"
 #include "pipeline/batch.h"
 #include "pipeline/record.h"
 #include "context.h"
@@ -54,7 +53,8 @@ static uint64_t splitmix(uint64_t *x)
 	return z ^ (z >> 31);
 }
 
-static void rng_seed(struct rng *r)
+/* Cold: once per thread, and once more after a fork. */
+static __attribute__((noinline, cold)) void rng_seed(struct rng *r)
 {
 	uint64_t seed[4] = { 0 };
 	long got = syscall(SYS_getrandom, seed, sizeof(seed), 0x1 /*NONBLOCK*/);
@@ -77,17 +77,27 @@ static void rng_seed(struct rng *r)
 					     memory_order_relaxed);
 }
 
-static uint64_t rng_next(void)
+/* This thread's generator, seeded again first if the process forked
+ * since it was seeded. */
+static inline struct rng *rng_current(void)
 {
 	struct rng *r = &thread_rng;
-	uint64_t *s = r->s;
-	uint64_t result, t;
 
-	if (r->generation != atomic_load_explicit(&fork_generation,
-						  memory_order_relaxed))
+	if (__builtin_expect(r->generation != atomic_load_explicit(
+				     &fork_generation, memory_order_relaxed),
+			     0))
 		rng_seed(r);
-	result = rotl(s[1] * 5, 7) * 9;
-	t = s[1] << 17;
+	return r;
+}
+
+/* One xoshiro256** step of the state s.  Callers work on a copy of the
+ * thread's state, held in registers across the words they take, and
+ * store it back once. */
+static inline uint64_t rng_step(uint64_t s[4])
+{
+	uint64_t result = rotl(s[1] * 5, 7) * 9;
+	uint64_t t = s[1] << 17;
+
 	s[2] ^= s[0];
 	s[3] ^= s[1];
 	s[1] ^= s[2];
@@ -99,25 +109,62 @@ static uint64_t rng_next(void)
 
 void ctx_random(uint8_t *buf, size_t n)
 {
+	struct rng *r = rng_current();
+	uint64_t st[4];
+	uint64_t x;
+
+	memcpy(st, r->s, sizeof(st));
 	/* Ids are whole words: 8 bytes at a time copy without a call. */
 	for (; n >= 8; n -= 8, buf += 8) {
-		uint64_t x = rng_next();
-
+		x = rng_step(st);
 		memcpy(buf, &x, 8);
 	}
 	if (n > 0) {
-		uint64_t x = rng_next();
-
+		x = rng_step(st);
 		memcpy(buf, &x, n);
 	}
+	memcpy(r->s, st, sizeof(st));
 }
 
-uint64_t ctx_now_ns(void)
+/*
+ * A new span's ids: the span id, and first the trace id when trace is
+ * set (a root span); neither all zero.  The words are those ctx_random()
+ * would give for the trace id, then the span id, taken in one go.
+ */
+static void new_ids(struct span *s, int trace)
+{
+	struct rng *r = rng_current();
+	uint64_t st[4];
+	uint64_t a, b;
+
+	memcpy(st, r->s, sizeof(st));
+	if (trace) {
+		do {
+			a = rng_step(st);
+			b = rng_step(st);
+		} while (!(a | b));
+		memcpy(s->trace_id, &a, 8);
+		memcpy(s->trace_id + 8, &b, 8);
+	}
+	do
+		a = rng_step(st);
+	while (!a);
+	memcpy(s->span_id, &a, 8);
+	memcpy(r->s, st, sizeof(st));
+}
+
+/* ctx_now_ns(), inlined where spans start and end. */
+static inline uint64_t now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t ctx_now_ns(void)
+{
+	return now_ns();
 }
 
 static const char *env_value(char *const *envp, const char *name)
@@ -164,9 +211,10 @@ __attribute__((cold)) void ctx_after_fork_child(void)
 	atomic_fetch_add_explicit(&fork_generation, 1, memory_order_relaxed);
 }
 
-int ctx_should_sample(enum config_sampler sampler, double ratio,
-		      const uint8_t trace_id[16], int parent,
-		      int parent_sampled)
+/* ctx_should_sample(), inlined into ctx_start(). */
+static inline __attribute__((always_inline)) int
+should_sample(enum config_sampler sampler, double ratio,
+	      const uint8_t trace_id[16], int parent, int parent_sampled)
 {
 	uint64_t x = 0;
 
@@ -196,6 +244,14 @@ int ctx_should_sample(enum config_sampler sampler, double ratio,
 		return x < (uint64_t)(ratio * 18446744073709551616.0);
 	}
 	return 1;
+}
+
+int ctx_should_sample(enum config_sampler sampler, double ratio,
+		      const uint8_t trace_id[16], int parent,
+		      int parent_sampled)
+{
+	return should_sample(sampler, ratio, trace_id, parent,
+			     parent_sampled);
 }
 
 struct span *ctx_start(enum span_kind kind, const struct ctx_remote *remote)
@@ -239,27 +295,21 @@ struct span *ctx_start(enum span_kind kind, const struct ctx_remote *remote)
 			s->trace_state = rec_str(s,
 				span_str_ptr(own, own->trace_state),
 				own->trace_state.len);
-	} else {
-		do
-			ctx_random(s->trace_id, 16);
-		while (bytes_all_zero(s->trace_id, 16));
 	}
-	do
-		ctx_random(s->span_id, 8);
-	while (bytes_all_zero(s->span_id, 8));
-	if (ctx_should_sample(ctx_cfg->sampler, ctx_cfg->sampler_ratio,
+	new_ids(s, !parent);
+	if (should_sample(ctx_cfg->sampler, ctx_cfg->sampler_ratio,
 			      s->trace_id, parent, parent_sampled)) {
 		s->trace_flags |= SPAN_FLAG_SAMPLED;
 		batch_warm();
 	}
-	s->start_ns = ctx_now_ns();
+	s->start_ns = now_ns();
 	return s;
 }
 
 uint64_t ctx_stop_clock(struct span *s)
 {
 	if (!s->end_ns)
-		s->end_ns = ctx_now_ns();
+		s->end_ns = now_ns();
 	if (s->end_ns < s->start_ns)
 		s->end_ns = s->start_ns;
 	return s->end_ns - s->start_ns;

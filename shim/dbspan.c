@@ -82,13 +82,14 @@ static void describe_analysis(struct span *s, struct str summary,
 /* db.system.name and db.namespace, and the name they give s until a
  * summary names it (below, or for a raw text on the exporter thread):
  * the namespace, else the system. */
-static void describe_where(struct span *s, struct str system, struct str ns)
+static inline __attribute__((always_inline)) void
+describe_where(struct span *s, struct str system, struct str ns)
 {
 	const struct span_attr *sys, *nsa = NULL;
 
-	sys = rec_attr_str(s, ATTR_DB_SYSTEM_NAME, system.p, system.n);
+	sys = rec_append_str(s, ATTR_DB_SYSTEM_NAME, system.p, system.n);
 	if (ns.n > 0)
-		nsa = rec_attr_str(s, ATTR_DB_NAMESPACE, ns.p, ns.n);
+		nsa = rec_append_str(s, ATTR_DB_NAMESPACE, ns.p, ns.n);
 	name_by(s, nsa ? nsa : sys);
 }
 
@@ -102,8 +103,10 @@ void dbspan_describe(struct span *s, const struct dbspan_query *q)
 		rec_attr_int(s, ATTR_SERVER_PORT, q->port);
 }
 
-void dbspan_describe_sql(struct span *s, struct str system, struct str ns,
-			 const struct dbspan_sql *a)
+/* dbspan_describe_sql(), inlined into dbspan_statement_sql() too. */
+static inline __attribute__((always_inline)) void
+describe_sql(struct span *s, struct str system, struct str ns,
+	     const struct dbspan_sql *a)
 {
 	describe_where(s, system, ns);
 	/* A raw text has no analysis yet. */
@@ -111,6 +114,12 @@ void dbspan_describe_sql(struct span *s, struct str system, struct str ns,
 		describe_analysis(s, (struct str){ a->summary,
 						   a->info.summary_len },
 				  a->info.operation, a->info.collection);
+}
+
+void dbspan_describe_sql(struct span *s, struct str system, struct str ns,
+			 const struct dbspan_sql *a)
+{
+	describe_sql(s, system, ns, a);
 }
 
 /* Writes text, cut on a character boundary to leave reserve bytes. */
@@ -144,8 +153,9 @@ static __attribute__((noinline)) void put_analysed(struct span *s,
 }
 
 /* dbspan_text() for the sanitised text, or the raw one (raw.n > 0). */
-static void put_query_text(struct span *s, struct str text, struct str raw,
-			   unsigned dialect, size_t reserve)
+static inline __attribute__((always_inline)) void
+put_query_text(struct span *s, struct str text, struct str raw,
+	       unsigned dialect, size_t reserve)
 {
 	size_t room = SPAN_STRPOOL - s->pool_used;
 
@@ -155,7 +165,7 @@ static void put_query_text(struct span *s, struct str text, struct str raw,
 	}
 	room = room > reserve ? room - reserve : 0;
 	if (raw.n <= room &&
-	    rec_attr_sql(s, ATTR_DB_QUERY_TEXT, raw.p, raw.n, dialect) == 0)
+	    rec_append_sql(s, ATTR_DB_QUERY_TEXT, raw.p, raw.n, dialect) == 0)
 		return;
 	put_analysed(s, raw, dialect, reserve);
 }
@@ -166,8 +176,9 @@ void dbspan_text(struct span *s, const struct dbspan_query *q,
 	put_query_text(s, q->text, q->raw, q->raw_dialect, reserve);
 }
 
-void dbspan_text_sql(struct span *s, const struct dbspan_sql *a,
-		     size_t reserve)
+/* dbspan_text_sql(), inlined into dbspan_statement_sql() too. */
+static inline __attribute__((always_inline)) void
+text_sql(struct span *s, const struct dbspan_sql *a, size_t reserve)
 {
 	struct str text = { a->text, a->text_len }, none = { a->text, 0 };
 
@@ -177,9 +188,24 @@ void dbspan_text_sql(struct span *s, const struct dbspan_sql *a,
 		put_query_text(s, text, none, a->dialect, reserve);
 }
 
+void dbspan_text_sql(struct span *s, const struct dbspan_sql *a,
+		     size_t reserve)
+{
+	text_sql(s, a, reserve);
+}
+
 void dbspan_rows(struct span *s, int64_t rows)
 {
-	rec_attr_int(s, ATTR_DB_RESPONSE_RETURNED_ROWS, rows);
+	rec_append_int(s, ATTR_DB_RESPONSE_RETURNED_ROWS, rows);
+}
+
+void dbspan_statement_sql(struct span *s, struct str system, struct str ns,
+			  const struct dbspan_sql *a, int64_t rows)
+{
+	describe_sql(s, system, ns, a);
+	if (rows >= 0)
+		dbspan_rows(s, rows);
+	text_sql(s, a, 0);
 }
 
 void dbspan_error(struct span *s, const char *code, const char *type,

@@ -99,6 +99,14 @@ void dbspan_text(struct span *s, const struct dbspan_query *q,
 void dbspan_text_sql(struct span *s, const struct dbspan_sql *a,
 		     size_t reserve);
 
+/*
+ * A statement's span that ended without an error, in one call:
+ * dbspan_describe_sql(), db.response.returned_rows unless rows < 0, and
+ * dbspan_text_sql() with nothing held in reserve.
+ */
+void dbspan_statement_sql(struct span *s, struct str system, struct str ns,
+			  const struct dbspan_sql *a, int64_t rows);
+
 /* db.response.returned_rows. */
 void dbspan_rows(struct span *s, int64_t rows);
 

@@ -93,6 +93,10 @@ struct sq_info {
 	sqlite3 *_Atomic db;
 	/* The sqlite3_exec() call that prepared it, else NULL. */
 	const void *_Atomic owner;
+	/* The namespace generation (sq_ns_gen) ns was looked up in, 0 for
+	 * none: a slot's next statement is nearly always on the same
+	 * connection, and then keeps it. */
+	unsigned ns_gen;
 	uint16_t ns_len;
 	char ns[SQ_NS_CAP];
 	struct dbspan_sql sql;
@@ -254,13 +258,30 @@ static size_t namespace_of(sqlite3 *db, char *out, size_t cap)
 	return n;
 }
 
+/* in's connection and its namespace, as of generation gen.  Apart from
+ * info_set(): a statement on the connection of its slot's previous one
+ * does not need it. */
+static __attribute__((noinline)) void info_namespace(struct sq_info *in,
+						     sqlite3 *db,
+						     unsigned gen)
+{
+	atomic_store_explicit(&in->db, db, memory_order_relaxed);
+	in->ns_len = (uint16_t)namespace_of(db, in->ns, sizeof(in->ns));
+	in->ns_gen = gen;
+}
+
 /* Fills in everything prepare knows: the text (kept as written for the
  * exporter thread to analyse, unless too long), the namespace. */
 static void info_set(struct sq_info *in, sqlite3 *db, const char *sql,
 		     size_t len)
 {
-	atomic_store_explicit(&in->db, db, memory_order_relaxed);
-	in->ns_len = (uint16_t)namespace_of(db, in->ns, sizeof(in->ns));
+	/* Loaded before the look-up: a namespace newer than its
+	 * generation is only looked up again. */
+	unsigned gen = atomic_load_explicit(&sq_ns_gen, memory_order_relaxed);
+
+	if (!db || in->ns_gen != gen ||
+	    atomic_load_explicit(&in->db, memory_order_relaxed) != db)
+		info_namespace(in, db, gen);
 	/* What a span holds before its text: the system, the namespace. */
 	dbspan_keep(&in->sql, sql, len, SQL_SQLITE,
 		    SPAN_STRPOOL - SQ_SPAN_FIXED - in->ns_len);
@@ -313,13 +334,18 @@ static void span_fill(struct span *s, const struct sq_info *in,
 		      const char *msg)
 {
 	const struct dbspan_sql *sql = sql_of_run(in, ag);
+	struct str ns = { in->ns, in->ns_len };
 
-	dbspan_describe_sql(s, STR_LIT("sqlite"),
-			    (struct str){ in->ns, in->ns_len }, sql);
+	if (rc == SQLITE_OK) {
+		dbspan_statement_sql(s, STR_LIT("sqlite"), ns, sql, rows);
+		return;
+	}
+	/* The error's attributes go before the text, which is what gets
+	 * cut when the pool runs short. */
+	dbspan_describe_sql(s, STR_LIT("sqlite"), ns, sql);
 	if (rows >= 0)
 		dbspan_rows(s, rows);
-	if (rc != SQLITE_OK)
-		span_error(s, rc, msg);
+	span_error(s, rc, msg);
 	dbspan_text_sql(s, sql, 0);
 }
 
@@ -408,6 +434,7 @@ static void span_unprepared(sqlite3 *db, const char *sql, size_t len,
 	const char *msg = rc != SQLITE_OK ? errmsg_of(db) : NULL;
 	struct span *s;
 
+	in.ns_gen = 0;
 	info_set(&in, db, sql, len);
 	s = ctx_start(SPAN_KIND_CLIENT, NULL);
 	if (!s)

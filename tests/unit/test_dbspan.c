@@ -218,5 +218,51 @@ START_TEST(sql_path_same_as_query_path)
 }
 END_TEST
 
+/* dbspan_statement_sql() writes what dbspan_describe_sql(),
+ * dbspan_rows() (for rows >= 0) and dbspan_text_sql() write in turn:
+ * raw, analysed and too long texts, with and without a namespace and
+ * rows, on an empty record and on one whose pool is nearly full. */
+START_TEST(statement_same_as_parts)
+{
+	static char big[1200];
+	const char *texts[] = {
+		"INSERT INTO t (name, qty) VALUES ('item1', 1)",
+		"SELECT a FROM t WHERE b = 'x'; DELETE FROM u", "", big,
+	};
+	const struct str nss[] = { STR_LIT("/tmp/app.db"), { "", 0 } };
+	const int64_t rows[] = { 0, 7, -1 };
+
+	memset(big, 'a', sizeof(big) - 1);
+	memcpy(big, "SELECT ", 7);
+	for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++)
+	for (size_t n = 0; n < 2; n++)
+	for (size_t k = 0; k < 2; k++)
+	for (size_t r = 0; r < 3; r++)
+	for (size_t f = 0; f < 2; f++) {
+		struct dbspan_sql a;
+		struct span *x = span_new();
+		struct span *y = span_new();
+
+		dbspan_keep(&a, texts[t], strlen(texts[t]), SQL_SQLITE,
+			    k ? DBSPAN_TEXT_CAP : 0);
+		if (f) {        /* a pool with 100 bytes left */
+			x->pool_used = SPAN_STRPOOL - 100;
+			y->pool_used = SPAN_STRPOOL - 100;
+		}
+		dbspan_describe_sql(x, STR_LIT("sqlite"), nss[n], &a);
+		if (rows[r] >= 0)
+			dbspan_rows(x, rows[r]);
+		dbspan_text_sql(x, &a, 0);
+		dbspan_statement_sql(y, STR_LIT("sqlite"), nss[n], &a,
+				     rows[r]);
+		assert_same_record(x, y);
+		ck_assert(!memcmp(x, y, offsetof(struct span, attrs)));
+		rec_free(x);
+		rec_free(y);
+	}
+}
+END_TEST
+
 UNIT_MAIN("dbspan", analyze, describe, name_fallbacks, text_reserve,
-	  rows_and_errors, sql_path_same_as_query_path)
+	  rows_and_errors, sql_path_same_as_query_path,
+	  statement_same_as_parts)
