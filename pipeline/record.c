@@ -111,8 +111,8 @@ void rec_attr_int(struct span *s, const char *key, int64_t val)
 	a->v.i = val;
 }
 
-int rec_attr_sql(struct span *s, const char *key, const char *sql,
-		 size_t len, unsigned dialect)
+int rec_attr_sql(struct span *s, const char *sql, size_t len,
+		 unsigned dialect)
 {
 	struct span_attr *a;
 
@@ -120,7 +120,7 @@ int rec_attr_sql(struct span *s, const char *key, const char *sql,
 	 * not at all. */
 	if (len > (size_t)(SPAN_STRPOOL - s->pool_used))
 		return -1;
-	a = attr_slot(s, key);
+	a = attr_slot(s, ATTR_DB_QUERY_TEXT);
 	if (!a)
 		return 0;
 	a->type = SPAN_ATTR_SQL;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/semconv.h"
 #include "span.h"
 
 /* How many spans may be in flight (started, not ended) at once. */
@@ -42,12 +43,14 @@ const struct span_attr *rec_attr_str(struct span *s, const char *key,
 void rec_attr_cstr(struct span *s, const char *key, const char *val);
 void rec_attr_int(struct span *s, const char *key, int64_t val);
 /*
- * A statement's raw text (SPAN_ATTR_SQL, dialect SQL_*), to be sanitised on
- * the exporter thread when the record leaves the ring.  Never cut: when
- * (sql, len) does not fit the pool whole, nothing is written and -1
- * returned (the caller analyses it itself then); 0 when written.
+ * A statement's raw text as db.query.text (SPAN_ATTR_SQL, dialect SQL_*),
+ * to be sanitised on the exporter thread when the record leaves the ring.
+ * Always that key: a record without its bit in attr_keys holds no raw
+ * text (span_sql_resolve).  Never cut: when (sql, len) does not fit the
+ * pool whole, nothing is written and -1 returned (the caller analyses it
+ * itself then); 0 when written.
  */
-int rec_attr_sql(struct span *s, const char *key, const char *sql,
+int rec_attr_sql(struct span *s, const char *sql,
 		 size_t len, unsigned dialect);
 /* An attribute whose value is the record's captured stack. */
 void rec_attr_stack(struct span *s, const char *key);
@@ -133,17 +136,16 @@ static inline void rec_append_int(struct span *s, const char *key,
 		rec_attr_int(s, key, val);
 }
 
-static inline int rec_append_sql(struct span *s, const char *key,
-				 const char *sql, size_t len,
-				 unsigned dialect)
+static inline int rec_append_sql(struct span *s, const char *sql,
+				 size_t len, unsigned dialect)
 {
 	struct span_attr *a;
 
 	if (len > (size_t)(SPAN_STRPOOL - s->pool_used))
 		return -1;
-	a = rec_append_slot(s, key, SPAN_ATTR_SQL);
+	a = rec_append_slot(s, ATTR_DB_QUERY_TEXT, SPAN_ATTR_SQL);
 	if (!a)
-		return rec_attr_sql(s, key, sql, len, dialect);
+		return rec_attr_sql(s, sql, len, dialect);
 	a->v.sql.text = rec_append_pool(s, sql, len);
 	a->v.sql.dialect = dialect;
 	return 0;

@@ -140,7 +140,11 @@ void span_sql_resolve(struct span *s)
 {
 	size_t n = span_nattrs(s);
 
-	/* Every record passes here: most hold no statement. */
+	/* Every record passes here: most hold no statement, and a raw
+	 * statement is always db.query.text (rec_attr_sql), whose bit
+	 * such a record mostly lacks. */
+	if (!(s->attr_keys & rec_key_bit(ATTR_DB_QUERY_TEXT)))
+		return;
 	for (size_t i = 0; i < n; i++)
 		if (s->attrs[i].type == SPAN_ATTR_SQL) {
 			resolve_from(s, i);

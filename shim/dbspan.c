@@ -165,7 +165,7 @@ put_query_text(struct span *s, struct str text, struct str raw,
 	}
 	room = room > reserve ? room - reserve : 0;
 	if (raw.n <= room &&
-	    rec_append_sql(s, ATTR_DB_QUERY_TEXT, raw.p, raw.n, dialect) == 0)
+	    rec_append_sql(s, raw.p, raw.n, dialect) == 0)
 		return;
 	put_analysed(s, raw, dialect, reserve);
 }

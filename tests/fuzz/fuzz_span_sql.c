@@ -100,7 +100,7 @@ static size_t fill(struct span *s, const char *ns, size_t nslen,
 		room = room > sizeof(errmsg) ? room - sizeof(errmsg) : 0;
 	if (len > room)
 		len = room;
-	check(rec_attr_sql(s, ATTR_DB_QUERY_TEXT, sql, len, dialect) == 0);
+	check(rec_attr_sql(s, sql, len, dialect) == 0);
 	if (with_error)
 		rec_status(s, SPAN_STATUS_ERROR, errmsg, strlen(errmsg));
 	return len;

@@ -116,7 +116,7 @@ START_TEST(cut_literal_stays_hidden)
 
 	rec_attr_cstr(s, ATTR_DB_SYSTEM_NAME, "sqlite");
 	rec_name(s, "sqlite", 6);
-	ck_assert_int_eq(rec_attr_sql(s, ATTR_DB_QUERY_TEXT, sql,
+	ck_assert_int_eq(rec_attr_sql(s, sql,
 				      strlen(sql), SQL_SQLITE), 0);
 	through_ring(s, &out);
 	ck_assert_str_eq(span_attr_text(&out, ATTR_DB_QUERY_TEXT),
@@ -135,7 +135,7 @@ START_TEST(nothing_left)
 
 	rec_attr_cstr(s, ATTR_DB_SYSTEM_NAME, "sqlite");
 	rec_name(s, "main.db", 7);
-	rec_attr_sql(s, ATTR_DB_QUERY_TEXT, sql, strlen(sql), SQL_SQLITE);
+	rec_attr_sql(s, sql, strlen(sql), SQL_SQLITE);
 	through_ring(s, &out);
 	ck_assert_ptr_null(rec_find_attr(&out, ATTR_DB_QUERY_TEXT));
 	ck_assert_ptr_null(rec_find_attr(&out, ATTR_DB_QUERY_SUMMARY));
@@ -152,7 +152,7 @@ START_TEST(dialect)
 	struct span *s = span_new();
 	struct span out;
 
-	rec_attr_sql(s, ATTR_DB_QUERY_TEXT, sql, strlen(sql), SQL_SQLITE);
+	rec_attr_sql(s, sql, strlen(sql), SQL_SQLITE);
 	through_ring(s, &out);
 	ck_assert_str_eq(span_attr_text(&out, ATTR_DB_QUERY_TEXT),
 			 "SELECT * FROM t WHERE a = ?");
@@ -253,7 +253,7 @@ static const char *resolved(const char *sql, unsigned d)
 	struct span *s = span_new();
 	struct span rec;
 
-	rec_attr_sql(s, ATTR_DB_QUERY_TEXT, sql, strlen(sql), d);
+	rec_attr_sql(s, sql, strlen(sql), d);
 	through_ring(s, &rec);
 	snprintf(out, sizeof(out), "%s|", span_attr_text(&rec,
 		 ATTR_DB_QUERY_TEXT));
