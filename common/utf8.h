@@ -57,45 +57,45 @@ static inline int utf8_ascii_word(uint64_t w)
 		 ((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL));
 }
 
+/* Sixteen bytes as one vector (GCC's vector extension: SSE2 on x86-64,
+ * plain words where there is no SIMD). */
+typedef int8_t utf8_v16 __attribute__((vector_size(16)));
+
 /*
- * Copies n bytes from s to d (which do not overlap) and returns 1 if they
- * were all ASCII without NUL, and so clean in utf8_clean()'s sense; 0
- * says nothing about them.  For the short strings of an OTLP request: the
- * test rides on the copy, a word at a time, with no call.
+ * Copies the n bytes at s so that they end at end (back to front, for a
+ * writer that fills its buffer that way) and returns 1 if they were all
+ * ASCII without NUL, and so clean in utf8_clean()'s sense; 0 says nothing
+ * about them.  Sixteen bytes at a time from the back, the frontmost
+ * sixteen taken whole whatever n is: one path for every length, no call.
+ * So it reads up to 15 bytes in front of s and writes up to 15 in front
+ * of end - n: both must be addressable (a string inside a larger record,
+ * a buffer whose free space is in front), and what it writes there is
+ * garbage for the caller to overwrite.
  */
 static inline __attribute__((always_inline)) int
-utf8_copy_ascii(void *d, const char *s, size_t n)
+utf8_copy_ascii_before(uint8_t *end, const char *s, size_t n)
 {
-	uint8_t *o = d;
-	uint64_t w, bad = 0;
-	uint32_t a, b;
-	size_t i;
+	/* lanes + k: the last k of sixteen lanes set. */
+	static const utf8_v16 lanes[2] = {
+		{ 0 }, { -1, -1, -1, -1, -1, -1, -1, -1,
+			 -1, -1, -1, -1, -1, -1, -1, -1 } };
+	const utf8_v16 one = { 1, 1, 1, 1, 1, 1, 1, 1,
+			       1, 1, 1, 1, 1, 1, 1, 1 };
+	utf8_v16 v, m, bad = { 0 };
+	uint64_t h[2];
+	size_t k;
 
-	if (n >= 8) {
-		for (i = 0; i + 8 < n; i += 8) {
-			memcpy(&w, s + i, 8);
-			memcpy(o + i, &w, 8);
-			bad |= !utf8_ascii_word(w);
-		}
-		memcpy(&w, s + n - 8, 8);
-		memcpy(o + n - 8, &w, 8);
-		return !bad && utf8_ascii_word(w);
+	for (k = n; k > 16; k -= 16) {
+		memcpy(&v, s + k - 16, 16);
+		memcpy(end - n + k - 16, &v, 16);
+		bad |= v < one;         /* signed: NUL or high bit set */
 	}
-	if (n >= 4) {
-		memcpy(&a, s, 4);
-		memcpy(&b, s + n - 4, 4);
-		memcpy(o, &a, 4);
-		memcpy(o + n - 4, &b, 4);
-		return utf8_ascii_word((uint64_t)a << 32 | b);
-	}
-	if (n == 0)
-		return 1;
-	o[0] = (uint8_t)s[0];
-	o[n / 2] = (uint8_t)s[n / 2];
-	o[n - 1] = (uint8_t)s[n - 1];
-	return utf8_ascii_word(0x0101010101000000ULL | o[0] |
-			       (uint64_t)o[n / 2] << 8 |
-			       (uint64_t)o[n - 1] << 16);
+	memcpy(&v, s + k - 16, 16);
+	memcpy(end - n + k - 16, &v, 16);
+	memcpy(&m, (const int8_t *)lanes + k, 16);
+	bad |= (v < one) & m;
+	memcpy(h, &bad, 16);
+	return !(h[0] | h[1]);
 }
 
 #endif

@@ -3,9 +3,10 @@
  * written straight from the records by a back-to-front writer (pbwrite.h):
  * no message tree, no copy of any string but the ones that need repair.
  * What is short and clean, nearly everything (an attribute under 128
- * bytes, a span's ids, name and times), has all its sizes known before
- * it is written and goes out front to back in one reservation, its UTF-8
- * check riding on the copy; the rest, field by field.
+ * bytes, a span's ids, name and times), goes out at a pointer, room made
+ * once for a whole run of fields: no check per field, its UTF-8 check
+ * riding on the copy, an attribute's key a ready-made field copied whole;
+ * the rest, field by field.
  * The OTLP/JSON form is that protobuf decoded by protobuf-c and written by
  * otlp_json.c, so the two encodings can never disagree about limits,
  * UTF-8 repair or which fields are set.  Runs on the exporter thread only.
@@ -322,19 +323,52 @@ static void put_value(struct otlp_encoder *enc, struct writer *w,
 }
 
 /*
- * The length of an attribute key.  Keys are the library's constants, the
- * same few dozen pointers span after span: a small table remembers their
- * lengths rather than measuring each one again.
+ * Attribute keys are the library's constants, the same few dozen pointers
+ * span after span: a small table, by address, keeps each one's KeyValue
+ * key field (tag 1, length, the key) made up at the end of an
+ * OTLP_KEY_SLOT-byte slot whose first byte is the field's size (0 for an
+ * empty key, none of the slot), so that writing it is one fixed-size copy.
+ * A key too long for a slot is marked KEY_LONG, and measured when used.
  */
-static size_t key_len(struct otlp_encoder *enc, const char *key)
+#define KEY_LONG 0xff
+#define KEY_SLOT_MAX (OTLP_KEY_SLOT - 3)        /* the longest key kept */
+
+static __attribute__((noinline)) void key_fill(struct otlp_encoder *enc,
+					       size_t h, const char *key)
+{
+	uint8_t *slot = enc->key_field[h];
+	size_t n = key ? strlen(key) : 0;
+
+	enc->key_ptr[h] = key;
+	if (n > KEY_SLOT_MAX) {
+		slot[0] = KEY_LONG;
+	} else if (n == 0) {
+		slot[0] = 0;
+	} else {
+		slot[0] = (uint8_t)(2 + n);
+		slot[OTLP_KEY_SLOT - n - 2] = 1 << 3 | WIRE_LEN;
+		slot[OTLP_KEY_SLOT - n - 1] = (uint8_t)n;
+		memcpy(slot + OTLP_KEY_SLOT - n, key, n);
+	}
+}
+
+static inline const uint8_t *key_slot(struct otlp_encoder *enc,
+				      const char *key)
 {
 	size_t h = ((uintptr_t)key >> 3) % OTLP_KEY_CACHE;
 
-	if (enc->key_ptr[h] != key) {
-		enc->key_ptr[h] = key;
-		enc->key_len[h] = strlen(key);
-	}
-	return enc->key_len[h];
+	if (__builtin_expect(enc->key_ptr[h] != key, 0))
+		key_fill(enc, h, key);
+	return enc->key_field[h];
+}
+
+static size_t key_len(struct otlp_encoder *enc, const char *key)
+{
+	const uint8_t *slot = key_slot(enc, key);
+
+	if (slot[0] == KEY_LONG)
+		return strlen(key);
+	return slot[0] ? slot[0] - 2u : 0;
 }
 
 /* One KeyValue (at field), the general way: its value, then its key. */
@@ -362,94 +396,120 @@ static void put_attrs(struct otlp_encoder *enc, struct writer *w,
 }
 
 /*
- * Text that needs no repair, checked as it is copied: ASCII without NUL
- * by the copy itself, anything else by utf8_clean().
+ * A record's pooled string copied to end at end, and 1 if it needs no
+ * repair: ASCII without NUL checked by the copy itself, anything else by
+ * utf8_clean().  What utf8_copy_ascii_before() reads in front of the
+ * string is the record's own.
  */
-static int copy_clean(uint8_t *d, const char *s, size_t n)
+_Static_assert(offsetof(struct span, pool) >= 16, "pool first in a span");
+
+static inline __attribute__((always_inline)) int
+copy_clean_before(uint8_t *end, const char *s, size_t n)
 {
-	return utf8_copy_ascii(d, s, n) || utf8_clean(s, n);
+	return utf8_copy_ascii_before(end, s, n) || utf8_clean(s, n);
 }
 
 /*
- * A record attribute whose KeyValue takes less than 128 bytes and whose
- * text needs neither repair nor a cut, nearly every one: all its sizes
- * are known before a byte is written, so it goes out front to back in one
- * reservation, the same bytes put_kv() writes.  0 when it does not
- * qualify, and nothing is written.
+ * A record's pooled string as a length-delimited field (written even when
+ * empty), back to front to end at p, when it is at most max bytes (under
+ * 128) and clean: where the field starts, or NULL, nothing written but
+ * scribbles in front of p.  A string past the pool (a damaged record)
+ * does not qualify: the general way clamps it (pooled()).
  */
-static int put_short_kv(struct otlp_encoder *enc, struct writer *w,
-			const struct span *s, const struct span_attr *at,
-			unsigned field, size_t limit)
+static inline __attribute__((always_inline)) uint8_t *
+short_text_before(uint8_t *p, unsigned field, const struct span *s,
+		  struct span_str r, size_t max)
 {
-	/* Read into locals first: the byte stores below may alias
-	 * anything, and would make the compiler load it again. */
-	const char *key = at->key ? at->key : "", *text = NULL;
-	size_t klen = key[0] ? key_len(enc, key) : 0;
-	unsigned type = at->type;
-	size_t vlen = 0, any, kv;
-	uint64_t v = 0;
-	uint8_t *d;
+	size_t len = r.len;
 
-	switch (type) {
-	case SPAN_ATTR_STRING:
-		text = pooled(s, at->v.s, &vlen);
-		if (vlen >= 0x80 || (limit && vlen > limit))
-			return 0;
-		any = 2 + vlen;
-		break;
-	case SPAN_ATTR_INT:
+	if (len > max || r.off + len > SPAN_STRPOOL ||
+	    !copy_clean_before(p, s->pool + r.off, len))
+		return NULL;
+	p -= len + 2;
+	p[0] = (uint8_t)(field << 3 | WIRE_LEN);
+	p[1] = (uint8_t)len;
+	return p;
+}
+
+/* A KeyValue kv_before() writes takes at most this many bytes, its tag
+ * and length included; its copies scribble up to OTLP_KEY_SLOT bytes in
+ * front of it. */
+#define KV_SHORT_MAX (2 + 0x7f)
+
+/*
+ * A record attribute's KeyValue (at field) that takes less than 128 bytes
+ * and whose text needs neither repair nor a cut, nearly every one, written
+ * back to front to end at p, each part as soon as its size is known, with
+ * no check of room (the caller made it).  Returns where the KeyValue
+ * starts; p itself for a type that is not sent (left out without being
+ * counted, as plan_record_attr() does); NULL when the attribute does not
+ * qualify, nothing written but scribbles in front of p.  The copies
+ * scribble in front of what they write: whatever goes there next
+ * overwrites it.
+ */
+static uint8_t *kv_before(struct otlp_encoder *enc, uint8_t *p,
+			  const struct span *s, const struct span_attr *at,
+			  unsigned field, size_t max_text)
+{
+	uint8_t *end = p;
+	const uint8_t *key;
+	size_t vlen, kf, kv;
+	uint64_t v;
+
+	if (at->type == SPAN_ATTR_STRING) {     /* most of them */
+		vlen = at->v.s.len;
+		if (!(p = short_text_before(p, 1, s, at->v.s, max_text)))
+			return NULL;
+		p -= 2;
+		p[0] = 2 << 3 | WIRE_LEN;
+		p[1] = (uint8_t)(vlen + 2);
+	} else if (at->type == SPAN_ATTR_INT) {
 		v = (uint64_t)at->v.i;
-		any = 1 + varint_len(v);
-		break;
-	case SPAN_ATTR_DOUBLE:
+		p -= varint_len(v);
+		varint_at(p, v);
+		p -= 3;
+		p[0] = 2 << 3 | WIRE_LEN;
+		p[1] = (uint8_t)(end - p - 2);
+		p[2] = 3 << 3 | WIRE_VARINT;
+	} else if (at->type == SPAN_ATTR_DOUBLE) {
 		memcpy(&v, &at->v.d, sizeof(v));
-		any = 9;
-		break;
-	default:        /* SPAN_ATTR_BOOL */
-		v = at->v.b != 0;
-		any = 2;
-		break;
+		p -= 11;
+		p[0] = 2 << 3 | WIRE_LEN;
+		p[1] = 9;
+		p[2] = 4 << 3 | WIRE_I64;
+		le_at(p + 3, v, 8);
+	} else if (at->type == SPAN_ATTR_BOOL) {
+		p -= 4;
+		p[0] = 2 << 3 | WIRE_LEN;
+		p[1] = 2;
+		p[2] = 2 << 3 | WIRE_VARINT;
+		p[3] = at->v.b != 0;
+	} else {
+		return p;
 	}
-	kv = (klen ? 2 + klen : 0) + 2 + any;
+	key = key_slot(enc, at->key);
+	kf = key[0];
+	kv = kf + (size_t)(end - p);            /* KEY_LONG: too long too */
 	if (kv >= 0x80)
-		return 0;
-	if (!(d = reserve(w, 2 + kv)))
-		return 1;       /* out of memory: w->oom voids the output */
-	d[0] = (uint8_t)(field << 3 | WIRE_LEN);
-	d[1] = (uint8_t)kv;
-	d += 2;
-	if (klen) {
-		d[0] = 1 << 3 | WIRE_LEN;
-		d[1] = (uint8_t)klen;
-		(void)utf8_copy_ascii(d + 2, key, klen);  /* sent as it is */
-		d += 2 + klen;
-	}
-	d[0] = 2 << 3 | WIRE_LEN;
-	d[1] = (uint8_t)any;
-	d += 2;
-	switch (type) {
-	case SPAN_ATTR_STRING:
-		d[0] = 1 << 3 | WIRE_LEN;
-		d[1] = (uint8_t)vlen;
-		if (!copy_clean(d + 2, text, vlen)) {
-			unreserve(w, 2 + kv);   /* to be repaired */
-			return 0;
-		}
-		break;
-	case SPAN_ATTR_INT:
-		d[0] = 3 << 3 | WIRE_VARINT;
-		varint_at(d + 1, v);
-		break;
-	case SPAN_ATTR_DOUBLE:
-		d[0] = 4 << 3 | WIRE_I64;
-		le_at(d + 1, v, 8);
-		break;
-	default:
-		d[0] = 2 << 3 | WIRE_VARINT;
-		d[1] = (uint8_t)v;
-		break;
-	}
-	return 1;
+		return NULL;
+	memcpy(p - OTLP_KEY_SLOT, key, OTLP_KEY_SLOT);
+	p -= kf + 2;
+	p[0] = (uint8_t)(field << 3 | WIRE_LEN);
+	p[1] = (uint8_t)kv;
+	return p;
+}
+
+/* One record attribute the general way (put_kv()). */
+static void put_record_kv(struct otlp_encoder *enc, struct writer *w,
+			  const struct span *s, const struct span_attr *at,
+			  unsigned field)
+{
+	struct attr_out a;
+
+	a.key = at->key ? at->key : "";
+	a.src = VAL_RECORD;
+	a.at = at;
+	put_kv(enc, w, s, NULL, &a, field);
 }
 
 /*
@@ -457,29 +517,34 @@ static int put_short_kv(struct otlp_encoder *enc, struct writer *w,
  * are all that is sent and in their order: no count limit reached, no
  * legacy names, no stack and so no code site (fast_attrs()).  Types we
  * cannot send are left out without being counted, as plan_record_attr()
- * does.
+ * does.  Room for all of them the short way is made once; one that does
+ * not qualify goes the general way, and room is made again for the rest.
  */
 static void put_record_attrs(struct otlp_encoder *enc, struct writer *w,
 			     const struct span *s, const struct span_attr *at,
 			     size_t n, uint32_t dropped, unsigned field)
 {
+	/* Text is short when under 128 bytes and, when there is a limit,
+	 * no more bytes than it allows characters. */
 	size_t limit = value_limit(enc);
+	size_t max_text = limit && limit < 0x7f ? limit : 0x7f;
+	uint8_t *p, *q;
 
 	field_varint(w, field + 1, dropped);
-	for (size_t i = n; i-- > 0;) {
-		struct attr_out a;
-
-		if (at[i].type != SPAN_ATTR_STRING &&
-		    at[i].type != SPAN_ATTR_INT &&
-		    at[i].type != SPAN_ATTR_DOUBLE &&
-		    at[i].type != SPAN_ATTR_BOOL)
-			continue;
-		if (put_short_kv(enc, w, s, &at[i], field, limit))
-			continue;
-		a.key = at[i].key ? at[i].key : "";
-		a.src = VAL_RECORD;
-		a.at = &at[i];
-		put_kv(enc, w, s, NULL, &a, field);
+	while (n > 0) {
+		p = room(w, n * KV_SHORT_MAX + OTLP_KEY_SLOT);
+		if (!p)
+			return;
+		for (; n > 0; n--) {
+			q = kv_before(enc, p, s, &at[n - 1], field,
+				      max_text);
+			if (!q)
+				break;
+			p = q;
+		}
+		set_front(w, p);
+		if (n > 0)      /* a type that is sent, not short or clean */
+			put_record_kv(enc, w, s, &at[--n], field);
 	}
 }
 
@@ -541,85 +606,115 @@ static void put_status(struct otlp_encoder *enc, struct writer *w,
 	end_message(w, 15, mark);
 }
 
-/* A text field as text_field() writes it when the text is clean and
- * shorter than 128 bytes, at d; the byte after it, or NULL when the text
- * turns out to need repair. */
-static uint8_t *short_text_at(uint8_t *d, unsigned field, const char *p,
-			      size_t len)
+/* The flags (field 16 of a Span, two bytes of tag): we always know
+ * whether the parent is remote, so 0x100 is set and the field sent. */
+static void put_span_flags(struct writer *w, const struct span *s)
 {
-	if (len == 0)
-		return d;
-	*d++ = (uint8_t)(field << 3 | WIRE_LEN);
-	*d++ = (uint8_t)len;
-	return copy_clean(d, p, len) ? d + len : NULL;
+	uint8_t *p = room(w, 6);
+
+	if (!p)
+		return;
+	p -= 6;
+	p[0] = (16 << 3 | WIRE_I32) | 0x80;
+	p[1] = (16 << 3 | WIRE_I32) >> 7;
+	le_at(p + 2, (s->trace_flags & 0xffu) | SPAN_FLAG_HAS_IS_REMOTE |
+		     (s->parent_is_remote ? SPAN_FLAG_IS_REMOTE : 0), 4);
+	set_front(w, p);
 }
 
+/* The most span_head_before() writes, and a tag with any length. */
+#define SPAN_HEAD_MAX (2 + 16 + 2 + 0x7f + 2 + 8 + 2 + 0x7f + 2 + 9 + 9)
+#define TAG_LEN_MAX (1 + 10)
+
 /*
- * Fields 1-8 of a Span (ids, trace state, parent, name, kind, times).
- * When the name and the trace state are short and clean, as nearly always,
- * every size is known first and the fields go out front to back in one
- * reservation; otherwise field by field, back to front.  The same bytes
- * either way.
+ * Fields 1-8 of a Span (ids, trace state, parent, name, kind, times),
+ * back to front to end at p, with no check of room (the caller made
+ * SPAN_HEAD_MAX and OTLP_KEY_SLOT for scribbles) when the name and the
+ * trace state are short and clean, as nearly always: where they start,
+ * or NULL.
  */
+static uint8_t *span_head_before(uint8_t *p, const struct span *s, int kind)
+{
+	if (s->end_ns) {
+		p -= 9;
+		p[0] = 8 << 3 | WIRE_I64;
+		le_at(p + 1, s->end_ns, 8);
+	}
+	if (s->start_ns) {
+		p -= 9;
+		p[0] = 7 << 3 | WIRE_I64;
+		le_at(p + 1, s->start_ns, 8);
+	}
+	p -= 2;
+	p[0] = 6 << 3 | WIRE_VARINT;
+	p[1] = (uint8_t)kind;           /* 1-5 (put_span) */
+	if (s->name.len &&
+	    !(p = short_text_before(p, 5, s, s->name, 0x7f)))
+		return NULL;
+	if (!bytes_all_zero(s->parent_span_id, sizeof(s->parent_span_id))) {
+		p -= 2 + sizeof(s->parent_span_id);
+		p[0] = 4 << 3 | WIRE_LEN;
+		p[1] = sizeof(s->parent_span_id);
+		memcpy(p + 2, s->parent_span_id, sizeof(s->parent_span_id));
+	}
+	if (s->trace_state.len &&
+	    !(p = short_text_before(p, 3, s, s->trace_state, 0x7f)))
+		return NULL;
+	p -= 2 + sizeof(s->span_id);
+	p[0] = 2 << 3 | WIRE_LEN;
+	p[1] = sizeof(s->span_id);
+	memcpy(p + 2, s->span_id, sizeof(s->span_id));
+	p -= 2 + sizeof(s->trace_id);
+	p[0] = 1 << 3 | WIRE_LEN;
+	p[1] = sizeof(s->trace_id);
+	memcpy(p + 2, s->trace_id, sizeof(s->trace_id));
+	return p;
+}
+
+/* Fields 1-8 of a Span, field by field: the same bytes as
+ * span_head_before(), whatever the name and trace state. */
 static void put_span_head(struct otlp_encoder *enc, struct writer *w,
 			  const struct span *s, int kind)
 {
-	int has_parent = !bytes_all_zero(s->parent_span_id,
-					 sizeof(s->parent_span_id));
-	size_t name_len, ts_len, n;
+	size_t name_len, ts_len;
 	const char *name = pooled(s, s->name, &name_len);
 	const char *ts = pooled(s, s->trace_state, &ts_len);
-	uint8_t *d;
 
-	if (name_len >= 0x80 || ts_len >= 0x80)
-		goto slow;
-	/* kind is 1-5 (put_span), one byte. */
-	n = 18 + 10 + (ts_len ? 2 + ts_len : 0) + (has_parent ? 10 : 0) +
-	    (name_len ? 2 + name_len : 0) + 2 +
-	    (s->start_ns ? 9 : 0) + (s->end_ns ? 9 : 0);
-	if (!(d = reserve(w, n)))
-		return;
-	*d++ = 1 << 3 | WIRE_LEN;
-	*d++ = sizeof(s->trace_id);
-	memcpy(d, s->trace_id, sizeof(s->trace_id));
-	d += sizeof(s->trace_id);
-	*d++ = 2 << 3 | WIRE_LEN;
-	*d++ = sizeof(s->span_id);
-	memcpy(d, s->span_id, sizeof(s->span_id));
-	d += sizeof(s->span_id);
-	if (!(d = short_text_at(d, 3, ts, ts_len)))
-		goto repair;
-	if (has_parent) {
-		*d++ = 4 << 3 | WIRE_LEN;
-		*d++ = sizeof(s->parent_span_id);
-		memcpy(d, s->parent_span_id, sizeof(s->parent_span_id));
-		d += sizeof(s->parent_span_id);
-	}
-	if (!(d = short_text_at(d, 5, name, name_len)))
-		goto repair;
-	*d++ = 6 << 3 | WIRE_VARINT;
-	*d++ = (uint8_t)kind;
-	if (s->start_ns) {
-		*d++ = 7 << 3 | WIRE_I64;
-		d = le_at(d, s->start_ns, 8);
-	}
-	if (s->end_ns) {
-		*d++ = 8 << 3 | WIRE_I64;
-		le_at(d, s->end_ns, 8);
-	}
-	return;
-repair:
-	unreserve(w, n);
-slow:
 	field_fixed64(w, 8, s->end_ns);
 	field_fixed64(w, 7, s->start_ns);
 	field_int32(w, 6, kind);
 	text_field(enc, w, 5, name, name_len, 0, 0);
-	if (has_parent)
+	if (!bytes_all_zero(s->parent_span_id, sizeof(s->parent_span_id)))
 		field_len(w, 4, s->parent_span_id, sizeof(s->parent_span_id));
 	text_field(enc, w, 3, ts, ts_len, 0, 0);
 	field_len(w, 2, s->span_id, sizeof(s->span_id));
 	field_len(w, 1, s->trace_id, sizeof(s->trace_id));
+}
+
+/* The span's head, then its own tag and length (field 2 of ScopeSpans):
+ * the span is closed, its fields being those written since mark.  One
+ * room for both, nearly always. */
+static void put_span_head_and_close(struct otlp_encoder *enc,
+				    struct writer *w, const struct span *s,
+				    int kind, size_t mark)
+{
+	uint8_t *p = room(w, SPAN_HEAD_MAX + TAG_LEN_MAX + OTLP_KEY_SLOT), *q;
+	size_t n;
+
+	if (!p)
+		return;
+	if ((q = span_head_before(p, s, kind))) {
+		set_front(w, q);
+	} else {
+		put_span_head(enc, w, s, kind);
+		if (!(q = room(w, TAG_LEN_MAX)))
+			return;
+	}
+	n = w->used - mark;
+	q -= 1 + varint_len(n);
+	q[0] = 2 << 3 | WIRE_LEN;
+	varint_at(q + 1, n);
+	set_front(w, q);
 }
 
 /* One Span (field 2 of ScopeSpans). */
@@ -650,10 +745,7 @@ static void put_span(struct otlp_encoder *enc, struct writer *w,
 		plan_legacy(enc, kind, &o);
 	}
 
-	/* We always know whether the parent is remote, so 0x100 is set. */
-	field_fixed32(w, 16, (s->trace_flags & 0xffu) |
-		      SPAN_FLAG_HAS_IS_REMOTE |
-		      (s->parent_is_remote ? SPAN_FLAG_IS_REMOTE : 0));
+	put_span_flags(w, s);
 	put_status(enc, w, s);
 	for (size_t i = nevents; i-- > 0;)
 		put_event(enc, w, s, &s->events[i]);
@@ -662,8 +754,7 @@ static void put_span(struct otlp_encoder *enc, struct writer *w,
 				 s->dropped_attrs, 9);
 	else
 		put_attrs(enc, w, s, &o, 9);
-	put_span_head(enc, w, s, kind);
-	end_message(w, 2, mark);
+	put_span_head_and_close(enc, w, s, kind, mark);
 }
 
 /* ---------------------------------------------------------- request */

@@ -34,6 +34,7 @@ typedef int (*otlp_site_fn)(const struct span *s,
 			    struct otlp_code_site *site);
 
 #define OTLP_KEY_CACHE 128
+#define OTLP_KEY_SLOT  32
 
 struct otlp_encoder {
 	const struct config *cfg;
@@ -48,9 +49,10 @@ struct otlp_encoder {
 	char *scratch;                  /* text being repaired */
 	size_t scratch_cap;
 	char *stack_text;               /* a stack being rendered */
-	/* Lengths of attribute keys seen, by address (otlp.c). */
+	/* Attribute keys seen, by address, each with its KeyValue key
+	 * field ready to copy (otlp.c). */
 	const char *key_ptr[OTLP_KEY_CACHE];
-	size_t key_len[OTLP_KEY_CACHE];
+	uint8_t key_field[OTLP_KEY_CACHE][OTLP_KEY_SLOT];
 };
 
 /*

@@ -5,8 +5,9 @@
  * flat ones.  Fields are written in the reverse of their wire order: each
  * helper writes the value, then what precedes it on the wire.  Proto3
  * rules: a scalar, string or bytes field at its default is left out
- * (field_*), a oneof member is always written (*_field).  Exporter thread
- * only.
+ * (field_*), a oneof member is always written (*_field).  A run of
+ * fields that fits a known bound can instead be written at a pointer,
+ * room made once (room(), set_front()).  Exporter thread only.
  */
 #ifndef OTELSHIM_PBWRITE_H
 #define OTELSHIM_PBWRITE_H
@@ -61,11 +62,24 @@ static inline uint8_t *reserve(struct writer *w, size_t n)
 	return w->buf + w->cap - w->used;
 }
 
-/* Gives back the n bytes the last reserve() took, nothing having been
- * written in front of them since. */
-static inline void unreserve(struct writer *w, size_t n)
+/*
+ * The front of what is written, with room for n more bytes in front of
+ * it, nothing counted: for a run of fields written back to front at a
+ * pointer, without a check each, whose end set_front() then records.
+ * NULL when out of memory.
+ */
+static inline uint8_t *room(struct writer *w, size_t n)
 {
-	w->used -= n;
+	if (__builtin_expect(w->cap - w->used < n, 0) && !grow(w, n))
+		return NULL;
+	return w->buf + w->cap - w->used;
+}
+
+/* What is written now starts at p (from room(), moved towards the start
+ * of the buffer by what was written in front of it). */
+static inline void set_front(struct writer *w, const uint8_t *p)
+{
+	w->used = (size_t)(w->buf + w->cap - p);
 }
 
 static inline void put(struct writer *w, const void *p, size_t n)
@@ -79,17 +93,12 @@ static inline void put(struct writer *w, const void *p, size_t n)
 /* Bytes the varint of v takes. */
 static inline size_t varint_len(uint64_t v)
 {
-	size_t n = 1;
-
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
+	/* Seven bits a byte, of the bits up to the highest set one. */
+	return (size_t)(64 - __builtin_clzll(v | 1) + 6) / 7;
 }
 
 /* Writes the varint of v at d, front to back; returns the byte after it
- * (for a run of fields whose sizes are all known, see otlp.c). */
+ * (for fields written at a pointer, room() and otlp.c). */
 static inline uint8_t *varint_at(uint8_t *d, uint64_t v)
 {
 	while (v >= 0x80) {
@@ -131,7 +140,7 @@ static inline void put_tag(struct writer *w, unsigned field, unsigned wire)
 	put_varint(w, (uint64_t)field << 3 | wire);
 }
 
-/* The n low bytes of v, least significant first (fixed32, fixed64). */
+/* The n low bytes of v, least significant first (fixed64). */
 static inline void put_le(struct writer *w, uint64_t v, size_t n)
 {
 	uint8_t *d = reserve(w, n);
@@ -174,14 +183,6 @@ static inline void field_fixed64(struct writer *w, unsigned field, uint64_t v)
 {
 	if (v)
 		fixed64_field(w, field, v);
-}
-
-static inline void field_fixed32(struct writer *w, unsigned field, uint32_t v)
-{
-	if (!v)
-		return;
-	put_le(w, v, 4);
-	put_tag(w, field, WIRE_I32);
 }
 
 /* The tag and length of a length-delimited field when both fit a byte

@@ -24,11 +24,16 @@
 #define MAX_SPANS 3
 
 /* Keys and event names are the library's own constants, well-formed text;
- * what the program's traffic fills is the pool. */
+ * what the program's traffic fills is the pool.  Among them keys of the
+ * lengths around what the encoder's key cache keeps ready (29 bytes)
+ * and a NULL one. */
 static const char *const keys[] = {
 	"http.request.method", "url.path", "db.query.text", "", "k",
 	"server.port", "error.type", "code.stacktrace", "url.query",
 	"db.system.name", "server.address",
+	"a.key.of.twenty.nine.bytes.ok", "a.key.of.thirty.bytes.too.long",
+	"a.key.far.longer.than.any.that.the.semantic.conventions.name",
+	NULL,
 };
 
 /* Reads the input front to back; past its end, zeros. */

@@ -529,6 +529,85 @@ START_TEST(test_damaged_pool_refs)
 }
 END_TEST
 
+/* Text of n bytes: ASCII, or with a two-byte character (é) at its
+ * front, or with a NUL (repaired) at its end. */
+enum text_kind { TEXT_ASCII, TEXT_UTF8, TEXT_NUL };
+
+static void make_text(char *buf, size_t n, enum text_kind kind)
+{
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (char)('a' + i % 26);
+	if (kind == TEXT_UTF8 && n >= 2)
+		memcpy(buf, "\xc3\xa9", 2);
+	if (kind == TEXT_NUL && n >= 1)
+		buf[n - 1] = '\0';
+	buf[n] = '\0';
+}
+
+/*
+ * Strings and keys of every length around the encoder's short forms (a
+ * KeyValue under 128 bytes; 16 bytes copied at a time; keys of up to 29
+ * bytes kept ready): each decodes to what was recorded (repaired where it
+ * must be) and protobuf-c packs it into the same bytes.
+ */
+START_TEST(test_text_lengths)
+{
+	static const char *const keys[] = {
+		"", "k", "a.key.of.twenty.nine.bytes.ok",
+		"a.key.of.thirty.bytes.too.long",
+		"a.key.far.longer.than.any.semantic.convention",
+	};
+	static const size_t lens[] = { 0, 1, 3, 4, 7, 8, 15, 16, 17, 31, 32,
+				       33, 60, 90, 100, 127, 128, 200 };
+	struct otlp_encoder enc = { .cfg = &cfg };
+	char text[256], want[256];
+	struct span s;
+	pb_request *req;
+	pb_span *p;
+
+	for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+		for (int kind = TEXT_ASCII; kind <= TEXT_NUL; kind++) {
+			size_t n = lens[l];
+
+			make_text(text, n, kind);
+			memcpy(want, text, n + 1);
+			if (kind == TEXT_NUL && n >= 1)
+				strcpy(want + n - 1, "\xef\xbf\xbd");
+			span_init(&s);
+			s.name = pool_add(&s, text, n);
+			for (size_t k = 0; k < 5; k++) {
+				struct span_attr *a = &s.attrs[s.nattrs++];
+
+				a->key = keys[k];
+				a->type = SPAN_ATTR_STRING;
+				a->v.s = pool_add(&s, text, n);
+			}
+			attr_int(&s, keys[2], INT64_MIN);
+			attr_bool(&s, keys[3], 1);
+			attr_double(&s, keys[4], -0.5);
+
+			req = roundtrip(&enc, &s, 1);
+			p = only_span(req);
+			ck_assert_str_eq(p->name, want);
+			ck_assert_uint_eq(p->n_attributes, 8);
+			for (size_t k = 0; k < 5; k++) {
+				ck_assert_str_eq(p->attributes[k]->key,
+						 keys[k]);
+				ck_assert_str_eq(p->attributes[k]->value->
+						 string_value, want);
+			}
+			ck_assert_int_eq(p->attributes[5]->value->int_value,
+					 INT64_MIN);
+			ck_assert_int_eq(p->attributes[6]->value->bool_value,
+					 1);
+			ck_assert_double_eq(p->attributes[7]->value->
+					    double_value, -0.5);
+			req_free(req);
+		}
+	}
+}
+END_TEST
+
 /*
  * The wire format against the field numbers of the OTLP reference, read
  * back by protoc's schema-less decoder, so a wrong number or wire type in
@@ -689,6 +768,38 @@ START_TEST(test_utf8_capacity)
 }
 END_TEST
 
+/* The copy lands exactly at [end - n, end) and says whether the bytes
+ * were ASCII without NUL, whatever n; it may scribble up to 15 bytes in
+ * front, never after. */
+START_TEST(test_utf8_copy_ascii_before)
+{
+	char src[16 + 80];
+	uint8_t dst[16 + 80 + 8];
+
+	for (size_t n = 0; n <= 80; n++) {
+		for (size_t bad = 0; bad <= n + 1; bad++) {
+			char *s = src + 16;
+			uint8_t *end = dst + 16 + n;
+			int ret;
+
+			memset(src, 0x80, sizeof(src));  /* around: not ASCII */
+			memset(dst, 0x55, sizeof(dst));
+			for (size_t i = 0; i < n; i++)
+				s[i] = (char)('A' + i % 26);
+			/* bad == n + 1: all ASCII; else a NUL or a high
+			 * byte at bad (or none when n == bad). */
+			if (bad < n)
+				s[bad] = bad % 2 ? '\0' : (char)0xc3;
+			ret = utf8_copy_ascii_before(end, s, n);
+			ck_assert_int_eq(ret, bad >= n);
+			ck_assert_mem_eq(end - n, s, n);
+			for (size_t i = 0; i < 8; i++)
+				ck_assert_uint_eq(end[i], 0x55);
+		}
+	}
+}
+END_TEST
+
 static Suite *otlp_suite(void)
 {
 	Suite *s = suite_create("otlp");
@@ -704,11 +815,13 @@ static Suite *otlp_suite(void)
 	tcase_add_test(tc, test_legacy_names);
 	tcase_add_test(tc, test_invalid_utf8);
 	tcase_add_test(tc, test_damaged_pool_refs);
+	tcase_add_test(tc, test_text_lengths);
 	tcase_add_test(tc, test_wire_format);
 	suite_add_tcase(s, tc);
 
 	tcase_add_test(tu, test_utf8_repair);
 	tcase_add_test(tu, test_utf8_capacity);
+	tcase_add_test(tu, test_utf8_copy_ascii_before);
 	suite_add_tcase(s, tu);
 	return s;
 }
