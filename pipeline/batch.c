@@ -28,11 +28,11 @@
 #include "ring.h"
 #include "status.h"
 
-static struct batch_host host;
+static struct batch_host host STARTUP_DATA;
 static const struct exporter_ops *ops;  /* the module stays loaded */
 /* This image spooled spans before an exec: every later exec (execvp
  * tries one path after another) tells the new image to deliver. */
-static _Atomic int exec_spooled;
+static _Atomic int exec_spooled STARTUP_DATA;
 static int atexit_registered;
 
 /*
@@ -108,7 +108,7 @@ struct batch_state {
 static struct batch_state fallback_state;
 static struct batch_state *bs = &fallback_state;
 /* fork() wipes *bs (MADV_WIPEONFORK took). */
-static int bs_wiped;
+static int bs_wiped STARTUP_DATA;
 
 static uint64_t mono_ns(void)
 {

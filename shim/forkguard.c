@@ -19,7 +19,7 @@
 
 static pthread_rwlock_t fallback = PTHREAD_RWLOCK_INITIALIZER;
 static pthread_rwlock_t *lock = &fallback;
-static int wiped_at_fork;
+static int wiped_at_fork STARTUP_DATA;
 
 int forkguard_enter(int wait)
 {

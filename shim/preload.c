@@ -59,14 +59,14 @@
 #undef HOOK
 
 PRELOAD_TLS int preload_guard;
-int preload_tracing;
+int preload_tracing STARTUP_DATA;
 
-static struct config config;
-static char *const *saved_argv;
+static struct config config STARTUP_DATA;
+static char *const *saved_argv STARTUP_DATA;
 extern char **environ;
 
 enum { INIT_NONE, INIT_RUNNING, INIT_DONE };
-static _Atomic int init_state = INIT_NONE;
+static _Atomic int init_state STARTUP_DATA = INIT_NONE;
 
 /* Resolves every hook not called yet, so none has to look itself up later
  * (from a signal handler, say). */
