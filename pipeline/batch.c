@@ -149,18 +149,25 @@ static void wake_exporter(void)
 	futex_wake(&bs->wake_word);
 }
 
+_Static_assert(sizeof(struct batch_state) <= BATCH_STATE_BYTES,
+	       "the state fits what the host offers");
+
 void batch_init(const struct batch_host *h)
 {
-	void *page;
+	void *page = h->wiped;
 
 	host = *h;
 	if (bs != &fallback_state)
 		return;
-	page = mmap(NULL, sizeof(*bs), PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (page == MAP_FAILED)
-		return;
-	bs_wiped = madvise(page, sizeof(*bs), MADV_WIPEONFORK) == 0;
+	if (page) {
+		bs_wiped = 1;
+	} else {
+		page = mmap(NULL, sizeof(*bs), PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (page == MAP_FAILED)
+			return;
+		bs_wiped = madvise(page, sizeof(*bs), MADV_WIPEONFORK) == 0;
+	}
 	pthread_mutex_init(&((struct batch_state *)page)->load_lock, NULL);
 	bs = page;
 }
