@@ -45,7 +45,7 @@ LIB      := $(BUILD)/libotelshim.so
 MODULE   := $(BUILD)/otelshim-exporter.so
 
 .PHONY: all deps test unit integration fuzz fuzz-smoke fuzz-build unit-build bench demo clean \
-        install dist examples
+        install dist examples startup-layout
 all: $(LIB) $(MODULE) $(BUILD)/otelshim examples
 
 # The otelshim command (tools/): run, view, doctor.
@@ -103,6 +103,18 @@ $(LIB): $(CORE_OBJS) $(COMMON_LIB) $(BUILD)/libotelshim.map
 	$(CC) -shared -pthread -Wl,--version-script=$(BUILD)/libotelshim.map \
 	  -Wl,-z,now -Wl,-z,relro -o $@ $(CORE_OBJS) $(COMMON_LIB) -ldl
 
+# What every process start touches of our writable data (STARTUP_DATA,
+# common/loader.h) is in .data, and .data has to stay within one page:
+# the one the dynamic loader writes anyway while it loads us.
+startup-layout: $(LIB)
+	@set -- $$(readelf -SW $(LIB) | sed -n \
+	  's/.*\] \.data  *PROGBITS  *\([0-9a-f]*\) [0-9a-f]* \([0-9a-f]*\).*/\1 \2/p'); \
+	a=$$((0x$$1)); n=$$((0x$$2)); \
+	echo "startup-layout: .data $$n bytes at $$(printf %#x $$a)"; \
+	if [ $$((a / 4096)) -ne $$(((a + n - 1) / 4096)) ]; then \
+	  echo "startup-layout: .data spans more than one page: each more" \
+	    "costs every process start a page fault" >&2; exit 1; fi
+
 $(MODULE): $(MODULE_OBJS) $(COMMON_LIB)
 	$(CC) -shared -pthread -Wl,-z,relro -Wl,--exclude-libs,ALL \
 	  -Wl,--version-script=exporter/module.map -o $@ $(MODULE_OBJS) \
@@ -119,6 +131,7 @@ BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 test: deps
 	$(MAKE) -j$(BUILD_JOBS) all
+	$(MAKE) startup-layout
 	$(MAKE) -j$(BUILD_JOBS) unit-build
 	$(MAKE) unit
 	$(MAKE) -j$(BUILD_JOBS) unit-build SANITIZE=address,undefined

@@ -5,8 +5,8 @@
 
 #include "loader.h"
 
-static int (*guard_enter)(int wait);
-static void (*guard_leave)(void);
+static int (*guard_enter)(int wait) STARTUP_DATA;
+static void (*guard_leave)(void) STARTUP_DATA;
 
 void loader_set_guard(int (*enter)(int wait), void (*leave)(void))
 {

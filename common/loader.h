@@ -15,6 +15,17 @@
 #ifndef OTELSHIM_LOADER_H
 #define OTELSHIM_LOADER_H
 
+/*
+ * On a variable that every process start or exit touches: it goes to
+ * .data, into the page the dynamic loader writes anyway while it loads us
+ * (the real_* pointers, the start of .bss it clears), instead of a .bss
+ * page of its own between the multi-megabyte tables.  Each page a start
+ * touches is a page fault, about 10 us on a paravirtual guest, and
+ * preloaded we start with every process.  All of .data has to stay
+ * within that one page: `make startup-layout` checks.
+ */
+#define STARTUP_DATA __attribute__((section(".data.startup")))
+
 /* enter(wait) returns 1 when the loader may be used until leave(), 0 when
  * a fork is under way and wait was 0 (a signal handler must not block). */
 void loader_set_guard(int (*enter)(int wait), void (*leave)(void));

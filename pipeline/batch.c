@@ -29,11 +29,11 @@
 #include "ring.h"
 #include "status.h"
 
-static struct batch_host host;
+static struct batch_host host STARTUP_DATA;
 static const struct exporter_ops *ops;  /* the module stays loaded */
 /* This image spooled spans before an exec: every later exec (execvp
  * tries one path after another) tells the new image to deliver. */
-static _Atomic int exec_spooled;
+static _Atomic int exec_spooled STARTUP_DATA;
 static int atexit_registered;
 
 /*
@@ -110,7 +110,7 @@ struct batch_state {
 static struct batch_state fallback_state;
 static struct batch_state *bs = &fallback_state;
 /* fork() wipes *bs (MADV_WIPEONFORK took). */
-static int bs_wiped;
+static int bs_wiped STARTUP_DATA;
 
 static uint64_t mono_ns(void)
 {
@@ -151,18 +151,25 @@ static void wake_exporter(void)
 	futex_wake(&bs->wake_word);
 }
 
+_Static_assert(sizeof(struct batch_state) <= BATCH_STATE_BYTES,
+	       "the state fits what the host offers");
+
 void batch_init(const struct batch_host *h)
 {
-	void *page;
+	void *page = h->wiped;
 
 	host = *h;
 	if (bs != &fallback_state)
 		return;
-	page = mmap(NULL, sizeof(*bs), PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (page == MAP_FAILED)
-		return;
-	bs_wiped = madvise(page, sizeof(*bs), MADV_WIPEONFORK) == 0;
+	if (page) {
+		bs_wiped = 1;
+	} else {
+		page = mmap(NULL, sizeof(*bs), PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (page == MAP_FAILED)
+			return;
+		bs_wiped = madvise(page, sizeof(*bs), MADV_WIPEONFORK) == 0;
+	}
 	pthread_mutex_init(&((struct batch_state *)page)->load_lock, NULL);
 	bs = page;
 }

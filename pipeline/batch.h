@@ -22,7 +22,13 @@ struct batch_host {
 	int (*own_fd)(int fd, int owned);
 	/* Self-log, one line, filtered by level. */
 	void (*log)(enum config_log_level lvl, const char *msg);
+	/* BATCH_STATE_BYTES of zeroes that fork() hands the child zeroed
+	 * (MADV_WIPEONFORK), for the exporter's state; NULL: batch_init
+	 * maps a page of its own. */
+	void *wiped;
 };
+
+#define BATCH_STATE_BYTES 1024
 
 /* Stores the host; starts nothing.  From the library constructor. */
 void batch_init(const struct batch_host *host);

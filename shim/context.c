@@ -18,11 +18,11 @@
 #include "propagate.h"
 #include "reqtab.h"
 
-static const struct config *ctx_cfg;
+static const struct config *ctx_cfg STARTUP_DATA;
 
 /* The remote parent from TRACEPARENT, if valid. */
-static int remote_valid;
-static struct ctx_remote remote_parent;
+static int remote_valid STARTUP_DATA;
+static struct ctx_remote remote_parent STARTUP_DATA;
 static char remote_state[512];
 
 static _Atomic unsigned fork_generation = 1;

@@ -6,9 +6,10 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "common/loader.h"
 #include "fdtab.h"
 
-struct fd_entry *fdtab_table;
+struct fd_entry *fdtab_table STARTUP_DATA;
 
 int fdtab_init(void)
 {

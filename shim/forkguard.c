@@ -9,9 +9,13 @@
  * (MADV_WIPEONFORK), and zero is an unlocked rwlock: the child starts with
  * it free without our handler writing to it, and the parent, whose page
  * fork() leaves writable, releases it without a copy-on-write fault.
- * Each such fault is a measurable part of what a fork costs.
+ * Each such fault is a measurable part of what a fork costs.  The rest
+ * of the page goes to whoever else needs such memory (the exporter's
+ * state, pipeline/batch.c): each mapping of its own would cost process
+ * start two system calls.
  */
 #include <pthread.h>
+#include <stdalign.h>
 #include <sys/mman.h>
 
 #include "common/loader.h"
@@ -19,7 +23,7 @@
 
 static pthread_rwlock_t fallback = PTHREAD_RWLOCK_INITIALIZER;
 static pthread_rwlock_t *lock = &fallback;
-static int wiped_at_fork;
+static int wiped_at_fork STARTUP_DATA;
 
 int forkguard_enter(int wait)
 {
@@ -53,19 +57,28 @@ __attribute__((cold)) static void after_fork_child(void)
 		pthread_rwlock_init(lock, NULL);
 }
 
-void forkguard_install(void)
+/* The spare bytes first, then the lock. */
+#define WIPED_BYTES (FORKGUARD_SPARE_BYTES + sizeof(pthread_rwlock_t))
+_Static_assert(FORKGUARD_SPARE_BYTES % alignof(pthread_rwlock_t) == 0,
+	       "the lock after the spare bytes is aligned");
+_Static_assert(WIPED_BYTES <= 4096, "one page");
+
+void *forkguard_install(void)
 {
-	void *page = mmap(NULL, sizeof(*lock), PROT_READ | PROT_WRITE,
+	char *page = mmap(NULL, WIPED_BYTES, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (page != MAP_FAILED) {
-		if (madvise(page, sizeof(*lock), MADV_WIPEONFORK) == 0) {
-			lock = page;    /* zeroes: PTHREAD_RWLOCK_INITIALIZER */
+		if (madvise(page, WIPED_BYTES, MADV_WIPEONFORK) == 0) {
+			/* zeroes: PTHREAD_RWLOCK_INITIALIZER */
+			lock = (pthread_rwlock_t *)(page +
+						    FORKGUARD_SPARE_BYTES);
 			wiped_at_fork = 1;
 		} else {
-			munmap(page, sizeof(*lock));
+			munmap(page, WIPED_BYTES);
 		}
 	}
 	loader_set_guard(forkguard_enter, forkguard_leave);
 	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+	return wiped_at_fork ? page : NULL;
 }

@@ -12,7 +12,7 @@
 #include "log.h"
 
 static enum config_log_level log_level = CONFIG_LOG_INFO;
-static int log_runtime;
+static int log_runtime __attribute__((section(".data.startup")));
 
 void log_set_level(enum config_log_level lvl, int explicit)
 {

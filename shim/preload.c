@@ -59,14 +59,14 @@
 #undef HOOK
 
 PRELOAD_TLS int preload_guard;
-int preload_tracing;
+int preload_tracing STARTUP_DATA;
 
-static struct config config;
-static char *const *saved_argv;
+static struct config config STARTUP_DATA;
+static char *const *saved_argv STARTUP_DATA;
 extern char **environ;
 
 enum { INIT_NONE, INIT_RUNNING, INIT_DONE };
-static _Atomic int init_state = INIT_NONE;
+static _Atomic int init_state STARTUP_DATA = INIT_NONE;
 
 /* Resolves every hook not called yet, so none has to look itself up later
  * (from a signal handler, say). */
@@ -126,9 +126,13 @@ static void at_unload(void)
 	batch_shutdown();
 }
 
+_Static_assert(BATCH_STATE_BYTES <= FORKGUARD_SPARE_BYTES,
+	       "the exporter's state fits beside the fork guard's lock");
+
 static void init(void)
 {
 	struct batch_host host;
+	void *wiped;
 
 	if (getauxval(AT_SECURE))
 		return;  /* setuid and friends: never touch them */
@@ -141,16 +145,19 @@ static void init(void)
 		return;
 	ctx_init(&config, environ);
 	redact_set_url_keys(config.url_sensitive_keys);
+	/* Before any thread or fork handler of ours (forkguard.h); its page
+	 * has room for the exporter's state. */
+	wiped = forkguard_install();
 	host = (struct batch_host){
 		.cfg = &config,
 		.argv = saved_argv,
 		.enter_own_thread = enter_own_thread,
 		.own_fd = ownfd_host,
 		.log = log_line,
+		.wiped = wiped,
 	};
 	batch_init(&host);
 	own_pid = (pid_t)syscall(SYS_getpid);
-	forkguard_install();
 	pthread_atfork(batch_before_fork, batch_after_fork_parent,
 		       child_after_fork);
 	preload_tracing = 1;

@@ -22,6 +22,7 @@
 #include <sys/select.h>
 #include <time.h>
 
+#include "common/loader.h"
 #include "pipeline/config.h"
 
 #define HOOK(ret, name, params, args) extern ret (*real_##name) params;

@@ -94,7 +94,7 @@ static pthread_mutex_t popen_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct stream *streams;
 static unsigned streams_ours;
 /* How many are listed: fclose() looks only when some are. */
-static _Atomic unsigned streams_n;
+static _Atomic unsigned streams_n STARTUP_DATA;
 
 /* A fork() while another thread holds a lock must not leave the child
  * with it held (or with a list changed half-way). */
