@@ -37,7 +37,6 @@ size_t rec_in_flight(void)
 static inline __attribute__((always_inline)) struct span_str
 pool_put(struct span *s, const char *str, size_t len)
 {
-	struct span_str r = { .off = s->pool_used, .len = 0 };
 	size_t room = SPAN_STRPOOL - s->pool_used;
 	/* A clean cut reads better (the exporter would repair a split one);
 	 * nearly every string fits whole, without the call. */
@@ -45,10 +44,7 @@ pool_put(struct span *s, const char *str, size_t len)
 
 	if (n < len)
 		s->truncated = 1;
-	memcpy(s->pool + s->pool_used, str, n);
-	s->pool_used = (uint16_t)(s->pool_used + n);
-	r.len = (uint16_t)n;
-	return r;
+	return rec_append_pool(s, str, n);
 }
 
 struct span_str rec_str(struct span *s, const char *str, size_t len)
