@@ -46,7 +46,6 @@ static inline int ascii_is_ows(char c)
 	return c == ' ' || c == '\t';
 }
 
-/* The value of a hex digit of either case, or -1. */
 /*
  * The end of the run of bytes at p (up to end) whose class in table has a
  * bit of mask: names, tokens and values, most of what the parsers read.
@@ -72,6 +71,7 @@ static inline const char *class_run_end(const char *p, const char *end,
 	return p;
 }
 
+/* The value of a hex digit of either case, or -1. */
 static inline int hex_value(char c)
 {
 	if (c >= '0' && c <= '9')
