@@ -14,12 +14,13 @@ cd "$(dirname "$0")/.."
 
 # Compilers and protobuf-c/libcurl/zlib headers for the library and its
 # module, patchelf for the bundle's RUNPATHs, libpq and libsqlite3 headers
-# for the example programs (make all builds them too), libdw headers for
-# the symboliser (libdw itself is dlopen()ed when present).
+# for the example programs (make all builds them too), libdw and libunwind
+# headers for the symboliser and the unwinder (both libraries are
+# dlopen()ed when present).
 PACKAGES=(
 	build-essential pkg-config ca-certificates
 	libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev zlib1g-dev
-	libpq-dev libsqlite3-dev libdw-dev patchelf
+	libpq-dev libsqlite3-dev libdw-dev libunwind-dev patchelf
 )
 
 cmd=${1:-build}

@@ -7,6 +7,10 @@
 #include <dlfcn.h>
 #include <limits.h>
 #include <link.h>
+/* For the types and symbol names of the warm-up step only: the library is
+ * found with dlopen(), never linked. */
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +30,14 @@
 #define OWN_FRAMES_MAX 16
 
 typedef int (*backtrace_fn)(void **buf, int size);
+typedef int (*getcontext_fn)(unw_context_t *uc);
+typedef int (*init_local_fn)(unw_cursor_t *c, unw_context_t *uc);
+typedef int (*step_fn)(unw_cursor_t *c);
+
+/* The exported name of a libunwind entry point that libunwind.h renames
+ * with a macro (unw_step is _ULx86_64_step on x86-64). */
+#define UNW_NAME(f) UNW_NAME_OF(f)
+#define UNW_NAME_OF(f) #f
 
 static _Atomic backtrace_fn unwind;
 /* [own_lo, own_hi): libotelshim.so's mapped segments.  Written before
@@ -71,10 +83,32 @@ static void *open_lib(const char *name)
 	return dlopen_beside(rel, name);
 }
 
+/*
+ * Sets up libunwind's process-wide state (its view of this address space,
+ * the loaded objects' unwind tables) with one step from this frame, so
+ * that an application thread's first capture does not.  Not with
+ * unw_backtrace(), which also builds that function's per-thread frame
+ * cache (256 KiB and 64 page faults) for this thread, which never
+ * captures: every capturing thread builds its own.
+ */
+static void warm_up(void *h)
+{
+	getcontext_fn get_context =
+		(getcontext_fn)dlsym(h, UNW_NAME(unw_tdep_getcontext));
+	init_local_fn init_local =
+		(init_local_fn)dlsym(h, UNW_NAME(unw_init_local));
+	step_fn step = (step_fn)dlsym(h, UNW_NAME(unw_step));
+	unw_context_t uc;
+	unw_cursor_t c;
+
+	if (get_context && init_local && step && get_context(&uc) == 0 &&
+	    init_local(&c, &uc) == 0)
+		step(&c);
+}
+
 void stack_start(const struct config *cfg)
 {
 	backtrace_fn fn;
-	void *warm[4];
 	void *h;
 
 	if (atomic_exchange(&started, 1))
@@ -99,10 +133,8 @@ void stack_start(const struct config *cfg)
 			 "spans carry no call stacks");
 		return;
 	}
-	/* The first unwind sets up libunwind's caches (and may allocate):
-	 * do it here rather than on an application thread. */
 	loader_enter(1);
-	fn(warm, 4);
+	warm_up(h);
 	loader_leave();
 	atomic_store_explicit(&unwind, fn, memory_order_release);
 }
