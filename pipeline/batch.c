@@ -451,6 +451,7 @@ static void *exporter_main(void *arg)
 	struct span *buf;
 	uint64_t next, spill_after = 0;
 	size_t spill_mark = spill_mark_of(cfg);
+	int stacks_started = 0;
 
 	if (host.enter_own_thread)
 		host.enter_own_thread();
@@ -562,6 +563,19 @@ static void *exporter_main(void *arg)
 		}
 		if (now >= status_due_ns())
 			report_status(0);
+		/*
+		 * Nothing to send and little queued: the unwinder and the
+		 * crash handlers, once.  Not at the start: a program whose
+		 * spans pour in from the first fills the queue in a few
+		 * milliseconds and gets its first batches out first, and a
+		 * program that ends at once never loads them.
+		 */
+		if (!stacks_started && queued < batch_max / 4) {
+			stacks_started = 1;
+			if (host.start_stacks)
+				host.start_stacks();
+			continue;
+		}
 		/* With no schedule delay and nothing pending, producers
 		 * wake us for every span that finds the ring empty, so no
 		 * timeout is needed but the status file's. */

@@ -18,6 +18,10 @@ struct batch_host {
 	char *const *argv;
 	/* Run first on the exporter thread: marks it as ours for the hooks. */
 	void (*enter_own_thread)(void);
+	/* Run on the exporter thread the first time it has nothing to send
+	 * (never if the program exits before): loads the unwinder for
+	 * call-site and crash stacks and installs the crash handlers. */
+	void (*start_stacks)(void);
 	/* The module's descriptors: see exporter_host.own_fd. */
 	int (*own_fd)(int fd, int owned);
 	/* Self-log, one line, filtered by level. */

@@ -89,8 +89,12 @@ static void enter_own_thread(void)
 {
 	preload_guard = 1;
 	resolve_all();
-	/* Off the application threads: load the unwinder, then take over
-	 * the fatal signals the program left at their default. */
+}
+
+/* Off the application threads: load the unwinder, then take over the
+ * fatal signals the program left at their default. */
+static void start_stacks(void)
+{
 	stack_start(&config);
 	crash_install(&config);
 }
@@ -152,6 +156,7 @@ static void init(void)
 		.cfg = &config,
 		.argv = saved_argv,
 		.enter_own_thread = enter_own_thread,
+		.start_stacks = start_stacks,
 		.own_fd = ownfd_host,
 		.log = log_line,
 		.wiped = wiped,
