@@ -829,6 +829,14 @@ static void put_request(struct otlp_encoder *enc, struct writer *w,
 	end_message(w, 1, rs);
 }
 
+/*
+ * Room per span in the first request's buffer.  Grown from one page by
+ * doublings, it would fill (and fault in) every smaller buffer on the way
+ * before throwing it away; the buffer fills from its end, so the room a
+ * batch leaves unused is never touched and costs no memory.
+ */
+#define FIRST_ROOM_PER_SPAN 1024
+
 int otlp_encode_protobuf(struct otlp_encoder *enc, const struct span *spans,
 			 size_t n, const uint8_t **out, size_t *len)
 {
@@ -837,6 +845,8 @@ int otlp_encode_protobuf(struct otlp_encoder *enc, const struct span *spans,
 
 	*out = NULL;
 	*len = 0;
+	if (!w.buf && n)
+		grow(&w, n * FIRST_ROOM_PER_SPAN);
 	put_request(enc, &w, spans, n);
 	if (!w.buf)     /* an empty request still gets a buffer */
 		grow(&w, 1);

@@ -111,6 +111,8 @@ static struct batch_state fallback_state;
 static struct batch_state *bs = &fallback_state;
 /* fork() wipes *bs (MADV_WIPEONFORK took). */
 static int bs_wiped STARTUP_DATA;
+/* Records of the exporter's buffer whose pages pop() made resident. */
+static size_t buffer_ready;
 
 static uint64_t mono_ns(void)
 {
@@ -267,6 +269,51 @@ static enum exporter_result export_batch(struct span *buf, size_t n,
 }
 
 /*
+ * The exporter thread's copy of up to n records, mapped apart and left out
+ * of a forked child, as the ring is (ring.c): the child starts a thread
+ * and a buffer of its own, so fork() need not copy this one's page tables.
+ */
+static struct span *batch_buffer(size_t n)
+{
+	size_t len = n * sizeof(struct span);
+	void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (mem == MAP_FAILED)
+		return NULL;
+	madvise(mem, len, MADV_DONTFORK);
+	buffer_ready = 0;
+	return mem;
+}
+
+/*
+ * Pops up to max records into buf.  The buffer's pages that this pop may
+ * fill for the first time are made resident beforehand, in one call that
+ * costs less than a page fault each (the first full batch would take a
+ * few hundred while the queue fills behind it); pages no pop reaches stay
+ * unmapped.  The ring's pages ahead of the producers likewise, after.
+ */
+static size_t pop(struct ring *r, struct span *buf, size_t max)
+{
+	size_t want = ring_count(r) < max ? ring_count(r) : max;
+	size_t n;
+
+	if (want > buffer_ready) {
+		char *from = (char *)(buf + buffer_ready);
+		char *to = (char *)(buf + want);
+
+		from = (char *)((uintptr_t)from & ~(uintptr_t)4095);
+		if (madvise(from, (size_t)(to - from),
+			    MADV_POPULATE_WRITE) != 0)
+			want = max;     /* not supported: faults it is */
+		buffer_ready = want;
+	}
+	n = ring_pop(r, buf, max);
+	ring_populate_ahead(r);
+	return n;
+}
+
+/*
  * Exports the pending spans, then batches from the ring while it holds
  * at least `min` spans.  DRAIN_NORMAL stops early when the backend asks
  * to wait or at the deadline, DRAIN_SPOOL when the spool takes nothing.
@@ -289,7 +336,7 @@ static void drain(struct ring *r, struct span *buf, size_t batch_max,
 		if (!n) {
 			if (ring_count(r) < min || ring_count(r) == 0)
 				break;
-			n = ring_pop(r, buf, batch_max);
+			n = pop(r, buf, batch_max);
 			if (n == 0)
 				break;
 		}
@@ -323,7 +370,7 @@ static int spill(struct ring *r, struct span *buf, size_t batch_max)
 	if (bs->pending)
 		return -1;
 	while (ring_count(r) > low) {
-		size_t n = ring_pop(r, buf, batch_max);
+		size_t n = pop(r, buf, batch_max);
 
 		if (n == 0)
 			break;
@@ -423,23 +470,6 @@ static uint64_t status_due_ns(void)
 {
 	return bs->status_stale ? bs->status_written_ns + STATUS_INTERVAL_NS :
 				  UINT64_MAX;
-}
-
-/*
- * The exporter thread's copy of up to n records, mapped apart and left out
- * of a forked child, as the ring is (ring.c): the child starts a thread
- * and a buffer of its own, so fork() need not copy this one's page tables.
- */
-static struct span *batch_buffer(size_t n)
-{
-	size_t len = n * sizeof(struct span);
-	void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-	if (mem == MAP_FAILED)
-		return NULL;
-	madvise(mem, len, MADV_DONTFORK);
-	return mem;
 }
 
 static void *exporter_main(void *arg)
@@ -576,6 +606,8 @@ static void *exporter_main(void *arg)
 				host.start_stacks();
 			continue;
 		}
+		/* And the producers' next pages. */
+		ring_populate_ahead(r);
 		/* With no schedule delay and nothing pending, producers
 		 * wake us for every span that finds the ring empty, so no
 		 * timeout is needed but the status file's. */

@@ -53,6 +53,15 @@ size_t ring_push(struct ring *r, const struct span *s);
  */
 size_t ring_pop(struct ring *r, struct span *out, size_t max);
 
+/*
+ * Makes the pages the next records go to resident, so that producers do
+ * not take a page fault each as they first fill the ring: on the
+ * consumer's thread, between pops, beyond the write position by twice
+ * what producers wrote since the last call (64 KiB at least), until the
+ * whole ring has been.  Costs nothing after that.
+ */
+void ring_populate_ahead(struct ring *r);
+
 /* Records queued now (an estimate under concurrency). */
 size_t ring_count(const struct ring *r);
 

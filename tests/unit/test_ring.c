@@ -275,6 +275,63 @@ START_TEST(many_producers)
 }
 END_TEST
 
+size_t ring_resident_pages(const struct ring *r);
+
+/* The consumer makes the pages ahead of the write position resident
+ * without touching what producers wrote there, only during the first lap,
+ * and a ring nothing was pushed to stays unmapped. */
+START_TEST(populated_ahead_of_the_producers)
+{
+	struct ring *r = ring_create(2048);
+	struct span s, out[64];
+	size_t pages, n, before;
+	uint64_t i;
+
+	ck_assert_ptr_nonnull(r);
+	pages = 2048 * RING_BYTES_PER_SPAN / 4096;
+	ck_assert_uint_eq(ring_resident_pages(r), 0);
+	for (i = 0; i < 8; i++) {
+		s = make_sized(i, 600);
+		ck_assert_uint_ne(ring_push(r, &s), 0);
+	}
+	before = ring_resident_pages(r);
+	ck_assert_uint_le(before, 2);
+	/* 64 KiB ahead at least. */
+	ring_populate_ahead(r);
+	n = ring_resident_pages(r);
+	ck_assert_uint_ge(n, before + 15);
+	ck_assert_uint_lt(n, pages / 4);
+	/* What was pushed before is intact. */
+	ck_assert_uint_eq(ring_pop(r, out, 64), 8);
+	for (i = 0; i < 8; i++)
+		assert_intact(&out[i], i);
+	/* After a burst of about 420 KiB, twice that ahead. */
+	for (i = 0; i < 600; i++) {
+		s = make_sized(i, 600);
+		ck_assert_uint_ne(ring_push(r, &s), 0);
+		if (ring_count(r) == 64)
+			ck_assert_uint_eq(ring_pop(r, out, 64), 64);
+	}
+	before = ring_resident_pages(r);
+	ring_populate_ahead(r);
+	n = ring_resident_pages(r);
+	ck_assert_uint_ge(n, before + 2 * 600 * 600 / 4096);
+	ring_pop(r, out, 64);
+	/* Further on, further ahead; the whole ring once a lap is done. */
+	for (i = 0; i < 6000; i++) {
+		s = make_sized(i, 600);
+		ck_assert_uint_ne(ring_push(r, &s), 0);
+		if (ring_count(r) == 64) {
+			ck_assert_uint_eq(ring_pop(r, out, 64), 64);
+			assert_intact(&out[63], i);
+			ring_populate_ahead(r);
+		}
+	}
+	ck_assert_uint_eq(ring_resident_pages(r), pages);
+	ring_destroy(r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ring");
@@ -287,6 +344,7 @@ int main(void)
 	tcase_add_test(tc, bounded_by_bytes_and_wrapping);
 	tcase_add_test(tc, zero_capacity_refused);
 	tcase_add_test(tc, many_producers);
+	tcase_add_test(tc, populated_ahead_of_the_producers);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
