@@ -27,8 +27,17 @@ static char remote_state[512];
 
 static _Atomic unsigned fork_generation = 1;
 
+/*
+ * A thread's id generator: word i of its sequence is splitmix64's output
+ * for key + i (a bijection of i, so a thread never repeats a word before
+ * 2^64 of them).  Words are claimed by moving the counter on in one
+ * instruction that a signal handler on the same thread cannot split:
+ * a hook running in a handler takes the words after (or before) those of
+ * the code it interrupted, never the same ones.
+ */
 struct rng {
-	uint64_t s[4];
+	uint64_t key;
+	uint64_t next;                  /* index of the next word */
 	unsigned generation;
 };
 
@@ -38,11 +47,6 @@ static PRELOAD_TLS struct rng thread_rng;
 static PRELOAD_TLS struct span *thread_active;
 static PRELOAD_TLS uint64_t thread_active_ref;
 static PRELOAD_TLS struct span *thread_registered;     /* by ctx_set_active */
-
-static uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
 
 static uint64_t splitmix(uint64_t *x)
 {
@@ -56,7 +60,7 @@ static uint64_t splitmix(uint64_t *x)
 /* Cold: once per thread, and once more after a fork. */
 static __attribute__((noinline, cold)) void rng_seed(struct rng *r)
 {
-	uint64_t seed[4] = { 0 };
+	uint64_t seed[2] = { 0 };
 	long got = syscall(SYS_getrandom, seed, sizeof(seed), 0x1 /*NONBLOCK*/);
 
 	if (got != (long)sizeof(seed)) {
@@ -67,12 +71,11 @@ static __attribute__((noinline, cold)) void rng_seed(struct rng *r)
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
 		    ((uint64_t)getpid() << 16) ^ (uint64_t)(uintptr_t)r;
-		for (int i = 0; i < 4; i++)
+		for (int i = 0; i < 2; i++)
 			seed[i] ^= splitmix(&x);
 	}
-	memcpy(r->s, seed, sizeof(r->s));
-	if (!(r->s[0] | r->s[1] | r->s[2] | r->s[3]))
-		r->s[0] = 1;
+	r->key = seed[0];
+	r->next = seed[1];
 	r->generation = atomic_load_explicit(&fork_generation,
 					     memory_order_relaxed);
 }
@@ -90,67 +93,68 @@ static inline struct rng *rng_current(void)
 	return r;
 }
 
-/* One xoshiro256** step of the state s.  Callers work on a copy of the
- * thread's state, held in registers across the words they take, and
- * store it back once. */
-static inline uint64_t rng_step(uint64_t s[4])
+/* Claims n words of r's sequence; returns the first one's index. */
+static inline uint64_t rng_claim(struct rng *r, uint64_t n)
 {
-	uint64_t result = rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
+#if defined(__x86_64__)
+	/* One instruction, interrupted before or after, never within; no
+	 * lock prefix: no other thread touches this state. */
+	__asm__ volatile("xaddq %0, %1" : "+r"(n), "+m"(r->next));
+	return n;
+#else
+	/* Elsewhere an atomic add, which a signal cannot split either. */
+	return __atomic_fetch_add(&r->next, n, __ATOMIC_RELAXED);
+#endif
+}
 
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return result;
+/* Word i of r's sequence. */
+static inline uint64_t rng_word(const struct rng *r, uint64_t i)
+{
+	uint64_t x = r->key + i * 0x9E3779B97F4A7C15ULL;
+
+	return splitmix(&x);
 }
 
 void ctx_random(uint8_t *buf, size_t n)
 {
 	struct rng *r = rng_current();
-	uint64_t st[4];
-	uint64_t x;
+	uint64_t i = rng_claim(r, (n + 7) / 8), x;
 
-	memcpy(st, r->s, sizeof(st));
 	/* Ids are whole words: 8 bytes at a time copy without a call. */
 	for (; n >= 8; n -= 8, buf += 8) {
-		x = rng_step(st);
+		x = rng_word(r, i++);
 		memcpy(buf, &x, 8);
 	}
 	if (n > 0) {
-		x = rng_step(st);
+		x = rng_word(r, i);
 		memcpy(buf, &x, n);
 	}
-	memcpy(r->s, st, sizeof(st));
 }
 
 /*
  * A new span's ids: the span id, and first the trace id when trace is
- * set (a root span); neither all zero.  The words are those ctx_random()
- * would give for the trace id, then the span id, taken in one go.
+ * set (a root span); neither all zero.  Three words (or one) claimed at
+ * once, in the order ctx_random() would give them.
  */
 static void new_ids(struct span *s, int trace)
 {
 	struct rng *r = rng_current();
-	uint64_t st[4];
-	uint64_t a, b;
+	uint64_t i = rng_claim(r, trace ? 3 : 1), a, b;
 
-	memcpy(st, r->s, sizeof(st));
 	if (trace) {
-		do {
-			a = rng_step(st);
-			b = rng_step(st);
-		} while (!(a | b));
+		a = rng_word(r, i++);
+		b = rng_word(r, i++);
+		while (!(a | b)) {      /* once in 2^128 */
+			a = rng_word(r, rng_claim(r, 1));
+			b = rng_word(r, rng_claim(r, 1));
+		}
 		memcpy(s->trace_id, &a, 8);
 		memcpy(s->trace_id + 8, &b, 8);
 	}
-	do
-		a = rng_step(st);
-	while (!a);
+	a = rng_word(r, i);
+	while (!a)                      /* once in 2^64 */
+		a = rng_word(r, rng_claim(r, 1));
 	memcpy(s->span_id, &a, 8);
-	memcpy(r->s, st, sizeof(st));
 }
 
 /* ctx_now_ns(), inlined where spans start and end. */

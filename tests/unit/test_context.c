@@ -5,6 +5,11 @@
  * the one seam between context.c and the exporter side.
  * links: shim/context.c pipeline/record.c pipeline/slab.c shim/propagate.c shim/reqtab.c
  */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
 #include "pipeline/batch.h"
 #include "pipeline/record.h"
 #include "shim/context.h"
@@ -233,6 +238,59 @@ START_TEST(ids_random_and_fork_reseed)
 }
 END_TEST
 
+#define MAIN_IDS 400000
+#define HANDLER_IDS 20000
+
+static uint64_t handler_ids[HANDLER_IDS];
+static volatile sig_atomic_t handler_n;
+
+/* What a hook running in a signal handler does: takes ids. */
+static void take_id(int sig)
+{
+	(void)sig;
+	if (handler_n < HANDLER_IDS) {
+		ctx_random((uint8_t *)&handler_ids[handler_n], 8);
+		handler_n = handler_n + 1;
+	}
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* A signal handler on the same thread that takes ids while the code it
+ * interrupted is taking some never gets the same ones. */
+START_TEST(ids_unique_with_signal_handlers)
+{
+	static uint64_t all[MAIN_IDS + HANDLER_IDS];
+	struct config c = cfg_with(CONFIG_SAMPLER_ALWAYS_ON, 1);
+	struct itimerval every = { { 0, 10 }, { 0, 10 } }, off = { 0 };
+	struct sigaction sa, old;
+	size_t i, n;
+
+	ctx_init(&c, NULL);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = take_id;
+	sa.sa_flags = SA_RESTART;
+	ck_assert_int_eq(sigaction(SIGALRM, &sa, &old), 0);
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &every, NULL), 0);
+	for (i = 0; i < MAIN_IDS; i++)
+		ctx_random((uint8_t *)&all[i], 8);
+	setitimer(ITIMER_REAL, &off, NULL);
+	sigaction(SIGALRM, &old, NULL);
+	n = (size_t)handler_n;
+	ck_assert_uint_gt(n, 50);       /* the handler did interrupt */
+	memcpy(all + MAIN_IDS, handler_ids, n * sizeof(all[0]));
+	qsort(all, MAIN_IDS + n, sizeof(all[0]), cmp_u64);
+	for (i = 0; i + 1 < MAIN_IDS + n; i++)
+		ck_assert_msg(all[i] != all[i + 1], "id %016llx twice",
+			      (unsigned long long)all[i]);
+}
+END_TEST
+
 START_TEST(record_pool_exhaustion)
 {
 	static struct span *held[RECORD_POOL_SIZE];
@@ -310,5 +368,6 @@ END_TEST
 UNIT_MAIN("context", sampler_fixed, sampler_ratio_bounds,
 	  sampler_ratio_statistics, env_carrier_parent,
 	  env_carrier_unsampled_and_invalid, ids_random_and_fork_reseed,
+	  ids_unique_with_signal_handlers,
 	  record_pool_exhaustion, record_strings_truncate,
 	  record_attr_replaced)
