@@ -71,10 +71,18 @@ $(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: proto/%.proto
 	@mkdir -p $(BUILD)/proto
 	protoc-c --proto_path=proto --c_out=$(BUILD)/proto $<
 
+# Files whose code runs at every process start and little else (the
+# configuration): their whole .text goes to .text.startup, beside the
+# functions marked STARTUP_CODE (common/loader.h).
+STARTUP_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,pipeline/config.c \
+                  pipeline/config_lists.c pipeline/config_scalars.c)
+
 # Generated headers come first; every other dependency is recorded by -MMD.
 $(BUILD)/obj/%.o: %.c | $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLFLAGS) -c -o $@ $<
+	$(if $(filter $@,$(STARTUP_OBJS)),objcopy \
+	  --rename-section .text=.text.startup $@)
 
 $(BUILD)/obj/proto/%.o: $(BUILD)/proto/%.c
 	@mkdir -p $(dir $@)
@@ -101,11 +109,16 @@ $(COMMON_LIB): $(COMMON_OBJS)
 
 $(LIB): $(CORE_OBJS) $(COMMON_LIB) $(BUILD)/libotelshim.map
 	$(CC) -shared -pthread -Wl,--version-script=$(BUILD)/libotelshim.map \
-	  -Wl,-z,now -Wl,-z,relro -o $@ $(CORE_OBJS) $(COMMON_LIB) -ldl
+	  -Wl,-z,now -Wl,-z,relro -Wl,-fini=preload_fini \
+	  -Wl,-Map=$(BUILD)/libotelshim.ldmap \
+	  -o $@ $(CORE_OBJS) $(COMMON_LIB) -ldl
 
 # What every process start touches of our writable data (STARTUP_DATA,
 # common/loader.h) is in .data, and .data has to stay within one page:
-# the one the dynamic loader writes anyway while it loads us.
+# the one the dynamic loader writes anyway while it loads us.  Its code
+# (STARTUP_CODE, STARTUP_OBJS: .text.startup) has to stay within one
+# 64 KiB window, the unit the kernel maps code in around a fault, with
+# no pthread_atfork stub of libc_nonshared's (linked last) beside it.
 startup-layout: $(LIB)
 	@set -- $$(readelf -SW $(LIB) | sed -n \
 	  's/.*\] \.data  *PROGBITS  *\([0-9a-f]*\) [0-9a-f]* \([0-9a-f]*\).*/\1 \2/p'); \
@@ -114,6 +127,7 @@ startup-layout: $(LIB)
 	if [ $$((a / 4096)) -ne $$(((a + n - 1) / 4096)) ]; then \
 	  echo "startup-layout: .data spans more than one page: each more" \
 	    "costs every process start a page fault" >&2; exit 1; fi
+	@tools/startup-text.sh $(LIB) $(BUILD)/libotelshim.ldmap
 
 $(MODULE): $(MODULE_OBJS) $(COMMON_LIB)
 	$(CC) -shared -pthread -Wl,-z,relro -Wl,--exclude-libs,ALL \

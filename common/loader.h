@@ -26,6 +26,25 @@
  */
 #define STARTUP_DATA __attribute__((section(".data.startup")))
 
+/*
+ * On a function that every process start or exit runs: it goes to
+ * .text.startup, which the linker puts at the start of .text with the
+ * constructor, so that a start faults in one 64 KiB window of our code
+ * (the kernel maps code around a fault window by window) instead of one
+ * for each file it calls into.  The configuration's files are there
+ * whole (STARTUP_OBJS in the Makefile).  `make startup-layout` checks
+ * that the start path stays in one window.
+ */
+#define STARTUP_CODE __attribute__((section(".text.startup")))
+
+/*
+ * pthread_atfork() for this library: what glibc's static pthread_atfork
+ * stub does, without the stub, which the linker would put at the end of
+ * our code, a window of its own for every start.
+ */
+int loader_atfork(void (*prepare)(void), void (*parent)(void),
+		  void (*child)(void));
+
 /* enter(wait) returns 1 when the loader may be used until leave(), 0 when
  * a fork is under way and wait was 0 (a signal handler must not block). */
 void loader_set_guard(int (*enter)(int wait), void (*leave)(void));

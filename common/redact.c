@@ -3,6 +3,7 @@
  */
 #include <stddef.h>
 
+#include "loader.h"
 #include "redact.h"
 
 /* The conventions' default keys (docs/otel-reference.md §6), then the
@@ -14,7 +15,7 @@ static struct str keys[REDACT_KEYS_MAX] = {
 };
 static size_t nkeys = 7;
 
-void redact_set_url_keys(const char *list)
+STARTUP_CODE void redact_set_url_keys(const char *list)
 {
 	struct str rest = str_of(list), key;
 	int done = 0;

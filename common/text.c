@@ -3,9 +3,10 @@
  */
 #include <string.h>
 
+#include "loader.h"
 #include "text.h"
 
-struct str str_of(const char *cstr)
+STARTUP_CODE struct str str_of(const char *cstr)
 {
 	struct str s = { cstr ? cstr : "", cstr ? strlen(cstr) : 0 };
 
@@ -24,7 +25,7 @@ int str_eq_nocase(struct str a, struct str b)
 	return 1;
 }
 
-int str_is(struct str a, const char *lit)
+STARTUP_CODE int str_is(struct str a, const char *lit)
 {
 	size_t i;
 
@@ -42,7 +43,7 @@ int str_starts_nocase(struct str a, struct str prefix)
 	return str_eq_nocase(a, prefix);
 }
 
-struct str str_trim(struct str a)
+STARTUP_CODE struct str str_trim(struct str a)
 {
 	while (a.n > 0 && ascii_is_ows(a.p[0])) {
 		a.p++;
@@ -53,7 +54,7 @@ struct str str_trim(struct str a)
 	return a;
 }
 
-int str_next_member(struct str *rest, struct str *out, int *done)
+STARTUP_CODE int str_next_member(struct str *rest, struct str *out, int *done)
 {
 	const char *comma;
 

@@ -156,7 +156,7 @@ static void wake_exporter(void)
 _Static_assert(sizeof(struct batch_state) <= BATCH_STATE_BYTES,
 	       "the state fits what the host offers");
 
-void batch_init(const struct batch_host *h)
+STARTUP_CODE void batch_init(const struct batch_host *h)
 {
 	void *page = h->wiped;
 
@@ -813,7 +813,7 @@ static void warn_unsent_at_exit(uint64_t budget_ns)
 	host_log(CONFIG_LOG_WARN, line);
 }
 
-void batch_shutdown(void)
+STARTUP_CODE void batch_shutdown(void)
 {
 	const struct config *cfg = host.cfg;
 	uint64_t budget, reserve, start;

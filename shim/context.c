@@ -171,7 +171,8 @@ uint64_t ctx_now_ns(void)
 	return now_ns();
 }
 
-static const char *env_value(char *const *envp, const char *name)
+STARTUP_CODE static const char *env_value(char *const *envp,
+					     const char *name)
 {
 	size_t n = strlen(name);
 
@@ -181,7 +182,7 @@ static const char *env_value(char *const *envp, const char *name)
 	return NULL;
 }
 
-void ctx_init(const struct config *cfg, char *const *envp)
+STARTUP_CODE void ctx_init(const struct config *cfg, char *const *envp)
 {
 	const char *tp = env_value(envp, "TRACEPARENT");
 	const char *ts = env_value(envp, "TRACESTATE");

@@ -11,7 +11,7 @@
 
 struct fd_entry *fdtab_table STARTUP_DATA;
 
-int fdtab_init(void)
+STARTUP_CODE int fdtab_init(void)
 {
 	void *m = mmap(NULL, FDTAB_MAX * sizeof(struct fd_entry),
 		       PROT_READ | PROT_WRITE,

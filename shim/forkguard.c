@@ -63,7 +63,7 @@ _Static_assert(FORKGUARD_SPARE_BYTES % alignof(pthread_rwlock_t) == 0,
 	       "the lock after the spare bytes is aligned");
 _Static_assert(WIPED_BYTES <= 4096, "one page");
 
-void *forkguard_install(void)
+STARTUP_CODE void *forkguard_install(void)
 {
 	char *page = mmap(NULL, WIPED_BYTES, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -79,6 +79,6 @@ void *forkguard_install(void)
 		}
 	}
 	loader_set_guard(forkguard_enter, forkguard_leave);
-	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+	loader_atfork(before_fork, after_fork_parent, after_fork_child);
 	return wiped_at_fork ? page : NULL;
 }

@@ -8,13 +8,14 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "common/loader.h"
 #include "common/sysio.h"
 #include "log.h"
 
 static enum config_log_level log_level = CONFIG_LOG_INFO;
 static int log_runtime __attribute__((section(".data.startup")));
 
-void log_set_level(enum config_log_level lvl, int explicit)
+STARTUP_CODE void log_set_level(enum config_log_level lvl, int explicit)
 {
 	log_level = lvl;
 	log_runtime = explicit;

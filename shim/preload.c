@@ -163,8 +163,8 @@ static void init(void)
 	};
 	batch_init(&host);
 	own_pid = (pid_t)syscall(SYS_getpid);
-	pthread_atfork(batch_before_fork, batch_after_fork_parent,
-		       child_after_fork);
+	loader_atfork(batch_before_fork, batch_after_fork_parent,
+		      child_after_fork);
 	preload_tracing = 1;
 	/* The image before an exec left spans in the spool: deliver them
 	 * (even if this one records nothing), and do not have every later
@@ -175,7 +175,7 @@ static void init(void)
 	}
 }
 
-int preload_enter(void)
+STARTUP_CODE int preload_enter(void)
 {
 	int st = atomic_load_explicit(&init_state, memory_order_acquire);
 
@@ -286,7 +286,14 @@ __attribute__((constructor)) static void preload_ctor(int argc, char **argv,
 	preload_enter();
 }
 
-__attribute__((destructor)) static void preload_dtor(void)
+/*
+ * At exit or unload: the library's DT_FINI (-fini in the Makefile) rather
+ * than a destructor, which would leave DT_FINI to crti's empty _fini,
+ * placed after all our code: a 64 KiB window of code faulted in by every
+ * exit for nothing.  Here it sits with the start path (STARTUP_CODE).
+ */
+void preload_fini(void);
+STARTUP_CODE void preload_fini(void)
 {
 	at_unload();
 }

@@ -114,7 +114,7 @@ __attribute__((cold)) static void locks_give(void)
 
 static void at_fork_once(void)
 {
-	pthread_atfork(locks_take, locks_give, locks_give);
+	loader_atfork(locks_take, locks_give, locks_give);
 }
 
 static void state_init(void)
