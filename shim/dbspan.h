@@ -14,8 +14,7 @@
 
 #include "common/sql.h"
 #include "common/text.h"
-
-struct span;
+#include "pipeline/record.h"
 
 /* db.query.text is kept up to this many bytes. */
 #define DBSPAN_TEXT_CAP 1024
@@ -106,6 +105,67 @@ void dbspan_text_sql(struct span *s, const struct dbspan_sql *a,
  */
 void dbspan_statement_sql(struct span *s, struct str system, struct str ns,
 			  const struct dbspan_sql *a, int64_t rows);
+
+/* Fills the attribute slot at: key and type, as rec_append_slot() does
+ * (the caller writes the value). */
+static inline struct span_attr *dbspan_put_slot(struct span_attr *at,
+						const char *key,
+						uint8_t type)
+{
+	at->key = key;
+	at->type = type;
+	return at;
+}
+
+/*
+ * dbspan_statement_sql() for a raw text, when the record has slots for
+ * every attribute, none of their keys' bits set and room for every string
+ * whole: what dbspan_statement_sql() would append one by one (each writer
+ * checking the room, a slot and its key again), appended in one go.
+ * (Even when two of the keys share a bit: the writers would then look for
+ * the second key, not find it and append it all the same.)  Returns 0
+ * when written, -1 (nothing written) when the record or the text is not
+ * such.  Inline: a constant system is copied without a call.
+ */
+static inline int dbspan_statement_raw(struct span *s, struct str system,
+				       struct str ns,
+				       const struct dbspan_sql *a,
+				       int64_t rows)
+{
+	uint32_t keys = rec_key_bit(ATTR_DB_SYSTEM_NAME) |
+			rec_key_bit(ATTR_DB_QUERY_TEXT);
+	struct span_attr *at;
+
+	if (ns.n > 0)
+		keys |= rec_key_bit(ATTR_DB_NAMESPACE);
+	if (rows >= 0)
+		keys |= rec_key_bit(ATTR_DB_RESPONSE_RETURNED_ROWS);
+	if (!a->raw || a->text_len == 0 || (s->attr_keys & keys) ||
+	    s->nattrs > SPAN_MAX_ATTRS - 4 ||
+	    system.n + ns.n + a->text_len >
+	    (size_t)(SPAN_STRPOOL - s->pool_used))
+		return -1;
+	s->attr_keys |= keys;
+	at = dbspan_put_slot(&s->attrs[s->nattrs], ATTR_DB_SYSTEM_NAME,
+			     SPAN_ATTR_STRING);
+	at->v.s = rec_append_pool(s, system.p, system.n);
+	if (ns.n > 0) {
+		at = dbspan_put_slot(at + 1, ATTR_DB_NAMESPACE,
+				     SPAN_ATTR_STRING);
+		at->v.s = rec_append_pool(s, ns.p, ns.n);
+	}
+	s->name = at->v.s;      /* the namespace, else the system */
+	if (rows >= 0) {
+		at = dbspan_put_slot(at + 1, ATTR_DB_RESPONSE_RETURNED_ROWS,
+				     SPAN_ATTR_INT);
+		at->v.i = rows;
+	}
+	at = dbspan_put_slot(at + 1, ATTR_DB_QUERY_TEXT, SPAN_ATTR_SQL);
+	at->v.sql.text = rec_append_pool(s, a->text, a->text_len);
+	at->v.sql.dialect = a->dialect;
+	s->nattrs = (uint8_t)(at + 1 - s->attrs);
+	return 0;
+}
 
 /* db.response.returned_rows. */
 void dbspan_rows(struct span *s, int64_t rows);
