@@ -86,6 +86,40 @@ static inline void *ptrtab_find(const struct ptrtab *t, const void *key)
  */
 void *ptrtab_claim(const struct ptrtab *t, const void *key);
 
+/*
+ * ptrtab_find(), then ptrtab_claim() when key was not found, in one walk
+ * of the window: the slot holding key (*found set), else the first free
+ * slot of the window, now holding key (another thread taking that slot
+ * first sends it the way of ptrtab_claim()); NULL when neither.
+ */
+static inline void *ptrtab_find_or_claim(const struct ptrtab *t,
+					 const void *key, int *found)
+{
+	_Atomic uintptr_t *free_k = NULL;
+	uintptr_t free_v = 0;
+
+	*found = 0;
+	for (unsigned i = 0; ptrtab_is_key(key) && i < t->probes; i++) {
+		_Atomic uintptr_t *k = ptrtab_probe(t, key, i);
+		uintptr_t v = atomic_load_explicit(k, memory_order_acquire);
+
+		if (v == (uintptr_t)key) {
+			*found = 1;
+			return (void *)k;
+		}
+		if (!free_k && v <= PTRTAB_TOMB) {
+			free_k = k;
+			free_v = v;
+		}
+		if (v == 0)
+			break;
+	}
+	if (free_k && atomic_compare_exchange_strong(free_k, &free_v,
+						     (uintptr_t)key))
+		return (void *)free_k;
+	return ptrtab_claim(t, key);
+}
+
 /* Frees a slot ptrtab_find() or ptrtab_claim() returned. */
 void ptrtab_free(void *slot);
 

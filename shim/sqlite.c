@@ -86,7 +86,7 @@ struct sq_slot {
 	_Atomic uintptr_t key;          /* first: ptrtab.h */
 	struct span *_Atomic span;
 	_Atomic uint64_t rows;
-};
+} __attribute__((aligned(32)));  /* a slot's index (info_of()) is a shift */
 
 /* What a statement's spans say about it, worked out at prepare. */
 struct sq_info {
@@ -175,15 +175,15 @@ static void span_drop(struct span *s)
  */
 static struct sq_slot *slot_claim(const void *stmt)
 {
-	struct sq_slot *sl = slot_find(stmt);
+	int found;
+	struct sq_slot *sl = ptrtab_find_or_claim(&table, stmt, &found);
 
-	if (sl) {
+	if (found) {
 		span_drop(atomic_exchange(&sl->span, NULL));
 		atomic_store_explicit(&info_of(sl)->owner, NULL,
 				      memory_order_relaxed);
 		return sl;
 	}
-	sl = ptrtab_claim(&table, stmt);
 	if (!sl && !atomic_exchange(&table_full_said, 1))
 		log_msg(CONFIG_LOG_DEBUG, "sqlite: more prepared statements "
 			"than the table holds; some stay untraced");
