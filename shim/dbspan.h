@@ -9,8 +9,10 @@
 #ifndef OTELSHIM_DBSPAN_H
 #define OTELSHIM_DBSPAN_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "common/sql.h"
 #include "common/text.h"
@@ -43,9 +45,26 @@ void dbspan_analyze(struct dbspan_sql *a, const char *sql, size_t len,
  * text[]), else analyses it: a statement's spans then cost its thread a
  * copy, not the analysis.  max: what the caller's spans have room for,
  * so that dbspan_text() finds it fits and need not analyse it there.
+ * Inline: a prepare hook keeps every statement's text.
  */
-void dbspan_keep(struct dbspan_sql *a, const char *sql, size_t len,
-		 unsigned dialect, size_t max);
+static inline void dbspan_keep(struct dbspan_sql *a, const char *sql,
+			       size_t len, unsigned dialect, size_t max)
+{
+	if (!sql || len > max || len > sizeof(a->text)) {
+		dbspan_analyze(a, sql, len, dialect);
+		return;
+	}
+	/* A raw text has no analysis: only what readers of info look at
+	 * is cleared, not all of it (the collection alone is 128 bytes). */
+	a->info.operation[0] = 0;
+	a->info.collection[0] = 0;
+	a->info.summary_len = 0;
+	a->summary[0] = 0;
+	memcpy(a->text, sql, len);
+	a->text_len = len;
+	a->dialect = dialect;
+	a->raw = 1;
+}
 
 /* What a span says about its statement and where it ran.  Empty strings
  * (or NULL) and a zero port are left out. */
@@ -106,6 +125,26 @@ void dbspan_text_sql(struct span *s, const struct dbspan_sql *a,
 void dbspan_statement_sql(struct span *s, struct str system, struct str ns,
 			  const struct dbspan_sql *a, int64_t rows);
 
+/* The attr_keys bits (rec_key_bit()) of what dbspan_statement_raw()
+ * writes: the system and the text, the namespace, the rows. */
+struct dbspan_raw_keys {
+	_Atomic uint32_t always, ns, rows;
+};
+
+extern struct dbspan_raw_keys dbspan_raw_keys_;
+void dbspan_raw_keys_init(void);
+
+/* Worked out once, on first use (a key's bit hashes its address, only
+ * known once the library is loaded): three loads instead of four
+ * multiplications per statement.  A bit is never 0. */
+static inline const struct dbspan_raw_keys *dbspan_raw_keys(void)
+{
+	if (__builtin_expect(!atomic_load_explicit(&dbspan_raw_keys_.always,
+						   memory_order_acquire), 0))
+		dbspan_raw_keys_init();
+	return &dbspan_raw_keys_;
+}
+
 /* Fills the attribute slot at: key and type, as rec_append_slot() does
  * (the caller writes the value). */
 static inline struct span_attr *dbspan_put_slot(struct span_attr *at,
@@ -132,14 +171,14 @@ static inline int dbspan_statement_raw(struct span *s, struct str system,
 				       const struct dbspan_sql *a,
 				       int64_t rows)
 {
-	uint32_t keys = rec_key_bit(ATTR_DB_SYSTEM_NAME) |
-			rec_key_bit(ATTR_DB_QUERY_TEXT);
+	const struct dbspan_raw_keys *k = dbspan_raw_keys();
+	uint32_t keys = k->always;
 	struct span_attr *at;
 
 	if (ns.n > 0)
-		keys |= rec_key_bit(ATTR_DB_NAMESPACE);
+		keys |= k->ns;
 	if (rows >= 0)
-		keys |= rec_key_bit(ATTR_DB_RESPONSE_RETURNED_ROWS);
+		keys |= k->rows;
 	if (!a->raw || a->text_len == 0 || (s->attr_keys & keys) ||
 	    s->nattrs > SPAN_MAX_ATTRS - 4 ||
 	    system.n + ns.n + a->text_len >
