@@ -120,8 +120,13 @@ static inline void *ptrtab_find_or_claim(const struct ptrtab *t,
 	return ptrtab_claim(t, key);
 }
 
-/* Frees a slot ptrtab_find() or ptrtab_claim() returned. */
-void ptrtab_free(void *slot);
+/* Frees a slot ptrtab_find() or ptrtab_claim() returned.  Inline: one
+ * store, on every sqlite3_finalize(). */
+static inline void ptrtab_free(void *slot)
+{
+	atomic_store_explicit((_Atomic uintptr_t *)slot, PTRTAB_TOMB,
+			      memory_order_release);
+}
 
 /* The key slot i holds, or NULL when it is free: for walking the table. */
 const void *ptrtab_key(const struct ptrtab *t, size_t i);
