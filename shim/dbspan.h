@@ -173,36 +173,41 @@ static inline int dbspan_statement_raw(struct span *s, struct str system,
 {
 	const struct dbspan_raw_keys *k = dbspan_raw_keys();
 	uint32_t keys = k->always;
-	struct span_attr *at;
+	size_t used = s->pool_used, n = s->nattrs;
+	struct span_attr *at = &s->attrs[n];
+	uint16_t at_ns = (uint16_t)(used + system.n);
+	uint16_t at_text = (uint16_t)(at_ns + ns.n);
 
 	if (ns.n > 0)
 		keys |= k->ns;
 	if (rows >= 0)
 		keys |= k->rows;
 	if (!a->raw || a->text_len == 0 || (s->attr_keys & keys) ||
-	    s->nattrs > SPAN_MAX_ATTRS - 4 ||
-	    system.n + ns.n + a->text_len >
-	    (size_t)(SPAN_STRPOOL - s->pool_used))
+	    n > SPAN_MAX_ATTRS - 4 ||
+	    system.n + ns.n + a->text_len > (size_t)SPAN_STRPOOL - used)
 		return -1;
+	/* Every slot and reference first, from offsets known up front;
+	 * the bytes after. */
 	s->attr_keys |= keys;
-	at = dbspan_put_slot(&s->attrs[s->nattrs], ATTR_DB_SYSTEM_NAME,
-			     SPAN_ATTR_STRING);
-	at->v.s = rec_append_pool(s, system.p, system.n);
-	if (ns.n > 0) {
-		at = dbspan_put_slot(at + 1, ATTR_DB_NAMESPACE,
-				     SPAN_ATTR_STRING);
-		at->v.s = rec_append_pool(s, ns.p, ns.n);
-	}
+	dbspan_put_slot(at, ATTR_DB_SYSTEM_NAME, SPAN_ATTR_STRING)->v.s =
+		(struct span_str){ (uint16_t)used, (uint16_t)system.n };
+	if (ns.n > 0)
+		dbspan_put_slot(++at, ATTR_DB_NAMESPACE,
+				SPAN_ATTR_STRING)->v.s =
+			(struct span_str){ at_ns, (uint16_t)ns.n };
 	s->name = at->v.s;      /* the namespace, else the system */
-	if (rows >= 0) {
-		at = dbspan_put_slot(at + 1, ATTR_DB_RESPONSE_RETURNED_ROWS,
-				     SPAN_ATTR_INT);
-		at->v.i = rows;
-	}
-	at = dbspan_put_slot(at + 1, ATTR_DB_QUERY_TEXT, SPAN_ATTR_SQL);
-	at->v.sql.text = rec_append_pool(s, a->text, a->text_len);
+	if (rows >= 0)
+		dbspan_put_slot(++at, ATTR_DB_RESPONSE_RETURNED_ROWS,
+				SPAN_ATTR_INT)->v.i = rows;
+	dbspan_put_slot(++at, ATTR_DB_QUERY_TEXT, SPAN_ATTR_SQL);
+	at->v.sql.text = (struct span_str){ at_text, (uint16_t)a->text_len };
 	at->v.sql.dialect = a->dialect;
-	s->nattrs = (uint8_t)(at + 1 - s->attrs);
+	s->nattrs = (uint8_t)(n + 2 + (ns.n > 0) + (rows >= 0));
+	s->pool_used = (uint16_t)(at_text + a->text_len);
+	memcpy(s->pool + used, system.p, system.n);
+	if (ns.n > 0)
+		memcpy(s->pool + at_ns, ns.p, ns.n);
+	memcpy(s->pool + at_text, a->text, a->text_len);
 	return 0;
 }
 

@@ -563,10 +563,12 @@ static void prepare_failed(enum sq_prep kind, sqlite3 *db, const void *sql,
 	span_unprepared(db, text, end, start, -1, rc);
 }
 
-/* After a traced prepare: its statement tracked, or its failure a span. */
-static void prepared(enum sq_prep kind, sqlite3 *db, const void *sql,
-		     int nbyte, sqlite3_stmt **pst, const void *tail, int rc,
-		     uint64_t start)
+/* After a traced prepare: its statement tracked, or its failure a span.
+ * Inlined into prepare_hook(): no call with eight arguments, and kind is
+ * a constant there. */
+static inline __attribute__((always_inline))
+void prepared(enum sq_prep kind, sqlite3 *db, const void *sql, int nbyte,
+	      sqlite3_stmt **pst, const void *tail, int rc, uint64_t start)
 {
 	if (sq_exec)
 		sq_exec->prepares++;
