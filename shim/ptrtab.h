@@ -95,26 +95,39 @@ void *ptrtab_claim(const struct ptrtab *t, const void *key);
 static inline void *ptrtab_find_or_claim(const struct ptrtab *t,
 					 const void *key, int *found)
 {
-	_Atomic uintptr_t *free_k = NULL;
-	uintptr_t free_v = 0;
+	_Atomic uintptr_t *k, *free_k = NULL;
+	uintptr_t v = 0, w;
+	unsigned i;
 
 	*found = 0;
-	for (unsigned i = 0; ptrtab_is_key(key) && i < t->probes; i++) {
-		_Atomic uintptr_t *k = ptrtab_probe(t, key, i);
-		uintptr_t v = atomic_load_explicit(k, memory_order_acquire);
-
+	if (!ptrtab_is_key(key))
+		return NULL;
+	/* Up to the window's first free slot... */
+	for (i = 0; i < t->probes; i++) {
+		k = ptrtab_probe(t, key, i);
+		v = atomic_load_explicit(k, memory_order_acquire);
 		if (v == (uintptr_t)key) {
 			*found = 1;
 			return (void *)k;
 		}
-		if (!free_k && v <= PTRTAB_TOMB) {
+		if (v <= PTRTAB_TOMB) {
 			free_k = k;
-			free_v = v;
+			break;
 		}
-		if (v == 0)
+	}
+	/* ... and past a freed one, only key or a never-used slot (the
+	 * end of every chain) still matter. */
+	for (i++; free_k && v == PTRTAB_TOMB && i < t->probes; i++) {
+		k = ptrtab_probe(t, key, i);
+		w = atomic_load_explicit(k, memory_order_acquire);
+		if (w == (uintptr_t)key) {
+			*found = 1;
+			return (void *)k;
+		}
+		if (w == 0)
 			break;
 	}
-	if (free_k && atomic_compare_exchange_strong(free_k, &free_v,
+	if (free_k && atomic_compare_exchange_strong(free_k, &v,
 						     (uintptr_t)key))
 		return (void *)free_k;
 	return ptrtab_claim(t, key);
