@@ -75,10 +75,13 @@ static void attr_remove(struct span *s, struct span_attr *a)
 	s->nattrs = (uint8_t)(n - 1);
 }
 
+/* The writers here are record.h's inline ones: a key the record lacks
+ * and a value that fits, nearly always, are appended without a call;
+ * the record comes out as rec_attr_str() would write it. */
 static void put_cstr(struct span *s, const char *key, const char *val)
 {
 	if (val[0])
-		rec_attr_cstr(s, key, val);
+		rec_append_str(s, key, val, strlen(val));
 }
 
 /* Resolves the raw statement of attribute a (see span_sql_resolve). */
@@ -107,7 +110,7 @@ static void resolve(struct span *s, struct span_attr *a)
 	a->v.s = raw;
 	pool_cut(s, used, raw);
 	if (m.info->summary_len > 0) {
-		const struct span_attr *sum = rec_attr_str(
+		const struct span_attr *sum = rec_append_str(
 			s, ATTR_DB_QUERY_SUMMARY, m.summary,
 			m.info->summary_len);
 
@@ -117,8 +120,11 @@ static void resolve(struct span *s, struct span_attr *a)
 	}
 	put_cstr(s, ATTR_DB_OPERATION_NAME, m.info->operation);
 	put_cstr(s, ATTR_DB_COLLECTION_NAME, m.info->collection);
-	/* Last, so that it is the text that the pool cuts. */
-	a->v.s = rec_str(s, m.text, m.len);
+	/* Last, so that it is the text that the pool cuts (rec_str(); a
+	 * text that fits whole, nearly every one, without the call). */
+	a->v.s = m.len <= (size_t)(SPAN_STRPOOL - s->pool_used) ?
+		 rec_append_pool(s, m.text, m.len) :
+		 rec_str(s, m.text, m.len);
 	if (m.info->truncated & SQL_TRUNC_TEXT)
 		s->truncated = 1;
 	if (a->v.s.len == 0)

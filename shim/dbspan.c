@@ -24,23 +24,22 @@ void dbspan_analyze(struct dbspan_sql *a, const char *sql, size_t len,
 					  sizeof(a->summary), &a->info);
 }
 
-void dbspan_keep(struct dbspan_sql *a, const char *sql, size_t len,
-		 unsigned dialect, size_t max)
+struct dbspan_raw_keys dbspan_raw_keys_;
+
+void dbspan_raw_keys_init(void)
 {
-	if (!sql || len > max || len > sizeof(a->text)) {
-		dbspan_analyze(a, sql, len, dialect);
-		return;
-	}
-	/* A raw text has no analysis: only what readers of info look at
-	 * is cleared, not all of it (the collection alone is 128 bytes). */
-	a->info.operation[0] = 0;
-	a->info.collection[0] = 0;
-	a->info.summary_len = 0;
-	a->summary[0] = 0;
-	memcpy(a->text, sql, len);
-	a->text_len = len;
-	a->dialect = dialect;
-	a->raw = 1;
+	struct dbspan_raw_keys *k = &dbspan_raw_keys_;
+
+	/* Threads racing here store the same values; always last, as the
+	 * mark that the others are set. */
+	atomic_store_explicit(&k->ns, rec_key_bit(ATTR_DB_NAMESPACE),
+			      memory_order_relaxed);
+	atomic_store_explicit(&k->rows,
+			      rec_key_bit(ATTR_DB_RESPONSE_RETURNED_ROWS),
+			      memory_order_relaxed);
+	atomic_store_explicit(&k->always, rec_key_bit(ATTR_DB_SYSTEM_NAME) |
+			      rec_key_bit(ATTR_DB_QUERY_TEXT),
+			      memory_order_release);
 }
 
 void dbspan_query_of(struct dbspan_query *q, const struct dbspan_sql *a)
@@ -202,6 +201,8 @@ void dbspan_rows(struct span *s, int64_t rows)
 void dbspan_statement_sql(struct span *s, struct str system, struct str ns,
 			  const struct dbspan_sql *a, int64_t rows)
 {
+	if (dbspan_statement_raw(s, system, ns, a, rows) == 0)
+		return;
 	describe_sql(s, system, ns, a);
 	if (rows >= 0)
 		dbspan_rows(s, rows);

@@ -9,13 +9,14 @@
 #ifndef OTELSHIM_DBSPAN_H
 #define OTELSHIM_DBSPAN_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "common/sql.h"
 #include "common/text.h"
-
-struct span;
+#include "pipeline/record.h"
 
 /* db.query.text is kept up to this many bytes. */
 #define DBSPAN_TEXT_CAP 1024
@@ -44,9 +45,26 @@ void dbspan_analyze(struct dbspan_sql *a, const char *sql, size_t len,
  * text[]), else analyses it: a statement's spans then cost its thread a
  * copy, not the analysis.  max: what the caller's spans have room for,
  * so that dbspan_text() finds it fits and need not analyse it there.
+ * Inline: a prepare hook keeps every statement's text.
  */
-void dbspan_keep(struct dbspan_sql *a, const char *sql, size_t len,
-		 unsigned dialect, size_t max);
+static inline void dbspan_keep(struct dbspan_sql *a, const char *sql,
+			       size_t len, unsigned dialect, size_t max)
+{
+	if (!sql || len > max || len > sizeof(a->text)) {
+		dbspan_analyze(a, sql, len, dialect);
+		return;
+	}
+	/* A raw text has no analysis: only what readers of info look at
+	 * is cleared, not all of it (the collection alone is 128 bytes). */
+	a->info.operation[0] = 0;
+	a->info.collection[0] = 0;
+	a->info.summary_len = 0;
+	a->summary[0] = 0;
+	memcpy(a->text, sql, len);
+	a->text_len = len;
+	a->dialect = dialect;
+	a->raw = 1;
+}
 
 /* What a span says about its statement and where it ran.  Empty strings
  * (or NULL) and a zero port are left out. */
@@ -106,6 +124,92 @@ void dbspan_text_sql(struct span *s, const struct dbspan_sql *a,
  */
 void dbspan_statement_sql(struct span *s, struct str system, struct str ns,
 			  const struct dbspan_sql *a, int64_t rows);
+
+/* The attr_keys bits (rec_key_bit()) of what dbspan_statement_raw()
+ * writes: the system and the text, the namespace, the rows. */
+struct dbspan_raw_keys {
+	_Atomic uint32_t always, ns, rows;
+};
+
+extern struct dbspan_raw_keys dbspan_raw_keys_;
+void dbspan_raw_keys_init(void);
+
+/* Worked out once, on first use (a key's bit hashes its address, only
+ * known once the library is loaded): three loads instead of four
+ * multiplications per statement.  A bit is never 0. */
+static inline const struct dbspan_raw_keys *dbspan_raw_keys(void)
+{
+	if (__builtin_expect(!atomic_load_explicit(&dbspan_raw_keys_.always,
+						   memory_order_acquire), 0))
+		dbspan_raw_keys_init();
+	return &dbspan_raw_keys_;
+}
+
+/* Fills the attribute slot at: key and type, as rec_append_slot() does
+ * (the caller writes the value). */
+static inline struct span_attr *dbspan_put_slot(struct span_attr *at,
+						const char *key,
+						uint8_t type)
+{
+	at->key = key;
+	at->type = type;
+	return at;
+}
+
+/*
+ * dbspan_statement_sql() for a raw text, when the record has slots for
+ * every attribute, none of their keys' bits set and room for every string
+ * whole: what dbspan_statement_sql() would append one by one (each writer
+ * checking the room, a slot and its key again), appended in one go.
+ * (Even when two of the keys share a bit: the writers would then look for
+ * the second key, not find it and append it all the same.)  Returns 0
+ * when written, -1 (nothing written) when the record or the text is not
+ * such.  Inline: a constant system is copied without a call.
+ */
+static inline int dbspan_statement_raw(struct span *s, struct str system,
+				       struct str ns,
+				       const struct dbspan_sql *a,
+				       int64_t rows)
+{
+	const struct dbspan_raw_keys *k = dbspan_raw_keys();
+	uint32_t keys = k->always;
+	size_t used = s->pool_used, n = s->nattrs;
+	struct span_attr *at = &s->attrs[n];
+	uint16_t at_ns = (uint16_t)(used + system.n);
+	uint16_t at_text = (uint16_t)(at_ns + ns.n);
+
+	if (ns.n > 0)
+		keys |= k->ns;
+	if (rows >= 0)
+		keys |= k->rows;
+	if (!a->raw || a->text_len == 0 || (s->attr_keys & keys) ||
+	    n > SPAN_MAX_ATTRS - 4 ||
+	    system.n + ns.n + a->text_len > (size_t)SPAN_STRPOOL - used)
+		return -1;
+	/* Every slot and reference first, from offsets known up front;
+	 * the bytes after. */
+	s->attr_keys |= keys;
+	dbspan_put_slot(at, ATTR_DB_SYSTEM_NAME, SPAN_ATTR_STRING)->v.s =
+		(struct span_str){ (uint16_t)used, (uint16_t)system.n };
+	if (ns.n > 0)
+		dbspan_put_slot(++at, ATTR_DB_NAMESPACE,
+				SPAN_ATTR_STRING)->v.s =
+			(struct span_str){ at_ns, (uint16_t)ns.n };
+	s->name = at->v.s;      /* the namespace, else the system */
+	if (rows >= 0)
+		dbspan_put_slot(++at, ATTR_DB_RESPONSE_RETURNED_ROWS,
+				SPAN_ATTR_INT)->v.i = rows;
+	dbspan_put_slot(++at, ATTR_DB_QUERY_TEXT, SPAN_ATTR_SQL);
+	at->v.sql.text = (struct span_str){ at_text, (uint16_t)a->text_len };
+	at->v.sql.dialect = a->dialect;
+	s->nattrs = (uint8_t)(n + 2 + (ns.n > 0) + (rows >= 0));
+	s->pool_used = (uint16_t)(at_text + a->text_len);
+	memcpy(s->pool + used, system.p, system.n);
+	if (ns.n > 0)
+		memcpy(s->pool + at_ns, ns.p, ns.n);
+	memcpy(s->pool + at_text, a->text, a->text_len);
+	return 0;
+}
 
 /* db.response.returned_rows. */
 void dbspan_rows(struct span *s, int64_t rows);

@@ -65,8 +65,7 @@ static struct config config STARTUP_DATA;
 static char *const *saved_argv STARTUP_DATA;
 extern char **environ;
 
-enum { INIT_NONE, INIT_RUNNING, INIT_DONE };
-static _Atomic int init_state STARTUP_DATA = INIT_NONE;
+_Atomic int preload_init_state STARTUP_DATA = PRELOAD_INIT_NONE;
 
 /* Resolves every hook not called yet, so none has to look itself up later
  * (from a signal handler, say). */
@@ -175,23 +174,21 @@ static void init(void)
 	}
 }
 
-STARTUP_CODE int preload_enter(void)
+STARTUP_CODE int preload_enter_first(void)
 {
-	int st = atomic_load_explicit(&init_state, memory_order_acquire);
+	int expect = PRELOAD_INIT_NONE;
 
-	if (__builtin_expect(st != INIT_DONE, 0)) {
-		int expect = INIT_NONE;
-
-		if (atomic_compare_exchange_strong(&init_state, &expect,
-						   INIT_RUNNING)) {
-			init();
-			atomic_store_explicit(&init_state, INIT_DONE,
-					      memory_order_release);
-		} else {
+	if (atomic_load_explicit(&preload_init_state, memory_order_acquire) !=
+	    PRELOAD_INIT_DONE) {
+		if (!atomic_compare_exchange_strong(&preload_init_state,
+						    &expect,
+						    PRELOAD_INIT_RUNNING))
 			/* Being initialised (maybe by this very thread,
 			 * deeper in the stack): don't trace. */
 			return 0;
-		}
+		init();
+		atomic_store_explicit(&preload_init_state, PRELOAD_INIT_DONE,
+				      memory_order_release);
 	}
 	return preload_tracing && !preload_guard;
 }

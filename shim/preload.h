@@ -46,13 +46,28 @@ extern PRELOAD_TLS int preload_guard;
  * that except in an inert process, where it stays 0. */
 extern int preload_tracing;
 
+/* PRELOAD_INIT_DONE once the library is initialised (preload_enter()). */
+enum { PRELOAD_INIT_NONE, PRELOAD_INIT_RUNNING, PRELOAD_INIT_DONE };
+extern _Atomic int preload_init_state;
+
+/* preload_enter() for a library not initialised yet. */
+int preload_enter_first(void);
+
 /*
  * Makes sure the real functions are resolved and the library initialised
  * (a hook can run before our constructor, from another library's), then
  * says whether this call should be traced: 1 if tracing is on and this is
- * not one of our own threads.  Cheap after the first call.
+ * not one of our own threads.  Inline, and after the first call no more
+ * than a load and two tests: every hook that may start a span asks.
  */
-int preload_enter(void);
+static inline int preload_enter(void)
+{
+	if (__builtin_expect(atomic_load_explicit(&preload_init_state,
+						  memory_order_acquire) !=
+			     PRELOAD_INIT_DONE, 0))
+		return preload_enter_first();
+	return preload_tracing && !preload_guard;
+}
 
 const struct config *preload_config(void);
 

@@ -1,6 +1,6 @@
 /*
- * The pointer-keyed table (see ptrtab.h): claiming, freeing and walking
- * slots.  Lookups are inline in the header.  Called on application
+ * The pointer-keyed table (see ptrtab.h): claiming and walking slots.
+ * Lookups and freeing are inline in the header.  Called on application
  * threads, from inside hooks: no allocation, no locks.
  */
 #include "ptrtab.h"
@@ -20,12 +20,6 @@ void *ptrtab_claim(const struct ptrtab *t, const void *key)
 		}
 	}
 	return NULL;
-}
-
-void ptrtab_free(void *slot)
-{
-	atomic_store_explicit((_Atomic uintptr_t *)slot, PTRTAB_TOMB,
-			      memory_order_release);
 }
 
 const void *ptrtab_key(const struct ptrtab *t, size_t i)

@@ -86,8 +86,60 @@ static inline void *ptrtab_find(const struct ptrtab *t, const void *key)
  */
 void *ptrtab_claim(const struct ptrtab *t, const void *key);
 
-/* Frees a slot ptrtab_find() or ptrtab_claim() returned. */
-void ptrtab_free(void *slot);
+/*
+ * ptrtab_find(), then ptrtab_claim() when key was not found, in one walk
+ * of the window: the slot holding key (*found set), else the first free
+ * slot of the window, now holding key (another thread taking that slot
+ * first sends it the way of ptrtab_claim()); NULL when neither.
+ */
+static inline void *ptrtab_find_or_claim(const struct ptrtab *t,
+					 const void *key, int *found)
+{
+	_Atomic uintptr_t *k, *free_k = NULL;
+	uintptr_t v = 0, w;
+	unsigned i;
+
+	*found = 0;
+	if (!ptrtab_is_key(key))
+		return NULL;
+	/* Up to the window's first free slot... */
+	for (i = 0; i < t->probes; i++) {
+		k = ptrtab_probe(t, key, i);
+		v = atomic_load_explicit(k, memory_order_acquire);
+		if (v == (uintptr_t)key) {
+			*found = 1;
+			return (void *)k;
+		}
+		if (v <= PTRTAB_TOMB) {
+			free_k = k;
+			break;
+		}
+	}
+	/* ... and past a freed one, only key or a never-used slot (the
+	 * end of every chain) still matter. */
+	for (i++; free_k && v == PTRTAB_TOMB && i < t->probes; i++) {
+		k = ptrtab_probe(t, key, i);
+		w = atomic_load_explicit(k, memory_order_acquire);
+		if (w == (uintptr_t)key) {
+			*found = 1;
+			return (void *)k;
+		}
+		if (w == 0)
+			break;
+	}
+	if (free_k && atomic_compare_exchange_strong(free_k, &v,
+						     (uintptr_t)key))
+		return (void *)free_k;
+	return ptrtab_claim(t, key);
+}
+
+/* Frees a slot ptrtab_find() or ptrtab_claim() returned.  Inline: one
+ * store, on every sqlite3_finalize(). */
+static inline void ptrtab_free(void *slot)
+{
+	atomic_store_explicit((_Atomic uintptr_t *)slot, PTRTAB_TOMB,
+			      memory_order_release);
+}
 
 /* The key slot i holds, or NULL when it is free: for walking the table. */
 const void *ptrtab_key(const struct ptrtab *t, size_t i);

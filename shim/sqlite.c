@@ -86,7 +86,7 @@ struct sq_slot {
 	_Atomic uintptr_t key;          /* first: ptrtab.h */
 	struct span *_Atomic span;
 	_Atomic uint64_t rows;
-};
+} __attribute__((aligned(32)));  /* a slot's index (info_of()) is a shift */
 
 /* What a statement's spans say about it, worked out at prepare. */
 struct sq_info {
@@ -175,15 +175,15 @@ static void span_drop(struct span *s)
  */
 static struct sq_slot *slot_claim(const void *stmt)
 {
-	struct sq_slot *sl = slot_find(stmt);
+	int found;
+	struct sq_slot *sl = ptrtab_find_or_claim(&table, stmt, &found);
 
-	if (sl) {
+	if (found) {
 		span_drop(atomic_exchange(&sl->span, NULL));
 		atomic_store_explicit(&info_of(sl)->owner, NULL,
 				      memory_order_relaxed);
 		return sl;
 	}
-	sl = ptrtab_claim(&table, stmt);
 	if (!sl && !atomic_exchange(&table_full_said, 1))
 		log_msg(CONFIG_LOG_DEBUG, "sqlite: more prepared statements "
 			"than the table holds; some stay untraced");
@@ -337,7 +337,10 @@ static void span_fill(struct span *s, const struct sq_info *in,
 	struct str ns = { in->ns, in->ns_len };
 
 	if (rc == SQLITE_OK) {
-		dbspan_statement_sql(s, STR_LIT("sqlite"), ns, sql, rows);
+		if (dbspan_statement_raw(s, STR_LIT("sqlite"), ns, sql,
+					 rows) != 0)
+			dbspan_statement_sql(s, STR_LIT("sqlite"), ns, sql,
+					     rows);
 		return;
 	}
 	/* The error's attributes go before the text, which is what gets
@@ -560,10 +563,12 @@ static void prepare_failed(enum sq_prep kind, sqlite3 *db, const void *sql,
 	span_unprepared(db, text, end, start, -1, rc);
 }
 
-/* After a traced prepare: its statement tracked, or its failure a span. */
-static void prepared(enum sq_prep kind, sqlite3 *db, const void *sql,
-		     int nbyte, sqlite3_stmt **pst, const void *tail, int rc,
-		     uint64_t start)
+/* After a traced prepare: its statement tracked, or its failure a span.
+ * Inlined into prepare_hook(): no call with eight arguments, and kind is
+ * a constant there. */
+static inline __attribute__((always_inline))
+void prepared(enum sq_prep kind, sqlite3 *db, const void *sql, int nbyte,
+	      sqlite3_stmt **pst, const void *tail, int rc, uint64_t start)
 {
 	if (sq_exec)
 		sq_exec->prepares++;

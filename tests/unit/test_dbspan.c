@@ -218,10 +218,33 @@ START_TEST(sql_path_same_as_query_path)
 }
 END_TEST
 
+/* Readies records x and y alike for statement_same_as_parts: f 0,
+ * empty; 1, a pool with 100 bytes left; 2, a namespace already written;
+ * 3, two attribute slots left; 4, a pool with exactly room for a raw
+ * text's strings (n bytes); 5, one byte short of that. */
+static void same_start(struct span *x, struct span *y, size_t f, size_t n)
+{
+	struct span *r[] = { x, y };
+
+	for (size_t i = 0; i < 2; i++) {
+		if (f == 1)
+			r[i]->pool_used = SPAN_STRPOOL - 100;
+		if (f == 2)
+			rec_attr_cstr(r[i], ATTR_DB_NAMESPACE, "old.db");
+		if (f == 3)
+			r[i]->nattrs = SPAN_MAX_ATTRS - 2;
+		if (f == 4)
+			r[i]->pool_used = (uint16_t)(SPAN_STRPOOL - n);
+		if (f == 5)
+			r[i]->pool_used = (uint16_t)(SPAN_STRPOOL - n + 1);
+	}
+}
+
 /* dbspan_statement_sql() writes what dbspan_describe_sql(),
  * dbspan_rows() (for rows >= 0) and dbspan_text_sql() write in turn:
  * raw, analysed and too long texts, with and without a namespace and
- * rows, on an empty record and on one whose pool is nearly full. */
+ * rows, on an empty record and on ones whose pool, slots or keys leave
+ * the statement's attributes short (same_start()). */
 START_TEST(statement_same_as_parts)
 {
 	static char big[1200];
@@ -238,17 +261,14 @@ START_TEST(statement_same_as_parts)
 	for (size_t n = 0; n < 2; n++)
 	for (size_t k = 0; k < 2; k++)
 	for (size_t r = 0; r < 3; r++)
-	for (size_t f = 0; f < 2; f++) {
+	for (size_t f = 0; f < 6; f++) {
 		struct dbspan_sql a;
 		struct span *x = span_new();
 		struct span *y = span_new();
 
 		dbspan_keep(&a, texts[t], strlen(texts[t]), SQL_SQLITE,
 			    k ? DBSPAN_TEXT_CAP : 0);
-		if (f) {        /* a pool with 100 bytes left */
-			x->pool_used = SPAN_STRPOOL - 100;
-			y->pool_used = SPAN_STRPOOL - 100;
-		}
+		same_start(x, y, f, strlen("sqlite") + nss[n].n + a.text_len);
 		dbspan_describe_sql(x, STR_LIT("sqlite"), nss[n], &a);
 		if (rows[r] >= 0)
 			dbspan_rows(x, rows[r]);

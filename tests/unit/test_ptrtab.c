@@ -112,6 +112,52 @@ START_TEST(full_window)
 }
 END_TEST
 
+/* ptrtab_find_or_claim() gives what ptrtab_find() and then, on a miss,
+ * ptrtab_claim() give: a key held past a tombstone is found (not claimed
+ * again in the tombstone), a new one takes the first free slot (the
+ * tombstone), a full window gives NULL, and NULL is never a key. */
+START_TEST(find_or_claim)
+{
+	uintptr_t next = 0;
+	const void *k[9];
+	struct slot *s;
+	int found = -1;
+
+	clear();
+	for (int i = 0; i < 9; i++)
+		k[i] = key_at(SLOTS - 3, &next);
+	ck_assert_ptr_eq(ptrtab_find_or_claim(&tab, k[0], &found),
+			 &slots[SLOTS - 3]);
+	ck_assert_int_eq(found, 0);
+	ck_assert_ptr_eq(ptrtab_find_or_claim(&tab, k[1], &found),
+			 &slots[SLOTS - 2]);
+	ck_assert_int_eq(found, 0);
+	ptrtab_free(&slots[SLOTS - 3]);
+	ck_assert_ptr_eq(ptrtab_find_or_claim(&tab, k[1], &found),
+			 &slots[SLOTS - 2]);
+	ck_assert_int_eq(found, 1);
+	ck_assert_uint_eq(atomic_load(&slots[SLOTS - 3].key), PTRTAB_TOMB);
+	ck_assert_ptr_eq(ptrtab_find_or_claim(&tab, k[2], &found),
+			 &slots[SLOTS - 3]);
+	ck_assert_int_eq(found, 0);
+	for (int i = 3; i < 8; i++) {
+		s = ptrtab_find_or_claim(&tab, k[i], &found);
+		ck_assert_ptr_eq(s, &slots[(SLOTS - 3 + i - 1) % SLOTS]);
+		ck_assert_int_eq(found, 0);
+	}
+	/* Window: k[2], k[1], k[3] .. k[7]; one slot left. */
+	ck_assert_ptr_eq(ptrtab_find_or_claim(&tab, k[0], &found),
+			 &slots[(SLOTS - 3 + 7) % SLOTS]);
+	ck_assert_ptr_null(ptrtab_find_or_claim(&tab, k[8], &found));
+	ck_assert_int_eq(found, 0);
+	ck_assert_ptr_eq(ptrtab_find_or_claim(&tab, k[7], &found),
+			 &slots[(SLOTS - 3 + 6) % SLOTS]);
+	ck_assert_int_eq(found, 1);
+	ck_assert_ptr_null(ptrtab_find_or_claim(&tab, NULL, &found));
+	ck_assert_int_eq(found, 0);
+}
+END_TEST
+
 START_TEST(walk)
 {
 	size_t live = 0;
@@ -180,4 +226,5 @@ START_TEST(threads)
 }
 END_TEST
 
-UNIT_MAIN("ptrtab", claim_find_free, tombstones, full_window, walk, threads)
+UNIT_MAIN("ptrtab", claim_find_free, tombstones, full_window,
+	  find_or_claim, walk, threads)
