@@ -151,6 +151,61 @@ static inline int rec_append_sql(struct span *s, const char *sql,
 	return 0;
 }
 
+/*
+ * Room for a run of n new attributes written at once: the first of n
+ * slots, taken, when the record has none of the bits in keys (the run's
+ * keys' rec_key_bit()s or'ed), n slots and bytes of pool free; the bits
+ * are then set.  NULL otherwise, with nothing changed: the caller writes
+ * the attributes one by one instead.  The caller then writes all n, in
+ * order, with rec_put_str/_int/_sql, each of which returns the next slot.
+ */
+static inline struct span_attr *rec_reserve(struct span *s, uint32_t keys,
+					    size_t n, size_t bytes)
+{
+	size_t first = s->nattrs;
+
+	if ((s->attr_keys & keys) || n > (size_t)(SPAN_MAX_ATTRS - first) ||
+	    bytes > (size_t)(SPAN_STRPOOL - s->pool_used))
+		return NULL;
+	s->attr_keys |= keys;
+	s->nattrs = (uint8_t)(first + n);
+	return &s->attrs[first];
+}
+
+static inline struct span_attr *rec_put_str(struct span *s,
+					    struct span_attr *a,
+					    const char *key, const char *val,
+					    size_t len)
+{
+	a->key = key;
+	a->type = SPAN_ATTR_STRING;
+	a->v.s = rec_append_pool(s, val, len);
+	return a + 1;
+}
+
+static inline struct span_attr *rec_put_int(struct span *s,
+					    struct span_attr *a,
+					    const char *key, int64_t val)
+{
+	a->key = key;
+	a->type = SPAN_ATTR_INT;
+	a->v.i = val;
+	return a + 1;
+}
+
+/* A raw statement: see rec_attr_sql(). */
+static inline struct span_attr *rec_put_sql(struct span *s,
+					    struct span_attr *a,
+					    const char *sql, size_t len,
+					    unsigned dialect)
+{
+	a->key = ATTR_DB_QUERY_TEXT;
+	a->type = SPAN_ATTR_SQL;
+	a->v.sql.text = rec_append_pool(s, sql, len);
+	a->v.sql.dialect = dialect;
+	return a + 1;
+}
+
 /* Looks up a string attribute (for tests and for deriving names). */
 const struct span_attr *rec_find_attr(const struct span *s, const char *key);
 

@@ -24,24 +24,6 @@ void dbspan_analyze(struct dbspan_sql *a, const char *sql, size_t len,
 					  sizeof(a->summary), &a->info);
 }
 
-struct dbspan_raw_keys dbspan_raw_keys_;
-
-void dbspan_raw_keys_init(void)
-{
-	struct dbspan_raw_keys *k = &dbspan_raw_keys_;
-
-	/* Threads racing here store the same values; always last, as the
-	 * mark that the others are set. */
-	atomic_store_explicit(&k->ns, rec_key_bit(ATTR_DB_NAMESPACE),
-			      memory_order_relaxed);
-	atomic_store_explicit(&k->rows,
-			      rec_key_bit(ATTR_DB_RESPONSE_RETURNED_ROWS),
-			      memory_order_relaxed);
-	atomic_store_explicit(&k->always, rec_key_bit(ATTR_DB_SYSTEM_NAME) |
-			      rec_key_bit(ATTR_DB_QUERY_TEXT),
-			      memory_order_release);
-}
-
 void dbspan_query_of(struct dbspan_query *q, const struct dbspan_sql *a)
 {
 	q->text = (struct str){ a->text, a->raw ? 0 : a->text_len };

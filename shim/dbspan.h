@@ -9,7 +9,6 @@
 #ifndef OTELSHIM_DBSPAN_H
 #define OTELSHIM_DBSPAN_H
 
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -125,89 +124,38 @@ void dbspan_text_sql(struct span *s, const struct dbspan_sql *a,
 void dbspan_statement_sql(struct span *s, struct str system, struct str ns,
 			  const struct dbspan_sql *a, int64_t rows);
 
-/* The attr_keys bits (rec_key_bit()) of what dbspan_statement_raw()
- * writes: the system and the text, the namespace, the rows. */
-struct dbspan_raw_keys {
-	_Atomic uint32_t always, ns, rows;
-};
-
-extern struct dbspan_raw_keys dbspan_raw_keys_;
-void dbspan_raw_keys_init(void);
-
-/* Worked out once, on first use (a key's bit hashes its address, only
- * known once the library is loaded): three loads instead of four
- * multiplications per statement.  A bit is never 0. */
-static inline const struct dbspan_raw_keys *dbspan_raw_keys(void)
-{
-	if (__builtin_expect(!atomic_load_explicit(&dbspan_raw_keys_.always,
-						   memory_order_acquire), 0))
-		dbspan_raw_keys_init();
-	return &dbspan_raw_keys_;
-}
-
-/* Fills the attribute slot at: key and type, as rec_append_slot() does
- * (the caller writes the value). */
-static inline struct span_attr *dbspan_put_slot(struct span_attr *at,
-						const char *key,
-						uint8_t type)
-{
-	at->key = key;
-	at->type = type;
-	return at;
-}
-
 /*
- * dbspan_statement_sql() for a raw text, when the record has slots for
- * every attribute, none of their keys' bits set and room for every string
- * whole: what dbspan_statement_sql() would append one by one (each writer
- * checking the room, a slot and its key again), appended in one go.
- * (Even when two of the keys share a bit: the writers would then look for
- * the second key, not find it and append it all the same.)  Returns 0
- * when written, -1 (nothing written) when the record or the text is not
- * such.  Inline: a constant system is copied without a call.
+ * dbspan_statement_sql() for a raw text, when the record has none of the
+ * attributes yet and room for them all whole: written as one run
+ * (rec_reserve()) instead of one writer each checking the room, a slot
+ * and its key.  Returns 0 when written, -1 (nothing written) when the
+ * record or the text is not such.  Inline: a constant system is copied
+ * without a call.
  */
 static inline int dbspan_statement_raw(struct span *s, struct str system,
 				       struct str ns,
 				       const struct dbspan_sql *a,
 				       int64_t rows)
 {
-	const struct dbspan_raw_keys *k = dbspan_raw_keys();
-	uint32_t keys = k->always;
-	size_t used = s->pool_used, n = s->nattrs;
-	struct span_attr *at = &s->attrs[n];
-	uint16_t at_ns = (uint16_t)(used + system.n);
-	uint16_t at_text = (uint16_t)(at_ns + ns.n);
+	uint32_t keys = rec_key_bit(ATTR_DB_SYSTEM_NAME) |
+			rec_key_bit(ATTR_DB_QUERY_TEXT);
+	struct span_attr *at;
 
 	if (ns.n > 0)
-		keys |= k->ns;
+		keys |= rec_key_bit(ATTR_DB_NAMESPACE);
 	if (rows >= 0)
-		keys |= k->rows;
-	if (!a->raw || a->text_len == 0 || (s->attr_keys & keys) ||
-	    n > SPAN_MAX_ATTRS - 4 ||
-	    system.n + ns.n + a->text_len > (size_t)SPAN_STRPOOL - used)
+		keys |= rec_key_bit(ATTR_DB_RESPONSE_RETURNED_ROWS);
+	if (!a->raw || a->text_len == 0 ||
+	    !(at = rec_reserve(s, keys, 2 + (ns.n > 0) + (rows >= 0),
+			       system.n + ns.n + a->text_len)))
 		return -1;
-	/* Every slot and reference first, from offsets known up front;
-	 * the bytes after. */
-	s->attr_keys |= keys;
-	dbspan_put_slot(at, ATTR_DB_SYSTEM_NAME, SPAN_ATTR_STRING)->v.s =
-		(struct span_str){ (uint16_t)used, (uint16_t)system.n };
+	at = rec_put_str(s, at, ATTR_DB_SYSTEM_NAME, system.p, system.n);
 	if (ns.n > 0)
-		dbspan_put_slot(++at, ATTR_DB_NAMESPACE,
-				SPAN_ATTR_STRING)->v.s =
-			(struct span_str){ at_ns, (uint16_t)ns.n };
-	s->name = at->v.s;      /* the namespace, else the system */
+		at = rec_put_str(s, at, ATTR_DB_NAMESPACE, ns.p, ns.n);
+	s->name = at[-1].v.s;   /* the namespace, else the system */
 	if (rows >= 0)
-		dbspan_put_slot(++at, ATTR_DB_RESPONSE_RETURNED_ROWS,
-				SPAN_ATTR_INT)->v.i = rows;
-	dbspan_put_slot(++at, ATTR_DB_QUERY_TEXT, SPAN_ATTR_SQL);
-	at->v.sql.text = (struct span_str){ at_text, (uint16_t)a->text_len };
-	at->v.sql.dialect = a->dialect;
-	s->nattrs = (uint8_t)(n + 2 + (ns.n > 0) + (rows >= 0));
-	s->pool_used = (uint16_t)(at_text + a->text_len);
-	memcpy(s->pool + used, system.p, system.n);
-	if (ns.n > 0)
-		memcpy(s->pool + at_ns, ns.p, ns.n);
-	memcpy(s->pool + at_text, a->text, a->text_len);
+		at = rec_put_int(s, at, ATTR_DB_RESPONSE_RETURNED_ROWS, rows);
+	rec_put_sql(s, at, a->text, a->text_len, a->dialect);
 	return 0;
 }
 
