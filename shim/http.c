@@ -310,21 +310,28 @@ static int conn_element(void *arg, struct str e)
 
 /*
  * 1 if name[0..n) is lit, a name of n lowercase letters and '-', in any
- * case.  name holds token bytes (http_tchar): of those, setting bit 0x20
- * turns an uppercase letter into its lowercase one and makes no other
- * byte a letter or '-' ('^' and '_' become '~' and DEL), so that eight
- * bytes compare at once, the last eight overlapping the ones before.
+ * case; n is at least 4, as every name we look for is.  name holds token
+ * bytes (http_tchar): of those, setting bit 0x20 turns an uppercase
+ * letter into its lowercase one and makes no other byte a letter or '-'
+ * ('^' and '_' become '~' and DEL), so that eight bytes (four for a
+ * shorter name) compare at once, the last ones overlapping the ones
+ * before.
  */
 static int name_is(const char *name, const char *lit, size_t n)
 {
 	const uint64_t fold = 0x2020202020202020u;
 	uint64_t a, b;
+	uint32_t a4, b4;
 	size_t k;
 
 	if (n < 8) {
-		for (k = 0; k < n && ascii_lower(name[k]) == lit[k]; k++)
-			;
-		return k == n;
+		memcpy(&a4, name, 4);
+		memcpy(&b4, lit, 4);
+		if ((a4 | (uint32_t)fold) != b4)
+			return 0;
+		memcpy(&a4, name + n - 4, 4);
+		memcpy(&b4, lit + n - 4, 4);
+		return (a4 | (uint32_t)fold) == b4;
 	}
 	for (k = 0; k + 8 < n; k += 8) {
 		memcpy(&a, name + k, 8);
@@ -972,8 +979,9 @@ static unsigned take_body(struct http_stream *st, uint64_t *k,
 /*
  * Most heads arrive whole, in one read or write.  Such a head is taken
  * here a line at a time (runs, memchr) instead of through the machine,
- * with the same effects: the kept values go through finish_header() and
- * the empty line through head_done(), as they would byte by byte.  Only
+ * with the same effects: the values have what finish_header() would do
+ * to them done (whole_value) and the empty line goes through head_done(),
+ * as they would byte by byte.  Only
  * the plain shape is taken: lines ending in CRLF, no obs-fold, nothing cut
  * to fit, nothing the machine would refuse.  Anything else, and a head cut
  * short by the end of the data, makes whole_head() return 0 before
@@ -994,7 +1002,33 @@ static const char *value_end(const char *p, const char *end)
 
 static int is_crlf(const char *p, const char *end)
 {
-	return end - p >= 2 && p[0] == '\r' && p[1] == '\n';
+	return end - p >= 2 && memcmp(p, "\r\n", 2) == 0;
+}
+
+/* Copies n bytes to the buffer: the few bytes of a method, a target or a
+ * header value without a call, as overlapping words. */
+static void copy_short(char *dst, const char *src, size_t n)
+{
+	uint64_t a, b;
+	uint32_t c, d;
+
+	if (n >= 8 && n <= 16) {
+		memcpy(&a, src, 8);
+		memcpy(&b, src + n - 8, 8);
+		memcpy(dst, &a, 8);
+		memcpy(dst + n - 8, &b, 8);
+	} else if (n >= 4 && n < 8) {
+		memcpy(&c, src, 4);
+		memcpy(&d, src + n - 4, 4);
+		memcpy(dst, &c, 4);
+		memcpy(dst + n - 4, &d, 4);
+	} else if (n > 0 && n < 4) {
+		dst[0] = src[0];
+		dst[n / 2] = src[n / 2];
+		dst[n - 1] = src[n - 1];
+	} else {
+		memcpy(dst, src, n);
+	}
 }
 
 /* The end of a run of token bytes (a method, a header name). */
@@ -1025,8 +1059,8 @@ static const char *whole_request_line(struct http_stream *st, const char *p,
 	    *p != ' ' || memcmp(p + 1, "HTTP/1.", 7) != 0 ||
 	    !ascii_is_digit(p[8]) || !is_crlf(p + 9, end))
 		return NULL;
-	memcpy(st->buf, m, mlen);
-	memcpy(st->buf + mlen, t, tlen);
+	copy_short(st->buf, m, mlen);
+	copy_short(st->buf + mlen, t, tlen);
 	st->used = (uint16_t)(mlen + tlen);
 	st->method_len = (uint16_t)mlen;
 	set_str(st, STR_METHOD, 0, mlen);
@@ -1054,9 +1088,50 @@ static const char *whole_status_line(struct http_stream *st, const char *p,
 }
 
 /*
+ * The value v[0..n) of a header line of kind, taken as finish_header()
+ * takes it from the buffer: the framing headers are read where they lie,
+ * with nothing to keep; a kept value is copied only if it will be kept
+ * (its first line, for all but traceparent and tracestate, whose repeats
+ * finish_header() judges).  Returns -1 if the head can no longer be framed.
+ */
+static int whole_value(struct http_stream *st, int kind, const char *v,
+		       size_t n)
+{
+	struct str val;
+
+	while (n > 0 && ascii_is_ows(v[n - 1]))
+		n--;
+	val = (struct str){ v, n };
+	switch (kind) {
+	case K_CL:
+		return parse_content_length(st, val);
+	case K_TE:
+		return each_element(val, st, te_element);
+	case K_CONN:
+		each_element(val, st, conn_element);
+		return 0;
+	case STR_TP:
+	case STR_TS:
+		break;
+	default:
+		if (st->have & (1u << kind))
+			return 0;
+		copy_short(st->buf + st->used, v, n);
+		set_str(st, kind, st->used, n);
+		st->used = (uint16_t)(st->used + n);
+		return 0;
+	}
+	st->kind = (uint8_t)kind;
+	st->val_off = st->used;
+	copy_short(st->buf + st->used, v, n);
+	st->used = (uint16_t)(st->used + n);
+	return finish_header(st);
+}
+
+/*
  * The header lines and the empty line after them; returns the byte after
- * that, or NULL.  Values of headers we keep or interpret are copied and
- * finished as S_HVALUE would; the others are skipped as by S_HSKIP.
+ * that, or NULL.  Values of headers we keep or interpret are taken as
+ * S_HVALUE would (whole_value); the others are skipped as by S_HSKIP.
  */
 static const char *whole_fields(struct http_stream *st, const char *p,
 				const char *end)
@@ -1085,13 +1160,8 @@ static const char *whole_fields(struct http_stream *st, const char *p,
 		p = value_end(p, end);
 		n = (size_t)(p - v);
 		limit = kind >= K_CL ? HTTP_BUF_SIZE : KEPT_LIMIT;
-		if (!is_crlf(p, end) || st->used + n > limit)
-			return NULL;
-		st->kind = (uint8_t)kind;
-		st->val_off = st->used;
-		memcpy(st->buf + st->used, v, n);
-		st->used = (uint16_t)(st->used + n);
-		if (finish_header(st) < 0)
+		if (!is_crlf(p, end) || st->used + n > limit ||
+		    whole_value(st, kind, v, n) < 0)
 			return NULL;
 		p += 2;
 	}

@@ -382,6 +382,11 @@ START_TEST(header_names)
 	    "Connectiox: close\r\nTransfer-Encodinx: chunked\r\n"
 	    "Xost: h\r\nXser-agent: u\r\n\r\n",
 	    "@218 H GET / 1.1 hb=218 E bb=0;");
+	/* A short name differing inside; a repeated kept header keeps its
+	 * first value, OWS after it dropped. */
+	REQ("GET / HTTP/1.1\r\nHxst: a\r\nhOsT: b \t\r\nHost: c\r\n"
+	    "Content-Length: 0 \r\n\r\n",
+	    "@67 H GET / 1.1 host=b cl=0 hb=67 E bb=0;");
 	/* '_' and '^' are no '-' or letter whatever their case. */
 	REQ("GET / HTTP/1.1\r\nContent_Length: 5\r\nX-Forwarded_Host: g\r\n"
 	    "Trace^parent: x\r\n\r\n",
