@@ -239,6 +239,22 @@ static int each_element(struct str list, void *arg,
 	return 0;
 }
 
+/* The value of 1 to 18 decimal digits, or -1. */
+static int64_t decimal_value(struct str e)
+{
+	int64_t v = 0;
+	size_t i;
+
+	if (e.n == 0 || e.n > 18)
+		return -1;
+	for (i = 0; i < e.n; i++) {
+		if (!ascii_is_digit(e.p[i]))
+			return -1;
+		v = v * 10 + (e.p[i] - '0');
+	}
+	return v;
+}
+
 struct cl_parse {
 	int64_t value;          /* -1 until the first element */
 };
@@ -246,17 +262,9 @@ struct cl_parse {
 static int cl_element(void *arg, struct str e)
 {
 	struct cl_parse *cl = arg;
-	int64_t v = 0;
-	size_t i;
+	int64_t v = decimal_value(e);
 
-	if (e.n > 18)
-		return -1;
-	for (i = 0; i < e.n; i++) {
-		if (!ascii_is_digit(e.p[i]))
-			return -1;
-		v = v * 10 + (e.p[i] - '0');
-	}
-	if (cl->value >= 0 && cl->value != v)
+	if (v < 0 || (cl->value >= 0 && cl->value != v))
 		return -1;
 	cl->value = v;
 	return 0;
@@ -266,17 +274,19 @@ static int cl_element(void *arg, struct str e)
  * lengths leave the framing ambiguous, which we refuse to guess. */
 static int parse_content_length(struct http_stream *st, struct str v)
 {
-	struct cl_parse cl = { -1 };
+	/* Nearly every value is one number: no list to split then. */
+	int64_t value = decimal_value(v);
 
-	/* Nearly every value is one number: no list to split then (a
-	 * failed try leaves cl as it was). */
-	if (v.n == 0 || cl_element(&cl, v) != 0) {
+	if (value < 0) {
+		struct cl_parse cl = { -1 };
+
 		if (each_element(v, &cl, cl_element) || cl.value < 0)
 			return -1;
+		value = cl.value;
 	}
-	if (st->content_length >= 0 && st->content_length != cl.value)
+	if (st->content_length >= 0 && st->content_length != value)
 		return -1;
-	st->content_length = cl.value;
+	st->content_length = value;
 	return 0;
 }
 
@@ -1007,7 +1017,8 @@ static int is_crlf(const char *p, const char *end)
 
 /* Copies n bytes to the buffer: the few bytes of a method, a target or a
  * header value without a call, as overlapping words. */
-static void copy_short(char *dst, const char *src, size_t n)
+static inline __attribute__((always_inline)) void
+copy_short(char *dst, const char *src, size_t n)
 {
 	uint64_t a, b;
 	uint32_t c, d;
