@@ -1015,33 +1015,6 @@ static int is_crlf(const char *p, const char *end)
 	return end - p >= 2 && memcmp(p, "\r\n", 2) == 0;
 }
 
-/* Copies n bytes to the buffer: the few bytes of a method, a target or a
- * header value without a call, as overlapping words. */
-static inline __attribute__((always_inline)) void
-copy_short(char *dst, const char *src, size_t n)
-{
-	uint64_t a, b;
-	uint32_t c, d;
-
-	if (n >= 8 && n <= 16) {
-		memcpy(&a, src, 8);
-		memcpy(&b, src + n - 8, 8);
-		memcpy(dst, &a, 8);
-		memcpy(dst + n - 8, &b, 8);
-	} else if (n >= 4 && n < 8) {
-		memcpy(&c, src, 4);
-		memcpy(&d, src + n - 4, 4);
-		memcpy(dst, &c, 4);
-		memcpy(dst + n - 4, &d, 4);
-	} else if (n > 0 && n < 4) {
-		dst[0] = src[0];
-		dst[n / 2] = src[n / 2];
-		dst[n - 1] = src[n - 1];
-	} else {
-		memcpy(dst, src, n);
-	}
-}
-
 /* The end of a run of token bytes (a method, a header name). */
 static const char *token_end(const char *p, const char *end)
 {
