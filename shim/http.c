@@ -1021,6 +1021,97 @@ static const char *token_end(const char *p, const char *end)
 	return class_run_end(p, end, http_tchars(), 1);
 }
 
+/*
+ * 1 if the n bytes at p (4 or more) are lit, a lowercase name of letters
+ * and '-', in any case.  Unlike name_is(), p may hold any byte: a letter
+ * of lit has bit 0x40, which '-' has not, so lit shifted right by one and
+ * masked with 0x20 has that bit where the case may differ only, and a '-'
+ * must be one (a CR with 0x20 set would be a '-').  Eight bytes compare at
+ * once (four for a shorter name), the last ones overlapping.
+ */
+static inline __attribute__((always_inline)) int
+lit_at(const char *p, const char *lit, size_t n)
+{
+	const uint64_t fold = 0x2020202020202020u;
+	uint64_t a, b;
+	uint32_t a4, b4;
+	size_t k;
+
+	if (n < 8) {
+		memcpy(&a4, p, 4);
+		memcpy(&b4, lit, 4);
+		if ((a4 | ((b4 >> 1) & (uint32_t)fold)) != b4)
+			return 0;
+		memcpy(&a4, p + n - 4, 4);
+		memcpy(&b4, lit + n - 4, 4);
+		return (a4 | ((b4 >> 1) & (uint32_t)fold)) == b4;
+	}
+	for (k = 0; k + 8 < n; k += 8) {
+		memcpy(&a, p + k, 8);
+		memcpy(&b, lit + k, 8);
+		if ((a | ((b >> 1) & fold)) != b)
+			return 0;
+	}
+	memcpy(&a, p + n - 8, 8);
+	memcpy(&b, lit + n - 8, 8);
+	return (a | ((b >> 1) & fold)) == b;
+}
+
+#define LEN(lit) (sizeof(lit) - 1)
+#define TRY(lit, kind) \
+	do { \
+		if (avail > LEN(lit) && p[LEN(lit)] == ':' && \
+		    lit_at(p, lit, LEN(lit))) { \
+			*n = LEN(lit); \
+			return (kind); \
+		} \
+	} while (0)
+
+/*
+ * A header line at p (of a whole head) whose name is one we look for,
+ * ':' after it: sets *n to the name's length and returns what
+ * classify_name() would, without reading the name twice.  *n is 0 for
+ * any other line: its name is none we look for, if it is a name.
+ */
+static inline __attribute__((always_inline)) int
+known_name(const char *p, const char *end, unsigned dir, size_t *n)
+{
+	size_t avail = (size_t)(end - p);
+	int req = dir == HTTP_DIR_REQUEST;
+
+	*n = 0;
+	if (avail < LEN("host:"))
+		return K_SKIP;
+	switch (*p | 0x20) {
+	case 'c':
+		TRY("content-length", K_CL);
+		TRY("connection", K_CONN);
+		break;
+	case 'h':
+		TRY("host", req ? STR_HOST : K_SKIP);
+		break;
+	case 'u':
+		TRY("user-agent", req ? STR_UA : K_SKIP);
+		break;
+	case 't':
+		TRY("traceparent", req ? STR_TP : K_SKIP);
+		TRY("tracestate", req ? STR_TS : K_SKIP);
+		TRY("transfer-encoding", K_TE);
+		break;
+	case 'f':
+		TRY("forwarded", req ? STR_FWD : K_SKIP);
+		break;
+	case 'x':
+		TRY("x-forwarded-for", req ? STR_XFF : K_SKIP);
+		TRY("x-forwarded-host", req ? STR_XFH : K_SKIP);
+		break;
+	}
+	return K_SKIP;
+}
+
+#undef TRY
+#undef LEN
+
 /* "METHOD SP target SP HTTP/1.x CRLF" into the buffer; returns the byte
  * after it, or NULL. */
 static const char *whole_request_line(struct http_stream *st, const char *p,
@@ -1125,11 +1216,15 @@ static const char *whole_fields(struct http_stream *st, const char *p,
 	int kind;
 
 	while (!is_crlf(p, end)) {
-		name = p;
-		p = token_end(p, end);
-		if (p == name || p == end || *p != ':')
-			return NULL;
-		kind = classify_name(name, (size_t)(p - name), st->dir);
+		kind = known_name(p, end, st->dir, &n);
+		if (n) {
+			p += n;
+		} else {
+			name = p;
+			p = token_end(p, end);
+			if (p == name || p == end || *p != ':')
+				return NULL;
+		}
 		p++;
 		if (kind == K_SKIP) {
 			lf = memchr(p, '\n', (size_t)(end - p));

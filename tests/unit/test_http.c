@@ -387,6 +387,10 @@ START_TEST(header_names)
 	REQ("GET / HTTP/1.1\r\nHxst: a\r\nhOsT: b \t\r\nHost: c\r\n"
 	    "Content-Length: 0 \r\n\r\n",
 	    "@67 H GET / 1.1 host=b cl=0 hb=67 E bb=0;");
+	/* Nor are the control bytes that fold into '-' and ':'. */
+	REQ("GET / HTTP/1.1\r\nContent\rLength: 5\r\n\r\nabcde",
+	    "@24 X;");
+	REQ("GET / HTTP/1.1\r\nHost\x1a: a\r\n\r\n", "@21 X;");
 	/* '_' and '^' are no '-' or letter whatever their case. */
 	REQ("GET / HTTP/1.1\r\nContent_Length: 5\r\nX-Forwarded_Host: g\r\n"
 	    "Trace^parent: x\r\n\r\n",
