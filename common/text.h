@@ -128,23 +128,29 @@ copy_short(void *dst, const void *src, size_t n)
 	const char *s = src;
 	uint64_t a, b;
 	uint32_t c, e;
+	uint16_t f, g;
 
-	if (n >= 8 && n <= 16) {
+	if (n >= 8) {
+		if (n > 16) {
+			memcpy(d, s, n);
+			return;
+		}
 		memcpy(&a, s, 8);
 		memcpy(&b, s + n - 8, 8);
 		memcpy(d, &a, 8);
 		memcpy(d + n - 8, &b, 8);
-	} else if (n >= 4 && n < 8) {
+	} else if (n >= 4) {
 		memcpy(&c, s, 4);
 		memcpy(&e, s + n - 4, 4);
 		memcpy(d, &c, 4);
 		memcpy(d + n - 4, &e, 4);
-	} else if (n > 0 && n < 4) {
+	} else if (n >= 2) {
+		memcpy(&f, s, 2);
+		memcpy(&g, s + n - 2, 2);
+		memcpy(d, &f, 2);
+		memcpy(d + n - 2, &g, 2);
+	} else if (n) {
 		d[0] = s[0];
-		d[n / 2] = s[n / 2];
-		d[n - 1] = s[n - 1];
-	} else {
-		memcpy(d, s, n);
 	}
 }
 
