@@ -1070,8 +1070,10 @@ lit_at(const char *p, const char *lit, size_t n)
 /*
  * A header line at p (of a whole head) whose name is one we look for,
  * ':' after it: sets *n to the name's length and returns what
- * classify_name() would, without reading the name twice.  *n is 0 for
- * any other line: its name is none we look for, if it is a name.
+ * classify_name() would, without reading the name twice.  Content-Type,
+ * which nearly every response has, is known too, to be skipped without
+ * scanning its name.  *n is 0 for any other line: its name is none we
+ * look for, if it is a name.
  */
 static inline __attribute__((always_inline)) int
 known_name(const char *p, const char *end, unsigned dir, size_t *n)
@@ -1085,6 +1087,7 @@ known_name(const char *p, const char *end, unsigned dir, size_t *n)
 	switch (*p | 0x20) {
 	case 'c':
 		TRY("content-length", K_CL);
+		TRY("content-type", K_SKIP);
 		TRY("connection", K_CONN);
 		break;
 	case 'h':
