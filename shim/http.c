@@ -991,12 +991,12 @@ static unsigned take_body(struct http_stream *st, uint64_t *k,
  * here a line at a time (runs, memchr) instead of through the machine,
  * with the same effects: the values have what finish_header() would do
  * to them done (whole_value) and the empty line goes through head_done(),
- * as they would byte by byte.  Only
- * the plain shape is taken: lines ending in CRLF, no obs-fold, nothing cut
- * to fit, nothing the machine would refuse.  Anything else, and a head cut
- * short by the end of the data, makes whole_head() return 0 before
- * head_done(): the machine then reads the same bytes from the first, and
- * begin_message() resets whatever was written here.
+ * as they would byte by byte.  Only the plain shape is taken: lines
+ * ending in CRLF, no obs-fold, nothing cut to fit, nothing the machine
+ * would refuse.  Anything else, and a head cut short by the end of the
+ * data, makes whole_head() return 0 before head_done(): the machine then
+ * reads the same bytes from the first, and begin_message() resets
+ * whatever was written here.
  */
 
 /* The end of a run of value bytes (header value, reason phrase): what
