@@ -116,6 +116,44 @@ char *hex_encode(char *out, const uint8_t *bytes, size_t n);
 int hex_decode(const char *s, uint8_t *out, size_t n);
 int hex_decode_lower(const char *s, uint8_t *out, size_t n);
 
+/*
+ * memcpy() for the few bytes of a method, a header value or an attribute:
+ * up to 16 as overlapping words (exactly the n bytes are read and
+ * written), without the call; longer ones through memcpy().
+ */
+static inline __attribute__((always_inline)) void
+copy_short(void *dst, const void *src, size_t n)
+{
+	char *d = dst;
+	const char *s = src;
+	uint64_t a, b;
+	uint32_t c, e;
+	uint16_t f, g;
+
+	if (n >= 8) {
+		if (n > 16) {
+			memcpy(d, s, n);
+			return;
+		}
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + n - 8, &b, 8);
+	} else if (n >= 4) {
+		memcpy(&c, s, 4);
+		memcpy(&e, s + n - 4, 4);
+		memcpy(d, &c, 4);
+		memcpy(d + n - 4, &e, 4);
+	} else if (n >= 2) {
+		memcpy(&f, s, 2);
+		memcpy(&g, s + n - 2, 2);
+		memcpy(d, &f, 2);
+		memcpy(d + n - 2, &g, 2);
+	} else if (n) {
+		d[0] = s[0];
+	}
+}
+
 /* 1 if all n bytes at p are zero: a trace or span id that is not one. */
 static inline int bytes_all_zero(const uint8_t *p, size_t n)
 {

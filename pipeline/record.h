@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/semconv.h"
+#include "common/text.h"
 #include "span.h"
 
 /* How many spans may be in flight (started, not ended) at once. */
@@ -106,7 +107,7 @@ static inline struct span_str rec_append_pool(struct span *s,
 {
 	uint16_t used = s->pool_used;
 
-	memcpy(s->pool + used, str, len);
+	copy_short(s->pool + used, str, len);
 	s->pool_used = (uint16_t)(used + len);
 	return (struct span_str){ .off = used, .len = (uint16_t)len };
 }

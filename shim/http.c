@@ -239,6 +239,22 @@ static int each_element(struct str list, void *arg,
 	return 0;
 }
 
+/* The value of 1 to 18 decimal digits, or -1. */
+static int64_t decimal_value(struct str e)
+{
+	int64_t v = 0;
+	size_t i;
+
+	if (e.n == 0 || e.n > 18)
+		return -1;
+	for (i = 0; i < e.n; i++) {
+		if (!ascii_is_digit(e.p[i]))
+			return -1;
+		v = v * 10 + (e.p[i] - '0');
+	}
+	return v;
+}
+
 struct cl_parse {
 	int64_t value;          /* -1 until the first element */
 };
@@ -246,17 +262,9 @@ struct cl_parse {
 static int cl_element(void *arg, struct str e)
 {
 	struct cl_parse *cl = arg;
-	int64_t v = 0;
-	size_t i;
+	int64_t v = decimal_value(e);
 
-	if (e.n > 18)
-		return -1;
-	for (i = 0; i < e.n; i++) {
-		if (!ascii_is_digit(e.p[i]))
-			return -1;
-		v = v * 10 + (e.p[i] - '0');
-	}
-	if (cl->value >= 0 && cl->value != v)
+	if (v < 0 || (cl->value >= 0 && cl->value != v))
 		return -1;
 	cl->value = v;
 	return 0;
@@ -266,17 +274,19 @@ static int cl_element(void *arg, struct str e)
  * lengths leave the framing ambiguous, which we refuse to guess. */
 static int parse_content_length(struct http_stream *st, struct str v)
 {
-	struct cl_parse cl = { -1 };
+	/* Nearly every value is one number: no list to split then. */
+	int64_t value = decimal_value(v);
 
-	/* Nearly every value is one number: no list to split then (a
-	 * failed try leaves cl as it was). */
-	if (v.n == 0 || cl_element(&cl, v) != 0) {
+	if (value < 0) {
+		struct cl_parse cl = { -1 };
+
 		if (each_element(v, &cl, cl_element) || cl.value < 0)
 			return -1;
+		value = cl.value;
 	}
-	if (st->content_length >= 0 && st->content_length != cl.value)
+	if (st->content_length >= 0 && st->content_length != value)
 		return -1;
-	st->content_length = cl.value;
+	st->content_length = value;
 	return 0;
 }
 
@@ -310,21 +320,28 @@ static int conn_element(void *arg, struct str e)
 
 /*
  * 1 if name[0..n) is lit, a name of n lowercase letters and '-', in any
- * case.  name holds token bytes (http_tchar): of those, setting bit 0x20
- * turns an uppercase letter into its lowercase one and makes no other
- * byte a letter or '-' ('^' and '_' become '~' and DEL), so that eight
- * bytes compare at once, the last eight overlapping the ones before.
+ * case; n is at least 4, as every name we look for is.  name holds token
+ * bytes (http_tchar): of those, setting bit 0x20 turns an uppercase
+ * letter into its lowercase one and makes no other byte a letter or '-'
+ * ('^' and '_' become '~' and DEL), so that eight bytes (four for a
+ * shorter name) compare at once, the last ones overlapping the ones
+ * before.
  */
 static int name_is(const char *name, const char *lit, size_t n)
 {
 	const uint64_t fold = 0x2020202020202020u;
 	uint64_t a, b;
+	uint32_t a4, b4;
 	size_t k;
 
 	if (n < 8) {
-		for (k = 0; k < n && ascii_lower(name[k]) == lit[k]; k++)
-			;
-		return k == n;
+		memcpy(&a4, name, 4);
+		memcpy(&b4, lit, 4);
+		if ((a4 | (uint32_t)fold) != b4)
+			return 0;
+		memcpy(&a4, name + n - 4, 4);
+		memcpy(&b4, lit + n - 4, 4);
+		return (a4 | (uint32_t)fold) == b4;
 	}
 	for (k = 0; k + 8 < n; k += 8) {
 		memcpy(&a, name + k, 8);
@@ -972,13 +989,14 @@ static unsigned take_body(struct http_stream *st, uint64_t *k,
 /*
  * Most heads arrive whole, in one read or write.  Such a head is taken
  * here a line at a time (runs, memchr) instead of through the machine,
- * with the same effects: the kept values go through finish_header() and
- * the empty line through head_done(), as they would byte by byte.  Only
- * the plain shape is taken: lines ending in CRLF, no obs-fold, nothing cut
- * to fit, nothing the machine would refuse.  Anything else, and a head cut
- * short by the end of the data, makes whole_head() return 0 before
- * head_done(): the machine then reads the same bytes from the first, and
- * begin_message() resets whatever was written here.
+ * with the same effects: the values have what finish_header() would do
+ * to them done (whole_value) and the empty line goes through head_done(),
+ * as they would byte by byte.  Only the plain shape is taken: lines
+ * ending in CRLF, no obs-fold, nothing cut to fit, nothing the machine
+ * would refuse.  Anything else, and a head cut short by the end of the
+ * data, makes whole_head() return 0 before head_done(): the machine then
+ * reads the same bytes from the first, and begin_message() resets
+ * whatever was written here.
  */
 
 /* The end of a run of value bytes (header value, reason phrase): what
@@ -994,7 +1012,7 @@ static const char *value_end(const char *p, const char *end)
 
 static int is_crlf(const char *p, const char *end)
 {
-	return end - p >= 2 && p[0] == '\r' && p[1] == '\n';
+	return end - p >= 2 && memcmp(p, "\r\n", 2) == 0;
 }
 
 /* The end of a run of token bytes (a method, a header name). */
@@ -1002,6 +1020,100 @@ static const char *token_end(const char *p, const char *end)
 {
 	return class_run_end(p, end, http_tchars(), 1);
 }
+
+/*
+ * 1 if the n bytes at p (4 or more) are lit, a lowercase name of letters
+ * and '-', in any case.  Unlike name_is(), p may hold any byte: a letter
+ * of lit has bit 0x40, which '-' has not, so lit shifted right by one and
+ * masked with 0x20 has that bit where the case may differ only, and a '-'
+ * must be one (a CR with 0x20 set would be a '-').  Eight bytes compare at
+ * once (four for a shorter name), the last ones overlapping.
+ */
+static inline __attribute__((always_inline)) int
+lit_at(const char *p, const char *lit, size_t n)
+{
+	const uint64_t fold = 0x2020202020202020u;
+	uint64_t a, b;
+	uint32_t a4, b4;
+	size_t k;
+
+	if (n < 8) {
+		memcpy(&a4, p, 4);
+		memcpy(&b4, lit, 4);
+		if ((a4 | ((b4 >> 1) & (uint32_t)fold)) != b4)
+			return 0;
+		memcpy(&a4, p + n - 4, 4);
+		memcpy(&b4, lit + n - 4, 4);
+		return (a4 | ((b4 >> 1) & (uint32_t)fold)) == b4;
+	}
+	for (k = 0; k + 8 < n; k += 8) {
+		memcpy(&a, p + k, 8);
+		memcpy(&b, lit + k, 8);
+		if ((a | ((b >> 1) & fold)) != b)
+			return 0;
+	}
+	memcpy(&a, p + n - 8, 8);
+	memcpy(&b, lit + n - 8, 8);
+	return (a | ((b >> 1) & fold)) == b;
+}
+
+#define LEN(lit) (sizeof(lit) - 1)
+#define TRY(lit, kind) \
+	do { \
+		if (avail > LEN(lit) && p[LEN(lit)] == ':' && \
+		    lit_at(p, lit, LEN(lit))) { \
+			*n = LEN(lit); \
+			return (kind); \
+		} \
+	} while (0)
+
+/*
+ * A header line at p (of a whole head) whose name is one we look for,
+ * ':' after it: sets *n to the name's length and returns what
+ * classify_name() would, without reading the name twice.  Content-Type,
+ * which nearly every response has, is known too, to be skipped without
+ * scanning its name.  *n is 0 for any other line: its name is none we
+ * look for, if it is a name.
+ */
+static inline __attribute__((always_inline)) int
+known_name(const char *p, const char *end, unsigned dir, size_t *n)
+{
+	size_t avail = (size_t)(end - p);
+	int req = dir == HTTP_DIR_REQUEST;
+
+	*n = 0;
+	if (avail < LEN("host:"))
+		return K_SKIP;
+	switch (*p | 0x20) {
+	case 'c':
+		TRY("content-length", K_CL);
+		TRY("content-type", K_SKIP);
+		TRY("connection", K_CONN);
+		break;
+	case 'h':
+		TRY("host", req ? STR_HOST : K_SKIP);
+		break;
+	case 'u':
+		TRY("user-agent", req ? STR_UA : K_SKIP);
+		break;
+	case 't':
+		TRY("traceparent", req ? STR_TP : K_SKIP);
+		TRY("tracestate", req ? STR_TS : K_SKIP);
+		TRY("transfer-encoding", K_TE);
+		break;
+	case 'f':
+		TRY("forwarded", req ? STR_FWD : K_SKIP);
+		break;
+	case 'x':
+		TRY("x-forwarded-for", req ? STR_XFF : K_SKIP);
+		TRY("x-forwarded-host", req ? STR_XFH : K_SKIP);
+		break;
+	}
+	return K_SKIP;
+}
+
+#undef TRY
+#undef LEN
 
 /* "METHOD SP target SP HTTP/1.x CRLF" into the buffer; returns the byte
  * after it, or NULL. */
@@ -1025,8 +1137,8 @@ static const char *whole_request_line(struct http_stream *st, const char *p,
 	    *p != ' ' || memcmp(p + 1, "HTTP/1.", 7) != 0 ||
 	    !ascii_is_digit(p[8]) || !is_crlf(p + 9, end))
 		return NULL;
-	memcpy(st->buf, m, mlen);
-	memcpy(st->buf + mlen, t, tlen);
+	copy_short(st->buf, m, mlen);
+	copy_short(st->buf + mlen, t, tlen);
 	st->used = (uint16_t)(mlen + tlen);
 	st->method_len = (uint16_t)mlen;
 	set_str(st, STR_METHOD, 0, mlen);
@@ -1054,9 +1166,50 @@ static const char *whole_status_line(struct http_stream *st, const char *p,
 }
 
 /*
+ * The value v[0..n) of a header line of kind, taken as finish_header()
+ * takes it from the buffer: the framing headers are read where they lie,
+ * with nothing to keep; a kept value is copied only if it will be kept
+ * (its first line, for all but traceparent and tracestate, whose repeats
+ * finish_header() judges).  Returns -1 if the head can no longer be framed.
+ */
+static int whole_value(struct http_stream *st, int kind, const char *v,
+		       size_t n)
+{
+	struct str val;
+
+	while (n > 0 && ascii_is_ows(v[n - 1]))
+		n--;
+	val = (struct str){ v, n };
+	switch (kind) {
+	case K_CL:
+		return parse_content_length(st, val);
+	case K_TE:
+		return each_element(val, st, te_element);
+	case K_CONN:
+		each_element(val, st, conn_element);
+		return 0;
+	case STR_TP:
+	case STR_TS:
+		break;
+	default:
+		if (st->have & (1u << kind))
+			return 0;
+		copy_short(st->buf + st->used, v, n);
+		set_str(st, kind, st->used, n);
+		st->used = (uint16_t)(st->used + n);
+		return 0;
+	}
+	st->kind = (uint8_t)kind;
+	st->val_off = st->used;
+	copy_short(st->buf + st->used, v, n);
+	st->used = (uint16_t)(st->used + n);
+	return finish_header(st);
+}
+
+/*
  * The header lines and the empty line after them; returns the byte after
- * that, or NULL.  Values of headers we keep or interpret are copied and
- * finished as S_HVALUE would; the others are skipped as by S_HSKIP.
+ * that, or NULL.  Values of headers we keep or interpret are taken as
+ * S_HVALUE would (whole_value); the others are skipped as by S_HSKIP.
  */
 static const char *whole_fields(struct http_stream *st, const char *p,
 				const char *end)
@@ -1066,11 +1219,15 @@ static const char *whole_fields(struct http_stream *st, const char *p,
 	int kind;
 
 	while (!is_crlf(p, end)) {
-		name = p;
-		p = token_end(p, end);
-		if (p == name || p == end || *p != ':')
-			return NULL;
-		kind = classify_name(name, (size_t)(p - name), st->dir);
+		kind = known_name(p, end, st->dir, &n);
+		if (n) {
+			p += n;
+		} else {
+			name = p;
+			p = token_end(p, end);
+			if (p == name || p == end || *p != ':')
+				return NULL;
+		}
 		p++;
 		if (kind == K_SKIP) {
 			lf = memchr(p, '\n', (size_t)(end - p));
@@ -1085,13 +1242,8 @@ static const char *whole_fields(struct http_stream *st, const char *p,
 		p = value_end(p, end);
 		n = (size_t)(p - v);
 		limit = kind >= K_CL ? HTTP_BUF_SIZE : KEPT_LIMIT;
-		if (!is_crlf(p, end) || st->used + n > limit)
-			return NULL;
-		st->kind = (uint8_t)kind;
-		st->val_off = st->used;
-		memcpy(st->buf + st->used, v, n);
-		st->used = (uint16_t)(st->used + n);
-		if (finish_header(st) < 0)
+		if (!is_crlf(p, end) || st->used + n > limit ||
+		    whole_value(st, kind, v, n) < 0)
 			return NULL;
 		p += 2;
 	}

@@ -37,7 +37,7 @@ void hs_end(struct span *s, unsigned status, const char *err)
 		return;
 	client = s->kind == SPAN_KIND_CLIENT;
 	if (status)
-		rec_attr_int(s, ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+		rec_append_int(s, ATTR_HTTP_RESPONSE_STATUS_CODE, status);
 	if (err) {
 		rec_attr_cstr(s, ATTR_ERROR_TYPE, err);
 		rec_status(s, SPAN_STATUS_ERROR, err, strlen(err));
@@ -59,16 +59,16 @@ static void attr_method(struct span *s, const struct http_head *h)
 
 	if (m && http_method_known(m, n)) {
 		rec_name(s, m, n);
-		rec_attr_str(s, ATTR_HTTP_REQUEST_METHOD, m, n);
+		rec_append_str(s, ATTR_HTTP_REQUEST_METHOD, m, n);
 	} else {
 		rec_name(s, "HTTP", 4);
-		rec_attr_str(s, ATTR_HTTP_REQUEST_METHOD, "_OTHER", 6);
+		rec_append_str(s, ATTR_HTTP_REQUEST_METHOD, "_OTHER", 6);
 		if (m)
-			rec_attr_str(s, ATTR_HTTP_REQUEST_METHOD_ORIGINAL, m,
-				     n);
+			rec_append_str(s, ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
+				       m, n);
 	}
-	rec_attr_str(s, ATTR_NETWORK_PROTOCOL_VERSION,
-		     h->version_minor ? "1.1" : "1.0", 3);
+	rec_append_str(s, ATTR_NETWORK_PROTOCOL_VERSION,
+		       h->version_minor ? "1.1" : "1.0", 3);
 }
 
 int hs_remote(const struct http_head *h, struct ctx_remote *r, char *ts,
@@ -125,32 +125,32 @@ void hs_server(struct span *s, const struct http_head *h,
 	http_split_target(h->target.p ? h->target.p : "", h->target.n,
 			  &path, &query);
 	if (h->target.p)
-		rec_attr_str(s, ATTR_URL_PATH, path.p, path.n);
+		rec_append_str(s, ATTR_URL_PATH, path.p, path.n);
 	if (query.p) {
 		size_t n = http_redact_query(query.p, query.n, buf,
 					     sizeof(buf));
 
-		rec_attr_str(s, ATTR_URL_QUERY, buf, n);
+		rec_append_str(s, ATTR_URL_QUERY, buf, n);
 	}
-	rec_attr_str(s, ATTR_URL_SCHEME, scheme.p, scheme.n);
+	rec_append_str(s, ATTR_URL_SCHEME, scheme.p, scheme.n);
 	host = h->x_forwarded_host.p ? &h->x_forwarded_host : &h->host;
 	if (host->p && http_split_host(host->p, host->n, &name, &port) == 0) {
-		rec_attr_str(s, ATTR_SERVER_ADDRESS, name.p, name.n);
-		rec_attr_int(s, ATTR_SERVER_PORT,
-			     port >= 0 ? port : default_port(e));
+		rec_append_str(s, ATTR_SERVER_ADDRESS, name.p, name.n);
+		rec_append_int(s, ATTR_SERVER_PORT,
+			       port >= 0 ? port : default_port(e));
 	}
 	if (http_client_address(h, &addr) == 0)
-		rec_attr_str(s, ATTR_CLIENT_ADDRESS, addr.p, addr.n);
+		rec_append_str(s, ATTR_CLIENT_ADDRESS, addr.p, addr.n);
 	else if (peer->len)
-		rec_attr_str(s, ATTR_CLIENT_ADDRESS, peer->host, peer->len);
+		rec_append_str(s, ATTR_CLIENT_ADDRESS, peer->host, peer->len);
 	if (peer->len) {
-		rec_attr_str(s, ATTR_NETWORK_PEER_ADDRESS, peer->host,
-			     peer->len);
-		rec_attr_int(s, ATTR_NETWORK_PEER_PORT, peer->port);
+		rec_append_str(s, ATTR_NETWORK_PEER_ADDRESS, peer->host,
+			       peer->len);
+		rec_append_int(s, ATTR_NETWORK_PEER_PORT, peer->port);
 	}
 	if (h->user_agent.p)
-		rec_attr_str(s, ATTR_USER_AGENT_ORIGINAL, h->user_agent.p,
-			     h->user_agent.n);
+		rec_append_str(s, ATTR_USER_AGENT_ORIGINAL,
+			       h->user_agent.p, h->user_agent.n);
 }
 
 void hs_client(struct span *s, const struct http_head *h,
@@ -164,22 +164,22 @@ void hs_client(struct span *s, const struct http_head *h,
 	attr_method(s, h);
 	if (h->host.p && http_split_host(h->host.p, h->host.n, &name,
 					 &port) == 0) {
-		rec_attr_str(s, ATTR_SERVER_ADDRESS, name.p, name.n);
+		rec_append_str(s, ATTR_SERVER_ADDRESS, name.p, name.n);
 	} else if (peer->len) {
-		rec_attr_str(s, ATTR_SERVER_ADDRESS, peer->host, peer->len);
+		rec_append_str(s, ATTR_SERVER_ADDRESS, peer->host, peer->len);
 		port = peer->port;
 	}
 	if (port < 0)
 		port = default_port(e);
-	rec_attr_int(s, ATTR_SERVER_PORT, port);
+	rec_append_int(s, ATTR_SERVER_PORT, port);
 	n = http_url_full(scheme_of(e).p, h->host.p ? h->host.p : peer->host,
 			  h->host.p ? h->host.n : peer->len,
 			  h->target.p ? h->target.p : "", h->target.n,
 			  url, sizeof(url));
-	rec_attr_str(s, ATTR_URL_FULL, url, n);
+	rec_append_str(s, ATTR_URL_FULL, url, n);
 	if (peer->len) {
-		rec_attr_str(s, ATTR_NETWORK_PEER_ADDRESS, peer->host,
-			     peer->len);
-		rec_attr_int(s, ATTR_NETWORK_PEER_PORT, peer->port);
+		rec_append_str(s, ATTR_NETWORK_PEER_ADDRESS, peer->host,
+			       peer->len);
+		rec_append_int(s, ATTR_NETWORK_PEER_PORT, peer->port);
 	}
 }

@@ -382,6 +382,23 @@ START_TEST(header_names)
 	    "Connectiox: close\r\nTransfer-Encodinx: chunked\r\n"
 	    "Xost: h\r\nXser-agent: u\r\n\r\n",
 	    "@218 H GET / 1.1 hb=218 E bb=0;");
+	/* A short name differing inside; a repeated kept header keeps its
+	 * first value, OWS after it dropped. */
+	REQ("GET / HTTP/1.1\r\nHxst: a\r\nhOsT: b \t\r\nHost: c\r\n"
+	    "Content-Length: 0 \r\n\r\n",
+	    "@67 H GET / 1.1 host=b cl=0 hb=67 E bb=0;");
+	/* Content-Type, known to be skipped, in any case, and names near
+	 * it. */
+	REQ("POST / HTTP/1.1\r\ncontent-TYPE: a\r\nContent-Typ: b\r\n"
+	    "Content-Typex: c\r\nContent\rType: d\r\nContent-Length: 1"
+	    "\r\n\r\nx", "@76 X;");
+	REQ("POST / HTTP/1.1\r\ncontent-TYPE: a\r\nContent-Typ: b\r\n"
+	    "Content-Typex: c\r\nContent-Length: 1\r\n\r\nx",
+	    "@89 H POST / 1.1 cl=1 hb=89;@90 E bb=1;");
+	/* Nor are the control bytes that fold into '-' and ':'. */
+	REQ("GET / HTTP/1.1\r\nContent\rLength: 5\r\n\r\nabcde",
+	    "@24 X;");
+	REQ("GET / HTTP/1.1\r\nHost\x1a: a\r\n\r\n", "@21 X;");
 	/* '_' and '^' are no '-' or letter whatever their case. */
 	REQ("GET / HTTP/1.1\r\nContent_Length: 5\r\nX-Forwarded_Host: g\r\n"
 	    "Trace^parent: x\r\n\r\n",

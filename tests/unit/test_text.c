@@ -75,4 +75,21 @@ START_TEST(hex)
 }
 END_TEST
 
-UNIT_MAIN("text", case_and_trim, members, hex)
+/* copy_short writes exactly the n bytes, for every way of copying. */
+START_TEST(copy)
+{
+	char src[40], dst[40], want[40];
+
+	for (size_t i = 0; i < sizeof(src); i++)
+		src[i] = (char)('a' + i);
+	for (size_t n = 0; n <= 32; n++) {
+		memset(dst, '.', sizeof(dst));
+		memset(want, '.', sizeof(want));
+		memcpy(want + 3, src + 1, n);
+		copy_short(dst + 3, src + 1, n);
+		ck_assert_msg(memcmp(dst, want, sizeof(dst)) == 0, "n %zu", n);
+	}
+}
+END_TEST
+
+UNIT_MAIN("text", case_and_trim, members, hex, copy)
