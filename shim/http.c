@@ -319,15 +319,16 @@ static int conn_element(void *arg, struct str e)
 }
 
 /*
- * 1 if name[0..n) is lit, a name of n lowercase letters and '-', in any
- * case; n is at least 4, as every name we look for is.  name holds token
- * bytes (http_tchar): of those, setting bit 0x20 turns an uppercase
- * letter into its lowercase one and makes no other byte a letter or '-'
- * ('^' and '_' become '~' and DEL), so that eight bytes (four for a
- * shorter name) compare at once, the last ones overlapping the ones
- * before.
+ * 1 if the n bytes at p (4 or more, as every name we look for is) are
+ * lit, a lowercase name of letters and '-', in any case.  p may hold any
+ * byte (a whole head's line, not yet cut at its ':'): a letter of lit has
+ * bit 0x40, which '-' has not, so lit shifted right by one and masked
+ * with 0x20 has that bit where the case may differ only, and a '-' must
+ * be one (a CR with 0x20 set would be a '-').  Eight bytes compare at
+ * once (four for a shorter name), the last ones overlapping.
  */
-static int name_is(const char *name, const char *lit, size_t n)
+static inline __attribute__((always_inline)) int
+lit_at(const char *p, const char *lit, size_t n)
 {
 	const uint64_t fold = 0x2020202020202020u;
 	uint64_t a, b;
@@ -335,26 +336,26 @@ static int name_is(const char *name, const char *lit, size_t n)
 	size_t k;
 
 	if (n < 8) {
-		memcpy(&a4, name, 4);
+		memcpy(&a4, p, 4);
 		memcpy(&b4, lit, 4);
-		if ((a4 | (uint32_t)fold) != b4)
+		if ((a4 | ((b4 >> 1) & (uint32_t)fold)) != b4)
 			return 0;
-		memcpy(&a4, name + n - 4, 4);
+		memcpy(&a4, p + n - 4, 4);
 		memcpy(&b4, lit + n - 4, 4);
-		return (a4 | (uint32_t)fold) == b4;
+		return (a4 | ((b4 >> 1) & (uint32_t)fold)) == b4;
 	}
 	for (k = 0; k + 8 < n; k += 8) {
-		memcpy(&a, name + k, 8);
+		memcpy(&a, p + k, 8);
 		memcpy(&b, lit + k, 8);
-		if ((a | fold) != b)
+		if ((a | ((b >> 1) & fold)) != b)
 			return 0;
 	}
-	memcpy(&a, name + n - 8, 8);
+	memcpy(&a, p + n - 8, 8);
 	memcpy(&b, lit + n - 8, 8);
-	return (a | fold) == b;
+	return (a | ((b >> 1) & fold)) == b;
 }
 
-#define IS(lit) name_is(name, lit, sizeof(lit) - 1)
+#define IS(lit) lit_at(name, lit, sizeof(lit) - 1)
 #define LEN(lit) (sizeof(lit) - 1)
 
 /*
@@ -1019,42 +1020,6 @@ static int is_crlf(const char *p, const char *end)
 static const char *token_end(const char *p, const char *end)
 {
 	return class_run_end(p, end, http_tchars(), 1);
-}
-
-/*
- * 1 if the n bytes at p (4 or more) are lit, a lowercase name of letters
- * and '-', in any case.  Unlike name_is(), p may hold any byte: a letter
- * of lit has bit 0x40, which '-' has not, so lit shifted right by one and
- * masked with 0x20 has that bit where the case may differ only, and a '-'
- * must be one (a CR with 0x20 set would be a '-').  Eight bytes compare at
- * once (four for a shorter name), the last ones overlapping.
- */
-static inline __attribute__((always_inline)) int
-lit_at(const char *p, const char *lit, size_t n)
-{
-	const uint64_t fold = 0x2020202020202020u;
-	uint64_t a, b;
-	uint32_t a4, b4;
-	size_t k;
-
-	if (n < 8) {
-		memcpy(&a4, p, 4);
-		memcpy(&b4, lit, 4);
-		if ((a4 | ((b4 >> 1) & (uint32_t)fold)) != b4)
-			return 0;
-		memcpy(&a4, p + n - 4, 4);
-		memcpy(&b4, lit + n - 4, 4);
-		return (a4 | ((b4 >> 1) & (uint32_t)fold)) == b4;
-	}
-	for (k = 0; k + 8 < n; k += 8) {
-		memcpy(&a, p + k, 8);
-		memcpy(&b, lit + k, 8);
-		if ((a | ((b >> 1) & fold)) != b)
-			return 0;
-	}
-	memcpy(&a, p + n - 8, 8);
-	memcpy(&b, lit + n - 8, 8);
-	return (a | ((b >> 1) & fold)) == b;
 }
 
 #define LEN(lit) (sizeof(lit) - 1)
