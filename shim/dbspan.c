@@ -180,11 +180,9 @@ void dbspan_rows(struct span *s, int64_t rows)
 	rec_append_int(s, ATTR_DB_RESPONSE_RETURNED_ROWS, rows);
 }
 
-void dbspan_statement_sql(struct span *s, struct str system, struct str ns,
-			  const struct dbspan_sql *a, int64_t rows)
+void dbspan_statement_parts(struct span *s, struct str system, struct str ns,
+			    const struct dbspan_sql *a, int64_t rows)
 {
-	if (dbspan_statement_raw(s, system, ns, a, rows) == 0)
-		return;
 	describe_sql(s, system, ns, a);
 	if (rows >= 0)
 		dbspan_rows(s, rows);

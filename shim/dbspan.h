@@ -117,20 +117,20 @@ void dbspan_text_sql(struct span *s, const struct dbspan_sql *a,
 		     size_t reserve);
 
 /*
- * A statement's span that ended without an error, in one call:
+ * A statement's span that ended without an error, attribute by attribute:
  * dbspan_describe_sql(), db.response.returned_rows unless rows < 0, and
- * dbspan_text_sql() with nothing held in reserve.
+ * dbspan_text_sql() with nothing held in reserve.  dbspan_statement_sql()
+ * is the call to make: it takes this path when the one-run path cannot.
  */
-void dbspan_statement_sql(struct span *s, struct str system, struct str ns,
-			  const struct dbspan_sql *a, int64_t rows);
+void dbspan_statement_parts(struct span *s, struct str system, struct str ns,
+			    const struct dbspan_sql *a, int64_t rows);
 
 /*
  * dbspan_statement_sql() for a raw text, when the record has none of the
  * attributes yet and room for them all whole: written as one run
  * (rec_reserve()) instead of one writer each checking the room, a slot
  * and its key.  Returns 0 when written, -1 (nothing written) when the
- * record or the text is not such.  Inline: a constant system is copied
- * without a call.
+ * record or the text is not such.
  */
 static inline int dbspan_statement_raw(struct span *s, struct str system,
 				       struct str ns,
@@ -157,6 +157,20 @@ static inline int dbspan_statement_raw(struct span *s, struct str system,
 		at = rec_put_int(s, at, ATTR_DB_RESPONSE_RETURNED_ROWS, rows);
 	rec_put_sql(s, at, a->text, a->text_len, a->dialect);
 	return 0;
+}
+
+/*
+ * A statement's span that ended without an error, in one call: as one run
+ * when it can be, else dbspan_statement_parts().  Inline, so that a
+ * constant system is copied without a call.
+ */
+static inline void dbspan_statement_sql(struct span *s, struct str system,
+					struct str ns,
+					const struct dbspan_sql *a,
+					int64_t rows)
+{
+	if (dbspan_statement_raw(s, system, ns, a, rows) != 0)
+		dbspan_statement_parts(s, system, ns, a, rows);
 }
 
 /* db.response.returned_rows. */

@@ -337,10 +337,7 @@ static void span_fill(struct span *s, const struct sq_info *in,
 	struct str ns = { in->ns, in->ns_len };
 
 	if (rc == SQLITE_OK) {
-		if (dbspan_statement_raw(s, STR_LIT("sqlite"), ns, sql,
-					 rows) != 0)
-			dbspan_statement_sql(s, STR_LIT("sqlite"), ns, sql,
-					     rows);
+		dbspan_statement_sql(s, STR_LIT("sqlite"), ns, sql, rows);
 		return;
 	}
 	/* The error's attributes go before the text, which is what gets
