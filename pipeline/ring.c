@@ -17,14 +17,15 @@
  * would run past the end of the buffer is placed at its start, and the
  * bytes skipped are a padding entry of their own.
  *
- * The write position goes back to the start of the buffer as soon as it
- * is past a warm window and the consumer has given back the room there,
- * as it has when it keeps up: the bytes in use then stay within a few
- * hundred KiB that the two threads' caches already hold, instead of
- * walking the whole buffer (2 MiB at the default queue) through memory,
- * and only those pages become resident.  Everything outside the queued
- * entries is zero, the padding's body included, so skipping needs no
- * write beyond the padding's header.
+ * A consumer that empties the ring past a warm window takes both
+ * positions back to the start of the buffer, which it can do while no
+ * producer has claimed room since: when it keeps up, the bytes in use
+ * stay within a few hundred KiB that the two threads' caches already
+ * hold, instead of walking the whole buffer (2 MiB at the default
+ * queue) through memory, and only those pages become resident.  An
+ * empty ring loses no room by it, and one that is not empty is never
+ * moved.  The bytes skipped are zero, as everything outside the queued
+ * entries is.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -70,8 +71,8 @@ struct ring {
  * consumer last looked (a batch of 512 statements takes about 150 KB). */
 #define RING_AHEAD_MIN (64 * 1024)
 
-/* The warm window: past it, the write position returns to the start of
- * the buffer when it can.  A batch of 512 spans takes 150-300 KiB. */
+/* The warm window: past it, an emptied ring starts again at the start of
+ * the buffer.  A batch of 512 spans takes 150-300 KiB. */
 #define RING_WARM_BYTES (256 * 1024)
 
 static size_t page_round(size_t n)
@@ -164,11 +165,6 @@ size_t ring_push(struct ring *r, const struct span *s)
 		    r->capacity)
 			return drop(r);
 		skip = off + len > r->size ? r->size - off : 0;
-		/* Past the warm window, and the entries still queued (the
-		 * pos - tail bytes just before off) leave the start free
-		 * for this one: back to the start. */
-		if (!skip && off >= RING_WARM_BYTES && pos - tail + len <= off)
-			skip = r->size - off;
 		if (pos + skip + len - tail > r->size)
 			return drop(r);
 		if (atomic_compare_exchange_weak_explicit(
@@ -240,6 +236,25 @@ size_t ring_resident_pages(const struct ring *r)
 }
 #endif
 
+/*
+ * The ring is empty up to pos, the tail: if it is past the warm window and
+ * no producer has claimed room since (the head is still pos), the rest of
+ * the lap is skipped, head first.  A producer that claims between the two
+ * stores sees the old tail and at most the skipped bytes as in use, which
+ * leave it the warm window at least.
+ */
+static void rewind_if_empty(struct ring *r, uint64_t pos)
+{
+	size_t off = (size_t)(pos % r->size);
+	uint64_t start = pos + (r->size - off);
+
+	if (off >= RING_WARM_BYTES &&
+	    atomic_compare_exchange_strong_explicit(
+		    &r->head, &pos, start, memory_order_relaxed,
+		    memory_order_relaxed))
+		atomic_store_explicit(&r->tail, start, memory_order_release);
+}
+
 size_t ring_pop(struct ring *r, struct span *out, size_t max)
 {
 	uint64_t pos = atomic_load_explicit(&r->tail, memory_order_relaxed);
@@ -261,16 +276,15 @@ size_t ring_pop(struct ring *r, struct span *out, size_t max)
 			span_sql_resolve(&out[n++]);
 		}
 		/* Zeroed before the room is given back (the release below),
-		 * so that no stale byte reads as a published entry later;
-		 * a padding's body was never written. */
-		memset(&e->len, 0, (state == ENTRY_SPAN ? len : sizeof(*e)) -
-				   sizeof(e->state));
+		 * so that no stale byte reads as a published entry later. */
+		memset(&e->len, 0, len - sizeof(e->state));
 		atomic_store_explicit(&e->state, ENTRY_FREE,
 				      memory_order_relaxed);
 		pos += len;
 	}
 	atomic_fetch_add_explicit(&r->popped, n, memory_order_relaxed);
 	atomic_store_explicit(&r->tail, pos, memory_order_release);
+	rewind_if_empty(r, pos);
 	return n;
 }
 
