@@ -977,6 +977,9 @@ def instr_row(key, workload, per, sizes, run_one):
     p, s = slopes(plain, sizes), slopes(shim, sizes)
     p_all, s_all = p["app"] + p["exporter"], s["app"] + s["exporter"]
     added = s_all - p_all
+    # A run that recorded no span prints no exit summary.
+    exported = (" and ".join("%d of %d" % (c["exported"], c["recorded"])
+                             for c in spans) if all(spans) else "no")
     EXTRA[key] = {"sizes": sizes, "plain": plain, "shim": shim,
                   "spans": spans, "runs": every}
     row(key, workload, "instr", summ([p_all]), summ([s_all]), round(added),
@@ -986,9 +989,7 @@ def instr_row(key, workload, per, sizes, run_one):
         "(largest max/min of a configuration's totals %.3f), the shim runs "
         "exported %s spans"
         % (per, s["app"] - p["app"], s["exporter"] - p["exporter"],
-           sizes[0], sizes[1], per, INSTR_RUNS, spread, " and ".join(
-               "%d of %d" % (c["exported"], c["recorded"]) if c else "?"
-               for c in spans)))
+           sizes[0], sizes[1], per, INSTR_RUNS, spread, exported))
 
 
 def bench_instr(sink):
@@ -1047,8 +1048,9 @@ def bench_instr(sink):
         shutil.rmtree(tmp, ignore_errors=True)
         return
 
-    def sqlite_run(shim, n):
-        env = (shim_env(sink.endpoint, "bench-sqlite3", senv) if shim
+    def sqlite_run(shim, n, extra=None):
+        env = (shim_env(sink.endpoint, "bench-sqlite3",
+                        dict(senv, **(extra or {}))) if shim
                else clean_env())
         script = os.path.join(tmp, "script-%d.sql" % n)
         if not os.path.exists(script):
@@ -1070,6 +1072,14 @@ def bench_instr(sink):
     instr_row("instr.sqlite.added_per_statement",
               "instructions per statement, sqlite3 CLI (callgrind)",
               "statement", INSTR_STATEMENTS, sqlite_run)
+    # What a statement costs when the sampler leaves its span out: the
+    # statement is still followed (a sampled one may come next), its
+    # span is neither filled nor queued, and no exporter thread starts.
+    instr_row("instr.sqlite.sampled_out.added_per_statement",
+              "instructions per statement, sqlite3 CLI, sampler "
+              "always_off (callgrind)", "statement", INSTR_STATEMENTS,
+              lambda shim, n: sqlite_run(
+                  shim, n, {"OTEL_TRACES_SAMPLER": "always_off"}))
     instr_pgbench(tmp, senv, sink, serial)
     shutil.rmtree(tmp, ignore_errors=True)
 

@@ -311,6 +311,17 @@ struct span *ctx_start(enum span_kind kind, const struct ctx_remote *remote)
 	return s;
 }
 
+struct span *ctx_start_leaf(enum span_kind kind)
+{
+	struct span *s = ctx_start(kind, NULL);
+
+	if (s && !(s->trace_flags & SPAN_FLAG_SAMPLED)) {
+		rec_free(s);
+		return NULL;
+	}
+	return s;
+}
+
 uint64_t ctx_stop_clock(struct span *s)
 {
 	if (!s->end_ns)

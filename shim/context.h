@@ -42,6 +42,14 @@ void ctx_after_fork_child(void);
  */
 struct span *ctx_start(enum span_kind kind, const struct ctx_remote *remote);
 
+/*
+ * Starts a span that no other span will have as its parent (a query, a
+ * failed connect), as ctx_start() with no remote parent would.  Such a
+ * span has nothing to propagate, so an unsampled one is not recorded at
+ * all: NULL then too, and the caller fills and exports nothing.
+ */
+struct span *ctx_start_leaf(enum span_kind kind);
+
 /* Ends the span now (or at its end_ns if already set) and hands it over. */
 void ctx_end(struct span *s);
 

@@ -71,7 +71,7 @@ static void connect_failed(struct fd_entry *e, int err)
 	 * is not there (dbus, userdb) is no outage of anything traced. */
 	if (e->kind == FD_UNIX)
 		return;
-	s = ctx_start(SPAN_KIND_CLIENT, NULL);
+	s = ctx_start_leaf(SPAN_KIND_CLIENT);
 	if (!s)
 		return;
 	s->start_ns = e->connect_start_ns ? e->connect_start_ns : s->start_ns;

@@ -31,7 +31,7 @@
 static struct span *span_begin(struct pq_conn *c, PGconn *conn,
 			       struct dbspan_query *q)
 {
-	struct span *s = ctx_start(SPAN_KIND_CLIENT, NULL);
+	struct span *s = ctx_start_leaf(SPAN_KIND_CLIENT);
 
 	if (!s)
 		return NULL;

@@ -75,7 +75,8 @@
  */
 #define SQ_BITS 11
 #define SQ_PROBES 16u
-/* An execution is running but has no record (the pool was empty). */
+/* An execution is running but has no record (the pool was empty, or
+ * the sampler left it out). */
 #define SQ_UNTRACED ((struct span *)(uintptr_t)1)
 #define SQ_NS_CAP 512
 /* Pool bytes a span takes besides its namespace and text ("sqlite"),
@@ -377,7 +378,7 @@ static void exec_end(struct sq_slot *sl, struct span *s, int rc)
 /* The first step of an execution: its span starts now. */
 static __attribute__((noinline)) void exec_begin(struct sq_slot *sl)
 {
-	struct span *s = ctx_start(SPAN_KIND_CLIENT, NULL);
+	struct span *s = ctx_start_leaf(SPAN_KIND_CLIENT);
 	struct span *expect = NULL;
 
 	if (!s)
@@ -436,7 +437,7 @@ static void span_unprepared(sqlite3 *db, const char *sql, size_t len,
 
 	in.ns_gen = 0;
 	info_set(&in, db, sql, len);
-	s = ctx_start(SPAN_KIND_CLIENT, NULL);
+	s = ctx_start_leaf(SPAN_KIND_CLIENT);
 	if (!s)
 		return;
 	s->start_ns = start;

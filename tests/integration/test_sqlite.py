@@ -204,6 +204,41 @@ class CliScript(unittest.TestCase):
             self.assertEqual(s["parent_span_id"], PARENT_ID)
         self.assertEqual(len({s["span_id"] for s in spans}), 13)
 
+    def test_sampled_out_statements_leave_no_trace(self):
+        """Each statement a trace of its own, half of them sampled out by
+        the trace id ratio: the sampled ones arrive whole, the others not
+        at all, and which is which follows from the trace id alone."""
+        script = ("CREATE TABLE s(v TEXT);\n" +
+                  "".join("INSERT INTO s(v) VALUES ('zq7secret-%d');\n" % i
+                          for i in range(200)) +
+                  "SELECT count(*) FROM s;\n")
+        with Sink() as sink:
+            r = run_traced(["sqlite3", self.db], sink, input=script,
+                           OTEL_TRACES_SAMPLER="traceidratio",
+                           OTEL_TRACES_SAMPLER_ARG="0.5")
+            self.assertEqual(r.stdout, "200\n")
+            spans = settle(sink, 1)
+        inserts = [s for s in spans if s["name"] == "INSERT s"]
+        # 200 fair coins: outside 40..160 once in 10^18 runs.
+        self.assertTrue(40 <= len(inserts) <= 160, summarize(spans))
+        ns = os.path.realpath(self.db)
+        for s in spans:
+            # traceidratio 0.5: the last 8 bytes of the id below 2^63.
+            self.assertLess(int(s["trace_id"][16:], 16), 1 << 63)
+        for s in inserts:
+            assert_db_span(self, s, "INSERT s", ns, rows=0, op="INSERT",
+                           coll="s")
+            self.assertEqual(attr(s, "db.query.text"),
+                             "INSERT INTO s(v) VALUES (?);")
+        assert_no_secret(self, spans, CLI_SECRETS)
+        with Sink() as sink:
+            r = run_traced(["sqlite3", self.db], sink,
+                           input="SELECT count(*) FROM s;\n",
+                           OTEL_TRACES_SAMPLER="always_off")
+            self.assertEqual(r.stdout, "200\n")
+            time.sleep(0.6)
+            self.assertEqual(sink.spans(), [])
+
     def test_memory_database_namespace(self):
         with Sink() as sink:
             run_traced(["sqlite3", ":memory:"], sink,
