@@ -405,64 +405,82 @@ static int classify_header(const struct http_stream *st)
 	return classify_name(st->name, st->namelen, st->dir);
 }
 
-/* A header line we read the value of has ended: keep or interpret it.
- * Returns -1 if the head can no longer be framed. */
-static int finish_header(struct http_stream *st)
+/* Keeps v[0..n) at the end of the buffer's used bytes, where it may lie
+ * already (the byte machine stored it there); returns its offset. */
+static inline uint16_t keep_value(struct http_stream *st, const char *v,
+				  size_t n)
 {
-	struct str v = { st->buf + st->val_off, st->used - st->val_off };
-	size_t n;
-	int cut = (st->flags & F_LINE_TRUNC) != 0;
-	int bit = 1 << st->kind;
-	int r = 0;
+	uint16_t at = st->used;
 
-	while (v.n > 0 && ascii_is_ows(v.p[v.n - 1]))
-		v.n--;
-	n = v.n;
-	st->used = (uint16_t)(st->val_off + n);
-	switch (st->kind) {
+	if (v != st->buf + at)
+		copy_short(st->buf + at, v, n);
+	st->used = (uint16_t)(at + n);
+	return at;
+}
+
+/*
+ * The value v[0..n) of a header line of kind, trailing whitespace and
+ * all, cut if it did not fit: the framing headers are interpreted where
+ * the value lies, a kept one is kept (its first line, for all but
+ * traceparent and tracestate, whose repeats are judged here) and the
+ * rest is dropped.  The value is either at the end of the buffer's used
+ * bytes (the byte machine's, with those bytes given back) or anywhere
+ * else (a whole head's, copied into the buffer only if kept).  Returns
+ * -1 if the head can no longer be framed.
+ */
+static inline __attribute__((always_inline)) int
+take_value(struct http_stream *st, int kind, const char *v, size_t n, int cut)
+{
+	struct str val;
+	uint16_t at;
+
+	while (n > 0 && ascii_is_ows(v[n - 1]))
+		n--;
+	val = (struct str){ v, n };
+	switch (kind) {
 	case K_CL:
-		r = cut ? -1 : parse_content_length(st, v);
-		st->used = st->val_off;
-		break;
+		return cut ? -1 : parse_content_length(st, val);
 	case K_TE:
-		r = cut ? -1 : each_element(v, st, te_element);
-		st->used = st->val_off;
-		break;
+		return cut ? -1 : each_element(val, st, te_element);
 	case K_CONN:
 		if (!cut)
-			each_element(v, st, conn_element);
-		st->used = st->val_off;
-		break;
+			each_element(val, st, conn_element);
+		return 0;
 	case STR_TP:
-		st->ntp++;
-		if (st->ntp == 1 && !cut) {
-			set_str(st, STR_TP, st->val_off, n);
-		} else {
+		if (++st->ntp == 1 && !cut)
+			set_str(st, STR_TP, keep_value(st, v, n), n);
+		else
 			st->flags |= HTTP_H_TP_INVALID;
-			st->used = st->val_off;
-		}
-		break;
+		return 0;
 	case STR_TS:
 		if (cut || st->nts == HTTP_TS_FRAGS) {
 			st->flags |= HTTP_H_TS_DROPPED;
-			st->used = st->val_off;
-			break;
+			return 0;
 		}
-		st->ts[st->nts].off = st->val_off;
+		at = keep_value(st, v, n);
+		st->ts[st->nts].off = at;
 		st->ts[st->nts].len = (uint16_t)n;
 		st->nts++;
-		break;
+		return 0;
 	default:
-		if (st->have & bit) {
-			st->used = st->val_off;
-			break;
-		}
-		set_str(st, st->kind, st->val_off, n);
+		if (st->have & (1u << kind))
+			return 0;
+		set_str(st, kind, keep_value(st, v, n), n);
 		if (cut)
 			st->flags |= HTTP_H_TRUNCATED;
-		break;
+		return 0;
 	}
-	return r;
+}
+
+/* The byte machine's header line has ended, its value stored from
+ * val_off on: keep or interpret it. */
+static int finish_header(struct http_stream *st)
+{
+	size_t n = st->used - st->val_off;
+
+	st->used = st->val_off;
+	return take_value(st, st->kind, st->buf + st->val_off, n,
+			  (st->flags & F_LINE_TRUNC) != 0);
 }
 
 /* Makes tracestate one string: the lines joined by ','. */
@@ -990,14 +1008,13 @@ static unsigned take_body(struct http_stream *st, uint64_t *k,
 /*
  * Most heads arrive whole, in one read or write.  Such a head is taken
  * here a line at a time (runs, memchr) instead of through the machine,
- * with the same effects: the values have what finish_header() would do
- * to them done (whole_value) and the empty line goes through head_done(),
- * as they would byte by byte.  Only the plain shape is taken: lines
- * ending in CRLF, no obs-fold, nothing cut to fit, nothing the machine
- * would refuse.  Anything else, and a head cut short by the end of the
- * data, makes whole_head() return 0 before head_done(): the machine then
- * reads the same bytes from the first, and begin_message() resets
- * whatever was written here.
+ * with the same effects: each value goes through take_value() and the
+ * empty line through head_done(), as they would byte by byte.  Only the
+ * plain shape is taken: lines ending in CRLF, no obs-fold, nothing cut
+ * to fit, nothing the machine would refuse.  Anything else, and a head
+ * cut short by the end of the data, makes whole_head() return 0 before
+ * head_done(): the machine then reads the same bytes from the first, and
+ * begin_message() resets whatever was written here.
  */
 
 /* The end of a run of value bytes (header value, reason phrase): what
@@ -1131,50 +1148,9 @@ static const char *whole_status_line(struct http_stream *st, const char *p,
 }
 
 /*
- * The value v[0..n) of a header line of kind, taken as finish_header()
- * takes it from the buffer: the framing headers are read where they lie,
- * with nothing to keep; a kept value is copied only if it will be kept
- * (its first line, for all but traceparent and tracestate, whose repeats
- * finish_header() judges).  Returns -1 if the head can no longer be framed.
- */
-static int whole_value(struct http_stream *st, int kind, const char *v,
-		       size_t n)
-{
-	struct str val;
-
-	while (n > 0 && ascii_is_ows(v[n - 1]))
-		n--;
-	val = (struct str){ v, n };
-	switch (kind) {
-	case K_CL:
-		return parse_content_length(st, val);
-	case K_TE:
-		return each_element(val, st, te_element);
-	case K_CONN:
-		each_element(val, st, conn_element);
-		return 0;
-	case STR_TP:
-	case STR_TS:
-		break;
-	default:
-		if (st->have & (1u << kind))
-			return 0;
-		copy_short(st->buf + st->used, v, n);
-		set_str(st, kind, st->used, n);
-		st->used = (uint16_t)(st->used + n);
-		return 0;
-	}
-	st->kind = (uint8_t)kind;
-	st->val_off = st->used;
-	copy_short(st->buf + st->used, v, n);
-	st->used = (uint16_t)(st->used + n);
-	return finish_header(st);
-}
-
-/*
  * The header lines and the empty line after them; returns the byte after
  * that, or NULL.  Values of headers we keep or interpret are taken as
- * S_HVALUE would (whole_value); the others are skipped as by S_HSKIP.
+ * S_HVALUE would (take_value); the others are skipped as by S_HSKIP.
  */
 static const char *whole_fields(struct http_stream *st, const char *p,
 				const char *end)
@@ -1208,7 +1184,7 @@ static const char *whole_fields(struct http_stream *st, const char *p,
 		n = (size_t)(p - v);
 		limit = kind >= K_CL ? HTTP_BUF_SIZE : KEPT_LIMIT;
 		if (!is_crlf(p, end) || st->used + n > limit ||
-		    whole_value(st, kind, v, n) < 0)
+		    take_value(st, kind, v, n, 0) < 0)
 			return NULL;
 		p += 2;
 	}
