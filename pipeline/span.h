@@ -143,6 +143,14 @@ static inline size_t span_pool_used(const struct span *s)
 	return s->pool_used < SPAN_STRPOOL ? s->pool_used : SPAN_STRPOOL;
 }
 
+/* The sampler's verdict: only a sampled record is exported.  Another is
+ * kept for its ids alone (its children's parent), so nothing else need
+ * be written into it. */
+static inline int span_sampled(const struct span *s)
+{
+	return s->trace_flags & SPAN_FLAG_SAMPLED;
+}
+
 /* Bytes of a pooled string (not NUL-terminated). */
 static inline const char *span_str_ptr(const struct span *s, struct span_str r)
 {

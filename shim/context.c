@@ -315,7 +315,7 @@ struct span *ctx_start_leaf(enum span_kind kind)
 {
 	struct span *s = ctx_start(kind, NULL);
 
-	if (s && !(s->trace_flags & SPAN_FLAG_SAMPLED)) {
+	if (s && !span_sampled(s)) {
 		rec_free(s);
 		return NULL;
 	}
@@ -349,7 +349,7 @@ void ctx_end(struct span *s)
 	unregister(s);
 	if (thread_active == s)
 		thread_active = NULL;
-	if (s->trace_flags & SPAN_FLAG_SAMPLED)
+	if (span_sampled(s))
 		batch_submit(s);
 	rec_free(s);
 }

@@ -35,6 +35,10 @@ void hs_end(struct span *s, unsigned status, const char *err)
 
 	if (!s)
 		return;
+	if (!span_sampled(s)) {
+		ctx_end(s);
+		return;
+	}
 	client = s->kind == SPAN_KIND_CLIENT;
 	if (status)
 		rec_append_int(s, ATTR_HTTP_RESPONSE_STATUS_CODE, status);
@@ -120,6 +124,8 @@ void hs_server(struct span *s, const struct http_head *h,
 	const struct str *host;
 	int port;
 
+	if (!span_sampled(s))
+		return;
 	attr_method(s, h);
 	/* A request rejected before its target was read has none. */
 	http_split_target(h->target.p ? h->target.p : "", h->target.n,
@@ -161,6 +167,8 @@ void hs_client(struct span *s, const struct http_head *h,
 	int port = -1;
 	size_t n;
 
+	if (!span_sampled(s))
+		return;
 	attr_method(s, h);
 	if (h->host.p && http_split_host(h->host.p, h->host.n, &name,
 					 &port) == 0) {

@@ -41,7 +41,8 @@ int hs_remote_from(struct str traceparent, struct str tracestate,
 		   struct ctx_remote *r, char *ts, size_t cap);
 
 /* Names the SERVER span s and sets its attributes from the request head h
- * read on e, whose peer is peer. */
+ * read on e, whose peer is peer.  This and the next two write nothing
+ * into a span the sampler left out: it is never exported. */
 void hs_server(struct span *s, const struct http_head *h,
 	       const struct fd_entry *e, const struct hs_peer *peer);
 

@@ -537,6 +537,50 @@ class BinaryTraffic(unittest.TestCase):
 
 
 class Nginx(unittest.TestCase):
+    def test_unsampled_trace_goes_on_through_nginx(self):
+        """A trace its start left out (flags 00): no span is exported
+        anywhere, and the trace still goes curl -> nginx -> backend, each
+        hop's traceparent naming the trace and a span of the hop before."""
+        need_programs("nginx", "curl")
+        d = Path(tempfile.mkdtemp(prefix="otelshim-nginx-"))
+        try:
+            self._run_unsampled(d)
+        finally:
+            remove_scratch(d)
+
+    def _run_unsampled(self, d):
+        trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", \
+            "00f067aa0ba902b7"
+        port, bport = free_port(), free_port()
+        ngx_cmd = nginx_conf(d, """
+            server {{
+                listen 127.0.0.1:{port};
+                location /api/ {{
+                    proxy_pass http://127.0.0.1:{bport};
+                    proxy_http_version 1.1;
+                }}
+            }}
+        """.format(port=port, bport=bport))
+        with Sink() as sink:
+            with server(sink, bport, name="backend"), \
+                 Background(ngx_cmd, sink, OTEL_SERVICE_NAME="nginx") as ngx:
+                wait_for_port(bport)
+                wait_for_port(port)
+                r = run_traced(["curl", "-sS", "--data-binary", "hello",
+                                "http://127.0.0.1:%d/api/post" % port],
+                               sink, OTEL_SERVICE_NAME="curl",
+                               TRACEPARENT="00-%s-%s-00"
+                               % (trace_id, parent_id))
+                digest, count, tp = r.stdout.split()
+                self.assertEqual(digest, hashlib.sha256(b"hello")
+                                 .hexdigest(), r.stderr + ngx.output())
+                time.sleep(1.0)
+                self.assertEqual(sink.spans(), [])
+        self.assertEqual(count, "1")
+        version, tid, sid, flags = tp.split("-")
+        self.assertEqual((version, tid, flags), ("00", trace_id, "00"))
+        self.assertNotIn(sid, (parent_id, "0" * 16))
+
     def test_curl_nginx_python_one_trace(self):
         need_programs("nginx", "curl")
         d = Path(tempfile.mkdtemp(prefix="otelshim-nginx-"))
