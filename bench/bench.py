@@ -1017,8 +1017,9 @@ def bench_instr(sink):
             "OTEL_BSP_MAX_QUEUE_SIZE": "16384"}
     serial = iter(range(1 << 30))
 
-    def httpd_run(shim, n):
-        env = (shim_env(sink.endpoint, "bench-httpd", senv) if shim
+    def httpd_run(shim, n, extra=None):
+        env = (shim_env(sink.endpoint, "bench-httpd",
+                        dict(senv, **(extra or {}))) if shim
                else clean_env())
         prefix = os.path.join(tmp, "httpd-%d" % next(serial))
         proc = subprocess.Popen(
@@ -1041,6 +1042,14 @@ def bench_instr(sink):
     instr_row("instr.http_c.added_per_request",
               "instructions per request, C server (callgrind, keep-alive)",
               "request", INSTR_REQUESTS, httpd_run)
+    # The same requests with every span sampled out (ALWAYS_OFF): each
+    # request is still followed and given ids, nothing is written into
+    # its record beyond them, and no exporter thread starts.
+    instr_row("instr.http_c.sampled_out.added_per_request",
+              "instructions per request, C server, sampler always_off "
+              "(callgrind)", "request", INSTR_REQUESTS,
+              lambda shim, n: httpd_run(
+                  shim, n, {"OTEL_TRACES_SAMPLER": "always_off"}))
 
     sqlite3 = shutil.which("sqlite3")
     if not sqlite3:
@@ -1073,8 +1082,8 @@ def bench_instr(sink):
               "instructions per statement, sqlite3 CLI (callgrind)",
               "statement", INSTR_STATEMENTS, sqlite_run)
     # What a statement costs when the sampler leaves its span out: the
-    # statement is still followed (a sampled one may come next), its
-    # span is neither filled nor queued, and no exporter thread starts.
+    # statement is still followed, its span is neither filled nor queued
+    # (it has no record at all), and no exporter thread starts.
     instr_row("instr.sqlite.sampled_out.added_per_statement",
               "instructions per statement, sqlite3 CLI, sampler "
               "always_off (callgrind)", "statement", INSTR_STATEMENTS,
