@@ -220,23 +220,28 @@ static unsigned end_message(struct http_stream *st, struct http_event *ev)
 
 /*
  * Calls back on each member of a comma-separated list, trimmed, empty ones
- * skipped; stops early when fn returns non-zero and returns that.
+ * skipped; stops early when fn returns non-zero and returns that.  Inline,
+ * fn with it: a list is most often one short member (keep-alive).
  */
-static int each_element(struct str list, void *arg,
-			int (*fn)(void *arg, struct str e))
+static inline __attribute__((always_inline)) int
+each_element(struct str list, void *arg, int (*fn)(void *arg, struct str e))
 {
-	struct str e;
-	int done = 0, r;
+	const char *p = list.p, *end = list.p + list.n, *comma, *b, *e;
+	int r;
 
-	while (str_next_member(&list, &e, &done)) {
-		e = str_trim(e);
-		if (e.n == 0)
-			continue;
-		r = fn(arg, e);
-		if (r)
+	for (;;) {
+		for (comma = p; comma < end && *comma != ','; comma++)
+			;
+		for (b = p; b < comma && ascii_is_ows(*b); b++)
+			;
+		for (e = comma; e > b && ascii_is_ows(e[-1]); e--)
+			;
+		if (e > b && (r = fn(arg, (struct str){ b, (size_t)(e - b) })))
 			return r;
+		if (comma == end)
+			return 0;
+		p = comma + 1;
 	}
-	return 0;
 }
 
 /* The value of 1 to 18 decimal digits, or -1. */
@@ -290,34 +295,6 @@ static int parse_content_length(struct http_stream *st, struct str v)
 	return 0;
 }
 
-static int te_element(void *arg, struct str e)
-{
-	struct http_stream *st = arg;
-	size_t k = 0;
-
-	while (k < e.n && e.p[k] != ';' && !ascii_is_ows(e.p[k]))
-		k++;
-	st->flags |= F_TE;
-	if (str_is((struct str){ e.p, k }, "chunked"))
-		st->flags |= HTTP_H_CHUNKED;
-	else
-		st->flags &= (uint16_t)~HTTP_H_CHUNKED;
-	return 0;
-}
-
-static int conn_element(void *arg, struct str e)
-{
-	struct http_stream *st = arg;
-
-	if (str_is(e, "close"))
-		st->flags |= F_CONN_CLOSE;
-	else if (str_is(e, "keep-alive"))
-		st->flags |= F_KEEPALIVE;
-	else if (str_is(e, "upgrade"))
-		st->flags |= HTTP_H_UPGRADE;
-	return 0;
-}
-
 /*
  * 1 if the n bytes at p (4 or more, as every name we look for is) are
  * lit, a lowercase name of letters and '-', in any case.  p may hold any
@@ -354,6 +331,41 @@ lit_at(const char *p, const char *lit, size_t n)
 	memcpy(&b, lit + n - 8, 8);
 	return (a | ((b >> 1) & fold)) == b;
 }
+
+/* 1 if e is lit, a lowercase token of letters and '-' (4 or more, as
+ * lit_at() needs), in any case. */
+#define TOKEN_IS(e, lit) \
+	((e).n == sizeof(lit) - 1 && lit_at((e).p, lit, sizeof(lit) - 1))
+
+static int te_element(void *arg, struct str e)
+{
+	struct http_stream *st = arg;
+	size_t k = 0;
+
+	while (k < e.n && e.p[k] != ';' && !ascii_is_ows(e.p[k]))
+		k++;
+	st->flags |= F_TE;
+	if (TOKEN_IS(((struct str){ e.p, k }), "chunked"))
+		st->flags |= HTTP_H_CHUNKED;
+	else
+		st->flags &= (uint16_t)~HTTP_H_CHUNKED;
+	return 0;
+}
+
+static int conn_element(void *arg, struct str e)
+{
+	struct http_stream *st = arg;
+
+	if (TOKEN_IS(e, "close"))
+		st->flags |= F_CONN_CLOSE;
+	else if (TOKEN_IS(e, "keep-alive"))
+		st->flags |= F_KEEPALIVE;
+	else if (TOKEN_IS(e, "upgrade"))
+		st->flags |= HTTP_H_UPGRADE;
+	return 0;
+}
+
+#undef TOKEN_IS
 
 #define IS(lit) lit_at(name, lit, sizeof(lit) - 1)
 #define LEN(lit) (sizeof(lit) - 1)

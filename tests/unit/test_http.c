@@ -214,6 +214,15 @@ START_TEST(req_simple_get)
 	    "@42 H GET / 1.0 hb=42 E bb=0;");
 	REQ("GET / HTTP/1.1\r\nConnection: keep-alive, close\r\n\r\n",
 	    "@49 H GET / 1.1 f=2 hb=49 E bb=0;");
+	/* Connection lists: empty members, OWS, whole tokens only. */
+	REQ("GET / HTTP/1.0\r\nConnection: , \t, Keep-Alive ,\r\n\r\n",
+	    "@49 H GET / 1.0 hb=49 E bb=0;");
+	REQ("GET / HTTP/1.0\r\nConnection: keep-alivex\r\n\r\n",
+	    "@43 H GET / 1.0 f=2 hb=43 E bb=0;");
+	REQ("GET / HTTP/1.1\r\nConnection: foo,close\r\n\r\n",
+	    "@41 H GET / 1.1 f=2 hb=41 E bb=0;");
+	REQ("GET / HTTP/1.1\r\nConnection: clos, closed\r\n\r\n",
+	    "@44 H GET / 1.1 hb=44 E bb=0;");
 	/* LF-only lines, header names in any case, OWS around values. */
 	REQ("GET /x HTTP/1.1\nHOST:   h:8080 \t\nuser-AGENT:a b\n\n",
 	    "@49 H GET /x 1.1 host=h:8080 ua=a b hb=49 E bb=0;");
