@@ -719,13 +719,15 @@ void batch_submit(const struct span *s)
 	/* Wake the exporter once per full batch (or, with a zero schedule
 	 * delay, whenever the ring was empty), and at the spill mark, where
 	 * it spools rather than let the ring drop spans during an outage:
-	 * one futex call, rarely. */
+	 * one futex call, rarely.  The division (tens of cycles) is only
+	 * done with a batch queued: a ring the exporter keeps emptying
+	 * holds less. */
 	if (queued && queued == spill_mark_of(host.cfg)) {
 		/* An export retrying against a down backend stops waiting
 		 * (exporter_host.abort_word), so the thread can spill. */
 		raise_abort();
 		wake_exporter();
-	} else if (queued && queued % wake_every == 0) {
+	} else if (queued >= wake_every && queued % wake_every == 0) {
 		wake_exporter();
 	}
 }
