@@ -537,18 +537,18 @@ class BinaryTraffic(unittest.TestCase):
 
 
 class Nginx(unittest.TestCase):
+    def setUp(self):
+        need_programs("nginx", "curl")
+        self.scratch = Path(tempfile.mkdtemp(prefix="otelshim-nginx-"))
+
+    def tearDown(self):
+        remove_scratch(self.scratch)
+
     def test_unsampled_trace_goes_on_through_nginx(self):
         """A trace its start left out (flags 00): no span is exported
         anywhere, and the trace still goes curl -> nginx -> backend, each
         hop's traceparent naming the trace and a span of the hop before."""
-        need_programs("nginx", "curl")
-        d = Path(tempfile.mkdtemp(prefix="otelshim-nginx-"))
-        try:
-            self._run_unsampled(d)
-        finally:
-            remove_scratch(d)
-
-    def _run_unsampled(self, d):
+        d = self.scratch
         trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", \
             "00f067aa0ba902b7"
         port, bport = free_port(), free_port()
@@ -582,14 +582,7 @@ class Nginx(unittest.TestCase):
         self.assertNotIn(sid, (parent_id, "0" * 16))
 
     def test_curl_nginx_python_one_trace(self):
-        need_programs("nginx", "curl")
-        d = Path(tempfile.mkdtemp(prefix="otelshim-nginx-"))
-        try:
-            self._run(d)
-        finally:
-            remove_scratch(d)
-
-    def _run(self, d):
+        d = self.scratch
         port, bport = free_port(), free_port()
         content = static_site(d)
         ngx_cmd = nginx_conf(d, """
