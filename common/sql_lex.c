@@ -489,21 +489,8 @@ static inline const char *skip_cont(const char *p, const char *end)
 	return class_run_end(p, end, sql_cls, C_CONT);
 }
 
-/* Literals and comments: what a shape replaces by a marker. */
-static inline int is_mark(uint8_t kind)
-{
-	return kind == TK_STRING || kind == TK_NUMBER || kind == TK_COMMENT;
-}
-
-/*
- * The lexer's loop, for both callers: with all, every token into t[], its
- * keyword looked up; without, only literals and comments (sql_lex_marks),
- * the other tokens passed over as cheaply as they can be told apart.
- * Where a token starts and ends is the same either way.
- */
-static inline __attribute__((always_inline))
-size_t lex_loop(const char **pp, const char *end, struct tok *t, size_t max,
-		const int all)
+size_t sql_lex_run(const char **pp, const char *end, struct tok *t,
+		   size_t max)
 {
 	const char *p = *pp, *s;
 	uint8_t gap = 0;
@@ -522,23 +509,17 @@ size_t lex_loop(const char **pp, const char *end, struct tok *t, size_t max,
 			                (p - s == 1 && (*p == '\'' ||
 			                                *p == '&')))) {
 				p = lex_other(s, end, x, gap);
-				if (!all && !is_mark(x->kind))
-					goto next;
-			} else if (all) {
+			} else {
 				*x = (struct tok){
 					.kind = TK_WORD, .gap = gap, .plain = 1,
 					.kw = kw_lookup(s, (size_t)(p - s), end),
 					.s = s, .n = (size_t)(p - s),
 				};
-			} else {
-				goto next;
 			}
 			gap = 0;
 		} else if ((cl & C_ONE) ||
 		           (c == '.' && !(end - p >= 2 && IS(p[1], C_DIGIT)))) {
 			p++;
-			if (!all)
-				goto next;
 			*x = (struct tok){
 				.kind = TK_PUNCT, .gap = gap, .plain = 1,
 				.c = (char)c, .s = s, .n = 1,
@@ -550,7 +531,7 @@ size_t lex_loop(const char **pp, const char *end, struct tok *t, size_t max,
 			for (p++; p < end && IS(*p, C_SPACE); p++)
 				nul |= *p == 0;
 			gap = 1;
-			if (!nul || !all)
+			if (!nul)
 				continue;
 			*x = (struct tok){
 				.kind = TK_SPACE, .s = s, .n = (size_t)(p - s),
@@ -558,11 +539,8 @@ size_t lex_loop(const char **pp, const char *end, struct tok *t, size_t max,
 		} else {
 			p = lex_other(s, end, x, gap);
 			gap = x->kind == TK_COMMENT;
-			if (!all && !is_mark(x->kind))
-				goto next;
 		}
 		k++;
-next:
 		/* A single space after a token, the common case, without
 		 * a trip round the loop. */
 		if (end - p >= 2 && p[0] == ' ' && !IS(p[1], C_SPACE)) {
@@ -574,14 +552,61 @@ next:
 	return k;
 }
 
-size_t sql_lex_run(const char **pp, const char *end, struct tok *t,
-		   size_t max)
-{
-	return lex_loop(pp, end, t, max, 1);
-}
+/* Whitespace and the bytes that are always a token of their own: what
+ * sql_lex_marks() passes over in one run, none of it a mark. */
+#define C_PASS (C_SPACE | C_ONE)
 
+/*
+ * sql_lex_run()'s tokens cut where it cuts them, by the same code, but
+ * only literals and comments handed over: what is neither is passed over
+ * as cheaply as it can be told apart -- spaces and one-byte tokens in
+ * runs, an ASCII word by its bytes -- and the most common literals, a
+ * number or a plain '...' string, are cut right here.
+ */
 size_t sql_lex_marks(const char **pp, const char *end, struct tok *t,
 		     size_t max)
 {
-	return lex_loop(pp, end, t, max, 0);
+	const char *p = *pp, *s;
+	size_t k = 0;
+	uint8_t c, cl;
+	int closed;
+
+	while (k < max) {
+		p = class_run_end(p, end, sql_cls, C_PASS);
+		if (p >= end)
+			break;
+		s = p;
+		c = (uint8_t)*p;
+		cl = sql_cls[c];
+
+		if (cl & C_START) {
+			p = skip_cont(p + 1, end);
+			if (!(p < end && ((uint8_t)*p >= 0x80 ||
+			                  (p - s == 1 && (*p == '\'' ||
+			                                  *p == '&')))))
+				continue;
+			p = lex_other(s, end, &t[k], 0);
+		} else if (cl & C_DIGIT) {
+			p = skip_number(p, end);
+			t[k].kind = TK_NUMBER;
+			t[k].sq = 0;
+		} else if (c == '\'') {
+			p = skip_quoted(p + 1, end, '\'', 0, &closed);
+			t[k].kind = TK_STRING;
+			t[k].sq = (uint8_t)closed;
+		} else if (c == '.' && !(end - p >= 2 && IS(p[1], C_DIGIT))) {
+			p++;
+			continue;
+		} else {
+			p = lex_other(s, end, &t[k], 0);
+		}
+		if (t[k].kind == TK_STRING || t[k].kind == TK_NUMBER ||
+		    t[k].kind == TK_COMMENT) {
+			t[k].s = s;
+			t[k].n = (size_t)(p - s);
+			k++;
+		}
+	}
+	*pp = p;
+	return k;
 }
