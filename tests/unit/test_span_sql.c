@@ -351,8 +351,38 @@ START_TEST(memo_text_like_a_shape)
 }
 END_TEST
 
+/* A literal-free statement is found as it stands and one with a literal
+ * by its shape, whatever their length: every way the hash reads a
+ * statement's last bytes, the lengths a bare entry has and has not. */
+START_TEST(memo_every_length)
+{
+	char bare[SQL_MEMO_SHAPE_MAX + 1], lit[SQL_MEMO_SHAPE_MAX + 1];
+	char first[4 * SPAN_STRPOOL];
+	struct sql_memo_key key;
+	struct sql_memo_entry m;
+
+	for (size_t len = 1; len <= SQL_MEMO_SHAPE_MAX; len++) {
+		memset(bare, 'a', len);
+		bare[len] = '\0';
+		strcpy(first, resolved(bare, SQL_POSTGRES));
+		ck_assert(sql_memo_find(bare, len, SQL_POSTGRES, &key, &m));
+		ck_assert_uint_eq(m.len, len);
+		ck_assert_str_eq(resolved(bare, SQL_POSTGRES), first);
+		/* The shape is a byte longer: " 7" becomes " \1N". */
+		if (len < 3 || len + 1 > SQL_MEMO_SHAPE_MAX)
+			continue;
+		memcpy(lit, bare, len + 1);
+		memcpy(lit + len - 2, " 7", 2);
+		strcpy(first, resolved(lit, SQL_POSTGRES));
+		lit[len - 1] = '8';
+		ck_assert(sql_memo_find(lit, len, SQL_POSTGRES, &key, &m));
+		ck_assert_str_eq(resolved(lit, SQL_POSTGRES), first);
+	}
+}
+END_TEST
+
 UNIT_MAIN("span_sql", raw_text_sanitised_at_pop, cut_literal_stays_hidden,
 	  nothing_left, dialect, short_pool_cuts_the_text,
 	  too_long_for_the_record, keep_or_analyse,
 	  memo_gives_the_same_analysis, memo_never_keeps_a_guess,
-	  memo_text_like_a_shape)
+	  memo_text_like_a_shape, memo_every_length)
