@@ -36,15 +36,18 @@ static void shift(struct span_str *r, struct span_str cut)
 
 /*
  * Takes the bytes cut out of s's pool (used bytes): what follows moves
- * down over them, every reference with it, and the bytes freed at the
- * end are zeroed, so that nothing of the raw statement is left.
+ * down over them, every reference with it.  The bytes freed at the end
+ * still hold what they held: the caller writes its strings over them and
+ * zeroes the rest (wipe_from), so that nothing of the raw statement is
+ * left.
  */
 static void pool_cut(struct span *s, size_t used, struct span_str cut)
 {
 	size_t end = (size_t)cut.off + cut.len;
 
-	memmove(s->pool + cut.off, s->pool + end, used - end);
-	memset(s->pool + used - cut.len, 0, cut.len);
+	/* Nearly always the statement is the last string: nothing moves. */
+	if (used > end)
+		memmove(s->pool + cut.off, s->pool + end, used - end);
 	s->pool_used = (uint16_t)(used - cut.len);
 	shift(&s->name, cut);
 	shift(&s->status_message, cut);
@@ -66,6 +69,14 @@ static void pool_cut(struct span *s, size_t used, struct span_str cut)
 	}
 }
 
+/* Zeroes the pool from what is used now up to used, what it held before
+ * pool_cut(): the bytes of it that no string was written over. */
+static void wipe_from(struct span *s, size_t used)
+{
+	if (s->pool_used < used)
+		memset(s->pool + s->pool_used, 0, used - s->pool_used);
+}
+
 /* Removes attribute a from s. */
 static void attr_remove(struct span *s, struct span_attr *a)
 {
@@ -78,10 +89,11 @@ static void attr_remove(struct span *s, struct span_attr *a)
 /* The writers here are record.h's inline ones: a key the record lacks
  * and a value that fits, nearly always, are appended without a call;
  * the record comes out as rec_attr_str() would write it. */
-static void put_cstr(struct span *s, const char *key, const char *val)
+static void put_str(struct span *s, const char *key, const char *val,
+		    size_t len)
 {
-	if (val[0])
-		rec_append_str(s, key, val, strlen(val));
+	if (len > 0)
+		rec_append_str(s, key, val, len);
 }
 
 /* Resolves the raw statement of attribute a (see span_sql_resolve). */
@@ -105,6 +117,8 @@ static void resolve(struct span *s, struct span_attr *a)
 		m.text = text_buf;
 		m.summary = summary_buf;
 		m.info = &info_buf;
+		m.operation_len = strlen(info_buf.operation);
+		m.collection_len = strlen(info_buf.collection);
 	}
 	a->type = SPAN_ATTR_STRING;
 	a->v.s = raw;
@@ -118,13 +132,16 @@ static void resolve(struct span *s, struct span_attr *a)
 		s->name = sum ? sum->v.s :
 				rec_str(s, m.summary, m.info->summary_len);
 	}
-	put_cstr(s, ATTR_DB_OPERATION_NAME, m.info->operation);
-	put_cstr(s, ATTR_DB_COLLECTION_NAME, m.info->collection);
+	put_str(s, ATTR_DB_OPERATION_NAME, m.info->operation,
+		m.operation_len);
+	put_str(s, ATTR_DB_COLLECTION_NAME, m.info->collection,
+		m.collection_len);
 	/* Last, so that it is the text that the pool cuts (rec_str(); a
 	 * text that fits whole, nearly every one, without the call). */
 	a->v.s = m.len <= (size_t)(SPAN_STRPOOL - s->pool_used) ?
 		 rec_append_pool(s, m.text, m.len) :
 		 rec_str(s, m.text, m.len);
+	wipe_from(s, used);
 	if (m.info->truncated & SQL_TRUNC_TEXT)
 		s->truncated = 1;
 	if (a->v.s.len == 0)

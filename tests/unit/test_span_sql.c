@@ -144,6 +144,25 @@ START_TEST(nothing_left)
 }
 END_TEST
 
+/* A text shorter than the statement (an IN list of literals collapsed)
+ * leaves none of the statement's last bytes past it. */
+START_TEST(shorter_text_leaves_nothing)
+{
+	const char *sql = "SELECT a FROM t WHERE b IN (1, 2, 3, 4, 5, 6, 7, "
+			  "8, 9, 10, 11, 12, 31337)";
+	struct span *s = span_new();
+	struct span out;
+
+	rec_attr_cstr(s, ATTR_DB_SYSTEM_NAME, "sqlite");
+	rec_attr_sql(s, sql, strlen(sql), SQL_SQLITE);
+	through_ring(s, &out);
+	ck_assert_str_eq(span_attr_text(&out, ATTR_DB_QUERY_TEXT),
+			 "SELECT a FROM t WHERE b IN (?)");
+	for (size_t i = out.pool_used; i < SPAN_STRPOOL; i++)
+		ck_assert_int_eq(out.pool[i], 0);
+}
+END_TEST
+
 /* The dialect travels with the text: SQLite takes a "double-quoted"
  * value for a string literal. */
 START_TEST(dialect)
@@ -382,7 +401,7 @@ START_TEST(memo_every_length)
 END_TEST
 
 UNIT_MAIN("span_sql", raw_text_sanitised_at_pop, cut_literal_stays_hidden,
-	  nothing_left, dialect, short_pool_cuts_the_text,
-	  too_long_for_the_record, keep_or_analyse,
+	  nothing_left, shorter_text_leaves_nothing, dialect,
+	  short_pool_cuts_the_text, too_long_for_the_record, keep_or_analyse,
 	  memo_gives_the_same_analysis, memo_never_keeps_a_guess,
 	  memo_text_like_a_shape, memo_every_length)
