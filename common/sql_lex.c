@@ -23,11 +23,12 @@ const uint8_t sql_cls[256] = {
 	/* Bytes that start no longer token (no comment, string, number,
 	 * name or parameter). */
 	[0x01 ... 0x08] = C_ONE, [0x0e ... 0x1f] = C_ONE, [0x7f] = C_ONE,
-	['!'] = C_ONE, ['#'] = C_ONE, ['%'] = C_ONE, ['&'] = C_ONE,
+	['!'] = C_ONE, ['#'] = C_ONE, ['%'] = C_ONE, ['&'] = C_ONE | C_EXT,
 	['('] = C_ONE, [')'] = C_ONE, ['*'] = C_ONE, ['+'] = C_ONE,
 	[','] = C_ONE, [';'] = C_ONE, ['<'] = C_ONE, ['='] = C_ONE,
 	['>'] = C_ONE, ['\\'] = C_ONE, [']'] = C_ONE, ['^'] = C_ONE,
 	['{'] = C_ONE, ['|'] = C_ONE, ['}'] = C_ONE, ['~'] = C_ONE,
+	[0x80 ... 0xff] = C_EXT, ['\''] = C_EXT,
 };
 
 const struct kwent sql_kwtab[KW_COUNT] = {
@@ -580,10 +581,11 @@ size_t sql_lex_marks(const char **pp, const char *end, struct tok *t,
 		cl = sql_cls[c];
 
 		if (cl & C_START) {
+			/* A plain ASCII word, unless it goes on in UTF-8 or
+			 * is a literal's prefix (E'..', U&'..'). */
 			p = skip_cont(p + 1, end);
-			if (!(p < end && ((uint8_t)*p >= 0x80 ||
-			                  (p - s == 1 && (*p == '\'' ||
-			                                  *p == '&')))))
+			if (p >= end || !IS(*p, C_EXT) ||
+			    ((uint8_t)*p < 0x80 && p - s != 1))
 				continue;
 			p = lex_other(s, end, &t[k], 0);
 		} else if (cl & C_DIGIT) {

@@ -20,6 +20,8 @@ enum {
 	C_HEX = 0x10,
 	C_ALNUM = 0x20,         /* [A-Za-z0-9_]: what a number swallows */
 	C_ONE = 0x40,           /* always a token of its own: ( ) , ; = ... */
+	C_EXT = 0x80,           /* after an ASCII word, may make it more: a
+				   byte >= 0x80 (UTF-8), ' (E'..') or & (U&) */
 };
 
 extern const uint8_t sql_cls[256];
