@@ -10,6 +10,7 @@
 
 #include "sql.h"
 #include "sql_lex.h"
+#include "text.h"
 
 /* The marker's second byte: which kind of token it stands for.  Every
  * difference the analysis makes between two literal tokens is here. */
@@ -37,7 +38,7 @@ size_t sql_shape(const char *sql, size_t len, char *out, size_t cap)
 			kept = (size_t)(t[i].s - run);
 			if (cap - n < kept + 2)
 				return 0;
-			memcpy(out + n, run, kept);
+			copy_medium(out + n, run, kept);
 			out[n + kept] = SQL_SHAPE_MARK;
 			out[n + kept + 1] = mark_of(&t[i]);
 			n += kept + 2;
@@ -47,6 +48,6 @@ size_t sql_shape(const char *sql, size_t len, char *out, size_t cap)
 	kept = (size_t)(end - run);
 	if (cap - n < kept)
 		return 0;
-	memcpy(out + n, run, kept);
+	copy_medium(out + n, run, kept);
 	return n + kept;
 }

@@ -7,6 +7,7 @@
 
 #include "common/semconv.h"
 #include "common/sql.h"
+#include "common/text.h"
 #include "record.h"
 #include "span_sql.h"
 #include "sql_memo.h"
@@ -96,6 +97,18 @@ static void put_str(struct span *s, const char *key, const char *val,
 		rec_append_str(s, key, val, len);
 }
 
+/* rec_append_pool() for the text, longer than the other strings: up to
+ * 64 bytes copied without a call. */
+static struct span_str append_text(struct span *s, const char *text,
+				   size_t len)
+{
+	uint16_t used = s->pool_used;
+
+	copy_medium(s->pool + used, text, len);
+	s->pool_used = (uint16_t)(used + len);
+	return (struct span_str){ .off = used, .len = (uint16_t)len };
+}
+
 /* Resolves the raw statement of attribute a (see span_sql_resolve). */
 static void resolve(struct span *s, struct span_attr *a)
 {
@@ -139,7 +152,7 @@ static void resolve(struct span *s, struct span_attr *a)
 	/* Last, so that it is the text that the pool cuts (rec_str(); a
 	 * text that fits whole, nearly every one, without the call). */
 	a->v.s = m.len <= (size_t)(SPAN_STRPOOL - s->pool_used) ?
-		 rec_append_pool(s, m.text, m.len) :
+		 append_text(s, m.text, m.len) :
 		 rec_str(s, m.text, m.len);
 	wipe_from(s, used);
 	if (m.info->truncated & SQL_TRUNC_TEXT)

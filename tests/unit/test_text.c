@@ -92,4 +92,22 @@ START_TEST(copy)
 }
 END_TEST
 
-UNIT_MAIN("text", case_and_trim, members, hex, copy)
+/* copy_medium too, through every length it copies in sixteens and
+ * past them. */
+START_TEST(copy_medium_exact)
+{
+	char src[100], dst[100], want[100];
+
+	for (size_t i = 0; i < sizeof(src); i++)
+		src[i] = (char)('!' + i);
+	for (size_t n = 0; n <= 90; n++) {
+		memset(dst, '.', sizeof(dst));
+		memset(want, '.', sizeof(want));
+		memcpy(want + 3, src + 1, n);
+		copy_medium(dst + 3, src + 1, n);
+		ck_assert_msg(memcmp(dst, want, sizeof(dst)) == 0, "n %zu", n);
+	}
+}
+END_TEST
+
+UNIT_MAIN("text", case_and_trim, members, hex, copy, copy_medium_exact)
