@@ -589,7 +589,12 @@ size_t sql_lex_marks(const char **pp, const char *end, struct tok *t,
 				continue;
 			p = lex_other(s, end, &t[k], 0);
 		} else if (cl & C_DIGIT) {
-			p = skip_number(p, end);
+			/* Digits alone, as most numbers are: what
+			 * skip_number() gives them, without the call. */
+			for (p++; p < end && IS(*p, C_DIGIT); p++)
+				;
+			if (p < end && (IS(*p, C_ALNUM) || *p == '.'))
+				p = skip_number(s, end);
 			t[k].kind = TK_NUMBER;
 			t[k].sq = 0;
 		} else if (c == '\'') {
