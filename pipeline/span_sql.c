@@ -109,8 +109,9 @@ static struct span_str append_text(struct span *s, const char *text,
 	return (struct span_str){ .off = used, .len = (uint16_t)len };
 }
 
-/* Resolves the raw statement of attribute a (see span_sql_resolve). */
-static void resolve(struct span *s, struct span_attr *a)
+/* Resolves the raw statement of attribute a (see span_sql_resolve);
+ * returns 0 when a was removed (its text came out empty), else 1. */
+static int resolve(struct span *s, struct span_attr *a)
 {
 	char text_buf[SPAN_STRPOOL + 1];
 	char summary_buf[SQL_SUMMARY_MAX + 1];
@@ -157,18 +158,24 @@ static void resolve(struct span *s, struct span_attr *a)
 	wipe_from(s, used);
 	if (m.info->truncated & SQL_TRUNC_TEXT)
 		s->truncated = 1;
-	if (a->v.s.len == 0)
-		attr_remove(s, a);
+	if (a->v.s.len > 0)
+		return 1;
+	attr_remove(s, a);
+	return 0;
 }
 
-/* Resolves every raw statement of s from attribute i on. */
+/* Resolves every raw statement of s from attribute i on: of the
+ * attributes s has now, not the strings resolve() appends after them. */
 static void resolve_from(struct span *s, size_t i)
 {
-	while (i < span_nattrs(s)) {
-		if (s->attrs[i].type == SPAN_ATTR_SQL)
-			resolve(s, &s->attrs[i]);  /* may remove it */
-		else
+	size_t n = span_nattrs(s);
+
+	while (i < n) {
+		if (s->attrs[i].type != SPAN_ATTR_SQL ||
+		    resolve(s, &s->attrs[i]))
 			i++;
+		else
+			n--;    /* removed: the next one moved down to i */
 	}
 }
 

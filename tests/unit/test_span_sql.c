@@ -144,6 +144,28 @@ START_TEST(nothing_left)
 }
 END_TEST
 
+/* A statement that sanitises to nothing takes its attribute away, and
+ * only it: the attributes after it stay, in their order. */
+START_TEST(empty_text_leaves_the_rest)
+{
+	const char *sql = "-- comment-secret";
+	struct span *s = span_new();
+	struct span out;
+
+	rec_attr_cstr(s, ATTR_DB_SYSTEM_NAME, "sqlite");
+	rec_attr_sql(s, sql, strlen(sql), SQL_SQLITE);
+	rec_attr_int(s, ATTR_DB_RESPONSE_RETURNED_ROWS, 7);
+	rec_attr_cstr(s, ATTR_DB_NAMESPACE, "main");
+	through_ring(s, &out);
+	ck_assert_uint_eq(out.nattrs, 3);
+	ck_assert_ptr_eq(out.attrs[0].key, ATTR_DB_SYSTEM_NAME);
+	ck_assert_ptr_eq(out.attrs[1].key, ATTR_DB_RESPONSE_RETURNED_ROWS);
+	ck_assert_int_eq(out.attrs[1].v.i, 7);
+	ck_assert_ptr_eq(out.attrs[2].key, ATTR_DB_NAMESPACE);
+	ck_assert_str_eq(span_attr_text(&out, ATTR_DB_NAMESPACE), "main");
+}
+END_TEST
+
 /* A text shorter than the statement (an IN list of literals collapsed)
  * leaves none of the statement's last bytes past it. */
 START_TEST(shorter_text_leaves_nothing)
@@ -401,7 +423,8 @@ START_TEST(memo_every_length)
 END_TEST
 
 UNIT_MAIN("span_sql", raw_text_sanitised_at_pop, cut_literal_stays_hidden,
-	  nothing_left, shorter_text_leaves_nothing, dialect,
+	  nothing_left, empty_text_leaves_the_rest,
+	  shorter_text_leaves_nothing, dialect,
 	  short_pool_cuts_the_text, too_long_for_the_record, keep_or_analyse,
 	  memo_gives_the_same_analysis, memo_never_keeps_a_guess,
 	  memo_text_like_a_shape, memo_every_length)
