@@ -34,10 +34,13 @@ void dbspan_query_of(struct dbspan_query *q, const struct dbspan_sql *a)
 	q->raw_dialect = a->dialect;
 }
 
-static void put_cstr(struct span *s, const char *key, const char *val)
+/* The writers here are record.h's inline ones: every query span writes
+ * these, and a key it lacks with a value that fits, nearly always, is
+ * appended without a call. */
+static inline void put_cstr(struct span *s, const char *key, const char *val)
 {
 	if (val && val[0])
-		rec_attr_cstr(s, key, val);
+		rec_append_str(s, key, val, strlen(val));
 }
 
 /* Names s by the value of its string attribute a (if written), sharing
@@ -54,8 +57,8 @@ static void describe_analysis(struct span *s, struct str summary,
 			      const char *operation, const char *collection)
 {
 	if (summary.n > 0)
-		name_by(s, rec_attr_str(s, ATTR_DB_QUERY_SUMMARY,
-					summary.p, summary.n));
+		name_by(s, rec_append_str(s, ATTR_DB_QUERY_SUMMARY,
+					  summary.p, summary.n));
 	put_cstr(s, ATTR_DB_OPERATION_NAME, operation);
 	put_cstr(s, ATTR_DB_COLLECTION_NAME, collection);
 }
@@ -81,7 +84,7 @@ void dbspan_describe(struct span *s, const struct dbspan_query *q)
 	describe_analysis(s, q->summary, q->operation, q->collection);
 	put_cstr(s, ATTR_SERVER_ADDRESS, q->server);
 	if (q->port > 0)
-		rec_attr_int(s, ATTR_SERVER_PORT, q->port);
+		rec_append_int(s, ATTR_SERVER_PORT, q->port);
 }
 
 /* dbspan_describe_sql(), inlined into dbspan_statement_sql() too. */
@@ -114,7 +117,7 @@ static void put_text(struct span *s, struct str text, size_t reserve)
 	if (n < text.n)
 		s->truncated = 1;
 	if (n > 0)
-		rec_attr_str(s, ATTR_DB_QUERY_TEXT, text.p, n);
+		rec_append_str(s, ATTR_DB_QUERY_TEXT, text.p, n);
 }
 
 /* A raw text too long to travel whole (a cut raw text would lose the
