@@ -16,16 +16,6 @@
  * wherever in the buffer the entries of this lap begin.  An entry that
  * would run past the end of the buffer is placed at its start, and the
  * bytes skipped are a padding entry of their own.
- *
- * A consumer that empties the ring past a warm window takes both
- * positions back to the start of the buffer, which it can do while no
- * producer has claimed room since: when it keeps up, the bytes in use
- * stay within a few hundred KiB that the two threads' caches already
- * hold, instead of walking the whole buffer (2 MiB at the default
- * queue) through memory, and only those pages become resident.  An
- * empty ring loses no room by it, and one that is not empty is never
- * moved.  The bytes skipped are zero, as everything outside the queued
- * entries is.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -53,9 +43,9 @@ struct ring {
 	unsigned char *data;
 	size_t map_len;
 	/* The consumer's: data[] made resident so far, and the write
-	 * offset when it last looked (ring_populate_ahead). */
+	 * position when it last looked (ring_populate_ahead). */
 	size_t populated;
-	size_t populated_off;
+	uint64_t populated_at;
 	char pad0[64];
 	_Atomic uint64_t head;          /* bytes claimed, ever */
 	_Atomic uint64_t pushed;        /* records claimed, ever */
@@ -70,10 +60,6 @@ struct ring {
  * position; a ring that fills fast gets twice what was written since the
  * consumer last looked (a batch of 512 statements takes about 150 KB). */
 #define RING_AHEAD_MIN (64 * 1024)
-
-/* The warm window: past it, an emptied ring starts again at the start of
- * the buffer.  A batch of 512 spans takes 150-300 KiB. */
-#define RING_WARM_BYTES (256 * 1024)
 
 static size_t page_round(size_t n)
 {
@@ -191,21 +177,18 @@ size_t ring_push(struct ring *r, const struct span *s)
 
 void ring_populate_ahead(struct ring *r)
 {
-	size_t off, ahead, want;
+	uint64_t head, ahead;
+	size_t want;
 
 	if (r->populated >= r->size)
 		return;
-	/* Ahead of where the next records go in the buffer, by what was
-	 * written there since the last look (from the start, if the write
-	 * position went back to it): one that keeps returning to the start
-	 * keeps the resident part small. */
-	off = (size_t)(atomic_load_explicit(&r->head, memory_order_relaxed) %
-		       r->size);
-	ahead = 2 * (off >= r->populated_off ? off - r->populated_off : off);
+	head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	ahead = 2 * (head - r->populated_at);
 	if (ahead < RING_AHEAD_MIN)
 		ahead = RING_AHEAD_MIN;
-	r->populated_off = off;
-	want = ahead >= r->size - off ? r->size : page_round(off + ahead);
+	r->populated_at = head;
+	want = head + ahead >= r->size ? r->size :
+	       page_round((size_t)(head + ahead));
 	if (want <= r->populated)
 		return;
 	/* Faults the pages in writable without touching a byte, so that a
@@ -236,25 +219,6 @@ size_t ring_resident_pages(const struct ring *r)
 }
 #endif
 
-/*
- * The ring is empty up to pos, the tail: if it is past the warm window and
- * no producer has claimed room since (the head is still pos), the rest of
- * the lap is skipped, head first.  A producer that claims between the two
- * stores sees the old tail and at most the skipped bytes as in use, which
- * leave it the warm window at least.
- */
-static void rewind_if_empty(struct ring *r, uint64_t pos)
-{
-	size_t off = (size_t)(pos % r->size);
-	uint64_t start = pos + (r->size - off);
-
-	if (off >= RING_WARM_BYTES &&
-	    atomic_compare_exchange_strong_explicit(
-		    &r->head, &pos, start, memory_order_relaxed,
-		    memory_order_relaxed))
-		atomic_store_explicit(&r->tail, start, memory_order_release);
-}
-
 size_t ring_pop(struct ring *r, struct span *out, size_t max)
 {
 	uint64_t pos = atomic_load_explicit(&r->tail, memory_order_relaxed);
@@ -284,7 +248,6 @@ size_t ring_pop(struct ring *r, struct span *out, size_t max)
 	}
 	atomic_fetch_add_explicit(&r->popped, n, memory_order_relaxed);
 	atomic_store_explicit(&r->tail, pos, memory_order_release);
-	rewind_if_empty(r, pos);
 	return n;
 }
 

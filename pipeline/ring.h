@@ -57,9 +57,8 @@ size_t ring_pop(struct ring *r, struct span *out, size_t max);
  * Makes the pages the next records go to resident, so that producers do
  * not take a page fault each as they first fill the ring: on the
  * consumer's thread, between pops, beyond the write position by twice
- * what producers wrote since the last call (64 KiB at least).  A page
- * made resident stays so; a ring whose consumer keeps up uses only its
- * first few hundred KiB (ring.c), and no more of it becomes resident.
+ * what producers wrote since the last call (64 KiB at least), until the
+ * whole ring has been.  Costs nothing after that.
  */
 void ring_populate_ahead(struct ring *r);
 
