@@ -323,6 +323,48 @@ class PgbenchTest(unittest.TestCase):
         # One transaction's statements are separate root spans.
         self.assertTrue(all(s["parent_span_id"] == "" for s in spans))
 
+    def test_sampled_out_commands_leave_no_trace(self):
+        """Half the commands' traces sampled out by the trace id ratio,
+        in every query mode and in a pipeline: pgbench runs as always, the
+        sampled spans arrive whole and only those, by the ratio rule on
+        their trace ids."""
+        runs = self.TX * self.CLIENTS
+        for mode in ("simple", "prepared"):
+            with self.subTest(mode=mode), Sink() as sink:
+                self.pgbench(sink, mode,
+                             OTEL_TRACES_SAMPLER="traceidratio",
+                             OTEL_TRACES_SAMPLER_ARG="0.5")
+                spans = settle(sink, 1)
+                bench = [s for s in spans if s["name"] in TPCB]
+                # 280 fair coins: outside 70..210 once in 10^17 runs.
+                self.assertTrue(
+                    runs * 7 // 4 <= len(bench) <= runs * 21 // 4,
+                    len(bench))
+                for s in spans:
+                    self.assertLess(int(s["trace_id"][16:], 16), 1 << 63)
+                for s in bench:
+                    a = s["attributes"]
+                    self.assertEqual(a["db.system.name"], "postgresql")
+                    self.assertEqual(a["db.query.summary"], s["name"])
+                    self.assertEqual(a["server.port"], PG.port)
+                    self.assertIn("db.query.text", a)
+        with tempfile.NamedTemporaryFile("w", suffix=".sql") as f:
+            f.write(PIPELINE_SCRIPT)
+            f.flush()
+            with Sink() as sink:
+                self.pgbench(sink, "prepared", "-f", f.name,
+                             OTEL_TRACES_SAMPLER="traceidratio",
+                             OTEL_TRACES_SAMPLER_ARG="0.5")
+                spans = settle(sink, 1)
+        self.assertTrue(spans)
+        for s in spans:
+            self.assertLess(int(s["trace_id"][16:], 16), 1 << 63)
+            self.assertEqual(attr(s, "db.system.name"), "postgresql")
+        with Sink() as sink:
+            self.pgbench(sink, "prepared", OTEL_TRACES_SAMPLER="always_off")
+            time.sleep(0.6)
+            self.assertEqual(sink.spans(), [])
+
     def test_simple(self):
         self.check_tpcb("simple")
 
