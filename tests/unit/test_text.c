@@ -75,20 +75,38 @@ START_TEST(hex)
 }
 END_TEST
 
-/* copy_short writes exactly the n bytes, for every way of copying. */
-START_TEST(copy)
+/* copy writes exactly the n bytes at an odd place, for every n up to
+ * max. */
+static void check_copy(void (*copy)(void *, const void *, size_t),
+		       size_t max)
 {
-	char src[40], dst[40], want[40];
+	char src[100], dst[100], want[100];
 
 	for (size_t i = 0; i < sizeof(src); i++)
-		src[i] = (char)('a' + i);
-	for (size_t n = 0; n <= 32; n++) {
+		src[i] = (char)('!' + i);
+	for (size_t n = 0; n <= max; n++) {
 		memset(dst, '.', sizeof(dst));
 		memset(want, '.', sizeof(want));
 		memcpy(want + 3, src + 1, n);
-		copy_short(dst + 3, src + 1, n);
+		copy(dst + 3, src + 1, n);
 		ck_assert_msg(memcmp(dst, want, sizeof(dst)) == 0, "n %zu", n);
 	}
+}
+
+static void copy_short_fn(void *d, const void *s, size_t n)
+{
+	copy_short(d, s, n);
+}
+
+static void copy_medium_fn(void *d, const void *s, size_t n)
+{
+	copy_medium(d, s, n);
+}
+
+/* copy_short writes exactly the n bytes, for every way of copying. */
+START_TEST(copy)
+{
+	check_copy(copy_short_fn, 32);
 }
 END_TEST
 
@@ -96,17 +114,7 @@ END_TEST
  * past them. */
 START_TEST(copy_medium_exact)
 {
-	char src[100], dst[100], want[100];
-
-	for (size_t i = 0; i < sizeof(src); i++)
-		src[i] = (char)('!' + i);
-	for (size_t n = 0; n <= 90; n++) {
-		memset(dst, '.', sizeof(dst));
-		memset(want, '.', sizeof(want));
-		memcpy(want + 3, src + 1, n);
-		copy_medium(dst + 3, src + 1, n);
-		ck_assert_msg(memcmp(dst, want, sizeof(dst)) == 0, "n %zu", n);
-	}
+	check_copy(copy_medium_fn, 90);
 }
 END_TEST
 
