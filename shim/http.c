@@ -367,47 +367,43 @@ static int conn_element(void *arg, struct str e)
 
 #undef TOKEN_IS
 
-#define IS(lit) lit_at(name, lit, sizeof(lit) - 1)
-#define LEN(lit) (sizeof(lit) - 1)
-
 /*
- * What the header named name[0..n) (any case) is to a stream of dir: the
- * length rules out all known names but one or three, so every line costs
- * a switch and at most a comparison or three.  Responses keep none of
- * their headers.
+ * The header names a stream looks for, once for both of its readers: the
+ * name, its kind, and 1 when only a request keeps it (a response keeps
+ * none of these).  Content-Type is here to be passed over quickly by a
+ * whole head (known_name), not to be kept.  Every name is four letters
+ * or more, as lit_at() needs.
  */
+#define HTTP_NAMES(X) \
+	X("content-length", K_CL, 0) \
+	X("content-type", K_SKIP, 0) \
+	X("connection", K_CONN, 0) \
+	X("host", STR_HOST, 1) \
+	X("user-agent", STR_UA, 1) \
+	X("traceparent", STR_TP, 1) \
+	X("tracestate", STR_TS, 1) \
+	X("transfer-encoding", K_TE, 0) \
+	X("forwarded", STR_FWD, 1) \
+	X("x-forwarded-for", STR_XFF, 1) \
+	X("x-forwarded-host", STR_XFH, 1)
+
+#define LEN(lit) (sizeof(lit) - 1)
+/* What a name of the table is to a stream of dir: its kind, or K_SKIP. */
+#define KIND_FOR(kind, request_only, req) \
+	((request_only) && !(req) ? K_SKIP : (kind))
+
+/* What the header named name[0..n) (any case) is to a stream of dir. */
 static int classify_name(const char *name, size_t n, unsigned dir)
 {
 	int req = dir == HTTP_DIR_REQUEST;
 
-	switch (n) {
-	case LEN("host"):
-		return req && IS("host") ? STR_HOST : K_SKIP;
-	case LEN("forwarded"):
-		return req && IS("forwarded") ? STR_FWD : K_SKIP;
-	case LEN("connection"):         /* user-agent, tracestate */
-		if (IS("connection"))
-			return K_CONN;
-		if (req && IS("user-agent"))
-			return STR_UA;
-		return req && IS("tracestate") ? STR_TS : K_SKIP;
-	case LEN("traceparent"):
-		return req && IS("traceparent") ? STR_TP : K_SKIP;
-	case LEN("content-length"):
-		return IS("content-length") ? K_CL : K_SKIP;
-	case LEN("x-forwarded-for"):
-		return req && IS("x-forwarded-for") ? STR_XFF : K_SKIP;
-	case LEN("x-forwarded-host"):
-		return req && IS("x-forwarded-host") ? STR_XFH : K_SKIP;
-	case LEN("transfer-encoding"):
-		return IS("transfer-encoding") ? K_TE : K_SKIP;
-	default:
-		return K_SKIP;
-	}
+#define X(lit, kind, request_only) \
+	if (n == LEN(lit) && lit_at(name, lit, LEN(lit))) \
+		return KIND_FOR(kind, request_only, req);
+	HTTP_NAMES(X)
+#undef X
+	return K_SKIP;
 }
-
-#undef IS
-#undef LEN
 
 static int classify_header(const struct http_stream *st)
 {
@@ -1051,62 +1047,35 @@ static const char *token_end(const char *p, const char *end)
 	return class_run_end(p, end, http_tchars(), 1);
 }
 
-#define LEN(lit) (sizeof(lit) - 1)
-#define TRY(lit, kind) \
-	do { \
-		if (avail > LEN(lit) && p[LEN(lit)] == ':' && \
-		    lit_at(p, lit, LEN(lit))) { \
-			*n = LEN(lit); \
-			return (kind); \
-		} \
-	} while (0)
-
 /*
- * A header line at p (of a whole head) whose name is one we look for,
+ * A header line at p (of a whole head) whose name is one of HTTP_NAMES,
  * ':' after it: sets *n to the name's length and returns what
- * classify_name() would, without reading the name twice.  Content-Type,
- * which nearly every response has, is known too, to be skipped without
- * scanning its name.  *n is 0 for any other line: its name is none we
- * look for, if it is a name.
+ * classify_name() would, without reading the name twice.  *n is 0 for
+ * any other line: its name is none we look for, if it is a name.
  */
 static inline __attribute__((always_inline)) int
 known_name(const char *p, const char *end, unsigned dir, size_t *n)
 {
 	size_t avail = (size_t)(end - p);
 	int req = dir == HTTP_DIR_REQUEST;
+	char first;
 
 	*n = 0;
 	if (avail < LEN("host:"))
 		return K_SKIP;
-	switch (*p | 0x20) {
-	case 'c':
-		TRY("content-length", K_CL);
-		TRY("content-type", K_SKIP);
-		TRY("connection", K_CONN);
-		break;
-	case 'h':
-		TRY("host", req ? STR_HOST : K_SKIP);
-		break;
-	case 'u':
-		TRY("user-agent", req ? STR_UA : K_SKIP);
-		break;
-	case 't':
-		TRY("traceparent", req ? STR_TP : K_SKIP);
-		TRY("tracestate", req ? STR_TS : K_SKIP);
-		TRY("transfer-encoding", K_TE);
-		break;
-	case 'f':
-		TRY("forwarded", req ? STR_FWD : K_SKIP);
-		break;
-	case 'x':
-		TRY("x-forwarded-for", req ? STR_XFF : K_SKIP);
-		TRY("x-forwarded-host", req ? STR_XFH : K_SKIP);
-		break;
+	first = (char)(*p | 0x20);
+#define X(lit, kind, request_only) \
+	if (first == lit[0] && avail > LEN(lit) && p[LEN(lit)] == ':' && \
+	    lit_at(p, lit, LEN(lit))) { \
+		*n = LEN(lit); \
+		return KIND_FOR(kind, request_only, req); \
 	}
+	HTTP_NAMES(X)
+#undef X
 	return K_SKIP;
 }
 
-#undef TRY
+#undef KIND_FOR
 #undef LEN
 
 /* "METHOD SP target SP HTTP/1.x CRLF" into the buffer; returns the byte
