@@ -135,8 +135,7 @@ static inline struct fd_entry *pending(int fd)
 }
 
 /* The entry of a stream socket whose I/O we look at (a pending connect,
- * or bytes that may be HTTP), else NULL: the whole cost of the I/O hooks
- * for every other descriptor. */
+ * or bytes that may be HTTP), else NULL. */
 static inline struct fd_entry *watched(int fd)
 {
 	struct fd_entry *e = fdtab_get(fd);
@@ -159,6 +158,38 @@ static inline struct fd_entry *watched(int fd)
 	 * anything to trace, but must pass through when they do. */
 	return preload_enter() ? e : NULL;
 }
+
+/*
+ * 0 when fd is certainly not watched(): not a socket of ours, with the
+ * library initialised.  The I/O hooks below test only this inline and
+ * otherwise jump straight to the real function, so that for every other
+ * descriptor a hook is a few instructions on one or two lines of code.
+ * On a guest whose system calls leave the caches cold, each further line
+ * a hook touches costs more than its instructions (the hook floor in
+ * BENCHMARKS.md).
+ */
+static inline int maybe_watched(int fd)
+{
+	const struct fd_entry *e = fdtab_get(fd);
+
+	return !e || e->kind >= FD_TCP;
+}
+
+/*
+ * Defines the hook `name`, which calls real_##name unless maybe_watched()
+ * says its descriptor fd_arg may be traced, and then the body that
+ * follows the macro, as watched_##name: out of line, so that the hook
+ * itself keeps no stack frame.
+ */
+#define IO_HOOK(ret, name, fd_arg, params, args)                           \
+	static __attribute__((noinline)) ret watched_##name params;        \
+	HOOK_API ret name params                                           \
+	{                                                                  \
+		if (__builtin_expect(!maybe_watched(fd_arg), 1))           \
+			return real_##name args;                           \
+		return watched_##name args;                                \
+	}                                                                  \
+	static __attribute__((noinline)) ret watched_##name params
 
 /* Forgets fd, ending what its connection state still holds. */
 static void forget(struct fd_entry *e, int fd)
@@ -410,7 +441,7 @@ HOOK_API int close_range(unsigned int first, unsigned int last, int flags)
 	return real_close_range(from, last, flags);
 }
 
-HOOK_API int shutdown(int fd, int how)
+IO_HOOK(int, shutdown, fd, (int fd, int how), (fd, how))
 {
 	struct fd_entry *e = watched(fd);
 	int ret = real_shutdown(fd, how);
@@ -535,7 +566,8 @@ static void after_sendfile(struct fd_entry *e, ssize_t ret, int err)
 
 /* sendfile: the body bytes come from a file, we only count them. */
 #define SENDFILE_HOOK(name, off_t_)                                         \
-	HOOK_API ssize_t name(int out, int in, off_t_ *off, size_t n)       \
+	IO_HOOK(ssize_t, name, out, (int out, int in, off_t_ *off, size_t n), \
+		(out, in, off, n))                                          \
 	{                                                                   \
 		struct fd_entry *e = watched(out);                          \
 		struct wr w = { .fd = out, .mode = W_WRITE };               \
@@ -557,7 +589,7 @@ SENDFILE_HOOK(sendfile64, off64_t)
 
 /* The read hooks: the bytes read, seen after the real call. */
 #define READ_HOOK(name, params, args, buf, flags)                   \
-	HOOK_API ssize_t name params                                \
+	IO_HOOK(ssize_t, name, fd, params, args)                    \
 	{                                                           \
 		struct fd_entry *e = watched(fd);                   \
 		ssize_t ret = real_##name args;                     \
@@ -586,7 +618,8 @@ READ_HOOK(__recvfrom_chk, (int fd, void *buf, size_t n, size_t cap,
 			   int flags, struct sockaddr *addr, socklen_t *alen),
 	  (fd, buf, n, cap, flags, addr, alen), buf, flags)
 
-HOOK_API ssize_t readv(int fd, const struct iovec *iov, int n)
+IO_HOOK(ssize_t, readv, fd, (int fd, const struct iovec *iov, int n),
+	(fd, iov, n))
 {
 	struct fd_entry *e = watched(fd);
 	ssize_t ret = real_readv(fd, iov, n);
@@ -596,7 +629,8 @@ HOOK_API ssize_t readv(int fd, const struct iovec *iov, int n)
 	return ret;
 }
 
-HOOK_API ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+IO_HOOK(ssize_t, recvmsg, fd, (int fd, struct msghdr *msg, int flags),
+	(fd, msg, flags))
 {
 	struct fd_entry *e = watched(fd);
 	ssize_t ret = real_recvmsg(fd, msg, flags);
@@ -607,7 +641,8 @@ HOOK_API ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	return ret;
 }
 
-HOOK_API ssize_t write(int fd, const void *buf, size_t n)
+IO_HOOK(ssize_t, write, fd, (int fd, const void *buf, size_t n),
+	(fd, buf, n))
 {
 	struct fd_entry *e = watched(fd);
 	struct iovec v = { (void *)buf, n };
@@ -618,7 +653,8 @@ HOOK_API ssize_t write(int fd, const void *buf, size_t n)
 	return do_write(e, &v, 1, &w);
 }
 
-HOOK_API ssize_t writev(int fd, const struct iovec *iov, int n)
+IO_HOOK(ssize_t, writev, fd, (int fd, const struct iovec *iov, int n),
+	(fd, iov, n))
 {
 	struct fd_entry *e = watched(fd);
 	struct wr w = { .fd = fd, .mode = W_WRITE };
@@ -628,7 +664,8 @@ HOOK_API ssize_t writev(int fd, const struct iovec *iov, int n)
 	return do_write(e, iov, n, &w);
 }
 
-HOOK_API ssize_t send(int fd, const void *buf, size_t n, int flags)
+IO_HOOK(ssize_t, send, fd, (int fd, const void *buf, size_t n, int flags),
+	(fd, buf, n, flags))
 {
 	struct fd_entry *e = watched(fd);
 	struct iovec v = { (void *)buf, n };
@@ -639,8 +676,9 @@ HOOK_API ssize_t send(int fd, const void *buf, size_t n, int flags)
 	return do_write(e, &v, 1, &w);
 }
 
-HOOK_API ssize_t sendto(int fd, const void *buf, size_t n, int flags,
-			const struct sockaddr *addr, socklen_t alen)
+IO_HOOK(ssize_t, sendto, fd, (int fd, const void *buf, size_t n, int flags,
+				const struct sockaddr *addr, socklen_t alen),
+	(fd, buf, n, flags, addr, alen))
 {
 	struct fd_entry *e = watched(fd);
 	struct iovec v = { (void *)buf, n };
@@ -656,7 +694,8 @@ HOOK_API ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 	return do_write(e, &v, 1, &w);
 }
 
-HOOK_API ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+IO_HOOK(ssize_t, sendmsg, fd,
+	(int fd, const struct msghdr *msg, int flags), (fd, msg, flags))
 {
 	struct fd_entry *e = watched(fd);
 	struct wr w = { .fd = fd, .mode = W_SEND, .flags = flags, .msg = msg };
