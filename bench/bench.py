@@ -20,6 +20,7 @@ completed, shim minus plain.  The instr rows count instructions
 load on the machine does not move.
 """
 
+import atexit
 import contextlib
 import glob
 import json
@@ -97,8 +98,9 @@ class Sink:
 
 
 # Spans a shim run could not send go to this run's own spool, never the
-# user's (removed at exit).
+# user's (removed at exit, however the run ends).
 SPOOL_BASE = tempfile.mkdtemp(prefix="otelshim-bench-spool-")
+atexit.register(shutil.rmtree, SPOOL_BASE, True)
 
 
 def shim_env(endpoint, service, extra=None):
@@ -1218,7 +1220,6 @@ def main():
     finally:
         sink.stop()
     wall = time.monotonic() - t0
-    shutil.rmtree(SPOOL_BASE, ignore_errors=True)
     out = dict(RESULTS)
     out["meta"] = {"rounds": ROUNDS, "seconds": SECONDS,
                    "wall_s": round(wall), "machine": machine(),

@@ -386,7 +386,7 @@ HOOK_API int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
  * would receive our HTTP.  Closing one "succeeds" without closing it.
  * On our own threads a close is the library letting go of its own.
  */
-HOOK_API int close(int fd)
+static __attribute__((noinline)) int close_known(int fd)
 {
 	struct fd_entry *e;
 
@@ -402,6 +402,17 @@ HOOK_API int close(int fd)
 		KEEP_ERRNO(forget(e, fd));
 	}
 	return real_close(fd);
+}
+
+/* A descriptor the table holds nothing about (a file, a pipe) is closed
+ * at once, whichever thread closes it; only the others are looked at. */
+HOOK_API int close(int fd)
+{
+	const struct fd_entry *e = fdtab_get(fd);
+
+	if (__builtin_expect(e && !e->kind && !e->conn, 1))
+		return real_close(fd);
+	return close_known(fd);
 }
 
 /*

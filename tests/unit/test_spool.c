@@ -4,6 +4,7 @@
  * claimed by exactly one of several processes draining it together.
  */
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -17,13 +18,39 @@
 #define B "http://b:4318/v1/traces"
 #define PB "application/x-protobuf"
 
-static char dir[64];
+static char base[32], dir[64];
+static pid_t base_owner;
 
+static int remove_entry(const char *path, const struct stat *st, int type,
+			struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* The test's directory and all it holds; not from a child the test forked
+ * (they _exit(), but the check is cheap). */
+static void remove_base(void)
+{
+	if (base[0] && getpid() == base_owner)
+		nftw(base, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+	base[0] = '\0';
+}
+
+/* dir: a spool directory to be, in a temporary directory of its own that
+ * is removed when the test ends (or when the next one is made, for tests
+ * run in one process). */
 static void make_dir(void)
 {
-	strcpy(dir, "/tmp/test-spool-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	strcat(dir, "/spool");
+	remove_base();
+	strcpy(base, "/tmp/test-spool-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(base));
+	if (base_owner != getpid()) {
+		base_owner = getpid();
+		atexit(remove_base);
+	}
+	snprintf(dir, sizeof(dir), "%s/spool", base);
 }
 
 static void put(struct spool *sp, const char *url, const char *body)
