@@ -160,19 +160,26 @@ static inline struct fd_entry *watched(int fd)
 }
 
 /*
- * 0 when fd is certainly not watched(): not a socket of ours, with the
- * library initialised.  The I/O hooks below test only this inline and
- * otherwise jump straight to the real function, so that for every other
- * descriptor a hook is a few instructions on one or two lines of code.
- * On a guest whose system calls leave the caches cold, each further line
- * a hook touches costs more than its instructions (the hook floor in
- * BENCHMARKS.md).
+ * 0 when fd is certainly not watched(), with the library initialised:
+ * not a socket of ours, or a stream socket whose bytes are not followed
+ * here (not HTTP, or ciphertext) and that has no connect to settle, while
+ * no TLS library's call is looking for its transport.  The I/O hooks
+ * below test only this inline and otherwise jump straight to the real
+ * function, so that for every other descriptor a hook is a few
+ * instructions on one or two lines of code.  On a guest whose system
+ * calls leave the caches cold, each further line a hook touches costs
+ * more than its instructions (the hook floor in BENCHMARKS.md).
  */
 static inline int maybe_watched(int fd)
 {
 	const struct fd_entry *e = fdtab_get(fd);
 
-	return !e || e->kind >= FD_TCP;
+	if (!e)
+		return 1;
+	if (e->kind < FD_TCP)
+		return 0;
+	return !((e->proto == FD_PROTO_NONE || e->tls) &&
+		 e->state != FD_CONNECTING && !tls_capturing);
 }
 
 /*
