@@ -22,14 +22,18 @@ void dbspan_analyze(struct dbspan_sql *a, const char *sql, size_t len,
 		a->text_len = sql_analyze(sql, len, dialect, a->text,
 					  sizeof(a->text), a->summary,
 					  sizeof(a->summary), &a->info);
+	a->operation_len = (uint8_t)strnlen(a->info.operation,
+					    sizeof(a->info.operation));
+	a->collection_len = (uint8_t)strnlen(a->info.collection,
+					     sizeof(a->info.collection));
 }
 
 void dbspan_query_of(struct dbspan_query *q, const struct dbspan_sql *a)
 {
 	q->text = (struct str){ a->text, a->raw ? 0 : a->text_len };
 	q->summary = (struct str){ a->summary, a->info.summary_len };
-	q->operation = a->info.operation;
-	q->collection = a->info.collection;
+	q->operation = (struct str){ a->info.operation, a->operation_len };
+	q->collection = (struct str){ a->info.collection, a->collection_len };
 	q->raw = (struct str){ a->text, a->raw ? a->text_len : 0 };
 	q->raw_dialect = a->dialect;
 }
@@ -37,10 +41,10 @@ void dbspan_query_of(struct dbspan_query *q, const struct dbspan_sql *a)
 /* The writers here are record.h's inline ones: every query span writes
  * these, and a key it lacks with a value that fits, nearly always, is
  * appended without a call. */
-static inline void put_cstr(struct span *s, const char *key, const char *val)
+static inline void put_str(struct span *s, const char *key, struct str val)
 {
-	if (val && val[0])
-		rec_append_str(s, key, val, strlen(val));
+	if (val.n > 0)
+		rec_append_str(s, key, val.p, val.n);
 }
 
 /* Names s by the value of its string attribute a (if written), sharing
@@ -54,13 +58,22 @@ static void name_by(struct span *s, const struct span_attr *a)
 /* The summary as an attribute and the span's name, the operation and the
  * collection. */
 static void describe_analysis(struct span *s, struct str summary,
-			      const char *operation, const char *collection)
+			      struct str operation, struct str collection)
 {
 	if (summary.n > 0)
 		name_by(s, rec_append_str(s, ATTR_DB_QUERY_SUMMARY,
 					  summary.p, summary.n));
-	put_cstr(s, ATTR_DB_OPERATION_NAME, operation);
-	put_cstr(s, ATTR_DB_COLLECTION_NAME, collection);
+	put_str(s, ATTR_DB_OPERATION_NAME, operation);
+	put_str(s, ATTR_DB_COLLECTION_NAME, collection);
+}
+
+/* describe_analysis() of a's summary, operation and collection. */
+static void describe_sql_analysis(struct span *s, const struct dbspan_sql *a)
+{
+	describe_analysis(s, (struct str){ a->summary, a->info.summary_len },
+			  (struct str){ a->info.operation, a->operation_len },
+			  (struct str){ a->info.collection,
+					a->collection_len });
 }
 
 /* db.system.name and db.namespace, and the name they give s until a
@@ -77,12 +90,74 @@ describe_where(struct span *s, struct str system, struct str ns)
 	name_by(s, nsa ? nsa : sys);
 }
 
+/* Adds the key bit, the slot and the bytes of the string attribute key
+ * to a run being planned, when val is not empty. */
+static inline void plan_str(uint32_t *keys, size_t *n, size_t *bytes,
+			    const char *key, struct str val)
+{
+	if (val.n > 0) {
+		*keys |= rec_key_bit(key);
+		(*n)++;
+		*bytes += val.n;
+	}
+}
+
+/* Writes val at a when planned (not empty); returns the next slot. */
+static inline struct span_attr *put_planned(struct span *s,
+					    struct span_attr *a,
+					    const char *key, struct str val)
+{
+	return val.n > 0 ? rec_put_str(s, a, key, val.p, val.n) : a;
+}
+
+/*
+ * dbspan_describe() as one run (rec_reserve()), for a record that has
+ * none of q's attributes yet and room for them all: every span of a
+ * statement run again, on the libpq path.  -1, with nothing written,
+ * otherwise.
+ */
+static int describe_run(struct span *s, const struct dbspan_query *q)
+{
+	uint32_t keys = 0;
+	size_t n = 0, bytes = 0;
+	struct span_attr *at;
+
+	plan_str(&keys, &n, &bytes, ATTR_DB_SYSTEM_NAME, q->system);
+	plan_str(&keys, &n, &bytes, ATTR_DB_NAMESPACE, q->ns);
+	plan_str(&keys, &n, &bytes, ATTR_DB_QUERY_SUMMARY, q->summary);
+	plan_str(&keys, &n, &bytes, ATTR_DB_OPERATION_NAME, q->operation);
+	plan_str(&keys, &n, &bytes, ATTR_DB_COLLECTION_NAME, q->collection);
+	plan_str(&keys, &n, &bytes, ATTR_SERVER_ADDRESS, q->server);
+	if (q->port > 0) {
+		keys |= rec_key_bit(ATTR_SERVER_PORT);
+		n++;
+	}
+	if (q->system.n == 0 || !(at = rec_reserve(s, keys, n, bytes)))
+		return -1;
+	at = rec_put_str(s, at, ATTR_DB_SYSTEM_NAME, q->system.p,
+			 q->system.n);
+	at = put_planned(s, at, ATTR_DB_NAMESPACE, q->ns);
+	s->name = at[-1].v.s;   /* the namespace, else the system */
+	if (q->summary.n > 0) {
+		at = rec_put_str(s, at, ATTR_DB_QUERY_SUMMARY, q->summary.p,
+				 q->summary.n);
+		s->name = at[-1].v.s;
+	}
+	at = put_planned(s, at, ATTR_DB_OPERATION_NAME, q->operation);
+	at = put_planned(s, at, ATTR_DB_COLLECTION_NAME, q->collection);
+	at = put_planned(s, at, ATTR_SERVER_ADDRESS, q->server);
+	if (q->port > 0)
+		rec_put_int(s, at, ATTR_SERVER_PORT, q->port);
+	return 0;
+}
+
 void dbspan_describe(struct span *s, const struct dbspan_query *q)
 {
-	describe_where(s, (struct str){ q->system, strlen(q->system) },
-		       q->ns);
+	if (describe_run(s, q) == 0)
+		return;
+	describe_where(s, q->system, q->ns);
 	describe_analysis(s, q->summary, q->operation, q->collection);
-	put_cstr(s, ATTR_SERVER_ADDRESS, q->server);
+	put_str(s, ATTR_SERVER_ADDRESS, q->server);
 	if (q->port > 0)
 		rec_append_int(s, ATTR_SERVER_PORT, q->port);
 }
@@ -95,9 +170,7 @@ describe_sql(struct span *s, struct str system, struct str ns,
 	describe_where(s, system, ns);
 	/* A raw text has no analysis yet. */
 	if (!a->raw)
-		describe_analysis(s, (struct str){ a->summary,
-						   a->info.summary_len },
-				  a->info.operation, a->info.collection);
+		describe_sql_analysis(s, a);
 }
 
 void dbspan_describe_sql(struct span *s, struct str system, struct str ns,
@@ -131,8 +204,7 @@ static __attribute__((noinline)) void put_analysed(struct span *s,
 	struct dbspan_sql a;
 
 	dbspan_analyze(&a, raw.p, raw.n, dialect);
-	describe_analysis(s, (struct str){ a.summary, a.info.summary_len },
-			  a.info.operation, a.info.collection);
+	describe_sql_analysis(s, &a);
 	put_text(s, (struct str){ a.text, a.text_len }, reserve);
 }
 

@@ -27,6 +27,8 @@
  */
 struct dbspan_sql {
 	struct sql_info info;   /* operation, collection, summary_len */
+	/* strlen of info.operation and info.collection, taken once */
+	uint8_t operation_len, collection_len;
 	size_t text_len;
 	unsigned dialect;       /* SQL_POSTGRES or SQL_SQLITE */
 	uint8_t raw;
@@ -57,6 +59,8 @@ static inline void dbspan_keep(struct dbspan_sql *a, const char *sql,
 	 * is cleared, not all of it (the collection alone is 128 bytes). */
 	a->info.operation[0] = 0;
 	a->info.collection[0] = 0;
+	a->operation_len = 0;
+	a->collection_len = 0;
 	a->info.summary_len = 0;
 	a->summary[0] = 0;
 	memcpy(a->text, sql, len);
@@ -66,9 +70,9 @@ static inline void dbspan_keep(struct dbspan_sql *a, const char *sql,
 }
 
 /* What a span says about its statement and where it ran.  Empty strings
- * (or NULL) and a zero port are left out. */
+ * and a zero port are left out. */
 struct dbspan_query {
-	const char *system;     /* db.system.name: "postgresql", "sqlite" */
+	struct str system;      /* db.system.name: "postgresql", "sqlite" */
 	struct str ns;          /* db.namespace: the database or file */
 	struct str text;        /* db.query.text, sanitised */
 	struct str summary;     /* db.query.summary */
@@ -76,9 +80,9 @@ struct dbspan_query {
 	 * statement as written, in dialect raw_dialect. */
 	struct str raw;
 	unsigned raw_dialect;
-	const char *operation;  /* db.operation.name */
-	const char *collection; /* db.collection.name */
-	const char *server;     /* server.address */
+	struct str operation;   /* db.operation.name */
+	struct str collection;  /* db.collection.name */
+	struct str server;      /* server.address */
 	int port;               /* server.port */
 };
 

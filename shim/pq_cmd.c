@@ -36,9 +36,9 @@ static struct span *span_begin(struct pq_conn *c, PGconn *conn,
 	if (!s)
 		return NULL;
 	pq_conn_info(c, conn);
-	q->system = "postgresql";
-	q->ns = str_of(c->db);
-	q->server = c->host;
+	q->system = STR_LIT("postgresql");
+	q->ns = (struct str){ c->db, c->db_len };
+	q->server = (struct str){ c->host, c->host_len };
 	q->port = c->port;
 	dbspan_describe(s, q);
 	dbspan_text(s, q, PQ_RESERVE);

@@ -81,12 +81,14 @@ void pq_conn_free(struct pq_conn *c)
 
 /* ------------------------------------------------------------ info */
 
-/* Copies libpq's string (may be NULL) to (out, cap), cut to fit. */
-static void copy_info(char *out, size_t cap, const char *v)
+/* Copies libpq's string (may be NULL) to (out, cap), cut to fit;
+ * returns its length there. */
+static uint16_t copy_info(char *out, size_t cap, const char *v)
 {
 	out[0] = 0;
 	if (v)
 		strncat(out, v, cap - 1);
+	return (uint16_t)strlen(out);
 }
 
 void pq_conn_info(struct pq_conn *c, PGconn *conn)
@@ -98,8 +100,9 @@ void pq_conn_info(struct pq_conn *c, PGconn *conn)
 
 	if (c->info_ok)
 		return;
-	copy_info(c->db, sizeof(c->db), db ? db(conn) : NULL);
-	copy_info(c->host, sizeof(c->host), host ? host(conn) : NULL);
+	c->db_len = copy_info(c->db, sizeof(c->db), db ? db(conn) : NULL);
+	c->host_len = copy_info(c->host, sizeof(c->host),
+				host ? host(conn) : NULL);
 	c->port = pq_port(port ? port(conn) : NULL);
 	c->info_ok = status && status(conn) == CONNECTION_OK;
 }
@@ -211,6 +214,8 @@ void pq_stmt_store(struct pq_conn *c, const char *name,
 	memcpy(st->collection, a->info.collection, sizeof(st->collection));
 	st->operation[sizeof(st->operation) - 1] = 0;
 	st->collection[sizeof(st->collection) - 1] = 0;
+	st->operation_len = (uint8_t)strlen(st->operation);
+	st->collection_len = (uint8_t)strlen(st->collection);
 	st->used = 1;
 }
 
@@ -222,6 +227,6 @@ void pq_stmt_query(const struct pq_stmt *st, struct dbspan_query *q)
 	q->text = (struct str){ st->text, st->text_len };
 	q->summary = (struct str){ st->text + st->text_len + 1,
 				   st->summary_len };
-	q->operation = st->operation;
-	q->collection = st->collection;
+	q->operation = (struct str){ st->operation, st->operation_len };
+	q->collection = (struct str){ st->collection, st->collection_len };
 }

@@ -40,6 +40,7 @@ struct pq_stmt {
 	char *text;             /* malloc'd: text NUL summary NUL */
 	uint16_t text_len;
 	uint16_t summary_len;
+	uint8_t operation_len, collection_len;
 	char operation[32];
 	char collection[128];
 };
@@ -48,6 +49,7 @@ struct pq_conn {
 	uint8_t pipeline;       /* in pipeline mode */
 	uint8_t info_ok;        /* db, host, port are current */
 	int port;
+	uint16_t db_len, host_len;      /* of db and host */
 	char db[64];
 	char host[192];
 	struct pq_stmt *stmts;  /* PQ_STMT_MAX, allocated on first prepare */

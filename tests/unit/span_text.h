@@ -1,6 +1,6 @@
 /*
- * For unit tests that read what a span record holds: its pooled strings as
- * NUL-terminated C strings, for ck_assert_str_eq.  Each helper returns its
+ * For unit tests that read what a span record holds: its pooled strings
+ * (and views of text) as NUL-terminated C strings, for ck_assert_str_eq.  Each helper returns its
  * own static buffer, valid until its next call.
  */
 #ifndef OTELSHIM_SPAN_TEXT_H
@@ -26,6 +26,17 @@ static inline const char *span_text(const struct span *s, struct span_str r)
 	static char out[SPAN_STRPOOL + 1];
 
 	return span_text_into(out, s, r);
+}
+
+/* A view (common/text.h) of up to SPAN_STRPOOL bytes. */
+static inline const char *view_text(struct str v)
+{
+	static char out[SPAN_STRPOOL + 1];
+
+	ck_assert_uint_le(v.n, SPAN_STRPOOL);
+	memcpy(out, v.p, v.n);
+	out[v.n] = 0;
+	return out;
 }
 
 /* The span's name. */

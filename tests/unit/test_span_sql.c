@@ -69,9 +69,9 @@ START_TEST(raw_text_sanitised_at_pop)
 			  "'hunter2-pw' AND id = 31337 OR name IN "
 			  "('Ada Lovelace', 'x') -- comment-secret\n";
 	struct dbspan_query q = {
-		.system = "postgresql", .ns = STR_LIT("shop"),
+		.system = STR_LIT("postgresql"), .ns = STR_LIT("shop"),
 		.raw = { sql, strlen(sql) }, .raw_dialect = SQL_POSTGRES,
-		.server = "db.local", .port = 5432,
+		.server = STR_LIT("db.local"), .port = 5432,
 	};
 	struct span *s = span_new();
 	const struct span_attr *a;
@@ -208,7 +208,7 @@ START_TEST(short_pool_cuts_the_text)
 	const char *sql = "UPDATE accounts SET owner = 'Ada Lovelace', "
 			  "balance = 31337 WHERE id = 4242";
 	struct dbspan_query q = {
-		.system = "sqlite", .raw = { sql, strlen(sql) },
+		.system = STR_LIT("sqlite"), .raw = { sql, strlen(sql) },
 		.raw_dialect = SQL_SQLITE,
 	};
 	struct span *s = span_new();
@@ -242,7 +242,7 @@ END_TEST
 START_TEST(too_long_for_the_record)
 {
 	char sql[SPAN_STRPOOL + 200];
-	struct dbspan_query q = { .system = "postgresql" };
+	struct dbspan_query q = { .system = STR_LIT("postgresql") };
 	struct span *s = span_new();
 	size_t n;
 	struct span out;
@@ -283,7 +283,7 @@ START_TEST(keep_or_analyse)
 	ck_assert_int_eq(a.raw, 0);
 	ck_assert_uint_eq(q.raw.n, 0);
 	ck_assert_str_eq(a.text, "DELETE FROM t WHERE id = ?");
-	ck_assert_str_eq(q.operation, "DELETE");
+	ck_assert_str_eq(view_text(q.operation), "DELETE");
 }
 END_TEST
 
