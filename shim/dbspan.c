@@ -112,9 +112,9 @@ static inline struct span_attr *put_planned(struct span *s,
 
 /*
  * dbspan_describe() as one run (rec_reserve()), for a record that has
- * none of q's attributes yet and room for them all: every span of a
- * statement run again, on the libpq path.  -1, with nothing written,
- * otherwise.
+ * none of q's attributes yet and room for them all, as nearly every libpq
+ * span has: one check of the record instead of one per attribute.  -1,
+ * with nothing written, otherwise.
  */
 static int describe_run(struct span *s, const struct dbspan_query *q)
 {
