@@ -38,6 +38,8 @@ struct sql_info {
 	/* db.collection.name: "" unless every collection the text names is
 	 * the same one; written as in the text (schema.table, "Quoted"). */
 	char collection[128];
+	/* strlen() of operation and collection, taken once they are final */
+	unsigned operation_len, collection_len;
 	unsigned nstatements;   /* non-empty statements separated by ';' */
 	unsigned noperations;   /* operations in the summary */
 	unsigned ncollections;  /* collection names met (repeats counted) */

@@ -601,4 +601,6 @@ void sql_sum_finish(struct sum *m)
 		info->operation[0] = 0;
 	if (!m->coll_ok)
 		info->collection[0] = 0;
+	info->operation_len = (unsigned)strlen(info->operation);
+	info->collection_len = (unsigned)strlen(info->collection);
 }

@@ -131,8 +131,6 @@ static int resolve(struct span *s, struct span_attr *a)
 		m.text = text_buf;
 		m.summary = summary_buf;
 		m.info = &info_buf;
-		m.operation_len = strlen(info_buf.operation);
-		m.collection_len = strlen(info_buf.collection);
 	}
 	a->type = SPAN_ATTR_STRING;
 	a->v.s = raw;
@@ -147,9 +145,9 @@ static int resolve(struct span *s, struct span_attr *a)
 				rec_str(s, m.summary, m.info->summary_len);
 	}
 	put_str(s, ATTR_DB_OPERATION_NAME, m.info->operation,
-		m.operation_len);
+		m.info->operation_len);
 	put_str(s, ATTR_DB_COLLECTION_NAME, m.info->collection,
-		m.collection_len);
+		m.info->collection_len);
 	/* Last, so that it is the text that the pool cuts (rec_str(); a
 	 * text that fits whole, nearly every one, without the call). */
 	a->v.s = m.len <= (size_t)(SPAN_STRPOOL - s->pool_used) ?

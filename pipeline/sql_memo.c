@@ -34,8 +34,6 @@ struct memo {
 	uint16_t shape_len;
 	uint16_t text_len;
 	uint8_t bare;                   /* the shape has no marker */
-	uint8_t operation_len;          /* strlen(info.operation), < 32 */
-	uint8_t collection_len;         /* strlen(info.collection), < 128 */
 	char shape[SQL_MEMO_SHAPE_MAX];
 	char text[SQL_MEMO_TEXT_MAX];
 	char summary[SQL_SUMMARY_MAX + 1];
@@ -161,8 +159,6 @@ int sql_memo_find(const char *sql, size_t len, unsigned dialect,
 	hit->len = m->text_len;
 	hit->summary = m->summary;
 	hit->info = &m->info;
-	hit->operation_len = m->operation_len;
-	hit->collection_len = m->collection_len;
 	return 1;
 }
 
@@ -191,9 +187,5 @@ void sql_memo_keep(const struct sql_memo_key *key, const char *text,
 	memcpy(m->text, text, tlen);
 	memcpy(m->summary, summary, info->summary_len);
 	m->info = *info;
-	m->operation_len = (uint8_t)strnlen(m->info.operation,
-					    sizeof(m->info.operation) - 1);
-	m->collection_len = (uint8_t)strnlen(m->info.collection,
-					     sizeof(m->info.collection) - 1);
 	atomic_store_explicit(&m->key, key->hash, memory_order_release);
 }

@@ -36,8 +36,6 @@ struct sql_memo_entry {
 	size_t len;
 	const char *summary;            /* info->summary_len bytes */
 	const struct sql_info *info;
-	size_t operation_len;           /* strlen(info->operation) */
-	size_t collection_len;          /* strlen(info->collection) */
 };
 
 /* Works out the key of (sql, len) in dialect (SQL_POSTGRES or SQL_SQLITE);

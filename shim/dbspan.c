@@ -22,18 +22,16 @@ void dbspan_analyze(struct dbspan_sql *a, const char *sql, size_t len,
 		a->text_len = sql_analyze(sql, len, dialect, a->text,
 					  sizeof(a->text), a->summary,
 					  sizeof(a->summary), &a->info);
-	a->operation_len = (uint8_t)strnlen(a->info.operation,
-					    sizeof(a->info.operation));
-	a->collection_len = (uint8_t)strnlen(a->info.collection,
-					     sizeof(a->info.collection));
 }
 
 void dbspan_query_of(struct dbspan_query *q, const struct dbspan_sql *a)
 {
 	q->text = (struct str){ a->text, a->raw ? 0 : a->text_len };
 	q->summary = (struct str){ a->summary, a->info.summary_len };
-	q->operation = (struct str){ a->info.operation, a->operation_len };
-	q->collection = (struct str){ a->info.collection, a->collection_len };
+	q->operation = (struct str){ a->info.operation,
+				     a->info.operation_len };
+	q->collection = (struct str){ a->info.collection,
+				      a->info.collection_len };
 	q->raw = (struct str){ a->text, a->raw ? a->text_len : 0 };
 	q->raw_dialect = a->dialect;
 }
@@ -71,9 +69,10 @@ static void describe_analysis(struct span *s, struct str summary,
 static void describe_sql_analysis(struct span *s, const struct dbspan_sql *a)
 {
 	describe_analysis(s, (struct str){ a->summary, a->info.summary_len },
-			  (struct str){ a->info.operation, a->operation_len },
+			  (struct str){ a->info.operation,
+					a->info.operation_len },
 			  (struct str){ a->info.collection,
-					a->collection_len });
+					a->info.collection_len });
 }
 
 /* db.system.name and db.namespace, and the name they give s until a

@@ -27,8 +27,6 @@
  */
 struct dbspan_sql {
 	struct sql_info info;   /* operation, collection, summary_len */
-	/* strlen of info.operation and info.collection, taken once */
-	uint8_t operation_len, collection_len;
 	size_t text_len;
 	unsigned dialect;       /* SQL_POSTGRES or SQL_SQLITE */
 	uint8_t raw;
@@ -59,8 +57,8 @@ static inline void dbspan_keep(struct dbspan_sql *a, const char *sql,
 	 * is cleared, not all of it (the collection alone is 128 bytes). */
 	a->info.operation[0] = 0;
 	a->info.collection[0] = 0;
-	a->operation_len = 0;
-	a->collection_len = 0;
+	a->info.operation_len = 0;
+	a->info.collection_len = 0;
 	a->info.summary_len = 0;
 	a->summary[0] = 0;
 	memcpy(a->text, sql, len);

@@ -214,8 +214,8 @@ void pq_stmt_store(struct pq_conn *c, const char *name,
 	memcpy(st->collection, a->info.collection, sizeof(st->collection));
 	st->operation[sizeof(st->operation) - 1] = 0;
 	st->collection[sizeof(st->collection) - 1] = 0;
-	st->operation_len = (uint8_t)strlen(st->operation);
-	st->collection_len = (uint8_t)strlen(st->collection);
+	st->operation_len = (uint8_t)a->info.operation_len;
+	st->collection_len = (uint8_t)a->info.collection_len;
 	st->used = 1;
 }
 

@@ -77,6 +77,8 @@ static void raw(const uint8_t *data, size_t size, unsigned flags)
 	check(valid_utf8(sum, info.summary_len));
 	check(memchr(info.operation, 0, sizeof(info.operation)) != NULL);
 	check(memchr(info.collection, 0, sizeof(info.collection)) != NULL);
+	check(info.operation_len == strlen(info.operation));
+	check(info.collection_len == strlen(info.collection));
 	check(info.noperations != 1 || info.nstatements >= 1);
 	check(!(info.truncated & SQL_TRUNC_TEXT));
 

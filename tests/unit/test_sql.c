@@ -357,6 +357,8 @@ START_TEST(table)
 	ck_assert_msg(strcmp(info.collection, c->coll) == 0,
 	              "case %d collection: got '%s' want '%s'", _i,
 	              info.collection, c->coll);
+	ck_assert_uint_eq(info.operation_len, strlen(c->op));
+	ck_assert_uint_eq(info.collection_len, strlen(c->coll));
 	ck_assert_uint_eq(info.truncated, 0);
 
 	/* The two single-purpose entry points agree (PostgreSQL cases). */
