@@ -126,6 +126,15 @@ static inline const struct span_attr *rec_append_str(struct span *s,
 	return a;
 }
 
+/* rec_append_str() of a value that is not empty; an empty one is left
+ * out. */
+static inline void rec_append_nonempty(struct span *s, const char *key,
+				       const char *val, size_t len)
+{
+	if (len > 0)
+		rec_append_str(s, key, val, len);
+}
+
 static inline void rec_append_int(struct span *s, const char *key,
 				  int64_t val)
 {

@@ -87,16 +87,6 @@ static void attr_remove(struct span *s, struct span_attr *a)
 	s->nattrs = (uint8_t)(n - 1);
 }
 
-/* The writers here are record.h's inline ones: a key the record lacks
- * and a value that fits, nearly always, are appended without a call;
- * the record comes out as rec_attr_str() would write it. */
-static void put_str(struct span *s, const char *key, const char *val,
-		    size_t len)
-{
-	if (len > 0)
-		rec_append_str(s, key, val, len);
-}
-
 /* rec_append_pool() for the text, longer than the other strings: up to
  * 64 bytes copied without a call. */
 static struct span_str append_text(struct span *s, const char *text,
@@ -144,10 +134,10 @@ static int resolve(struct span *s, struct span_attr *a)
 		s->name = sum ? sum->v.s :
 				rec_str(s, m.summary, m.info->summary_len);
 	}
-	put_str(s, ATTR_DB_OPERATION_NAME, m.info->operation,
-		m.info->operation_len);
-	put_str(s, ATTR_DB_COLLECTION_NAME, m.info->collection,
-		m.info->collection_len);
+	rec_append_nonempty(s, ATTR_DB_OPERATION_NAME, m.info->operation,
+			    m.info->operation_len);
+	rec_append_nonempty(s, ATTR_DB_COLLECTION_NAME, m.info->collection,
+			    m.info->collection_len);
 	/* Last, so that it is the text that the pool cuts (rec_str(); a
 	 * text that fits whole, nearly every one, without the call). */
 	a->v.s = m.len <= (size_t)(SPAN_STRPOOL - s->pool_used) ?

@@ -36,15 +36,6 @@ void dbspan_query_of(struct dbspan_query *q, const struct dbspan_sql *a)
 	q->raw_dialect = a->dialect;
 }
 
-/* The writers here are record.h's inline ones: every query span writes
- * these, and a key it lacks with a value that fits, nearly always, is
- * appended without a call. */
-static inline void put_str(struct span *s, const char *key, struct str val)
-{
-	if (val.n > 0)
-		rec_append_str(s, key, val.p, val.n);
-}
-
 /* Names s by the value of its string attribute a (if written), sharing
  * its bytes in the pool. */
 static void name_by(struct span *s, const struct span_attr *a)
@@ -61,8 +52,10 @@ static void describe_analysis(struct span *s, struct str summary,
 	if (summary.n > 0)
 		name_by(s, rec_append_str(s, ATTR_DB_QUERY_SUMMARY,
 					  summary.p, summary.n));
-	put_str(s, ATTR_DB_OPERATION_NAME, operation);
-	put_str(s, ATTR_DB_COLLECTION_NAME, collection);
+	rec_append_nonempty(s, ATTR_DB_OPERATION_NAME, operation.p,
+			    operation.n);
+	rec_append_nonempty(s, ATTR_DB_COLLECTION_NAME, collection.p,
+			    collection.n);
 }
 
 /* describe_analysis() of a's summary, operation and collection. */
@@ -156,7 +149,7 @@ void dbspan_describe(struct span *s, const struct dbspan_query *q)
 		return;
 	describe_where(s, q->system, q->ns);
 	describe_analysis(s, q->summary, q->operation, q->collection);
-	put_str(s, ATTR_SERVER_ADDRESS, q->server);
+	rec_append_nonempty(s, ATTR_SERVER_ADDRESS, q->server.p, q->server.n);
 	if (q->port > 0)
 		rec_append_int(s, ATTR_SERVER_PORT, q->port);
 }
@@ -188,8 +181,7 @@ static void put_text(struct span *s, struct str text, size_t reserve)
 	n = utf8_cut(text.p, text.n, room);
 	if (n < text.n)
 		s->truncated = 1;
-	if (n > 0)
-		rec_append_str(s, ATTR_DB_QUERY_TEXT, text.p, n);
+	rec_append_nonempty(s, ATTR_DB_QUERY_TEXT, text.p, n);
 }
 
 /* A raw text too long to travel whole (a cut raw text would lose the
