@@ -34,7 +34,12 @@ static const struct exporter_ops *ops;  /* the module stays loaded */
 /* This image spooled spans before an exec: every later exec (execvp
  * tries one path after another) tells the new image to deliver. */
 static _Atomic int exec_spooled STARTUP_DATA;
-static int atexit_registered;
+/* Set the first time this image, or the one it was forked from, starts an
+ * exporter; its exit flush is registered then.  With the start-up data:
+ * every exit reads it (batch_shutdown), and so a process that never
+ * started one does not touch the exporter's state page, which would
+ * cost it a fault. */
+static int ever_started STARTUP_DATA;
 
 /*
  * What belongs to this process's exporter: the ring, the thread's words,
@@ -172,7 +177,9 @@ STARTUP_CODE void batch_init(const struct batch_host *h)
 			return;
 		bs_wiped = madvise(page, sizeof(*bs), MADV_WIPEONFORK) == 0;
 	}
-	pthread_mutex_init(&((struct batch_state *)page)->load_lock, NULL);
+	/* The page is fresh zeroes: load_lock is glibc's default mutex as it
+	 * is (see the field).  Writing it here would give every process its
+	 * own copy of the page at start, one fault, traced or not. */
 	bs = page;
 }
 
@@ -665,8 +672,8 @@ static struct ring *start_exporter(void)
 	 * them.  The destructor is the fallback for exits that skip atexit
 	 * handlers registered from shared objects.
 	 */
-	if (!atexit_registered) {
-		atexit_registered = 1;
+	if (!ever_started) {
+		ever_started = 1;
 		atexit(at_exit_flush);
 	}
 	sigfillset(&all);
@@ -821,7 +828,7 @@ STARTUP_CODE void batch_shutdown(void)
 	uint64_t budget, reserve, start;
 	int expect = 0;
 
-	if (!cfg || !atomic_load(&bs->started))
+	if (!cfg || !ever_started || !atomic_load(&bs->started))
 		return;
 	if (!atomic_compare_exchange_strong(&bs->shut_down, &expect, 1))
 		return;

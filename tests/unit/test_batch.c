@@ -5,7 +5,8 @@
  * flush at shutdown and the counters adding up; a forked child that
  * starts with nothing of its parent's.  Also run under ThreadSanitizer.
  * And the check the loader makes before it calls into a module: every
- * struct crossing the boundary the same size on both sides.
+ * struct crossing the boundary the same size on both sides.  And the
+ * zero bytes the exporter's state and the fork guard take as unlocked.
  * links: pipeline/batch.c pipeline/pace.c pipeline/ring.c pipeline/span_sql.c pipeline/sql_memo.c pipeline/record.c pipeline/slab.c pipeline/status.c
  */
 #include <pthread.h>
@@ -198,6 +199,21 @@ START_TEST(module_abi_check)
 }
 END_TEST
 
+/* The exporter's load lock and the fork guard's lock live in a page that
+ * is never initialised but zero (mapped fresh, wiped at fork): zero
+ * bytes must be the libc's unlocked default. */
+START_TEST(zero_bytes_are_unlocked_locks)
+{
+	static const pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
+	static const pthread_rwlock_t rwlock = PTHREAD_RWLOCK_INITIALIZER;
+	static const char zero[sizeof(mutex) > sizeof(rwlock) ?
+			       sizeof(mutex) : sizeof(rwlock)];
+
+	ck_assert_mem_eq(&mutex, zero, sizeof(mutex));
+	ck_assert_mem_eq(&rwlock, zero, sizeof(rwlock));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("batch");
@@ -207,6 +223,7 @@ int main(void)
 	tcase_add_test(tc, producers_thread_and_shutdown);
 	tcase_add_test(tc, fork_child_starts_clean);
 	tcase_add_test(tc, module_abi_check);
+	tcase_add_test(tc, zero_bytes_are_unlocked_locks);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
