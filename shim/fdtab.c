@@ -1,26 +1,21 @@
 /*
- * The descriptor table (see fdtab.h): one mmap()ed array, reserved at
- * start-up and never resized, so lookups are an index and need no lock.
+ * The descriptor table (see fdtab.h): one array in .bss, never resized,
+ * so lookups are an index and need no lock.  The library's own mapping
+ * holds it: a start makes no call for it, and a page of it becomes
+ * resident only when a descriptor number on that page is first used.
  */
 #include <stddef.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "common/loader.h"
 #include "fdtab.h"
 
+static struct fd_entry fdtab_entries[FDTAB_MAX];
 struct fd_entry *fdtab_table STARTUP_DATA;
 
-STARTUP_CODE int fdtab_init(void)
+STARTUP_CODE void fdtab_init(void)
 {
-	void *m = mmap(NULL, FDTAB_MAX * sizeof(struct fd_entry),
-		       PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-	if (m == MAP_FAILED)
-		return -1;
-	fdtab_table = m;
-	return 0;
+	fdtab_table = fdtab_entries;
 }
 
 void fdtab_forget(int fd)

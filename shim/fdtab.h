@@ -1,7 +1,7 @@
 /*
- * Per-file-descriptor state, indexed by descriptor number.  The table is a
- * lazily mapped array, so a process pays in memory only for the pages its
- * descriptor numbers touch.  Descriptors at or above FDTAB_MAX are never
+ * Per-file-descriptor state, indexed by descriptor number.  The table is an
+ * array whose pages become resident as they are touched, so a process pays
+ * in memory only for the pages its descriptor numbers touch.  Descriptors at or above FDTAB_MAX are never
  * traced.  Entries are written by the thread that is using the descriptor;
  * a descriptor used by several threads at once gets best-effort tracing.
  */
@@ -51,11 +51,11 @@ struct fd_entry {
 	struct sockaddr_storage peer;   /* connect() target, accept() peer */
 };
 
-/* Maps the table; 0 or -1. */
-int fdtab_init(void);
+/* Makes the table available to fdtab_get(). */
+void fdtab_init(void);
 
 /* The entry for fd, or NULL if fd is out of range (or the table is not
- * mapped yet).  Inline: it is the whole cost of most hooks. */
+ * available yet).  Inline: it is the whole cost of most hooks. */
 extern struct fd_entry *fdtab_table;
 
 static inline struct fd_entry *fdtab_get(int fd)

@@ -144,8 +144,7 @@ static void init(void)
 	log_set_level(config.log_level, config.log_level_explicit);
 	if (config.sdk_disabled || config.exporter == CONFIG_EXPORTER_NONE)
 		return;
-	if (fdtab_init() != 0)
-		return;
+	fdtab_init();
 	ctx_init(&config, environ);
 	redact_set_url_keys(config.url_sensitive_keys);
 	/* Before any thread or fork handler of ours (forkguard.h); its page
