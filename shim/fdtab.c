@@ -7,16 +7,9 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "common/loader.h"
 #include "fdtab.h"
 
-static struct fd_entry fdtab_entries[FDTAB_MAX];
-struct fd_entry *fdtab_table STARTUP_DATA;
-
-STARTUP_CODE void fdtab_init(void)
-{
-	fdtab_table = fdtab_entries;
-}
+struct fd_entry fdtab_entries[FDTAB_MAX];
 
 void fdtab_forget(int fd)
 {

@@ -140,13 +140,7 @@ static inline struct fd_entry *watched(int fd)
 {
 	struct fd_entry *e = fdtab_get(fd);
 
-	/* The table exists only once the library is initialised (and so
-	 * the real functions resolved); before that, initialise. */
-	if (__builtin_expect(!e, 0)) {
-		preload_enter();
-		return NULL;
-	}
-	if (e->kind < FD_TCP)
+	if (!e || e->kind < FD_TCP)
 		return NULL;
 	if (__builtin_expect(tls_capturing, 0))
 		tls_capture_note(e);
@@ -160,8 +154,9 @@ static inline struct fd_entry *watched(int fd)
 }
 
 /*
- * 0 when fd is certainly not watched(), with the library initialised:
- * not a socket of ours, or a stream socket whose bytes are not followed
+ * 0 when fd is certainly not watched(): not a socket of ours (an entry
+ * no hook has written, which is every entry before the library is
+ * initialised), or a stream socket whose bytes are not followed
  * here (not HTTP, or ciphertext) and that has no connect to settle, while
  * no TLS library's call is looking for its transport.  The I/O hooks
  * below test only this inline and otherwise jump straight to the real
@@ -174,9 +169,7 @@ static inline int maybe_watched(int fd)
 {
 	const struct fd_entry *e = fdtab_get(fd);
 
-	if (!e)
-		return 1;
-	if (e->kind < FD_TCP)
+	if (!e || e->kind < FD_TCP)
 		return 0;
 	return !((e->proto == FD_PROTO_NONE || e->tls) &&
 		 e->state != FD_CONNECTING && !tls_capturing);

@@ -23,7 +23,6 @@
 #include "pipeline/batch.h"
 #include "context.h"
 #include "crash.h"
-#include "fdtab.h"
 #include "forkguard.h"
 #include "log.h"
 #include "ownfd.h"
@@ -144,7 +143,6 @@ static void init(void)
 	log_set_level(config.log_level, config.log_level_explicit);
 	if (config.sdk_disabled || config.exporter == CONFIG_EXPORTER_NONE)
 		return;
-	fdtab_init();
 	ctx_init(&config, environ);
 	redact_set_url_keys(config.url_sensitive_keys);
 	/* Before any thread or fork handler of ours (forkguard.h); its page

@@ -42,7 +42,7 @@ static PRELOAD_TLS int captured;
 void tls_capture_note(const struct fd_entry *e)
 {
 	if (!captured)
-		captured = (int)(e - fdtab_table) + 1;
+		captured = (int)(e - fdtab_entries) + 1;
 }
 
 /* Ties obj (slot sl, or none yet) to socket fd; the slot, or NULL when the
