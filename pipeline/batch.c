@@ -39,7 +39,7 @@ static _Atomic int exec_spooled STARTUP_DATA;
  * every exit reads it (batch_shutdown), and so a process that never
  * started one does not touch the exporter's state page, which would
  * cost it a fault. */
-static int ever_started STARTUP_DATA;
+static _Atomic int ever_started STARTUP_DATA;
 
 /*
  * What belongs to this process's exporter: the ring, the thread's words,
@@ -672,8 +672,8 @@ static struct ring *start_exporter(void)
 	 * them.  The destructor is the fallback for exits that skip atexit
 	 * handlers registered from shared objects.
 	 */
-	if (!ever_started) {
-		ever_started = 1;
+	if (!atomic_load_explicit(&ever_started, memory_order_relaxed)) {
+		atomic_store_explicit(&ever_started, 1, memory_order_relaxed);
 		atexit(at_exit_flush);
 	}
 	sigfillset(&all);
@@ -828,7 +828,8 @@ STARTUP_CODE void batch_shutdown(void)
 	uint64_t budget, reserve, start;
 	int expect = 0;
 
-	if (!cfg || !ever_started || !atomic_load(&bs->started))
+	if (!cfg || !atomic_load_explicit(&ever_started, memory_order_relaxed) ||
+	    !atomic_load(&bs->started))
 		return;
 	if (!atomic_compare_exchange_strong(&bs->shut_down, &expect, 1))
 		return;

@@ -1,9 +1,10 @@
 /*
  * Per-file-descriptor state, indexed by descriptor number.  The table is an
  * array whose pages become resident as they are touched, so a process pays
- * in memory only for the pages its descriptor numbers touch.  Descriptors at or above FDTAB_MAX are never
- * traced.  Entries are written by the thread that is using the descriptor;
- * a descriptor used by several threads at once gets best-effort tracing.
+ * in memory only for the pages its descriptor numbers touch.  Descriptors
+ * at or above FDTAB_MAX are never traced.  Entries are written by the
+ * thread that is using the descriptor; a descriptor used by several
+ * threads at once gets best-effort tracing.
  */
 #ifndef OTELSHIM_FDTAB_H
 #define OTELSHIM_FDTAB_H

@@ -201,7 +201,7 @@ END_TEST
 
 /* The exporter's load lock and the fork guard's lock live in a page that
  * is never initialised but zero (mapped fresh, wiped at fork): zero
- * bytes must be the libc's unlocked default. */
+ * bytes must be the C library's unlocked default. */
 START_TEST(zero_bytes_are_unlocked_locks)
 {
 	static const pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
