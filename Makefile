@@ -140,7 +140,8 @@ $(MODULE): $(MODULE_OBJS) $(COMMON_LIB)
 # unit tests (also under ASan+UBSan; ring, batch loop, transport and the
 # pointer table and the request table under TSan), short fuzz runs and
 # the integration tests on real programs.
-# Builds run on every CPU (BUILD_JOBS); the tests themselves one at a time.
+# Builds and fuzz smoke runs use every CPU (BUILD_JOBS); the unit and
+# integration tests run one at a time.
 BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 test: deps
@@ -217,14 +218,19 @@ $(FUZZDIR)/fuzz_%: tests/fuzz/fuzz_%.c $$(call links_of,tests/fuzz/fuzz_$$*.c) \
 
 fuzz-build: $(addprefix $(FUZZDIR)/,$(FUZZ_TARGETS))
 
+# Each target is one process on one CPU: BUILD_JOBS of them run at once,
+# each for the whole FUZZ_SECONDS, and a run's output is printed together.
 fuzz-smoke: $(addprefix $(FUZZDIR)/,$(FUZZ_TARGETS))
-	@set -e; for f in $(FUZZ_TARGETS); do \
-	  name=$${f#fuzz_}; mkdir -p $(FUZZDIR)/corpus-$$name; \
-	  echo "== fuzz $$f ($(FUZZ_SECONDS)s)"; \
-	  $(FUZZDIR)/$$f -max_total_time=$(FUZZ_SECONDS) \
-	    $(FUZZDIR)/corpus-$$name tests/fuzz/corpus/$$name > \
-	    $(FUZZDIR)/$$f.log 2>&1 || { tail -n 40 $(FUZZDIR)/$$f.log; exit 1; }; \
-	  tail -n 1 $(FUZZDIR)/$$f.log; done
+	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) --output-sync=target \
+	  $(addprefix fuzz-run-,$(FUZZ_TARGETS))
+
+fuzz-run-%: $(FUZZDIR)/%
+	@name=$*; name=$${name#fuzz_}; mkdir -p $(FUZZDIR)/corpus-$$name; \
+	echo "== fuzz $* ($(FUZZ_SECONDS)s)"; \
+	$(FUZZDIR)/$* -max_total_time=$(FUZZ_SECONDS) \
+	  $(FUZZDIR)/corpus-$$name tests/fuzz/corpus/$$name > \
+	  $(FUZZDIR)/$*.log 2>&1 || { tail -n 40 $(FUZZDIR)/$*.log; exit 1; }; \
+	tail -n 1 $(FUZZDIR)/$*.log
 
 fuzz:
 	$(MAKE) fuzz-smoke FUZZ_SECONDS=300
