@@ -137,9 +137,9 @@ $(MODULE): $(MODULE_OBJS) $(COMMON_LIB)
 # ---------------------------------------------------------------- tests
 
 # make test: install what is missing (tools/install-deps.sh), build, then
-# unit tests (also under ASan+UBSan; ring, batch loop, transport and the
-# pointer table and the request table under TSan), short fuzz runs and
-# the integration tests on real programs.
+# unit tests (also under ASan+UBSan; ring, batch loop, transport, the
+# pointer table, the request table and the descriptor gate under TSan),
+# short fuzz runs and the integration tests on real programs.
 # Builds and fuzz smoke runs use every CPU (BUILD_JOBS); the unit and
 # integration tests run one at a time.
 BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -152,7 +152,7 @@ test: deps
 	$(MAKE) -j$(BUILD_JOBS) unit-build SANITIZE=address,undefined
 	$(MAKE) unit SANITIZE=address,undefined
 	$(MAKE) unit SANITIZE=thread UNIT_ONLY="test_ring test_batch test_transport \
-	  test_ptrtab test_handoff"
+	  test_ptrtab test_handoff test_fdtab"
 	$(MAKE) -j$(BUILD_JOBS) fuzz-build
 	$(MAKE) fuzz-smoke
 	$(MAKE) integration

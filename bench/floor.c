@@ -1,17 +1,25 @@
 /*
  * Hook floor: the time one libc call takes on a descriptor the shim does
- * not trace, so that running it with and without the shim preloaded gives
- * the cost a hook adds.  Times write()s of one byte to /dev/null and
- * send()+recv() pairs of one byte over an AF_UNIX socketpair, after a
- * warm-up, in five slices of n/5 calls each, and prints the nanoseconds per
- * call of the fastest slice (the one least disturbed by the machine):
+ * not trace, and what a hook adds to it.  Times write()s of one byte to
+ * /dev/null, send()+recv() pairs of one byte over an AF_UNIX socketpair
+ * and uncontended sem_post()+sem_wait() pairs, each two ways in the same
+ * process: through the program's own binding (the shim's hook when it is
+ * preloaded) and straight to libc's function.  The two alternate slice by
+ * slice, so that the machine's drift, tens of nanoseconds per call between
+ * runs on a busy guest, lands on both alike; per call:
  *
- *     write_ns 41.2
- *     sendrecv_ns 612.0        (per call: a pair counts as two)
- *     sem_ns 9.1               sem_post+sem_wait, uncontended (per call)
+ *     write_ns 1041.2          through the program's binding, median slice
+ *     write_libc_ns 1038.0     libc's own function, median slice
+ *     write_added_ns 3.1       median over slices of the difference
+ *     sendrecv_ns ...          (a pair counts as two calls)
+ *     sem_ns ...
  *
- *     floor [N]                (default 2000000)
+ * Without the shim both ways reach libc and the added figures show what
+ * the method itself cannot resolve.
+ *
+ *     floor [N]                (calls per way, default 2000000)
  */
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <semaphore.h>
 #include <stdio.h>
@@ -19,6 +27,36 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#define SLICES 40
+
+struct calls {
+	ssize_t (*write)(int, const void *, size_t);
+	ssize_t (*send)(int, const void *, size_t, int);
+	ssize_t (*recv)(int, void *, size_t, int);
+	int (*sem_post)(sem_t *);
+	int (*sem_wait)(sem_t *);
+};
+
+static void *need(void *handle, const char *name)
+{
+	void *f = dlsym(handle, name);
+
+	if (!f) {
+		fprintf(stderr, "floor: %s: %s\n", name, dlerror());
+		exit(1);
+	}
+	return f;
+}
+
+static void resolve(struct calls *c, void *handle)
+{
+	c->write = need(handle, "write");
+	c->send = need(handle, "send");
+	c->recv = need(handle, "recv");
+	c->sem_post = need(handle, "sem_post");
+	c->sem_wait = need(handle, "sem_wait");
+}
 
 static double now_ns(void)
 {
@@ -28,76 +66,92 @@ static double now_ns(void)
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-static double time_write(int fd, long n)
+struct target {
+	int fd;
+	int sv[2];
+	sem_t sem;
+};
+
+/* Nanoseconds per call of n calls of one kind made through c. */
+static double time_calls(const struct calls *c, struct target *t,
+			 int kind, long n)
 {
-	char c = 'x';
+	char b = 'x';
 	double t0 = now_ns();
 
 	for (long i = 0; i < n; i++) {
-		if (write(fd, &c, 1) != 1) {
-			perror("floor: write");
+		int ok;
+
+		if (kind == 0)
+			ok = c->write(t->fd, &b, 1) == 1;
+		else if (kind == 1)
+			ok = c->send(t->sv[0], &b, 1, 0) == 1 &&
+			     c->recv(t->sv[1], &b, 1, 0) == 1;
+		else
+			ok = c->sem_post(&t->sem) == 0 &&
+			     c->sem_wait(&t->sem) == 0;
+		if (!ok) {
+			perror("floor");
 			exit(1);
 		}
 	}
-	return (now_ns() - t0) / (double)n;
+	return (now_ns() - t0) / (double)(kind == 0 ? n : 2 * n);
 }
 
-static double time_sendrecv(const int sv[2], long n)
+static int cmp_double(const void *a, const void *b)
 {
-	char c = 'x';
-	double t0 = now_ns();
+	double x = *(const double *)a, y = *(const double *)b;
 
-	for (long i = 0; i < n; i++) {
-		if (send(sv[0], &c, 1, 0) != 1 || recv(sv[1], &c, 1, 0) != 1) {
-			perror("floor: send/recv");
-			exit(1);
-		}
-	}
-	return (now_ns() - t0) / (double)(2 * n);
+	return (x > y) - (x < y);
 }
 
-static double time_sem(sem_t *sem, long n)
+static double median(double *v, int n)
 {
-	double t0 = now_ns();
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
 
-	for (long i = 0; i < n; i++) {
-		if (sem_post(sem) != 0 || sem_wait(sem) != 0) {
-			perror("floor: sem");
-			exit(1);
+static void measure(const char *name, const struct calls *linked,
+		    const struct calls *libc, struct target *t, int kind,
+		    long n)
+{
+	double via[SLICES], own[SLICES], added[SLICES];
+	long per = n / SLICES;
+
+	time_calls(linked, t, kind, per);	/* warm both ways up */
+	time_calls(libc, t, kind, per);
+	for (int i = 0; i < SLICES; i++) {
+		if (i % 2) {
+			own[i] = time_calls(libc, t, kind, per);
+			via[i] = time_calls(linked, t, kind, per);
+		} else {
+			via[i] = time_calls(linked, t, kind, per);
+			own[i] = time_calls(libc, t, kind, per);
 		}
+		added[i] = via[i] - own[i];
 	}
-	return (now_ns() - t0) / (double)(2 * n);
+	printf("%s_ns %.2f\n", name, median(via, SLICES));
+	printf("%s_libc_ns %.2f\n", name, median(own, SLICES));
+	printf("%s_added_ns %.2f\n", name, median(added, SLICES));
 }
 
 int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 2000000;
-	int fd = open("/dev/null", O_WRONLY);
-	int sv[2];
+	void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+	struct calls linked, direct;
+	struct target t;
 
-	if (fd < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
+	t.fd = open("/dev/null", O_WRONLY);
+	if (!libc || t.fd < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, t.sv) < 0 ||
+	    sem_init(&t.sem, 0, 0) != 0) {
 		perror("floor");
 		return 1;
 	}
-	double w = 1e30, sr = 1e30, sm = 1e30;
-	sem_t sem;
-
-	sem_init(&sem, 0, 0);
-	time_sem(&sem, n / 10);
-
-	time_write(fd, n / 10);
-	time_sendrecv(sv, n / 20);
-	for (int i = 0; i < 5; i++) {
-		double t = time_write(fd, n / 5);
-
-		w = t < w ? t : w;
-		t = time_sendrecv(sv, n / 10);
-		sr = t < sr ? t : sr;
-		t = time_sem(&sem, n / 5);
-		sm = t < sm ? t : sm;
-	}
-	printf("write_ns %.2f\n", w);
-	printf("sendrecv_ns %.2f\n", sr);
-	printf("sem_ns %.2f\n", sm);
+	resolve(&linked, RTLD_DEFAULT);
+	resolve(&direct, libc);
+	measure("write", &linked, &direct, &t, 0, n);
+	measure("sendrecv", &linked, &direct, &t, 1, n / 2);
+	measure("sem", &linked, &direct, &t, 2, n);
 	return 0;
 }

@@ -34,6 +34,7 @@ build() {   # build NAME [extra sources and flags]
 build sink
 build httpd
 build floor
+build passthru -shared -fPIC
 build tlsfloor -lssl -lcrypto
 build spawn
 build spanload

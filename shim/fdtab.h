@@ -61,14 +61,41 @@ struct fd_entry {
  */
 extern struct fd_entry fdtab_entries[FDTAB_MAX];
 
-/* The entry for fd, or NULL if fd is out of range.  Inline: it is the
- * whole cost of most hooks. */
+/* The entry for fd, or NULL if fd is out of range. */
 static inline struct fd_entry *fdtab_get(int fd)
 {
 	if ((unsigned)fd >= FDTAB_MAX)
 		return NULL;
 	return &fdtab_entries[fd];
 }
+
+/*
+ * A bit for each descriptor below FDTAB_GATE_FDS, set while its entry is a
+ * stream socket of ours (FD_TCP, FD_UNIX): the only descriptors whose I/O
+ * a hook looks at.  It lives in .data, the page that also holds the
+ * real_* pointers (preload.c; `make startup-layout` keeps .data one
+ * page), so a hook passing a call through reads one page of ours, not
+ * that page and the descriptor's entry: after a system call each page a
+ * hook touches costs about 9 ns on this kind of guest (BENCHMARKS.md,
+ * the hook floor).  1 KiB of bits, all that page has room for.
+ */
+#define FDTAB_GATE_FDS 8192
+extern uint64_t fdtab_gate[FDTAB_GATE_FDS / 64];
+
+/* 0 if fd is certainly not a stream socket of ours.  Inline: it is the
+ * whole cost of most hooks. */
+static inline int fdtab_is_stream(int fd)
+{
+	if ((unsigned)fd < FDTAB_GATE_FDS)
+		return (int)(__atomic_load_n(&fdtab_gate[(unsigned)fd / 64],
+					     __ATOMIC_RELAXED) >>
+			     ((unsigned)fd % 64) & 1);
+	return (unsigned)fd < FDTAB_MAX && fdtab_entries[fd].kind >= FD_TCP;
+}
+
+/* Sets the kind of e, keeping its gate bit in step: every write of a kind
+ * goes through here. */
+void fdtab_set_kind(struct fd_entry *e, enum fd_kind kind);
 
 /* Forgets everything about fd (close, or a new object under its number). */
 void fdtab_forget(int fd);

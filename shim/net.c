@@ -154,23 +154,25 @@ static inline struct fd_entry *watched(int fd)
 }
 
 /*
- * 0 when fd is certainly not watched(): not a socket of ours (an entry
- * no hook has written, which is every entry before the library is
- * initialised), or a stream socket whose bytes are not followed
- * here (not HTTP, or ciphertext) and that has no connect to settle, while
- * no TLS library's call is looking for its transport.  The I/O hooks
- * below test only this inline and otherwise jump straight to the real
- * function, so that for every other descriptor a hook is a few
- * instructions on one or two lines of code.  On a guest whose system
- * calls leave the caches cold, each further line a hook touches costs
- * more than its instructions (the hook floor in BENCHMARKS.md).
+ * 0 when fd is certainly not watched(): not a stream socket of ours (its
+ * gate bit clear, as for every descriptor before the library is
+ * initialised), or one whose bytes are not followed here (not HTTP, or
+ * ciphertext) and that has no connect to settle, while no TLS library's
+ * call is looking for its transport.  The I/O hooks below test only this
+ * inline and otherwise jump straight to the real function, so that for
+ * any descriptor but a stream socket a hook is a few instructions that
+ * read the page of its real_* pointer and nothing else of ours.  On a
+ * guest whose system calls leave the caches cold, each further page a
+ * hook touches costs more than its instructions (the hook floor in
+ * BENCHMARKS.md).
  */
 static inline int maybe_watched(int fd)
 {
-	const struct fd_entry *e = fdtab_get(fd);
+	const struct fd_entry *e;
 
-	if (!e || e->kind < FD_TCP)
+	if (!fdtab_is_stream(fd))
 		return 0;
+	e = &fdtab_entries[fd];
 	return !((e->proto == FD_PROTO_NONE || e->tls) &&
 		 e->state != FD_CONNECTING && !tls_capturing);
 }
@@ -304,7 +306,7 @@ HOOK_API int socket(int domain, int type, int protocol)
 	e = fdtab_get(fd);
 	if (e) {
 		forget(e, fd);
-		e->kind = (uint8_t)kind_of(domain, type);
+		fdtab_set_kind(e, kind_of(domain, type));
 	}
 	return fd;
 }
@@ -357,7 +359,7 @@ HOOK_API int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	    e->kind == FD_OTHER)
 		return real_connect(fd, addr, len);
 	if (e->kind == FD_UNKNOWN)
-		e->kind = (uint8_t)probe_kind(fd, addr);
+		fdtab_set_kind(e, probe_kind(fd, addr));
 	if (e->kind != FD_TCP && e->kind != FD_UNIX)
 		return real_connect(fd, addr, len);
 	start = ctx_now_ns();
@@ -481,9 +483,9 @@ static void accepted(int lfd, int fd, const struct sockaddr_storage *ss,
 	if (l && (l->kind == FD_OTHER || l->kind == FD_OWN))
 		return;
 	if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6)
-		e->kind = FD_TCP;
+		fdtab_set_kind(e, FD_TCP);
 	else if (ss->ss_family == AF_UNIX)
-		e->kind = FD_UNIX;
+		fdtab_set_kind(e, FD_UNIX);
 	else
 		return;
 	e->accepted = 1;
@@ -534,7 +536,7 @@ static void duplicated(int fd, int fd2)
 	forget(e2, fd2);
 	if (!e || e->kind == FD_UNKNOWN)
 		return;
-	e2->kind = e->kind == FD_OWN ? FD_OTHER : e->kind;
+	fdtab_set_kind(e2, e->kind == FD_OWN ? FD_OTHER : e->kind);
 	e2->proto = FD_PROTO_NONE;
 }
 
