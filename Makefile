@@ -115,7 +115,9 @@ $(LIB): $(CORE_OBJS) $(COMMON_LIB) $(BUILD)/libotelshim.map
 
 # What every process start touches of our writable data (STARTUP_DATA,
 # common/loader.h) is in .data, and .data has to stay within one page:
-# the one the dynamic loader writes anyway while it loads us.  Its code
+# the one the dynamic loader writes anyway while it loads us, which also
+# holds the real_* pointers and the descriptor gate bits that every I/O
+# hook reads (shim/fdtab.h).  Its code
 # (STARTUP_CODE, STARTUP_OBJS: .text.startup) has to stay within one
 # 64 KiB window, the unit the kernel maps code in around a fault, with
 # no pthread_atfork stub of libc_nonshared's (linked last) beside it.

@@ -3,6 +3,7 @@
  * so lookups are an index and need no lock.  The library's own mapping
  * holds it: a start makes no call for it, and a page of it becomes
  * resident only when a descriptor number on that page is first used.
+ * Beside it the gate bits, in .data with the hooks' real_* pointers.
  */
 #include <stddef.h>
 #include <string.h>

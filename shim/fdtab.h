@@ -74,10 +74,11 @@ static inline struct fd_entry *fdtab_get(int fd)
  * stream socket of ours (FD_TCP, FD_UNIX): the only descriptors whose I/O
  * a hook looks at.  It lives in .data, the page that also holds the
  * real_* pointers (preload.c; `make startup-layout` keeps .data one
- * page), so a hook passing a call through reads one page of ours, not
- * that page and the descriptor's entry: after a system call each page a
- * hook touches costs about 9 ns on this kind of guest (BENCHMARKS.md,
- * the hook floor).  1 KiB of bits, all that page has room for.
+ * page), so a hook passing a call through reads one page of ours besides
+ * its code, not that page and the descriptor's entry: a few nanoseconds
+ * a call on a guest whose system calls leave the caches cold
+ * (BENCHMARKS.md, the hook floor).  1 KiB of bits, all that page has
+ * room for; descriptors above it are answered by their entries.
  */
 #define FDTAB_GATE_FDS 8192
 extern uint64_t fdtab_gate[FDTAB_GATE_FDS / 64];

@@ -162,9 +162,8 @@ static inline struct fd_entry *watched(int fd)
  * inline and otherwise jump straight to the real function, so that for
  * any descriptor but a stream socket a hook is a few instructions that
  * read the page of its real_* pointer and nothing else of ours.  On a
- * guest whose system calls leave the caches cold, each further page a
- * hook touches costs more than its instructions (the hook floor in
- * BENCHMARKS.md).
+ * guest whose system calls leave the caches cold, what a hook touches
+ * costs more than its instructions (the hook floor in BENCHMARKS.md).
  */
 static inline int maybe_watched(int fd)
 {
