@@ -30,9 +30,9 @@ static void gate(int fd, int on)
 
 void fdtab_set_kind(struct fd_entry *e, enum fd_kind kind)
 {
-	int stream = kind >= FD_TCP;
+	int stream = fd_kind_is_stream(kind);
 
-	if (stream != (e->kind >= FD_TCP))
+	if (stream != fd_kind_is_stream(e->kind))
 		gate((int)(e - fdtab_entries), stream);
 	e->kind = (uint8_t)kind;
 }

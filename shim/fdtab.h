@@ -23,6 +23,12 @@ enum fd_kind {
 	FD_UNIX,                /* AF_UNIX stream socket */
 };
 
+/* A stream socket of ours: the only kind whose I/O a hook looks at. */
+static inline int fd_kind_is_stream(unsigned kind)
+{
+	return kind >= FD_TCP;
+}
+
 enum fd_state {
 	FD_IDLE = 0,
 	FD_CONNECTING,          /* non-blocking connect() under way */
@@ -71,8 +77,7 @@ static inline struct fd_entry *fdtab_get(int fd)
 
 /*
  * A bit for each descriptor below FDTAB_GATE_FDS, set while its entry is a
- * stream socket of ours (FD_TCP, FD_UNIX): the only descriptors whose I/O
- * a hook looks at.  It lives in .data, the page that also holds the
+ * stream socket of ours (fd_kind_is_stream()).  It lives in .data, the page that also holds the
  * real_* pointers (preload.c; `make startup-layout` keeps .data one
  * page), so a hook passing a call through reads one page of ours besides
  * its code, not that page and the descriptor's entry: a few nanoseconds
@@ -91,7 +96,8 @@ static inline int fdtab_is_stream(int fd)
 		return (int)(__atomic_load_n(&fdtab_gate[(unsigned)fd / 64],
 					     __ATOMIC_RELAXED) >>
 			     ((unsigned)fd % 64) & 1);
-	return (unsigned)fd < FDTAB_MAX && fdtab_entries[fd].kind >= FD_TCP;
+	return (unsigned)fd < FDTAB_MAX &&
+	       fd_kind_is_stream(fdtab_entries[fd].kind);
 }
 
 /* Sets the kind of e, keeping its gate bit in step: every write of a kind

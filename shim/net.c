@@ -138,10 +138,11 @@ static inline struct fd_entry *pending(int fd)
  * or bytes that may be HTTP), else NULL. */
 static inline struct fd_entry *watched(int fd)
 {
-	struct fd_entry *e = fdtab_get(fd);
+	struct fd_entry *e;
 
-	if (!e || e->kind < FD_TCP)
+	if (!fdtab_is_stream(fd))
 		return NULL;
+	e = &fdtab_entries[fd];
 	if (__builtin_expect(tls_capturing, 0))
 		tls_capture_note(e);
 	/* Ciphertext: the plaintext is followed in the TLS hooks. */
@@ -359,7 +360,7 @@ HOOK_API int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		return real_connect(fd, addr, len);
 	if (e->kind == FD_UNKNOWN)
 		fdtab_set_kind(e, probe_kind(fd, addr));
-	if (e->kind != FD_TCP && e->kind != FD_UNIX)
+	if (!fd_kind_is_stream(e->kind))
 		return real_connect(fd, addr, len);
 	start = ctx_now_ns();
 	ret = real_connect(fd, addr, len);

@@ -56,7 +56,7 @@ static struct tls_slot *tie(const void *obj, struct tls_slot *sl, int fd)
 	sl->ws = (struct tls_wstate){ 0 };
 	sl->misses = 0;
 	sl->fd = fd;
-	if (!e || (e->kind != FD_TCP && e->kind != FD_UNIX)) {
+	if (!e || !fd_kind_is_stream(e->kind)) {
 		sl->state = SLOT_UNTRACED;
 		return sl;
 	}
