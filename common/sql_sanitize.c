@@ -40,27 +40,26 @@ static void putc1(struct san *o, char c)
 	o->n++;
 }
 
-/* Copies name bytes, replacing invalid UTF-8 and NUL by U+FFFD. */
+/* Copies name bytes, repaired as utf8_repair() repairs them: NUL and
+ * bytes that are not UTF-8 replaced by U+FFFD (utf8_next()). */
 static void put_utf8(struct san *o, const char *s, size_t n)
 {
 	const char *end = s + n, *run = s;
+	size_t l;
+	int ok;
 
 	while (s < end) {
-		size_t l = 0;
-
 		if ((uint8_t)*s < 0x80 && *s != 0) {
 			s++;
 			continue;
 		}
-		if (*s != 0)
-			l = utf8_char_len(s, (size_t)(end - s));
-		if (l) {
-			s += l;
-			continue;
+		l = utf8_next(s, (size_t)(end - s), &ok);
+		if (!ok) {
+			put(o, run, (size_t)(s - run));
+			put(o, UTF8_REPLACEMENT, 3);
+			run = s + l;
 		}
-		put(o, run, (size_t)(s - run));
-		put(o, "\xef\xbf\xbd", 3);
-		run = ++s;
+		s += l;
 	}
 	put(o, run, (size_t)(s - run));
 }

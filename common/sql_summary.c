@@ -93,13 +93,14 @@ static void tg_commit(struct sum *m)
 	} else {
 		name = tmp;
 		for (i = 0; i < n && tn < sizeof(tmp) - 3; ) {
-			size_t l = s[i] == 0 ? 0 : (uint8_t)s[i] < 0x80 ? 1
-			           : utf8_char_len(s + i, n - i);
+			int ok = s[i] != 0;
+			size_t l = (uint8_t)s[i] < 0x80 ? 1
+				   : utf8_next(s + i, n - i, &ok);
 
-			if (l == 0) {
-				memcpy(tmp + tn, "\xef\xbf\xbd", 3);
+			if (!ok) {
+				memcpy(tmp + tn, UTF8_REPLACEMENT, 3);
 				tn += 3;
-				i++;
+				i += l;
 			} else if (tn + l <= sizeof(tmp) - 3) {
 				memcpy(tmp + tn, s + i, l);
 				tn += l;

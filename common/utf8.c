@@ -7,16 +7,11 @@
 
 #include "utf8.h"
 
-static const char replacement[3] = { (char)0xef, (char)0xbf, (char)0xbd };
+static const char replacement[3] = UTF8_REPLACEMENT;
 
-/*
- * Looks at the sequence starting at p (n > 0 bytes available).  Returns how
- * many bytes it spans and sets *ok: 1 for a well-formed character, 0 for an
- * ill-formed maximal subpart (then the return value is the number of bytes
- * one U+FFFD replaces; at least 1).
- */
-static size_t seq(const unsigned char *p, size_t n, int *ok)
+size_t utf8_next(const char *s, size_t n, int *ok)
 {
+	const unsigned char *p = (const unsigned char *)s;
 	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
 	size_t need, i;
 
@@ -61,7 +56,7 @@ size_t utf8_char_len(const char *s, size_t avail)
 
 	if (s[0] == 0)
 		return 1;
-	n = seq((const unsigned char *)s, avail, &ok);
+	n = utf8_next(s, avail, &ok);
 	return ok ? n : 0;
 }
 
@@ -102,13 +97,12 @@ size_t utf8_cut(const char *s, size_t len, size_t room)
 size_t utf8_repair(const char *in, size_t len, size_t max_chars,
 		   char *out, size_t cap)
 {
-	const unsigned char *p = (const unsigned char *)in;
 	size_t i = 0, total = 0, written = 0, chars = 0;
 	int fits = cap > 0;
 
 	while (i < len) {
 		int ok;
-		size_t n = seq(p + i, len - i, &ok);
+		size_t n = utf8_next(in + i, len - i, &ok);
 		const char *src = ok ? in + i : replacement;
 		size_t outn = ok ? n : sizeof(replacement);
 
@@ -173,7 +167,7 @@ int utf8_clean(const char *s, size_t len)
 			i++;
 			continue;
 		}
-		i += seq(p + i, len - i, &ok);
+		i += utf8_next(s + i, len - i, &ok);
 		if (!ok)
 			return 0;
 	}

@@ -15,6 +15,18 @@
 #include <stdint.h>
 #include <string.h>
 
+/* U+FFFD, what every repair here writes for bytes that are not UTF-8. */
+#define UTF8_REPLACEMENT "\xef\xbf\xbd"
+
+/*
+ * What starts at s, of the avail > 0 bytes there: *ok 1 and the length (1
+ * to 4) of a well-formed character other than NUL, or *ok 0 and how many
+ * bytes one U+FFFD replaces -- a NUL, or a maximal ill-formed subpart
+ * (Unicode's rule, as utf8_repair() applies it).  Every repair walks a
+ * string this way, so that all of them write the same text.
+ */
+size_t utf8_next(const char *s, size_t avail, int *ok);
+
 /*
  * Length (1 to 4) of the well-formed character that starts at s, of the
  * avail > 0 bytes there; 0 when s does not start one.  A NUL byte is a

@@ -759,6 +759,32 @@ START_TEST(quoted_guesses)
 }
 END_TEST
 
+/* A [name] whose bytes are not all UTF-8 is a name when its repaired
+ * text fits the limit, and the text written holds it repaired the same
+ * way: a truncated sequence is one U+FFFD, not one per byte, so that the
+ * text read again gives the same verdict and the same text. */
+START_TEST(bracket_repair)
+{
+	char in[200], text[600], again[600];
+	size_t n, m;
+
+	/* "\xf3\x96" and 125 letters: 3 + 125 = 128 bytes repaired. */
+	snprintf(in, sizeof(in), "SELECT [\xf3\x96%0125d] "
+		 "FROM t WHERE x = 1", 0);
+	memset(in + 10, 'a', 125);
+	for (unsigned flags = 0; flags <= SQL_SQLITE; flags++) {
+		n = sql_analyze(in, strlen(in), flags, text, sizeof(text),
+				NULL, 0, NULL);
+		ck_assert_ptr_nonnull(strstr(text, "[\xef\xbf\xbd" "aaa"));
+		ck_assert_ptr_nonnull(strstr(text, "aaa] FROM t WHERE x = ?"));
+		m = sql_analyze(text, n, flags, again, sizeof(again), NULL, 0,
+				NULL);
+		ck_assert_uint_eq(m, n);
+		ck_assert_str_eq(again, text);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sql");
@@ -776,6 +802,7 @@ int main(void)
 	tcase_add_test(tc, summary_limits);
 	tcase_add_test(tc, nul_bytes);
 	tcase_add_test(tc, page_boundary);
+	tcase_add_test(tc, bracket_repair);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
