@@ -113,6 +113,19 @@ size_t sql_analyze(const char *sql, size_t len, unsigned flags,
  */
 size_t sql_shape(const char *sql, size_t len, char *out, size_t cap);
 
+/*
+ * 1 if sql[0, len) has the shape (shape, shape_len) that sql_shape() wrote
+ * for another text, found without working out its own: its bytes are the
+ * shape's between the markers, and at each marker the lexer cuts a
+ * literal or comment of the marker's kind.  0 when it has not, or when
+ * that is not certain that way: a marker whose token does not follow
+ * whitespace or a one-byte token (what comes before it could have run on
+ * into it), a shape with a '[' (whose name may run on past spaces).  So
+ * a 1 is always sql_shape()'s verdict; a 0 may not be.
+ */
+int sql_shape_match(const char *sql, size_t len, const char *shape,
+		    size_t shape_len);
+
 /* A marker's first byte: never in a text that has a shape, so a marker
  * cannot be mistaken for the text's own bytes. */
 #define SQL_SHAPE_MARK '\1'

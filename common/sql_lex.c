@@ -558,57 +558,86 @@ size_t sql_lex_run(const char **pp, const char *end, struct tok *t,
 #define C_PASS (C_SPACE | C_ONE)
 
 /*
- * sql_lex_run()'s tokens cut where it cuts them, by the same code, but
- * only literals and comments handed over: what is neither is passed over
- * as cheaply as it can be told apart -- spaces and one-byte tokens in
- * runs, an ASCII word by its bytes -- and the most common literals, a
- * number or a plain '...' string, are cut right here.
+ * The token at s, a token's start that is not whitespace, cut where
+ * sql_lex_run() cuts it, by the same code: returns its end, and sets
+ * t->kind (TK_WORD for any word, not looked up) and for a string t->sq.
+ * A plain ASCII word, a number of digits alone and a plain '...' string,
+ * most of what it meets, are cut right here.
+ */
+static inline __attribute__((always_inline)) const char *
+lex_at(const char *s, const char *end, struct tok *t)
+{
+	const char *p = s;
+	uint8_t c = (uint8_t)*p, cl = sql_cls[c];
+	int closed;
+
+	if (cl & C_START) {
+		/* A plain ASCII word, unless it goes on in UTF-8 or is a
+		 * literal's prefix (E'..', U&'..'). */
+		p = skip_cont(p + 1, end);
+		if (p >= end || !IS(*p, C_EXT) ||
+		    ((uint8_t)*p < 0x80 && p - s != 1)) {
+			t->kind = TK_WORD;
+			return p;
+		}
+		return lex_other(s, end, t, 0);
+	}
+	if (cl & C_DIGIT) {
+		/* Digits alone, as most numbers are: what skip_number()
+		 * gives them, without the call. */
+		for (p++; p < end && IS(*p, C_DIGIT); p++)
+			;
+		if (p < end && (IS(*p, C_ALNUM) || *p == '.'))
+			p = skip_number(s, end);
+		t->kind = TK_NUMBER;
+		t->sq = 0;
+		return p;
+	}
+	if (c == '\'') {
+		p = skip_quoted(p + 1, end, '\'', 0, &closed);
+		t->kind = TK_STRING;
+		t->sq = (uint8_t)closed;
+		return p;
+	}
+	if (c == '.' && !(end - p >= 2 && IS(p[1], C_DIGIT))) {
+		t->kind = TK_PUNCT;
+		return p + 1;
+	}
+	return lex_other(s, end, t, 0);
+}
+
+/* A literal or a comment, the tokens a shape marks. */
+static inline int is_mark(const struct tok *t)
+{
+	return t->kind == TK_STRING || t->kind == TK_NUMBER ||
+	       t->kind == TK_COMMENT;
+}
+
+int sql_lex_mark_at(const char *p, const char *end, struct tok *t)
+{
+	t->s = p;
+	t->n = (size_t)(lex_at(p, end, t) - p);
+	return is_mark(t);
+}
+
+/*
+ * sql_lex_run()'s tokens, but only literals and comments handed over:
+ * what is neither is passed over as cheaply as it can be told apart --
+ * spaces and one-byte tokens in runs, the rest by lex_at().
  */
 size_t sql_lex_marks(const char **pp, const char *end, struct tok *t,
 		     size_t max)
 {
 	const char *p = *pp, *s;
 	size_t k = 0;
-	uint8_t c, cl;
-	int closed;
 
 	while (k < max) {
 		p = class_run_end(p, end, sql_cls, C_PASS);
 		if (p >= end)
 			break;
 		s = p;
-		c = (uint8_t)*p;
-		cl = sql_cls[c];
-
-		if (cl & C_START) {
-			/* A plain ASCII word, unless it goes on in UTF-8 or
-			 * is a literal's prefix (E'..', U&'..'). */
-			p = skip_cont(p + 1, end);
-			if (p >= end || !IS(*p, C_EXT) ||
-			    ((uint8_t)*p < 0x80 && p - s != 1))
-				continue;
-			p = lex_other(s, end, &t[k], 0);
-		} else if (cl & C_DIGIT) {
-			/* Digits alone, as most numbers are: what
-			 * skip_number() gives them, without the call. */
-			for (p++; p < end && IS(*p, C_DIGIT); p++)
-				;
-			if (p < end && (IS(*p, C_ALNUM) || *p == '.'))
-				p = skip_number(s, end);
-			t[k].kind = TK_NUMBER;
-			t[k].sq = 0;
-		} else if (c == '\'') {
-			p = skip_quoted(p + 1, end, '\'', 0, &closed);
-			t[k].kind = TK_STRING;
-			t[k].sq = (uint8_t)closed;
-		} else if (c == '.' && !(end - p >= 2 && IS(p[1], C_DIGIT))) {
-			p++;
-			continue;
-		} else {
-			p = lex_other(s, end, &t[k], 0);
-		}
-		if (t[k].kind == TK_STRING || t[k].kind == TK_NUMBER ||
-		    t[k].kind == TK_COMMENT) {
+		p = lex_at(s, end, &t[k]);
+		if (is_mark(&t[k])) {
 			t[k].s = s;
 			t[k].n = (size_t)(p - s);
 			k++;

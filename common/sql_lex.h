@@ -205,4 +205,9 @@ size_t sql_lex_run(const char **p, const char *end, struct tok *t,
 size_t sql_lex_marks(const char **p, const char *end, struct tok *t,
 		     size_t max);
 
+/* The token at p, where one starts (not whitespace), into t as
+ * sql_lex_marks() would hand it over (kind, sq, s, n) if it is a literal
+ * or a comment: returns 1 then, else 0 (t's kind is another then). */
+int sql_lex_mark_at(const char *p, const char *end, struct tok *t);
+
 #endif

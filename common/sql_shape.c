@@ -51,3 +51,45 @@ size_t sql_shape(const char *sql, size_t len, char *out, size_t cap)
 	copy_medium(out + n, run, kept);
 	return n + kept;
 }
+
+/* Whether the byte before a literal ends whatever token came before it,
+ * whatever the literal holds: whitespace, or a byte that is a token of
+ * its own and never part of a longer one ('&' is, in U&'..'). */
+static int ends_token(char c)
+{
+	return IS(c, C_SPACE) || (IS(c, C_ONE) && !IS(c, C_EXT));
+}
+
+int sql_shape_match(const char *sql, size_t len, const char *shape,
+		    size_t shape_len)
+{
+	const char *p = sql, *end = sql + len, *mark;
+	const char *s = shape, *send = shape + shape_len;
+	struct tok t;
+	size_t seg;
+
+	if (len == 0 || len > SQL_SCAN_MAX || shape_len == 0 ||
+	    memchr(shape, '[', shape_len))
+		return 0;
+	for (;;) {
+		mark = memchr(s, SQL_SHAPE_MARK, (size_t)(send - s));
+		seg = (size_t)((mark ? mark : send) - s);
+		/* Bytes equal to the shape's hold no marker byte. */
+		if ((size_t)(end - p) < seg || memcmp(p, s, seg) != 0)
+			return 0;
+		p += seg;
+		if (mark == NULL)
+			break;
+		if (p == end || (p > sql && !ends_token(p[-1])) ||
+		    send - mark < 2)
+			return 0;
+		/* The literal or comment that starts at p, if one does. */
+		if (!sql_lex_mark_at(p, end, &t) || mark_of(&t) != mark[1] ||
+		    (t.kind != TK_NUMBER &&
+		     memchr(p, SQL_SHAPE_MARK, t.n) != NULL))
+			return 0;
+		p += t.n;
+		s = mark + 2;
+	}
+	return p == end;
+}

@@ -3,7 +3,10 @@
  * direct-mapped table indexed by a hash of the shape.  A hit costs the
  * lexer's pass to find the shape, a hash and a compare, about a third of
  * the analysis; a statement whose shape is not remembered pays that on
- * top of its analysis.
+ * top of its analysis.  The shapes hit last are first held against the
+ * statement as it stands (sql_shape_match): a program that runs one
+ * statement over and over with other values, the common case, then pays
+ * a compare and the lexing of its literals, not the lexer's whole pass.
  */
 #include <stdatomic.h>
 #include <stdint.h>
@@ -34,6 +37,7 @@ struct memo {
 	uint16_t shape_len;
 	uint16_t text_len;
 	uint8_t bare;                   /* the shape has no marker */
+	uint8_t dialect;                /* the key's: SQL_POSTGRES, SQL_SQLITE */
 	char shape[SQL_MEMO_SHAPE_MAX];
 	char text[SQL_MEMO_TEXT_MAX];
 	char summary[SQL_SUMMARY_MAX + 1];
@@ -42,6 +46,10 @@ struct memo {
 
 static struct memo memo[1u << MEMO_BITS];
 static unsigned misses, skipped;
+
+/* The entries hit last, most recent first (indexes into memo). */
+#define RECENT 2
+static uint8_t recent[RECENT];
 
 /*
  * How many entries hold a bare shape (no marker) of each length.  The
@@ -123,6 +131,32 @@ static struct memo *lookup(uint64_t hash, const char *shape, size_t len)
 	return m;
 }
 
+/* m, a hit: first of the recent ones. */
+static void note_hit(const struct memo *m)
+{
+	uint8_t i = (uint8_t)(m - memo);
+
+	if (recent[0] != i) {
+		recent[1] = recent[0];
+		recent[0] = i;
+	}
+}
+
+/* A recent entry with a marker whose shape sql has, if any. */
+static struct memo *recent_match(const char *sql, size_t len,
+				 unsigned dialect)
+{
+	for (size_t i = 0; i < RECENT; i++) {
+		struct memo *m = &memo[recent[i]];
+
+		if (atomic_load_explicit(&m->key, memory_order_acquire) != 0 &&
+		    !m->bare && m->dialect == dialect &&
+		    sql_shape_match(sql, len, m->shape, m->shape_len))
+			return m;
+	}
+	return NULL;
+}
+
 int sql_memo_find(const char *sql, size_t len, unsigned dialect,
 		  struct sql_memo_key *key, struct sql_memo_entry *hit)
 {
@@ -130,6 +164,7 @@ int sql_memo_find(const char *sql, size_t len, unsigned dialect,
 	uint64_t bare_hash = 0;
 
 	key->hash = 0;
+	key->dialect = dialect;
 	if (misses >= MISS_RUN && ++skipped % SKIP_EVERY != 0)
 		return 0;
 	/* A statement without literals and comments (placeholders only) is
@@ -142,6 +177,8 @@ int sql_memo_find(const char *sql, size_t len, unsigned dialect,
 		if (m != NULL && !m->bare)
 			m = NULL;
 	}
+	if (m == NULL)
+		m = recent_match(sql, len, dialect);
 	if (m == NULL) {
 		key->len = sql_shape(sql, len, key->shape, sizeof(key->shape));
 		if (key->len > 0)
@@ -155,6 +192,7 @@ int sql_memo_find(const char *sql, size_t len, unsigned dialect,
 		return 0;
 	}
 	misses = 0;
+	note_hit(m);
 	hit->text = m->text;
 	hit->len = m->text_len;
 	hit->summary = m->summary;
@@ -181,6 +219,7 @@ void sql_memo_keep(const struct sql_memo_key *key, const char *text,
 	m->shape_len = (uint16_t)key->len;
 	memcpy(m->shape, key->shape, key->len);
 	m->bare = memchr(key->shape, SQL_SHAPE_MARK, key->len) == NULL;
+	m->dialect = (uint8_t)key->dialect;
 	if (m->bare)
 		bare_lens[key->len]++;
 	m->text_len = (uint16_t)tlen;

@@ -4,7 +4,8 @@
  * Programs mostly run a handful of statements over and over, with
  * placeholders ("... WHERE id = $1") or with the values written into the
  * text ("... VALUES ('item7', 7)"); a statement of a known shape is lexed
- * once to find its shape instead of being analysed.  Nothing here holds a
+ * once to find its shape instead of being analysed, or, when its shape is
+ * one of the last found, only compared with it.  Nothing here holds a
  * value the program sent: a shape holds no literal and no comment, the
  * sanitised text and the summary none either, and an analysis that read a
  * quoted token as a value or a string as a name is never kept.
@@ -27,6 +28,7 @@
 /* A statement's place in the memo, worked out by sql_memo_find(). */
 struct sql_memo_key {
 	uint64_t hash;                  /* 0: the statement has no shape */
+	unsigned dialect;
 	size_t len;
 	char shape[SQL_MEMO_SHAPE_MAX];
 };

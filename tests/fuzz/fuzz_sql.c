@@ -4,7 +4,8 @@
  * output, and sanitising it again changes nothing.  The lexer's two modes
  * cut the same literals and comments, and its shape (sql_shape) holds for
  * it: the input with other literals and comments written in,
- * if it has the same shape, has the same analysis.  The same bytes also
+ * if it has the same shape, has the same analysis; a text found to have a
+ * shape without working it out (sql_shape_match) has it.  The same bytes also
  * drive a statement generator that puts a marker inside every literal and
  * comment it writes: the marker must never reach the text, the summary or
  * the shape.
@@ -148,6 +149,25 @@ static void marks_as_run(const char *sql, size_t size)
 		      marks[i].n == all[i].n && marks[i].sq == all[i].sq);
 }
 
+/* A text matched against the shape of the input before it (another
+ * statement, nearly always) has that shape. */
+static void match_other(const char *sql, size_t size)
+{
+	static char prev[8192], shape[8192];
+	static size_t prev_len;
+	size_t len;
+
+	if (prev_len > 0 && sql_shape_match(sql, size, prev, prev_len)) {
+		len = sql_shape(sql, size, shape, sizeof(shape));
+		check(len == prev_len && memcmp(shape, prev, len) == 0);
+	}
+	len = sql_shape(sql, size, shape, sizeof(shape));
+	if (len > 0) {
+		memcpy(prev, shape, len);
+		prev_len = len;
+	}
+}
+
 /* The input with its literals and comments replaced (by the choices the
  * input's own bytes make): if its shape is the same, so is its analysis,
  * unless the analysis guessed at quoted tokens (never remembered). */
@@ -187,6 +207,9 @@ static void same_shape(const uint8_t *data, size_t size, unsigned flags)
 	n += (size_t)(end - run);
 
 	len2 = sql_shape(var, n, shape2, sizeof(shape2));
+	if (sql_shape_match(var, n, shape, len) ||
+	    (len2 > 0 && sql_shape_match(sql, size, shape2, len2)))
+		check(len2 == len && memcmp(shape, shape2, len) == 0);
 	if (len2 != len || memcmp(shape, shape2, len) != 0)
 		return;
 	len = sql_analyze(sql, size, flags, text, sizeof(text), sum,
@@ -341,6 +364,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	raw(data, size, SQL_POSTGRES);
 	raw(data, size, SQL_SQLITE);
 	marks_as_run((const char *)data, size);
+	match_other((const char *)data, size);
 	same_shape(data, size, SQL_POSTGRES);
 	same_shape(data, size, SQL_SQLITE);
 	marker(data, size);

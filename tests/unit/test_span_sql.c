@@ -422,9 +422,53 @@ START_TEST(memo_every_length)
 }
 END_TEST
 
+/* Statements with values in them, taken in turns, two of the last ones'
+ * shapes matched as the statements stand: each comes out as its first
+ * analysis gave it, whichever way it was found, and never from an entry
+ * of the other dialect. */
+START_TEST(memo_recent_shapes)
+{
+	static const char *const sqls[][3] = {
+		{ "INSERT INTO t (name, qty) VALUES ('item1', 1);",
+		  "INSERT INTO t (name, qty) VALUES ('x', 22);",
+		  "INSERT INTO t (name, qty) VALUES ('', 333);" },
+		{ "SELECT abalance FROM pgbench_accounts WHERE aid = 1;",
+		  "SELECT abalance FROM pgbench_accounts WHERE aid = 20;",
+		  "SELECT abalance FROM pgbench_accounts WHERE aid = 300;" },
+		{ "UPDATE t SET a = 'b' /* 1 */ WHERE c = 2",
+		  "UPDATE t SET a = 'bb' /* 22 */ WHERE c = 3",
+		  "UPDATE t SET a = 'bbb' -- 333\n WHERE c = 4" },
+	};
+	char first[NELEM(sqls)][4 * SPAN_STRPOOL];
+	struct sql_memo_key key;
+	struct sql_memo_entry m;
+
+	for (size_t i = 0; i < NELEM(sqls); i++)
+		strcpy(first[i], resolved(sqls[i][0], SQL_POSTGRES));
+	for (size_t round = 0; round < 3; round++)
+		for (size_t i = 0; i < NELEM(sqls); i++) {
+			const char *sql = sqls[i][round];
+
+			/* Its line comment keeps the newline out of
+			 * the literal: another shape. */
+			if (i == 2 && round == 2)
+				continue;
+			ck_assert(sql_memo_find(sql, strlen(sql), SQL_POSTGRES,
+						&key, &m));
+			ck_assert_str_eq(resolved(sql, SQL_POSTGRES),
+					 first[i]);
+			ck_assert(!sql_memo_find(sqls[i][1],
+						 strlen(sqls[i][1]),
+						 SQL_SQLITE, &key, &m));
+		}
+	ck_assert(!sql_memo_find(sqls[2][2], strlen(sqls[2][2]), SQL_POSTGRES,
+				 &key, &m));
+}
+END_TEST
+
 UNIT_MAIN("span_sql", raw_text_sanitised_at_pop, cut_literal_stays_hidden,
 	  nothing_left, empty_text_leaves_the_rest,
 	  shorter_text_leaves_nothing, dialect,
 	  short_pool_cuts_the_text, too_long_for_the_record, keep_or_analyse,
 	  memo_gives_the_same_analysis, memo_never_keeps_a_guess,
-	  memo_text_like_a_shape, memo_every_length)
+	  memo_text_like_a_shape, memo_every_length, memo_recent_shapes)

@@ -759,6 +759,70 @@ START_TEST(quoted_guesses)
 }
 END_TEST
 
+/* A text held against another's shape: a match only where sql_shape()
+ * gives that shape, and the common statements of one shape matched. */
+START_TEST(shape_match)
+{
+	static char bracket[300];
+	static const struct {
+		const char *shaped, *text;
+		int match;
+	} matches[] = {
+		{ "INSERT INTO t (a, b) VALUES ('x', 12);",
+		  "INSERT INTO t (a, b) VALUES ('it''s', 3);", 1 },
+		{ "SELECT abalance FROM pgbench_accounts WHERE aid = 12345;",
+		  "SELECT abalance FROM pgbench_accounts WHERE aid = 7;", 1 },
+		{ "SELECT a /* c */ FROM t WHERE b = E'x' -- y",
+		  "SELECT a /* other */ FROM t WHERE b = X'00' -- w", 1 },
+		{ "UPDATE t SET a = .5 WHERE b IN (1,2)",
+		  "UPDATE t SET a = 1e3 WHERE b IN (0x1F,3)", 1 },
+		{ "SELECT 1", "SELECT 2", 1 },
+		/* Other shapes. */
+		{ "SELECT 1", "SELECT 'a'", 0 },
+		{ "SELECT 'a'", "SELECT 'a", 0 },
+		{ "SELECT 1", "SELECT 1 ", 0 },
+		{ "SELECT 1 ", "SELECT 1", 0 },
+		{ "SELECT 1, 2", "SELECT 1", 0 },
+		/* The name before ".5" would take the digits in. */
+		{ "SELECT abc.5", "SELECT abc5", 0 },
+		/* U& before an unclosed quote starts a string. */
+		{ "SELECT U&$$x$$", "SELECT U&'x", 0 },
+		/* No shape: the marker's byte in a literal. */
+		{ "SELECT 'a'", "SELECT '\1'", 0 },
+		/* Not told apart this way (sql_shape() decides): a literal
+		 * after a byte that may belong to a longer token. */
+		{ "SELECT x=-1", "SELECT x=-2", 0 },
+		{ "SELECT [a] FROM t WHERE b = 1",
+		  "SELECT [a] FROM t WHERE b = 2", 0 },
+		/* A [ whose name runs on over spaces and past 128 bytes in
+		 * one text, not in the other. */
+		{ bracket, "SELECT [a 1 b]", 0 },
+	};
+	char s1[512], s2[512];
+	size_t n1, n2;
+
+	memset(bracket, '7', sizeof(bracket) - 1);
+	memcpy(bracket, "SELECT [a ", 10);
+	memcpy(bracket + sizeof(bracket) - 4, " b]", 3);
+	for (size_t i = 0; i < sizeof(matches) / sizeof(matches[0]); i++) {
+		const char *a = matches[i].shaped, *b = matches[i].text;
+		int got;
+
+		n1 = sql_shape(a, strlen(a), s1, sizeof(s1));
+		ck_assert_uint_gt(n1, 0);
+		got = sql_shape_match(b, strlen(b), s1, n1);
+		ck_assert_msg(got == matches[i].match, "case %zu: %d", i, got);
+		if (got) {
+			n2 = sql_shape(b, strlen(b), s2, sizeof(s2));
+			ck_assert(n2 == n1 && memcmp(s1, s2, n1) == 0);
+		}
+		/* And the text that gave a shape has it. */
+		if (matches[i].match)
+			ck_assert(sql_shape_match(a, strlen(a), s1, n1));
+	}
+}
+END_TEST
+
 /* A [name] whose bytes are not all UTF-8 is a name when its repaired
  * text fits the limit, and the text written holds it repaired the same
  * way: a truncated sequence is one U+FFFD, not one per byte, so that the
@@ -802,6 +866,7 @@ int main(void)
 	tcase_add_test(tc, summary_limits);
 	tcase_add_test(tc, nul_bytes);
 	tcase_add_test(tc, page_boundary);
+	tcase_add_test(tc, shape_match);
 	tcase_add_test(tc, bracket_repair);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
