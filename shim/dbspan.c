@@ -27,11 +27,9 @@ void dbspan_analyze(struct dbspan_sql *a, const char *sql, size_t len,
 void dbspan_query_of(struct dbspan_query *q, const struct dbspan_sql *a)
 {
 	q->text = (struct str){ a->text, a->raw ? 0 : a->text_len };
-	q->summary = (struct str){ a->summary, a->info.summary_len };
-	q->operation = (struct str){ a->info.operation,
-				     a->info.operation_len };
-	q->collection = (struct str){ a->info.collection,
-				      a->info.collection_len };
+	q->summary = dbspan_summary(a);
+	q->operation = dbspan_operation(a);
+	q->collection = dbspan_collection(a);
 	q->raw = (struct str){ a->text, a->raw ? a->text_len : 0 };
 	q->raw_dialect = a->dialect;
 }
@@ -61,11 +59,8 @@ static void describe_analysis(struct span *s, struct str summary,
 /* describe_analysis() of a's summary, operation and collection. */
 static void describe_sql_analysis(struct span *s, const struct dbspan_sql *a)
 {
-	describe_analysis(s, (struct str){ a->summary, a->info.summary_len },
-			  (struct str){ a->info.operation,
-					a->info.operation_len },
-			  (struct str){ a->info.collection,
-					a->info.collection_len });
+	describe_analysis(s, dbspan_summary(a), dbspan_operation(a),
+			  dbspan_collection(a));
 }
 
 /* db.system.name and db.namespace, and the name they give s until a

@@ -67,6 +67,22 @@ static inline void dbspan_keep(struct dbspan_sql *a, const char *sql,
 	a->raw = 1;
 }
 
+/* a's summary, operation and collection (empty for a raw text). */
+static inline struct str dbspan_summary(const struct dbspan_sql *a)
+{
+	return (struct str){ a->summary, a->info.summary_len };
+}
+
+static inline struct str dbspan_operation(const struct dbspan_sql *a)
+{
+	return (struct str){ a->info.operation, a->info.operation_len };
+}
+
+static inline struct str dbspan_collection(const struct dbspan_sql *a)
+{
+	return (struct str){ a->info.collection, a->info.collection_len };
+}
+
 /* What a span says about its statement and where it ran.  Empty strings
  * and a zero port are left out. */
 struct dbspan_query {
