@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "median.h"
+
 #define SLICES 40
 
 struct calls {
@@ -96,19 +98,6 @@ static double time_calls(const struct calls *c, struct target *t,
 		}
 	}
 	return (now_ns() - t0) / (double)(kind == 0 ? n : 2 * n);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static void measure(const char *name, const struct calls *linked,

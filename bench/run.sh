@@ -22,10 +22,13 @@ for lib in build/libotelshim.so build/otelshim-exporter.so; do
 done
 
 build() {   # build NAME [extra sources and flags]
-	local name=$1
+	local name=$1 dep stale=0
 	shift
-	if [ "bench/$name.c" -nt "$OUT/$name" ] || [ ! -x "$OUT/$name" ] ||
-		[ "$#" -gt 0 ]; then
+	# Its source or a header of bench/ newer than the program.
+	for dep in "bench/$name.c" bench/*.h; do
+		[ "$dep" -nt "$OUT/$name" ] && stale=1
+	done
+	if [ "$stale" = 1 ] || [ ! -x "$OUT/$name" ] || [ "$#" -gt 0 ]; then
 		"$CC" -D_GNU_SOURCE "${WARN[@]}" -O2 -g -std=gnu11 -pthread \
 			-o "$OUT/$name" "bench/$name.c" "$@"
 	fi

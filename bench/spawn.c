@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "median.h"
+
 extern char **environ;
 
 /* Copies of environ without LD_PRELOAD: *plain as is, *shim with
@@ -76,19 +78,6 @@ static double run_once(char **argv, char **env,
 	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, long n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 int main(int argc, char **argv)
 {
 	posix_spawn_file_actions_t fa;
@@ -112,7 +101,7 @@ int main(int argc, char **argv)
 		plain[i] = run_once(argv + 2, plain_env, &fa);
 		shim[i] = run_once(argv + 2, shim_env, &fa);
 	}
-	printf("plain_us %.2f\n", median(plain, n));
-	printf("shim_us %.2f\n", median(shim, n));
+	printf("plain_us %.2f\n", median(plain, (size_t)n));
+	printf("shim_us %.2f\n", median(shim, (size_t)n));
 	return 0;
 }
