@@ -47,7 +47,8 @@ struct memo {
 static struct memo memo[1u << MEMO_BITS];
 static unsigned misses, skipped;
 
-/* The entries hit last, most recent first (indexes into memo). */
+/* The entries with a marker hit last, most recent first (indexes into
+ * memo). */
 #define RECENT 2
 static uint8_t recent[RECENT];
 
@@ -131,12 +132,13 @@ static struct memo *lookup(uint64_t hash, const char *shape, size_t len)
 	return m;
 }
 
-/* m, a hit: first of the recent ones. */
+/* m, a hit: first of the recent ones, if it has a marker (a bare entry
+ * is found as the statement stands, never by recent_match()). */
 static void note_hit(const struct memo *m)
 {
 	uint8_t i = (uint8_t)(m - memo);
 
-	if (recent[0] != i) {
+	if (!m->bare && recent[0] != i) {
 		recent[1] = recent[0];
 		recent[0] = i;
 	}
