@@ -718,9 +718,20 @@ def bench_sqlite(sink):
                              {"OTELSHIM_STACK_THRESHOLD_MS": "0"}))
         return {"s": m["s"]}
 
-    res = interleave([("plain", plain), ("shim", shim), ("stacks", stacks)])
+    def least():
+        # bench/sqlfloor.c: only what recording a statement at all takes
+        # (clock, ids, the text into a ring another thread reads).
+        env = clean_env()
+        env["LD_PRELOAD"] = str(BIN / "sqlfloor")
+        return {"s": once(env)[0]["s"]}
+
+    # Eight rounds, each variant first twice: a run takes a third of a
+    # second, and this guest's runs spread by a third.
+    res = interleave([("plain", plain), ("shim", shim), ("stacks", stacks),
+                      ("least", least)], rounds=max(ROUNDS, 8))
     p, s = summ(res["plain"]["s"]), summ(res["shim"]["s"])
     k = summ(res["stacks"]["s"])
+    f = summ(res["least"]["s"])
     per_stack_ns = (k["median"] - s["median"]) / n * 1e9
     row("stack.capture_ns_per_span",
         "call-site stack on every span (sqlite3 run, threshold 0)", "s", s,
@@ -749,6 +760,13 @@ def bench_sqlite(sink):
         "sqlite3 CLI, %d statements in one transaction" % n, "s", p, s,
         round(ratio, 3), ">= %.2f" % SQLITE_MIN_RATIO,
         ratio >= SQLITE_MIN_RATIO, note)
+    row("sqlite.least_recorder_ratio",
+        "sqlite3 CLI, %d statements, the least a recorder does per "
+        "statement (bench/sqlfloor.c)" % n, "s", p, f,
+        round(p["median"] / f["median"], 3), "report", None,
+        "two clock reads, three random words, the text into a ring "
+        "another thread reads: the floor under the row above; the shim "
+        "against it: %.3f" % (f["median"] / s["median"]))
     cpu_row("sqlite.cpu_us_added",
             "sqlite3 CLI: CPU per statement (sqlite3, all threads, + sink)",
             res["plain"]["cpu_us"], res["shim"]["cpu_us"], "statement",
@@ -1208,8 +1226,8 @@ def markdown():
 
 
 def main():
-    for p in ("floor", "passthru", "tlsfloor", "spawn", "sink", "httpd",
-              "exptput", "spanload", "forkcost", "keepalive"):
+    for p in ("floor", "passthru", "sqlfloor", "tlsfloor", "spawn", "sink",
+              "httpd", "exptput", "spanload", "forkcost", "keepalive"):
         if not (BIN / p).exists():
             sys.exit("bench: %s is not built (run bench/run.sh)" % (BIN / p))
     t0 = time.monotonic()

@@ -38,6 +38,7 @@ build sink
 build httpd
 build floor
 build passthru -shared -fPIC
+build sqlfloor -shared -fPIC
 build tlsfloor -lssl -lcrypto
 build spawn
 build spanload
