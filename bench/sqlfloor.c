@@ -11,8 +11,9 @@
  * a real exporter's do.  One producer: the sqlite3 CLI steps from one
  * thread (a recorder for any program needs a compare-and-swap more).
  *
- * Preloaded into the sqlite3 run, its ratio against plain is the floor
- * under the shim's: what the target leaves once a span is recorded at all.
+ * Preloaded into the sqlite3 rounds, its ratio against plain is the floor
+ * under the shim's: no recorder that takes statement spans off the
+ * program's thread does less.
  */
 #include <dlfcn.h>
 #include <pthread.h>
