@@ -76,14 +76,15 @@ static inline struct fd_entry *fdtab_get(int fd)
 }
 
 /*
- * A bit for each descriptor below FDTAB_GATE_FDS, set while its entry is a
- * stream socket of ours (fd_kind_is_stream()).  It lives in .data, the
+ * A bit for each descriptor below FDTAB_GATE_FDS, set while its entry is
+ * a stream socket of ours (fd_kind_is_stream()).  It lives in .data, the
  * page that also holds the real_* pointers (preload.c; `make
- * startup-layout` keeps .data one page), so a hook passing a call through reads one page of ours besides
- * its code, not that page and the descriptor's entry: a few nanoseconds
- * a call on a guest whose system calls leave the caches cold
- * (BENCHMARKS.md, the hook floor).  1 KiB of bits, all that page has
- * room for; descriptors above it are answered by their entries.
+ * startup-layout` keeps .data one page), so a hook passing a call
+ * through reads one page of ours besides its code, not that page and the
+ * descriptor's entry: a few nanoseconds a call on a guest whose system
+ * calls leave the caches cold (BENCHMARKS.md, the hook floor).  1 KiB of
+ * bits, all that page has room for; descriptors above it are answered by
+ * their entries.
  */
 #define FDTAB_GATE_FDS 8192
 extern uint64_t fdtab_gate[FDTAB_GATE_FDS / 64];
