@@ -673,6 +673,61 @@ def tps_of(out):
     return float(m.group(1))
 
 
+# The queue the drops rows are about: OTEL_BSP_MAX_QUEUE_SIZE's default.
+DEFAULT_QUEUE = 2048
+# Runs of the sqlite3 row traced with perf sched for the wait row.
+SCHED_RUNS = 6
+TIMEHIST_RE = re.compile(
+    r"^\s*([\d.]+)\s+\[(\d+)\]\s+(\S+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)")
+
+
+def exporter_waits(argv, env, stdin_path, tmp):
+    """Runs argv (a single-threaded program, so that its only other thread
+    is the shim's exporter) under `perf sched record` and reads the
+    exporter thread's waits from `perf sched timehist`: the time from its
+    wake-up to its running, and for the longest, how much of it the CPU
+    it then ran on sat idle.  Returns ({"max_ms", "idle_ms", "waits_ms"},
+    stderr), or (None, why) where perf cannot trace the scheduler."""
+    data = os.path.join(tmp, "sched.data")
+    with open(stdin_path) as f:
+        r = subprocess.run(["perf", "sched", "record", "-q", "-o", data,
+                            "--"] + argv, env=env, stdin=f,
+                           capture_output=True, text=True, errors="replace",
+                           timeout=120)
+    if r.returncode != 0:
+        return None, "perf sched record failed: " + r.stderr[-200:]
+    th = subprocess.run(["perf", "sched", "timehist", "-i", data],
+                        capture_output=True, text=True, errors="replace",
+                        timeout=120)
+    os.unlink(data)
+    comm = os.path.basename(argv[0])
+    idle = {}               # cpu -> its recent idle spells, (from, to) in ms
+    waits, worst = [], (0.0, 0.0)
+    for line in th.stdout.splitlines():
+        m = TIMEHIST_RE.match(line)
+        if not m:
+            continue
+        end, cpu, task = float(m.group(1)) * 1e3, m.group(2), m.group(3)
+        delay, ran = float(m.group(5)), float(m.group(6))
+        if task == "<idle>":
+            idle.setdefault(cpu, []).append((end - ran, end))
+            del idle[cpu][:-16]
+            continue
+        # "comm[tid/pid]": a thread other than the process's first.
+        t = re.match(re.escape(comm) + r"\[(\d+)/(\d+)\]$", task)
+        if t and t.group(1) != t.group(2):
+            waits.append(delay)
+            if delay > worst[0]:
+                start = end - ran
+                worst = (delay, sum(max(0.0, min(b, start) -
+                                        max(a, start - delay))
+                                    for a, b in idle.get(cpu, [])))
+    if not waits:
+        return None, "no exporter thread in perf sched timehist"
+    return {"max_ms": worst[0], "idle_ms": worst[1],
+            "waits_ms": waits}, r.stderr
+
+
 def bench_sqlite(sink):
     sqlite3 = shutil.which("sqlite3")
     if not sqlite3:
@@ -776,7 +831,43 @@ def bench_sqlite(sink):
             "(bench/sqlfloor.c, no export)", res["plain"]["cpu_us"],
             res["least"]["cpu_us"], "statement", None,
             "the program's side of the floor under the row above")
+    sqlite_waits(sqlite3, script, db, n, s["median"], tmp, sink)
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def sqlite_waits(sqlite3, script, db, n, shim_s, tmp, sink):
+    """Where the spans the sqlite3 row drops go: the exporter thread's
+    longest wait, once woken, for a CPU, against how long the default
+    queue lasts at the row's rate (perf sched, a few more shim runs)."""
+    if not shutil.which("perf"):
+        log("sqlite: exporter waits skipped: no perf")
+        return
+    env = shim_env(sink.endpoint, "bench-sqlite3", {"OTEL_LOG_LEVEL": "info"})
+    runs, dropped = [], 0
+    for _ in range(SCHED_RUNS):
+        db.unlink(missing_ok=True)
+        w, err = exporter_waits([sqlite3, str(db)], env, script, str(tmp))
+        if w is None:
+            log("sqlite: exporter waits skipped: " + err)
+            return
+        c = summary_counts(err)
+        dropped += (c["dropped_queue_full"] + c["dropped_export_failed"]
+                    if c else 0)
+        runs.append(w)
+    queue_ms = DEFAULT_QUEUE * shim_s / n * 1e3
+    worst = max(runs, key=lambda w: w["max_ms"])
+    longer = sum(1 for w in runs for d in w["waits_ms"] if d > queue_ms)
+    EXTRA["sqlite.exporter_waits"] = {"queue_ms": queue_ms, "runs": runs}
+    row("sqlite.exporter_wait_max_ms",
+        "sqlite3 CLI: longest wait of the woken exporter thread for a CPU "
+        "(perf sched, %d shim runs)" % SCHED_RUNS, "ms", None,
+        summ([w["max_ms"] for w in runs]), round(worst["max_ms"], 2),
+        "report", None,
+        "the CPU it then ran on sat idle through %.2f ms of it; the default "
+        "queue (%d spans) lasts %.2f ms at the row's rate; waits longer "
+        "than that: %d of %d; spans dropped in these runs: %d"
+        % (worst["idle_ms"], DEFAULT_QUEUE, queue_ms, longer,
+           sum(len(w["waits_ms"]) for w in runs), dropped))
 
 
 def bench_exporter():
