@@ -681,13 +681,16 @@ TIMEHIST_RE = re.compile(
     r"^\s*([\d.]+)\s+\[(\d+)\]\s+(\S+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)")
 
 
-def exporter_waits(argv, env, stdin_path, tmp):
+def thread_waits(argv, env, stdin_path, tmp):
     """Runs argv (a single-threaded program, so that its only other thread
-    is the shim's exporter) under `perf sched record` and reads the
-    exporter thread's waits from `perf sched timehist`: the time from its
-    wake-up to its running, and for the longest, how much of it the CPU
-    it then ran on sat idle.  Returns ({"max_ms", "idle_ms", "waits_ms"},
-    stderr), or (None, why) where perf cannot trace the scheduler."""
+    is the shim's exporter) under `perf sched record` and reads from `perf
+    sched timehist` how long the threads the export depends on waited for
+    a CPU: the exporter thread and the sink's threads (which answer its
+    requests), each time from wake-up to running.  For the longest wait of
+    each, also how much of it the CPU it then ran on sat idle.  Returns
+    ({"exporter": waits, "sink": waits}, stderr), waits being {"max_ms",
+    "idle_ms", "waits_ms"}, or (None, why) where perf cannot trace the
+    scheduler."""
     data = os.path.join(tmp, "sched.data")
     with open(stdin_path) as f:
         r = subprocess.run(["perf", "sched", "record", "-q", "-o", data,
@@ -700,9 +703,14 @@ def exporter_waits(argv, env, stdin_path, tmp):
                         capture_output=True, text=True, errors="replace",
                         timeout=120)
     os.unlink(data)
-    comm = os.path.basename(argv[0])
+    # "comm[tid/pid]": the program's threads other than its first; the
+    # sink's threads, all of them.
+    exporter = re.compile(re.escape(os.path.basename(argv[0])) +
+                          r"\[(\d+)/(?!\1\])\d+\]$")
+    sink = re.compile(r"sink\[\d+(/\d+)?\]$")
     idle = {}               # cpu -> its recent idle spells, (from, to) in ms
-    waits, worst = [], (0.0, 0.0)
+    out = {k: {"max_ms": 0.0, "idle_ms": 0.0, "waits_ms": []}
+           for k in ("exporter", "sink")}
     for line in th.stdout.splitlines():
         m = TIMEHIST_RE.match(line)
         if not m:
@@ -713,19 +721,20 @@ def exporter_waits(argv, env, stdin_path, tmp):
             idle.setdefault(cpu, []).append((end - ran, end))
             del idle[cpu][:-16]
             continue
-        # "comm[tid/pid]": a thread other than the process's first.
-        t = re.match(re.escape(comm) + r"\[(\d+)/(\d+)\]$", task)
-        if t and t.group(1) != t.group(2):
-            waits.append(delay)
-            if delay > worst[0]:
-                start = end - ran
-                worst = (delay, sum(max(0.0, min(b, start) -
-                                        max(a, start - delay))
-                                    for a, b in idle.get(cpu, [])))
-    if not waits:
+        w = (out["exporter"] if exporter.match(task) else
+             out["sink"] if sink.match(task) else None)
+        if w is None:
+            continue
+        w["waits_ms"].append(delay)
+        if delay > w["max_ms"]:
+            start = end - ran
+            w["max_ms"] = delay
+            w["idle_ms"] = sum(max(0.0, min(b, start) -
+                                   max(a, start - delay))
+                               for a, b in idle.get(cpu, []))
+    if not out["exporter"]["waits_ms"]:
         return None, "no exporter thread in perf sched timehist"
-    return {"max_ms": worst[0], "idle_ms": worst[1],
-            "waits_ms": waits}, r.stderr
+    return out, r.stderr
 
 
 def bench_sqlite(sink):
@@ -843,31 +852,42 @@ def sqlite_waits(sqlite3, script, db, n, shim_s, tmp, sink):
         log("sqlite: exporter waits skipped: no perf")
         return
     env = shim_env(sink.endpoint, "bench-sqlite3", {"OTEL_LOG_LEVEL": "info"})
-    runs, dropped = [], 0
+    runs, dropped = [], []
     for _ in range(SCHED_RUNS):
         db.unlink(missing_ok=True)
-        w, err = exporter_waits([sqlite3, str(db)], env, script, str(tmp))
+        w, err = thread_waits([sqlite3, str(db)], env, script, str(tmp))
         if w is None:
             log("sqlite: exporter waits skipped: " + err)
             return
         c = summary_counts(err)
-        dropped += (c["dropped_queue_full"] + c["dropped_export_failed"]
-                    if c else 0)
+        dropped.append(c["dropped_queue_full"] + c["dropped_export_failed"]
+                       if c else 0)
         runs.append(w)
     queue_ms = DEFAULT_QUEUE * shim_s / n * 1e3
-    worst = max(runs, key=lambda w: w["max_ms"])
-    longer = sum(1 for w in runs for d in w["waits_ms"] if d > queue_ms)
-    EXTRA["sqlite.exporter_waits"] = {"queue_ms": queue_ms, "runs": runs}
+
+    def worst(who):
+        w = max((r[who] for r in runs), key=lambda w: w["max_ms"])
+        longer = sum(1 for r in runs for d in r[who]["waits_ms"]
+                     if d > queue_ms)
+        return w, longer, sum(len(r[who]["waits_ms"]) for r in runs)
+
+    (e, e_longer, e_all), (k, k_longer, k_all) = worst("exporter"), \
+        worst("sink")
+    EXTRA["sqlite.exporter_waits"] = {"queue_ms": queue_ms, "runs": runs,
+                                      "dropped": dropped}
     row("sqlite.exporter_wait_max_ms",
         "sqlite3 CLI: longest wait of the woken exporter thread for a CPU "
         "(perf sched, %d shim runs)" % SCHED_RUNS, "ms", None,
-        summ([w["max_ms"] for w in runs]), round(worst["max_ms"], 2),
-        "report", None,
-        "the CPU it then ran on sat idle through %.2f ms of it; the default "
-        "queue (%d spans) lasts %.2f ms at the row's rate; waits longer "
-        "than that: %d of %d; spans dropped in these runs: %d"
-        % (worst["idle_ms"], DEFAULT_QUEUE, queue_ms, longer,
-           sum(len(w["waits_ms"]) for w in runs), dropped))
+        summ([r["exporter"]["max_ms"] for r in runs]),
+        round(e["max_ms"], 2), "report", None,
+        "the CPU it then ran on sat idle through %.2f ms of it; the sink's "
+        "threads, which answer the exporter: longest %.2f ms, idle through "
+        "%.2f; the default queue (%d spans) lasts %.2f ms at the row's rate; "
+        "waits longer than that: exporter %d of %d, sink %d of %d; spans "
+        "dropped by run: %s"
+        % (e["idle_ms"], k["max_ms"], k["idle_ms"], DEFAULT_QUEUE, queue_ms,
+           e_longer, e_all, k_longer, k_all,
+           ", ".join(str(d) for d in dropped)))
 
 
 def bench_exporter():
