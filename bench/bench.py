@@ -846,8 +846,9 @@ def bench_sqlite(sink):
 
 def sqlite_waits(sqlite3, script, db, n, shim_s, tmp, sink):
     """Where the spans the sqlite3 row drops go: the exporter thread's
-    longest wait, once woken, for a CPU, against how long the default
-    queue lasts at the row's rate (perf sched, a few more shim runs)."""
+    longest wait, once woken, for a CPU (and the sink's threads'), against
+    how long the default queue lasts at the row's rate (perf sched, a few
+    more shim runs)."""
     if not shutil.which("perf"):
         log("sqlite: exporter waits skipped: no perf")
         return
@@ -871,8 +872,8 @@ def sqlite_waits(sqlite3, script, db, n, shim_s, tmp, sink):
                      if d > queue_ms)
         return w, longer, sum(len(r[who]["waits_ms"]) for r in runs)
 
-    (e, e_longer, e_all), (k, k_longer, k_all) = worst("exporter"), \
-        worst("sink")
+    e, e_longer, e_all = worst("exporter")
+    k, k_longer, k_all = worst("sink")
     EXTRA["sqlite.exporter_waits"] = {"queue_ms": queue_ms, "runs": runs,
                                       "dropped": dropped}
     row("sqlite.exporter_wait_max_ms",
