@@ -98,6 +98,11 @@ struct batch_state {
 	uint64_t status_written_ns;
 	enum status_health status_health_written;
 	int status_stale;
+	/* The queue-full warning (warn_dropped()): the spans dropped as it
+	 * last counted them, and when.  Atomic: the exit path may warn
+	 * while an exporter thread that outlived its exit budget does. */
+	_Atomic uint64_t drops_warned;
+	_Atomic uint64_t drops_warned_ns;
 	/*
 	 * Held by the exporter thread while it loads and creates the
 	 * exporter, and by a forking thread around fork(): a child forked
@@ -479,6 +484,43 @@ static uint64_t status_due_ns(void)
 				  UINT64_MAX;
 }
 
+/* While spans keep being dropped, the warning repeats at most this
+ * often; the rest are counted in the next one (or the one at exit). */
+#define DROP_WARN_INTERVAL_NS 60000000000ULL
+
+/*
+ * Warns (OTEL_LOG_LEVEL=warn and up) that a full queue turned spans away
+ * since the last warning: at once the first time, then at most once per
+ * DROP_WARN_INTERVAL_NS while it goes on, and at exit (at_exit) for any
+ * not warned of yet.  Only the exporter thread and the exit path call it,
+ * never a thread recording a span.
+ */
+static void warn_dropped(int at_exit)
+{
+	struct ring *r = atomic_load(&bs->ring);
+	uint64_t dropped, warned, last, now;
+	char line[256];
+
+	if (host.cfg->log_level < CONFIG_LOG_WARN)
+		return;
+	dropped = atomic_load(&bs->dropped_early) + (r ? ring_dropped(r) : 0);
+	warned = atomic_load(&bs->drops_warned);
+	last = atomic_load(&bs->drops_warned_ns);
+	if (dropped == warned)
+		return;
+	now = mono_ns();
+	if (!at_exit && last && now - last < DROP_WARN_INTERVAL_NS)
+		return;
+	snprintf(line, sizeof(line), "%llu %sspans dropped: the queue was "
+		 "full (OTEL_BSP_MAX_QUEUE_SIZE=%u; a larger one holds longer "
+		 "bursts and outages)", (unsigned long long)(dropped - warned),
+		 warned ? "more " : "",
+		 (unsigned)host.cfg->bsp_max_queue_size);
+	host_log(CONFIG_LOG_WARN, line);
+	atomic_store(&bs->drops_warned, dropped);
+	atomic_store(&bs->drops_warned_ns, now);
+}
+
 static void *exporter_main(void *arg)
 {
 	const struct config *cfg = host.cfg;
@@ -536,6 +578,7 @@ static void *exporter_main(void *arg)
 
 		pace_settle(&bs->pace, queued, cfg->bsp_max_queue_size,
 			    mono_ns());
+		warn_dropped(0);
 
 		/* A ring that reached the spill mark cut the last export's
 		 * retries; the next one may retry again (at exit the word
@@ -851,6 +894,7 @@ STARTUP_CODE void batch_shutdown(void)
 					     SPOOL_RESERVE_NS));
 	if (!atomic_load(&bs->done_word))
 		warn_unsent_at_exit(budget);
+	warn_dropped(1);
 	if (cfg->log_level >= CONFIG_LOG_INFO) {
 		struct status_report r;
 		char line[400];

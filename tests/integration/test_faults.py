@@ -7,6 +7,7 @@ its own health."""
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -270,6 +271,33 @@ class SelfReport(unittest.TestCase):
             r = run_traced(REFUSE, sink, OTEL_LOG_LEVEL="info")
         self.assertRegex(r.stderr, r"otelshim: pid \d+: spans recorded 1, "
                                    r"exported 1, dropped \(queue full\) 0")
+
+    def test_spans_dropped_by_a_full_queue_are_warned_of(self):
+        """Spans a full queue turns away are named at OTEL_LOG_LEVEL=warn
+        and above, counted, as they happen and at exit, not only in the
+        info summary; at the default level nothing is printed."""
+        script = "".join("SELECT %d;\n" % i for i in range(300))
+        # Nobody listens there: every export is refused, and with no
+        # spool and a queue of 8 the statements after the first few
+        # find it full.
+        env = dict(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:%d" %
+                   free_port(), OTELSHIM_SPOOL_DIR="off",
+                   OTEL_BSP_MAX_QUEUE_SIZE=8,
+                   OTEL_BSP_MAX_EXPORT_BATCH_SIZE=8)
+        r = run_traced(["sqlite3", ":memory:"], None, input=script, **env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("otelshim", r.stderr)
+        r = run_traced(["sqlite3", ":memory:"], None, input=script,
+                       OTEL_LOG_LEVEL="info", **env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        warned = re.findall(r"otelshim: (\d+) (?:more )?spans dropped: "
+                            r"the queue was full \(OTEL_BSP_MAX_QUEUE_SIZE"
+                            r"=8; ", r.stderr)
+        summary = re.search(r"dropped \(queue full\) (\d+)", r.stderr)
+        self.assertTrue(warned and summary, r.stderr)
+        self.assertGreater(int(summary.group(1)), 0)
+        self.assertEqual(sum(map(int, warned)), int(summary.group(1)),
+                         r.stderr)
 
 
 class HostileInput(unittest.TestCase):
