@@ -682,11 +682,11 @@ TIMEHIST_RE = re.compile(
 
 
 def thread_waits(argv, env, stdin_path, tmp):
-    """Runs argv (a single-threaded program, so that its only other thread
-    is the shim's exporter) under `perf sched record` and reads from `perf
-    sched timehist` how long the threads the export depends on waited for
-    a CPU: the exporter thread and the sink's threads (which answer its
-    requests), each time from wake-up to running.  For the longest wait of
+    """Runs argv under `perf sched record` and reads from `perf sched
+    timehist` how long the threads the export depends on waited for a
+    CPU: the exporter thread (named otelshim-export) and the sink's
+    threads (which answer its requests), each time from wake-up to
+    running.  For the longest wait of
     each, also how much of it the CPU it then ran on sat idle.  Returns
     ({"exporter": waits, "sink": waits}, stderr), waits being {"max_ms",
     "idle_ms", "waits_ms"}, or (None, why) where perf cannot trace the
@@ -703,10 +703,8 @@ def thread_waits(argv, env, stdin_path, tmp):
                         capture_output=True, text=True, errors="replace",
                         timeout=120)
     os.unlink(data)
-    # "comm[tid/pid]": the program's threads other than its first; the
-    # sink's threads, all of them.
-    exporter = re.compile(re.escape(os.path.basename(argv[0])) +
-                          r"\[(\d+)/(?!\1\])\d+\]$")
+    # "comm[tid/pid]", or "comm[pid]" for a process's first thread.
+    exporter = re.compile(r"otelshim-export\[\d+/\d+\]$")
     sink = re.compile(r"sink\[\d+(/\d+)?\]$")
     idle = {}               # cpu -> its recent idle spells, (from, to) in ms
     out = {k: {"max_ms": 0.0, "idle_ms": 0.0, "waits_ms": []}

@@ -246,6 +246,30 @@ class Lifecycle(unittest.TestCase):
             r = run_traced([sys.executable, "-c", prog], sink)
         self.assertEqual(r.stdout.split(), ["0", "3"])
 
+    def test_exporter_thread_is_named_and_the_program_keeps_its_name(self):
+        prog = textwrap.dedent("""
+            import os, socket, time
+            try:
+                socket.create_connection(("127.0.0.1", 1))
+            except OSError:
+                pass
+            def names():
+                return [open("/proc/self/task/%s/comm" % tid).read().strip()
+                        for tid in sorted(os.listdir("/proc/self/task"),
+                                          key=int)]
+            # The thread names itself as it starts.
+            end = time.monotonic() + 10
+            while ("otelshim-export" not in names() and
+                   time.monotonic() < end):
+                time.sleep(0.01)
+            print(" ".join(names()))
+        """)
+        with Sink() as sink:
+            r = run_traced([sys.executable, "-c", prog], sink)
+        self.assertEqual(r.stdout.split(),
+                         [os.path.basename(sys.executable)[:15],
+                          "otelshim-export"])
+
     def test_late_exporter_is_hurried_then_settles(self):
         """Spans pile up behind a slow backend: the thread that finds the
         queue half full puts the exporter thread on the normal policy
