@@ -247,12 +247,9 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(r.stdout.split(), ["0", "3"])
 
     def test_exporter_thread_is_named_and_the_program_keeps_its_name(self):
-        prog = textwrap.dedent("""
-            import os, socket, time
-            try:
-                socket.create_connection(("127.0.0.1", 1))
-            except OSError:
-                pass
+        prog = REFUSED_PY + textwrap.dedent("""
+            import os, time
+            refused()
             def names():
                 return [open("/proc/self/task/%s/comm" % tid).read().strip()
                         for tid in sorted(os.listdir("/proc/self/task"),
