@@ -686,8 +686,8 @@ def thread_waits(argv, env, stdin_path, tmp):
     timehist` how long the threads the export depends on waited for a
     CPU: the exporter thread (named otelshim-export) and the sink's
     threads (which answer its requests), each time from wake-up to
-    running.  For the longest wait of
-    each, also how much of it the CPU it then ran on sat idle.  Returns
+    running.  For the longest wait of each, also how much of it the CPU
+    it then ran on sat idle.  Returns
     ({"exporter": waits, "sink": waits}, stderr), waits being {"max_ms",
     "idle_ms", "waits_ms"}, or (None, why) where perf cannot trace the
     scheduler."""

@@ -409,6 +409,13 @@ static uint64_t submitted(struct ring *q)
 	       atomic_load_explicit(&bs->after_shutdown, memory_order_relaxed);
 }
 
+/* Spans counted "dropped (queue full)": turned away by a full ring, or
+ * finding no record free (never queued). */
+static uint64_t dropped_queue_full(struct ring *q)
+{
+	return atomic_load(&bs->dropped_early) + (q ? ring_dropped(q) : 0);
+}
+
 static void fill_report(struct status_report *r)
 {
 	struct ring *q = atomic_load(&bs->ring);
@@ -416,8 +423,7 @@ static void fill_report(struct status_report *r)
 	memset(r, 0, sizeof(*r));
 	r->pid = getpid();
 	r->recorded = submitted(q) + atomic_load(&bs->dropped_early);
-	r->dropped_queue = atomic_load(&bs->dropped_early) +
-			   (q ? ring_dropped(q) : 0);
+	r->dropped_queue = dropped_queue_full(q);
 	r->queued = q ? ring_count(q) : 0;
 	/* Written by the module through the host's counters. */
 #define COUNTER(field) __atomic_load_n(&bs->counters.field, __ATOMIC_RELAXED)
@@ -498,13 +504,12 @@ static uint64_t status_due_ns(void)
  */
 static void warn_dropped(int at_exit)
 {
-	struct ring *r = atomic_load(&bs->ring);
 	uint64_t dropped, warned, last, now;
 	char line[256];
 
 	if (host.cfg->log_level < CONFIG_LOG_WARN)
 		return;
-	dropped = atomic_load(&bs->dropped_early) + (r ? ring_dropped(r) : 0);
+	dropped = dropped_queue_full(atomic_load(&bs->ring));
 	warned = atomic_load(&bs->drops_warned);
 	last = atomic_load(&bs->drops_warned_ns);
 	if (dropped == warned)
