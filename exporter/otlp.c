@@ -557,6 +557,105 @@ static int fast_attrs(const struct otlp_encoder *enc, const struct span *s,
 	       !(enc->cfg && enc->cfg->semconv_dup);
 }
 
+/*
+ * The span whose attributes went out last by put_record_attrs() (field
+ * 9), and where their bytes lie in the buffer, counted from its end as
+ * writer.used counts: a span with the same attributes gets a copy of
+ * them.  Consecutive runs of one statement, a program's common case, have
+ * the same attributes, and copying them costs half of writing them.
+ */
+struct attrs_written {
+	const struct span *s;           /* NULL: none to copy */
+	size_t from, to;
+};
+
+/* The bits of a value that decide its bytes on the wire, and then some:
+ * a string's place in the pool; all of any other value (a bool's unused
+ * bytes too, which can only make two equal values look different). */
+static inline uint64_t value_bits(const struct span_attr *a)
+{
+	uint32_t str;
+	uint64_t v;
+
+	if (a->type == SPAN_ATTR_STRING) {
+		memcpy(&str, &a->v.s, sizeof(str));
+		return str;
+	}
+	memcpy(&v, &a->v, sizeof(v));
+	return v;
+}
+
+_Static_assert(sizeof(struct span_str) == 4, "a pool place is 32 bits");
+
+/*
+ * Whether put_record_attrs() writes the same bytes for s's attributes as
+ * for t's, both going out that way: the same keys, types and values, and
+ * the same pool bytes under every string, which must all lie within the
+ * pool's used bytes.  A false "no" only costs the writing.
+ */
+static int same_attrs(const struct span *s, const struct span *t)
+{
+	size_t n = span_nattrs(s), used = span_pool_used(s), end = 0;
+
+	if (n != span_nattrs(t) || s->dropped_attrs != t->dropped_attrs ||
+	    s->pool_used != t->pool_used)
+		return 0;
+	/* Back to front: a value that differs from one span to the next (a
+	 * client's port, the rows a statement returned) tends to come late,
+	 * and a span that differs is better told early. */
+	for (size_t i = n; i-- > 0;) {
+		const struct span_attr *a = &s->attrs[i], *b = &t->attrs[i];
+
+		if (a->key != b->key || a->type != b->type ||
+		    value_bits(a) != value_bits(b))
+			return 0;
+		if (a->type == SPAN_ATTR_STRING &&
+		    (size_t)a->v.s.off + a->v.s.len > end)
+			end = (size_t)a->v.s.off + a->v.s.len;
+	}
+	return end <= used && memcmp(s->pool, t->pool, used) == 0;
+}
+
+/*
+ * Misses in a row after which the next LOOK_SKIP spans are not held
+ * against the span before them: spans that always differ (each request
+ * from another client's port) pay a share of the look, not all of it.  A
+ * copy ends the run.
+ */
+#define COPY_MISS_RUN 4
+#define LOOK_SKIP 15
+
+/* The span's own attributes (field 9) as put_record_attrs() writes them,
+ * copied when the span written last by this way has the same. */
+static void put_own_attrs(struct otlp_encoder *enc, struct writer *w,
+			  const struct span *s, size_t n,
+			  struct attrs_written *last)
+{
+	size_t from = w->used, len;
+	uint8_t *p;
+
+	if (enc->copy_skip > 0) {
+		put_record_attrs(enc, w, s, s->attrs, n, s->dropped_attrs, 9);
+		/* The next span looks: at this one. */
+		if (--enc->copy_skip == 0)
+			*last = (struct attrs_written){ s, from, w->used };
+		return;
+	}
+	if (last->s && same_attrs(s, last->s)) {
+		enc->copy_misses = 0;
+		len = last->to - last->from;
+		if ((p = reserve(w, len)))
+			memcpy(p, w->buf + w->cap - last->to, len);
+	} else {
+		if (last->s && ++enc->copy_misses == COPY_MISS_RUN) {
+			enc->copy_misses--;     /* the next miss skips again */
+			enc->copy_skip = LOOK_SKIP;
+		}
+		put_record_attrs(enc, w, s, s->attrs, n, s->dropped_attrs, 9);
+	}
+	*last = (struct attrs_written){ s, from, w->used };
+}
+
 /* ------------------------------------------------------------- spans */
 
 /* Spans whose trace or span id is all zero are left out: a receiver such
@@ -717,9 +816,9 @@ static void put_span_head_and_close(struct otlp_encoder *enc,
 	set_front(w, q);
 }
 
-/* One Span (field 2 of ScopeSpans). */
+/* One Span (field 2 of ScopeSpans); last as for put_own_attrs(). */
 static void put_span(struct otlp_encoder *enc, struct writer *w,
-		     const struct span *s)
+		     const struct span *s, struct attrs_written *last)
 {
 	const struct config *cfg = enc->cfg;
 	size_t nattrs = span_nattrs(s), nevents = span_nevents(s);
@@ -749,11 +848,12 @@ static void put_span(struct otlp_encoder *enc, struct writer *w,
 	put_status(enc, w, s);
 	for (size_t i = nevents; i-- > 0;)
 		put_event(enc, w, s, &s->events[i]);
-	if (fast)
-		put_record_attrs(enc, w, s, s->attrs, nattrs,
-				 s->dropped_attrs, 9);
-	else
+	if (fast) {
+		put_own_attrs(enc, w, s, nattrs, last);
+	} else {
 		put_attrs(enc, w, s, &o, 9);
+		last->s = NULL;
+	}
 	put_span_head_and_close(enc, w, s, kind, mark);
 }
 
@@ -809,13 +909,14 @@ static void put_request(struct otlp_encoder *enc, struct writer *w,
 			const struct span *spans, size_t n)
 {
 	size_t rs = w->used, ss = rs, scope, sent = 0;
+	struct attrs_written last = { NULL, 0, 0 };
 
 	for (size_t i = n; i-- > 0;) {
 		if (!sendable(&spans[i]))
 			continue;
 		if (sent++ == 0)
 			ss = w->used;
-		put_span(enc, w, &spans[i]);
+		put_span(enc, w, &spans[i], &last);
 	}
 	if (sent == 0)
 		return;

@@ -5,7 +5,10 @@
  * anywhere, invalid UTF-8 — are encoded as protobuf and as JSON.  The
  * protobuf must decode with protobuf-c, and protobuf-c must pack what it
  * decoded into the very same bytes; every string in it must be valid
- * UTF-8.
+ * UTF-8.  A span may be made like the one before it (other ids, a few
+ * values or pool bytes changed), as runs of one statement are, and each
+ * span must come out of the batch as it comes out alone: the encoder
+ * copies the attributes a span shares with the one it wrote before.
  * links: exporter/otlp.c exporter/legacy.c exporter/otlp_json.c build/proto/common.pb-c.c build/proto/resource.pb-c.c build/proto/trace.pb-c.c build/proto/trace_service.pb-c.c
  */
 #include <assert.h>
@@ -87,6 +90,72 @@ static void fill_span(struct input *in, struct span *s)
 	take(in, s->pool, byte(in) * 8u % (SPAN_STRPOOL + 1));
 }
 
+/* A span like prev, as the next run of a statement is: other ids and
+ * times, and a few of its attribute values or pool bytes changed. */
+static void fill_like(struct input *in, struct span *s,
+		      const struct span *prev)
+{
+	*s = *prev;
+	take(in, s->span_id, sizeof(s->span_id));
+	take(in, &s->start_ns, sizeof(s->start_ns));
+	for (int k = byte(in) % 4; k > 0; k--) {
+		if (byte(in) & 1) {
+			struct span_attr *a = &s->attrs[byte(in) % SPAN_MAX_ATTRS];
+
+			take(in, &a->v, sizeof(a->v));
+		} else {
+			size_t at = ((size_t)byte(in) << 8 | byte(in)) %
+				    SPAN_STRPOOL;
+
+			s->pool[at] = (char)byte(in);
+		}
+	}
+}
+
+/* The spans of a request, in order. */
+static pb_span **spans_of(pb_request *req, size_t *n)
+{
+	pb_scope_spans *ss;
+
+	*n = 0;
+	if (req->n_resource_spans == 0)
+		return NULL;
+	ss = req->resource_spans[0]->scope_spans[0];
+	*n = ss->n_spans;
+	return ss->spans;
+}
+
+/* Span s, encoded alone, is the Span `in` the batch holds; 0 when s is not
+ * sent at all. */
+static int check_alone(struct otlp_encoder *enc, const struct span *s,
+		       const pb_span *in)
+{
+	const uint8_t *pb;
+	uint8_t *a, *b;
+	size_t len, n, size;
+	pb_request *req;
+	pb_span **sp;
+
+	assert(otlp_encode_protobuf(enc, s, 1, &pb, &len) == 0);
+	req = (pb_request *)protobuf_c_message_unpack(&REQ_DESC, NULL, len, pb);
+	assert(req);
+	sp = spans_of(req, &n);
+	if (n == 1) {
+		assert(in);
+		size = protobuf_c_message_get_packed_size(&sp[0]->base);
+		assert(protobuf_c_message_get_packed_size(&in->base) == size);
+		a = malloc(size + 1);
+		b = malloc(size + 1);
+		protobuf_c_message_pack(&sp[0]->base, a);
+		protobuf_c_message_pack(&in->base, b);
+		assert(memcmp(a, b, size) == 0);
+		free(a);
+		free(b);
+	}
+	protobuf_c_message_free_unpacked(&req->base, NULL);
+	return n == 1;
+}
+
 static void check_strings(pb_kv **kvs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -114,8 +183,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.span_attr_count_limit = byte(&in) % 32;
 	cfg.semconv_dup = byte(&in) % 4;        /* CONFIG_SEMCONV_* */
 	n = byte(&in) % (MAX_SPANS + 1);
-	for (i = 0; i < n; i++)
-		fill_span(&in, &spans[i]);
+	for (i = 0; i < n; i++) {
+		if (i > 0 && byte(&in) % 2)
+			fill_like(&in, &spans[i], &spans[i - 1]);
+		else
+			fill_span(&in, &spans[i]);
+	}
 
 	assert(otlp_encode_protobuf(&enc, spans, n, &pb, &len) == 0);
 	req = (pb_request *)protobuf_c_message_unpack(&REQ_DESC, NULL, len, pb);
@@ -138,6 +211,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				check_strings(sp->events[e]->attributes,
 					      sp->events[e]->n_attributes);
 		}
+	}
+	{
+		size_t nsent;
+		pb_span **sent = spans_of(req, &nsent);
+
+		for (i = 0, j = 0; i < n; i++)
+			j += check_alone(&enc, &spans[i],
+					 j < nsent ? sent[j] : NULL);
+		assert(j == nsent);
 	}
 	protobuf_c_message_free_unpacked(&req->base, NULL);
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/semconv.h"
+#include "common/text.h"
 #include "common/utf8.h"
 #include "exporter/otlp.h"
 #include "exporter/otlp_pb.h"
@@ -529,6 +530,137 @@ START_TEST(test_damaged_pool_refs)
 }
 END_TEST
 
+/* Span s encoded alone is the span `in` that a batch holds, byte for
+ * byte. */
+static void assert_alone_as(struct otlp_encoder *enc, const struct span *s,
+			    const pb_span *in)
+{
+	pb_request *req = roundtrip(enc, s, 1);
+	const pb_span *alone = only_span(req);
+	size_t size = protobuf_c_message_get_packed_size(&alone->base);
+	uint8_t *a = malloc(size + 1), *b = malloc(size + 1);
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_uint_eq(protobuf_c_message_get_packed_size(&in->base), size);
+	protobuf_c_message_pack(&alone->base, a);
+	protobuf_c_message_pack(&in->base, b);
+	ck_assert_int_eq(memcmp(a, b, size), 0);
+	free(a);
+	free(b);
+	req_free(req);
+}
+
+/* Each span of a batch comes out of it as it comes out alone; returns
+ * the batch, which the caller frees. */
+static pb_request *assert_each_alone(struct otlp_encoder *enc,
+				     const struct span *s, size_t n)
+{
+	pb_request *req = roundtrip(enc, s, n);
+	pb_scope_spans *ss = req->resource_spans[0]->scope_spans[0];
+	size_t i, j;
+
+	for (i = 0, j = 0; i < n; i++) {
+		if (bytes_all_zero(s[i].trace_id, sizeof(s[i].trace_id)))
+			continue;       /* not sent */
+		ck_assert_uint_lt(j, ss->n_spans);
+		assert_alone_as(enc, &s[i], ss->spans[j++]);
+	}
+	ck_assert_uint_eq(j, ss->n_spans);
+	return req;
+}
+
+/*
+ * Runs of one statement: each span of the batch is followed by one with
+ * the same attributes (another run) and preceded by one that differs from
+ * it in one way that the encoder's copy of the attributes a span shares
+ * with the span written before it must see; written back to front, each
+ * span is held against the one after it.  Then a string past the used
+ * pool, which is never copied; then spans that never repeat, past the run
+ * of misses after which the encoder looks less often, and spans that do.
+ */
+START_TEST(test_repeated_attrs)
+{
+	enum { VARIANTS = 8, N = 2 * VARIANTS + 2, RUN = 40 };
+	struct otlp_encoder enc = { .cfg = &cfg };
+	static struct span v[VARIANTS], s[N], d[2], r[RUN];
+	const char *key2 = "n2";
+	pb_request *req;
+	pb_span **out;
+	size_t i;
+
+	span_init(&v[0]);
+	attr_str(&v[0], ATTR_DB_SYSTEM_NAME, "sqlite");
+	attr_str(&v[0], ATTR_DB_QUERY_TEXT, "SELECT ? FROM t");
+	attr_int(&v[0], "n", 5);
+	attr_bool(&v[0], "b", 1);
+	attr_double(&v[0], "d", 0.5);
+	for (i = 1; i < VARIANTS; i++)
+		v[i] = v[i - 1];
+	for (i = 1; i < VARIANTS; i++)          /* a value */
+		v[i].attrs[2].v.i = 6;
+	for (i = 2; i < VARIANTS; i++)          /* a string's byte */
+		v[i].pool[v[i].attrs[1].v.s.off + 7] = '!';
+	for (i = 3; i < VARIANTS; i++)          /* a key */
+		v[i].attrs[2].key = key2;
+	for (i = 4; i < VARIANTS; i++)          /* true all the same */
+		v[i].attrs[3].v.b = 2;
+	for (i = 5; i < VARIANTS; i++)
+		v[i].dropped_attrs = 3;
+	for (i = 6; i < VARIANTS; i++)          /* a double */
+		v[i].attrs[4].v.d = 0.25;
+	for (i = 7; i < VARIANTS; i++)          /* a string's place */
+		v[i].attrs[1].v.s.len = 6;
+	for (i = 0; i < N - 2; i++) {
+		s[i] = v[i / 2];
+		s[i].span_id[0] = (uint8_t)(0x20 + i);
+		s[i].start_ns += i;
+	}
+	s[N - 2] = s[N - 3];
+	memset(s[N - 2].trace_id, 0, sizeof(s[N - 2].trace_id)); /* not sent */
+	s[N - 1] = s[N - 3];
+	s[N - 1].stack_depth = 1;               /* the general way */
+
+	req = assert_each_alone(&enc, s, N);
+	out = req->resource_spans[0]->scope_spans[0]->spans;
+	ck_assert_int_eq(find(out[1]->attributes, 5, "n")->int_value, 5);
+	ck_assert_int_eq(find(out[2]->attributes, 5, "n")->int_value, 6);
+	ck_assert_str_eq(str_attr(out[3]->attributes, 5, ATTR_DB_QUERY_TEXT),
+			 "SELECT ? FROM t");
+	ck_assert_str_eq(str_attr(out[4]->attributes, 5, ATTR_DB_QUERY_TEXT),
+			 "SELECT ! FROM t");
+	ck_assert_ptr_nonnull(find(out[6]->attributes, 5, "n2"));
+	ck_assert_uint_eq(out[9]->dropped_attributes_count, 0);
+	ck_assert_uint_eq(out[10]->dropped_attributes_count, 3);
+	ck_assert_str_eq(str_attr(out[14]->attributes, 5, ATTR_DB_QUERY_TEXT),
+			 "SELECT");
+	req_free(req);
+
+	/* A string past the used pool (a damaged record): its bytes are the
+	 * record's own, not those of the span after it. */
+	for (i = 0; i < 2; i++) {
+		d[i] = v[0];
+		d[i].attrs[1].v.s = (struct span_str){ d[i].pool_used, 3 };
+		memcpy(d[i].pool + d[i].pool_used, i ? "xyz" : "abc", 3);
+	}
+	req = assert_each_alone(&enc, d, 2);
+	out = req->resource_spans[0]->scope_spans[0]->spans;
+	ck_assert_str_eq(str_attr(out[0]->attributes, 5, ATTR_DB_QUERY_TEXT),
+			 "abc");
+	req_free(req);
+
+	/* Every span another client port, then the same span over and
+	 * over, twice each way round. */
+	for (i = 0; i < RUN; i++) {
+		r[i] = v[0];
+		r[i].span_id[0] = (uint8_t)i;
+		if (i % 20 < 10)
+			r[i].attrs[2].v.i = (int64_t)i;
+	}
+	req_free(assert_each_alone(&enc, r, RUN));
+}
+END_TEST
+
 /* Text of n bytes: ASCII, or with a two-byte character (é) at its
  * front, or with a NUL (repaired) at its end. */
 enum text_kind { TEXT_ASCII, TEXT_UTF8, TEXT_NUL };
@@ -815,6 +947,7 @@ static Suite *otlp_suite(void)
 	tcase_add_test(tc, test_legacy_names);
 	tcase_add_test(tc, test_invalid_utf8);
 	tcase_add_test(tc, test_damaged_pool_refs);
+	tcase_add_test(tc, test_repeated_attrs);
 	tcase_add_test(tc, test_text_lengths);
 	tcase_add_test(tc, test_wire_format);
 	suite_add_tcase(s, tc);
