@@ -9,6 +9,7 @@
 #define OTELSHIM_SQL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Dialect flags for sql_analyze().  PostgreSQL syntax is the default and
  * SQLite's extra syntax ([name], `name`, ?NNN, :name, @name, $name, x'..')
@@ -113,18 +114,39 @@ size_t sql_analyze(const char *sql, size_t len, unsigned flags,
  */
 size_t sql_shape(const char *sql, size_t len, char *out, size_t cap);
 
+/* The most markers a shape may hold to be matched by sql_shape_match(). */
+#define SQL_SHAPE_PLAN_MARKS 128
+
+/* Where a shape's markers are, found once for every text held against
+ * the shape (sql_shape_plan()). */
+struct sql_shape_plan {
+	uint8_t ok;             /* 0: texts are not held against this shape */
+	uint16_t nmarks;
+	uint16_t at[SQL_SHAPE_PLAN_MARKS];      /* each marker's offset */
+};
+
+/*
+ * Works out the plan of (shape, shape_len), which sql_shape() wrote.  A
+ * shape with a '[' (whose name may run on past spaces), more markers than
+ * the plan holds or more than 65535 bytes gets a plan that matches
+ * nothing.
+ */
+void sql_shape_plan(const char *shape, size_t shape_len,
+		    struct sql_shape_plan *plan);
+
 /*
  * 1 if sql[0, len) has the shape (shape, shape_len) that sql_shape() wrote
  * for another text, found without working out its own: its bytes are the
  * shape's between the markers, and at each marker the lexer cuts a
- * literal or comment of the marker's kind.  0 when it has not, or when
- * that is not certain that way: a marker whose token does not follow
- * whitespace or a one-byte token (what comes before it could have run on
- * into it), a shape with a '[' (whose name may run on past spaces).  So
- * a 1 is always sql_shape()'s verdict; a 0 may not be.
+ * literal or comment of the marker's kind.  plan is the shape's
+ * (sql_shape_plan()).  0 when it has not, or when that is not certain
+ * that way: a marker whose token does not follow whitespace or a one-byte
+ * token (what comes before it could have run on into it), a shape whose
+ * plan matches nothing.  So a 1 is always sql_shape()'s verdict; a 0 may
+ * not be.
  */
 int sql_shape_match(const char *sql, size_t len, const char *shape,
-		    size_t shape_len);
+		    size_t shape_len, const struct sql_shape_plan *plan);
 
 /* A marker's first byte: never in a text that has a shape, so a marker
  * cannot be mistaken for the text's own bytes. */

@@ -60,19 +60,39 @@ static int ends_token(char c)
 	return IS(c, C_SPACE) || (IS(c, C_ONE) && !IS(c, C_EXT));
 }
 
+void sql_shape_plan(const char *shape, size_t shape_len,
+		    struct sql_shape_plan *plan)
+{
+	const char *s = shape, *send = shape + shape_len, *mark;
+
+	plan->ok = 0;
+	plan->nmarks = 0;
+	if (shape_len == 0 || shape_len > UINT16_MAX ||
+	    memchr(shape, '[', shape_len))
+		return;
+	while ((mark = memchr(s, SQL_SHAPE_MARK, (size_t)(send - s)))) {
+		if (plan->nmarks == SQL_SHAPE_PLAN_MARKS)
+			return;
+		plan->at[plan->nmarks++] = (uint16_t)(mark - shape);
+		s = mark + 2;
+		if (s > send)
+			return;
+	}
+	plan->ok = 1;
+}
+
 int sql_shape_match(const char *sql, size_t len, const char *shape,
-		    size_t shape_len)
+		    size_t shape_len, const struct sql_shape_plan *plan)
 {
 	const char *p = sql, *end = sql + len, *mark;
 	const char *s = shape, *send = shape + shape_len;
 	struct tok t;
 	size_t seg;
 
-	if (len == 0 || len > SQL_SCAN_MAX || shape_len == 0 ||
-	    memchr(shape, '[', shape_len))
+	if (!plan->ok || len == 0 || len > SQL_SCAN_MAX)
 		return 0;
-	for (;;) {
-		mark = memchr(s, SQL_SHAPE_MARK, (size_t)(send - s));
+	for (size_t k = 0;; k++) {
+		mark = k < plan->nmarks ? shape + plan->at[k] : NULL;
 		seg = (size_t)((mark ? mark : send) - s);
 		/* Bytes equal to the shape's hold no marker byte. */
 		if ((size_t)(end - p) < seg || memcmp(p, s, seg) != 0)
@@ -80,8 +100,7 @@ int sql_shape_match(const char *sql, size_t len, const char *shape,
 		p += seg;
 		if (mark == NULL)
 			break;
-		if (p == end || (p > sql && !ends_token(p[-1])) ||
-		    send - mark < 2)
+		if (p == end || (p > sql && !ends_token(p[-1])))
 			return 0;
 		/* The literal or comment that starts at p, if one does. */
 		if (!sql_lex_mark_at(p, end, &t) || mark_of(&t) != mark[1] ||

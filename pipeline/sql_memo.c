@@ -39,6 +39,7 @@ struct memo {
 	uint8_t bare;                   /* the shape has no marker */
 	uint8_t dialect;                /* the key's: SQL_POSTGRES, SQL_SQLITE */
 	char shape[SQL_MEMO_SHAPE_MAX];
+	struct sql_shape_plan plan;     /* for recent_match() */
 	char text[SQL_MEMO_TEXT_MAX];
 	char summary[SQL_SUMMARY_MAX + 1];
 	struct sql_info info;
@@ -153,7 +154,8 @@ static struct memo *recent_match(const char *sql, size_t len,
 
 		if (atomic_load_explicit(&m->key, memory_order_acquire) != 0 &&
 		    !m->bare && m->dialect == dialect &&
-		    sql_shape_match(sql, len, m->shape, m->shape_len))
+		    sql_shape_match(sql, len, m->shape, m->shape_len,
+				    &m->plan))
 			return m;
 	}
 	return NULL;
@@ -221,6 +223,8 @@ void sql_memo_keep(const struct sql_memo_key *key, const char *text,
 	m->shape_len = (uint16_t)key->len;
 	memcpy(m->shape, key->shape, key->len);
 	m->bare = memchr(key->shape, SQL_SHAPE_MARK, key->len) == NULL;
+	if (!m->bare)
+		sql_shape_plan(key->shape, key->len, &m->plan);
 	m->dialect = (uint8_t)key->dialect;
 	if (m->bare)
 		bare_lens[key->len]++;

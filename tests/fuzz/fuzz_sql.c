@@ -154,10 +154,12 @@ static void marks_as_run(const char *sql, size_t size)
 static void match_other(const char *sql, size_t size)
 {
 	static char prev[8192], shape[8192];
+	static struct sql_shape_plan plan;
 	static size_t prev_len;
 	size_t len;
 
-	if (prev_len > 0 && sql_shape_match(sql, size, prev, prev_len)) {
+	if (prev_len > 0 &&
+	    sql_shape_match(sql, size, prev, prev_len, &plan)) {
 		len = sql_shape(sql, size, shape, sizeof(shape));
 		check(len == prev_len && memcmp(shape, prev, len) == 0);
 	}
@@ -165,6 +167,7 @@ static void match_other(const char *sql, size_t size)
 	if (len > 0) {
 		memcpy(prev, shape, len);
 		prev_len = len;
+		sql_shape_plan(prev, prev_len, &plan);
 	}
 }
 
@@ -174,6 +177,7 @@ static void match_other(const char *sql, size_t size)
 static void same_shape(const uint8_t *data, size_t size, unsigned flags)
 {
 	static char shape[8192], shape2[8192], var[65536];
+	static struct sql_shape_plan plan, plan2;
 	static char text[3 * 65536], text2[3 * 65536];
 	char sum[300], sum2[300];
 	struct sql_info info, info2;
@@ -207,8 +211,11 @@ static void same_shape(const uint8_t *data, size_t size, unsigned flags)
 	n += (size_t)(end - run);
 
 	len2 = sql_shape(var, n, shape2, sizeof(shape2));
-	if (sql_shape_match(var, n, shape, len) ||
-	    (len2 > 0 && sql_shape_match(sql, size, shape2, len2)))
+	sql_shape_plan(shape, len, &plan);
+	if (len2 > 0)
+		sql_shape_plan(shape2, len2, &plan2);
+	if (sql_shape_match(var, n, shape, len, &plan) ||
+	    (len2 > 0 && sql_shape_match(sql, size, shape2, len2, &plan2)))
 		check(len2 == len && memcmp(shape, shape2, len) == 0);
 	if (len2 != len || memcmp(shape, shape2, len) != 0)
 		return;

@@ -799,6 +799,7 @@ START_TEST(shape_match)
 		{ bracket, "SELECT [a 1 b]", 0 },
 	};
 	char s1[512], s2[512];
+	struct sql_shape_plan plan;
 	size_t n1, n2;
 
 	memset(bracket, '7', sizeof(bracket) - 1);
@@ -810,7 +811,8 @@ START_TEST(shape_match)
 
 		n1 = sql_shape(a, strlen(a), s1, sizeof(s1));
 		ck_assert_uint_gt(n1, 0);
-		got = sql_shape_match(b, strlen(b), s1, n1);
+		sql_shape_plan(s1, n1, &plan);
+		got = sql_shape_match(b, strlen(b), s1, n1, &plan);
 		ck_assert_msg(got == matches[i].match, "case %zu: %d", i, got);
 		if (got) {
 			n2 = sql_shape(b, strlen(b), s2, sizeof(s2));
@@ -818,7 +820,8 @@ START_TEST(shape_match)
 		}
 		/* And the text that gave a shape has it. */
 		if (matches[i].match)
-			ck_assert(sql_shape_match(a, strlen(a), s1, n1));
+			ck_assert(sql_shape_match(a, strlen(a), s1, n1,
+						  &plan));
 	}
 }
 END_TEST
