@@ -636,7 +636,7 @@ static void put_own_attrs(struct otlp_encoder *enc, struct writer *w,
 
 	if (enc->copy_skip > 0) {
 		put_record_attrs(enc, w, s, s->attrs, n, s->dropped_attrs, 9);
-		/* The next span looks: at this one. */
+		/* The span after this one looks again, at this one. */
 		if (--enc->copy_skip == 0)
 			*last = (struct attrs_written){ s, from, w->used };
 		return;
