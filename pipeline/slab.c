@@ -44,6 +44,6 @@ size_t slab_in_use(const struct slab *sl)
 
 	for (size_t w = 0; w < sl->nwords; w++)
 		n += (size_t)__builtin_popcountll(atomic_load_explicit(
-			&sl->bits[w], memory_order_relaxed));
+			&sl->words[w].bits, memory_order_relaxed));
 	return n;
 }

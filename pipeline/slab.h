@@ -1,10 +1,16 @@
 /*
  * A fixed pool of fixed-size slots for application threads: span records,
- * HTTP connection states.  The slots are one array mapped on first use, so
- * untouched slots cost no memory; a bitmap says which are taken, and a slot
- * is claimed with one compare-and-swap on a bitmap word, lowest free first,
- * so that few pages of the array ever become resident.  No lock, no malloc:
- * every function is async-signal-safe.
+ * HTTP connection states.
+ * The slots are one array mapped on first use, so untouched slots cost no
+ * memory; a bitmap says which are taken, and a slot is claimed with one
+ * compare-and-swap on a bitmap word.  A claim names the slot it would
+ * like (the one its thread gave back last): a thread that records span
+ * after span then reuses one slot whose lines are in its own CPU's cache,
+ * and each bitmap word has a cache line of its own, so threads that keep
+ * to different words never pass a line between CPUs.  Otherwise the
+ * lowest free slot of that word, then of the next words, so that few
+ * pages of the array ever become resident.  No lock, no malloc: every
+ * function is async-signal-safe.
  */
 #ifndef OTELSHIM_SLAB_H
 #define OTELSHIM_SLAB_H
@@ -13,11 +19,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* 64 slots' bits, alone in their cache line. */
+struct slab_word {
+	_Atomic uint64_t bits;          /* bit set: slot taken */
+} __attribute__((aligned(64)));
+
 /* Fields are private; define one with SLAB_DEFINE. */
 struct slab {
 	size_t slot_size;
 	unsigned nwords;                /* bitmap words, 64 slots each */
-	_Atomic uint64_t *bits;         /* bit set: slot taken */
+	struct slab_word *words;
 	void *_Atomic mem;              /* the slots, once mapped */
 };
 
@@ -25,44 +36,52 @@ struct slab {
 #define SLAB_DEFINE(name, slot_type, nslots)                               \
 	_Static_assert((nslots) % 64 == 0 && (nslots) > 0,                 \
 		       "slab slots come in bitmap words of 64");            \
-	static _Atomic uint64_t name##_bits[(nslots) / 64];                \
+	static struct slab_word name##_words[(nslots) / 64];               \
 	static struct slab name = { sizeof(slot_type), (nslots) / 64,      \
-				    name##_bits, NULL }
+				    name##_words, NULL }
 
 /* The slot array, mapped by the first caller; NULL if it could not be.
  * For slab_claim(). */
 char *slab_map(struct slab *sl);
 
 /*
- * Claims the lowest free slot and returns it, not cleared: the caller
- * initialises what it needs.  NULL when every slot is taken or the array
- * could not be mapped.  Takes the lowest clear bit of the first bitmap
- * word that has one, with acquire order so that the slot's previous
- * owner's writes (released with the bit) are seen before it is reused.
- * Inline: a span record is claimed for every span.
+ * Claims slot `near` (0 .. slots - 1) if it is free, else the lowest free
+ * slot of near's bitmap word, else of the words after it (wrapping), and
+ * returns it, not cleared: the caller initialises what it needs.  NULL
+ * when every slot is taken or the array could not be mapped.  Acquire
+ * order, so that the slot's previous owner's writes (released with the
+ * bit) are seen before it is reused.  Inline: a span record is claimed
+ * for every span.
  */
-static inline void *slab_claim(struct slab *sl)
+static inline void *slab_claim(struct slab *sl, size_t near)
 {
 	char *base = atomic_load_explicit(&sl->mem, memory_order_acquire);
+	size_t first = near / 64 % sl->nwords, w = first;
+	uint64_t liked = (uint64_t)1 << (near % 64);
 
 	if (__builtin_expect(!base, 0) && !(base = slab_map(sl)))
 		return NULL;
-	for (size_t w = 0; w < sl->nwords; w++) {
-		uint64_t bits = atomic_load_explicit(&sl->bits[w],
+	do {
+		_Atomic uint64_t *word = &sl->words[w].bits;
+		uint64_t bits = atomic_load_explicit(word,
 						     memory_order_relaxed);
 
 		while (bits != UINT64_MAX) {
-			int bit = __builtin_ctzll(~bits);
+			/* The liked bit, or the lowest clear one. */
+			uint64_t bit = w == first && !(bits & liked) ?
+				       liked : ~bits & (bits + 1);
 
 			if (atomic_compare_exchange_weak_explicit(
-				    &sl->bits[w], &bits,
-				    bits | ((uint64_t)1 << bit),
+				    word, &bits, bits | bit,
 				    memory_order_acquire,
 				    memory_order_relaxed))
-				return base + (w * 64 + (size_t)bit) *
+				return base + (w * 64 + (size_t)
+					       __builtin_ctzll(bit)) *
 					      sl->slot_size;
 		}
-	}
+		if (++w == sl->nwords)
+			w = 0;
+	} while (w != first);
 	return NULL;
 }
 
@@ -70,7 +89,7 @@ static inline void *slab_claim(struct slab *sl)
  * again at once. */
 static inline void slab_release(struct slab *sl, size_t i)
 {
-	atomic_fetch_and_explicit(&sl->bits[i / 64],
+	atomic_fetch_and_explicit(&sl->words[i / 64].bits,
 				  ~((uint64_t)1 << (i % 64)),
 				  memory_order_release);
 }

@@ -104,7 +104,7 @@ static struct hc_conn *conn_get(struct fd_entry *e)
 		return conn_of(e);
 	if (e->proto != FD_PROTO_UNKNOWN)
 		return NULL;
-	c = slab_claim(&hc_pool);
+	c = slab_claim(&hc_pool, 0);
 	if (!c) {
 		e->proto = FD_PROTO_NONE;
 		return NULL;

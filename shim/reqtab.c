@@ -21,24 +21,48 @@
 _Static_assert(REQTAB_SLOTS == 1u << SLOT_BITS, "ref packs the slot");
 _Static_assert(!(REQTAB_TAGS & (REQTAB_TAGS - 1)), "power of two");
 
+/* A line of its own: threads that take different slots share no line. */
 struct rt_slot {
 	_Atomic uint64_t ref;           /* 0 free, SLOT_BUSY, or the ref */
 	_Atomic uint64_t ids[3];        /* trace id (2 words), span id */
 	_Atomic uint8_t flags;
-};
+} __attribute__((aligned(64)));
 
 static struct rt_slot slots[REQTAB_SLOTS];
-static _Atomic uint64_t started;        /* requests ever started */
-static _Atomic int inflight;
-static _Atomic unsigned next_slot;
+
+/*
+ * Requests ever started and requests in flight, one word, so that a
+ * request's start is one atomic operation on a line all threads share and
+ * its end another, and whoever reads the start number reads the count of
+ * that moment with it.
+ */
+#define FLIGHT_BITS 16
+#define FLIGHT_MASK ((1ULL << FLIGHT_BITS) - 1)
+#define ONE_STARTED (1ULL << FLIGHT_BITS)
+
+_Static_assert(REQTAB_SLOTS <= FLIGHT_MASK, "in flight fits its bits");
+
+static _Atomic uint64_t requests;
+
+/* The slot this thread took last, plus one (0 before its first), tried
+ * first: a thread that serves one request after another keeps to one
+ * line.  A thread's first request tries a slot picked by the address of
+ * its thread-local block, so that threads start apart. */
+static PRELOAD_TLS unsigned home;
+
+static unsigned first_slot(void)
+{
+	return home ? home - 1 : (unsigned)((uint64_t)(uintptr_t)&home *
+					    0x9e3779b97f4a7c15u >> 56);
+}
 
 /* ------------------------------------------------------------ table */
 
 uint64_t reqtab_add(const uint8_t trace_id[16], const uint8_t span_id[8],
 		    uint8_t flags)
 {
-	unsigned first = atomic_fetch_add(&next_slot, 1);
-	uint64_t w[3], ref, want;
+	unsigned first = first_slot();
+	uint64_t w[3], ref, want, now;
 	struct rt_slot *s;
 
 	for (unsigned i = 0; i < REQTAB_SLOTS; i++) {
@@ -53,11 +77,10 @@ uint64_t reqtab_add(const uint8_t trace_id[16], const uint8_t span_id[8],
 			atomic_store_explicit(&s->ids[k], w[k],
 					      memory_order_relaxed);
 		atomic_store_explicit(&s->flags, flags, memory_order_relaxed);
-		/* In flight before its start number is visible: whoever sees
-		 * the number also counts the request (reqtab_event_woke). */
-		atomic_fetch_add(&inflight, 1);
-		ref = (atomic_fetch_add(&started, 1) + 1) << SLOT_BITS |
-		      (uint64_t)((first + i) & SLOT_MASK);
+		now = atomic_fetch_add(&requests, ONE_STARTED + 1) +
+		      ONE_STARTED + 1;
+		home = ((first + i) & SLOT_MASK) + 1;
+		ref = now >> FLIGHT_BITS << SLOT_BITS | (home - 1);
 		atomic_store(&s->ref, ref);
 		return ref;
 	}
@@ -72,7 +95,7 @@ void reqtab_remove(uint64_t ref)
 		return;
 	if (atomic_compare_exchange_strong(&slots[ref & SLOT_MASK].ref, &want,
 					   0))
-		atomic_fetch_sub(&inflight, 1);
+		atomic_fetch_sub(&requests, 1);
 }
 
 int reqtab_get(uint64_t ref, struct req_ids *out)
@@ -95,17 +118,17 @@ int reqtab_get(uint64_t ref, struct req_ids *out)
 
 int reqtab_inflight(void)
 {
-	return atomic_load(&inflight);
+	return (int)(atomic_load(&requests) & FLIGHT_MASK);
 }
 
 /* The only request in flight, if there is exactly one and it is the one
  * started last; else 0. */
 static uint64_t sole_latest(uint64_t *epoch)
 {
-	uint64_t e = atomic_load(&started), r;
+	uint64_t now = atomic_load(&requests), e = now >> FLIGHT_BITS, r;
 
 	*epoch = e;
-	if (atomic_load(&inflight) != 1)
+	if ((now & FLIGHT_MASK) != 1)
 		return 0;
 	for (unsigned i = 0; i < REQTAB_SLOTS; i++) {
 		r = atomic_load_explicit(&slots[i].ref, memory_order_relaxed);
@@ -151,12 +174,13 @@ void reqtab_event_wait(void)
 	reqtab_serve(0, REQTAB_NONE);
 }
 
-/* The mark for "now": see reqtab_add for why inflight is read last. */
+/* The mark for "now". */
 static uint64_t mark_now(void)
 {
-	uint64_t e = atomic_load(&started);
+	uint64_t now = atomic_load(&requests);
 
-	return e && atomic_load(&inflight) == 1 ? MARK_SOLE | e : 0;
+	return now >> FLIGHT_BITS && (now & FLIGHT_MASK) == 1 ?
+	       MARK_SOLE | now >> FLIGHT_BITS : 0;
 }
 
 void reqtab_event_woke(void)

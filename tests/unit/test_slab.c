@@ -1,8 +1,10 @@
 /*
- * The slot pool: lowest free slot first, exhaustion and reuse, and claims
- * and releases racing on several threads (run under TSan too): no slot is
- * ever held by two owners, a slot's previous owner's writes are seen by
- * the next, and exactly the pool's size can be held at once.
+ * The slot pool: the slot asked for, else the lowest free slot of its
+ * bitmap word and the words after it; exhaustion and reuse; and claims
+ * and releases racing on several threads (run under TSan too), each
+ * asking for the slot it gave back last: no slot is ever held by two
+ * owners, a slot's previous owner's writes are seen by the next, and
+ * exactly the pool's size can be held at once.
  * links: pipeline/slab.c
  */
 #include <pthread.h>
@@ -33,9 +35,9 @@ START_TEST(lowest_first)
 
 	ck_assert_ptr_null(slab_at(&never, 0));
 	ck_assert_uint_eq(slab_in_use(&never), 0);
-	a = slab_claim(&pool);
-	b = slab_claim(&pool);
-	c = slab_claim(&pool);
+	a = slab_claim(&pool, 0);
+	b = slab_claim(&pool, 0);
+	c = slab_claim(&pool, 0);
 	ck_assert_uint_eq(slab_index(&pool, a), 0);
 	ck_assert_uint_eq(slab_index(&pool, b), 1);
 	ck_assert_uint_eq(slab_index(&pool, c), 2);
@@ -44,10 +46,35 @@ START_TEST(lowest_first)
 	ck_assert_uint_eq(slab_in_use(&pool), 3);
 	slab_release(&pool, 1);
 	ck_assert_uint_eq(slab_in_use(&pool), 2);
-	ck_assert_ptr_eq(slab_claim(&pool), b);
+	ck_assert_ptr_eq(slab_claim(&pool, 0), b);
 	slab_release(&pool, 0);
 	slab_release(&pool, 1);
 	slab_release(&pool, 2);
+	ck_assert_uint_eq(slab_in_use(&pool), 0);
+}
+END_TEST
+
+START_TEST(near_first)
+{
+	/* The slot asked for, in either word. */
+	ck_assert_uint_eq(slab_index(&pool, slab_claim(&pool, 70)), 70);
+	ck_assert_uint_eq(slab_index(&pool, slab_claim(&pool, 5)), 5);
+	/* Taken: the lowest free of its word, not of the pool. */
+	ck_assert_uint_eq(slab_index(&pool, slab_claim(&pool, 70)), 64);
+	ck_assert_uint_eq(slab_index(&pool, slab_claim(&pool, 5)), 0);
+	/* Its word full: the next word's lowest, wrapping to the first. */
+	for (size_t i = 64; i < NSLOTS; i++)
+		if (i != 64 && i != 70)
+			ck_assert_uint_eq(slab_index(&pool,
+						     slab_claim(&pool, i)), i);
+	ck_assert_uint_eq(slab_index(&pool, slab_claim(&pool, 127)), 1);
+	slab_release(&pool, 0);
+	ck_assert_uint_eq(slab_index(&pool, slab_claim(&pool, 100)), 0);
+	ck_assert_uint_eq(slab_index(&pool, slab_claim(&pool, 100)), 2);
+	ck_assert_uint_eq(slab_in_use(&pool), 64 + 4);
+	for (size_t i = 0; i < NSLOTS; i++)
+		if (i < 3 || i == 5 || i >= 64)
+			slab_release(&pool, i);
 	ck_assert_uint_eq(slab_in_use(&pool), 0);
 }
 END_TEST
@@ -57,16 +84,17 @@ START_TEST(exhaustion)
 	static struct slot *held[NSLOTS];
 
 	for (size_t i = 0; i < NSLOTS; i++) {
-		held[i] = slab_claim(&pool);
+		held[i] = slab_claim(&pool, 0);
 		ck_assert_ptr_nonnull(held[i]);
 		ck_assert_uint_eq(slab_index(&pool, held[i]), i);
 	}
-	ck_assert_ptr_null(slab_claim(&pool));
+	ck_assert_ptr_null(slab_claim(&pool, 0));
 	ck_assert_uint_eq(slab_in_use(&pool), NSLOTS);
 	/* A slot given back in the second bitmap word is the one reused. */
 	slab_release(&pool, 100);
-	ck_assert_ptr_eq(slab_claim(&pool), held[100]);
-	ck_assert_ptr_null(slab_claim(&pool));
+	ck_assert_ptr_eq(slab_claim(&pool, 0), held[100]);
+	ck_assert_ptr_null(slab_claim(&pool, 0));
+	ck_assert_ptr_null(slab_claim(&pool, 100));
 	for (size_t i = 0; i < NSLOTS; i++)
 		slab_release(&pool, i);
 	ck_assert_uint_eq(slab_in_use(&pool), 0);
@@ -112,7 +140,7 @@ static void *grab(void *arg)
 	struct worker *w = arg;
 
 	for (int i = 0; i < NSLOTS; i++) {
-		struct slot *s = slab_claim(&pool);
+		struct slot *s = slab_claim(&pool, (size_t)w->id * 17 % NSLOTS);
 
 		if (!s) {
 			w->exhausted++;
@@ -155,18 +183,23 @@ START_TEST(threads_exhaust)
 }
 END_TEST
 
-/* Claims and gives back ROUNDS times, holding up to HOLD slots. */
+/* Claims and gives back ROUNDS times, holding up to HOLD slots, each time
+ * asking for the slot it gave back last, as span records are claimed. */
 static void *churn(void *arg)
 {
 	struct worker *w = arg;
 	struct slot *held[HOLD] = { NULL };
+	size_t last = (size_t)w->id * 17 % NSLOTS;
 
 	for (int i = 0; i < ROUNDS; i++) {
 		struct slot **h = &held[i % HOLD];
 
-		if (*h && give(w, *h) < 0)
-			w->failed = 1;
-		*h = slab_claim(&pool);
+		if (*h) {
+			last = slab_index(&pool, *h);
+			if (give(w, *h) < 0)
+				w->failed = 1;
+		}
+		*h = slab_claim(&pool, last);
 		if (!*h) {
 			w->exhausted++;
 			continue;
@@ -189,7 +222,7 @@ START_TEST(threads_churn)
 	/* Leave fewer free slots than the threads want, so that claims
 	 * race for the last ones and some find none. */
 	for (int i = 0; i < NSLOTS - THREADS * HOLD / 2; i++)
-		ck_assert_ptr_nonnull(slab_claim(&pool));
+		ck_assert_ptr_nonnull(slab_claim(&pool, 0));
 	for (int i = 0; i < THREADS; i++) {
 		ws[i].id = i + 1;
 		pthread_create(&ws[i].th, NULL, churn, &ws[i]);
@@ -212,6 +245,7 @@ int main(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, lowest_first);
+	tcase_add_test(tc, near_first);
 	tcase_add_test(tc, exhaustion);
 	tcase_add_test(tc, threads_exhaust);
 	tcase_add_test(tc, threads_churn);
