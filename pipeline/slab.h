@@ -1,16 +1,15 @@
 /*
  * A fixed pool of fixed-size slots for application threads: span records,
- * HTTP connection states.
- * The slots are one array mapped on first use, so untouched slots cost no
- * memory; a bitmap says which are taken, and a slot is claimed with one
- * compare-and-swap on a bitmap word.  A claim names the slot it would
- * like (the one its thread gave back last): a thread that records span
- * after span then reuses one slot whose lines are in its own CPU's cache,
- * and each bitmap word has a cache line of its own, so threads that keep
- * to different words never pass a line between CPUs.  Otherwise the
- * lowest free slot of that word, then of the next words, so that few
- * pages of the array ever become resident.  No lock, no malloc: every
- * function is async-signal-safe.
+ * HTTP connection states.  The slots are one array mapped on first use, so
+ * untouched slots cost no memory; a bitmap says which are taken, and a slot
+ * is claimed with one compare-and-swap on a bitmap word.  A claim names the
+ * slot it would like (for a span record, the one its thread gave back
+ * last: a thread that records span after span then reuses a slot whose
+ * lines are in its CPU's cache), and each bitmap word has a cache line of
+ * its own, so threads that keep to different words pass no line between
+ * CPUs.  A slot taken, the claim gets the lowest free slot of that word,
+ * then of the words after it, so that few pages of the array ever become
+ * resident.  No lock, no malloc: every function is async-signal-safe.
  */
 #ifndef OTELSHIM_SLAB_H
 #define OTELSHIM_SLAB_H
