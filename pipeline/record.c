@@ -24,9 +24,8 @@ static __thread size_t home __attribute__((tls_model("initial-exec")));
 
 static size_t first_home(void)
 {
-	uint64_t h = (uint64_t)(uintptr_t)&home * 0x9e3779b97f4a7c15u;
-
-	return (size_t)(h >> 32) % (RECORD_POOL_SIZE / 64) * 64;
+	return (size_t)fib_hash((uintptr_t)&home, 32) %
+	       (RECORD_POOL_SIZE / 64) * 64;
 }
 
 struct span *rec_alloc(void)

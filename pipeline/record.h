@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/fibhash.h"
 #include "common/semconv.h"
 #include "common/text.h"
 #include "span.h"
@@ -80,7 +81,7 @@ void rec_event_attr_str(struct span *s, struct span_event *ev,
  * to each other.  A bit may be shared by several keys. */
 static inline uint32_t rec_key_bit(const char *key)
 {
-	return 1u << ((uint64_t)(uintptr_t)key * 0x9e3779b97f4a7c15u >> 59);
+	return 1u << fib_hash((uintptr_t)key, 5);
 }
 
 /* The slot of a new attribute key, typed: NULL when the key's bit is

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/fibhash.h"
+
 #define PTRTAB_TOMB ((uintptr_t)1)
 
 struct ptrtab {
@@ -55,8 +57,7 @@ static inline int ptrtab_is_key(const void *key)
 static inline _Atomic uintptr_t *ptrtab_probe(const struct ptrtab *t,
 					      const void *key, unsigned i)
 {
-	size_t home = (size_t)(((uint64_t)(uintptr_t)key >> 4) *
-			       0x9E3779B97F4A7C15ULL >> (64 - t->bits));
+	size_t home = (size_t)fib_hash((uintptr_t)key >> 4, t->bits);
 
 	return ptrtab_at(t, (home + i) & (ptrtab_size(t) - 1));
 }

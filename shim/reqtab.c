@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "common/fibhash.h"
 #include "reqtab.h"
 #include "preload.h"
 
@@ -52,8 +53,8 @@ static PRELOAD_TLS unsigned home;
 
 static unsigned first_slot(void)
 {
-	return home ? home - 1 : (unsigned)((uint64_t)(uintptr_t)&home *
-					    0x9e3779b97f4a7c15u >> 56);
+	return home ? home - 1 :
+	       (unsigned)fib_hash((uintptr_t)&home, SLOT_BITS);
 }
 
 /* ------------------------------------------------------------ table */
@@ -242,9 +243,7 @@ static PRELOAD_TLS uintptr_t nested_key;
 
 static struct rt_tag *tag_of(uintptr_t key)
 {
-	uint64_t h = (uint64_t)key * 0x9E3779B97F4A7C15ULL;
-
-	return &tags[h >> (64 - 10)];
+	return &tags[fib_hash(key, 10)];
 }
 
 _Static_assert(REQTAB_TAGS == 1024, "tag_of takes 10 bits");
