@@ -46,10 +46,15 @@ static void pool_cut(struct span *s, size_t used, struct span_str cut)
 {
 	size_t end = (size_t)cut.off + cut.len;
 
-	/* Nearly always the statement is the last string: nothing moves. */
-	if (used > end)
-		memmove(s->pool + cut.off, s->pool + end, used - end);
 	s->pool_used = (uint16_t)(used - cut.len);
+	/* Nearly always the statement is the last string: nothing lies
+	 * after it to move down.  What overlaps it (its own attribute, which
+	 * the caller writes again) or starts at its end with nothing in it
+	 * is then left as it is: the bytes it could reach are written over
+	 * or zeroed (wipe_from). */
+	if (used == end)
+		return;
+	memmove(s->pool + cut.off, s->pool + end, used - end);
 	shift(&s->name, cut);
 	shift(&s->status_message, cut);
 	shift(&s->trace_state, cut);
