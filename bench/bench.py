@@ -136,6 +136,23 @@ def process_cpu_s(pid):
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def exporter_cpu_s(pid):
+    """CPU seconds so far of the exporter thread of the running process
+    pid (the thread named otelshim-export), from its schedstat, in ns;
+    0 when it has none."""
+    for tid in os.listdir("/proc/%d/task" % pid):
+        base = "/proc/%d/task/%s/" % (pid, tid)
+        try:
+            with open(base + "comm") as f:
+                if f.read().strip() != "otelshim-export":
+                    continue
+            with open(base + "schedstat") as f:
+                return int(f.read().split()[0]) / 1e9
+        except OSError:
+            continue
+    return 0.0
+
+
 def run_cpu(argv, env, stdin=None, timeout=600):
     """run() for a program that exits by itself, also returning the CPU
     seconds of the process, all its threads (and any children it reaped),
@@ -274,24 +291,35 @@ def cpu_row(key, workload, plain, shim, per, target, note=""):
 
 def cpu_note(res, count_label):
     """Counts and the split of a CPU row: the requests or statements per
-    round and, shim minus plain, the traced process against the sink."""
+    round and, shim minus plain, the traced process against the sink;
+    where the process had an exporter thread of ours, its own CPU per
+    request (nothing to subtract: the plain program has no such
+    thread)."""
     p, s = res["plain"], res["shim"]
+    exporter = ""
+    if max(s.get("exporter_us", [0])) > 0:
+        exporter = " (its exporter thread %.2f us)" % statistics.median(
+            s["exporter_us"])
     return ("%s per round: plain %d, shim %d (medians); medians, shim "
-            "minus plain: traced process %+.2f us, sink %+.2f us" % (
+            "minus plain: traced process %+.2f us%s, sink %+.2f us" % (
                 count_label, statistics.median(p["count"]),
                 statistics.median(s["count"]),
                 statistics.median(s["proc_us"]) -
-                statistics.median(p["proc_us"]),
+                statistics.median(p["proc_us"]), exporter,
                 statistics.median(s["sink_us"]) -
                 statistics.median(p["sink_us"])))
 
 
-def cpu_metrics(proc_s, sink_s, count):
+def cpu_metrics(proc_s, sink_s, count, exporter_s=None):
     """CPU per request or statement, µs: the traced process plus the
-    sink, and each alone."""
-    return {"cpu_us": (proc_s + sink_s) / count * 1e6,
-            "proc_us": proc_s / count * 1e6,
-            "sink_us": sink_s / count * 1e6, "count": count}
+    sink, and each alone (and the process's exporter thread, if
+    measured)."""
+    m = {"cpu_us": (proc_s + sink_s) / count * 1e6,
+         "proc_us": proc_s / count * 1e6,
+         "sink_us": sink_s / count * 1e6, "count": count}
+    if exporter_s is not None:
+        m["exporter_us"] = exporter_s / count * 1e6
+    return m
 
 
 # ------------------------------------------------------------ workloads
@@ -448,9 +476,11 @@ def bench_http(sink):
                 wrk(port, 1)                    # warm-up, not measured
                 before = status_counts(status_dir, proc.pid)
                 cpu0, sink0 = process_cpu_s(proc.pid), sink.cpu()
+                exp0 = exporter_cpu_s(proc.pid)
                 res = wrk(port, SECONDS)
                 time.sleep(0.3)                 # the export catches up
                 cpu1, sink1 = process_cpu_s(proc.pid), sink.cpu()
+                exp1 = exporter_cpu_s(proc.pid)
                 after = status_counts(status_dir, proc.pid)
             finally:
                 stop_server(proc)
@@ -462,7 +492,7 @@ def bench_http(sink):
                     t[k] += after[k] - (before or {}).get(k, 0)
             out = {"rps": res["rps"], "p99_ms": res["p99_ms"]}
             out.update(cpu_metrics(cpu1 - cpu0, sink1 - sink0,
-                                   res["requests"]))
+                                   res["requests"], exp1 - exp0))
             return out
         return fn
 
