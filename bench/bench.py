@@ -138,8 +138,8 @@ def process_cpu_s(pid):
 
 def exporter_cpu_s(pid):
     """CPU seconds so far of the exporter thread of the running process
-    pid (the thread named otelshim-export), from its schedstat, in ns;
-    0 when it has none."""
+    pid (the thread named otelshim-export): the time on a CPU its
+    schedstat gives in ns; 0 when it has none."""
     for tid in os.listdir("/proc/%d/task" % pid):
         base = "/proc/%d/task/%s/" % (pid, tid)
         try:
