@@ -558,15 +558,23 @@ static int fast_attrs(const struct otlp_encoder *enc, const struct span *s,
 }
 
 /*
- * The span whose attributes went out last by put_record_attrs() (field
- * 9), and where their bytes lie in the buffer, counted from its end as
- * writer.used counts: a span with the same attributes gets a copy of
- * them.  Consecutive runs of one statement, a program's common case, have
- * the same attributes, and copying them costs half of writing them.
+ * The last few spans whose attributes went out by put_record_attrs()
+ * (field 9), with different attributes, the latest first, and where
+ * their bytes lie in the buffer, counted from its end as writer.used
+ * counts: a span with the same attributes as one of them gets a copy.
+ * Consecutive runs of one statement have the same attributes, and so do
+ * the requests of one keep-alive connection, which a server's other
+ * connections interleave with; copying them costs half of writing them.
  */
+#define ATTRS_RECENT 4
+
 struct attrs_written {
-	const struct span *s;           /* NULL: none to copy */
+	const struct span *s;           /* NULL: none */
 	size_t from, to;
+};
+
+struct attrs_recent {
+	struct attrs_written at[ATTRS_RECENT];
 };
 
 /* The bits of a value that decide its bytes on the wire, and then some:
@@ -617,43 +625,71 @@ static int same_attrs(const struct span *s, const struct span *t)
 }
 
 /*
- * Misses in a row after which the next LOOK_SKIP spans are not held
- * against the span before them: spans that always differ (each request
- * from another client's port) pay a share of the look, not all of it.  A
- * copy ends the run.
+ * Misses in a row (spans whose attributes were none of the recent ones)
+ * after which the next LOOK_SKIP spans are not looked up: spans that
+ * always differ (each request from another client's port) pay a share of
+ * the look, not all of it.  A copy ends the run.
  */
 #define COPY_MISS_RUN 4
 #define LOOK_SKIP 15
 
+/* Makes s, written at [from, to), the latest of the recent, the oldest
+ * giving way; at (one of them, or NULL) is where s's attributes were
+ * found and gives way instead. */
+static void remember(struct attrs_recent *r, struct attrs_written *at,
+		     const struct span *s, size_t from, size_t to)
+{
+	struct attrs_written *gone = at ? at : &r->at[ATTRS_RECENT - 1];
+
+	/* Nothing moves when s is like the latest: runs of one statement,
+	 * one connection's requests in a row. */
+	for (; gone > r->at; gone--)
+		gone[0] = gone[-1];
+	r->at[0] = (struct attrs_written){ s, from, to };
+}
+
+/* The recent span that has s's attributes, or NULL. */
+static struct attrs_written *recent_same(struct attrs_recent *r,
+					 const struct span *s)
+{
+	for (size_t i = 0; i < ATTRS_RECENT && r->at[i].s; i++)
+		if (same_attrs(s, r->at[i].s))
+			return &r->at[i];
+	return NULL;
+}
+
 /* The span's own attributes (field 9) as put_record_attrs() writes them,
- * copied when the span written last by this way has the same. */
+ * copied when a recent span written this way has the same. */
 static void put_own_attrs(struct otlp_encoder *enc, struct writer *w,
 			  const struct span *s, size_t n,
-			  struct attrs_written *last)
+			  struct attrs_recent *recent)
 {
+	struct attrs_written *same;
 	size_t from = w->used, len;
 	uint8_t *p;
 
 	if (enc->copy_skip > 0) {
 		put_record_attrs(enc, w, s, s->attrs, n, s->dropped_attrs, 9);
-		/* The span after this one looks again, at this one. */
+		/* The span after this one looks again, this one among the
+		 * recent. */
 		if (--enc->copy_skip == 0)
-			*last = (struct attrs_written){ s, from, w->used };
+			remember(recent, NULL, s, from, w->used);
 		return;
 	}
-	if (last->s && same_attrs(s, last->s)) {
+	same = recent_same(recent, s);
+	if (same) {
 		enc->copy_misses = 0;
-		len = last->to - last->from;
+		len = same->to - same->from;
 		if ((p = reserve(w, len)))
-			memcpy(p, w->buf + w->cap - last->to, len);
+			memcpy(p, w->buf + w->cap - same->to, len);
 	} else {
-		if (last->s && ++enc->copy_misses == COPY_MISS_RUN) {
+		if (recent->at[0].s && ++enc->copy_misses == COPY_MISS_RUN) {
 			enc->copy_misses--;     /* the next miss skips again */
 			enc->copy_skip = LOOK_SKIP;
 		}
 		put_record_attrs(enc, w, s, s->attrs, n, s->dropped_attrs, 9);
 	}
-	*last = (struct attrs_written){ s, from, w->used };
+	remember(recent, same, s, from, w->used);
 }
 
 /* ------------------------------------------------------------- spans */
@@ -816,9 +852,9 @@ static void put_span_head_and_close(struct otlp_encoder *enc,
 	set_front(w, q);
 }
 
-/* One Span (field 2 of ScopeSpans); last as for put_own_attrs(). */
+/* One Span (field 2 of ScopeSpans); recent as for put_own_attrs(). */
 static void put_span(struct otlp_encoder *enc, struct writer *w,
-		     const struct span *s, struct attrs_written *last)
+		     const struct span *s, struct attrs_recent *recent)
 {
 	const struct config *cfg = enc->cfg;
 	size_t nattrs = span_nattrs(s), nevents = span_nevents(s);
@@ -848,12 +884,10 @@ static void put_span(struct otlp_encoder *enc, struct writer *w,
 	put_status(enc, w, s);
 	for (size_t i = nevents; i-- > 0;)
 		put_event(enc, w, s, &s->events[i]);
-	if (fast) {
-		put_own_attrs(enc, w, s, nattrs, last);
-	} else {
+	if (fast)
+		put_own_attrs(enc, w, s, nattrs, recent);
+	else
 		put_attrs(enc, w, s, &o, 9);
-		last->s = NULL;
-	}
 	put_span_head_and_close(enc, w, s, kind, mark);
 }
 
@@ -909,14 +943,14 @@ static void put_request(struct otlp_encoder *enc, struct writer *w,
 			const struct span *spans, size_t n)
 {
 	size_t rs = w->used, ss = rs, scope, sent = 0;
-	struct attrs_written last = { NULL, 0, 0 };
+	struct attrs_recent recent = { 0 };
 
 	for (size_t i = n; i-- > 0;) {
 		if (!sendable(&spans[i]))
 			continue;
 		if (sent++ == 0)
 			ss = w->used;
-		put_span(enc, w, &spans[i], &last);
+		put_span(enc, w, &spans[i], &recent);
 	}
 	if (sent == 0)
 		return;

@@ -53,9 +53,8 @@ struct otlp_encoder {
 	 * field ready to copy (otlp.c). */
 	const char *key_ptr[OTLP_KEY_CACHE];
 	uint8_t key_field[OTLP_KEY_CACHE][OTLP_KEY_SLOT];
-	/* Spans in a row whose attributes were not those of the span
-	 * written before them, and spans to write before looking again
-	 * (otlp.c). */
+	/* Spans in a row whose attributes were none of the last few
+	 * written, and spans to write before looking again (otlp.c). */
 	unsigned copy_misses, copy_skip;
 };
 

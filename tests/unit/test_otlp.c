@@ -577,7 +577,8 @@ static pb_request *assert_each_alone(struct otlp_encoder *enc,
  * with the span written before it must see; written back to front, each
  * span is held against the one after it.  Then a string past the used
  * pool, which is never copied; then spans that never repeat, past the run
- * of misses after which the encoder looks less often, and spans that do.
+ * of misses after which the encoder looks less often, and spans that do;
+ * then spans of a few connections taking turns.
  */
 START_TEST(test_repeated_attrs)
 {
@@ -658,6 +659,22 @@ START_TEST(test_repeated_attrs)
 			r[i].attrs[2].v.i = (int64_t)i;
 	}
 	req_free(assert_each_alone(&enc, r, RUN));
+
+	/* The requests of a few keep-alive connections taking turns: three
+	 * client ports, then five (more than the encoder holds), then two
+	 * of them again. */
+	for (i = 0; i < RUN; i++) {
+		r[i] = v[0];
+		r[i].span_id[0] = (uint8_t)i;
+		r[i].attrs[2].v.i = 40000 + (int64_t)(i < 15 ? i % 3 :
+						      i < 30 ? i % 5 : i % 2);
+	}
+	req = assert_each_alone(&enc, r, RUN);
+	out = req->resource_spans[0]->scope_spans[0]->spans;
+	for (i = 0; i < RUN; i++)
+		ck_assert_int_eq(find(out[i]->attributes, 5, "n")->int_value,
+				 r[i].attrs[2].v.i);
+	req_free(req);
 }
 END_TEST
 
