@@ -1201,19 +1201,26 @@ def bench_instr(sink):
             "OTEL_BSP_MAX_QUEUE_SIZE": "16384"}
     serial = iter(range(1 << 30))
 
-    def httpd_run(shim, n, extra=None):
+    def httpd_run(shim, n, extra=None, clients=1):
+        # clients > 1: as many keep-alive connections at once, n requests
+        # in all, whose requests the server's threads serve in turns.
         env = (shim_env(sink.endpoint, "bench-httpd",
                         dict(senv, **(extra or {}))) if shim
                else clean_env())
         prefix = os.path.join(tmp, "httpd-%d" % next(serial))
         proc = subprocess.Popen(
-            callgrind_argv(prefix) + [str(BIN / "httpd"), "0", "1"],
+            callgrind_argv(prefix) + [str(BIN / "httpd"), "0",
+                                      str(clients)],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, errors="replace")
         try:
             port = int(proc.stdout.readline())
-            run([BIN / "keepalive", str(port), str(n)], clean_env(),
-                timeout=300)
+            each = [subprocess.Popen([BIN / "keepalive", str(port),
+                                      str(n // clients)], env=clean_env(),
+                                     stdout=subprocess.DEVNULL)
+                    for _ in range(clients)]
+            if any(c.wait(timeout=300) != 0 for c in each):
+                raise RuntimeError("keepalive failed")
             _, err = proc.communicate(timeout=120)
         finally:
             if proc.poll() is None:
@@ -1226,6 +1233,13 @@ def bench_instr(sink):
     instr_row("instr.http_c.added_per_request",
               "instructions per request, C server (callgrind, keep-alive)",
               "request", INSTR_REQUESTS, httpd_run)
+    # Four connections at once: consecutive spans are mostly another
+    # connection's, whose attributes (the client's port) differ from
+    # those of the span before.
+    instr_row("instr.http_c4.added_per_request",
+              "instructions per request, C server, four keep-alive clients "
+              "at once (callgrind)", "request", INSTR_REQUESTS,
+              lambda shim, n: httpd_run(shim, n, clients=4))
     # The same requests with every span sampled out (ALWAYS_OFF): each
     # request is still followed and given ids, nothing is written into
     # its record beyond them, and no exporter thread starts.
