@@ -1211,6 +1211,18 @@ size_t http_feed(struct http_stream *st, const char *data, size_t len,
 			n = whole_head(st, p, end, ev, &what);
 			if (n) {
 				p += n;
+				/* A response's body of known length that came
+				 * with its head ends in the same event: the
+				 * caller is called back once.  Not a request's:
+				 * a client's writer edits the head before its
+				 * body goes out (httpconn.c). */
+				k = st->remaining;
+				if (st->state == S_BODY_CL &&
+				    st->dir == HTTP_DIR_RESPONSE &&
+				    k <= (uint64_t)(end - p)) {
+					what |= take_body(st, &k, ev);
+					p += k;
+				}
 				break;
 			}
 		}

@@ -124,7 +124,9 @@ void http_stream_init(struct http_stream *st, enum http_dir dir);
  * returns the bytes consumed (<= len).  ev->type says what happened (0:
  * need more).  Call again with the rest: one read may hold several
  * pipelined messages.  A head and the end of its message come together
- * (HTTP_EV_HEAD | HTTP_EV_END) when the message has no body.
+ * (HTTP_EV_HEAD | HTTP_EV_END) when the message has no body, and on a
+ * response stream when a body of known length came whole with its head
+ * (one callback for a typical response).
  */
 size_t http_feed(struct http_stream *st, const char *data, size_t len,
 		 struct http_event *ev);

@@ -113,7 +113,17 @@ static void log_event(struct log *l, const struct http_stream *st,
 		abort();
 	if ((t & (HTTP_EV_NOT_HTTP | HTTP_EV_ERROR)) && !http_stream_done(st))
 		abort();
-	log_add(l, "@%zu %x", pos, t);
+	/* A response's head with the body that came with it (http.h):
+	 * logged as a byte-wise feed reports it, two events. */
+	int with_body = (t & (HTTP_EV_HEAD | HTTP_EV_END)) ==
+			(HTTP_EV_HEAD | HTTP_EV_END) && ev->body_bytes > 0;
+
+	if (with_body && (st->dir != HTTP_DIR_RESPONSE ||
+			  ev->body_bytes > pos))
+		abort();
+	if (with_body)
+		pos -= (size_t)ev->body_bytes;
+	log_add(l, "@%zu %x", pos, with_body ? HTTP_EV_HEAD : t);
 	if (t & HTTP_EV_HEAD) {
 		in_buf(st, h->method);
 		in_buf(st, h->target);
@@ -142,6 +152,9 @@ static void log_event(struct log *l, const struct http_stream *st,
 		log_str(l, h->x_forwarded_host);
 		exercise_helpers(h);
 	}
+	if (with_body)
+		log_add(l, ";@%zu %x", pos + (size_t)ev->body_bytes,
+			HTTP_EV_END);
 	if (t & HTTP_EV_END)
 		log_add(l, " bb=%llu", (unsigned long long)ev->body_bytes);
 	log_add(l, ";");

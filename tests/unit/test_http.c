@@ -56,8 +56,15 @@ static void log_event(struct log *l, const struct http_stream *st,
 		      const struct http_event *ev, size_t pos)
 {
 	const struct http_head *h = &ev->head;
+	/* A response's head and the body that came with it may be one
+	 * event (http.h): logged as the two events of a byte-wise feed,
+	 * the head's at the body's first byte. */
+	int with_body = (ev->type & (HTTP_EV_HEAD | HTTP_EV_END)) ==
+			(HTTP_EV_HEAD | HTTP_EV_END) && ev->body_bytes > 0;
 
-	log_add(l, "@%zu", pos);
+	if (with_body && st->dir != HTTP_DIR_RESPONSE)
+		ck_abort_msg("a request's head came with its body's end");
+	log_add(l, "@%zu", with_body ? pos - (size_t)ev->body_bytes : pos);
 	if (ev->type & HTTP_EV_HEAD) {
 		check_in_buf(st, h->method);
 		check_in_buf(st, h->target);
@@ -89,6 +96,8 @@ static void log_event(struct log *l, const struct http_stream *st,
 			log_add(l, " f=%x", h->flags);
 		log_add(l, " hb=%u", h->head_bytes);
 	}
+	if (with_body)
+		log_add(l, ";@%zu", pos);
 	if (ev->type & HTTP_EV_END)
 		log_add(l, " E bb=%llu", (unsigned long long)ev->body_bytes);
 	if (ev->type & HTTP_EV_NOT_HTTP)
@@ -674,6 +683,44 @@ START_TEST(resp_basic)
 }
 END_TEST
 
+/* A response whose body of known length came with its head ends in the
+ * call that reads the head; the rest of the bytes wait for the next call.
+ * A request's head is always an event of its own (a client's writer edits
+ * it before the body goes out). */
+START_TEST(resp_body_with_head)
+{
+	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+				   "\r\nokHTTP/1.1 200 OK\r\n";
+	static const char req[] = "POST / HTTP/1.1\r\nContent-Length: 2\r\n"
+				  "\r\nok";
+	struct http_stream *st = malloc(sizeof(*st));
+	struct http_event ev;
+	size_t n;
+
+	ck_assert_ptr_nonnull(st);
+	http_stream_init(st, HTTP_DIR_RESPONSE);
+	n = http_feed(st, resp, sizeof(resp) - 1, &ev);
+	ck_assert_uint_eq(n, 40);
+	ck_assert_uint_eq(ev.type, HTTP_EV_HEAD | HTTP_EV_END);
+	ck_assert_uint_eq(ev.head.status, 200);
+	ck_assert_uint_eq(ev.head.head_bytes, 38);
+	ck_assert_uint_eq(ev.body_bytes, 2);
+	/* The body cut short: the head alone, the end with the rest. */
+	http_stream_init(st, HTTP_DIR_RESPONSE);
+	n = http_feed(st, resp, 39, &ev);
+	ck_assert_uint_eq(n, 38);
+	ck_assert_uint_eq(ev.type, HTTP_EV_HEAD);
+	http_stream_init(st, HTTP_DIR_REQUEST);
+	n = http_feed(st, req, sizeof(req) - 1, &ev);
+	ck_assert_uint_eq(n, sizeof(req) - 3);
+	ck_assert_uint_eq(ev.type, HTTP_EV_HEAD);
+	n = http_feed(st, req + n, 2, &ev);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(ev.type, HTTP_EV_END);
+	free(st);
+}
+END_TEST
+
 START_TEST(resp_close_delimited)
 {
 	RESP(NULL, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nabcdef",
@@ -1036,6 +1083,7 @@ int main(void)
 	tcase_add_test(tc, req_connect);
 	tcase_add_test(tc, req_eof);
 	tcase_add_test(tc, resp_basic);
+	tcase_add_test(tc, resp_body_with_head);
 	tcase_add_test(tc, resp_close_delimited);
 	tcase_add_test(tc, resp_no_body);
 	tcase_add_test(tc, resp_interim);
