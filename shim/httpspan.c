@@ -60,10 +60,16 @@ static void attr_method(struct span *s, const struct http_head *h)
 {
 	const char *m = h->method.p;
 	size_t n = h->method.n;
+	const struct span_attr *a;
 
 	if (m && http_method_known(m, n)) {
-		rec_name(s, m, n);
-		rec_append_str(s, ATTR_HTTP_REQUEST_METHOD, m, n);
+		/* The name is the method (no route is known here): the
+		 * attribute's bytes serve both. */
+		a = rec_append_str(s, ATTR_HTTP_REQUEST_METHOD, m, n);
+		if (a)
+			s->name = a->v.s;
+		else
+			rec_name(s, m, n);
 	} else {
 		rec_name(s, "HTTP", 4);
 		rec_append_str(s, ATTR_HTTP_REQUEST_METHOD, "_OTHER", 6);
