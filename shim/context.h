@@ -42,6 +42,12 @@ void ctx_after_fork_child(void);
  */
 struct span *ctx_start(enum span_kind kind, const struct ctx_remote *remote);
 
+/* ctx_start() of a span that began at start_ns (ctx_now_ns() read by the
+ * caller: a request's first byte), without reading the clock again; 0
+ * means now. */
+struct span *ctx_start_at(enum span_kind kind, const struct ctx_remote *remote,
+			  uint64_t start_ns);
+
 /*
  * Starts a span that no other span will have as its parent (a query, a
  * failed connect), as ctx_start() with no remote parent would.  Such a

@@ -205,15 +205,14 @@ static struct span *server_span(struct fd_entry *e, struct hc_conn *c,
 	/* A new request is never the child of what this thread handled
 	 * before (an event loop moves on between requests). */
 	ctx_serve(NULL, 0);
-	s = ctx_start(SPAN_KIND_SERVER, has_remote ? &remote : NULL);
+	/* The span starts with its request's first byte read. */
+	s = ctx_start_at(SPAN_KIND_SERVER, has_remote ? &remote : NULL,
+			 c->in_start_ns);
 	if (s)
 		*ref = reqtab_add(s->trace_id, s->span_id, s->trace_flags);
 	q_push(c, s, *ref);
-	if (s) {
-		if (c->in_start_ns && c->in_start_ns < s->start_ns)
-			s->start_ns = c->in_start_ns;
+	if (s)
 		hs_server(s, h, e, peer_of(e, c));
-	}
 	c->in_start_ns = 0;
 	return s;
 }
