@@ -104,6 +104,10 @@ static void log_event(struct log *l, const struct http_stream *st,
 {
 	const struct http_head *h = &ev->head;
 	unsigned t = ev->type;
+	/* A response's head with the body that came with it (http.h):
+	 * logged as a byte-wise feed reports it, two events. */
+	int with_body = (t & (HTTP_EV_HEAD | HTTP_EV_END)) ==
+			(HTTP_EV_HEAD | HTTP_EV_END) && ev->body_bytes > 0;
 
 	if (t & ~(unsigned)(HTTP_EV_HEAD | HTTP_EV_END | HTTP_EV_NOT_HTTP |
 			    HTTP_EV_ERROR))
@@ -113,11 +117,6 @@ static void log_event(struct log *l, const struct http_stream *st,
 		abort();
 	if ((t & (HTTP_EV_NOT_HTTP | HTTP_EV_ERROR)) && !http_stream_done(st))
 		abort();
-	/* A response's head with the body that came with it (http.h):
-	 * logged as a byte-wise feed reports it, two events. */
-	int with_body = (t & (HTTP_EV_HEAD | HTTP_EV_END)) ==
-			(HTTP_EV_HEAD | HTTP_EV_END) && ev->body_bytes > 0;
-
 	if (with_body && (st->dir != HTTP_DIR_RESPONSE ||
 			  ev->body_bytes > pos))
 		abort();
