@@ -1216,10 +1216,10 @@ size_t http_feed(struct http_stream *st, const char *data, size_t len,
 				 * caller is called back once.  Not a request's:
 				 * a client's writer edits the head before its
 				 * body goes out (httpconn.c). */
-				k = st->remaining;
 				if (st->state == S_BODY_CL &&
 				    st->dir == HTTP_DIR_RESPONSE &&
-				    k <= (uint64_t)(end - p)) {
+				    st->remaining <= (uint64_t)(end - p)) {
+					k = st->remaining;
 					what |= take_body(st, &k, ev);
 					p += k;
 				}
